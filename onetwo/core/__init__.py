@@ -1,0 +1,3 @@
+"""The runtime: executables, scheduler, registry, cache, tracing. Imports no model SDK."""
+
+__all__: list[str] = []

@@ -1,0 +1,60 @@
+"""The contract every model backend follows.
+
+A backend is an object whose methods implement builtins (``generate_text``,
+``score_text``...) and whose :meth:`Backend.register` binds those methods into the current
+registry. Its :meth:`Backend.identity` names what produces its outputs (provider, model,
+and the settings that change outputs) so that the call cache never mixes two models.
+
+Example:
+    >>> from onetwo.backends.fake import FakeBackend
+    >>> backend = FakeBackend(default_reply="ok")
+    >>> backend.register()   # llm.generate_text now answers "ok"
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from onetwo.core.caching import CallCache
+
+__all__ = ["Backend"]
+
+
+class Backend:
+    """Base class of backends: identity, the optional call cache, and ``register()``.
+
+    Args:
+        model: the model name, as the provider spells it.
+        cache: a ``onetwo.core.caching.CallCache``, a folder path to open one in, or
+            ``None`` for no caching.
+    """
+
+    provider: ClassVar[str] = "custom"
+
+    def __init__(
+        self, *, model: str = "", cache: CallCache | str | os.PathLike[str] | None = None
+    ) -> None:
+        self.model = model
+        self.cache: CallCache | None = None
+        if cache is not None:
+            from onetwo.core import caching
+
+            self.cache = caching.open_cache(cache)
+
+    def identity(self) -> Mapping[str, Any]:
+        """What produces this backend's outputs: part of every cache key.
+
+        Subclasses add the settings that change outputs (e.g. a server's URL or a
+        default temperature), never credentials.
+        """
+        return {"provider": self.provider, "model": self.model}
+
+    def register(self) -> None:
+        """Configure the builtins this backend implements in the current registry."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement register().")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r})"

@@ -1,0 +1,242 @@
+"""Builtins: functions declared once and bound to an implementation at run time.
+
+``@builtin`` turns a stub function (its signature and docstring are the contract) into a
+:class:`Builtin`. Calling it returns a lazy :class:`BuiltinCall`; when that runs, it looks
+up the implementation in the current registry (see ``onetwo.core.registry``), fills
+arguments that were not given, or given as ``None``, from the configured defaults, and
+calls it with keyword arguments. A builtin may have a *default implementation* used when
+nothing is configured (e.g. ``count_tokens`` counts ``tokenize``'s tokens).
+
+Example:
+    >>> @builtin
+    ... async def shout(text: str) -> str:
+    ...     '''Say it louder.'''
+    >>> shout.configure(lambda text: text.upper())
+    >>> ot.run(shout("hi"))   # doctest: +SKIP
+    'HI'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, ParamSpec, TypeVar
+
+from onetwo.core.executing import Executable
+from onetwo.core.registry import Binding, current_registry
+from onetwo.errors import ConfigurationError
+
+__all__ = ["Builtin", "BuiltinCall", "builtin"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_EMPTY = inspect.Parameter.empty
+
+
+class Builtin(Generic[P, T]):
+    """A named, swappable operation; see the module docstring.
+
+    Attributes:
+        name: the registry key, e.g. ``"llm.generate_text"``.
+    """
+
+    def __init__(self, stub: Callable[P, Awaitable[T]], *, name: str | None = None) -> None:
+        module = stub.__module__.rsplit(".", 1)[-1]
+        self.name = name or f"{module}.{stub.__name__}"
+        self.__name__ = stub.__name__
+        self.__qualname__ = stub.__qualname__
+        self.__doc__ = stub.__doc__
+        self.__module__ = stub.__module__
+        self.__wrapped__ = stub
+        sig = inspect.signature(stub)
+        self.__signature__ = sig
+        params = list(sig.parameters.values())
+        self._positional = tuple(
+            p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
+        self._params = frozenset(p.name for p in params)
+        self._required = tuple(p.name for p in params if p.default is _EMPTY)
+        # The declared non-None defaults (e.g. samples=1) are passed to implementations
+        # that accept them, so every implementation sees the builtin's own semantics.
+        self._declared = {
+            p.name: p.default for p in params if p.default is not _EMPTY and p.default is not None
+        }
+        self._default_binding: Binding | None = None
+        self._fills: dict[int, tuple[Binding, dict[str, Any]]] = {}
+
+    def __repr__(self) -> str:
+        return f"<builtin {self.name}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> BuiltinCall[T]:
+        if len(args) > len(self._positional):
+            raise TypeError(
+                f"{self.name}() takes {len(self._positional)} positional arguments "
+                f"but {len(args)} were given."
+            )
+        given = dict(zip(self._positional, args))
+        if kwargs:
+            if not self._params.issuperset(kwargs):
+                unknown = sorted(set(kwargs) - self._params)
+                raise TypeError(
+                    f"{self.name}() got unexpected argument(s) {unknown}; "
+                    f"it takes {sorted(self._params)}."
+                )
+            given.update(kwargs)
+        for name in self._required:
+            if name not in given:
+                raise TypeError(f"{self.name}() is missing the required argument {name!r}.")
+        return BuiltinCall(self, given)
+
+    # --- configuration -------------------------------------------------------------
+
+    def default_implementation(self, impl: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: the implementation used when no backend configured this builtin."""
+        self._default_binding = Binding.of(impl, {})
+        return impl
+
+    def configure(self, impl: Callable[..., Any], /, **defaults: Any) -> None:
+        """Bind ``impl`` (with default argument values) in the current registry."""
+        self._check_defaults(defaults)
+        current_registry()[self.name] = Binding.of(impl, defaults)
+
+    def update(self, **defaults: Any) -> None:
+        """Change the defaults of the current binding, keeping its implementation."""
+        self._check_defaults(defaults)
+        registry = current_registry()
+        binding = registry.get(self.name)
+        if binding is None:
+            if self._default_binding is None:
+                raise self._not_configured()
+            binding = self._default_binding
+        registry[self.name] = binding.with_defaults(**defaults)
+
+    def reset_defaults(self) -> None:
+        """Drop the configured defaults, keeping the implementation."""
+        registry = current_registry()
+        binding = registry.get(self.name)
+        if binding is not None:
+            registry[self.name] = Binding(binding.impl, {}, binding.accepts, binding.is_async)
+
+    def unconfigure(self) -> None:
+        """Remove the binding from the current registry (the default implementation stays)."""
+        current_registry().pop(self.name, None)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The defaults configured in the current registry."""
+        binding = current_registry().get(self.name)
+        return dict(binding.defaults) if binding is not None else {}
+
+    @property
+    def implementation(self) -> Callable[..., Any] | None:
+        """The implementation the current registry would call, or ``None``."""
+        binding = current_registry().get(self.name) or self._default_binding
+        return binding.impl if binding is not None else None
+
+    def _check_defaults(self, defaults: dict[str, Any]) -> None:
+        unknown = sorted(set(defaults) - self._params)
+        if unknown:
+            raise TypeError(
+                f"{self.name} has no parameter(s) {unknown} to set a default for; "
+                f"its parameters are {sorted(self._params)}."
+            )
+
+    def _not_configured(self) -> ConfigurationError:
+        return ConfigurationError(
+            f"{self.name} is not configured: no backend registered an implementation for it. "
+            "Register a backend first, e.g. `from onetwo.backends import fake; "
+            "fake.FakeBackend(default_reply='...').register()` or "
+            "`onetwo.backends.local_backend().register()`, or bind a function with "
+            f"`{self.name}.configure(fn)`."
+        )
+
+    # --- running -------------------------------------------------------------------
+
+    def _binding_and_fill(self) -> tuple[Binding, dict[str, Any]]:
+        binding = current_registry().get(self.name) or self._default_binding
+        if binding is None:
+            raise self._not_configured()
+        cached = self._fills.get(id(binding))
+        if cached is not None and cached[0] is binding:
+            return cached
+        accepts = binding.accepts
+        fill = {
+            k: v for k, v in self._declared.items() if accepts is None or k in accepts
+        }
+        fill.update({k: v for k, v in binding.defaults.items() if v is not None})
+        if len(self._fills) > 64:
+            self._fills.clear()
+        self._fills[id(binding)] = entry = (binding, fill)
+        return entry
+
+
+class BuiltinCall(Executable[T]):
+    """One call of a builtin with its arguments; runs the current implementation."""
+
+    __slots__ = ("_builtin", "_given")
+
+    def __init__(self, builtin: Builtin[Any, T], given: dict[str, Any]) -> None:
+        self._builtin = builtin
+        self._given = given
+
+    @property
+    def builtin(self) -> Builtin[Any, T]:
+        return self._builtin
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The arguments as given at the call (before defaults)."""
+        return dict(self._given)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={_short(v)}" for k, v in self._given.items())
+        return f"{self._builtin.name}({args})"
+
+    async def _run(self) -> T:
+        b = self._builtin
+        binding, fill = b._binding_and_fill()
+        kwargs = dict(fill)
+        pending = None
+        for k, v in self._given.items():
+            if v is not None:
+                kwargs[k] = v
+                if isinstance(v, Executable):
+                    pending = [*(pending or ()), k]
+        if pending is not None:  # executable arguments run first, concurrently
+            values = await asyncio.gather(*(kwargs[k]._run() for k in pending))
+            kwargs.update(zip(pending, values))
+        accepts = binding.accepts
+        if accepts is not None and not accepts.issuperset(kwargs):
+            raise _unsupported(b, binding, kwargs)
+        if binding.is_async:
+            result = await binding.impl(**kwargs)
+        else:
+            result = binding.impl(**kwargs)
+            if isinstance(result, Executable) or inspect.isawaitable(result):
+                result = await result
+        return result  # type: ignore[no-any-return]
+
+
+def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:
+    assert binding.accepts is not None
+    extra = sorted(set(kwargs) - binding.accepts)
+    from onetwo.core.registry import _impl_name
+
+    return TypeError(
+        f"{b.name} was called with {', '.join(f'{k}={_short(kwargs[k])}' for k in extra)}, "
+        f"but its implementation {_impl_name(binding.impl)} does not accept "
+        f"{'it' if len(extra) == 1 else 'them'}. Drop the argument, or configure a backend "
+        "that supports it."
+    )
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
+    """Declare a builtin from a stub function (its signature and docstring)."""
+    return Builtin(stub)

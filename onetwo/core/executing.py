@@ -1,0 +1,215 @@
+"""Lazy executables: descriptions of work that run only when awaited or ``ot.run``.
+
+An :class:`Executable` is a recipe, not a running task. Building one (calling a builtin
+such as ``llm.generate_text(...)``, or a function decorated with :func:`make_executable`)
+does nothing; the work happens each time it is awaited, so the same executable can run
+again, under another registry or sampling key.
+
+Example:
+    >>> from onetwo import ot
+    >>> @ot.make_executable
+    ... async def shout(text: str) -> str:
+    ...     return text.upper()
+    >>> ot.run(shout("hi"))
+    'HI'
+
+Arguments that are themselves executables are run first, concurrently, and replaced by
+their results (except the ones named in ``non_executed_args``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable, Coroutine, Generator, Iterable
+from typing import Any, Generic, TypeVar, overload
+
+__all__ = ["Executable", "FunctionExecutable", "make_executable", "resolve_arguments"]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Executable(Generic[T]):
+    """A lazy computation producing a ``T``: await it, or pass it to ``ot.run``.
+
+    Subclasses implement :meth:`_run`, returning a fresh coroutine each time.
+    Executables compose with ``+`` into composable prompts (see
+    ``onetwo.builtins.composables``).
+    """
+
+    __slots__ = ()
+
+    def _run(self) -> Coroutine[Any, Any, T]:
+        raise NotImplementedError
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._run().__await__()
+
+    def __add__(self, other: Any) -> Any:
+        from onetwo.builtins import composables
+
+        return composables.compose(self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        from onetwo.builtins import composables
+
+        return composables.compose(other, self)
+
+
+# How a decorated function produces its value; decided once, at decoration time.
+_SYNC, _ASYNC, _ASYNC_GEN, _GEN = range(4)
+
+
+class _FunctionSpec:
+    __slots__ = ("fn", "kind", "name", "positional", "skip")
+
+    def __init__(self, fn: Callable[..., Any], non_executed_args: Iterable[str]) -> None:
+        self.fn = fn
+        self.name = getattr(fn, "__qualname__", repr(fn))
+        if inspect.iscoroutinefunction(fn):
+            self.kind = _ASYNC
+        elif inspect.isasyncgenfunction(fn):
+            self.kind = _ASYNC_GEN
+        elif inspect.isgeneratorfunction(fn):
+            self.kind = _GEN
+        else:
+            self.kind = _SYNC
+        self.skip = frozenset(non_executed_args)
+        if self.skip:
+            params = inspect.signature(fn).parameters
+            unknown = self.skip - params.keys()
+            if unknown:
+                raise ValueError(
+                    f"non_executed_args names {sorted(unknown)}, which {self.name} does not "
+                    f"have; its parameters are {list(params)}."
+                )
+            self.positional = [
+                p.name
+                for p in params.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+        else:
+            self.positional = []
+
+
+class FunctionExecutable(Executable[T]):
+    """A call of a :func:`make_executable` function, bound to its arguments, not yet run."""
+
+    __slots__ = ("_args", "_kwargs", "_spec")
+
+    def __init__(self, spec: _FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self._spec = spec
+        self._args = args
+        self._kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"<Executable {self._spec.name}(…)>"
+
+    async def _run(self) -> T:
+        spec = self._spec
+        args, kwargs = await resolve_arguments(self._args, self._kwargs, spec)
+        fn = spec.fn
+        kind = spec.kind
+        if kind == _ASYNC:
+            result = await fn(*args, **kwargs)
+        elif kind == _SYNC:
+            result = fn(*args, **kwargs)
+        elif kind == _ASYNC_GEN:
+            result = None
+            async for result in fn(*args, **kwargs):  # noqa: B007 - the last update is the result
+                pass
+        else:
+            result = None
+            for result in fn(*args, **kwargs):  # noqa: B007
+                pass
+        # A strategy may return an executable (e.g. `return llm.generate_text(p)`): run it.
+        while isinstance(result, Executable):
+            result = await result
+        return result  # type: ignore[no-any-return]
+
+
+async def resolve_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any], spec: _FunctionSpec | None = None
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Run the executables among ``args``/``kwargs`` concurrently; return the values.
+
+    Arguments named in the spec's ``non_executed_args`` are passed through unchanged.
+    Fast path: when no argument is an executable, the inputs are returned as they are.
+    """
+    pending: list[tuple[int | str, Executable[Any]]] = []
+    for i, a in enumerate(args):
+        if isinstance(a, Executable):
+            pending.append((i, a))
+    for k, v in kwargs.items():
+        if isinstance(v, Executable):
+            pending.append((k, v))
+    if not pending:
+        return args, kwargs
+    if spec is not None and spec.skip:
+        pending = [
+            (where, e)
+            for where, e in pending
+            if (spec.positional[where] if isinstance(where, int) and where < len(spec.positional)
+                else where) not in spec.skip
+        ]
+        if not pending:
+            return args, kwargs
+    if len(pending) == 1:
+        values = [await pending[0][1]]
+    else:
+        values = await asyncio.gather(*(e._run() for _, e in pending))
+    new_args = list(args)
+    new_kwargs = dict(kwargs)
+    for (where, _), value in zip(pending, values):
+        if isinstance(where, int):
+            new_args[where] = value
+        else:
+            new_kwargs[where] = value
+    return tuple(new_args), new_kwargs
+
+
+@overload
+def make_executable(fn: F, /) -> Callable[..., Executable[Any]]: ...
+@overload
+def make_executable(
+    *, non_executed_args: Iterable[str] = ()
+) -> Callable[[F], Callable[..., Executable[Any]]]: ...
+
+
+def make_executable(
+    fn: Callable[..., Any] | None = None, /, *, non_executed_args: Iterable[str] = ()
+) -> Any:
+    """Turn a function into a factory of lazy executables.
+
+    Works on sync and async functions, (async) generators (the last value yielded is the
+    result) and methods. Calling the decorated function runs nothing: it returns an
+    :class:`Executable` bound to the arguments.
+
+    Args:
+        fn: the function (when used as ``@make_executable`` without parentheses).
+        non_executed_args: parameter names whose executable arguments are passed
+            through as executables instead of being run first.
+
+    Example:
+        >>> @make_executable(non_executed_args=["step"])
+        ... async def twice(step):
+        ...     return [await step, await step]
+    """
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Executable[Any]]:
+        spec = _FunctionSpec(f, non_executed_args)
+
+        @functools.wraps(f)
+        def factory(*args: Any, **kwargs: Any) -> Executable[Any]:
+            return FunctionExecutable(spec, args, kwargs)
+
+        factory.__onetwo_spec__ = spec  # type: ignore[attr-defined]
+        return factory
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+

@@ -1,0 +1,250 @@
+"""The registry: which implementation (and which defaults) each builtin uses.
+
+Builtins such as ``llm.generate_text`` are declared once; a backend's ``register()``
+binds them to its methods in the *current registry*. The registry is read when an
+executable runs, not when it is built, so the same executable runs on whichever backend
+is current then: compare two backends by running one strategy under two registries.
+
+* The global registry, :data:`function_registry`, is what ``backend.register()`` changes
+  at the top of a notebook.
+* ``with RegistryContext():`` works on a copy: nothing configured inside leaks out.
+* :func:`copy_registry` snapshots the current registry; :func:`with_registry` runs an
+  executable under a given one (also when runs overlap: it is per task, not global).
+
+Example:
+    >>> from onetwo import ot
+    >>> from onetwo.backends.fake import FakeBackend
+    >>> with ot.RegistryContext():
+    ...     FakeBackend(default_reply="A").register()
+    ...     reg_a = ot.copy_registry()
+    >>> # later: ot.run(ot.with_registry(strategy(), reg_a))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextvars import ContextVar, Token
+from typing import Any, TypeVar
+
+from onetwo.core.executing import Executable
+
+__all__ = [
+    "Binding",
+    "Registry",
+    "RegistryContext",
+    "copy_registry",
+    "current_registry",
+    "function_registry",
+    "set_registry",
+    "with_current_registry",
+    "with_registry",
+]
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Binding:
+    """An implementation bound to a builtin, with its configured defaults.
+
+    Attributes:
+        impl: the callable (sync or async, may return an executable).
+        defaults: the values used when the caller passes ``None`` or nothing.
+        accepts: the keyword names ``impl`` accepts, or ``None`` if it takes ``**kwargs``.
+        is_async: whether ``impl`` is a coroutine function (decided once, here).
+    """
+
+    impl: Callable[..., Any]
+    defaults: Mapping[str, Any]
+    accepts: frozenset[str] | None
+    is_async: bool
+
+    @classmethod
+    def of(cls, impl: Callable[..., Any], defaults: Mapping[str, Any]) -> Binding:
+        if not callable(impl):
+            raise TypeError(f"the implementation must be callable, got {type(impl).__name__}.")
+        try:
+            params = inspect.signature(impl).parameters.values()
+        except (TypeError, ValueError):  # some builtins have no signature
+            accepts: frozenset[str] | None = None
+        else:
+            if any(p.kind is p.VAR_KEYWORD for p in params):
+                accepts = None
+            else:
+                accepts = frozenset(
+                    p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+                )
+        is_async = inspect.iscoroutinefunction(impl) or inspect.iscoroutinefunction(
+            getattr(impl, "__call__", None)  # noqa: B004 - async callable objects
+        )
+        return cls(impl, dict(defaults), accepts, is_async)
+
+    def with_defaults(self, **defaults: Any) -> Binding:
+        return dataclasses.replace(self, defaults={**self.defaults, **defaults})
+
+
+class Registry(MutableMapping[str, Binding]):
+    """Maps builtin names (``"llm.generate_text"``) to their :class:`Binding`.
+
+    ``registry[name] = fn`` binds a plain callable with no defaults.
+    """
+
+    __slots__ = ("_bindings",)
+
+    def __init__(self, bindings: Mapping[str, Binding] | None = None) -> None:
+        self._bindings: dict[str, Binding] = dict(bindings or {})
+
+    def __getitem__(self, name: str) -> Binding:
+        return self._bindings[name]
+
+    def get(self, name: str, default: Any = None) -> Any:  # hot path: skip Mapping.get
+        return self._bindings.get(name, default)
+
+    def __setitem__(self, name: str, value: Binding | Callable[..., Any]) -> None:
+        self._bindings[name] = value if isinstance(value, Binding) else Binding.of(value, {})
+
+    def __delitem__(self, name: str) -> None:
+        del self._bindings[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bindings)
+
+    def __len__(self) -> int:
+        return len(self._bindings)
+
+    def copy(self) -> Registry:
+        """A snapshot: later changes to either registry do not affect the other."""
+        return Registry(self._bindings)
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={_impl_name(b.impl)}" for k, b in sorted(self._bindings.items()))
+        return f"Registry({items})"
+
+
+def _impl_name(impl: Callable[..., Any]) -> str:
+    owner = getattr(impl, "__self__", None)
+    name = getattr(impl, "__qualname__", None) or repr(impl)
+    if owner is not None:
+        return f"{type(owner).__name__}.{getattr(impl, '__name__', name)}"
+    return name
+
+
+_global_registry = Registry()
+# Set inside RegistryContext and with_registry; None means "use the global registry".
+_override: ContextVar[Registry | None] = ContextVar("onetwo_registry", default=None)
+
+
+def current_registry() -> Registry:
+    """The registry in force here: the innermost context's, else the global one."""
+    registry = _override.get()
+    return _global_registry if registry is None else registry
+
+
+class _CurrentRegistryView(MutableMapping[str, Any]):
+    """``ot.function_registry``: always the current registry, as name → implementation."""
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        return current_registry()[name].impl
+
+    def __setitem__(self, name: str, impl: Callable[..., Any]) -> None:
+        current_registry()[name] = impl
+
+    def __delitem__(self, name: str) -> None:
+        del current_registry()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(current_registry())
+
+    def __len__(self) -> int:
+        return len(current_registry())
+
+    def __repr__(self) -> str:
+        return repr(current_registry())
+
+
+function_registry: MutableMapping[str, Any] = _CurrentRegistryView()
+
+
+def copy_registry() -> Registry:
+    """A snapshot of the current registry, e.g. right after ``backend.register()``."""
+    return current_registry().copy()
+
+
+def set_registry(registry: Registry) -> None:
+    """Make ``registry`` current: inside a ``RegistryContext`` until it exits, else globally."""
+    global _global_registry
+    if not isinstance(registry, Registry):
+        raise TypeError(
+            f"set_registry() needs a Registry, got {type(registry).__name__}. "
+            "Get one from ot.copy_registry()."
+        )
+    if _override.get() is not None:
+        _override.set(registry)
+    else:
+        _global_registry = registry
+
+
+class RegistryContext:
+    """A ``with`` block working on a copy of the current registry; changes stay inside.
+
+    Example:
+        >>> with RegistryContext():
+        ...     backend.register()          # doctest: +SKIP
+        ...     reg = copy_registry()       # doctest: +SKIP
+    """
+
+    __slots__ = ("_token",)
+
+    def __init__(self) -> None:
+        self._token: Token[Registry | None] | None = None
+
+    def __enter__(self) -> Registry:
+        registry = current_registry().copy()
+        self._token = _override.set(registry)
+        return registry
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._token is not None, "RegistryContext exited without entering"
+        _override.reset(self._token)
+        self._token = None
+
+
+class _WithRegistry(Executable[T]):
+    __slots__ = ("_executable", "_registry")
+
+    def __init__(self, executable: Executable[T], registry: Registry | None) -> None:
+        self._executable = executable
+        self._registry = registry
+
+    def __repr__(self) -> str:
+        return f"with_registry({self._executable!r})"
+
+    async def _run(self) -> T:
+        token = _override.set(self._registry)
+        try:
+            return await self._executable
+        finally:
+            _override.reset(token)
+
+
+def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
+    """``executable``, run with ``registry`` as the current registry.
+
+    Several of these may run concurrently (e.g. in ``ot.parallel``), each on its own
+    registry: the override is local to the task.
+    """
+    if not isinstance(executable, Executable):
+        raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")
+    if not isinstance(registry, Registry):
+        raise TypeError(
+            f"with_registry() needs a Registry, got {type(registry).__name__}. "
+            "Get one from ot.copy_registry()."
+        )
+    return _WithRegistry(executable, registry)
+
+
+def with_current_registry(executable: Executable[T]) -> Executable[T]:
+    """``executable`` pinned to a snapshot of the registry current *now*, at build time."""
+    return with_registry(executable, copy_registry())

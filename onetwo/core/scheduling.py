@@ -1,0 +1,186 @@
+"""Running many executables at once: ``parallel`` and ``par_iter``.
+
+* :func:`parallel` runs a fixed set of executables concurrently.
+* :func:`par_iter` runs the executables of an iterable with at most ``chunk_size`` in
+  flight. It pulls items lazily, so a generator of 100,000 items never has more than
+  ``chunk_size`` pending; results come back in input order.
+
+Both return executables: nothing runs until ``ot.run`` or ``await``.
+
+Example:
+    >>> from onetwo import ot
+    >>> from onetwo.builtins import llm
+    >>> questions = ["2+2?", "3+3?"]
+    >>> answers = ot.run(ot.par_iter(llm.generate_text(q) for q in questions))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+from onetwo.core.executing import Executable
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel"]
+
+T = TypeVar("T")
+
+DEFAULT_CHUNK_SIZE = 100
+
+
+class _Parallel(Executable[list[Any]]):
+    __slots__ = ("_executables", "_return_exceptions")
+
+    def __init__(self, executables: tuple[Executable[Any], ...], return_exceptions: bool):
+        self._executables = executables
+        self._return_exceptions = return_exceptions
+
+    def __repr__(self) -> str:
+        return f"parallel(<{len(self._executables)} executables>)"
+
+    async def _run(self) -> list[Any]:
+        coros = [e._run() for e in self._executables]
+        if not self._return_exceptions:
+            return await _gather_or_cancel(coros)
+        return list(await asyncio.gather(*coros, return_exceptions=True))
+
+
+async def _gather_or_cancel(coros: list[Any]) -> list[Any]:
+    # Unlike plain gather, a failure cancels the siblings instead of leaving them running.
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def parallel(*executables: Executable[Any], return_exceptions: bool = False) -> Executable[list[Any]]:
+    """Run ``executables`` concurrently; the result is the list of their results, in order.
+
+    Args:
+        *executables: the executables to run.
+        return_exceptions: if True, a failure is returned in its slot instead of raised
+            (and the others keep running). If False, the first failure cancels the rest
+            and is raised.
+    """
+    for e in executables:
+        _check_executable(e, "parallel")
+    return _Parallel(executables, return_exceptions)
+
+
+def _check_executable(e: Any, where: str) -> None:
+    if not isinstance(e, Executable):
+        raise TypeError(
+            f"{where}() needs Executables, got {type(e).__name__}: {e!r:.80}. Pass the result "
+            "of calling a builtin or an @ot.make_executable function, not the function itself."
+        )
+
+
+class _ParIter(Executable[list[Any]]):
+    __slots__ = ("_chunk_size", "_iterable", "_progress", "_return_exceptions")
+
+    def __init__(
+        self,
+        iterable: Iterable[Executable[Any]],
+        chunk_size: int,
+        return_exceptions: bool,
+        progress: bool | str,
+    ) -> None:
+        self._iterable = iterable
+        self._chunk_size = chunk_size
+        self._return_exceptions = return_exceptions
+        self._progress = progress
+
+    def __repr__(self) -> str:
+        return f"par_iter(chunk_size={self._chunk_size})"
+
+    async def _run(self) -> list[Any]:
+        # A fixed pool of workers pulls items from one shared iterator: at most
+        # `chunk_size` items are in flight, and none is created before a worker is free.
+        iterator: Iterator[Executable[Any]] = iter(self._iterable)
+        results: list[Any] = []
+        failure: list[BaseException] = []
+        return_exceptions = self._return_exceptions
+        bar = _progress_bar(self._iterable, self._progress)
+
+        async def worker() -> None:
+            for item in iterator:  # shared: each item goes to exactly one worker
+                index = len(results)
+                results.append(None)
+                if failure:
+                    return
+                _check_executable(item, "par_iter")
+                try:
+                    results[index] = await item
+                except Exception as e:
+                    if not return_exceptions:
+                        failure.append(e)
+                        raise
+                    results[index] = e
+                if bar is not None:
+                    bar.update()
+
+        n_workers = self._chunk_size
+        size = _known_length(self._iterable)
+        if size is not None:
+            n_workers = max(1, min(n_workers, size))
+        try:
+            if n_workers == 1:
+                await worker()
+            else:
+                await _gather_or_cancel([worker() for _ in range(n_workers)])
+        finally:
+            if bar is not None:
+                bar.close()
+        return results
+
+
+def _known_length(iterable: Iterable[Any]) -> int | None:
+    try:
+        return len(iterable)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _progress_bar(iterable: Iterable[Any], progress: bool | str) -> Any:
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    desc = progress if isinstance(progress, str) else None
+    return tqdm(total=_known_length(iterable), desc=desc)
+
+
+def par_iter(
+    iterable: Iterable[Executable[Any]],
+    chunk_size: int | None = None,
+    return_exceptions: bool = False,
+    *,
+    progress: bool | str = False,
+) -> Executable[list[Any]]:
+    """Run the executables of ``iterable`` with at most ``chunk_size`` in flight.
+
+    Args:
+        iterable: executables (a list, or a generator consumed lazily).
+        chunk_size: the maximum number in flight (default 100).
+        return_exceptions: if True, a failed item's exception is its result; otherwise the
+            first failure stops the run and is raised.
+        progress: show a ``tqdm.auto`` progress bar (a string is used as its label).
+
+    Returns:
+        An executable whose result is the list of results, in input order.
+    """
+    if chunk_size is None:
+        chunk_size = DEFAULT_CHUNK_SIZE
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
+    if isinstance(iterable, Executable):
+        raise TypeError(
+            "par_iter() needs an iterable of Executables, got a single Executable. "
+            "Wrap it in a list, or use ot.repeat(executable, n) for n samples."
+        )
+    return _ParIter(iterable, chunk_size, return_exceptions, progress)

@@ -1,0 +1,45 @@
+"""The short public namespace: ``from onetwo import ot``.
+
+Example:
+    >>> from onetwo import ot
+    >>> from onetwo.builtins import llm
+    >>> from onetwo.backends.fake import FakeBackend
+    >>> FakeBackend(default_reply="blue").register()
+    >>> @ot.make_executable
+    ... async def strategy(question: str) -> list[str]:
+    ...     return await ot.parallel(llm.generate_text(question), llm.generate_text(question))
+    >>> ot.run(strategy("Sky color?"))
+    ['blue', 'blue']
+"""
+
+from onetwo import __version__
+from onetwo.core.executing import Executable, make_executable
+from onetwo.core.registry import (
+    Registry,
+    RegistryContext,
+    copy_registry,
+    function_registry,
+    set_registry,
+    with_current_registry,
+    with_registry,
+)
+from onetwo.core.running import run
+from onetwo.core.sampling import repeat
+from onetwo.core.scheduling import par_iter, parallel
+
+__all__ = [
+    "Executable",
+    "Registry",
+    "RegistryContext",
+    "__version__",
+    "copy_registry",
+    "function_registry",
+    "make_executable",
+    "par_iter",
+    "parallel",
+    "repeat",
+    "run",
+    "set_registry",
+    "with_current_registry",
+    "with_registry",
+]
