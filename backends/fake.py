@@ -29,7 +29,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from onetwo.builtins import llm
 from onetwo.core import caching
@@ -213,7 +213,8 @@ class FakeBackend(Backend):
         if isinstance(reply, str):
             return reply
         if callable(reply):
-            out = reply(prompt, **{k: v for k, v in arguments.items() if k != "prompt"})
+            fn = cast(Callable[..., Any], reply)
+            out = fn(prompt, **{k: v for k, v in arguments.items() if k != "prompt"})
             if inspect.isawaitable(out):
                 out = await out
             return str(out)

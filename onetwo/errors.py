@@ -94,6 +94,13 @@ class RateLimited(BackendHTTPError):
         super().__init__(message, status=status, body=body)
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_rate_limited, (str(self), self.status, self.body, self.retry_after))
+
+
+def _rebuild_rate_limited(msg: str, status: int, body: Any, retry_after: float | None) -> Any:
+    return RateLimited(msg, status=status, body=body, retry_after=retry_after)
+
 
 def _rebuild_http_error(cls: type[BackendHTTPError], msg: str, status: int, body: Any) -> Any:
     return cls(msg, status=status, body=body)

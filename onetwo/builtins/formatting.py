@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 
@@ -37,7 +37,7 @@ class DefaultFormatter:
     A final model message is a prefix the reply continues from.
     """
 
-    _names = {
+    _names: ClassVar[dict[PredefinedRole, str]] = {
         PredefinedRole.USER: "User",
         PredefinedRole.MODEL: "Model",
         PredefinedRole.SYSTEM: "System",

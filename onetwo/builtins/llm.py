@@ -132,9 +132,7 @@ async def _chat(
 
 
 def _check_messages(messages: Any) -> Sequence[Message]:
-    if isinstance(messages, str | ChunkList) or not all(
-        isinstance(m, Message) for m in messages
-    ):
+    if isinstance(messages, str | ChunkList) or not all(isinstance(m, Message) for m in messages):
         raise TypeError(
             f"llm.chat needs a sequence of Message, got {messages!r:.80}. Use "
             "[Message(PredefinedRole.USER, text)], or llm.instruct(text) for one user turn."
@@ -175,9 +173,7 @@ async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
 
 async def _scores(caller: str, prompt: Prompt, options: Sequence[Any]) -> list[float]:
     if isinstance(options, str) or not options:
-        raise ValueError(
-            f"{caller} needs a non-empty list of options, got {options!r:.80}."
-        )
+        raise ValueError(f"{caller} needs a non-empty list of options, got {options!r:.80}.")
     try:
         return await score_text(prompt, [str(o) for o in options])
     except ConfigurationError as e:

@@ -162,9 +162,7 @@ class Builtin(Generic[P, T]):
         if cached is not None and cached[0] is binding:
             return cached
         accepts = binding.accepts
-        fill = {
-            k: v for k, v in self._declared.items() if accepts is None or k in accepts
-        }
+        fill = {k: v for k, v in self._declared.items() if accepts is None or k in accepts}
         fill.update({k: v for k, v in binding.defaults.items() if v is not None})
         if len(self._fills) > 64:
             self._fills.clear()
@@ -216,7 +214,7 @@ class BuiltinCall(Executable[T]):
             result = binding.impl(**kwargs)
             if isinstance(result, Executable) or inspect.isawaitable(result):
                 result = await result
-        return result  # type: ignore[no-any-return]
+        return result
 
 
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:

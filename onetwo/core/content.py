@@ -22,7 +22,7 @@ from typing import Any, overload
 __all__ = ["Chunk", "ChunkList", "ContentType", "Message", "PredefinedRole", "Role"]
 
 
-class PredefinedRole(str, enum.Enum):
+class PredefinedRole(enum.StrEnum):
     """The standard chat roles. ``MODEL`` is what OpenAI calls ``assistant``."""
 
     USER = "user"
@@ -36,7 +36,7 @@ class PredefinedRole(str, enum.Enum):
 Role = PredefinedRole | str
 
 
-class ContentType(str, enum.Enum):
+class ContentType(enum.StrEnum):
     """What a chunk holds."""
 
     STR = "str"
@@ -138,8 +138,14 @@ class ChunkList:
                 prev = messages[-1]
                 messages[-1] = Message(role, _join(prev.content, chunk))
             else:
-                messages.append(Message(role, chunk.content if chunk.role is None or
-                                        isinstance(chunk.content, str) else ChunkList([chunk])))
+                messages.append(
+                    Message(
+                        role,
+                        chunk.content
+                        if chunk.role is None or isinstance(chunk.content, str)
+                        else ChunkList([chunk]),
+                    )
+                )
         return messages
 
 

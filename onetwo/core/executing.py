@@ -127,7 +127,7 @@ class FunctionExecutable(Executable[T]):
         # A strategy may return an executable (e.g. `return llm.generate_text(p)`): run it.
         while isinstance(result, Executable):
             result = await result
-        return result  # type: ignore[no-any-return]
+        return result
 
 
 async def resolve_arguments(
@@ -151,8 +151,12 @@ async def resolve_arguments(
         pending = [
             (where, e)
             for where, e in pending
-            if (spec.positional[where] if isinstance(where, int) and where < len(spec.positional)
-                else where) not in spec.skip
+            if (
+                spec.positional[where]
+                if isinstance(where, int) and where < len(spec.positional)
+                else where
+            )
+            not in spec.skip
         ]
         if not pending:
             return args, kwargs
@@ -211,5 +215,3 @@ def make_executable(
     if fn is not None:
         return decorate(fn)
     return decorate
-
-

@@ -93,5 +93,3 @@ def repeat(executable: Executable[T], num_repeats: int) -> Executable[list[T]]:
     if not isinstance(num_repeats, int) or num_repeats < 0:
         raise ValueError(f"num_repeats must be an int >= 0, got {num_repeats!r}.")
     return _Repeat(executable, num_repeats)
-
-

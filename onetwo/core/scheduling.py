@@ -58,7 +58,9 @@ async def _gather_or_cancel(coros: list[Any]) -> list[Any]:
         raise
 
 
-def parallel(*executables: Executable[Any], return_exceptions: bool = False) -> Executable[list[Any]]:
+def parallel(
+    *executables: Executable[Any], return_exceptions: bool = False
+) -> Executable[list[Any]]:
     """Run ``executables`` concurrently; the result is the list of their results, in order.
 
     Args:

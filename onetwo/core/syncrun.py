@@ -60,7 +60,7 @@ def _run_in_worker_thread(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     async def runner() -> T:
         task = asyncio.current_task()
         assert task is not None
-        task_box.append(task)  # type: ignore[arg-type]
+        task_box.append(task)
         task_ready.set()
         return await main()
 
@@ -68,7 +68,7 @@ def _run_in_worker_thread(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         try:
             asyncio.set_event_loop(loop)
             outcome["value"] = loop.run_until_complete(runner())
-        except BaseException as e:  # noqa: BLE001 - handed to the calling thread
+        except BaseException as e:
             outcome["error"] = e
         finally:
             task_ready.set()
@@ -79,9 +79,7 @@ def _run_in_worker_thread(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
                 asyncio.set_event_loop(None)
                 loop.close()
 
-    thread = threading.Thread(
-        target=context.run, args=(work,), name="onetwo-run", daemon=True
-    )
+    thread = threading.Thread(target=context.run, args=(work,), name="onetwo-run", daemon=True)
     thread.start()
     try:
         thread.join()
@@ -95,4 +93,4 @@ def _run_in_worker_thread(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    return outcome["value"]
