@@ -1,0 +1,161 @@
+"""Injectable time: the one place onetwo reads the time or sets a timer.
+
+Code that waits (batching windows, retry backoff, rate limiters) takes a :class:`Clock`
+instead of calling ``asyncio.sleep`` or ``loop.call_later`` itself. In production that is
+:data:`SYSTEM_CLOCK`, backed by the running event loop. Tests pass a
+:class:`VirtualClock`, whose time moves only when the test calls
+:meth:`VirtualClock.advance`, so timing behaviour is checked exactly and nothing sleeps.
+
+Example:
+    >>> clock = VirtualClock()
+    >>> fired = []
+    >>> _ = clock.call_later(2.0, lambda: fired.append(clock.now()))
+    >>> clock.advance(1.0); fired
+    []
+    >>> clock.advance(1.0); fired
+    [2.0]
+
+Timers of both clocks fire on the event loop's thread; a virtual clock fires them
+synchronously, inside ``advance()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "TimerHandle", "VirtualClock"]
+
+
+class TimerHandle(Protocol):
+    """What :meth:`Clock.call_later` returns: a timer that can be cancelled."""
+
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """A source of time and timers, in seconds (the origin is arbitrary)."""
+
+    def now(self) -> float:
+        """The current time."""
+        ...
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        """Call ``callback()`` once, ``delay`` seconds from now, on the event loop's thread."""
+        ...
+
+    async def sleep(self, delay: float) -> None:
+        """Wait ``delay`` seconds."""
+        ...
+
+
+class SystemClock:
+    """The real clock: monotonic time, and timers on the running event loop."""
+
+    def now(self) -> float:
+        # asyncio's loops use time.monotonic() as their time(), so timers and now() agree.
+        return time.monotonic()
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(delay, callback)
+
+    async def sleep(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+SYSTEM_CLOCK = SystemClock()
+"""The shared real clock; the default wherever a ``clock`` parameter is accepted."""
+
+
+class _VirtualTimer:
+    __slots__ = ("callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class VirtualClock:
+    """A clock for tests: time stands still until :meth:`advance` moves it.
+
+    ``advance(seconds)`` fires every timer that falls due, in deadline order (ties in the
+    order they were set), each with :meth:`now` reading its own deadline; timers set by
+    those callbacks fire too if they fall within the advanced window. Tasks woken by a
+    fired timer (e.g. ones in :meth:`sleep`) run at the event loop's next iteration.
+
+    Args:
+        start: the initial time.
+
+    Example:
+        >>> clock = VirtualClock()
+        >>> async def wait_then_read():
+        ...     await clock.sleep(5)
+        ...     return clock.now()
+        >>> # in a test: task = asyncio.create_task(wait_then_read()); await asyncio.sleep(0)
+        >>> # clock.advance(5); assert await task == 5.0
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+        self._timers: list[tuple[float, int, _VirtualTimer]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        timer = _VirtualTimer(self._now + max(0.0, delay), callback)
+        heapq.heappush(self._timers, (timer.when, next(self._order), timer))
+        return timer
+
+    async def sleep(self, delay: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self.call_later(delay, wake)
+        try:
+            await future
+        finally:
+            timer.cancel()
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, firing the timers that fall due on the way."""
+        if seconds < 0:
+            raise ValueError(f"a clock cannot go back: advance() got {seconds!r} seconds.")
+        target = self._now + seconds
+        while self._timers and self._timers[0][0] <= target:
+            when, _, timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self._now = when
+            timer.callback()
+        self._now = target
+
+    @property
+    def next_deadline(self) -> float | None:
+        """When the next pending timer falls due, or None if none is set."""
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    @property
+    def pending_timers(self) -> int:
+        """How many timers are set and not yet fired or cancelled."""
+        return sum(1 for _, _, t in self._timers if not t.cancelled)
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(now={self._now!r}, pending_timers={self.pending_timers})"
