@@ -1,0 +1,537 @@
+"""Automatic request batching: batch formation, max_wait in virtual time, concurrency,
+failures, cancellation, the off switch, stats, methods, and per-loop queues."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import weakref
+from typing import Any
+
+import pytest
+
+from onetwo.core import batching
+from onetwo.core.batching import BatchStats, batch_function, batch_method
+from onetwo.core.clock import VirtualClock
+
+
+class Recorder:
+    """An async batch function that records the batches it gets (and when)."""
+
+    def __init__(self, clock: VirtualClock | None = None, latency: float = 0.0) -> None:
+        self.batches: list[list[Any]] = []
+        self.times: list[float] = []
+        self.clock = clock
+        self.latency = latency
+        self.running = 0
+        self.max_running = 0
+
+    async def __call__(self, requests: list[Any]) -> list[Any]:
+        self.batches.append(list(requests))
+        if self.clock is not None:
+            self.times.append(self.clock.now())
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            if self.latency:
+                assert self.clock is not None
+                await self.clock.sleep(self.latency)
+            return [r * 10 if isinstance(r, int) else r for r in requests]
+        finally:
+            self.running -= 1
+
+
+async def settle() -> None:
+    """Let every runnable task run until all of them wait (on a future, timer, ...)."""
+    for _ in range(100):
+        await asyncio.sleep(0)
+
+
+async def run_in_virtual_time(clock: VirtualClock, awaitable: Any) -> Any:
+    """Await ``awaitable``, jumping the clock to the next timer whenever all tasks wait."""
+    task = asyncio.ensure_future(awaitable)
+    while True:
+        await settle()
+        if task.done():
+            return task.result()
+        deadline = clock.next_deadline
+        assert deadline is not None, "deadlock: every task waits and no timer is set"
+        clock.advance(deadline - clock.now())
+
+
+# --- batch formation -----------------------------------------------------------------
+
+
+async def test_a_lone_request_is_sent_at_once_without_waiting_for_max_wait() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock)
+    f = batch_function(batch_size=32, max_wait=100.0, clock=clock)(fn)
+    assert await f(4) == 40
+    assert fn.batches == [[4]]
+    assert fn.times == [0.0]  # sent while nothing else could arrive, not at max_wait
+
+
+async def test_concurrent_requests_form_full_batches_in_order() -> None:
+    fn = Recorder()
+    f = batch_function(batch_size=32, clock=VirtualClock())(fn)
+    results = await asyncio.gather(*(f(i) for i in range(70)))
+    assert results == [i * 10 for i in range(70)]
+    assert [len(b) for b in fn.batches] == [32, 32, 6]
+    assert [r for b in fn.batches for r in b] == list(range(70))
+
+
+async def test_a_full_batch_is_sent_by_the_call_that_fills_it() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock)
+    f = batch_function(batch_size=3, max_wait=None, clock=clock)(fn)
+    tasks = [asyncio.create_task(f(i)) for i in range(3)]
+    for _ in range(5):  # keep the loop busy: no idle point, no timer (max_wait=None)
+        await asyncio.sleep(0)
+    assert fn.batches == [[0, 1, 2]]
+    assert await asyncio.gather(*tasks) == [0, 10, 20]
+
+
+async def test_callers_several_task_hops_away_still_join_the_batch() -> None:
+    fn = Recorder()
+    f = batch_function(batch_size=64, max_wait=None, clock=VirtualClock())(fn)
+
+    async def hops(n: int, x: int) -> int:
+        if n == 0:
+            return await f(x)
+        await asyncio.sleep(0)
+        return await asyncio.create_task(hops(n - 1, x))
+
+    results = await asyncio.gather(*(hops(i % 7, i) for i in range(40)))
+    assert results == [i * 10 for i in range(40)]
+    assert len(fn.batches) == 1 and sorted(fn.batches[0]) == list(range(40))
+
+
+async def test_workers_refilling_keep_batches_full_behind_a_busy_slot() -> None:
+    # 40 workers, batches of 32, one at a time: the 8 left over wait for the callers the
+    # finished batch wakes instead of going out as a partial batch.
+    fn = Recorder()
+    f = batch_function(batch_size=32, clock=VirtualClock())(fn)
+    items = iter(range(320))
+
+    async def worker() -> None:
+        for x in items:
+            assert await f(x) == x * 10
+
+    await asyncio.gather(*(worker() for _ in range(40)))
+    assert [len(b) for b in fn.batches] == [32] * 10
+
+
+async def test_slow_batches_in_virtual_time_stay_full() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock, latency=1.0)
+    f = batch_function(batch_size=8, max_wait=0.1, max_concurrent_batches=2, clock=clock)(fn)
+    items = iter(range(96))
+
+    async def worker() -> None:
+        for x in items:
+            await f(x)
+
+    await run_in_virtual_time(clock, asyncio.gather(*(worker() for _ in range(20))))
+    assert [len(b) for b in fn.batches] == [8] * 12
+    assert fn.max_running == 2
+    assert clock.now() == 6.0  # 12 batches, 2 at a time, 1 s each
+
+
+# --- max_wait, in virtual time -----------------------------------------------------------
+
+
+async def test_max_wait_sends_a_partial_batch_while_the_loop_stays_busy() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock)
+    f = batch_function(batch_size=10, max_wait=1.0, clock=clock)(fn)
+    first = asyncio.create_task(f(1))
+    await asyncio.sleep(0)  # `first` queues its request at t=0
+    clock.advance(0.5)
+    second = asyncio.create_task(f(2))
+    for _ in range(10):  # busy: this test task is always runnable, so no idle point
+        await asyncio.sleep(0)
+    clock.advance(0.499)
+    await asyncio.sleep(0)
+    assert fn.batches == []
+    clock.advance(0.001)  # 1.0 s after the first request
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert fn.batches == [[1, 2]] and fn.times == [1.0]
+    assert await first == 10 and await second == 20
+    assert clock.pending_timers == 0
+
+
+async def test_max_wait_restarts_for_the_next_batch() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock)
+    f = batch_function(batch_size=10, max_wait=1.0, clock=clock)(fn)
+    a = asyncio.create_task(f(1))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    clock.advance(1.0)
+    await asyncio.sleep(0)
+    b = asyncio.create_task(f(2))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    clock.advance(0.9)
+    await asyncio.sleep(0)
+    assert fn.batches == [[1]]
+    clock.advance(0.1)
+    await asyncio.gather(a, b)
+    assert fn.batches == [[1], [2]] and fn.times == [1.0, 2.0]
+
+
+# --- concurrency and threads -------------------------------------------------------------
+
+
+async def test_at_most_max_concurrent_batches_run_at_once() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock, latency=1.0)
+    f = batch_function(batch_size=4, max_concurrent_batches=3, clock=clock)(fn)
+    results = await run_in_virtual_time(clock, asyncio.gather(*(f(i) for i in range(40))))
+    assert results == [i * 10 for i in range(40)]
+    assert fn.max_running == 3 and f.stats().max_in_flight == 3
+    assert [len(b) for b in fn.batches] == [4] * 10
+    assert clock.now() == 4.0  # ceil(10 / 3) rounds of 1 s
+
+
+async def test_one_batch_at_a_time_by_default() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock, latency=1.0)
+    f = batch_function(batch_size=4, clock=clock)(fn)
+    await run_in_virtual_time(clock, asyncio.gather(*(f(i) for i in range(12))))
+    assert fn.max_running == 1 and fn.times == [0.0, 1.0, 2.0]
+
+
+async def test_sync_batch_functions_run_in_threads_without_blocking_the_loop() -> None:
+    release = threading.Event()
+    threads: list[int] = []
+
+    @batch_function(batch_size=4)
+    def slow(requests: list[int]) -> list[Any]:
+        threads.append(threading.get_ident())
+        released = release.wait(timeout=10)  # set by a coroutine: needs a free loop
+        return [r + 1 if released else "loop was blocked" for r in requests]
+
+    async def unblock() -> None:
+        await asyncio.sleep(0)
+        release.set()
+
+    results = await asyncio.gather(slow(1), slow(2), unblock())
+    assert results[:2] == [2, 3]
+    assert threads and threading.get_ident() not in threads
+
+
+async def test_sync_batches_run_concurrently_up_to_the_limit() -> None:
+    barrier = threading.Barrier(2, timeout=10)
+
+    @batch_function(batch_size=1, max_concurrent_batches=2)
+    def meet(requests: list[int]) -> list[int]:
+        barrier.wait()  # both batches must be in their threads at once
+        return requests
+
+    assert await asyncio.gather(meet(1), meet(2)) == [1, 2]
+    assert meet.stats().max_in_flight == 2
+
+
+# --- failures -------------------------------------------------------------------------
+
+
+async def test_an_exception_result_fails_only_its_request() -> None:
+    @batch_function(batch_size=8)
+    async def f(requests: list[int]) -> list[Any]:
+        return [ValueError(f"bad {r}") if r == 2 else r for r in requests]
+
+    results = await asyncio.gather(*(f(i) for i in range(4)), return_exceptions=True)
+    assert results[:2] == [0, 1] and results[3] == 3
+    assert isinstance(results[2], ValueError) and str(results[2]) == "bad 2"
+
+
+async def test_an_exception_raised_by_the_batch_fails_every_request_of_that_batch() -> None:
+    error = RuntimeError("backend down")
+
+    @batch_function(batch_size=2)
+    async def f(requests: list[int]) -> list[int]:
+        if 0 in requests:
+            raise error
+        return requests
+
+    results = await asyncio.gather(*(f(i) for i in range(4)), return_exceptions=True)
+    assert results[0] is error and results[1] is error
+    assert results[2:] == [2, 3]
+
+
+async def test_a_sync_batch_exception_reaches_every_caller() -> None:
+    @batch_function(batch_size=4)
+    def f(requests: list[int]) -> list[int]:
+        raise KeyError("nope")
+
+    results = await asyncio.gather(f(1), f(2), return_exceptions=True)
+    assert all(isinstance(r, KeyError) for r in results)
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "message"),
+    [
+        ([1], ValueError, r"returned 1 results for a batch of 2 requests"),
+        ("ab", TypeError, r"returned a str; it must return a list"),
+        (None, TypeError, r"returned a NoneType"),
+    ],
+)
+async def test_a_batch_function_breaking_the_contract_fails_its_batch(
+    reply: Any, error: type[Exception], message: str
+) -> None:
+    @batch_function(batch_size=2)
+    async def f(requests: list[int]) -> Any:
+        return reply
+
+    with pytest.raises(error, match=message):
+        await asyncio.gather(f(1), f(2))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "batch_size of .* must be an int >= 1, got 0"),
+        ({"batch_size": 2, "max_wait": -1}, "max_wait of .* got -1"),
+        ({"batch_size": 2, "max_concurrent_batches": 0}, "max_concurrent_batches .* got 0"),
+    ],
+)
+def test_bad_parameters_are_refused_with_the_value(kwargs: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        batch_function(**kwargs)(Recorder())
+
+
+# --- cancellation ------------------------------------------------------------------------
+
+
+async def test_a_cancelled_waiting_caller_withdraws_its_request() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock)
+    f = batch_function(batch_size=10, max_wait=1.0, clock=clock)(fn)
+    keep = asyncio.create_task(f(1))
+    drop = asyncio.create_task(f(2))
+    await asyncio.sleep(0)
+    assert f.stats().queued == 2
+    drop.cancel()
+    await asyncio.sleep(0)
+    assert f.stats().queued == 1
+    assert await keep == 10
+    assert drop.cancelled()
+    assert fn.batches == [[1]]
+
+
+async def test_cancelling_every_waiting_caller_empties_the_queue_and_its_timer() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock)
+    f = batch_function(batch_size=10, max_wait=1.0, clock=clock)(fn)
+    tasks = [asyncio.create_task(f(i)) for i in range(3)]
+    await asyncio.sleep(0)
+    assert clock.pending_timers == 1
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await settle()
+    assert f.stats().queued == 0 and clock.pending_timers == 0
+    assert fn.batches == []
+    assert await f(7) == 70  # the queue still works
+
+
+async def test_a_caller_cancelled_after_its_batch_left_does_not_disturb_the_others() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock, latency=1.0)
+    f = batch_function(batch_size=2, clock=clock)(fn)
+    a = asyncio.create_task(f(1))
+    b = asyncio.create_task(f(2))
+    await settle()
+    assert fn.batches == [[1, 2]] and f.stats().in_flight == 1
+    a.cancel()
+    clock.advance(1.0)
+    assert await b == 20
+    assert a.cancelled()
+
+
+async def test_requests_cancelled_just_before_their_batch_is_cut_are_not_sent() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock, latency=1.0)
+    f = batch_function(batch_size=2, clock=clock)(fn)
+    tasks = [asyncio.create_task(f(i)) for i in range(4)]
+    await settle()
+    assert fn.batches == [[0, 1]] and f.stats().queued == 2
+    clock.advance(1.0)  # the first batch ends at the next iteration...
+    tasks[2].cancel()  # ...before these callers learn they are cancelled
+    tasks[3].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert results[:2] == [0, 10]
+    assert fn.batches == [[0, 1]]
+    assert f.stats() == BatchStats(2, 1, 2.0, 1, 0, 0)
+
+
+async def test_the_fallback_idle_rule_for_loops_without_a_ready_queue() -> None:
+    # Loops other than asyncio's (e.g. uvloop) hide their ready queue: then a batch is cut
+    # at the first loop iteration in which no new request arrived.
+    fn = Recorder()
+    f = batch_function(batch_size=64, max_wait=None, clock=VirtualClock())(fn)
+    watcher = batching._watcher(asyncio.get_running_loop())
+    watcher._ready = None
+    assert await f(1) == 10
+    assert await asyncio.gather(*(f(i) for i in range(10))) == [i * 10 for i in range(10)]
+    assert fn.batches == [[1], list(range(10))]
+
+
+# --- the off switch ----------------------------------------------------------------------
+
+
+async def test_disabled_batching_sends_requests_one_by_one_with_the_same_results() -> None:
+    fn = Recorder()
+    f = batch_function(batch_size=32, clock=VirtualClock())(fn)
+    token = batching.batching_enabled.set(False)
+    try:
+        results = await asyncio.gather(*(f(i) for i in range(5)))
+    finally:
+        batching.batching_enabled.reset(token)
+    assert results == [i * 10 for i in range(5)]
+    assert fn.batches == [[i] for i in range(5)]
+    stats = f.stats()
+    assert (stats.requests, stats.batches, stats.mean_batch_size) == (5, 5, 1.0)
+
+
+async def test_disabled_batching_still_runs_sync_functions_in_threads() -> None:
+    threads: list[int] = []
+
+    @batch_function(batch_size=4)
+    def f(requests: list[int]) -> list[Any]:
+        threads.append(threading.get_ident())
+        return [ValueError("x") if r < 0 else r for r in requests]
+
+    token = batching.batching_enabled.set(False)
+    try:
+        assert await f(3) == 3
+        with pytest.raises(ValueError):
+            await f(-1)
+    finally:
+        batching.batching_enabled.reset(token)
+    assert threading.get_ident() not in threads
+
+
+# --- stats and repr --------------------------------------------------------------------
+
+
+async def test_stats_and_repr_show_the_live_state() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock, latency=1.0)
+    f = batch_function(batch_size=4, max_concurrent_batches=2, clock=clock)(fn)
+    assert f.stats() == BatchStats()
+    tasks = [asyncio.create_task(f(i)) for i in range(10)]
+    await settle()
+    assert f.stats() == BatchStats(
+        requests=8, batches=2, mean_batch_size=4.0, max_in_flight=2, queued=2, in_flight=2
+    )
+    assert repr(f.queue()) == (
+        "<BatchQueue Recorder: 2 queued, 2/2 in flight, 2 batches sent "
+        "(mean size 4.0, batch_size=4), max_wait=0.05>"
+    )
+    assert "2 queued, 2 in flight, 2 batches sent" in repr(f)
+    await run_in_virtual_time(clock, asyncio.gather(*tasks))
+    assert f.stats() == BatchStats(
+        requests=10, batches=3, mean_batch_size=10 / 3, max_in_flight=2, queued=0, in_flight=0
+    )
+
+
+def test_stats_outside_a_loop_describe_the_last_loop() -> None:
+    fn = Recorder()
+    f = batch_function(batch_size=4)(fn)
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(f(i) for i in range(6)))
+
+    asyncio.run(main())
+    assert f.stats().requests == 6 and f.stats().batches == 2
+    asyncio.run(main())
+    assert f.stats().requests == 6  # a fresh queue for the fresh loop
+
+
+# --- methods ----------------------------------------------------------------------------
+
+
+class Backend:
+    """A toy backend: two builtins share one batch queue; batch size set per instance."""
+
+    def __init__(self, batch_size: int, clock: VirtualClock | None = None) -> None:
+        self.batch_size = batch_size
+        self.clock = clock
+        self.batches: list[list[tuple[str, str]]] = []
+
+    @batch_method(batch_size=lambda self: self.batch_size, clock=lambda self: self.clock)
+    async def _batch(self, requests: list[tuple[str, str]]) -> list[str]:
+        self.batches.append(list(requests))
+        return [f"{kind}:{text}" for kind, text in requests]
+
+    async def generate(self, prompt: str) -> str:
+        return await self._batch(("generate", prompt))
+
+    async def chat(self, message: str) -> str:
+        return await self._batch(("chat", message))
+
+
+async def test_builtins_of_one_backend_share_its_queue() -> None:
+    backend = Backend(batch_size=4)
+    results = await asyncio.gather(
+        backend.generate("a"), backend.chat("b"), backend.generate("c"), backend.chat("d")
+    )
+    assert results == ["generate:a", "chat:b", "generate:c", "chat:d"]
+    assert [len(b) for b in backend.batches] == [4]
+
+
+async def test_each_instance_has_its_own_queue_and_parameters() -> None:
+    small, large = Backend(batch_size=2), Backend(batch_size=8)
+    await asyncio.gather(*(b.generate(str(i)) for i in range(6) for b in (small, large)))
+    assert [len(b) for b in small.batches] == [2, 2, 2]
+    assert [len(b) for b in large.batches] == [6]
+    assert small._batch.queue() is not large._batch.queue()
+    assert small._batch.stats().batches == 3 and large._batch.stats().batches == 1
+    assert "batch_method Backend._batch of Backend: 0 queued" in repr(small._batch)
+    assert repr(Backend._batch) == "<batch_method Backend._batch>"
+
+
+async def test_method_parameters_are_read_from_the_instance_and_checked() -> None:
+    backend = Backend(batch_size=0)
+    with pytest.raises(ValueError, match=r"batch_size of Backend._batch must be .* got 0"):
+        await backend.generate("x")
+
+
+async def test_the_undecorated_batch_method_stays_reachable() -> None:
+    backend = Backend(batch_size=2)
+    assert await backend._batch.__wrapped__([("generate", "x")]) == ["generate:x"]
+
+
+def test_instance_queues_go_away_with_the_instance() -> None:
+    backend = Backend(batch_size=2)
+
+    async def main(b: Backend) -> str:
+        return await b.generate("x")
+
+    assert asyncio.run(main(backend)) == "generate:x"
+    assert len(Backend._batch._instances) >= 1
+    ref = weakref.ref(backend)
+    before = len(Backend._batch._instances)
+    del backend
+    gc.collect()
+    assert ref() is None
+    assert len(Backend._batch._instances) == before - 1
+
+
+def test_a_queue_does_not_keep_its_event_loop_alive() -> None:
+    fn = Recorder()
+    f = batch_function(batch_size=4)(fn)
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(f(2)) == 20
+    finally:
+        loop.close()
+    ref = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert ref() is None
+    assert f.stats().requests == 1
