@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from onetwo.core.executing import Executable
+from onetwo.core.executing import Executable, coroutines_of
 from onetwo.core.registry import Binding, current_registry
 from onetwo.errors import ConfigurationError
 
@@ -75,15 +75,20 @@ class Builtin(Generic[P, T]):
                 f"{self.name}() takes {len(self._positional)} positional arguments "
                 f"but {len(args)} were given."
             )
-        given = dict(zip(self._positional, args))
-        if kwargs:
-            if not self._params.issuperset(kwargs):
-                unknown = sorted(set(kwargs) - self._params)
-                raise TypeError(
-                    f"{self.name}() got unexpected argument(s) {unknown}; "
-                    f"it takes {sorted(self._params)}."
-                )
-            given.update(kwargs)
+        if kwargs and not self._params.issuperset(kwargs):
+            unknown = sorted(set(kwargs) - self._params)
+            raise TypeError(
+                f"{self.name}() got unexpected argument(s) {unknown}; "
+                f"it takes {sorted(self._params)}."
+            )
+        # `kwargs` is a fresh dict: fill it in place rather than allocating another one
+        # (this object lives as long as the call is pending; memory per call matters).
+        given: dict[str, Any] = kwargs
+        if args:
+            duplicate = [n for n in self._positional[: len(args)] if n in given]
+            if duplicate:
+                raise TypeError(f"{self.name}() got multiple values for {duplicate}.")
+            given.update(zip(self._positional, args))
         for name in self._required:
             if name not in given:
                 raise TypeError(f"{self.name}() is missing the required argument {name!r}.")
@@ -192,7 +197,7 @@ class BuiltinCall(Executable[T]):
         args = ", ".join(f"{k}={_short(v)}" for k, v in self._given.items())
         return f"{self._builtin.name}({args})"
 
-    async def _run(self) -> T:
+    def _run(self) -> Coroutine[Any, Any, T]:
         b = self._builtin
         binding, fill = b._binding_and_fill()
         kwargs = dict(fill)
@@ -202,19 +207,26 @@ class BuiltinCall(Executable[T]):
                 kwargs[k] = v
                 if isinstance(v, Executable):
                     pending = [*(pending or ()), k]
-        if pending is not None:  # executable arguments run first, concurrently
-            values = await asyncio.gather(*(kwargs[k]._run() for k in pending))
-            kwargs.update(zip(pending, values))
         accepts = binding.accepts
         if accepts is not None and not accepts.issuperset(kwargs):
             raise _unsupported(b, binding, kwargs)
-        if binding.is_async:
-            result = await binding.impl(**kwargs)
-        else:
-            result = binding.impl(**kwargs)
-            if isinstance(result, Executable) or inspect.isawaitable(result):
-                result = await result
-        return result
+        if pending is None and binding.is_async:
+            # Fast path: hand back the implementation's own coroutine, with no wrapper
+            # coroutine of ours around it (one frame and one dict less per pending call).
+            return binding.impl(**kwargs)  # type: ignore[no-any-return]
+        return _call_slow(binding, kwargs, pending)
+
+
+async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str] | None) -> Any:
+    if pending is not None:  # executable arguments run first, concurrently
+        values = await asyncio.gather(*coroutines_of(kwargs[k] for k in pending))
+        kwargs.update(zip(pending, values))
+    if binding.is_async:
+        return await binding.impl(**kwargs)
+    result = binding.impl(**kwargs)
+    if isinstance(result, Executable) or inspect.isawaitable(result):
+        result = await result
+    return result
 
 
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:

@@ -25,7 +25,13 @@ import inspect
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import Any, Generic, TypeVar, overload
 
-__all__ = ["Executable", "FunctionExecutable", "make_executable", "resolve_arguments"]
+__all__ = [
+    "Executable",
+    "FunctionExecutable",
+    "coroutines_of",
+    "make_executable",
+    "resolve_arguments",
+]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +62,24 @@ class Executable(Generic[T]):
         from onetwo.builtins import composables
 
         return composables.compose(other, self)
+
+
+def coroutines_of(executables: Iterable[Executable[Any]]) -> list[Coroutine[Any, Any, Any]]:
+    """One fresh coroutine per executable, e.g. for ``asyncio.gather``.
+
+    ``_run()`` may fail before returning its coroutine (a builtin that is not
+    configured fails at once); the coroutines already made are then closed, so none is
+    left never-awaited.
+    """
+    coros: list[Coroutine[Any, Any, Any]] = []
+    try:
+        for e in executables:
+            coros.append(e._run())
+    except BaseException:
+        for c in coros:
+            c.close()
+        raise
+    return coros
 
 
 # How a decorated function produces its value; decided once, at decoration time.
@@ -163,7 +187,7 @@ async def resolve_arguments(
     if len(pending) == 1:
         values = [await pending[0][1]]
     else:
-        values = await asyncio.gather(*(e._run() for _, e in pending))
+        values = await asyncio.gather(*coroutines_of(e for _, e in pending))
     new_args = list(args)
     new_kwargs = dict(kwargs)
     for (where, _), value in zip(pending, values):

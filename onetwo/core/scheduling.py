@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from onetwo.core.executing import Executable
+from onetwo.core.executing import Executable, coroutines_of
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel"]
 
@@ -40,7 +40,7 @@ class _Parallel(Executable[list[Any]]):
         return f"parallel(<{len(self._executables)} executables>)"
 
     async def _run(self) -> list[Any]:
-        coros = [e._run() for e in self._executables]
+        coros = coroutines_of(self._executables)
         if not self._return_exceptions:
             return await _gather_or_cancel(coros)
         return list(await asyncio.gather(*coros, return_exceptions=True))
@@ -117,7 +117,11 @@ class _ParIter(Executable[list[Any]]):
                     return
                 _check_executable(item, "par_iter")
                 try:
-                    results[index] = await item
+                    running = item._run()
+                    # Keep only the coroutine while it is pending: the executable (and its
+                    # arguments) is garbage as soon as the call has started.
+                    item = None  # type: ignore[assignment]
+                    results[index] = await running
                 except Exception as e:
                     if not return_exceptions:
                         failure.append(e)
