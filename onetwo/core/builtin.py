@@ -23,8 +23,10 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar
 
+from onetwo.core import tracing
 from onetwo.core.executing import Executable, coroutines_of
 from onetwo.core.registry import Binding, current_registry
+from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
 
 __all__ = ["Builtin", "BuiltinCall", "builtin"]
@@ -210,10 +212,13 @@ class BuiltinCall(Executable[T]):
         accepts = binding.accepts
         if accepts is not None and not accepts.issuperset(kwargs):
             raise _unsupported(b, binding, kwargs)
+        if current_trace_node.get() is not None:  # tracing on; off, this is the only cost
+            call = _call_slow(binding, kwargs, pending)
+            return tracing.trace_builtin(b.name, kwargs, binding.impl, call)
         if pending is None and binding.is_async:
             # Fast path: hand back the implementation's own coroutine, with no wrapper
             # coroutine of ours around it (one frame and one dict less per pending call).
-            return binding.impl(**kwargs)  # type: ignore[no-any-return]
+            return binding.impl(**kwargs)
         return _call_slow(binding, kwargs, pending)
 
 
