@@ -5,4 +5,7 @@
 Importing this package imports no model SDK; each backend module imports its own.
 """
 
-__all__: list[str] = []
+from onetwo.backends._shorthand import backend as backend
+from onetwo.backends._shorthand import local_backend as local_backend
+
+__all__: list[str] = ["backend", "local_backend"]

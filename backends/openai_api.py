@@ -1,0 +1,668 @@
+"""The OpenAI backend: OpenAI's API, or any OpenAI-compatible server, via the official SDK.
+
+:class:`OpenAIAPI` implements the LLM builtins on ``openai.AsyncOpenAI``. Point
+``base_url`` at any OpenAI-compatible server (llama.cpp, vLLM...); on a llama.cpp server
+(``server_kind="llama.cpp"``, as the embedded local model uses) it also tokenizes and
+scores text exactly, so ``llm.select``/``llm.rank`` work on a real model.
+
+Example:
+    >>> from onetwo import ot
+    >>> from onetwo.builtins import llm
+    >>> from onetwo.backends.openai_api import OpenAIAPI
+    >>> OpenAIAPI("gpt-4o-mini", cache="~/.cache/onetwo").register()  # reads OPENAI_API_KEY
+    >>> ot.run(llm.instruct("Name a color.", max_tokens=5))  # doctest: +SKIP
+    'Blue.'
+
+What each builtin sends:
+
+* ``generate_text`` / ``generate_texts``: ``/v1/completions`` (the prompt is continued,
+  ``n`` samples per request) on compatible servers; a one-message chat on OpenAI itself,
+  whose models are chat-only (``use_completions=`` overrides).
+* ``chat`` / ``instruct``: ``/v1/chat/completions``; a final MODEL message is a reply
+  prefix that llama.cpp continues.
+* ``generate_object``: structured output (``response_format`` with the JSON schema of
+  the type), validated with pydantic.
+* ``embed``: ``/v1/embeddings``. ``tokenize``/``count_tokens``/``score_text``: llama.cpp's
+  ``/tokenize``, and log-probs of the target forced with a token-id grammar.
+
+Retries (SDK retries off), rate limits and the network guard: see ``_retry`` and
+``network``. The API key never enters cache keys, traces, reprs or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+try:
+    import httpx2
+    import openai
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "onetwo.backends.openai_api needs the `openai` package, which is not installed. "
+        'Install it with: pip install "onetwo[openai]"'
+    ) from e
+
+from onetwo.backends import network
+from onetwo.backends._common import Secret, details, object_schema, parse_json
+from onetwo.backends._retry import (
+    PerLoop,
+    RateLimiter,
+    RetryPolicy,
+    describe_body,
+    parse_retry_after,
+)
+from onetwo.builtins import llm
+from onetwo.core import batching, caching
+from onetwo.core.backend import Backend
+from onetwo.core.content import ChunkList, Message, PredefinedRole
+from onetwo.errors import (
+    BackendError,
+    BackendHTTPError,
+    BackendTimeout,
+    BackendUnavailable,
+    ConfigurationError,
+    NetworkBlocked,
+    RateLimited,
+)
+
+if TYPE_CHECKING:
+    from onetwo.core.caching import CallCache
+
+__all__ = ["OpenAIAPI", "ServerKind"]
+
+T = TypeVar("T")
+ServerKind = Literal["openai", "llama.cpp", "compatible"]
+Prompt = str | ChunkList
+
+_ROLES = {"user": "user", "model": "assistant", "system": "system"}
+
+
+class OpenAIAPI(Backend):
+    """The LLM builtins on the OpenAI API or an OpenAI-compatible server (module doc).
+
+    Args:
+        model: the model name the server knows, e.g. ``"gpt-4o-mini"``.
+        api_key: the key; default ``$OPENAI_API_KEY`` (a compatible server at
+            ``base_url`` may need none).
+        base_url: the server, e.g. ``"http://127.0.0.1:8080/v1"``; default OpenAI's.
+        cache: a ``CallCache``, a folder, or ``None``.
+        server_kind: ``"openai"`` (default without ``base_url``), ``"llama.cpp"``
+            (adds tokenize, count_tokens and score_text), or ``"compatible"`` (default
+            with ``base_url``).
+        use_completions: send ``generate_text`` to ``/v1/completions`` (default: every
+            server kind but ``"openai"``).
+        temperature: default temperature when a call gives none (``None``: the server's).
+        max_tokens: default output cap when a call gives none.
+        embedding_model: the model for ``embed`` (default: OpenAI's
+            ``text-embedding-3-small`` on OpenAI, else ``model``).
+        timeout: seconds per attempt before :class:`~onetwo.errors.BackendTimeout`.
+        retry: the :class:`RetryPolicy` (default: 5 attempts, 0.5 s initial backoff).
+        requests_per_second, max_concurrency: limits per run (per event loop); or pass
+            a shared ``rate_limiter``.
+        max_samples_per_request: split ``generate_texts`` into requests of at most this
+            many samples (``n``); llama.cpp allows at most its number of slots.
+        embed_batch_size: most inputs per embeddings request (concurrent ``embed``
+            calls are batched).
+    """
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        model: str = "gpt-4o-mini",
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        cache: CallCache | str | os.PathLike[str] | None = None,
+        server_kind: ServerKind | None = None,
+        use_completions: bool | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        embedding_model: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        requests_per_second: float | None = None,
+        max_concurrency: int | None = None,
+        rate_limiter: RateLimiter | None = None,
+        max_samples_per_request: int | None = None,
+        embed_batch_size: int = 32,
+    ) -> None:
+        super().__init__(model=model, cache=cache)
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.server_kind: ServerKind = server_kind or ("compatible" if base_url else "openai")
+        self.use_completions = (
+            use_completions if use_completions is not None else self.server_kind != "openai"
+        )
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.embedding_model = embedding_model or (
+            "text-embedding-3-small" if self.server_kind == "openai" else model
+        )
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.rate_limiter = rate_limiter or RateLimiter(requests_per_second, max_concurrency)
+        self.max_samples_per_request = max_samples_per_request
+        self.embed_batch_size = embed_batch_size
+        self._api_key = Secret(api_key) if api_key else None
+        self._clients: PerLoop[dict[str, openai.AsyncOpenAI]] = PerLoop(dict, close=_close_all)
+
+    def identity(self) -> dict[str, Any]:
+        identity: dict[str, Any] = {"provider": self.provider, "model": self.model}
+        if self.base_url:
+            identity["base_url"] = self.base_url
+        for name in ("temperature", "max_tokens"):
+            if getattr(self, name) is not None:
+                identity[name] = getattr(self, name)
+        return identity
+
+    def __repr__(self) -> str:
+        where = f", base_url={self.base_url!r}" if self.base_url else ""
+        return f"{type(self).__name__}(model={self.model!r}{where})"
+
+    # --- registration ---------------------------------------------------------------
+
+    @property
+    def can_tokenize(self) -> bool:
+        return self.server_kind == "llama.cpp"
+
+    def register(self) -> None:
+        """Bind every builtin this server supports; the others raise a clear error.
+
+        Binding a refusal (rather than leaving the builtin alone) keeps a previously
+        registered backend from silently answering for this one.
+        """
+        llm.generate_text.configure(self.generate_text)
+        llm.generate_texts.configure(self.generate_texts)
+        llm.chat.configure(self.chat)
+        llm.instruct.configure(self.instruct)
+        llm.generate_object.configure(self.generate_object)
+        llm.embed.configure(self.embed)
+        llm.score_text.configure(self.score_text)
+        llm.tokenize.configure(self.tokenize)
+        llm.count_tokens.configure(self.count_tokens)
+
+    # --- plumbing -------------------------------------------------------------------
+
+    async def _base_url(self) -> str | None:
+        return self.base_url
+
+    def _request_model(self) -> str:
+        return self.model
+
+    async def _client(self) -> openai.AsyncOpenAI:
+        base_url = await self._base_url()
+        clients = self._clients.get()
+        key = base_url or ""
+        client = clients.get(key)
+        if client is None:
+            network.check_url(base_url or "https://api.openai.com/v1")
+            client = clients[key] = openai.AsyncOpenAI(
+                api_key=self._key(),
+                base_url=base_url,
+                max_retries=0,  # retries happen in one layer: ours
+                timeout=self.timeout,
+                http_client=openai.DefaultAsyncHttpxClient(
+                    event_hooks={"request": [_guard_request]}
+                ),
+            )
+        return client
+
+    def _key(self) -> str:
+        if self._api_key is not None:
+            return self._api_key.value
+        env = os.environ.get("OPENAI_API_KEY")
+        if env:
+            return env
+        if self.server_kind != "openai":
+            return "unused"  # most local servers ignore the key but the SDK needs one
+        raise ConfigurationError(
+            "OpenAIAPI has no API key: pass api_key=... or set the OPENAI_API_KEY "
+            "environment variable (or pass base_url= for a local OpenAI-compatible server)."
+        )
+
+    async def _call(self, what: str, send: Callable[[openai.AsyncOpenAI], Awaitable[T]]) -> T:
+        """Send one request through the rate limiter and the retry policy."""
+        client = await self._client()
+
+        async def attempt() -> T:
+            async with self.rate_limiter.slot():
+                try:
+                    return await send(client)
+                except Exception as e:
+                    raise _map_error(e, self.timeout) from e
+
+        return await self.retry.call(attempt, what=f"{self!r} {what}")
+
+    def _sampling(
+        self,
+        temperature: float | None,
+        max_tokens: int | None,
+        stop: Sequence[str] | None,
+        top_k: int | None,
+        top_p: float | None,
+    ) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        temperature = self.temperature if temperature is None else temperature
+        max_tokens = self.max_tokens if max_tokens is None else max_tokens
+        if temperature is not None:
+            args["temperature"] = temperature
+        if max_tokens is not None:
+            args["max_tokens"] = max_tokens
+        if stop:
+            args["stop"] = list(stop)
+        if top_p is not None:
+            args["top_p"] = top_p
+        if top_k is not None:
+            if self.server_kind == "openai":
+                raise ValueError(
+                    f"top_k={top_k} is not supported by the OpenAI API; drop it, or use "
+                    "top_p. (OpenAI-compatible servers such as llama.cpp accept it.)"
+                )
+            args["extra_body"] = {"top_k": top_k}
+        return args
+
+    # --- generation -----------------------------------------------------------------
+
+    @caching.cache_method(name="llm.generate_text", is_sampled=True)
+    async def generate_text(
+        self,
+        prompt: Prompt,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        include_details: bool = False,
+    ) -> Any:
+        """Continue ``prompt``; ``(text, details)`` with ``include_details``."""
+        sampling = self._sampling(temperature, max_tokens, stop, top_k, top_p)
+        results = await self._generate(str(prompt), 1, sampling, include_details)
+        return results[0]
+
+    @caching.cache_method(name="llm.generate_texts", is_sampled=True)
+    async def generate_texts(
+        self,
+        prompt: Prompt,
+        samples: int = 1,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        include_details: bool = False,
+    ) -> list[Any]:
+        """``samples`` completions, ``n`` at a time (split to the server's limit)."""
+        if samples < 0:
+            raise ValueError(f"samples must be >= 0, got {samples}.")
+        sampling = self._sampling(temperature, max_tokens, stop, top_k, top_p)
+        size = self.max_samples_per_request or samples or 1
+        sizes = [min(size, samples - i) for i in range(0, samples, size)]
+        parts = await asyncio.gather(
+            *(self._generate(str(prompt), n, sampling, include_details) for n in sizes)
+        )
+        return [r for part in parts for r in part]
+
+    async def _generate(
+        self, prompt: str, n: int, sampling: dict[str, Any], include_details: bool
+    ) -> list[Any]:
+        if not self.use_completions:
+            messages = [{"role": "user", "content": prompt}]
+            return await self._chat(messages, n, sampling, include_details)
+        extra: dict[str, Any] = {"n": n} if n != 1 else {}
+        if include_details:
+            extra["logprobs"] = 1
+        began = time.monotonic()
+        response = await self._call(
+            "completions",
+            lambda c: c.completions.create(
+                model=self._request_model(), prompt=prompt, **sampling, **extra
+            ),
+        )
+        return _results(response, time.monotonic() - began, include_details, lambda ch: ch.text)
+
+    async def _chat(
+        self,
+        messages: list[dict[str, Any]],
+        n: int,
+        sampling: dict[str, Any],
+        include_details: bool,
+        **extra: Any,
+    ) -> list[Any]:
+        if n != 1:
+            extra["n"] = n
+        if include_details:
+            extra["logprobs"] = True
+        began = time.monotonic()
+        response = await self._call(
+            "chat",
+            lambda c: c.chat.completions.create(
+                model=self._request_model(), messages=cast(Any, messages), **sampling, **extra
+            ),
+        )
+        return _results(
+            response, time.monotonic() - began, include_details, lambda ch: ch.message.content
+        )
+
+    @caching.cache_method(name="llm.chat", is_sampled=True)
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        formatter: Any = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        include_details: bool = False,
+    ) -> Any:
+        """The model's next turn, from the chat endpoint (``formatter`` is not needed).
+
+        A final MODEL message is a prefix: llama.cpp continues it; only the continuation
+        is returned.
+        """
+        del formatter  # the server applies the model's own chat template
+        sampling = self._sampling(temperature, max_tokens, stop, top_k, top_p)
+        wire = _to_openai_messages(messages)
+        [result] = await self._chat(wire, 1, sampling, include_details)
+        if wire and wire[-1]["role"] == "assistant":
+            result = _drop_prefix(result, wire[-1]["content"])
+        return result
+
+    async def instruct(
+        self,
+        prompt: Prompt,
+        assistant_prefix: str | None = None,
+        *,
+        formatter: Any = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        include_details: bool = False,
+    ) -> Any:
+        """One user turn; ``assistant_prefix`` starts the reply (it is not returned)."""
+        messages = [Message(PredefinedRole.USER, prompt)]
+        if assistant_prefix:
+            messages.append(Message(PredefinedRole.MODEL, assistant_prefix))
+        return await self.chat(
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            stop=stop,
+            top_k=top_k,
+            top_p=top_p,
+            include_details=include_details,
+        )
+
+    # --- structured output ------------------------------------------------------------
+
+    async def generate_object(
+        self,
+        prompt: Prompt,
+        cls: Any,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+    ) -> Any:
+        """A value of type ``cls``, generated under its JSON schema and validated."""
+        schema, wrapped = object_schema(cls)
+        text = await self._generate_json(
+            str(prompt),
+            json.dumps(schema, sort_keys=True),
+            temperature=temperature,
+            max_tokens=max_tokens,
+            top_k=top_k,
+            top_p=top_p,
+        )
+        return parse_json(text, cls, wrapped)
+
+    @caching.cache_method(name="llm.generate_object", is_sampled=True)
+    async def _generate_json(
+        self,
+        prompt: str,
+        schema: str,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+    ) -> str:
+        # Cached as text, so the cache never has to store the caller's types.
+        sampling = self._sampling(temperature, max_tokens, None, top_k, top_p)
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": json.loads(schema), "strict": False},
+        }
+        results = await self._chat(
+            [{"role": "user", "content": prompt}],
+            1,
+            sampling,
+            False,
+            response_format=response_format,
+        )
+        return str(results[0])
+
+    # --- embeddings, tokens, scores ---------------------------------------------------
+
+    @caching.cache_method(name="llm.embed")
+    async def embed(self, content: Prompt) -> list[float]:
+        """The embedding vector of ``content`` (``embedding_model``).
+
+        Concurrent calls travel together, ``embed_batch_size`` inputs per request.
+        """
+        return await self._embed_batch(str(content))
+
+    @batching.batch_method(batch_size=lambda self: self.embed_batch_size, max_concurrent_batches=4)
+    async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        response = await self._call(
+            "embeddings",
+            lambda c: c.embeddings.create(model=self._embedding_model(), input=texts),
+        )
+        data = sorted(response.data, key=lambda d: d.index)
+        if len(data) != len(texts):
+            raise BackendError(
+                f"{self!r}: asked for {len(texts)} embeddings, the server returned {len(data)}."
+            )
+        return [list(d.embedding) for d in data]
+
+    def _embedding_model(self) -> str:
+        return (
+            self.embedding_model if self.embedding_model != self.model else (self._request_model())
+        )
+
+    def _refuse(self, what: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"{self!r} cannot {what}: this needs a llama.cpp server (its /tokenize endpoint "
+            f"and forced-token log-probs), and server_kind is {self.server_kind!r}. Use the "
+            "embedded model (onetwo.backends.local_backend()) or "
+            "OpenAIAPI(base_url=..., server_kind='llama.cpp') for a llama.cpp server."
+        )
+
+    @caching.cache_method(name="llm.tokenize")
+    async def tokenize(self, content: Prompt) -> list[int]:
+        """The model's token ids for ``content`` (llama.cpp servers only)."""
+        return await self._tokenize(str(content))
+
+    async def count_tokens(self, content: Prompt) -> int:
+        """How many tokens ``content`` is (llama.cpp servers only)."""
+        return len(await self.tokenize(content))
+
+    async def _tokenize(self, text: str) -> list[int]:
+        if not self.can_tokenize:
+            raise self._refuse("tokenize text")
+        base_url = await self._base_url()
+        root = (base_url or "").removesuffix("/v1")
+        response = await self._call(
+            "tokenize",
+            lambda c: c.post(root + "/tokenize", cast_to=object, body={"content": text}),
+        )
+        tokens = response.get("tokens") if isinstance(response, Mapping) else None
+        if not isinstance(tokens, list):
+            raise BackendError(f"{self!r}: /tokenize answered without tokens: {response!r:.200}")
+        return [int(t) for t in tokens]
+
+    @caching.cache_method(name="llm.score_text")
+    async def score_text(self, prompt: Prompt, targets: Sequence[str]) -> list[float]:
+        """Log-probability of each target after ``prompt`` (sum over its tokens).
+
+        Exact on llama.cpp: the target's tokens are forced with a token-id grammar and
+        their log-probs, taken before the grammar applies, are summed. When the prompt's
+        last token merges with the target's first, the target is scored from the last
+        token boundary the two share.
+        """
+        if not self.can_tokenize:
+            raise self._refuse("score text (llm.score_text, select, rank)")
+        text = str(prompt)
+        prefix = await self._tokenize(text)
+        return list(await asyncio.gather(*(self._score_one(text, prefix, t) for t in targets)))
+
+    async def _score_one(self, prompt: str, prefix: list[int], target: str) -> float:
+        full = await self._tokenize(prompt + target)
+        shared = 0
+        for a, b in zip(prefix, full):
+            if a != b:
+                break
+            shared += 1
+        shared = min(shared, len(full))
+        context, forced = full[:shared], full[shared:]
+        if not forced:
+            return 0.0
+        if not context:
+            raise ValueError("llm.score_text needs a non-empty prompt on a llama.cpp server.")
+        grammar = "root ::= " + " ".join(f"<[{i}]>" for i in forced)
+        response = await self._call(
+            "score_text",
+            lambda c: c.completions.create(
+                model=self._request_model(),
+                prompt=context,
+                max_tokens=len(forced),
+                temperature=0.0,
+                logprobs=1,
+                extra_body={"grammar": grammar, "cache_prompt": False},
+            ),
+        )
+        entries = _logprob_entries(response.choices[0].logprobs)
+        ids = [int(e.get("id", -1)) for e in entries]
+        if ids[: len(forced)] != forced:
+            raise BackendError(
+                f"{self!r}: scoring forced the tokens {forced} but the server generated {ids}; "
+                "it may not support token-id grammars (llama.cpp's `<[id]>`)."
+            )
+        return float(sum(float(e["logprob"]) for e in entries[: len(forced)]))
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+async def _guard_request(request: httpx2.Request) -> None:
+    # Every request, including absolute URLs and redirects, passes the network guard.
+    network.check_url(str(request.url))
+
+
+async def _close_all(clients: dict[str, openai.AsyncOpenAI]) -> None:
+    for client in clients.values():
+        await client.close()
+
+
+def _map_error(error: Exception, timeout: float) -> BaseException:
+    """The onetwo error for an SDK exception; others are returned unchanged."""
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, NetworkBlocked):
+        return cause
+    if isinstance(error, openai.APITimeoutError):
+        return BackendTimeout(f"The server did not answer within {timeout:g}s.")
+    if isinstance(error, openai.APIConnectionError):
+        url = getattr(error.request, "url", "")
+        detail = f"{type(cause).__name__}: {cause}" if cause else str(error)
+        return BackendUnavailable(f"Could not reach the server at {url}: {detail}")
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        body = error.body
+        retry_after = parse_retry_after(dict(error.response.headers))
+        message = f"HTTP {status} from {error.request.url}: {describe_body(body)}"
+        if status == 429:
+            return RateLimited(message, body=body, retry_after=retry_after)
+        mapped = BackendHTTPError(message, status=status, body=body)
+        mapped.retry_after = retry_after  # type: ignore[attr-defined]  # used by the retry layer
+        return mapped
+    if isinstance(error, openai.APIResponseValidationError | json.JSONDecodeError):
+        return BackendError(f"The server's answer was not the expected JSON: {error}")
+    return error
+
+
+def _to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    if isinstance(messages, str | ChunkList):
+        raise TypeError(
+            f"chat needs a sequence of Message, got {messages!r:.80}; use llm.instruct(text) "
+            "for a single user turn."
+        )
+    out = []
+    for m in messages:
+        role = _ROLES.get(str(m.role), str(m.role))
+        if isinstance(m.content, bytes):
+            raise TypeError("OpenAIAPI.chat supports text content only, got bytes.")
+        out.append({"role": role, "content": str(m.content)})
+    return out
+
+
+def _drop_prefix(result: Any, prefix: str) -> Any:
+    """Remove an echoed assistant prefix from a reply (or a ``(reply, details)`` pair)."""
+    if isinstance(result, tuple):
+        return (_drop_prefix(result[0], prefix), result[1])
+    return result[len(prefix) :] if result.startswith(prefix) else result
+
+
+def _logprob_entries(logprobs: Any) -> list[dict[str, Any]]:
+    """Per-token log-prob entries, from chat-style or llama.cpp's completions format."""
+    if logprobs is None:
+        return []
+    content = getattr(logprobs, "content", None)
+    if content is None and getattr(logprobs, "model_extra", None):
+        content = logprobs.model_extra.get("content")
+    if content is not None:
+        return [c if isinstance(c, dict) else c.model_dump() for c in content]
+    tokens = getattr(logprobs, "tokens", None) or []
+    values = getattr(logprobs, "token_logprobs", None) or []
+    return [{"token": t, "logprob": v} for t, v in zip(tokens, values)]
+
+
+def _logprobs(logprobs: Any) -> list[tuple[str, float]] | None:
+    entries = _logprob_entries(logprobs)
+    if not entries:
+        return None
+    return [(str(e.get("token", "")), float(e.get("logprob", 0.0))) for e in entries]
+
+
+def _results(
+    response: Any, latency: float, include_details: bool, text_of: Callable[[Any], str | None]
+) -> list[Any]:
+    """Texts of the choices in order, or ``(text, details)`` pairs."""
+    choices = sorted(response.choices, key=lambda ch: ch.index)
+    if not include_details:
+        return [text_of(ch) or "" for ch in choices]
+    usage = getattr(response, "usage", None)
+    return [
+        (
+            text_of(ch) or "",
+            details(
+                finish_reason=ch.finish_reason,
+                prompt_tokens=getattr(usage, "prompt_tokens", None),
+                completion_tokens=getattr(usage, "completion_tokens", None),
+                latency=latency,
+                model=getattr(response, "model", None),
+                logprobs=_logprobs(ch.logprobs),
+            ),
+        )
+        for ch in choices
+    ]

@@ -1,0 +1,254 @@
+"""OpenAIAPI against a real OpenAI-compatible server: llama.cpp (xllamacpp) with SmolLM2.
+
+Shapes are asserted, not texts, except for sequential greedy calls, which are
+reproducible on this server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+
+import pydantic
+import pytest
+
+from onetwo import ot
+from onetwo.backends._retry import RetryPolicy
+from onetwo.backends.openai_api import OpenAIAPI
+from onetwo.builtins import llm
+from onetwo.core.content import Message, PredefinedRole
+from onetwo.errors import BackendHTTPError, ConfigurationError
+
+pytestmark = pytest.mark.rig
+
+SECRET = "sk-test-0123456789-secret"
+
+
+@pytest.fixture
+def backend(llama_url: str) -> OpenAIAPI:
+    backend = OpenAIAPI(
+        "smollm2",
+        api_key=SECRET,
+        base_url=llama_url + "/v1",
+        server_kind="llama.cpp",
+        max_tokens=12,
+        max_samples_per_request=4,
+        timeout=60,
+        retry=RetryPolicy(attempts=2, initial_backoff=0.05),
+    )
+    backend.register()
+    return backend
+
+
+class City(pydantic.BaseModel):
+    name: str
+    country: str
+
+
+def test_generate_text_continues_the_prompt_and_greedy_is_reproducible(
+    backend: OpenAIAPI,
+) -> None:
+    call = llm.generate_text("The capital of France is", temperature=0.0, max_tokens=8)
+    first = ot.run(call)
+    assert isinstance(first, str) and first.strip()
+    assert ot.run(call) == first  # sequential greedy calls are identical
+    assert "Paris" in first
+
+
+def test_include_details_returns_tokens_finish_reason_latency_and_logprobs(
+    backend: OpenAIAPI,
+) -> None:
+    text, details = ot.run(
+        llm.generate_text("Once upon a time", max_tokens=5, temperature=0.0, include_details=True)
+    )
+    assert isinstance(text, str)
+    assert details["finish_reason"] == "length"
+    assert details["completion_tokens"] == 5 and details["prompt_tokens"] > 0
+    assert details["latency"] > 0
+    assert len(details["logprobs"]) == 5
+    assert all(lp <= 0 for _, lp in details["logprobs"])
+    assert "".join(token for token, _ in details["logprobs"]) == text
+
+
+def test_stop_sequences_end_the_text(backend: OpenAIAPI) -> None:
+    text, details = ot.run(
+        llm.generate_text("1, 2, 3, 4,", stop=[","], temperature=0.0, include_details=True)
+    )
+    assert "," not in text
+    assert details["finish_reason"] == "stop"
+
+
+def test_generate_texts_asks_for_n_samples_per_request(backend: OpenAIAPI) -> None:
+    texts = ot.run(llm.generate_texts("Once upon a time", 6, temperature=1.0, max_tokens=6))
+    assert len(texts) == 6  # split into requests of n=4 and n=2 (n <= slots)
+    assert all(isinstance(t, str) for t in texts)
+    assert len(set(texts)) > 1
+
+
+def test_chat_with_system_and_history(backend: OpenAIAPI) -> None:
+    messages = [
+        Message(PredefinedRole.SYSTEM, "You answer briefly."),
+        Message(PredefinedRole.USER, "What is 2+2?"),
+        Message(PredefinedRole.MODEL, "4."),
+        Message(PredefinedRole.USER, "And 3+3?"),
+    ]
+    reply, details = ot.run(llm.chat(messages, temperature=0.0, include_details=True))
+    assert isinstance(reply, str) and reply
+    assert details["prompt_tokens"] > 20  # the whole history went through the template
+
+
+def test_instruct_continues_an_assistant_prefix(backend: OpenAIAPI) -> None:
+    reply = ot.run(
+        llm.instruct(
+            "What is the capital of France?",
+            assistant_prefix="The capital of France is",
+            temperature=0.0,
+            max_tokens=4,
+        )
+    )
+    assert "Paris" in reply
+    assert not reply.startswith("The capital of France is")
+
+
+def test_generate_object_uses_the_schema_and_validates(backend: OpenAIAPI) -> None:
+    city = ot.run(
+        llm.generate_object(
+            "Give a city as JSON with name and country.", City, temperature=0.0, max_tokens=48
+        )
+    )
+    assert isinstance(city, City)
+    assert city.name and city.country
+    count = ot.run(
+        llm.generate_object("How many legs does a dog have?", int, temperature=0, max_tokens=32)
+    )
+    assert isinstance(count, int)
+
+
+def test_score_text_matches_the_check_value(backend: OpenAIAPI) -> None:
+    # Summed log-probs of " Paris. It is a big city", checked against teacher forcing
+    # one token at a time (see the rig notes).
+    [score] = ot.run(llm.score_text("The capital of France is", [" Paris. It is a big city"]))
+    assert score == pytest.approx(-14.4186, abs=1e-3)
+
+
+def test_select_and_rank_pick_the_likeliest_option(backend: OpenAIAPI) -> None:
+    prompt = "The capital of France is"
+    options = [" London", " Paris", " a banana"]
+    assert ot.run(llm.select(prompt, options)) == 1
+    best, scores = ot.run(llm.select(prompt, options, include_details=True))
+    assert best == 1 and len(scores) == 3 and all(s < 0 for s in scores)
+    assert ot.run(llm.rank(prompt, options, top_k=3))[0] == 1
+
+
+def test_score_text_when_the_target_merges_with_the_prompt(backend: OpenAIAPI) -> None:
+    # "Par" + "is" tokenizes differently from "Par" then "is": scored from the boundary.
+    scores = ot.run(llm.score_text("The capital of France is Par", ["is", "ty"]))
+    assert all(math.isfinite(s) and s <= 0 for s in scores)
+
+
+def test_embed_batches_concurrent_calls_and_matches_single_calls(backend: OpenAIAPI) -> None:
+    texts = ["a cat", "a dog", "the stock market", "a kitten", "bonds"]
+    together = ot.run(ot.parallel(*(llm.embed(t) for t in texts)))
+    stats = backend._embed_batch.stats()
+    assert stats.requests == 5 and stats.batches < 5
+    alone = ot.run(llm.embed("a cat"))
+    assert len(alone) == 576
+    assert math.isclose(sum(x * x for x in alone), 1.0, rel_tol=1e-3)
+    cosine = sum(a * b for a, b in zip(alone, together[0]))
+    assert cosine > 0.999  # batched inputs get the same vectors (kv_unified)
+
+    def similarity(i: int, j: int) -> float:
+        return sum(a * b for a, b in zip(together[i], together[j]))
+
+    assert similarity(0, 3) > similarity(0, 2)  # cat ~ kitten more than cat ~ stocks
+
+
+def test_tokenize_and_count_tokens(backend: OpenAIAPI) -> None:
+    ids = ot.run(llm.tokenize("The capital of France is"))
+    assert ids == [504, 3575, 282, 4649, 314]
+    assert ot.run(llm.count_tokens("The capital of France is")) == 5
+
+
+def test_concurrent_calls_are_in_flight_together(backend: OpenAIAPI) -> None:
+    spans: list[tuple[float, float]] = []
+
+    @ot.make_executable
+    async def timed(i: int) -> str:
+        start = time.monotonic()
+        text = await llm.generate_text(f"Story {i}: Once upon a time", max_tokens=16)
+        spans.append((start, time.monotonic()))
+        return str(text)
+
+    texts = ot.run(ot.par_iter([timed(i) for i in range(4)]))
+    assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
+    assert max(s for s, _ in spans) < min(e for _, e in spans)  # all four overlapped
+
+
+def test_max_concurrency_is_enforced_per_run(llama_url: str) -> None:
+    backend = OpenAIAPI(
+        "smollm2", base_url=llama_url + "/v1", server_kind="llama.cpp", max_concurrency=1
+    )
+    backend.register()
+    seen: list[dict[str, int]] = []
+
+    @ot.make_executable
+    async def strategy() -> int:
+        calls = asyncio.gather(*(llm.generate_text(f"Count {i}:", max_tokens=4) for i in range(3)))
+        task = asyncio.ensure_future(calls)
+        while not task.done():
+            seen.append(backend.rate_limiter.stats())
+            await asyncio.sleep(0.005)
+        await task
+        return backend.rate_limiter.stats()["started"]
+
+    assert ot.run(strategy()) == 3
+    assert max(s["in_flight"] for s in seen) == 1
+    assert max(s["waiting"] for s in seen) >= 1
+    assert backend.rate_limiter.stats()["started"] == 0  # the limits were the run's own
+
+
+def test_clients_are_made_per_run_and_closed_with_their_loop(backend: OpenAIAPI) -> None:
+    for _ in range(2):
+        assert ot.run(llm.generate_text("Hi", max_tokens=2))
+    assert backend._clients.values() == []  # both loops are gone, with their clients
+
+
+async def test_works_inside_a_running_loop(backend: OpenAIAPI) -> None:
+    texts = await asyncio.gather(*(backend.generate_text("Hello", max_tokens=3) for _ in range(2)))
+    assert len(texts) == 2
+
+
+def too_many_samples(backend: OpenAIAPI) -> BackendHTTPError:
+    backend.max_samples_per_request = None
+    with pytest.raises(BackendHTTPError) as info:
+        ot.run(llm.generate_texts("Hi", 8, max_tokens=2))  # n=8 > 4 slots: HTTP 400
+    return info.value
+
+
+def test_bad_requests_raise_http_errors_with_status_and_body(backend: OpenAIAPI) -> None:
+    error = too_many_samples(backend)
+    assert error.status == 400
+    assert error.body and "HTTP 400" in str(error)
+
+
+def test_the_api_key_never_shows(backend: OpenAIAPI, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    ot.run(llm.generate_text("Hi", max_tokens=2))
+    error = too_many_samples(backend)
+    visible = [repr(backend), str(backend.identity()), str(error), caplog.text]
+    assert not any(SECRET in text for text in visible)
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(backend._api_key)
+
+
+def test_a_server_that_cannot_score_says_so(llama_url: str) -> None:
+    OpenAIAPI("smollm2", base_url=llama_url + "/v1").register()  # server_kind="compatible"
+    with pytest.raises(ConfigurationError, match="cannot run") as info:
+        ot.run(llm.select("The capital of France is", [" Paris", " London"]))
+    assert "llama.cpp" in str(info.value.__cause__)
+    with pytest.raises(ConfigurationError, match="cannot tokenize"):
+        ot.run(llm.count_tokens("hello"))

@@ -1,0 +1,203 @@
+"""A fault-injecting HTTP proxy, for testing retries and error handling against real servers.
+
+:class:`FaultProxy` forwards every request to an upstream server (the llama.cpp server,
+or the Gemini shim) unchanged, except that the next requests can be given faults first,
+in order: an error status (with ``retry-after``), a malformed JSON body, a slow answer, or
+a dropped connection. Once the scripted faults are used up, requests pass through.
+
+Example:
+    >>> proxy = FaultProxy("http://127.0.0.1:8080").start()   # doctest: +SKIP
+    >>> proxy.inject(Fault.status(429, retry_after=0.1), Fault.status(500))
+    >>> # the next two requests fail, the third reaches the model
+    >>> proxy.paths   # every request received, faulted or not
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["Fault", "FaultProxy"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    """What to do to one request instead of (or before) forwarding it.
+
+    Build with :meth:`status`, :meth:`malformed`, :meth:`slow` or :meth:`drop`.
+    """
+
+    kind: str
+    status_code: int = 200
+    retry_after: float | None = None
+    body: Any = None
+    delay: float = 0.0
+
+    @classmethod
+    def status(cls, code: int, *, retry_after: float | None = None, body: Any = None) -> Fault:
+        """Answer ``code`` with a JSON error body (and a ``retry-after`` header if given)."""
+        return cls("status", status_code=code, retry_after=retry_after, body=body)
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        """Answer 200 with a body that claims to be JSON but is not."""
+        return cls("malformed")
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Wait ``seconds``, then forward the request (a client timeout fires first)."""
+        return cls("slow", delay=seconds)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        """Close the connection without answering."""
+        return cls("drop")
+
+
+class FaultProxy:
+    """The proxy server; see the module docstring.
+
+    Args:
+        upstream: the root URL requests are forwarded to (the path is kept).
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.paths: list[str] = []
+        self.faults_served: list[Fault] = []
+        self._faults: deque[Fault] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the proxy first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(_Handler):
+            owner = proxy
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def inject(self, *faults: Fault) -> None:
+        """Apply ``faults`` to the next requests, one each, in order."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def reset(self) -> None:
+        """Forget pending faults and recorded requests."""
+        with self._lock:
+            self._faults.clear()
+            self.paths.clear()
+            self.faults_served.clear()
+
+    @property
+    def pending(self) -> int:
+        return len(self._faults)
+
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            self.paths.append(path)
+            fault = self._faults.popleft() if self._faults else None
+            if fault is not None:
+                self.faults_served.append(fault)
+            return fault
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FaultProxy
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        fault = self.owner._next_fault(self.path)
+        if fault is not None:
+            if fault.kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault.kind == "status":
+                return self._fail(fault)
+            if fault.kind == "malformed":
+                return self._send(200, b'{"choices": [{"text": "unterminated', "application/json")
+            if fault.kind == "slow":
+                time.sleep(fault.delay)
+        self._forward(method, body)
+
+    def _fail(self, fault: Fault) -> None:
+        code = fault.status_code
+        payload = fault.body or {
+            "error": {
+                "code": code,
+                "message": f"injected HTTP {code}",
+                "type": "injected",
+                "status": "INJECTED",
+            }
+        }
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = f"{fault.retry_after:g}"
+        self._send(code, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send(
+        self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client gave up (timeout) before the answer
+            self.close_connection = True
+
+    def _forward(self, method: str, body: bytes | None) -> None:
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() not in ("host", "content-length", "connection", "accept-encoding")
+        }
+        request = urllib.request.Request(
+            self.owner.upstream + self.path, data=body, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                status, data = response.status, response.read()
+                content_type = response.headers.get("Content-Type", "application/json")
+        except urllib.error.HTTPError as e:
+            status, data = e.code, e.read()
+            content_type = e.headers.get("Content-Type", "application/json")
+        self._send(status, data, content_type)
