@@ -13,6 +13,7 @@ Example:
 """
 
 from onetwo import __version__
+from onetwo.builtins.composables import make_composable
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import (
     Registry,
@@ -34,6 +35,7 @@ __all__ = [
     "__version__",
     "copy_registry",
     "function_registry",
+    "make_composable",
     "make_executable",
     "par_iter",
     "parallel",

@@ -1,0 +1,408 @@
+"""The machinery of composable prompts: :class:`Composable`, :class:`Context`, parts.
+
+A composable is an ``Executable[str]`` holding a sequence of *parts*. Running it creates a
+fresh :class:`Context` (the text so far, as role-tagged chunks, and the variables) and
+hands it to each part in order: a text part appends its text, a model-call part calls a
+builtin on the text so far and appends the reply, a ``store`` part records a variable.
+``+`` concatenates the parts of its operands into a new composable; nothing is mutated.
+
+The public names are re-exported by ``onetwo.builtins.composables``; see its docstring.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any
+
+import pydantic
+
+from onetwo.core.content import Chunk, ChunkList, Message, Role
+from onetwo.core.executing import Executable, resolve_arguments
+
+__all__ = [
+    "NO_VALUE",
+    "Composable",
+    "Context",
+    "Part",
+    "compose",
+    "make_composable",
+    "parts_of",
+    "to_text",
+]
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+# What a part that produces nothing (bound inputs, a step returning None) returns.
+NO_VALUE: Any = _NoValue()
+
+
+def to_text(value: Any) -> str:
+    """How a value appears in a prompt: ``None`` as nothing, pydantic models as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump_json()
+    return str(value)
+
+
+class Context:
+    """The state one run of a composable threads through its parts.
+
+    Every run gets its own context, so a composable can run many times, concurrently.
+    A :func:`make_composable` function receives it as its first argument.
+
+    Attributes:
+        prefix: the text so far, as chunks tagged with their chat roles.
+        variables: the inputs and the values stored so far, by name.
+        role: the role of the text appended now (inside ``c.user(...)``...), or ``None``.
+
+    Example:
+        >>> @make_composable
+        ... def shout(context: Context) -> str:
+        ...     return context.text.upper()
+    """
+
+    __slots__ = ("prefix", "role", "variables")
+
+    def __init__(
+        self,
+        variables: Mapping[str, Any] | None = None,
+        prefix: ChunkList | None = None,
+        role: Role | None = None,
+    ) -> None:
+        self.variables: dict[str, Any] = dict(variables or {})
+        self.prefix = prefix if prefix is not None else ChunkList()
+        self.role = role
+
+    @property
+    def text(self) -> str:
+        """The text so far, as one string."""
+        return str(self.prefix)
+
+    @property
+    def prompt(self) -> str | ChunkList:
+        """The text so far as a builtin takes it: a ``str``, unless it holds bytes."""
+        chunks = self.prefix.chunks
+        try:  # one pass over the chunks: this runs before every model call
+            return "".join([c.content for c in chunks])  # type: ignore[misc]
+        except TypeError:  # some chunk holds bytes
+            return ChunkList(chunks)
+
+    @property
+    def messages(self) -> list[Message]:
+        """The text so far as chat messages; text outside any role is the user's."""
+        return self.prefix.to_messages()
+
+    def append(self, content: Any, *, role: Role | None = None) -> None:
+        """Add ``content`` (text, bytes, chunks, or any value via ``str``) to the prefix.
+
+        It gets ``role`` if given, else the chunk's own role, else the current ``role``.
+        """
+        if isinstance(content, ChunkList):
+            for chunk in content:
+                self.append(chunk, role=role)
+            return
+        if not isinstance(content, Chunk):
+            content = content if isinstance(content, bytes) else to_text(content)
+            if not content:
+                return
+            content = Chunk(content)
+        role = role or content.role or self.role
+        if role is not None and role != content.role:
+            content = Chunk(content.content, content.content_type, role)
+        self.prefix.chunks.append(content)
+
+    def fork(self) -> Context:
+        """An independent copy: what the copy appends or stores does not show here."""
+        return Context(self.variables, ChunkList(self.prefix.chunks), self.role)
+
+    def text_since(self, start: int) -> str:
+        """The text of the chunks appended after the first ``start`` ones."""
+        return "".join(str(c) for c in self.prefix.chunks[start:])
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self.variables[name]
+        except KeyError:
+            raise KeyError(_unknown_variable(name, self.variables)) from None
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.variables[name] = value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.variables
+
+    def __repr__(self) -> str:
+        return f"Context(text={self.text!r:.60}, variables={sorted(self.variables)})"
+
+
+def _unknown_variable(name: str, variables: Mapping[str, Any]) -> str:
+    return (
+        f"no variable {name!r}; the variables are {sorted(variables)}. Pass it as an input, "
+        f"e.g. prompt({name}=...), or store it first with c.store({name!r}, ...)."
+    )
+
+
+class Part:
+    """One step of a composable. ``render`` appends to the context and returns a value.
+
+    The value is what ``c.store`` keeps when the part is the only one stored, e.g. the
+    parsed object of ``c.generate_object``; a part that adds nothing returns ``NO_VALUE``.
+    """
+
+    __slots__ = ()
+
+    async def render(self, context: Context) -> Any:
+        raise NotImplementedError
+
+
+class _Text(Part):
+    __slots__ = ("chunk",)
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.chunk = chunk
+
+    async def render(self, context: Context) -> Any:
+        context.append(self.chunk)
+        return self.chunk.content
+
+    def __repr__(self) -> str:
+        return repr(self.chunk.content)
+
+
+class _Await(Part):
+    """An executable that is not a composable: its result is appended as text."""
+
+    __slots__ = ("executable",)
+
+    def __init__(self, executable: Executable[Any]) -> None:
+        self.executable = executable
+
+    async def render(self, context: Context) -> Any:
+        value = await self.executable
+        context.append(value)
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self.executable)
+
+
+class _SetVariables(Part):
+    """The inputs bound with ``composable(**inputs)``."""
+
+    __slots__ = ("inputs",)
+
+    def __init__(self, inputs: Mapping[str, Any]) -> None:
+        self.inputs = dict(inputs)
+
+    async def render(self, context: Context) -> Any:
+        context.variables.update(self.inputs)
+        return NO_VALUE
+
+    def __repr__(self) -> str:
+        return f"inputs({', '.join(self.inputs)})"
+
+
+class _LastRun:
+    """Where a composable (and the copies made by binding inputs) keeps its last context."""
+
+    __slots__ = ("context",)
+
+    def __init__(self) -> None:
+        self.context: Context | None = None
+
+
+class Composable(Executable[str]):
+    """A prompt made of text and model calls; running it returns the final text.
+
+    Build one with ``+`` from strings, executables and the ``c.*`` steps; bind inputs by
+    calling it; read the values it stored with ``composable['name']``.
+
+    ``composable['name']`` reads the variables of the *last run that ended* of this
+    composable (or of a copy made by binding inputs), even a failed one, so that a
+    notebook can inspect what was stored before the error. Each run works on its own
+    :class:`Context` and publishes it only when it ends, so concurrent runs never mix
+    their variables; with runs in flight, the last to finish wins. When that matters (e.g.
+    under ``ot.repeat``), run ``composable.with_context()`` instead: it returns each run's
+    own context.
+
+    Example:
+        >>> from onetwo.builtins import composables as c
+        >>> prompt = "Q: " + c.f("{question}") + "\\nA:" + c.store("answer", c.generate_text())
+        >>> ot.run(prompt(question="2+2?"))   # doctest: +SKIP
+        'Q: 2+2?\\nA: 4'
+        >>> prompt["answer"]   # doctest: +SKIP
+        ' 4'
+    """
+
+    __slots__ = ("_last", "_parts")
+    __iter__ = None  # ``__getitem__`` reads variables; a composable is not a sequence
+
+    def __init__(self, parts: Iterable[Part], *, _last: _LastRun | None = None) -> None:
+        self._parts = tuple(parts)
+        self._last = _last if _last is not None else _LastRun()
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return self._parts
+
+    def __repr__(self) -> str:
+        return " + ".join(repr(p) for p in self._parts) or "Composable()"
+
+    def __call__(self, **inputs: Any) -> Composable:
+        """This composable with ``inputs`` as its starting variables (for ``c.f``, ``c.j``)."""
+        return Composable((_SetVariables(inputs), *self._parts), _last=self._last)
+
+    def __getitem__(self, name: str) -> Any:
+        context = self._last.context
+        if context is None:
+            raise KeyError(
+                f"{name!r}: this composable has not run yet. Run it first, e.g. "
+                "ot.run(prompt), then read prompt[name]."
+            )
+        return context[name]
+
+    async def _run(self) -> str:
+        return (await self._run_context()).text
+
+    async def _run_context(self) -> Context:
+        context = Context()
+        try:
+            await self.render(context)
+        finally:
+            self._last.context = context
+        return context
+
+    async def render(self, context: Context) -> Any:
+        """Run the parts in ``context``; return the single value they produced, or the text.
+
+        This is how a composable runs *inside* another one (``c.store``, ``c.select``
+        branches, a :func:`make_composable` function returning a composable).
+        """
+        parts = self._parts
+        if len(parts) == 1:
+            return await parts[0].render(context)
+        start = len(context.prefix)
+        values = []
+        for part in parts:
+            value = await part.render(context)
+            if value is not NO_VALUE:
+                values.append(value)
+        return values[0] if len(values) == 1 else context.text_since(start)
+
+    def with_context(self) -> Executable[Context]:
+        """An executable running this composable and returning that run's own context."""
+        return _WithContext(self)
+
+    def dry_run(self, **inputs: Any) -> Any:
+        """The calls this composable would make with ``inputs``, without any backend.
+
+        Returns a ``DryRun`` (``.prompts``, ``.calls``, ``.text``, ``.variables``); see
+        ``onetwo.builtins._dry_run``.
+        """
+        from onetwo.builtins import _dry_run
+
+        return _dry_run.dry_run(self(**inputs) if inputs else self)
+
+
+class _WithContext(Executable[Context]):
+    __slots__ = ("_composable",)
+
+    def __init__(self, composable: Composable) -> None:
+        self._composable = composable
+
+    def __repr__(self) -> str:
+        return f"with_context({self._composable!r})"
+
+    def _run(self) -> Coroutine[Any, Any, Context]:
+        return self._composable._run_context()
+
+
+def parts_of(value: Any) -> tuple[Part, ...]:
+    """The parts ``value`` contributes to a composition (see :func:`compose`)."""
+    if isinstance(value, Composable):
+        return value.parts
+    if isinstance(value, str | bytes):
+        return (_Text(Chunk(value)),) if value else ()
+    if isinstance(value, Chunk):
+        return (_Text(value),)
+    if isinstance(value, ChunkList):
+        return tuple(_Text(chunk) for chunk in value)
+    if isinstance(value, Executable):
+        return (_Await(value),)
+    raise TypeError(
+        f"cannot compose {type(value).__name__} {value!r:.60} into a prompt: use a str, "
+        "a composable (c.generate_text(), c.f(...)...) or an executable. Convert other "
+        "values with str(), or bring variables in with c.f('{name}')."
+    )
+
+
+def compose(left: Any, right: Any) -> Composable:
+    """``left + right`` as a new composable: what ``+`` does with composables."""
+    return Composable((*parts_of(left), *parts_of(right)))
+
+
+class _Call(Part):
+    """A call of a :func:`make_composable` function, with its arguments."""
+
+    __slots__ = ("args", "fn", "kwargs")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+
+    async def render(self, context: Context) -> Any:
+        args, kwargs = await resolve_arguments(self.args, self.kwargs)
+        result = self.fn(context, *args, **kwargs)
+        if inspect.isawaitable(result) and not isinstance(result, Executable):
+            result = await result
+        if isinstance(result, Composable):
+            return await result.render(context)
+        if isinstance(result, Executable):
+            result = await result
+        if result is None:
+            return NO_VALUE
+        context.append(result)
+        return result
+
+    def __repr__(self) -> str:
+        return f"{getattr(self.fn, '__name__', 'step')}(…)"
+
+
+def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
+    """Turn ``fn(context, *args, **kwargs)`` into a step that composes with ``+``.
+
+    ``fn`` (sync or async) receives the run's :class:`Context` first, then the arguments
+    given at the call (executables among them are run first). What it returns is
+    appended: text, chunks, any value (as ``str``; kept as is by ``c.store``), an
+    executable (run first) or a composable (run on the same context). ``None`` appends
+    nothing: a step may only read or store variables.
+
+    Example:
+        >>> @make_composable
+        ... def word_count(context: Context) -> int:
+        ...     return len(context.text.split())
+        >>> prompt = "one two three" + c.store("n", word_count())   # doctest: +SKIP
+    """
+    params = list(inspect.signature(fn).parameters.values())
+    if not params or params[0].kind not in (
+        params[0].POSITIONAL_ONLY,
+        params[0].POSITIONAL_OR_KEYWORD,
+    ):
+        raise TypeError(
+            f"make_composable needs a function whose first parameter receives the context, "
+            f"e.g. def step(context, ...); {getattr(fn, '__qualname__', fn)!r} has none."
+        )
+
+    @functools.wraps(fn)
+    def factory(*args: Any, **kwargs: Any) -> Composable:
+        return Composable((_Call(fn, args, kwargs),))
+
+    return factory

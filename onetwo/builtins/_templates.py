@@ -1,0 +1,146 @@
+"""Jinja2 templates that call the model while they render: the part behind ``c.j``.
+
+The template renders in jinja2's async mode, and each piece of output is appended to the
+composable's context as soon as jinja2 yields it. A function called from the template
+(``generate_text()``, ``choose([...])``...) therefore sees, as its prompt, the text
+before the template plus everything the template has rendered so far. The template is
+never split: loops, conditions and ``{% set %}`` work as in any jinja2 template.
+
+One jinja2 detail follows from this: text produced inside a block that jinja2 collects
+before emitting it (a macro, ``{% set x %}...{% endset %}``, ``{% filter %}``) becomes
+visible to the model only once that block ends.
+
+The environment is sandboxed, undefined variables are errors, and every failure (syntax,
+undefined variable, a call that raises) becomes a ``TemplateError`` naming the template,
+the line and the cause (the original exception is its ``__cause__``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from onetwo.builtins import llm
+from onetwo.builtins._composing import Context, Part, to_text
+from onetwo.errors import TemplateError
+
+__all__ = ["TemplatePart"]
+
+_ENV = SandboxedEnvironment(
+    undefined=jinja2.StrictUndefined,
+    enable_async=True,
+    keep_trailing_newline=True,  # the prompt is exactly the text written
+    finalize=to_text,  # `{{ x }}` shows values as `+` does (None as nothing, models as JSON)
+)
+# jinja2 names the frames of string templates "<template>" when it rewrites tracebacks.
+_FRAME_FILENAME = "<template>"
+_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, dict)}
+_UNDEFINED = re.compile(r"^'(\w+)' is undefined$")
+
+
+class TemplatePart(Part):
+    """A jinja2 template, compiled once; see the module docstring."""
+
+    __slots__ = ("_template", "name", "source")
+
+    def __init__(self, source: str, name: str | None = None) -> None:
+        if not isinstance(source, str):
+            raise TypeError(f"c.j() needs the template text as a str, got {type(source).__name__}.")
+        self.source = source
+        self.name = name or "<template>"
+        try:
+            self._template = _ENV.from_string(source)
+        except jinja2.TemplateSyntaxError as e:
+            raise _error(self.name, e.lineno, f"syntax error: {e.message}.") from e
+
+    def __repr__(self) -> str:
+        return f"j({self.source!r:.40})"
+
+    async def render(self, context: Context) -> Any:
+        variables = {**context.variables, **_Functions(context).namespace()}
+        start = len(context.prefix)
+        try:
+            async for piece in self._template.generate_async(variables):
+                context.append(piece)
+        except TemplateError:
+            raise  # from a template run inside this one: it already names its line
+        except Exception as e:
+            raise _error(self.name, _template_line(e), _describe(e)) from e
+        return context.text_since(start)
+
+
+class _Functions:
+    """What a template can call; each call reads the context as it is at that moment."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def namespace(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "generate_text": self.generate_text,
+            "generate_texts": self.generate_texts,
+            "choose": self.choose,
+            "generate_object": self.generate_object,
+            "store": self.store,
+            "input": self.input,
+        }
+
+    async def generate_text(self, **options: Any) -> Any:
+        return await llm.generate_text(self.context.prompt, **options)
+
+    async def generate_texts(self, samples: int = 1, **options: Any) -> list[Any]:
+        return await llm.generate_texts(self.context.prompt, samples, **options)
+
+    async def choose(self, options: Sequence[Any], top_k: int | None = None) -> Any:
+        """The likeliest option; with ``top_k``, the ``top_k`` likeliest, best first."""
+        if top_k is None:
+            return options[await llm.select(self.context.prompt, options)]
+        return [options[i] for i in await llm.rank(self.context.prompt, options, top_k)]
+
+    async def generate_object(self, cls: Any, **options: Any) -> Any:
+        cls = _TYPES.get(cls, cls) if isinstance(cls, str) else cls
+        return await llm.generate_object(self.context.prompt, cls, **options)
+
+    def store(self, name: str, value: Any) -> Any:
+        """Keep ``value`` as variable ``name``; return it (``{{ store(...) }}`` shows it)."""
+        self.context[name] = value
+        return value
+
+    def input(self, name: str) -> Any:
+        """An input, or a value stored so far (also earlier in this template)."""
+        return self.context[name]
+
+
+def _error(name: str, line: int | None, cause: str) -> TemplateError:
+    where = f"template {name!r}" + (f", line {line}" if line is not None else "")
+    return TemplateError(f"{where}: {cause}", template_name=name, line=line)
+
+
+def _template_line(error: BaseException) -> int | None:
+    """The template line being rendered when ``error`` was raised (the deepest one)."""
+    line = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == _FRAME_FILENAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, jinja2.UndefinedError):
+        match = _UNDEFINED.match(str(error.message))
+        if match:
+            var = match.group(1)
+            return (
+                f"{var!r} is undefined. Pass it as an input, e.g. prompt({var}=...); "
+                f"for a value stored in this template, use input({var!r})."
+            )
+    text = error.args[0] if isinstance(error, KeyError) and error.args else error
+    return f"{type(error).__name__}: {text}"

@@ -1,0 +1,401 @@
+"""Composable prompts: text, model calls and choices written as one readable piece.
+
+A composable is a lazy ``Executable[str]``. Build it with ``+`` from strings, executables
+and the steps below, or write it as a jinja2 template with :func:`j`; run it with
+``ot.run`` (or ``await``) to get the final text. Each model call sees everything before
+it, and goes through the builtins (``llm.generate_text``...), so the registry, caching,
+batching and tracing apply to it as to any other call.
+
+Example:
+    >>> from onetwo import ot
+    >>> from onetwo.builtins import composables as c
+    >>> from onetwo.backends.fake import FakeBackend
+    >>> FakeBackend({"Q: 2+2?\\nA:": " 4"}).register()
+    >>> prompt = "Q: " + c.f("{question}") + "\\nA:" + c.store("answer", c.generate_text())
+    >>> ot.run(prompt(question="2+2?"))
+    'Q: 2+2?\\nA: 4'
+    >>> prompt["answer"]
+    ' 4'
+
+The same as a template: ``c.j("Q: {{ question }}\\nA:{{ store('answer',
+generate_text()) }}")`` sends the same calls, so the two share cache entries.
+
+* Text: a ``str``, :func:`f` (``str.format`` with the variables), :func:`j` (jinja2).
+* Model calls: :func:`generate_text`, :func:`generate_object`, :func:`chat`,
+  :func:`instruct`, :func:`select` (the likeliest of several branches, run concurrently).
+* Variables: inputs bound by calling a composable (``prompt(question=...)``), and
+  :func:`store`; read them after a run with ``prompt['name']``.
+* Roles: :func:`user`, :func:`model`, :func:`system` tag text so that :func:`chat` sends
+  the prefix as chat messages.
+* Your own steps: :func:`make_composable` (also ``ot.make_composable``).
+
+Use plain builtins and ``ot.make_executable`` instead when the steps do not share one
+growing prompt.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Coroutine
+from typing import Any
+
+from onetwo.builtins import llm
+from onetwo.builtins._composing import (
+    Composable,
+    Context,
+    Part,
+    compose,
+    make_composable,
+    parts_of,
+)
+from onetwo.builtins._dry_run import DRY_RUN_REPLY, DryRun, DryRunCall
+from onetwo.core.builtin import Builtin
+from onetwo.core.content import PredefinedRole, Role
+from onetwo.core.executing import Executable
+from onetwo.core.scheduling import parallel
+from onetwo.errors import TemplateError
+
+__all__ = [
+    "DRY_RUN_REPLY",
+    "Composable",
+    "Context",
+    "DryRun",
+    "DryRunCall",
+    "chat",
+    "compose",
+    "f",
+    "generate_object",
+    "generate_text",
+    "instruct",
+    "j",
+    "make_composable",
+    "model",
+    "role",
+    "select",
+    "store",
+    "system",
+    "user",
+]
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+class _Format(Part):
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"f({self.text!r:.40})"
+
+    async def render(self, context: Context) -> Any:
+        try:
+            text = self.text.format_map(context.variables)
+        except KeyError as e:
+            cause = f"no variable {e.args[0]!r}; the variables are {sorted(context.variables)}"
+            raise TemplateError(
+                f"c.f({self.text!r:.60}) cannot be filled in: {cause}. Pass it as an input, "
+                f"e.g. prompt({e.args[0]}=...), or store it first with c.store(...).",
+                template_name="c.f",
+            ) from e
+        except (IndexError, ValueError, AttributeError) as e:
+            raise TemplateError(
+                f"c.f({self.text!r:.60}) cannot be filled in: {e}. Use named fields such "
+                "as {question}; write {{ and }} for literal braces.",
+                template_name="c.f",
+            ) from e
+        context.append(text)
+        return text
+
+
+def f(text: str) -> Composable:
+    """``text.format(**variables)``: the inputs and the values stored so far.
+
+    Example: ``"Q: " + c.f("{question}")``; literal braces are written ``{{`` and ``}}``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"c.f() needs a str, got {type(text).__name__}.")
+    return Composable((_Format(text),))
+
+
+def j(template: str, name: str | None = None) -> Composable:
+    """A jinja2 template whose functions call the model on the text rendered so far.
+
+    Inside the template: ``generate_text(**options)``, ``generate_texts(samples,
+    **options)``, ``choose(options, top_k=None)``, ``generate_object(cls)``,
+    ``store(name, value)`` (returns ``value``), ``input(name)`` (an input, or a value
+    stored so far), and the inputs and earlier stored values as variables. A syntax
+    error raises ``TemplateError`` here; a failure while rendering raises it at run time,
+    with ``name`` and the line.
+
+    Example:
+        >>> qa = c.j("Q: {{ question }}\\nA:{{ store('answer', generate_text()) }}", name="qa")
+        >>> ot.run(qa(question="2+2?"))   # doctest: +SKIP
+    """
+    from onetwo.builtins._templates import TemplatePart  # jinja2 only when used
+
+    return Composable((TemplatePart(template, name),))
+
+
+# --- model calls ------------------------------------------------------------------------
+
+
+@functools.cache
+def _options(builtin: Builtin[Any, Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(builtin).parameters)
+
+
+def _check_options(where: str, builtin: Builtin[Any, Any], given: dict[str, Any]) -> None:
+    # The prompt comes from the context; the result must be text, not (text, details).
+    allowed = _options(builtin) - {"prompt", "messages", "cls", "include_details"}
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise TypeError(
+            f"{where}() got unexpected argument(s) {unknown}; it takes {sorted(allowed)}."
+        )
+
+
+def _show_options(name: str, options: dict[str, Any]) -> str:
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in options.items())})"
+
+
+class _GenerateText(Part):
+    __slots__ = ("options",)
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    def __repr__(self) -> str:
+        return _show_options("generate_text", self.options)
+
+    async def render(self, context: Context) -> Any:
+        text = await llm.generate_text(context.prompt, **self.options)
+        context.append(text)
+        return text
+
+
+def generate_text(**options: Any) -> Composable:
+    """``llm.generate_text`` on the text so far; the reply is appended.
+
+    Args:
+        **options: ``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``.
+    """
+    _check_options("c.generate_text", llm.generate_text, options)
+    return Composable((_GenerateText(options),))
+
+
+class _GenerateObject(Part):
+    __slots__ = ("cls", "options")
+
+    def __init__(self, cls: Any, options: dict[str, Any]) -> None:
+        self.cls = cls
+        self.options = options
+
+    def __repr__(self) -> str:
+        return _show_options(
+            f"generate_object[{getattr(self.cls, '__name__', self.cls)}]", self.options
+        )
+
+    async def render(self, context: Context) -> Any:
+        value = await llm.generate_object(context.prompt, self.cls, **self.options)
+        context.append(value)
+        return value
+
+
+def generate_object(cls: Any, **options: Any) -> Composable:
+    """``llm.generate_object`` on the text so far: a value of type ``cls``.
+
+    The value is appended as text (pydantic models as JSON); ``c.store(name,
+    c.generate_object(cls))`` keeps the value itself.
+    """
+    _check_options("c.generate_object", llm.generate_object, options)
+    return Composable((_GenerateObject(cls, options),))
+
+
+class _Chat(Part):
+    __slots__ = ("options",)
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    def __repr__(self) -> str:
+        return _show_options("chat", self.options)
+
+    async def render(self, context: Context) -> Any:
+        reply = await llm.chat(context.messages, **self.options)
+        context.append(reply, role=PredefinedRole.MODEL)
+        return reply
+
+
+def chat(**options: Any) -> Composable:
+    """``llm.chat`` on the text so far as messages; the reply is appended as the model's.
+
+    Text tagged by :func:`user`, :func:`model`, :func:`system` becomes a message of that
+    role; untagged text belongs to the user. A final model message is a reply prefix.
+
+    Args:
+        **options: ``formatter``, ``temperature``, ``max_tokens``, ``stop``, ``top_k``,
+            ``top_p``.
+    """
+    _check_options("c.chat", llm.chat, options)
+    return Composable((_Chat(options),))
+
+
+class _Instruct(Part):
+    __slots__ = ("assistant_prefix", "options")
+
+    def __init__(self, assistant_prefix: str | None, options: dict[str, Any]) -> None:
+        self.assistant_prefix = assistant_prefix
+        self.options = options
+
+    def __repr__(self) -> str:
+        return _show_options("instruct", self.options)
+
+    async def render(self, context: Context) -> Any:
+        reply = await llm.instruct(context.prompt, self.assistant_prefix, **self.options)
+        text = (self.assistant_prefix or "") + reply
+        context.append(text, role=PredefinedRole.MODEL)
+        return text
+
+
+def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
+    """``llm.instruct`` with the text so far as the instruction; the answer is appended.
+
+    ``assistant_prefix`` starts the answer and is appended with it.
+    """
+    _check_options("c.instruct", llm.instruct, options)
+    return Composable((_Instruct(assistant_prefix, options),))
+
+
+class _Branch(Executable[Any]):
+    """One branch of a select, rendered on its own copy of the context."""
+
+    __slots__ = ("_branch", "_context")
+
+    def __init__(self, branch: Composable, context: Context) -> None:
+        self._branch = branch
+        self._context = context
+
+    def _run(self) -> Coroutine[Any, Any, Any]:
+        return self._branch.render(self._context)
+
+
+class _Select(Part):
+    __slots__ = ("branches",)
+
+    def __init__(self, branches: tuple[Composable, ...]) -> None:
+        self.branches = branches
+
+    def __repr__(self) -> str:
+        return f"select({', '.join(repr(b) for b in self.branches)})"
+
+    async def render(self, context: Context) -> Any:
+        start = len(context.prefix)
+        forks = [context.fork() for _ in self.branches]
+        await parallel(*(_Branch(b, fork) for b, fork in zip(self.branches, forks)))
+        options = [fork.text_since(start) for fork in forks]
+        winner = forks[await llm.select(context.prompt, options)]
+        context.prefix.chunks.extend(winner.prefix.chunks[start:])
+        context.variables.update(winner.variables)
+        return winner.text_since(start)
+
+
+def select(*branches: Any) -> Composable:
+    """The likeliest of ``branches``, by ``llm.select`` on the text so far.
+
+    Each branch (a str, composable or executable) runs concurrently on its own copy of
+    the context; the text it adds is its option. The winner's text and stored variables
+    are kept; the others' are dropped.
+
+    Example:
+        >>> "The sky is" + c.select(" blue", " green")   # doctest: +SKIP
+    """
+    if not branches:
+        raise ValueError("c.select() needs at least one branch, e.g. c.select(' yes', ' no').")
+    return Composable((_Select(tuple(Composable(parts_of(b)) for b in branches)),))
+
+
+# --- variables --------------------------------------------------------------------------
+
+
+class _Store(Part):
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.name = name
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"store({self.name!r}, {self.value!r})"
+
+    async def render(self, context: Context) -> Any:
+        value = self.value
+        if isinstance(value, Composable):
+            value = await value.render(context)  # appends as it runs
+        else:
+            if isinstance(value, Executable):
+                value = await value
+            context.append(value)
+        context[self.name] = value
+        return value
+
+
+def store(name: str, value: Any) -> Composable:
+    """Append ``value`` as ``+`` would, and keep it as variable ``name``.
+
+    Read it later with ``c.f("{name}")``, in a template, or after the run with
+    ``prompt[name]``. What is kept is what the step produced: the reply of
+    ``c.generate_text()``, the object of ``c.generate_object(cls)``, the added text of a
+    longer composable, the result of an executable, or ``value`` itself. To keep a value
+    without showing it, bind it as an input instead: ``prompt(name=value)``.
+
+    Example:
+        >>> "Q: 2+2?\nA:" + c.store("answer", c.generate_text())   # doctest: +SKIP
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"c.store() needs a non-empty str name, got {name!r}.")
+    return Composable((_Store(name, value),))
+
+
+# --- roles ------------------------------------------------------------------------------
+
+
+class _Role(Part):
+    __slots__ = ("inner", "role")
+
+    def __init__(self, role: Role, inner: Composable) -> None:
+        self.role = role
+        self.inner = inner
+
+    def __repr__(self) -> str:
+        return f"{self.role}({self.inner!r})"
+
+    async def render(self, context: Context) -> Any:
+        outer, context.role = context.role, self.role
+        try:
+            return await self.inner.render(context)
+        finally:
+            context.role = outer
+
+
+def role(name: Role, *content: Any) -> Composable:
+    """``content`` (strs, composables, executables) as text of the chat role ``name``."""
+    return Composable((_Role(name, Composable(p for item in content for p in parts_of(item))),))
+
+
+def user(*content: Any) -> Composable:
+    """``content`` as the user's turn. Example: ``c.user("Hi!") + c.chat()``."""
+    return role(PredefinedRole.USER, *content)
+
+
+def model(*content: Any) -> Composable:
+    """``content`` as the model's turn, e.g. an example answer or a reply prefix."""
+    return role(PredefinedRole.MODEL, *content)
+
+
+def system(*content: Any) -> Composable:
+    """``content`` as the system instructions."""
+    return role(PredefinedRole.SYSTEM, *content)
