@@ -1,0 +1,625 @@
+"""The call cache: every model call computed once, replayed exactly, from a shared folder.
+
+A :class:`CallCache` is a folder (a ``diskcache`` SQLite database) that several threads
+and processes may use at once. A backend given ``cache=`` answers each call of a method
+decorated with :func:`cache_method` from the folder when it can, and writes every result
+it computes at once, so a run that crashes or is killed keeps everything that finished.
+
+* **Key**: SHA-256 of the canonical JSON of the method name, the backend's
+  ``identity()`` (provider, model, output-affecting settings) and every effective
+  argument, defaults applied. Unsupported argument types raise ``CacheError``.
+* **Samples**: a key holds a list of samples. Inside ``ot.repeat`` each copy has a
+  sampling key (``"0"``, ``"3#5"``...) which the cache binds to one sample, for good: a
+  replay gives every copy the sample it had, whatever order the copies finish in. A new
+  key takes the first sample no other key holds, or calls the model. Outside any repeat
+  (key ``""``) a call reads the first sample without using it up, so wrapping it in
+  ``repeat`` later reuses it.
+* **Values** are stored as JSON text (see ``onetwo.core._cache_codec``): loading never
+  unpickles and never imports. ``None`` is a value; exceptions are never cached.
+* Identical calls in flight at the same time share one model call.
+* **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``: no
+  model is contacted), ``"record"`` (always call, overwrite), ``"off"``.
+
+Example:
+    >>> from onetwo import ot
+    >>> from onetwo.builtins import llm
+    >>> from onetwo.backends.fake import FakeBackend
+    >>> FakeBackend(default_reply="blue", cache="/tmp/exp1").register()  # doctest: +SKIP
+    >>> ot.run(llm.generate_text("Sky color?"))  # computed once, then read  # doctest: +SKIP
+    'blue'
+
+Share an experiment by copying the folder, or with :meth:`CallCache.export_jsonl` /
+:meth:`CallCache.import_jsonl`. Not for: results that depend on something outside the
+arguments and ``identity()`` (e.g. a server-side model that changes under the same
+name): replay would hide the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import inspect
+import json
+import os
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Literal, TypeVar, get_args
+
+from onetwo.core._cache_codec import (
+    UnsupportedType,
+    decode_value,
+    encode_value,
+    key_json,
+    register_types,
+)
+from onetwo.core._cache_keys import ACCEPTED, Call, MethodSpec, identity_tag
+from onetwo.core._cache_store import MemoryStore, open_disk_store
+from onetwo.core.sampling import current_sampling_key
+from onetwo.errors import CacheError, CacheMiss
+
+__all__ = [
+    "CallCache",
+    "Mode",
+    "SimpleFunctionCache",
+    "cache_method",
+    "open_cache",
+    "register_types",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Mode = Literal["read_write", "replay", "record", "off"]
+_MODES: tuple[str, ...] = get_args(Mode)
+
+_FORMAT_KEY = "onetwo:format"
+_FORMAT = "onetwo-call-cache/1"
+_BACKENDS_KEY = "onetwo:backends"  # JSON: identity tag -> identity
+_MEMO_LIMIT = 200_000
+
+
+class CallCache:
+    """A persistent, content-addressed cache of backend calls in one folder.
+
+    Args:
+        directory: the folder (created if missing). Safe to share between threads and
+            processes, and to copy to a colleague.
+        mode: ``"read_write"``, ``"replay"``, ``"record"`` or ``"off"`` (see the module
+            docstring); settable later through :attr:`mode`.
+
+    Example:
+        >>> cache = CallCache("/tmp/exp1", mode="replay")  # doctest: +SKIP
+        >>> FakeBackend(default_reply="x", cache=cache).register()  # doctest: +SKIP
+        >>> cache.stats()  # doctest: +SKIP
+        {'hits': 0, 'misses': 0, 'writes': 0, 'shared': 0, 'entries': 12, 'bytes': 57344}
+    """
+
+    directory: str | None
+
+    def __init__(self, directory: str | os.PathLike[str], *, mode: Mode = "read_write") -> None:
+        self.directory = os.fspath(directory)
+        self._setup(open_disk_store(directory), mode)
+
+    def _setup(self, store: Any, mode: Mode) -> None:
+        self._store = store
+        self.mode = mode
+        self._memo: dict[str, str] = {}
+        self._inflight: dict[str, asyncio.Future[str]] = {}
+        self.hits = self.misses = self.writes = self.shared = 0
+        fmt = store.get(_FORMAT_KEY)
+        if fmt is None:
+            if len(store):
+                raise CacheError(
+                    f"{self.directory!r} holds a diskcache that the onetwo call cache did not "
+                    "write; give the call cache a folder of its own."
+                )
+            store.set(_FORMAT_KEY, _FORMAT)
+        elif fmt != _FORMAT:
+            raise CacheError(
+                f"the cache folder {self.directory!r} has the format {fmt!r}, and this "
+                f"onetwo reads {_FORMAT!r}. Use the onetwo version that wrote it."
+            )
+
+    @property
+    def mode(self) -> Mode:
+        """How calls use the cache; assign another mode to switch."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: Mode) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}.")
+        self._mode: Mode = mode
+        self._off = mode == "off"
+        self._recording = mode == "record"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._location()!r}, mode={self._mode!r}, hits={self.hits}, "
+            f"misses={self.misses}, writes={self.writes})"
+        )
+
+    def _location(self) -> Any:
+        return self.directory
+
+    def close(self) -> None:
+        """Close the database connections (the object reopens them if used again)."""
+        self._store.close()
+
+    def __enter__(self) -> CallCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- inspection and maintenance -------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        """This object's hits, misses, writes, shared in-flight calls; the store's size.
+
+        ``entries`` counts cached calls (each may hold several samples), ``bytes`` the
+        database's size on disk.
+        """
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "writes": self.writes,
+            "shared": self.shared,
+            "entries": sum(n for _, n in self._backend_counts()),
+            "bytes": int(self._store.volume()),
+        }
+
+    def backends(self) -> list[dict[str, Any]]:
+        """The backends with entries: ``[{"identity": {...}, "entries": n}, ...]``."""
+        return [{"identity": ident, "entries": n} for ident, n in self._backend_counts()]
+
+    def drop(self, **match: Any) -> int:
+        """Delete the entries of the backends whose identity has all the given fields.
+
+        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``. Returns the
+        number of cached calls deleted.
+        """
+        if not match:
+            raise ValueError("drop() needs at least one identity field, e.g. model='...'.")
+        removed = 0
+        for tag, ident in self._backend_map().items():
+            if all(ident.get(k) == v for k, v in match.items()):
+                removed += int(self._store.get("n:" + tag, 0))
+                self._store.evict(tag, retry=True)
+                with self._store.transact(retry=True):
+                    self._store.delete("n:" + tag, retry=True)
+                    mapping = self._backend_map()
+                    mapping.pop(tag, None)
+                    self._store.set(_BACKENDS_KEY, json.dumps(mapping), retry=True)
+        self._memo.clear()
+        return removed
+
+    def _backend_map(self) -> dict[str, dict[str, Any]]:
+        text = self._store.get(_BACKENDS_KEY)
+        return json.loads(text) if text else {}
+
+    def _backend_counts(self) -> list[tuple[dict[str, Any], int]]:
+        return [
+            (ident, int(self._store.get("n:" + tag, 0)))
+            for tag, ident in self._backend_map().items()
+        ]
+
+    def records(self, **match: Any) -> Iterator[dict[str, Any]]:
+        """Each cached call as ``{"key", "call", "samples", "slots"}`` (JSON data).
+
+        ``call`` holds ``backend`` (its identity), ``method`` and ``params``; samples
+        are in their stored JSON form (tagged, not rebuilt into objects).
+        """
+        for rkey in self._store.iterkeys():
+            if not rkey.startswith("r:"):
+                continue
+            rec = self._record(rkey)
+            if rec is None or not _matches(rec["call"].get("backend"), match):
+                continue
+            yield {
+                "key": rkey[2:],
+                "call": rec["call"],
+                "samples": [_sample_to_json(s) for s in rec["samples"]],
+                "slots": rec["slots"],
+            }
+
+    def export_jsonl(self, path: str | os.PathLike[str], **match: Any) -> int:
+        """Write the entries (of the backends matching ``match``) to a JSON-lines file.
+
+        The file is written to a temporary name and renamed, so it is never half
+        written. Returns the number of entries written.
+        """
+        path = os.fspath(path)
+        tmp = f"{path}.tmp{os.getpid()}"
+        count = 0
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"format": _FORMAT}) + "\n")
+            for rec in self.records(**match):
+                f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                count += 1
+        os.replace(tmp, path)
+        return count
+
+    def import_jsonl(self, path: str | os.PathLike[str]) -> int:
+        """Merge the entries of a file written by :meth:`export_jsonl`; return their count.
+
+        Entries already here keep their samples and bindings; new samples are added and
+        sampling keys not bound here take the file's binding. Every line's key is checked
+        against its call, so an edited line is refused.
+        """
+        count = 0
+        with open(path, encoding="utf-8") as f:
+            header = json.loads(f.readline() or "null")
+            if not isinstance(header, dict) or header.get("format") != _FORMAT:
+                raise CacheError(f"{os.fspath(path)!r} is not a {_FORMAT} export.")
+            for lineno, line in enumerate(f, start=2):
+                if line.strip():
+                    self._import_record(json.loads(line), f"{os.fspath(path)}:{lineno}")
+                    count += 1
+        self._memo.clear()
+        return count
+
+    def check(self, fix: bool = False) -> list[str]:
+        """Check the database and every entry; return the problems found (``[]`` if none).
+
+        With ``fix=True``, broken entries are deleted.
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # diskcache reports problems as warnings
+            problems = [str(w.message) for w in self._store.check(fix=fix, retry=True)]
+        counts: dict[str, int] = {}
+        for key in list(self._store.iterkeys()):
+            problem = self._check_key(key, counts)
+            if problem:
+                problems.append(f"{key}: {problem}")
+                if fix:
+                    self._store.delete(key, retry=True)
+        for ident, n in self._backend_counts():
+            tag = identity_tag(key_json(ident))
+            if counts.get(tag, 0) != n:
+                problems.append(f"n:{tag}: counts {n} entries, found {counts.get(tag, 0)}")
+                if fix:
+                    self._store.set("n:" + tag, counts.get(tag, 0), retry=True)
+        return problems
+
+    def _check_key(self, key: str, counts: dict[str, int]) -> str:
+        if key.startswith("r:"):
+            try:
+                rec = self._record(key)
+            except CacheError as e:
+                return str(e)
+            if rec is None:
+                return "vanished"
+            if hashlib.sha256(key_json(rec["call"]).encode()).hexdigest() != key[2:]:
+                return "the key does not match the call"
+            tag = identity_tag(key_json(rec["call"]["backend"]))
+            counts[tag] = counts.get(tag, 0) + 1
+            for slot, i in rec["slots"].items():
+                if self._store.get(f"v:{key[2:]}:{slot}") != rec["samples"][i]:
+                    return f"the value of sampling key {slot!r} is missing or differs"
+        elif key.startswith("v:"):
+            k, _, _ = key[2:].partition(":")
+            if self._store.get("r:" + k) is None:
+                return "a value without its entry"
+        return ""
+
+    # --- the call path --------------------------------------------------------------
+
+    def _read(self, vkey: str) -> str | None:
+        raw = self._store.get(vkey)
+        if raw is not None:
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[vkey] = raw
+        return raw
+
+    def _record(self, rkey: str) -> dict[str, Any] | None:
+        text = self._store.get(rkey)
+        if text is None:
+            return None
+        try:
+            rec = json.loads(text)
+            if not _valid_record(rec):
+                raise ValueError("unexpected structure")
+        except ValueError as e:
+            raise CacheError(
+                f"the cache entry {rkey} is corrupt ({e}); run cache.check(fix=True) to "
+                "delete broken entries."
+            ) from None
+        return rec
+
+    def _claim(self, call: Call) -> str | None:
+        """Bind the call's sampling key to a sample nobody holds, if any; return it."""
+        rkey, slot = "r:" + call.key, call.slot
+        rec = self._record(rkey)
+        if rec is None or _slot_index(rec, slot) is None:
+            return None
+        with self._store.transact(retry=True):
+            rec = self._record(rkey)
+            i = None if rec is None else _slot_index(rec, slot)
+            if rec is None or i is None:
+                return None
+            rec["slots"][slot] = i
+            self._store.set(rkey, _dump(rec), tag=call.ident.tag, retry=True)
+            self._store.set(call.vkey, rec["samples"][i], tag=call.ident.tag, retry=True)
+        return self._read(call.vkey)
+
+    async def _miss(self, call: Call, fn: Callable[..., Any]) -> Any:
+        vkey = call.vkey
+        if not self._recording:
+            raw = self._claim(call)
+            if raw is not None:
+                self.hits += 1
+                return decode_value(raw)
+            if self._mode == "replay":
+                self.misses += 1
+                raise CacheMiss(
+                    f"replay mode: no cached result for {call.describe()}. Run it once in "
+                    "read_write mode, or check that the arguments and the backend (model, "
+                    "settings) match the recorded run.",
+                    call=call.describe(),
+                )
+        self.misses += 1
+        loop = asyncio.get_running_loop()
+        while (fut := self._inflight.get(vkey)) is not None and fut.get_loop() is loop:
+            self.shared += 1
+            try:
+                return decode_value(await asyncio.shield(fut))
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not fut.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                # The call we waited on was cancelled, not us: make it ourselves.
+        fut = loop.create_future()
+        self._inflight[vkey] = fut
+        try:
+            value = await fn(call.backend, *call.args, **call.kwargs)
+            stored, own = self._write(call, value)
+        except BaseException as e:
+            if isinstance(e, asyncio.CancelledError):
+                fut.cancel()
+            else:
+                fut.set_exception(e)
+                fut.exception()  # waiters re-raise it; don't log it as never retrieved
+            raise
+        finally:
+            if self._inflight.get(vkey) is fut:
+                del self._inflight[vkey]
+        fut.set_result(stored)
+        return value if own else decode_value(stored)
+
+    def _write(self, call: Call, value: Any) -> tuple[str, bool]:
+        """Store ``value`` for the call's sampling key; return (stored text, is it ours)."""
+        try:
+            sample = encode_value(value)
+        except UnsupportedType as e:
+            raise CacheError(
+                f"cannot cache the result of {call.describe()}: it is a {e.type_name}, and the "
+                f"cache stores {ACCEPTED}. Return one of those from the backend method, or "
+                "run without a cache."
+            ) from None
+        key, slot, tag = call.key, call.slot, call.ident.tag
+        rkey = "r:" + key
+        store = self._store
+        with store.transact(retry=True):
+            rec = self._record(rkey)
+            if rec is None:
+                rec = {"call": json.loads(call.call_json), "samples": [], "slots": {}}
+                store.incr("n:" + tag, retry=True)
+                mapping = self._backend_map()
+                if tag not in mapping:
+                    mapping[tag] = call.ident.data
+                    store.set(_BACKENDS_KEY, json.dumps(mapping), retry=True)
+            samples, slots = rec["samples"], rec["slots"]
+            i = slots.get(slot)
+            if i is None and slot == "" and samples:
+                i = 0
+            if self._recording and i is not None:
+                samples[i] = sample
+            elif i is not None:  # bound meanwhile (another process): keep that sample
+                if sample not in samples:
+                    samples.append(sample)  # ours stays available to other sampling keys
+            else:
+                samples.append(sample)
+                i = len(samples) - 1
+            slots[slot] = i
+            store.set(rkey, _dump(rec), tag=tag, retry=True)
+            changed = [s for s, j in slots.items() if j == i] if self._recording else [slot]
+            for s in changed:
+                store.set(f"v:{key}:{s}", samples[i], tag=tag, retry=True)
+                self._memo.pop(f"v:{key}:{s}", None)
+        self.writes += 1
+        return samples[i], samples[i] is sample
+
+    def _import_record(self, obj: Any, where: str) -> None:
+        if not (isinstance(obj, dict) and isinstance(obj.get("key"), str)):
+            raise CacheError(f"{where}: not a cache entry.")
+        rec: dict[str, Any] = {
+            "call": obj.get("call"),
+            "samples": [_sample_from_json(s) for s in obj.get("samples") or ()],
+            "slots": obj.get("slots"),
+        }
+        if not _valid_record(rec) or not isinstance(rec["call"].get("backend"), dict):
+            raise CacheError(f"{where}: not a valid cache entry.")
+        key = obj["key"]
+        if hashlib.sha256(key_json(rec["call"]).encode()).hexdigest() != key:
+            raise CacheError(f"{where}: the key does not match the call (edited or corrupt).")
+        ident = rec["call"]["backend"]
+        tag = identity_tag(key_json(ident))
+        rkey = "r:" + key
+        store = self._store
+        with store.transact(retry=True):
+            local = self._record(rkey)
+            if local is None:
+                local = {"call": rec["call"], "samples": [], "slots": {}}
+                store.incr("n:" + tag, retry=True)
+                mapping = self._backend_map()
+                if tag not in mapping:
+                    mapping[tag] = ident
+                    store.set(_BACKENDS_KEY, json.dumps(mapping), retry=True)
+            samples, slots = local["samples"], local["slots"]
+            for s in rec["samples"]:
+                if s not in samples:
+                    samples.append(s)
+            for slot, i in rec["slots"].items():
+                if slot not in slots:
+                    slots[slot] = samples.index(rec["samples"][i])
+                    store.set(f"v:{key}:{slot}", samples[slots[slot]], tag=tag, retry=True)
+            store.set(rkey, _dump(local), tag=tag, retry=True)
+
+
+class SimpleFunctionCache(CallCache):
+    """An in-memory call cache saved to and loaded from one file, as in the reference.
+
+    Same keys, samples and modes as :class:`CallCache`; the file is the JSON-lines
+    export, written atomically. Prefer :class:`CallCache` for long runs: it writes
+    every call as it completes, while this one loses what was not saved.
+
+    Example:
+        >>> cache = SimpleFunctionCache(cache_filename="/tmp/exp1.jsonl")  # doctest: +SKIP
+        >>> cache.load()  # doctest: +SKIP
+        >>> backend = FakeBackend(default_reply="x", cache=cache)  # doctest: +SKIP
+        >>> cache.save()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, cache_filename: str | os.PathLike[str] | None = None, *, mode: Mode = "read_write"
+    ) -> None:
+        self.directory = None
+        self.cache_filename = cache_filename
+        self._setup(MemoryStore(), mode)
+
+    def _location(self) -> Any:
+        return self.cache_filename
+
+    def save(
+        self, cache_filename: str | os.PathLike[str] | None = None, overwrite: bool = True
+    ) -> int:
+        """Write every entry to the file; return how many."""
+        path = self._path(cache_filename)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it.")
+        return self.export_jsonl(path)
+
+    def load(self, cache_filename: str | os.PathLike[str] | None = None) -> int:
+        """Merge the entries saved in the file; return how many."""
+        return self.import_jsonl(self._path(cache_filename))
+
+    def _path(self, cache_filename: str | os.PathLike[str] | None) -> str:
+        path = cache_filename if cache_filename is not None else self.cache_filename
+        if path is None:
+            raise ValueError("no file: pass cache_filename here or to SimpleFunctionCache().")
+        return os.fspath(path)
+
+
+def open_cache(cache: CallCache | str | os.PathLike[str]) -> CallCache:
+    """The cache a backend's ``cache=`` names: the object itself, or a folder to open."""
+    if isinstance(cache, CallCache):
+        return cache
+    if isinstance(cache, str | os.PathLike):
+        return CallCache(cache)
+    raise TypeError(
+        f"cache= takes a CallCache or a folder path, got {type(cache).__name__}: {cache!r:.80}."
+    )
+
+
+# --- the decorator ------------------------------------------------------------------------
+
+
+def cache_method(
+    name: str | None = None, *, is_sampled: bool = False, ignore_args: Iterable[str] = ()
+) -> Callable[[F], F]:
+    """Cache an async backend method in ``self.cache`` (no cache: call straight through).
+
+    Put it outermost, above batching and retries, so that hits skip both.
+
+    Args:
+        name: the name in the key, e.g. ``"llm.generate_text"`` (default: the qualname).
+        is_sampled: whether outputs are random draws (then each ``ot.repeat`` copy gets
+            its own sample); if False the sampling key is ignored.
+        ignore_args: arguments that do not change the output (e.g. a timeout), left out
+            of the key.
+
+    Example:
+        >>> class MyBackend(Backend):
+        ...     @cache_method(name="llm.generate_text", is_sampled=True)
+        ...     async def generate_text(self, prompt: str, *, temperature: float = 1.0) -> str:
+        ...         ...
+    """
+
+    def decorate(fn: F) -> F:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"cache_method decorates async methods; {fn.__qualname__} is not.")
+        spec = MethodSpec(fn, name or fn.__qualname__, is_sampled, ignore_args)
+
+        @functools.wraps(fn)
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            cache = self.cache
+            if cache is None or cache._off:
+                return await fn(self, *args, **kwargs)
+            made = spec.key_of(self, args, kwargs)
+            if made is None:  # the arguments do not bind: let the method raise
+                return await fn(self, *args, **kwargs)
+            if not cache._recording:
+                vkey = f"v:{made[2]}:{current_sampling_key()}" if is_sampled else f"v:{made[2]}:"
+                raw = cache._memo.get(vkey) or cache._read(vkey)
+                if raw is not None:
+                    cache.hits += 1
+                    return raw[1:] if raw[0] == "s" else decode_value(raw)
+            return await cache._miss(spec.make_call(self, args, kwargs, made), fn)
+
+        wrapper.__onetwo_cache_spec__ = spec  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def _dump(rec: dict[str, Any]) -> str:
+    return json.dumps(rec, separators=(",", ":"))
+
+
+def _valid_record(rec: Any) -> bool:
+    if not isinstance(rec, dict) or not isinstance(rec.get("call"), dict):
+        return False
+    samples, slots = rec.get("samples"), rec.get("slots")
+    return (
+        isinstance(samples, list)
+        and all(isinstance(s, str) and s[:1] in ("s", "j") for s in samples)
+        and isinstance(slots, dict)
+        and all(type(i) is int and 0 <= i < len(samples) for i in slots.values())
+    )
+
+
+def _slot_index(rec: dict[str, Any], slot: str) -> int | None:
+    """The sample ``slot`` reads: its binding, else the first one no other key holds."""
+    samples, slots = rec["samples"], rec["slots"]
+    i = slots.get(slot)
+    if i is not None:
+        return i
+    if slot == "":
+        return 0 if samples else None
+    held = {j for s, j in slots.items() if s}
+    return next((j for j in range(len(samples)) if j not in held), None)
+
+
+def _sample_to_json(sample: str) -> Any:
+    return sample[1:] if sample[0] == "s" else json.loads(sample[1:])
+
+
+def _sample_from_json(value: Any) -> str:
+    if isinstance(value, str):
+        return "s" + value
+    return "j" + json.dumps(value, separators=(",", ":"))
+
+
+def _matches(ident: Any, match: Mapping[str, Any]) -> bool:
+    return not match or (
+        isinstance(ident, dict) and all(ident.get(k) == v for k, v in match.items())
+    )
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

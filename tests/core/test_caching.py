@@ -1,0 +1,567 @@
+"""The call cache in one process: keys, samples, values, modes, in-flight sharing, API."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+
+from onetwo import ot
+from onetwo.backends.fake import FakeBackend
+from onetwo.builtins import llm
+from onetwo.core import caching, sampling
+from onetwo.core._cache_codec import decode_value, encode_value, key_json
+from onetwo.core.backend import Backend
+from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
+from onetwo.errors import CacheError, CacheMiss
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Answer(pydantic.BaseModel):
+    text: str
+    score: float
+    tags: tuple[str, ...] = ()
+
+
+class Opaque:
+    """A type the cache has no encoding for."""
+
+
+class Echo(Backend):
+    """A tiny backend: returns ``result`` (or ``prompt#n``) and records each call."""
+
+    provider = "test"
+
+    def __init__(self, *, model: str = "echo", cache: Any = None, result: Any = "unset") -> None:
+        super().__init__(model=model, cache=cache)
+        self.result = result
+        self.calls: list[str] = []
+        self.latency = 0.0
+
+    @caching.cache_method(name="test.generate", is_sampled=True)
+    async def generate(self, prompt: Any, *, temperature: float = 0.5, stop: Any = None) -> Any:
+        self.calls.append(str(prompt))
+        n = len(self.calls)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return f"{prompt}#{n}" if self.result == "unset" else self.result
+
+    @caching.cache_method(name="test.score", ignore_args=["deadline"])
+    async def score(self, prompt: str, target: str, deadline: float = 1.0) -> float:
+        self.calls.append(f"score {prompt} {target}")
+        return float(len(self.calls))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> str:
+    return str(tmp_path / "cache")
+
+
+# --- hits, misses and keys -----------------------------------------------------------
+
+
+async def test_a_second_call_is_a_hit_and_never_reaches_the_backend(folder: str) -> None:
+    backend = Echo(cache=folder)
+    first = await backend.generate("hi")
+    assert await backend.generate("hi") == first == "hi#1"
+    assert backend.calls == ["hi"]
+    assert backend.cache is not None
+    assert backend.cache.stats()["hits"] == 1
+
+
+async def test_defaults_are_part_of_the_key_whether_given_or_not(folder: str) -> None:
+    backend = Echo(cache=folder)
+    await backend.generate("hi")
+    await backend.generate("hi", temperature=0.5)
+    await backend.generate(prompt="hi", temperature=0.5, stop=None)
+    assert backend.calls == ["hi"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt": "other"},
+        {"temperature": 0.7},
+        {"temperature": 1},
+        {"stop": ["\n"]},
+        {"stop": "\n"},
+    ],
+)
+async def test_changing_an_argument_misses(folder: str, change: dict[str, Any]) -> None:
+    backend = Echo(cache=folder)
+    await backend.generate("hi", temperature=0.5)
+    await backend.generate(**{"prompt": "hi", "temperature": 0.5, **change})
+    assert len(backend.calls) == 2
+
+
+async def test_the_model_and_provider_are_part_of_the_key(folder: str) -> None:
+    cache = caching.CallCache(folder)
+    await Echo(model="a", cache=cache).generate("hi")
+    other_model = Echo(model="b", cache=cache)
+    await other_model.generate("hi")
+    assert other_model.calls == ["hi"]
+    same_model = Echo(model="a", cache=cache)
+    await same_model.generate("hi")
+    assert same_model.calls == []
+
+
+async def test_ignored_arguments_are_left_out_of_the_key(folder: str) -> None:
+    backend = Echo(cache=folder)
+    assert await backend.score("p", "t", deadline=1.0) == await backend.score("p", "t", 9.0)
+    assert len(backend.calls) == 1
+
+
+def test_the_fast_and_general_key_paths_agree() -> None:
+    spec = Echo.generate.__onetwo_cache_spec__  # type: ignore[attr-defined]
+    for args, kwargs in [
+        (("hé\n\"'",), {"temperature": 0.1}),
+        (("x",), {"temperature": 3, "stop": None}),
+        ((), {"prompt": "x", "temperature": -0.0}),
+        (("x", 1e-7), {}),  # more positionals than the method takes: no fast path
+    ]:
+        fast = spec._plain_params(args, kwargs)
+        eff = spec.bind(args, kwargs)
+        if eff is None:
+            assert fast is None
+        else:
+            assert fast == key_json(eff)
+
+
+async def test_non_plain_arguments_make_stable_keys(folder: str) -> None:
+    backend = Echo(cache=folder)
+    prompt = ChunkList([Chunk("Look: "), Chunk(b"\x89PNG", role=PredefinedRole.USER)])
+    await backend.generate(prompt, stop=("a", "b"))
+    await backend.generate(ChunkList(list(prompt)), stop=["a", "b"])
+    await backend.generate(Message(PredefinedRole.USER, "hi"))
+    await backend.generate(Message("user", "hi"))
+    await backend.generate(Answer(text="x", score=1.0))
+    await backend.generate(Answer)
+    await backend.generate(Answer)
+    assert len(backend.calls) == 4
+
+
+async def test_an_unsupported_argument_is_an_error_that_names_it(folder: str) -> None:
+    backend = Echo(cache=folder)
+    with pytest.raises(CacheError, match=r"argument `stop` is a .*Opaque.*ignore_args") as info:
+        await backend.generate("hi", stop=Opaque())
+    assert "0x" not in str(info.value)  # no repr with a memory address
+    assert backend.calls == []
+
+
+async def test_without_a_cache_calls_go_straight_through() -> None:
+    backend = Echo()
+    await backend.generate("hi")
+    await backend.generate("hi")
+    assert backend.calls == ["hi", "hi"]
+
+
+async def test_arguments_that_do_not_bind_raise_the_methods_own_error(folder: str) -> None:
+    with pytest.raises(TypeError):
+        await Echo(cache=folder).generate("hi", colour="red")  # type: ignore[call-arg]
+
+
+# --- values --------------------------------------------------------------------------
+
+
+VALUES = [
+    None,
+    "",
+    'text with "quotes" and é',
+    0,
+    -3,
+    1.5,
+    float("inf"),
+    True,
+    [1, "a", None],
+    ("text", {"finish_reason": "stop", "tokens": 3}),
+    {"nested": [("a", 1), {"b": (2,)}]},
+    {1: "int keys", "s": "str"},
+    {"__onetwo__": "a user dict that looks like a tag"},
+    b"\x00\xffbytes",
+    Color.RED,
+    Answer(text="yes", score=0.5, tags=("a",)),
+    [Answer(text="n", score=1.0)],
+    Chunk("c", role=PredefinedRole.MODEL),
+    ChunkList(["a", Chunk(b"img")]),
+    Message(PredefinedRole.SYSTEM, ChunkList(["be brief"])),
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=[repr(v)[:30] for v in VALUES])
+def test_values_round_trip_exactly(value: Any) -> None:
+    back = decode_value(encode_value(value))
+    assert back == value
+    assert type(back) is type(value)
+
+
+@pytest.mark.parametrize("value", VALUES, ids=[repr(v)[:30] for v in VALUES])
+async def test_every_value_replays_from_disk(folder: str, value: Any) -> None:
+    await Echo(cache=folder, result=value).generate("p")
+    replayed = Echo(cache=caching.CallCache(folder, mode="replay"))
+    assert await replayed.generate("p") == value
+    assert replayed.calls == []
+
+
+async def test_none_is_a_cached_value_not_a_miss(folder: str) -> None:
+    backend = Echo(cache=folder, result=None)
+    assert await backend.generate("p") is None
+    assert await backend.generate("p") is None
+    assert backend.calls == ["p"]
+
+
+async def test_an_unsupported_result_is_an_error_and_is_not_stored(folder: str) -> None:
+    backend = Echo(cache=folder, result=Opaque())
+    with pytest.raises(CacheError, match=r"result of test.generate\(prompt='p'\).*Opaque"):
+        await backend.generate("p")
+    assert backend.cache is not None and backend.cache.stats()["entries"] == 0
+
+
+async def test_exceptions_are_not_cached(folder: str) -> None:
+    backend = Echo(cache=folder, result=RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        await backend.generate("p")
+    backend.result = "ok"
+    assert await backend.generate("p") == "ok"
+    assert len(backend.calls) == 2
+
+
+def test_a_class_that_is_not_imported_is_never_imported() -> None:
+    text = "j" + json.dumps({"__onetwo__": "pydantic", "class": "antigravity:X", "data": {}})
+    with pytest.raises(CacheError, match="never imports"):
+        decode_value(text)
+    import sys
+
+    assert "antigravity" not in sys.modules
+
+
+def test_a_tagged_class_must_be_a_pydantic_model() -> None:
+    text = "j" + json.dumps({"__onetwo__": "pydantic", "class": "os:system", "data": "ls"})
+    with pytest.raises(CacheError, match="not a BaseModel"):
+        decode_value(text)
+    text = "j" + json.dumps({"__onetwo__": "pydantic", "class": "subprocess:Popen", "data": {}})
+    with pytest.raises(CacheError):
+        decode_value(text)
+
+
+# --- samples -------------------------------------------------------------------------
+
+
+def _sampled(backend: FakeBackend, n: int, prompt: str = "p") -> Any:
+    return ot.repeat(llm.generate_text(prompt, temperature=1.0), n)
+
+
+def _counter_backend(folder: str | caching.CallCache) -> FakeBackend:
+    count = iter(range(1_000_000))
+    backend = FakeBackend(regex_replies=[(".", lambda p, **kw: f"s{next(count)}")], cache=folder)
+    backend.register()
+    return backend
+
+
+def test_each_repeat_gets_its_own_sample_and_more_repeats_only_add(folder: str) -> None:
+    backend = _counter_backend(folder)
+    first = ot.run(_sampled(backend, 3))
+    assert sorted(first) == ["s0", "s1", "s2"] and len(backend.calls) == 3
+    more = ot.run(_sampled(backend, 5))
+    assert more[:3] == first and len(backend.calls) == 5
+    assert ot.run(_sampled(backend, 2)) == first[:2]
+    assert len(backend.calls) == 5
+
+
+def test_nested_repeats_bind_their_composed_keys(folder: str) -> None:
+    backend = _counter_backend(folder)
+    nested = ot.repeat(ot.repeat(llm.generate_text("p", temperature=1.0), 2), 3)
+    first = ot.run(nested)
+    assert len({s for row in first for s in row}) == 6
+    assert ot.run(nested) == first and len(backend.calls) == 6
+
+
+def test_a_call_outside_repeat_reads_the_first_sample_without_using_it_up(folder: str) -> None:
+    backend = _counter_backend(folder)
+    single = ot.run(llm.generate_text("p", temperature=1.0))
+    repeated = ot.run(_sampled(backend, 3))
+    assert repeated[0] == single and len(backend.calls) == 3
+    assert ot.run(llm.generate_text("p", temperature=1.0)) == single
+
+
+def test_unsampled_methods_ignore_the_sampling_key(folder: str) -> None:
+    backend = Echo(cache=folder)
+
+    @ot.make_executable
+    async def score() -> float:
+        return await backend.score("p", "t")
+
+    assert ot.run(ot.repeat(score(), 3)) == [1.0, 1.0, 1.0]
+    assert len(backend.calls) == 1
+
+
+async def test_a_new_sampling_key_never_takes_a_sample_another_key_holds(folder: str) -> None:
+    backend = Echo(cache=folder)
+    for key in ("0", "1", "7#1"):
+        with sampling.under_sampling_key(key):
+            await backend.generate("p")
+    assert backend.calls == ["p", "p", "p"]
+
+
+async def test_a_lost_race_keeps_the_first_sample_and_spares_its_own(folder: str) -> None:
+    # Two caches on one folder stand for two processes computing the same sample.
+    first, second = Echo(cache=caching.CallCache(folder)), Echo(cache=caching.CallCache(folder))
+    first.result, second.result = "from first", "from second"
+    first.latency, second.latency = 0.005, 0.03
+
+    async def under(backend: Echo, key: str) -> Any:
+        with sampling.under_sampling_key(key):
+            return await backend.generate("p")
+
+    assert await asyncio.gather(under(first, "0"), under(second, "0")) == ["from first"] * 2
+    third = Echo(cache=caching.CallCache(folder, mode="replay"))
+    assert await under(third, "0") == "from first"
+    assert await under(third, "1") == "from second"  # the spare sample, no model call
+    assert third.calls == []
+    assert third.cache is not None and third.cache.check() == []
+
+
+# --- modes ---------------------------------------------------------------------------
+
+
+def test_replay_mode_raises_cache_miss_naming_the_call(folder: str) -> None:
+    FakeBackend(default_reply="x", cache=folder).register()
+    ot.run(llm.generate_text("known"))
+    backend = FakeBackend(default_reply="x", cache=caching.CallCache(folder, mode="replay"))
+    backend.register()
+    assert ot.run(llm.generate_text("known")) == "x"
+    with pytest.raises(CacheMiss, match="replay mode: no cached result") as info:
+        ot.run(ot.repeat(llm.generate_text("unknown", max_tokens=5), 2))
+    assert "llm.generate_text(prompt='unknown', max_tokens=5)" in info.value.call
+    assert "fake:fake" in info.value.call and "sampling key" in info.value.call
+    assert backend.calls == []
+
+
+async def test_record_mode_calls_again_and_overwrites(folder: str) -> None:
+    backend = Echo(cache=folder)
+    await backend.generate("p")
+    for key in ("0", "1"):
+        with sampling.under_sampling_key(key):
+            await backend.generate("p")
+    assert backend.cache is not None
+    assert len(backend.calls) == 2  # "0" reads the first sample too
+    backend.cache.mode = "record"
+    assert await backend.generate("p") == "p#3"
+    backend.cache.mode = "read_write"
+    assert await backend.generate("p") == "p#3"
+    with sampling.under_sampling_key("0"):
+        assert await backend.generate("p") == "p#3"  # "" and "0" share the first sample
+    with sampling.under_sampling_key("1"):
+        assert await backend.generate("p") == "p#2"
+    assert backend.cache.check() == []
+
+
+async def test_off_mode_bypasses_the_cache(folder: str) -> None:
+    backend = Echo(cache=caching.CallCache(folder, mode="off"))
+    await backend.generate("p")
+    await backend.generate("p")
+    assert len(backend.calls) == 2
+    assert backend.cache is not None and backend.cache.stats()["entries"] == 0
+    with pytest.raises(ValueError, match="mode must be one of"):
+        backend.cache.mode = "readonly"  # type: ignore[assignment]
+
+
+# --- in-flight sharing ---------------------------------------------------------------
+
+
+async def test_identical_concurrent_calls_share_one_model_call(folder: str) -> None:
+    backend = Echo(cache=folder)
+    backend.latency = 0.01
+    results = await asyncio.gather(*(backend.generate("p") for _ in range(5)))
+    assert results == ["p#1"] * 5 and backend.calls == ["p"]
+    assert backend.cache is not None and backend.cache.stats()["shared"] == 4
+
+
+async def test_concurrent_calls_in_different_repeats_are_not_shared(folder: str) -> None:
+    backend = Echo(cache=folder)
+    backend.latency = 0.01
+
+    async def under(key: str) -> Any:
+        with sampling.under_sampling_key(key):
+            return await backend.generate("p")
+
+    assert sorted(await asyncio.gather(under("0"), under("1"))) == ["p#1", "p#2"]
+
+
+async def test_a_shared_failure_reaches_every_caller_and_is_not_cached(folder: str) -> None:
+    backend = Echo(cache=folder, result=RuntimeError("boom"))
+    backend.latency = 0.01
+    results = await asyncio.gather(
+        *(backend.generate("p") for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results) and backend.calls == ["p"]
+
+
+async def test_when_the_shared_call_is_cancelled_a_waiter_makes_it_itself(folder: str) -> None:
+    backend = Echo(cache=folder)
+    backend.latency = 0.05
+    leader = asyncio.ensure_future(backend.generate("p"))
+    await asyncio.sleep(0)
+    follower = asyncio.ensure_future(backend.generate("p"))
+    await asyncio.sleep(0.01)
+    leader.cancel()
+    assert await follower == "p#2"
+    assert leader.cancelled()
+
+
+# --- inspection, sharing, maintenance ------------------------------------------------
+
+
+def test_stats_backends_and_drop(folder: str) -> None:
+    cache = caching.CallCache(folder)
+    for model in ("a", "b"):
+        FakeBackend(default_reply=model, model=model, cache=cache).register()
+        ot.run(ot.parallel(llm.generate_text("1"), llm.generate_text("2")))
+    stats = cache.stats()
+    assert stats["entries"] == 4 and stats["writes"] == 4 and stats["bytes"] > 0
+    assert {b["identity"]["model"]: b["entries"] for b in cache.backends()} == {"a": 2, "b": 2}
+    assert cache.drop(model="a") == 2
+    assert [b["identity"]["model"] for b in cache.backends()] == ["b"]
+    assert "mode='read_write'" in repr(cache) and cache.check() == []
+    backend = FakeBackend(default_reply="again", model="a", cache=cache)
+    backend.register()
+    assert ot.run(llm.generate_text("1")) == "again"
+    with pytest.raises(ValueError, match="at least one identity field"):
+        cache.drop()
+
+
+def test_export_and_import_share_an_experiment(folder: str, tmp_path: Path) -> None:
+    backend = _counter_backend(folder)
+    expected = ot.run(
+        ot.parallel(_sampled(backend, 3), llm.generate_text("q", include_details=True))
+    )
+    assert backend.cache is not None
+    export = tmp_path / "exp.jsonl"
+    assert backend.cache.export_jsonl(export) == 2
+    lines = export.read_text().splitlines()
+    assert json.loads(lines[0]) == {"format": "onetwo-call-cache/1"}
+    colleague = caching.CallCache(tmp_path / "colleague", mode="replay")
+    assert colleague.import_jsonl(export) == 2
+    replayer = FakeBackend(default_reply="never", cache=colleague)
+    replayer.register()
+    again = ot.run(ot.parallel(_sampled(replayer, 3), llm.generate_text("q", include_details=True)))
+    assert again == expected and replayer.calls == [] and colleague.check() == []
+
+
+def test_an_edited_export_line_is_refused(folder: str, tmp_path: Path) -> None:
+    FakeBackend(default_reply="x", cache=folder).register()
+    ot.run(llm.generate_text("p"))
+    export = tmp_path / "exp.jsonl"
+    caching.CallCache(folder).export_jsonl(export)
+    export.write_text(export.read_text().replace('"prompt":"p"', '"prompt":"q"'))
+    with pytest.raises(CacheError, match=r"exp.jsonl:2: the key does not match"):
+        caching.CallCache(tmp_path / "other").import_jsonl(export)
+
+
+def test_simple_function_cache_saves_and_loads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "cache.jsonl"
+    cache = caching.SimpleFunctionCache(cache_filename=path)
+    FakeBackend(default_reply="x", cache=cache).register()
+    ot.run(ot.parallel(llm.generate_text("a"), llm.generate_text("b")))
+    assert cache.save() == 2
+    with pytest.raises(FileExistsError):
+        cache.save(overwrite=False)
+    loaded = caching.SimpleFunctionCache(cache_filename=path, mode="replay")
+    assert loaded.load() == 2
+    backend = FakeBackend(default_reply="y", cache=loaded)
+    backend.register()
+    assert ot.run(llm.generate_text("a")) == "x" and backend.calls == []
+    assert str(path) in repr(loaded)
+
+
+def test_open_cache_takes_an_object_or_a_folder(folder: str) -> None:
+    cache = caching.CallCache(folder)
+    assert caching.open_cache(cache) is cache
+    assert isinstance(caching.open_cache(Path(folder)), caching.CallCache)
+    with pytest.raises(TypeError, match="cache= takes a CallCache or a folder path"):
+        caching.open_cache(3)  # type: ignore[arg-type]
+
+
+def test_check_finds_a_corrupt_entry_and_fix_removes_it(folder: str) -> None:
+    FakeBackend(default_reply="x", cache=folder).register()
+    ot.run(llm.generate_text("p"))
+    with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
+        con.execute("UPDATE Cache SET value = '{broken' WHERE key LIKE 'r:%'")
+    cache = caching.CallCache(folder)
+    assert any("corrupt" in p for p in cache.check())
+    cache.check(fix=True)
+    assert cache.check() == []
+
+
+# --- a hostile folder ----------------------------------------------------------------
+
+
+class _Exploit:
+    def __reduce__(self) -> Any:
+        return (open, (str(_Exploit.marker), "w"))
+
+    marker = Path("/nonexistent")
+
+
+@pytest.mark.parametrize("column", ["value", "key"])
+def test_a_pickle_planted_in_the_folder_is_never_unpickled(
+    folder: str, tmp_path: Path, column: str
+) -> None:
+    import pickle
+
+    FakeBackend(default_reply="x", cache=folder).register()
+    ot.run(llm.generate_text("p"))
+    _Exploit.marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Exploit())
+    with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
+        if column == "value":  # mode 4 is diskcache's MODE_PICKLE
+            con.execute("UPDATE Cache SET mode = 4, value = ? WHERE key LIKE 'v:%'", (payload,))
+        else:
+            con.execute("UPDATE Cache SET raw = 0, key = ? WHERE key LIKE 'r:%'", (payload,))
+    cache = caching.CallCache(folder, mode="replay")
+    FakeBackend(default_reply="x", cache=cache).register()
+    with pytest.raises(CacheError):
+        if column == "value":
+            ot.run(llm.generate_text("p"))
+        else:
+            list(cache.records())
+    assert not _Exploit.marker.exists()
+
+
+def test_a_folder_with_foreign_settings_is_refused(folder: str) -> None:
+    caching.CallCache(folder).close()
+    with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
+        con.execute("INSERT INTO Settings VALUES ('sqlite_temp_store_directory', '/x')")
+    with pytest.raises(CacheError, match="unknown setting"):
+        caching.CallCache(folder)
+
+
+def test_a_plain_diskcache_folder_is_refused(folder: str) -> None:
+    import diskcache
+
+    with diskcache.Cache(folder) as other:
+        other.set("k", "v")
+    with pytest.raises(CacheError, match="did not write"):
+        caching.CallCache(folder)
+
+
+def test_local_classes_need_registering(folder: str) -> None:
+    class Local(pydantic.BaseModel):
+        x: int
+
+    text = encode_value(Local(x=1))
+    assert decode_value(text) == Local(x=1)  # known: this process stored it
+    caching.register_types(Local)
+    with pytest.raises(TypeError, match="pydantic models or enums"):
+        caching.register_types(Opaque)
