@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from onetwo.builtins import llm
-from onetwo.core import caching
+from onetwo.core import batching, caching, tracing
 from onetwo.core.backend import Backend
 from onetwo.core.content import ChunkList
 from onetwo.errors import ConfigurationError
@@ -68,11 +68,16 @@ class FakeBackend(Backend):
         scores: for ``score_text``: target → score, or a callable
             ``(prompt, target) -> float``. By default a target scores 0.0 if the reply
             to the prompt starts with it (ignoring surrounding spaces), else -1.0.
-        latency: seconds each call waits (``asyncio.sleep``) before answering.
+        latency: seconds each call waits (``asyncio.sleep``) before answering; with
+            ``batch_size > 1``, each batch waits it once, whatever its size.
         embedding_size: length of the vectors ``embed`` returns.
         model: a name for the script; part of the cache identity, so give two differently
             scripted fakes sharing one cache different names.
         cache: a ``CallCache`` or a folder, to cache ``generate_text`` like a real backend.
+        batch_size: when > 1, ``generate_text`` requests go through a batch queue
+            (``onetwo.core.batching``) of at most this many; :attr:`batches` records the
+            prompts of each batch received.
+        max_concurrent_batches: how many batches may run at once (with ``batch_size > 1``).
     """
 
     provider = "fake"
@@ -88,10 +93,20 @@ class FakeBackend(Backend):
         embedding_size: int = 8,
         model: str = "fake",
         cache: CallCache | str | os.PathLike[str] | None = None,
+        batch_size: int = 1,
+        max_concurrent_batches: int = 1,
     ) -> None:
         super().__init__(model=model, cache=cache)
         if latency < 0:
             raise ValueError(f"latency must be >= 0 seconds, got {latency!r}.")
+        if batch_size < 1 or max_concurrent_batches < 1:
+            raise ValueError(
+                f"batch_size and max_concurrent_batches must be >= 1, got {batch_size!r} "
+                f"and {max_concurrent_batches!r}."
+            )
+        self.batch_size = batch_size
+        self.max_concurrent_batches = max_concurrent_batches
+        self.batches: list[list[str]] = []
         self.replies: dict[str, Reply] = dict(replies or {})
         self.regex_replies = [(re.compile(p), r) for p, r in regex_replies]
         self.default_reply = default_reply
@@ -118,6 +133,7 @@ class FakeBackend(Backend):
         """Forget the recorded calls (and restart successive replies)."""
         self.calls.clear()
         self._seen.clear()
+        self.batches.clear()
 
     # --- the builtins -------------------------------------------------------------
 
@@ -150,8 +166,39 @@ class FakeBackend(Backend):
             "top_p": top_p,
         }
         self.calls.append(FakeCall("generate_text", arguments))
+        traced = tracing.is_enabled()  # then the trace gets the details too
+        with_details = include_details or traced
+        if self.batch_size > 1:
+            result = await self._generate_batch((text_prompt, arguments, with_details))
+        else:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            result = await self._generate_one(text_prompt, arguments, with_details)
+        if traced:  # annotated here, in the caller's context, not inside the batch
+            tracing.annotate(**result[1])
+            return result if include_details else result[0]
+        return result
+
+    @batching.batch_method(
+        batch_size=lambda self: self.batch_size,
+        max_concurrent_batches=lambda self: self.max_concurrent_batches,
+    )
+    async def _generate_batch(self, requests: list[tuple[str, dict[str, Any], bool]]) -> list[Any]:
+        self.batches.append([prompt for prompt, _, _ in requests])
         if self.latency:
             await asyncio.sleep(self.latency)
+        results: list[Any] = []
+        for prompt, arguments, include_details in requests:
+            try:
+                results.append(await self._generate_one(prompt, arguments, include_details))
+            except Exception as e:  # fails only this request
+                results.append(e)
+        return results
+
+    async def _generate_one(
+        self, text_prompt: str, arguments: dict[str, Any], include_details: bool
+    ) -> Any:
+        stop, max_tokens = arguments["stop"], arguments["max_tokens"]
         reply = await self._reply(text_prompt, arguments)
         text, finish_reason = _truncate(reply, stop, max_tokens)
         if include_details:

@@ -199,6 +199,11 @@ def _is_async_callable(fn: Callable[..., Any]) -> bool:
     )
 
 
+def _consume_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # marks it retrieved: no "exception was never retrieved" log
+
+
 def _name_of(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or type(fn).__qualname__
 
@@ -341,7 +346,13 @@ class BatchQueue(Generic[Req, Res]):
         if not batch:  # every item cut was cancelled, its caller not yet told
             return False
         self._counters.sent(len(batch))
-        task = asyncio.get_running_loop().create_task(self._run(batch), context=self._context)
+        requests = [item.request for item in batch]
+        # A sync function starts in its thread now, not when the task first runs (after
+        # every callback already queued on the loop).
+        started = None if self._is_async else self._start_in_thread(requests, self._context)
+        task = asyncio.get_running_loop().create_task(
+            self._run(batch, requests, started), context=self._context
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
@@ -398,18 +409,25 @@ class BatchQueue(Generic[Req, Res]):
 
     # Calling the batch function.
 
-    async def _run(self, batch: list[_Item]) -> None:
+    async def _run(
+        self, batch: list[_Item], requests: list[Req], started: asyncio.Future[Any] | None
+    ) -> None:
         try:
-            results = await self._call([item.request for item in batch])
+            results = await self._call(requests, started)
         except Exception as error:
+            self._on_batch_done()
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(error)
         except BaseException:  # cancelled (e.g. the run ends): nobody gets a result
+            self._counters.in_flight -= 1
             for item in batch:
                 item.future.cancel()
             raise
         else:
+            # Free the slot (and start the next batch) before waking these callers, so
+            # the next batch's call starts before their continuations run.
+            self._on_batch_done()
             for item, result in zip(batch, results):
                 future = item.future
                 if future.done():  # its caller was cancelled
@@ -418,20 +436,34 @@ class BatchQueue(Generic[Req, Res]):
                     future.set_exception(result)
                 else:
                     future.set_result(result)
-        finally:
-            self._on_batch_done()
 
-    async def _call(self, requests: list[Req]) -> Sequence[Any]:
+    async def _call(
+        self, requests: list[Req], started: asyncio.Future[Any] | None = None
+    ) -> Sequence[Any]:
         if self._is_async:
             results = await self._fn(requests)
         else:
-            context = contextvars.copy_context()
-            results = await asyncio.get_running_loop().run_in_executor(
-                self._thread_pool(), context.run, self._fn, requests
-            )
+            if started is None:
+                started = self._start_in_thread(requests, None)
+            try:
+                results = await started
+            finally:
+                started.cancel()  # no-op once done; else the result is not wanted
             if inspect.isawaitable(results):
                 results = await results
         return _check_results(results, len(requests), self.name)
+
+    def _start_in_thread(
+        self, requests: list[Req], context: contextvars.Context | None
+    ) -> asyncio.Future[Any]:
+        # Each thread needs its own copy: one Context cannot be entered twice at once.
+        context = context.copy() if context is not None else contextvars.copy_context()
+        future = asyncio.get_running_loop().run_in_executor(
+            self._thread_pool(), context.run, self._fn, requests
+        )
+        # If the batch task is cancelled before it awaits this, nobody will read it.
+        future.add_done_callback(_consume_outcome)
+        return future
 
     async def _call_one(self, request: Req) -> Res:
         counters = self._counters
@@ -457,20 +489,28 @@ class BatchQueue(Generic[Req, Res]):
 class _QueueSet:
     """The queues of one batch function (or of one instance's batch method), one per loop."""
 
-    __slots__ = ("last", "queues")
+    __slots__ = ("hot", "last", "queues")
 
     def __init__(self) -> None:
         self.queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BatchQueue[Any, Any]]
         self.queues = weakref.WeakKeyDictionary()
+        # The last (loop, queue) used, weakly: spares a WeakKeyDictionary look-up per call.
+        self.hot: tuple[weakref.ref[Any], weakref.ref[BatchQueue[Any, Any]]] | None = None
         # The counters of the latest queue, so stats() still answers after ot.run returns.
         self.last: _Counters | None = None
 
     def get(self, make: Callable[[], BatchQueue[Any, Any]]) -> BatchQueue[Any, Any]:
         loop = asyncio.get_running_loop()
+        hot = self.hot
+        if hot is not None and hot[0]() is loop:
+            queue = hot[1]()
+            if queue is not None:
+                return queue
         queue = self.queues.get(loop)
         if queue is None:
             queue = self.queues[loop] = make()
             self.last = queue._counters
+        self.hot = (weakref.ref(loop), weakref.ref(queue))
         return queue
 
     def stats(self) -> BatchStats:

@@ -4,6 +4,7 @@ failures, cancellation, the off switch, stats, methods, and per-loop queues."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import threading
 import weakref
@@ -11,9 +12,13 @@ from typing import Any
 
 import pytest
 
+from onetwo import ot
+from onetwo.backends.fake import FakeBackend
+from onetwo.builtins import llm
 from onetwo.core import batching
 from onetwo.core.batching import BatchStats, batch_function, batch_method
 from onetwo.core.clock import VirtualClock
+from onetwo.errors import BackendUnavailable
 
 
 class Recorder:
@@ -233,6 +238,25 @@ async def test_sync_batches_run_concurrently_up_to_the_limit() -> None:
 
     assert await asyncio.gather(meet(1), meet(2)) == [1, 2]
     assert meet.stats().max_in_flight == 2
+
+
+async def test_batch_functions_see_the_context_variables_of_their_callers() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+
+    @batch_function(batch_size=2)
+    def sync_fn(requests: list[int]) -> list[int]:
+        seen.append(var.get())
+        return requests
+
+    @batch_function(batch_size=2)
+    async def async_fn(requests: list[int]) -> list[int]:
+        seen.append(var.get())
+        return requests
+
+    var.set("caller")
+    assert await asyncio.gather(sync_fn(1), sync_fn(2), async_fn(3), async_fn(4)) == [1, 2, 3, 4]
+    assert seen == ["caller", "caller"]
 
 
 # --- failures -------------------------------------------------------------------------
@@ -535,3 +559,67 @@ def test_a_queue_does_not_keep_its_event_loop_alive() -> None:
     gc.collect()
     assert ref() is None
     assert f.stats().requests == 1
+
+
+# --- through ot.run, with the fake backend ----------------------------------------------
+
+
+def upper(prompt: str, **_: Any) -> str:
+    return prompt.upper()
+
+
+def test_par_iter_hands_the_backend_full_batches() -> None:
+    backend = FakeBackend(default_reply=upper, batch_size=32)
+    backend.register()
+    prompts = [f"p{i}" for i in range(200)]
+    assert ot.run(ot.par_iter(llm.generate_text(p) for p in prompts)) == [
+        p.upper() for p in prompts
+    ]
+    assert [len(b) for b in backend.batches] == [32] * 6 + [8]
+    assert sorted(p for b in backend.batches for p in b) == sorted(prompts)
+    stats = backend._generate_batch.stats()  # after the run: the last loop's queue
+    assert (stats.requests, stats.batches, stats.queued, stats.in_flight) == (200, 7, 0, 0)
+
+
+@ot.make_executable
+async def two_steps(question: str) -> list[str]:
+    first = await ot.parallel(
+        llm.generate_text(question + " a"), llm.generate_text(question + " b")
+    )
+    again = await ot.repeat(llm.generate_text(question + " c"), 3)
+    return [*first, *again]
+
+
+def test_calls_from_nested_parallel_and_repeat_in_a_strategy_batch_together() -> None:
+    backend = FakeBackend(default_reply=upper, batch_size=128)
+    backend.register()
+    results = ot.run(ot.par_iter(two_steps(f"q{i}") for i in range(20)))
+    assert results[3] == ["Q3 A", "Q3 B", "Q3 C", "Q3 C", "Q3 C"]
+    # Every strategy's first step in one batch, then every strategy's repeat in another.
+    assert [len(b) for b in backend.batches] == [40, 60]
+
+
+def test_enable_batching_false_sends_one_by_one_with_the_same_results() -> None:
+    backend = FakeBackend(default_reply=upper, batch_size=128)
+    backend.register()
+    batched = ot.run(ot.par_iter(two_steps(f"q{i}") for i in range(10)))
+    backend.reset()
+    unbatched = ot.run(ot.par_iter(two_steps(f"q{i}") for i in range(10)), enable_batching=False)
+    assert unbatched == batched
+    assert [len(b) for b in backend.batches] == [1] * 50
+    assert backend._generate_batch.stats().mean_batch_size == 1.0
+
+
+def test_a_failing_prompt_fails_only_its_own_call_in_the_batch() -> None:
+    backend = FakeBackend({"bad": BackendUnavailable("down")}, default_reply="ok", batch_size=8)
+    backend.register()
+    calls = (llm.generate_text(p) for p in ["a", "bad", "c"])
+    results = ot.run(ot.parallel(*calls, return_exceptions=True))
+    assert results[0] == results[2] == "ok"
+    assert isinstance(results[1], BackendUnavailable)
+    assert backend.batches == [["a", "bad", "c"]]
+
+
+def test_the_fake_refuses_a_bad_batch_size() -> None:
+    with pytest.raises(ValueError, match="batch_size and max_concurrent_batches must be >= 1"):
+        FakeBackend(batch_size=0)
