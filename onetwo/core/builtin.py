@@ -212,14 +212,15 @@ class BuiltinCall(Executable[T]):
         accepts = binding.accepts
         if accepts is not None and not accepts.issuperset(kwargs):
             raise _unsupported(b, binding, kwargs)
-        if current_trace_node.get() is not None:  # tracing on; off, this is the only cost
-            call = _call_slow(binding, kwargs, pending)
-            return tracing.trace_builtin(b.name, kwargs, binding.impl, call)
         if pending is None and binding.is_async:
             # Fast path: hand back the implementation's own coroutine, with no wrapper
             # coroutine of ours around it (one frame and one dict less per pending call).
-            return binding.impl(**kwargs)
-        return _call_slow(binding, kwargs, pending)
+            call = binding.impl(**kwargs)
+        else:
+            call = _call_slow(binding, kwargs, pending)
+        if current_trace_node.get() is None:  # tracing off: this is all it costs
+            return call
+        return tracing.trace_builtin(b.name, kwargs, binding.impl, call)
 
 
 async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str] | None) -> Any:

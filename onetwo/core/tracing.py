@@ -109,7 +109,7 @@ class TraceStats:
 
     def __add__(self, other: TraceStats) -> TraceStats:
         return TraceStats(
-            *(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self))
+            *(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other)))
         )
 
 
@@ -164,7 +164,19 @@ class Trace:
 
     def stats(self) -> TraceStats:
         """Call, token, cache and error counts over this tree."""
-        return sum((_node_stats(n) for n in self.walk()), TraceStats())
+        calls = model_calls = prompt = completion = hits = misses = errors = 0
+        for node in self.walk():
+            errors += node.error is not None
+            calls += node.kind == "builtin"
+            d = node.details
+            if d:
+                model_calls += "backend" in d
+                prompt += d.get("prompt_tokens") or 0
+                completion += d.get("completion_tokens") or 0
+                hit = d.get("cache_hit")
+                hits += hit is True
+                misses += hit is False
+        return TraceStats(calls, model_calls, prompt, completion, hits, misses, errors)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly copy: values JSON cannot hold become their ``repr``."""
@@ -181,16 +193,17 @@ class Trace:
         }
 
     def __repr__(self) -> str:
-        stats = self.stats()
-        parts = [repr(self.name)]
+        # Cheap on purpose (no walk of the tree): asyncio and debuggers call repr freely.
+        parts = [repr(self.name), self.kind]
         if self.children:
             parts.append(f"{len(self.children)} children")
-        if stats.calls:
-            parts.append(f"{stats.calls} calls")
-        if stats.tokens:
-            parts.append(f"{stats.tokens} tokens")
-        if stats.cache_hits or stats.cache_misses:
-            parts.append(f"cache {stats.cache_hits}/{stats.cache_hits + stats.cache_misses} hits")
+        d = self.details
+        if "backend" in d:
+            parts.append(f"{d['backend']}:{d.get('model', '')}")
+        if "prompt_tokens" in d or "completion_tokens" in d:
+            parts.append(f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens")
+        if d.get("cache_hit") is not None:
+            parts.append("cache hit" if d["cache_hit"] else "cache miss")
         if self.duration is not None:
             parts.append(f"{self.duration * 1000:.1f} ms")
         if self.error is not None:
@@ -201,22 +214,6 @@ class Trace:
         from onetwo.core.rendering import HTMLRenderer
 
         return HTMLRenderer().render(self)
-
-
-def _node_stats(node: Trace) -> TraceStats:
-    if node.kind != "builtin" and not node.details:
-        return TraceStats(errors=node.error is not None)
-    d = node.details
-    cache_hit = d.get("cache_hit")
-    return TraceStats(
-        calls=node.kind == "builtin",
-        model_calls="backend" in d,
-        prompt_tokens=d.get("prompt_tokens") or 0,
-        completion_tokens=d.get("completion_tokens") or 0,
-        cache_hits=cache_hit is True,
-        cache_misses=cache_hit is False,
-        errors=node.error is not None,
-    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -287,9 +284,13 @@ async def trace_builtin(
 ) -> T:
     """Record one builtin call (``call``, not started yet) under the current node.
 
-    Called by ``BuiltinCall`` only when tracing is on.
+    Called by ``BuiltinCall`` only when tracing is on. The hot path of tracing: one
+    coroutine, no copies.
     """
-    node = _open(current_node.get(), name, "builtin", inputs)
+    parent = current_node.get()
+    node = Trace(name, "builtin", inputs, start=time.time())
+    if parent is not None:
+        parent.children.append(node)
     owner = getattr(impl, "__self__", None)
     if isinstance(owner, Backend):
         node.details["backend"] = owner.provider
@@ -297,7 +298,16 @@ async def trace_builtin(
     key = current_sampling_key()
     if key:
         node.details["sampling_key"] = key
-    return await _record(node, call)
+    token = current_node.set(node)
+    try:
+        result = await call
+    except BaseException as e:
+        _close(node, error=e)
+        raise
+    finally:
+        current_node.reset(token)
+    _close(node, result)
+    return result
 
 
 async def capture(
