@@ -1,0 +1,162 @@
+"""W4: replaying cached calls, against the raw diskcache floor, each in a fresh process.
+
+For each run: one process fills a fresh cache folder with N distinct
+``llm.generate_text`` calls (``ot.par_iter`` over ``FakeBackend(cache=folder)``); a
+fresh process replays them in ``replay`` mode (so a miss would raise) and checks that
+the backend executed nothing and the outputs match; a fresh process times
+``diskcache.Cache.get`` over N keys of the same shape (the floor); and, for scale, a fresh
+process runs the same N calls without any cache (the dispatch cost alone). Prints the
+median of the runs per call, and replay / floor.
+
+Usage:
+    .venv/bin/python benchmarks/bench_cache.py [--calls 10000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _prompts(n: int) -> list[str]:
+    return [f"Question {i}: what is {i} + {i}?\nAnswer:" for i in range(n)]
+
+
+def _reply(prompt: str, **_: object) -> str:
+    return f" the answer to «{prompt[:14]}» is {len(prompt)}"
+
+
+def child_fill(folder: str, n: int) -> float:
+    from onetwo import ot
+    from onetwo.backends.fake import FakeBackend
+    from onetwo.builtins import llm
+
+    backend = FakeBackend(regex_replies=[(".", _reply)], cache=folder)
+    backend.register()
+    start = time.perf_counter()
+    ot.run(ot.par_iter([llm.generate_text(p) for p in _prompts(n)]))
+    elapsed = time.perf_counter() - start
+    assert len(backend.calls) == n, len(backend.calls)
+    return elapsed
+
+
+def child_replay(folder: str, n: int) -> float:
+    from onetwo import ot
+    from onetwo.backends.fake import FakeBackend
+    from onetwo.builtins import llm
+    from onetwo.core.caching import CallCache
+
+    backend = FakeBackend(default_reply="never used", cache=CallCache(folder, mode="replay"))
+    backend.register()
+    prompts = _prompts(n)
+    executable = ot.par_iter([llm.generate_text(p) for p in prompts])
+    start = time.perf_counter()
+    results = ot.run(executable)
+    elapsed = time.perf_counter() - start
+    assert not backend.calls, f"{len(backend.calls)} calls reached the backend"
+    assert results == [_reply(p) for p in prompts], "replay differs from the fill"
+    return elapsed
+
+
+def child_nocache(folder: str, n: int) -> float:
+    from onetwo import ot
+    from onetwo.backends.fake import FakeBackend
+    from onetwo.builtins import llm
+
+    FakeBackend(default_reply="x").register()
+    executable = ot.par_iter([llm.generate_text(p) for p in _prompts(n)])
+    start = time.perf_counter()
+    ot.run(executable)
+    return time.perf_counter() - start
+
+
+def child_floor_fill(folder: str, n: int) -> float:
+    import diskcache
+
+    cache = diskcache.Cache(folder)
+    with cache.transact():
+        for p in _prompts(n):
+            cache.set(_raw_key(p), "s" + _reply(p))
+    cache.close()
+    return 0.0
+
+
+def child_floor(folder: str, n: int) -> float:
+    import diskcache
+
+    cache = diskcache.Cache(folder)
+    keys = [_raw_key(p) for p in _prompts(n)]
+    start = time.perf_counter()
+    for k in keys:
+        cache.get(k)
+    return time.perf_counter() - start
+
+
+def _raw_key(prompt: str) -> str:
+    return "v:" + hashlib.sha256(prompt.encode()).hexdigest() + ":"
+
+
+CHILDREN = {
+    "fill": child_fill,
+    "replay": child_replay,
+    "nocache": child_nocache,
+    "floor_fill": child_floor_fill,
+    "floor": child_floor,
+}
+
+
+def _spawn(role: str, folder: str, n: int) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", role, folder, str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--child", nargs=3, metavar=("ROLE", "FOLDER", "N"))
+    args = parser.parse_args()
+    if args.child:
+        role, folder, n = args.child
+        print(json.dumps(CHILDREN[role](folder, int(n))))
+        return
+
+    n = args.calls
+    per_call: dict[str, list[float]] = {"fill": [], "replay": [], "floor": [], "nocache": []}
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory() as cache_dir, tempfile.TemporaryDirectory() as raw_dir:
+            # Interleaved, each in a fresh process, so drift on a noisy machine is shared.
+            per_call["fill"].append(_spawn("fill", cache_dir, n) / n * 1e6)
+            _spawn("floor_fill", raw_dir, n)
+            per_call["floor"].append(_spawn("floor", raw_dir, n) / n * 1e6)
+            per_call["replay"].append(_spawn("replay", cache_dir, n) / n * 1e6)
+            per_call["nocache"].append(_spawn("nocache", raw_dir, n) / n * 1e6)
+        print(
+            f"run {run + 1}: "
+            + ", ".join(f"{k} {v[-1]:.1f}" for k, v in per_call.items())
+            + f" µs/call; replay/floor {per_call['replay'][-1] / per_call['floor'][-1]:.2f}",
+            flush=True,
+        )
+    med = {k: statistics.median(v) for k, v in per_call.items()}
+    ratios = [r / f for r, f in zip(per_call["replay"], per_call["floor"])]
+    print(f"\nmedian of {args.runs} runs, {n} distinct calls, µs per call:")
+    print(f"  fill (compute + write through)   {med['fill']:8.1f}")
+    print(f"  replay (fresh process, replay)   {med['replay']:8.1f}")
+    print(f"  raw diskcache get (floor)        {med['floor']:8.1f}")
+    print(f"  same calls, no cache (dispatch)  {med['nocache']:8.1f}")
+    print(f"  replay / floor: median of ratios {statistics.median(ratios):.2f} (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()

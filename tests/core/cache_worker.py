@@ -1,0 +1,99 @@
+"""A separate process for the call-cache tests (run by test_caching_processes.py).
+
+Usage: python cache_worker.py ROLE FOLDER [options]; prints one JSON line with what it
+saw: ``results`` and ``calls`` (the prompts the backend actually executed, in order).
+
+Roles:
+    samples  a strategy of nested ``ot.repeat`` samples under ``ot.par_iter``, with random
+             delays before each call and random model latencies (``--seed``).
+    many     ``--count`` distinct calls; with ``--log``, each model call appends its
+             prompt to that file as it starts (so a test can kill us mid-run).
+    range    prompts ``--start``..``--stop``, each replied ``"<--tag>|<prompt>"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+from typing import Any
+
+from onetwo import ot
+from onetwo.backends.fake import FakeBackend
+from onetwo.builtins import llm
+from onetwo.core.caching import CallCache
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", choices=["samples", "many", "range"])
+    parser.add_argument("folder")
+    parser.add_argument("--mode", default="read_write")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prompts", type=int, default=12)
+    parser.add_argument("--outer", type=int, default=3)
+    parser.add_argument("--inner", type=int, default=2)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--log", default="")
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--stop", type=int, default=0)
+    parser.add_argument("--tag", default="")
+    parser.add_argument("--at", type=float, default=0.0, help="start at this time.time()")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    cache = CallCache(args.folder, mode=args.mode)
+
+    async def random_reply(prompt: str, **_: Any) -> str:
+        await asyncio.sleep(rng.random() * 0.004)
+        return f"{prompt}|{rng.getrandbits(48):x}"
+
+    if args.role == "samples":
+        backend = FakeBackend(regex_replies=[(".", random_reply)], cache=cache)
+        backend.register()
+
+        @ot.make_executable
+        async def jittered(prompt: str) -> str:
+            await asyncio.sleep(rng.random() * 0.004)  # shuffle the order calls arrive in
+            return await llm.generate_text(prompt, temperature=1.0)  # type: ignore[no-any-return]
+
+        strategy = ot.par_iter(
+            [
+                ot.repeat(ot.repeat(jittered(f"prompt {i}"), args.inner), args.outer)
+                for i in range(args.prompts)
+            ],
+            chunk_size=5,
+        )
+    elif args.role == "many":
+        log = open(args.log, "a", buffering=1) if args.log else None
+
+        async def logged_reply(prompt: str, **_: Any) -> str:
+            if log is not None:
+                log.write(prompt + "\n")
+            await asyncio.sleep(0.003)
+            return f"answer to {prompt}"
+
+        backend = FakeBackend(regex_replies=[(".", logged_reply)], cache=cache)
+        backend.register()
+        strategy = ot.par_iter(
+            [llm.generate_text(f"question {i}") for i in range(args.count)], chunk_size=10
+        )
+    else:
+        backend = FakeBackend(
+            regex_replies=[(".", lambda prompt, **_: f"{args.tag}|{prompt}")],
+            latency=0.001,
+            cache=cache,
+        )
+        backend.register()
+        strategy = ot.par_iter(
+            [llm.generate_text(f"shared {i}") for i in range(args.start, args.stop)], chunk_size=8
+        )
+
+    time.sleep(max(0.0, args.at - time.time()))  # lets two workers start together
+    results = ot.run(strategy)
+    print(json.dumps({"results": results, "calls": backend.prompts, "stats": cache.stats()}))
+
+
+if __name__ == "__main__":
+    main()
