@@ -66,10 +66,18 @@ class Chunk:
         return self.content
 
     def __add__(self, other: Any) -> ChunkList:
-        return ChunkList([self]) + other
+        if not _is_content(other):
+            return NotImplemented  # e.g. a composable, which knows how to add a chunk
+        return ChunkList([self, *_as_chunks(other)])
 
     def __radd__(self, other: Any) -> ChunkList:
-        return ChunkList(_as_chunks(other)) + self
+        if not _is_content(other):
+            return NotImplemented
+        return ChunkList([*_as_chunks(other), self])
+
+
+def _is_content(value: Any) -> bool:
+    return isinstance(value, str | bytes | Chunk | ChunkList)
 
 
 def _as_chunks(value: Any) -> list[Chunk]:
@@ -120,12 +128,18 @@ class ChunkList:
     __hash__ = None  # type: ignore[assignment]
 
     def __add__(self, other: Any) -> ChunkList:
+        if not _is_content(other):
+            return NotImplemented
         return ChunkList([*self.chunks, *_as_chunks(other)])
 
     def __radd__(self, other: Any) -> ChunkList:
+        if not _is_content(other):
+            return NotImplemented
         return ChunkList([*_as_chunks(other), *self.chunks])
 
     def __iadd__(self, other: Any) -> ChunkList:
+        if not _is_content(other):
+            return NotImplemented
         self.chunks.extend(_as_chunks(other))
         return self
 
