@@ -14,6 +14,7 @@ Example:
 
 from onetwo import __version__
 from onetwo.builtins.composables import make_composable
+from onetwo.core.evaluation import compare, evaluate
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import (
     Registry,
@@ -24,16 +25,21 @@ from onetwo.core.registry import (
     with_current_registry,
     with_registry,
 )
+from onetwo.core.rendering import HTMLRenderer
 from onetwo.core.running import run
 from onetwo.core.sampling import repeat
 from onetwo.core.scheduling import par_iter, parallel
+from onetwo.core.streaming import safe_stream, stream_updates
 
 __all__ = [
     "Executable",
+    "HTMLRenderer",
     "Registry",
     "RegistryContext",
     "__version__",
+    "compare",
     "copy_registry",
+    "evaluate",
     "function_registry",
     "make_composable",
     "make_executable",
@@ -41,7 +47,9 @@ __all__ = [
     "parallel",
     "repeat",
     "run",
+    "safe_stream",
     "set_registry",
+    "stream_updates",
     "with_current_registry",
     "with_registry",
 ]

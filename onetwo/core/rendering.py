@@ -1,0 +1,286 @@
+"""HTML for notebooks: traces, evaluation summaries and comparisons.
+
+Traces, :class:`~onetwo.core.evaluation.EvaluationSummary` and
+:class:`~onetwo.core.evaluation.Comparison` display themselves in Jupyter and Colab
+through ``_repr_html_``, which calls :class:`HTMLRenderer`. Everything taken from a run
+(prompts, replies, error messages) is escaped, so a prompt containing ``<script>`` shows
+as text; nested parts are collapsible ``<details>`` blocks; long values are cut.
+
+Example:
+    >>> from onetwo import ot
+    >>> html = ot.HTMLRenderer().render(trace)   # doctest: +SKIP
+    >>> open("trace.html", "w").write(html)      # doctest: +SKIP
+
+The helpers (:func:`escape`, :func:`pre`, :func:`details`, :func:`table`) are public for
+other display code.
+"""
+
+from __future__ import annotations
+
+import html
+import pprint
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from onetwo.core.content import ChunkList, Message
+from onetwo.core.evaluation import Comparison, EvaluationSummary, ExampleResult
+from onetwo.core.tracing import Trace
+
+__all__ = ["HTMLRenderer", "details", "escape", "pre", "table"]
+
+_STYLE = (
+    "<style>"
+    ".onetwo{font-family:system-ui,sans-serif;font-size:13px}"
+    ".onetwo details{margin:2px 0 2px 1.2em}"
+    ".onetwo summary{cursor:pointer}"
+    ".onetwo table{border-collapse:collapse;margin:4px 0}"
+    ".onetwo th,.onetwo td{border:1px solid #8886;padding:2px 6px;text-align:left;"
+    "vertical-align:top}"
+    ".onetwo pre{white-space:pre-wrap;word-break:break-word;margin:0;font-size:12px}"
+    ".onetwo .ot-dim{opacity:.65}"
+    ".onetwo .ot-err{color:#d33}"
+    "</style>"
+)
+
+
+def escape(value: Any) -> str:
+    """``value`` as text safe to put in HTML (``<``, ``>``, ``&`` and quotes escaped)."""
+    return html.escape(value if isinstance(value, str) else str(value), quote=True)
+
+
+def _text(value: Any, limit: int) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, ChunkList):
+        text = str(value)
+    elif isinstance(value, BaseException):
+        text = f"{type(value).__name__}: {value}"
+    else:
+        text = pprint.pformat(value, width=100, sort_dicts=False)
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text) - limit} more characters)"
+    return text
+
+
+def pre(value: Any, limit: int = 2000) -> str:
+    """``value`` (a string as is, anything else pretty-printed), cut, escaped, in ``<pre>``."""
+    return f"<pre>{escape(_text(value, limit))}</pre>"
+
+
+def details(summary: str, body: str, *, open: bool = False) -> str:
+    """A collapsible block; ``summary`` and ``body`` are HTML already."""
+    return f"<details{' open' if open else ''}><summary>{summary}</summary>{body}</details>"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table; ``headers`` are plain text (escaped here), cells are HTML already."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else escape(value)
+
+
+class HTMLRenderer:
+    """Renders onetwo objects (and plain values) as self-contained, escaped HTML.
+
+    Args:
+        max_chars: longer values are cut to this many characters.
+        max_rows: at most this many children of a trace node / rows of a table.
+        open_depth: trace nodes this deep or shallower start expanded.
+    """
+
+    def __init__(self, *, max_chars: int = 2000, max_rows: int = 200, open_depth: int = 1):
+        self.max_chars = max_chars
+        self.max_rows = max_rows
+        self.open_depth = open_depth
+
+    def render(self, obj: Any) -> str:
+        """The HTML of ``obj``: a trace, a summary, a comparison, an example's result, or
+        any value (pretty-printed)."""
+        return f'<div class="onetwo">{_STYLE}{self._body(obj)}</div>'
+
+    def _body(self, obj: Any) -> str:
+        if isinstance(obj, Trace):
+            return self.trace(obj)
+        if isinstance(obj, EvaluationSummary):
+            return self.summary(obj)
+        if isinstance(obj, Comparison):
+            return self.comparison(obj)
+        if isinstance(obj, ExampleResult):
+            return self.example(obj)
+        return self.value(obj)
+
+    # --- values ------------------------------------------------------------------
+
+    def value(self, value: Any) -> str:
+        """A value: chat messages by role, dicts as key/value rows, the rest in ``<pre>``."""
+        if isinstance(value, list | tuple) and value and all(isinstance(m, Message) for m in value):
+            rows = [(f"<b>{escape(m.role)}</b>", pre(m.content, self.max_chars)) for m in value]
+            return table(["role", "content"], rows)
+        if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+            rows = [(escape(k), pre(v, self.max_chars)) for k, v in value.items()]
+            return table(["name", "value"], rows)
+        return pre(value, self.max_chars)
+
+    def _short(self, value: Any, limit: int = 80) -> str:
+        return escape(_text(value, limit).replace("\n", " ⏎ "))
+
+    # --- traces --------------------------------------------------------------------
+
+    def trace(self, node: Trace, depth: int = 0) -> str:
+        """A trace node and its children, as nested collapsible blocks."""
+        parts = []
+        if node.inputs:
+            parts.append(self._labelled("inputs", self.value(node.inputs)))
+        if node.error is not None:
+            parts.append(self._labelled("error", f'<div class="ot-err">{pre(node.error)}</div>'))
+        elif node.end is not None or node.outputs is not None:
+            parts.append(self._labelled("output", self.value(node.outputs)))
+        extra = {k: v for k, v in node.details.items() if k not in _HEADLINE_DETAILS}
+        if extra:
+            parts.append(self._labelled("details", self.value(extra)))
+        children = node.children[: self.max_rows]
+        parts.extend(self.trace(child, depth + 1) for child in children)
+        if len(node.children) > len(children):
+            more = len(node.children) - len(children)
+            parts.append(f'<div class="ot-dim">… {more} more calls</div>')
+        return details(self._headline(node), "".join(parts), open=depth < self.open_depth)
+
+    def _labelled(self, label: str, body: str) -> str:
+        return f'<div><span class="ot-dim">{escape(label)}</span>{body}</div>'
+
+    def _headline(self, node: Trace) -> str:
+        bits = [f"<b>{escape(node.name)}</b>"]
+        d = node.details
+        if "backend" in d:
+            bits.append(escape(f"{d['backend']}:{d.get('model', '')}"))
+        if node.duration is not None:
+            bits.append(_seconds(node.duration))
+        else:
+            bits.append("running…")
+        if d.get("prompt_tokens") is not None or d.get("completion_tokens") is not None:
+            tokens = f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens"
+            bits.append(escape(tokens))
+        if d.get("cache_hit") is not None:
+            bits.append("cache hit" if d["cache_hit"] else "cache miss")
+        if node.kind != "builtin":
+            stats = node.stats()
+            if stats.calls:
+                bits.append(f"{stats.calls} calls")
+        if node.error is not None:
+            bits.append(f'<span class="ot-err">{self._short(node.error)}</span>')
+        elif node.end is not None:
+            bits.append(f'<span class="ot-dim">→ {self._short(node.outputs)}</span>')
+        return " · ".join(bits)
+
+    # --- evaluation ----------------------------------------------------------------
+
+    def example(self, result: ExampleResult) -> str:
+        """One example: inputs, target, prediction or error, metrics, and its trace."""
+        rows = [
+            ("inputs", self.value(result.inputs)),
+            ("target", pre(result.target, self.max_chars)),
+            ("prediction", pre(result.prediction, self.max_chars)),
+            ("metrics", self.value(result.metrics)),
+        ]
+        if result.error is not None:
+            rows.append(("error", f'<div class="ot-err">{pre(result.error)}</div>'))
+        body = table(["", ""], [(escape(k), v) for k, v in rows])
+        if result.trace is not None:
+            body += self.trace(result.trace, depth=self.open_depth)
+        return details(f"<b>example {result.index}</b>", body, open=True)
+
+    def summary(self, summary: EvaluationSummary) -> str:
+        """Metrics and totals on top; examples and errors in collapsible tables."""
+        stats = summary.stats()
+        title = (
+            f"<b>Evaluation {escape(summary.name)}</b> · {len(summary.results)} examples · "
+            f"{len(summary.errors)} errors · {_seconds(summary.duration)} · "
+            f"{stats.model_calls} model calls · {stats.tokens} tokens · "
+            f"{stats.cache_hits} cache hits"
+        )
+        metrics = table(
+            ["metric", "mean", "examples"],
+            [
+                (escape(k), _number(v), escape(summary.counts[k]))
+                for k, v in summary.metrics.items()
+            ],
+        )
+        names = list(summary.counts)
+        rows = [self._example_row(r, names) for r in summary.results[: self.max_rows]]
+        headers = ["#", "inputs", "target", "prediction", *names, "latency", "tokens", "cache"]
+        examples = details("examples", table(headers, rows) + self._cut(len(summary.results)))
+        body = f"<div>{title}</div>{metrics}{examples}{self._errors(summary)}"
+        return body
+
+    def _example_row(self, result: ExampleResult, metric_names: list[str]) -> list[str]:
+        stats = result.stats()
+        prediction = (
+            f'<span class="ot-err">{self._short(result.error)}</span>'
+            if result.error is not None
+            else self._short(result.prediction, 200)
+        )
+        return [
+            escape(result.index),
+            self._short(result.inputs, 200),
+            self._short(result.target, 200),
+            prediction,
+            *(_number(result.metrics.get(m, "")) for m in metric_names),
+            _seconds(result.latency),
+            escape(stats.tokens),
+            escape(stats.cache_hits),
+        ]
+
+    def _errors(self, summary: EvaluationSummary) -> str:
+        if not summary.errors:
+            return ""
+        rows = [
+            (escape(r.index), f'<div class="ot-err">{pre(r.error)}</div>')
+            for r in summary.errors[: self.max_rows]
+        ]
+        return details(f"{len(summary.errors)} errors", table(["#", "error"], rows))
+
+    def _cut(self, total: int) -> str:
+        if total <= self.max_rows:
+            return ""
+        return f'<div class="ot-dim">… {total - self.max_rows} more rows</div>'
+
+    def comparison(self, comparison: Comparison) -> str:
+        """Backends' totals, then one row per example with the backends side by side."""
+        overview = comparison.overview()
+        headers = list(dict.fromkeys(k for row in overview for k in row))
+        top = table(headers, [[_number(row.get(h, "")) for h in headers] for row in overview])
+        summaries = comparison.summaries
+        metric_names = list(dict.fromkeys(m for s in summaries.values() for m in s.counts))
+        headers = ["#", "inputs", "target"]
+        for name in summaries:
+            headers += [f"{name}: prediction", *(f"{name}: {m}" for m in metric_names)]
+            headers += [f"{name}: latency", f"{name}: tokens", f"{name}: cache"]
+        first = next(iter(summaries.values()))
+        rows = []
+        for i, base in enumerate(first.results[: self.max_rows]):
+            row = [escape(base.index), self._short(base.inputs, 200), self._short(base.target, 200)]
+            for summary in summaries.values():
+                row += self._example_row(summary.results[i], metric_names)[3:]
+            rows.append(row)
+        side_by_side = details(
+            "examples, side by side",
+            table(headers, rows) + self._cut(len(first.results)),
+            open=True,
+        )
+        return f"<div><b>Comparison</b> of {len(summaries)} backends</div>{top}{side_by_side}"
+
+
+# Shown in a node's headline rather than in its details table.
+_HEADLINE_DETAILS = frozenset(
+    {"backend", "model", "prompt_tokens", "completion_tokens", "cache_hit"}
+)

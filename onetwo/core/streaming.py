@@ -1,0 +1,253 @@
+"""Streaming: watch a run progress, one update per traced stage that completes.
+
+A long strategy (an evaluation, a multi-step agent) can take minutes. Instead of waiting
+for ``ot.run``, iterate over its updates: each builtin call and each ``@tracing.trace``
+function that finishes yields an :class:`Update`, in the order they finish; a traced
+generator also yields one per value it yields (a partial result). The last update has
+``final=True`` and carries the run's result and its whole trace.
+
+Example:
+    >>> from onetwo import ot
+    >>> with ot.safe_stream(strategy("Q")) as updates:   # doctest: +SKIP
+    ...     for update in updates:
+    ...         print(update)
+    Update('llm.generate_text' done: ' blue')
+    Update('strategy' final: {'answer': ' blue'})
+
+:func:`safe_stream` stops the run when the ``with`` block exits (even through an error or
+a ``break``); :func:`stream_updates` is the same stream as a plain iterator, also usable
+as a context manager. Inside async code use :func:`astream_updates`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import contextvars
+import dataclasses
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from onetwo.core import batching, tracing
+from onetwo.core.executing import Executable
+from onetwo.core.syncrun import run_sync
+
+__all__ = ["Update", "UpdateStream", "astream_updates", "safe_stream", "stream_updates"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Update:
+    """One step of a streamed run.
+
+    Attributes:
+        stage: the trace node of the stage (for the final update: the whole run's trace).
+        value: what the stage produced: its outputs, or a partial result while it runs.
+        final: True for the last update, whose ``value`` is the run's result.
+        partial: True when the stage still runs (a traced generator yielded ``value``).
+    """
+
+    stage: tracing.Trace
+    value: Any
+    final: bool = False
+    partial: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
+
+    def __repr__(self) -> str:
+        if self.final:
+            state = "final"
+        elif self.partial:
+            state = "partial"
+        else:
+            state = "failed" if self.stage.error is not None else "done"
+        value = repr(self.stage.error if state == "failed" else self.value)
+        value = value if len(value) <= 80 else value[:79] + "…"
+        return f"Update({self.stage.name!r} {state}: {value})"
+
+    def _repr_html_(self) -> str:
+        from onetwo.core.rendering import HTMLRenderer
+
+        return HTMLRenderer().render(self.stage)
+
+
+async def astream_updates(executable: Executable[Any]) -> AsyncIterator[Update]:
+    """The updates of a run of ``executable``, from async code; see the module docstring.
+
+    Raises the run's error, if it fails, after the updates that came before it.
+    """
+    # Items: an Update per stage, then the run's Trace. Not an asyncio.Queue: the consumer
+    # peeks at the next item (see below).
+    items: collections.deque[Update | tracing.Trace] = collections.deque()
+    ready = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+
+    def push(item: Update | tracing.Trace) -> None:
+        items.append(item)
+        ready.set()
+
+    def on_stage(node: tracing.Trace, value: Any) -> None:
+        update = Update(node, value, partial=node.end is None)
+        if threading.get_ident() == loop_thread:
+            push(update)
+        else:  # a traced sync function running in a worker thread
+            loop.call_soon_threadsafe(push, update)
+
+    async def run() -> None:
+        # This task has its own context: the listener is seen by the run, and no further.
+        tracing.stage_listener.set(on_stage)
+        push(await tracing.capture(executable, unwrap=True))
+
+    task = asyncio.create_task(run())
+    try:
+        while True:
+            if not items:
+                ready.clear()
+                await ready.wait()
+                continue
+            item = items.popleft()
+            if isinstance(item, Update):
+                # When the executable is one traced call, its own end is reported once, as
+                # the final update (it is queued right before the run's Trace, which is it).
+                if not (items and items[0] is item.stage):
+                    yield item
+                continue
+            if item.error is not None:
+                raise item.error
+            yield Update(item, item.outputs, final=True)
+            return
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+_END = object()
+
+
+class UpdateStream(Iterator[Update]):
+    """The updates of a run, as a synchronous iterator (the run happens in a thread).
+
+    Also a context manager: leaving the ``with`` block stops the run. After the last
+    update, ``result`` and ``trace`` hold the run's result and trace.
+    """
+
+    def __init__(self, executable: Executable[Any], *, enable_batching: bool = True) -> None:
+        if not isinstance(executable, Executable):
+            raise TypeError(
+                f"stream_updates() needs an Executable, got {type(executable).__name__}: "
+                f"{executable!r:.80}."
+            )
+        self.result: Any = None
+        self.trace: tracing.Trace | None = None
+        self._executable = executable
+        self._enable_batching = enable_batching
+        self._items: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._done = False
+
+    def __repr__(self) -> str:
+        state = "done" if self._done else "closed" if self._closed else "running"
+        return f"UpdateStream({self._executable!r}, {state})"
+
+    def __iter__(self) -> UpdateStream:
+        return self
+
+    def __next__(self) -> Update:
+        if self._done:
+            raise StopIteration
+        self._start()
+        item = self._items.get()
+        if item is _END:
+            self._done = True
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        if item.final:
+            self.result, self.trace = item.value, item.stage
+        return item
+
+    def __enter__(self) -> UpdateStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the run (if it still runs) and wait for its thread to end."""
+        with self._lock:
+            self._closed = True
+            loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(task.cancel)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _start(self) -> None:
+        if self._thread is None:
+            context = contextvars.copy_context()
+            self._thread = threading.Thread(
+                target=context.run, args=(self._work,), name="onetwo-stream", daemon=True
+            )
+            self._thread.start()
+
+    def _work(self) -> None:
+        try:
+            run_sync(self._main)
+        except BaseException as e:
+            self._items.put(e)
+        finally:
+            self._items.put(_END)
+
+    async def _main(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._loop = asyncio.get_running_loop()
+            self._task = asyncio.current_task()
+        batching.batching_enabled.set(self._enable_batching)
+        async for update in astream_updates(self._executable):
+            self._items.put(update)
+
+
+def stream_updates(executable: Executable[Any], *, enable_batching: bool = True) -> UpdateStream:
+    """Iterate over the updates of a run of ``executable``; see the module docstring.
+
+    Example:
+        >>> for update in ot.stream_updates(strategy("Q")):   # doctest: +SKIP
+        ...     print(update.name, update.value)
+
+    A ``break`` out of a plain ``for`` loop leaves the run going in its thread until it
+    ends; use ``with ot.stream_updates(...) as updates:`` or :func:`safe_stream` to stop
+    it.
+    """
+    return UpdateStream(executable, enable_batching=enable_batching)
+
+
+@contextlib.contextmanager
+def safe_stream(
+    executable: Executable[Any], *, enable_batching: bool = True
+) -> Iterator[UpdateStream]:
+    """A ``with`` block over the updates of a run; leaving the block stops the run.
+
+    Example:
+        >>> with ot.safe_stream(strategy("Q")) as updates:   # doctest: +SKIP
+        ...     for update in updates:
+        ...         print(update)
+    """
+    stream = UpdateStream(executable, enable_batching=enable_batching)
+    try:
+        yield stream
+    finally:
+        stream.close()

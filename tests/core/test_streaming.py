@@ -1,0 +1,134 @@
+"""Streaming: updates arrive in completion order, while the run goes on, and stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from onetwo import ot
+from onetwo.backends.fake import FakeBackend
+from onetwo.builtins import llm
+from onetwo.core import streaming, tracing
+
+
+@ot.make_executable
+@tracing.trace
+async def stage(name: str) -> str:
+    return name.upper()
+
+
+@ot.make_executable
+@tracing.trace
+async def three_stages() -> list[str]:
+    return [await stage("a"), await stage("b"), await stage("c")]
+
+
+def test_updates_come_in_stage_order_then_the_final_result() -> None:
+    updates = list(ot.stream_updates(three_stages()))
+    assert [(u.name, u.value, u.final) for u in updates] == [
+        ("stage", "A", False),
+        ("stage", "B", False),
+        ("stage", "C", False),
+        ("three_stages", ["A", "B", "C"], True),
+    ]
+    final = updates[-1]
+    assert final.stage.name == "three_stages"
+    assert [c.outputs for c in final.stage.children] == ["A", "B", "C"]
+
+
+def test_builtin_calls_are_stages_and_the_stream_keeps_result_and_trace() -> None:
+    FakeBackend(regex_replies=[("first", " one")], default_reply=" two").register()
+
+    @ot.make_executable
+    async def chain() -> str:
+        first = await llm.generate_text("first")
+        return await llm.generate_text(f"then{first}")
+
+    with ot.safe_stream(chain()) as updates:
+        seen = [(u.name, u.value) for u in updates]
+    assert seen == [
+        ("llm.generate_text", " one"),
+        ("llm.generate_text", " two"),
+        ("chain", " two"),
+    ]
+    assert updates.result == " two"
+    assert updates.trace is not None and len(updates.trace.calls()) == 2
+
+
+def test_an_update_arrives_before_the_run_finishes() -> None:
+    go_on = threading.Event()
+
+    @ot.make_executable
+    async def gated() -> str:
+        await stage("early")
+        await asyncio.to_thread(go_on.wait, 10)  # blocks until the consumer saw "early"
+        return await stage("late")
+
+    with ot.safe_stream(gated()) as updates:
+        first = next(updates)
+        assert (first.name, first.value) == ("stage", "EARLY")
+        go_on.set()
+        rest = [u.value for u in updates]
+    assert rest == ["LATE", "LATE"]
+
+
+def test_traced_generators_stream_partial_results() -> None:
+    @ot.make_executable
+    @tracing.trace
+    async def drafts() -> AsyncIterator[str]:
+        for text in ["d", "dr", "draft"]:
+            yield text
+
+    updates = list(ot.stream_updates(drafts()))
+    assert [(u.value, u.partial, u.final) for u in updates] == [
+        ("d", True, False),
+        ("dr", True, False),
+        ("draft", True, False),
+        ("draft", False, True),
+    ]
+    assert repr(updates[0]) == "Update('drafts' partial: 'd')"
+
+
+def test_a_failing_run_yields_the_updates_before_it_then_raises() -> None:
+    @ot.make_executable
+    async def fails() -> None:
+        await stage("ok")
+        raise RuntimeError("stage two broke")
+
+    seen = []
+    with pytest.raises(RuntimeError, match="stage two broke"):
+        for update in ot.stream_updates(fails()):
+            seen.append(update.value)
+    assert seen == ["OK"]
+
+
+def test_leaving_safe_stream_early_cancels_the_run() -> None:
+    cancelled = threading.Event()
+
+    @ot.make_executable
+    async def endless() -> None:
+        try:
+            while True:
+                await stage("tick")
+                await asyncio.sleep(0.001)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with ot.safe_stream(endless()) as updates:
+        for _ in range(3):
+            next(updates)
+    assert cancelled.is_set()  # close() waited for the run to unwind
+
+
+async def test_astream_updates_from_async_code() -> None:
+    names = [u.value async for u in streaming.astream_updates(three_stages())]
+    assert names == ["A", "B", "C", ["A", "B", "C"]]
+
+
+def test_stream_updates_needs_an_executable() -> None:
+    with pytest.raises(TypeError, match="needs an Executable"):
+        ot.stream_updates(lambda: None)  # type: ignore[arg-type]
