@@ -5,17 +5,18 @@
 * (a) one batch at a time: ideal 64 x 20 ms = 1.28 s; target <= 1.10x ideal;
 * (b) ``max_concurrent_batches=8``: ideal 8 x 20 ms = 160 ms; target <= 1.25x ideal;
 
-and a mean batch size >= 31 in both. Variants, each timed ``--repeats`` times (median):
+and a mean batch size >= 31 in both. Variants, each timed ``--repeats`` times, interleaved (median):
 
 * ``floor``: a minimal asyncio micro-batcher (requests coalesced per loop tick with
   ``call_soon``, batches run under a semaphore), driven by ``asyncio.gather``;
 * ``batch_function async``: an async batch function (``asyncio.sleep(0.02)``), gather;
 * ``batch_function sync``: a sync batch function (``time.sleep(0.02)``, thread pool), gather;
 * ``ot.par_iter + FakeBackend``: ``ot.run(ot.par_iter(...))`` of ``llm.generate_text`` on
-  ``FakeBackend(batch_size=32, latency=0.02)``, with ``chunk_size`` 100 in (a) and 256
-  in (b) (100 workers cannot keep 8 batches of 32 in flight).
+  ``FakeBackend(batch_size=32, latency=0.02)``, with ``chunk_size`` 100 (the default) in
+  (a) and 512 in (b): keeping 8 batches of 32 busy needs 256 calls in flight, plus as
+  many queued so that a full batch is ready whenever one finishes.
 
-    .venv/bin/python benchmarks/bench_batching.py [--repeats 5] [--calls 2048]
+    .venv/bin/python benchmarks/bench_batching.py [--repeats 7] [--calls 2048]
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def run_par_iter(calls: int, concurrency: int) -> Run:
         default_reply="ok", latency=COST, batch_size=BATCH_SIZE, max_concurrent_batches=concurrency
     )
     backend.register()
-    chunk_size = 100 if concurrency == 1 else BATCH_SIZE * concurrency
+    # Enough calls in flight that a full batch waits whenever a slot frees.
+    chunk_size = 100 if concurrency == 1 else 2 * BATCH_SIZE * concurrency
     prompts = [f"question {i}" for i in range(calls)]
     start = time.perf_counter()
     results = ot.run(ot.par_iter((llm.generate_text(p) for p in prompts), chunk_size=chunk_size))
@@ -141,7 +143,7 @@ def run_par_iter(calls: int, concurrency: int) -> Run:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per variant")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per variant")
     parser.add_argument("--calls", type=int, default=2048, help="calls per run")
     args = parser.parse_args()
 
@@ -157,11 +159,16 @@ def main() -> None:
     for setting, concurrency, target in settings:
         batches = -(-args.calls // BATCH_SIZE)
         ideal = -(-batches // concurrency) * COST
-        for name, run in variants:
-            runs = [run(args.calls, concurrency) for _ in range(args.repeats)]
-            wall = statistics.median(r[0] for r in runs)
-            mean = min(r[1] for r in runs)
-            in_flight = max(r[2] for r in runs)
+        # Interleaved (each repetition runs every variant once), so that a noisy moment
+        # on the machine hits all variants alike.
+        runs: dict[str, list[Run]] = {name: [] for name, _ in variants}
+        for _ in range(args.repeats):
+            for name, run in variants:
+                runs[name].append(run(args.calls, concurrency))
+        for name, _ in variants:
+            wall = statistics.median(r[0] for r in runs[name])
+            mean = min(r[1] for r in runs[name])
+            in_flight = max(r[2] for r in runs[name])
             ratio = wall / ideal
             rows.append(
                 (

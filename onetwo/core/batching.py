@@ -508,6 +508,10 @@ class _QueueSet:
                 return queue
         queue = self.queues.get(loop)
         if queue is None:
+            # A loop closed while requests still waited (no one cancelled them) is kept
+            # alive by its queue's futures and timer: let go of it now.
+            for closed in [old for old in self.queues if old.is_closed()]:
+                del self.queues[closed]
             queue = self.queues[loop] = make()
             self.last = queue._counters
         self.hot = (weakref.ref(loop), weakref.ref(queue))

@@ -561,6 +561,17 @@ def test_a_queue_does_not_keep_its_event_loop_alive() -> None:
     assert f.stats().requests == 1
 
 
+def test_queues_of_closed_loops_are_dropped_when_a_new_loop_comes() -> None:
+    f = batch_function(batch_size=4)(Recorder())
+    loops = [asyncio.new_event_loop() for _ in range(3)]
+    for loop in loops:
+        try:
+            assert loop.run_until_complete(f(1)) == 10
+        finally:
+            loop.close()
+    assert len(f._queues.queues) == 1  # only the last loop's queue is left
+
+
 # --- through ot.run, with the fake backend ----------------------------------------------
 
 
