@@ -164,7 +164,10 @@ class GoogleGenAIAPI(Backend):
             api_version=self.api_version,
             timeout=int(self.timeout * 1000),
             retry_options=types.HttpRetryOptions(attempts=1),  # retries are ours
-            async_client_args={"event_hooks": {"request": [_guard_request]}},
+            async_client_args={
+                "event_hooks": {"request": [_guard_request]},
+                "trust_env": not network.is_loopback_url(self.base_url or ""),
+            },
         )
         return genai.Client(api_key=self._key(), http_options=options).aio
 

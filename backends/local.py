@@ -168,7 +168,8 @@ class LocalServer:
     def model_path(self) -> str:
         return find_model_file(self.model)
 
-    def _params(self) -> Any:
+    def _server_and_params(self) -> tuple[Any, Any]:
+        """xllamacpp's ``Server`` class and the ``CommonParams`` for this server."""
         try:
             import xllamacpp as xlc
         except ImportError as e:
@@ -200,7 +201,7 @@ class LocalServer:
         with self._lock:
             if self._url is not None:
                 return self._url
-            server_cls, params = self._params()
+            server_cls, params = self._server_and_params()
             began = time.monotonic()
             server = server_cls(params)
             url = str(server.listening_address).rstrip("/")
@@ -234,7 +235,7 @@ def _wait_healthy(url: str, timeout: float) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url + "/health", timeout=5) as response:
+            with _NO_PROXY.open(url + "/health", timeout=5) as response:
                 if response.status == 200:
                     return
         except OSError as e:  # 503 while loading, or not listening yet
@@ -246,6 +247,8 @@ def _wait_healthy(url: str, timeout: float) -> None:
     )
 
 
+# A server on this machine: environment proxies must not intercept the health check.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _live_servers: weakref.WeakSet[LocalServer] = weakref.WeakSet()
 _shared: dict[str, LocalServer] = {}
 _shared_lock = threading.Lock()
@@ -294,13 +297,12 @@ class LocalModel(OpenAIAPI):
         return await self.server.astart() + "/v1"
 
     def identity(self) -> dict[str, Any]:
+        identity = super().identity()
         # No URL: the port changes on every start, the outputs do not.
+        identity.pop("base_url", None)
         model_file = KNOWN_MODELS.get(self.model)
-        return {
-            "provider": self.provider,
-            "model": self.model,
-            "file": model_file.filename if model_file else os.path.basename(self.model),
-        }
+        identity["file"] = model_file.filename if model_file else os.path.basename(self.model)
+        return identity
 
     def __repr__(self) -> str:
         return f"LocalModel(model={self.model!r}, server={self.server!r})"

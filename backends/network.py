@@ -29,7 +29,13 @@ from urllib.parse import urlsplit
 
 from onetwo.errors import NetworkBlocked
 
-__all__ = ["check_url", "is_loopback_only", "loopback_only", "set_loopback_only"]
+__all__ = [
+    "check_url",
+    "is_loopback_only",
+    "is_loopback_url",
+    "loopback_only",
+    "set_loopback_only",
+]
 
 _ENV = "ONETWO_LOOPBACK_ONLY"
 _loopback_only: bool | None = None  # None: follow the environment variable
@@ -69,6 +75,11 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` points at this machine (then HTTP proxies must not be used)."""
+    return _is_loopback_host(urlsplit(str(url)).hostname or "")
+
+
 def check_url(url: str) -> None:
     """Raise :class:`~onetwo.errors.NetworkBlocked` if the guard forbids contacting ``url``.
 
@@ -77,8 +88,8 @@ def check_url(url: str) -> None:
     """
     if not is_loopback_only():
         return
-    host = urlsplit(str(url)).hostname or ""
-    if not _is_loopback_host(host):
+    if not is_loopback_url(url):
+        host = urlsplit(str(url)).hostname
         raise NetworkBlocked(
             f"The network guard blocked a request to {host or url!r}: only loopback "
             "addresses (127.0.0.1, ::1, localhost) are allowed while it is on (as in the "

@@ -207,7 +207,9 @@ class OpenAIAPI(Backend):
                 max_retries=0,  # retries happen in one layer: ours
                 timeout=self.timeout,
                 http_client=openai.DefaultAsyncHttpxClient(
-                    event_hooks={"request": [_guard_request]}
+                    event_hooks={"request": [_guard_request]},
+                    # Environment proxies must not intercept a server on this machine.
+                    trust_env=not network.is_loopback_url(base_url or ""),
                 ),
             )
         return client

@@ -25,6 +25,9 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# Servers on this machine: environment proxies must not intercept.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 __all__ = ["Fault", "FaultProxy"]
 
 
@@ -91,7 +94,7 @@ class FaultProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -194,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.owner.upstream + self.path, data=body, headers=headers, method=method
         )
         try:
-            with urllib.request.urlopen(request, timeout=120) as response:
+            with _NO_PROXY.open(request, timeout=120) as response:
                 status, data = response.status, response.read()
                 content_type = response.headers.get("Content-Type", "application/json")
         except urllib.error.HTTPError as e:

@@ -31,6 +31,9 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# Servers on this machine: environment proxies must not intercept.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 __all__ = ["GeminiShim", "RecordedRequest"]
 
 _ROUTE = re.compile(r"^/(?:[^?]*/)?(v1|v1beta)/models/([^:/?]+)(?::(\w+))?(?:\?.*)?$")
@@ -147,6 +150,14 @@ def _logprobs_result(logprobs: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"chosenCandidates": chosen, "topCandidates": top}
 
 
+def _usage(usage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "promptTokenCount": usage.get("prompt_tokens", 0),
+        "candidatesTokenCount": usage.get("completion_tokens", 0),
+        "totalTokenCount": usage.get("total_tokens", 0),
+    }
+
+
 def to_gemini_response(response: dict[str, Any], model: str) -> dict[str, Any]:
     """An OpenAI chat completion as a ``GenerateContentResponse``."""
     candidates = []
@@ -163,13 +174,8 @@ def to_gemini_response(response: dict[str, Any], model: str) -> dict[str, Any]:
             candidate["avgLogprobs"] = sum(values) / len(values)
         candidates.append(candidate)
     out: dict[str, Any] = {"candidates": candidates, "modelVersion": model}
-    usage = response.get("usage")
-    if usage:
-        out["usageMetadata"] = {
-            "promptTokenCount": usage.get("prompt_tokens", 0),
-            "candidatesTokenCount": usage.get("completion_tokens", 0),
-            "totalTokenCount": usage.get("total_tokens", 0),
-        }
+    if response.get("usage"):
+        out["usageMetadata"] = _usage(response["usage"])
     if response.get("id"):
         out["responseId"] = response["id"]
     return out
@@ -205,7 +211,9 @@ class GeminiShim:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -224,7 +232,7 @@ class GeminiShim:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=120) as response:
+            with _NO_PROXY.open(request, timeout=120) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as e:
             detail = e.read().decode(errors="replace")
@@ -245,39 +253,34 @@ class GeminiShim:
             headers={"Content-Type": "application/json"},
         )
         try:
-            response = urllib.request.urlopen(upstream, timeout=120)
+            response = _NO_PROXY.open(upstream, timeout=120)
         except urllib.error.HTTPError as e:
             raise _UpstreamError(e.code, e.read().decode(errors="replace")[:500]) from e
+        final: dict[str, Any] | None = None  # Gemini puts finish and usage on one last chunk
         with response:
             for raw in response:
                 line = raw.decode().strip()
-                if not line.startswith("data:"):
+                if not line.startswith("data:") or line[5:].strip() == "[DONE]":
                     continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                chunk = json.loads(data)
-                out: dict[str, Any] = {"modelVersion": model}
+                chunk = json.loads(line[5:])
                 if chunk.get("choices"):
                     choice = chunk["choices"][0]
+                    text = (choice.get("delta") or {}).get("content") or ""
                     candidate: dict[str, Any] = {
-                        "content": {
-                            "role": "model",
-                            "parts": [{"text": choice.get("delta", {}).get("content") or ""}],
-                        },
+                        "content": {"role": "model", "parts": [{"text": text}]},
                         "index": 0,
                     }
+                    out = {"candidates": [candidate], "modelVersion": model}
                     if choice.get("finish_reason"):
                         candidate["finishReason"] = _FINISH.get(choice["finish_reason"], "OTHER")
-                    out["candidates"] = [candidate]
+                        final = out
+                        continue
+                    yield out
                 if chunk.get("usage"):
-                    usage = chunk["usage"]
-                    out["usageMetadata"] = {
-                        "promptTokenCount": usage.get("prompt_tokens", 0),
-                        "candidatesTokenCount": usage.get("completion_tokens", 0),
-                        "totalTokenCount": usage.get("total_tokens", 0),
-                    }
-                yield out
+                    final = final or {"modelVersion": model}
+                    final["usageMetadata"] = _usage(chunk["usage"])
+        if final is not None:
+            yield final
 
     def count_tokens(self, body: dict[str, Any]) -> dict[str, Any]:
         contents = body.get("contents") or (body.get("generateContentRequest") or {}).get(
