@@ -156,6 +156,7 @@ def main() -> None:
     ]
     rows = [("setting", "variant", "wall (median)", "x ideal", "mean batch", "max in flight")]
     failures = []
+    spread = []
     for setting, concurrency, target in settings:
         batches = -(-args.calls // BATCH_SIZE)
         ideal = -(-batches // concurrency) * COST
@@ -170,6 +171,7 @@ def main() -> None:
             mean = min(r[1] for r in runs[name])
             in_flight = max(r[2] for r in runs[name])
             ratio = wall / ideal
+            spread.append(f"{setting} / {name}: {sorted(round(r[0] * 1e3) for r in runs[name])}")
             rows.append(
                 (
                     setting,
@@ -185,6 +187,7 @@ def main() -> None:
     print(f"{args.calls} calls, batch size {BATCH_SIZE}, {COST * 1e3:.0f} ms per batch, ", end="")
     print(f"median of {args.repeats} runs; 'mean batch' is the worst run's.")
     print(table(rows))
+    print("\nruns (ms):\n" + "\n".join(spread))
     if failures:
         print("MISSED TARGETS (a) <= 1.10x, (b) <= 1.25x, mean batch >= 31:")
         print("\n".join(failures))

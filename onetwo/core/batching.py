@@ -38,10 +38,12 @@ Results. A result that is an exception instance fails only its request; an excep
 raised by the batch call fails every request of that batch. A caller cancelled while its
 request waits withdraws the request; one cancelled after its batch was sent just stops
 waiting. Synchronous batch functions run in a thread pool of ``max_concurrent_batches``
-threads, never on the event loop.
+threads, never on the event loop. A batch runs in a copy of the context variables of the
+request that opened it (registry, sampling key...).
 
 ``ot.run(..., enable_batching=False)`` sets :data:`batching_enabled` to False: each call
-then goes straight to the batch function with a one-request list (results are the same).
+then goes straight to the batch function with a one-request list (results are the same;
+``max_concurrent_batches`` then bounds only the threads of a sync function).
 
 When not to use it: a backend that takes one request per call and has no batch endpoint
 gains nothing (use a semaphore for concurrency limits).
@@ -252,6 +254,7 @@ class BatchQueue(Generic[Req, Res]):
 
     Made by :class:`BatchFunction` / :class:`BoundBatchMethod` on first use in each event
     loop (``fn.queue()`` returns it); see the module docstring for when batches are cut.
+    Make one only inside the running loop it serves.
 
     Args:
         fn: the batch function (sync or async): list of requests -> list of results.
