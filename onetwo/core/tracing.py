@@ -371,6 +371,9 @@ def _name_of(awaitable: Any) -> str:
     builtin = getattr(awaitable, "builtin", None)  # a builtin call
     if builtin is not None:
         return str(builtin.name)
+    if isinstance(awaitable, Executable):  # e.g. "par_iter(chunk_size=2)"
+        text = repr(awaitable)
+        return text if len(text) <= 60 else text[:59] + "…"
     return type(awaitable).__name__.lstrip("_")
 
 
