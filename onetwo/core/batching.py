@@ -264,6 +264,8 @@ class BatchQueue(Generic[Req, Res]):
         clock: the clock for ``max_wait``.
         name: for messages and ``repr``.
         is_async: whether ``fn`` returns an awaitable (detected when None).
+        thread_pool: gives the thread pool of a sync ``fn``, given its size (default: a
+            pool of this queue's own).
     """
 
     def __init__(
@@ -276,6 +278,7 @@ class BatchQueue(Generic[Req, Res]):
         clock: Clock = SYSTEM_CLOCK,
         name: str = "",
         is_async: bool | None = None,
+        thread_pool: Callable[[int], ThreadPoolExecutor] | None = None,
     ) -> None:
         self.name = name or _name_of(fn)
         _check_params(batch_size, max_wait, max_concurrent_batches, self.name)
@@ -292,6 +295,7 @@ class BatchQueue(Generic[Req, Res]):
         self._context: contextvars.Context | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor: ThreadPoolExecutor | None = None
+        self._thread_pool_of_size = thread_pool or _new_thread_pool
         self._watcher = _watcher(asyncio.get_running_loop())
 
     async def submit(self, request: Req) -> Res:
@@ -480,19 +484,20 @@ class BatchQueue(Generic[Req, Res]):
         return result
 
     def _thread_pool(self) -> ThreadPoolExecutor:
-        # Its idle threads exit when the queue (hence the pool) is garbage collected,
-        # i.e. once the event loop is gone.
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self.max_concurrent_batches, thread_name_prefix="onetwo-batch"
-            )
+            self._executor = self._thread_pool_of_size(self.max_concurrent_batches)
         return self._executor
+
+
+def _new_thread_pool(size: int) -> ThreadPoolExecutor:
+    # Idle threads exit when the pool is garbage collected.
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="onetwo-batch")
 
 
 class _QueueSet:
     """The queues of one batch function (or of one instance's batch method), one per loop."""
 
-    __slots__ = ("hot", "last", "queues")
+    __slots__ = ("hot", "last", "pool", "queues")
 
     def __init__(self) -> None:
         self.queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BatchQueue[Any, Any]]
@@ -501,6 +506,18 @@ class _QueueSet:
         self.hot: tuple[weakref.ref[Any], weakref.ref[BatchQueue[Any, Any]]] | None = None
         # The counters of the latest queue, so stats() still answers after ot.run returns.
         self.last: _Counters | None = None
+        # Shared by the queues of successive loops (each ot.run has its own), so that a
+        # sync batch function does not start new threads for every run.
+        self.pool: tuple[int, ThreadPoolExecutor] | None = None
+
+    def thread_pool(self, size: int) -> ThreadPoolExecutor:
+        if self.pool is not None:
+            if self.pool[0] == size:
+                return self.pool[1]
+            self.pool[1].shutdown(wait=False)  # the size changed (read from an instance)
+        pool = _new_thread_pool(size)
+        self.pool = (size, pool)
+        return pool
 
     def get(self, make: Callable[[], BatchQueue[Any, Any]]) -> BatchQueue[Any, Any]:
         loop = asyncio.get_running_loop()
@@ -575,6 +592,7 @@ class BatchFunction(Generic[Req, Res]):
             max_concurrent_batches=concurrency,
             clock=clock,
             name=self._name,
+            thread_pool=self._queues.thread_pool,
         )
 
     def __repr__(self) -> str:
@@ -694,10 +712,11 @@ class BatchMethod(Generic[Owner, Req, Res]):
             weakref.finalize(instance, self._instances.pop, key, None)
         return queues
 
-    def _make_queue(self, instance: Owner, ref: weakref.ref[Any]) -> BatchQueue[Req, Res]:
+    def _make_queue(self, instance: Owner, queues: _InstanceQueues) -> BatchQueue[Req, Res]:
         batch_size, max_wait, concurrency, clock = self._params
         fn = self._fn
         name = self._name
+        ref = queues.owner
 
         def call(requests: list[Req]) -> Any:
             owner = ref()
@@ -713,6 +732,7 @@ class BatchMethod(Generic[Owner, Req, Res]):
             clock=_resolve(clock, instance) or SYSTEM_CLOCK,
             name=name,
             is_async=self._is_async,
+            thread_pool=queues.thread_pool,
         )
 
     def __repr__(self) -> str:
@@ -739,7 +759,7 @@ class BoundBatchMethod(Generic[Req, Res]):
         """The instance's queue on the running event loop (made on first use)."""
         method, instance = self._method, self._instance
         queues = method._queues_of(instance)
-        return queues.get(lambda: method._make_queue(instance, queues.owner))
+        return queues.get(lambda: method._make_queue(instance, queues))
 
     def stats(self) -> BatchStats:
         """The :class:`BatchStats` of the running loop's queue, or of the last one."""

@@ -228,6 +228,22 @@ async def test_sync_batch_functions_run_in_threads_without_blocking_the_loop() -
     assert threads and threading.get_ident() not in threads
 
 
+def test_successive_loops_reuse_the_threads_of_a_sync_batch_function() -> None:
+    threads: set[int] = set()
+
+    @batch_function(batch_size=4)
+    def f(requests: list[int]) -> list[int]:
+        threads.add(threading.get_ident())
+        return requests
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(f(i) for i in range(10)))
+
+    for _ in range(3):  # three loops, like three ot.run calls
+        assert asyncio.run(main()) == list(range(10))
+    assert len(threads) == 1  # max_concurrent_batches=1: one thread, reused
+
+
 async def test_sync_batches_run_concurrently_up_to_the_limit() -> None:
     barrier = threading.Barrier(2, timeout=10)
 
