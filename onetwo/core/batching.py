@@ -511,10 +511,10 @@ class _QueueSet:
         self.pool: tuple[int, ThreadPoolExecutor] | None = None
 
     def thread_pool(self, size: int) -> ThreadPoolExecutor:
-        if self.pool is not None:
-            if self.pool[0] == size:
-                return self.pool[1]
-            self.pool[1].shutdown(wait=False)  # the size changed (read from an instance)
+        if self.pool is not None and self.pool[0] == size:
+            return self.pool[1]
+        # None yet, or the size changed (read from an instance): a queue of another loop
+        # may still use the old pool, which goes away with it.
         pool = _new_thread_pool(size)
         self.pool = (size, pool)
         return pool
