@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 # jupyter_core warns about its future path layout unless told which one to use.
 os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+import nbclient
+import nbformat
+import pytest
 
 COLABS = Path(__file__).resolve().parent.parent / "colabs"
 NOTEBOOKS = sorted(COLABS.glob("*.ipynb"))
