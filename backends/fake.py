@@ -175,7 +175,7 @@ class FakeBackend(Backend):
                 await asyncio.sleep(self.latency)
             result = await self._generate_one(text_prompt, arguments, with_details)
         if traced:  # annotated here, in the caller's context, not inside the batch
-            tracing.annotate(**result[1])
+            tracing.annotate(result[1])
             return result if include_details else result[0]
         return result
 

@@ -47,7 +47,7 @@ import dataclasses
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar, overload
 
@@ -234,19 +234,23 @@ def is_enabled() -> bool:
     return current_node.get() is not None
 
 
-def annotate(**details: Any) -> None:
-    """Add ``details`` to the node of the call running now; a no-op when tracing is off.
+def annotate(details: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
+    """Add details to the node of the call running now; a no-op when tracing is off.
 
     Standard keys: ``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``,
     ``latency`` (seconds, as the backend measured it), ``cache_hit`` (``True``/``False``),
-    ``finish_reason``. Later values replace earlier ones.
+    ``finish_reason``. Later values replace earlier ones. Pass a dict (e.g. the
+    ``include_details`` dict a backend already built) or keywords, or both.
 
     Example:
         >>> tracing.annotate(cache_hit=False, prompt_tokens=12)   # doctest: +SKIP
     """
     node = current_node.get()
     if node is not None:
-        node.details.update(details)
+        if details:
+            node.details.update(details)
+        if fields:
+            node.details.update(fields)
 
 
 def _open(parent: Trace | None, name: str, kind: str, inputs: dict[str, Any]) -> Trace:
@@ -287,17 +291,18 @@ async def trace_builtin(
     Called by ``BuiltinCall`` only when tracing is on. The hot path of tracing: one
     coroutine, no copies.
     """
-    parent = current_node.get()
-    node = Trace(name, "builtin", inputs, start=time.time())
-    if parent is not None:
-        parent.children.append(node)
     owner = getattr(impl, "__self__", None)
     if isinstance(owner, Backend):
-        node.details["backend"] = owner.provider
-        node.details["model"] = owner.model
+        details: dict[str, Any] = {"backend": owner.provider, "model": owner.model}
+    else:
+        details = {}
     key = current_sampling_key()
     if key:
-        node.details["sampling_key"] = key
+        details["sampling_key"] = key
+    node = Trace(name, "builtin", inputs, None, None, time.time(), None, details)
+    parent = current_node.get()
+    if parent is not None:
+        parent.children.append(node)
     token = current_node.set(node)
     try:
         result = await call
