@@ -308,11 +308,13 @@ class BatchQueue(Generic[Req, Res]):
         counters.queued += 1
         if counters.queued == 1:
             self._context = contextvars.copy_context()
-            self._start_timer()
         if counters.queued >= self.batch_size:
             self._send_full()
-        elif counters.in_flight < self.max_concurrent_batches:
-            self._watcher.watch(self)
+        else:
+            if counters.queued == 1:
+                self._start_timer()
+            if counters.in_flight < self.max_concurrent_batches:
+                self._watcher.watch(self)
         try:
             return await item.future
         except asyncio.CancelledError:
