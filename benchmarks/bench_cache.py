@@ -3,10 +3,12 @@
 For each run: one process fills a fresh cache folder with N distinct
 ``llm.generate_text`` calls (``ot.par_iter`` over ``FakeBackend(cache=folder)``); a
 fresh process replays them in ``replay`` mode (so a miss would raise) and checks that
-the backend executed nothing and the outputs match; a fresh process times
-``diskcache.Cache.get`` over N keys of the same shape (the floor); and, for scale, a fresh
-process runs the same N calls without any cache (the dispatch cost alone). Prints the
-median of the runs per call, and replay / floor.
+the backend executed nothing and the outputs match. The floor, ``diskcache.Cache.get``
+over N keys of the same shape in a plain diskcache folder, is timed in that same fresh
+process, interleaved with the replay in slices of 500 (so both see the same machine
+noise; each key and call is read once). For scale, a fresh process runs the same N
+calls without any cache (the dispatch cost alone). Prints the median of the runs per
+call, and replay / floor.
 
 Usage:
     .venv/bin/python benchmarks/bench_cache.py [--calls 10000] [--runs 5]
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 
 def _prompts(n: int) -> list[str]:
@@ -46,22 +49,48 @@ def child_fill(folder: str, n: int) -> float:
     return elapsed
 
 
-def child_replay(folder: str, n: int) -> float:
+def child_replay(folder: str, n: int) -> dict[str, float]:
+    """Replay in this fresh process, interleaved with the raw floor so both see one noise.
+
+    The N calls run in slices of 500 inside one ``ot.run``; before each slice, 500 raw
+    ``diskcache.get`` of other keys are timed. Each call and each key is read once.
+    """
+    import diskcache
+
     from onetwo import ot
     from onetwo.backends.fake import FakeBackend
     from onetwo.builtins import llm
     from onetwo.core.caching import CallCache
 
+    raw = diskcache.Cache(folder + "-raw")
+    raw_keys = [_raw_key(p) for p in _prompts(n)]
     backend = FakeBackend(default_reply="never used", cache=CallCache(folder, mode="replay"))
     backend.register()
     prompts = _prompts(n)
-    executable = ot.par_iter([llm.generate_text(p) for p in prompts])
-    start = time.perf_counter()
-    results = ot.run(executable)
-    elapsed = time.perf_counter() - start
+    step = 500
+    slices = [
+        (raw_keys[i : i + step], ot.par_iter([llm.generate_text(p) for p in prompts[i : i + step]]))
+        for i in range(0, n, step)
+    ]
+    spent = {"replay": 0.0, "floor": 0.0}
+
+    @ot.make_executable
+    async def interleaved() -> list[str]:
+        results: list[str] = []
+        for keys, executable in slices:
+            start = time.perf_counter()
+            for k in keys:
+                raw.get(k)
+            middle = time.perf_counter()
+            results += await executable
+            spent["floor"] += middle - start
+            spent["replay"] += time.perf_counter() - middle
+        return results
+
+    results = ot.run(interleaved())
     assert not backend.calls, f"{len(backend.calls)} calls reached the backend"
     assert results == [_reply(p) for p in prompts], "replay differs from the fill"
-    return elapsed
+    return spent
 
 
 def child_nocache(folder: str, n: int) -> float:
@@ -95,7 +124,9 @@ def child_floor(folder: str, n: int) -> float:
     start = time.perf_counter()
     for k in keys:
         cache.get(k)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    cache.close()
+    return elapsed
 
 
 def _raw_key(prompt: str) -> str:
@@ -107,18 +138,17 @@ CHILDREN = {
     "replay": child_replay,
     "nocache": child_nocache,
     "floor_fill": child_floor_fill,
-    "floor": child_floor,
 }
 
 
-def _spawn(role: str, folder: str, n: int) -> float:
+def _spawn(role: str, folder: str, n: int) -> Any:
     out = subprocess.run(
         [sys.executable, __file__, "--child", role, folder, str(n)],
         check=True,
         capture_output=True,
         text=True,
     )
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -135,13 +165,14 @@ def main() -> None:
     n = args.calls
     per_call: dict[str, list[float]] = {"fill": [], "replay": [], "floor": [], "nocache": []}
     for run in range(args.runs):
-        with tempfile.TemporaryDirectory() as cache_dir, tempfile.TemporaryDirectory() as raw_dir:
-            # Interleaved, each in a fresh process, so drift on a noisy machine is shared.
-            per_call["fill"].append(_spawn("fill", cache_dir, n) / n * 1e6)
-            _spawn("floor_fill", raw_dir, n)
-            per_call["floor"].append(_spawn("floor", raw_dir, n) / n * 1e6)
-            per_call["replay"].append(_spawn("replay", cache_dir, n) / n * 1e6)
-            per_call["nocache"].append(_spawn("nocache", raw_dir, n) / n * 1e6)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = f"{tmp}/cache"
+            per_call["fill"].append(_spawn("fill", folder, n) / n * 1e6)
+            _spawn("floor_fill", folder + "-raw", n)
+            replay = _spawn("replay", folder, n)
+            per_call["replay"].append(replay["replay"] / n * 1e6)
+            per_call["floor"].append(replay["floor"] / n * 1e6)
+            per_call["nocache"].append(_spawn("nocache", folder, n) / n * 1e6)
         print(
             f"run {run + 1}: "
             + ", ".join(f"{k} {v[-1]:.1f}" for k, v in per_call.items())

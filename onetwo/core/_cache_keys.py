@@ -31,6 +31,8 @@ ACCEPTED = (
 )
 
 _REQUIRED: Any = object()
+# Constant text around the given values: texts[0] slot[0] texts[1] slot[1] ... texts[-1].
+_Shape = tuple[tuple[str, ...], tuple[str, ...]]
 _float_repr = float.__repr__
 _int_repr = int.__repr__
 
@@ -62,13 +64,17 @@ def identity_tag(identity_json: str) -> str:
 
 
 def identity_of(backend: Any) -> Identity:
-    """The backend's encoded identity, computed on first use and kept on the instance."""
-    try:
-        return backend._onetwo_cache_identity
-    except AttributeError:
-        ident = Identity(backend)
-        backend._onetwo_cache_identity = ident
-        return ident
+    """The backend's encoded identity, computed on first use and kept on the instance.
+
+    The memo records which instance computed it, so a ``copy.copy`` of a backend (whose
+    model may then be changed) computes its own.
+    """
+    memo = backend.__dict__.get("_onetwo_cache_identity")
+    if memo is not None and memo[0] == id(backend):
+        return memo[1]
+    ident = Identity(backend)
+    backend.__dict__["_onetwo_cache_identity"] = (id(backend), ident)
+    return ident
 
 
 class Call:
@@ -132,11 +138,9 @@ class MethodSpec:
         self.positional = tuple(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
         self.defaults = {p.name: p.default for p in params if p.default is not p.empty}
         self.var_keyword = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
-        # (name, '"name":', default) in key order, for the fast path.
-        self.plan = tuple(
-            (n, encode_basestring_ascii(n) + ":", self.defaults.get(n, _REQUIRED))
-            for n in sorted(self.names - self.ignore)
-        )
+        # For the fast path: per set of given argument names, the params JSON as constant
+        # text (defaults filled in) around the slots of the given values.
+        self._shapes: dict[tuple[str, ...], _Shape | None] = {}
 
     def key_of(self, backend: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """``(identity, call JSON, key)`` of a call, or ``None`` if the arguments don't bind."""
@@ -166,8 +170,6 @@ class MethodSpec:
 
     def _plain_params(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         # The same text key_json(bind(...)) gives, for plain values only; else None.
-        if not self.simple:
-            return None
         if args:
             if len(args) > len(self.positional):
                 return None
@@ -177,25 +179,53 @@ class MethodSpec:
                     return None
                 given.update(kwargs)
             kwargs = given
-        if not self.names.issuperset(kwargs):
+        names = tuple(kwargs)
+        try:
+            shape = self._shapes[names]
+        except KeyError:
+            shape = self._shape(names)
+        if shape is None:
             return None
-        out = "{"
-        for name, head, default in self.plan:
-            v = kwargs.get(name, default)
+        texts, slots = shape
+        out = texts[0]
+        for name, text in zip(slots, texts[1:]):
+            v = kwargs[name]
             t = type(v)
             if t is str:
-                out += head + encode_basestring_ascii(v) + ","
+                out += encode_basestring_ascii(v) + text
             elif v is None:
-                out += head + "null,"
+                out += "null" + text
             elif t is bool:
-                out += head + ("true," if v else "false,")
+                out += ("true" if v else "false") + text
             elif t is int:
-                out += head + _int_repr(v) + ","
+                out += _int_repr(v) + text
             elif t is float and v - v == 0:  # not NaN/inf, which JSON spells differently
-                out += head + _float_repr(v) + ","
+                out += _float_repr(v) + text
             else:
                 return None
-        return out[:-1] + "}" if len(out) > 1 else "{}"
+        return out
+
+    def _shape(self, names: tuple[str, ...]) -> _Shape | None:
+        shape: _Shape | None = None
+        given = set(names)
+        if self.simple and given <= self.names and self.defaults.keys() | given >= self.names:
+            try:
+                texts, slots, text = [], [], "{"
+                for name in sorted(self.names - self.ignore):
+                    text += encode_basestring_ascii(name) + ":"
+                    if name in given:
+                        texts.append(text)
+                        slots.append(name)
+                        text = ","
+                    else:
+                        text += key_json(self.defaults[name]) + ","
+                texts.append("{}" if text == "{" else text[:-1] + "}")
+                shape = (tuple(texts), tuple(slots))
+            except (TypeError, ValueError):  # a default with no key: the slow path says so
+                shape = None
+        if len(self._shapes) < 256:
+            self._shapes[names] = shape
+        return shape
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
         """The effective arguments (defaults applied, ignored ones left out), or ``None``."""

@@ -305,7 +305,7 @@ class CallCache:
     # --- the call path --------------------------------------------------------------
 
     def _read(self, vkey: str) -> str | None:
-        raw = self._store.get(vkey)
+        raw = self._store.read(vkey)
         if raw is not None:
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()

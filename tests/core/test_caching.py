@@ -565,3 +565,38 @@ def test_local_classes_need_registering(folder: str) -> None:
     caching.register_types(Local)
     with pytest.raises(TypeError, match="pydantic models or enums"):
         caching.register_types(Opaque)
+
+
+async def test_a_copied_backend_with_another_model_has_its_own_identity(folder: str) -> None:
+    import copy
+
+    backend = Echo(model="a", cache=folder)
+    await backend.generate("p")
+    other = copy.copy(backend)
+    other.model, other.calls = "b", []
+    await other.generate("p")
+    assert other.calls == ["p"]
+
+
+def test_the_fast_key_path_handles_every_shape_of_arguments() -> None:
+    class Shapes(Backend):
+        @caching.cache_method()
+        async def none(self) -> str:
+            return ""
+
+        @caching.cache_method()
+        async def some(self, a: int, b: str = "x", *, c: Any = ("t",), d: bool = True) -> str:
+            return ""
+
+    for method, calls in [
+        (Shapes.none, [((), {})]),
+        (
+            Shapes.some,
+            [((1,), {}), ((), {"a": 1, "d": False}), ((1, "y"), {"c": None}), ((), {"b": "z"})],
+        ),
+    ]:
+        spec = method.__onetwo_cache_spec__  # type: ignore[attr-defined]
+        for args, kwargs in calls:
+            eff = spec.bind(args, kwargs)
+            fast = spec._plain_params(args, kwargs)
+            assert fast == (None if eff is None else key_json(eff)), (args, kwargs)
