@@ -187,6 +187,7 @@ def main() -> None:
     print(f"  raw diskcache get (floor)        {med['floor']:8.1f}")
     print(f"  same calls, no cache (dispatch)  {med['nocache']:8.1f}")
     print(f"  replay / floor: median of ratios {statistics.median(ratios):.2f} (target <= 2)")
+    print(f"  ratios per run: {sorted(round(r, 2) for r in ratios)}")
 
 
 if __name__ == "__main__":
