@@ -113,7 +113,6 @@ class TraceStats:
         )
 
 
-@dataclasses.dataclass(eq=False, slots=True)
 class Trace:
     """One traced call and the calls it made (``children``, in the order they started).
 
@@ -131,15 +130,47 @@ class Trace:
         children: the traced calls made while this one ran.
     """
 
-    name: str
-    kind: str = "function"
-    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    outputs: Any = None
-    error: BaseException | None = None
-    start: float = 0.0
-    end: float | None = None
-    details: dict[str, Any] = dataclasses.field(default_factory=dict)
-    children: list[Trace] = dataclasses.field(default_factory=list)
+    # A leaf (most nodes: one per model call) has no children list until it gets a child:
+    # a long trace then holds half as many objects for the garbage collector to scan.
+    __slots__ = (
+        "_children",
+        "details",
+        "end",
+        "error",
+        "inputs",
+        "kind",
+        "name",
+        "outputs",
+        "start",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        kind: str = "function",
+        inputs: dict[str, Any] | None = None,
+        outputs: Any = None,
+        error: BaseException | None = None,
+        start: float = 0.0,
+        end: float | None = None,
+        details: dict[str, Any] | None = None,
+        children: list[Trace] | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.inputs = {} if inputs is None else inputs
+        self.outputs = outputs
+        self.error = error
+        self.start = start
+        self.end = end
+        self.details = {} if details is None else details
+        self._children = children
+
+    @property
+    def children(self) -> list[Trace]:
+        if self._children is None:
+            self._children = []
+        return self._children
 
     @property
     def duration(self) -> float | None:
@@ -152,7 +183,8 @@ class Trace:
         while stack:
             node = stack.pop()
             yield node
-            stack.extend(reversed(node.children))
+            if node._children:
+                stack.extend(reversed(node._children))
 
     def find(self, name: str) -> Trace | None:
         """The first node (depth first) called ``name``, or ``None``."""
@@ -195,8 +227,8 @@ class Trace:
     def __repr__(self) -> str:
         # Cheap on purpose (no walk of the tree): asyncio and debuggers call repr freely.
         parts = [repr(self.name), self.kind]
-        if self.children:
-            parts.append(f"{len(self.children)} children")
+        if self._children:
+            parts.append(f"{len(self._children)} children")
         d = self.details
         if "backend" in d:
             parts.append(f"{d['backend']}:{d.get('model', '')}")
@@ -311,7 +343,11 @@ async def trace_builtin(
         raise
     finally:
         current_node.reset(token)
-    _close(node, result)
+    node.end = time.time()  # `_close`, inlined: this runs once per builtin call
+    node.outputs = result
+    listener = stage_listener.get()
+    if listener is not None:
+        listener(node, result)
     return result
 
 
