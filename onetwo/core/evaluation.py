@@ -279,9 +279,9 @@ class _Metric:
     @classmethod
     def of(cls, name: str, fn: MetricFunction) -> _Metric:
         try:
-            params = inspect.signature(fn).parameters.values()
-        except (TypeError, ValueError):
-            params = ()  # type: ignore[assignment]
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):  # no signature: call it with two arguments
+            params = []
         takes_example = any(p.name == "example" or p.kind is p.VAR_KEYWORD for p in params)
         return cls(name, fn, takes_example)
 
