@@ -32,6 +32,16 @@ Share an experiment by copying the folder, or with :meth:`CallCache.export_jsonl
 :meth:`CallCache.import_jsonl`. Not for: results that depend on something outside the
 arguments and ``identity()`` (e.g. a server-side model that changes under the same
 name): replay would hide the change.
+
+Good to know:
+
+* A write is one SQLite transaction in WAL mode with ``synchronous=NORMAL``: a killed
+  process loses only the calls still in flight; a power cut may also lose the last
+  few writes, never the database.
+* A process remembers the values it has read (bindings never change, except in
+  ``record`` mode): another process recording over them is seen after a restart.
+* ``identity()`` is read once per backend instance: change the model by making a new
+  backend (or a copy), not by assigning to an existing one.
 """
 
 from __future__ import annotations
@@ -144,6 +154,12 @@ class CallCache:
     def close(self) -> None:
         """Close the database connections (the object reopens them if used again)."""
         self._store.close()
+
+    def __reduce__(self) -> Any:
+        # A backend sent to another process reopens the folder there.
+        if self.directory is None:
+            raise TypeError(f"{type(self).__name__} lives in memory; save() it instead.")
+        return (_reopen, (self.directory, self._mode))
 
     def __enter__(self) -> CallCache:
         return self
@@ -509,6 +525,10 @@ class SimpleFunctionCache(CallCache):
         if path is None:
             raise ValueError("no file: pass cache_filename here or to SimpleFunctionCache().")
         return os.fspath(path)
+
+
+def _reopen(directory: str, mode: Mode) -> CallCache:
+    return CallCache(directory, mode=mode)
 
 
 def open_cache(cache: CallCache | str | os.PathLike[str]) -> CallCache:

@@ -600,3 +600,32 @@ def test_the_fast_key_path_handles_every_shape_of_arguments() -> None:
             eff = spec.bind(args, kwargs)
             fast = spec._plain_params(args, kwargs)
             assert fast == (None if eff is None else key_json(eff)), (args, kwargs)
+
+
+def test_threads_running_their_own_loops_share_one_cache(folder: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = caching.CallCache(folder)
+    backend = FakeBackend(regex_replies=[(".", lambda p, **kw: p.upper())], cache=cache)
+    prompts = [f"p{i}" for i in range(60)]
+
+    def run(offset: int) -> list[str]:
+        with ot.RegistryContext():
+            backend.register()
+            mine = prompts[offset : offset + 40]
+            return ot.run(ot.par_iter([llm.generate_text(p) for p in mine], chunk_size=4))  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(run, [0, 20])
+    assert a == [p.upper() for p in prompts[:40]] and b == [p.upper() for p in prompts[20:]]
+    assert cache.stats()["entries"] == 60 and cache.check() == []
+
+
+def test_a_cache_pickles_as_its_folder_and_mode(folder: str) -> None:
+    import pickle
+
+    cache = caching.CallCache(folder, mode="replay")
+    again = pickle.loads(pickle.dumps(cache))
+    assert (again.directory, again.mode) == (folder, "replay")
+    with pytest.raises(TypeError, match="lives in memory"):
+        pickle.dumps(caching.SimpleFunctionCache())
