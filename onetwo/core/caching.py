@@ -28,7 +28,8 @@ Example:
     >>> ot.run(llm.generate_text("Sky color?"))  # computed once, then read  # doctest: +SKIP
     'blue'
 
-Share an experiment by copying the folder, or with :meth:`CallCache.export_jsonl` /
+Share an experiment by copying the whole folder while no run uses it (recent writes may
+still sit in ``cache.db-wal``), or with :meth:`CallCache.export_jsonl` /
 :meth:`CallCache.import_jsonl`. Not for: results that depend on something outside the
 arguments and ``identity()`` (e.g. a server-side model that changes under the same
 name): replay would hide the change.
