@@ -57,6 +57,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, TypeVar, get_args
 
+from onetwo.core import tracing
 from onetwo.core._cache_codec import (
     UnsupportedType,
     decode_value,
@@ -67,6 +68,7 @@ from onetwo.core._cache_codec import (
 from onetwo.core._cache_keys import ACCEPTED, Call, MethodSpec, identity_tag
 from onetwo.core._cache_store import MemoryStore, open_disk_store
 from onetwo.core.sampling import current_sampling_key
+from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import CacheError, CacheMiss
 
 __all__ = [
@@ -585,7 +587,11 @@ def cache_method(
                 raw = cache._memo.get(vkey) or cache._read(vkey)
                 if raw is not None:
                     cache.hits += 1
+                    if current_trace_node.get() is not None:
+                        tracing.annotate(cache_hit=True)
                     return raw[1:] if raw[0] == "s" else decode_value(raw)
+            if current_trace_node.get() is not None:
+                tracing.annotate(cache_hit=False)
             return await cache._miss(spec.make_call(self, args, kwargs, made), fn)
 
         wrapper.__onetwo_cache_spec__ = spec  # type: ignore[attr-defined]
