@@ -52,32 +52,27 @@ def run_sync(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 def _run_in_worker_thread(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     context = contextvars.copy_context()
-    loop = asyncio.new_event_loop()
     outcome: dict[str, Any] = {}
-    task_ready = threading.Event()
-    task_box: list[asyncio.Task[T]] = []
+    started = threading.Event()
+    handle: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
 
     async def runner() -> T:
         task = asyncio.current_task()
         assert task is not None
-        task_box.append(task)
-        task_ready.set()
+        handle.append((asyncio.get_running_loop(), task))
+        started.set()
         return await main()
 
     def work() -> None:
         try:
-            asyncio.set_event_loop(loop)
-            outcome["value"] = loop.run_until_complete(runner())
-        except BaseException as e:
+            # asyncio.Runner, like asyncio.run, cancels leftover tasks and shuts down
+            # async generators and the default executor before closing the loop.
+            with asyncio.Runner() as loop_runner:
+                outcome["value"] = loop_runner.run(runner())
+        except BaseException as e:  # handed to the calling thread
             outcome["error"] = e
         finally:
-            task_ready.set()
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            finally:
-                asyncio.set_event_loop(None)
-                loop.close()
+            started.set()
 
     thread = threading.Thread(target=context.run, args=(work,), name="onetwo-run", daemon=True)
     thread.start()
@@ -86,9 +81,13 @@ def _run_in_worker_thread(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except BaseException:
         # Interrupted (e.g. the notebook's stop button): cancel the run, wait for it to
         # unwind so nothing keeps running behind the user's back, then re-raise.
-        task_ready.wait()
-        if task_box:
-            loop.call_soon_threadsafe(task_box[0].cancel)
+        started.wait()
+        if handle:
+            loop, task = handle[0]
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop already closed: the run had finished
+                pass
         thread.join()
         raise
     if "error" in outcome:

@@ -68,3 +68,25 @@ def test_each_run_gets_a_fresh_loop() -> None:
     run_sync(record)
     run_sync(record)
     assert loops[0] is not loops[1] and loops[0].is_closed()
+
+
+def test_leftover_tasks_are_cancelled_when_a_run_in_a_loop_ends() -> None:
+    cancelled: list[str] = []
+
+    async def leftover() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append("leftover")
+            raise
+
+    async def main() -> str:
+        asyncio.ensure_future(leftover())  # noqa: RUF006 - left behind on purpose
+        await asyncio.sleep(0)
+        return "done"
+
+    async def cell() -> str:
+        return run_sync(main)
+
+    assert asyncio.run(cell()) == "done"
+    assert cancelled == ["leftover"]
