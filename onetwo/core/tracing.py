@@ -47,7 +47,7 @@ import dataclasses
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar, overload
 
@@ -301,37 +301,15 @@ def _close(node: Trace, outputs: Any = None, error: BaseException | None = None)
         listener(node, outputs)
 
 
-async def _record(node: Trace, awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable`` with ``node`` current; record its result or error in ``node``."""
-    token = current_node.set(node)
-    try:
-        result = await awaitable
-    except BaseException as e:
-        _close(node, error=e)
-        raise
-    finally:
-        current_node.reset(token)
-    _close(node, result)
-    return result
-
-
-async def trace_builtin(
-    name: str, inputs: dict[str, Any], impl: Callable[..., Any], call: Awaitable[T]
+async def _traced(
+    name: str, kind: str, inputs: dict[str, Any], details: dict[str, Any], call: Awaitable[T]
 ) -> T:
-    """Record one builtin call (``call``, not started yet) under the current node.
+    """Await ``call`` (not started yet) as a new node under the current one.
 
-    Called by ``BuiltinCall`` only when tracing is on. The hot path of tracing: one
-    coroutine, no copies.
+    The one coroutine of a traced async call: once per builtin call when tracing is on,
+    so it opens and closes the node itself rather than through helpers.
     """
-    owner = getattr(impl, "__self__", None)
-    if isinstance(owner, Backend):
-        details: dict[str, Any] = {"backend": owner.provider, "model": owner.model}
-    else:
-        details = {}
-    key = current_sampling_key()
-    if key:
-        details["sampling_key"] = key
-    node = Trace(name, "builtin", inputs, None, None, time.time(), None, details)
+    node = Trace(name, kind, inputs, None, None, time.time(), None, details)
     parent = current_node.get()
     if parent is not None:
         parent.children.append(node)
@@ -343,12 +321,31 @@ async def trace_builtin(
         raise
     finally:
         current_node.reset(token)
-    node.end = time.time()  # `_close`, inlined: this runs once per builtin call
+    node.end = time.time()
     node.outputs = result
     listener = stage_listener.get()
     if listener is not None:
         listener(node, result)
     return result
+
+
+def trace_builtin(
+    name: str, inputs: dict[str, Any], impl: Callable[..., Any], call: Awaitable[T]
+) -> Coroutine[Any, Any, T]:
+    """``call`` (one builtin call, not started yet), recorded as a ``"builtin"`` node.
+
+    Called by ``BuiltinCall`` only when tracing is on. Model calls (``impl`` a method of
+    a :class:`~onetwo.core.backend.Backend`) get the backend's provider and model.
+    """
+    owner = getattr(impl, "__self__", None)
+    if isinstance(owner, Backend):
+        details: dict[str, Any] = {"backend": owner.provider, "model": owner.model}
+    else:
+        details = {}
+    key = current_sampling_key()
+    if key:
+        details["sampling_key"] = key
+    return _traced(name, "builtin", inputs, details, call)
 
 
 async def capture(
@@ -461,10 +458,9 @@ class _TracedExecutable(Executable[T]):
         return f"trace({self._executable!r}, name={self._name!r})"
 
     async def _run(self) -> T:
-        parent = current_node.get()
-        if parent is None:
+        if current_node.get() is None:
             return await self._executable
-        return await _record(_open(parent, self._name, "function", {}), self._executable)
+        return await _traced(self._name, "function", {}, {}, self._executable)
 
 
 @overload
@@ -525,11 +521,9 @@ def _wrap(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
 def _wrap_async(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
     @functools.wraps(fn)
     async def traced(*args: Any, **kwargs: Any) -> Any:
-        parent = current_node.get()
-        if parent is None:
+        if current_node.get() is None:
             return await fn(*args, **kwargs)
-        node = _open(parent, name, "function", inputs(args, kwargs))
-        return await _record(node, fn(*args, **kwargs))
+        return await _traced(name, "function", inputs(args, kwargs), {}, fn(*args, **kwargs))
 
     return traced
 
