@@ -1,6 +1,14 @@
 """Backends: implementations of the builtins on real models, and a scripted fake.
 
 * ``onetwo.backends.fake.FakeBackend``: scripted replies, for tests and notebooks.
+* ``onetwo.backends.local``: the embedded local model (llama.cpp in-process, SmolLM2),
+  the default: ``local_backend().register()``, no API key ("onetwo[local]").
+* ``onetwo.backends.openai_api.OpenAIAPI``: OpenAI, or any OpenAI-compatible server
+  (``base_url=``) ("onetwo[openai]").
+* ``onetwo.backends.google_genai_api.GoogleGenAIAPI``: Gemini ("onetwo[gemini]").
+* ``backend("provider:model")``: any of them by a short name, e.g. ``"local:smollm2"``,
+  ``"openai:gpt-4o-mini"``, ``"gemini:gemini-2.5-flash"``.
+* ``onetwo.backends.network``: the guard that keeps backends on loopback (tests).
 
 Importing this package imports no model SDK; each backend module imports its own.
 """

@@ -87,8 +87,8 @@ class OpenAIAPI(Backend):
 
     Args:
         model: the model name the server knows, e.g. ``"gpt-4o-mini"``.
-        api_key: the key; default ``$OPENAI_API_KEY`` (a compatible server at
-            ``base_url`` may need none).
+        api_key: the key; default ``$OPENAI_API_KEY`` for OpenAI itself. A server at
+            ``base_url`` gets only a key passed here, never the environment's.
         base_url: the server, e.g. ``"http://127.0.0.1:8080/v1"``; default OpenAI's.
         cache: a ``CallCache``, a folder, or ``None``.
         server_kind: ``"openai"`` (default without ``base_url``), ``"llama.cpp"``
@@ -158,6 +158,10 @@ class OpenAIAPI(Backend):
         for name in ("temperature", "max_tokens"):
             if getattr(self, name) is not None:
                 identity[name] = getattr(self, name)
+        # Settings that change what a builtin returns for the same arguments.
+        identity["generate_text_via"] = "completions" if self.use_completions else "chat"
+        if self.embedding_model != self.model:
+            identity["embedding_model"] = self.embedding_model
         return identity
 
     def __repr__(self) -> str:
@@ -217,11 +221,12 @@ class OpenAIAPI(Backend):
     def _key(self) -> str:
         if self._api_key is not None:
             return self._api_key.value
+        if self.server_kind != "openai":
+            # Never send $OPENAI_API_KEY to another server; most local ones need no key.
+            return "unused"
         env = os.environ.get("OPENAI_API_KEY")
         if env:
             return env
-        if self.server_kind != "openai":
-            return "unused"  # most local servers ignore the key but the SDK needs one
         raise ConfigurationError(
             "OpenAIAPI has no API key: pass api_key=... or set the OPENAI_API_KEY "
             "environment variable (or pass base_url= for a local OpenAI-compatible server)."

@@ -114,6 +114,7 @@ def test_local_backend_runs_a_multi_step_strategy(llama_server: object) -> None:
         "model": "smollm2",
         "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "max_tokens": 8,
+        "generate_text_via": "completions",
     }
 
     @ot.make_executable

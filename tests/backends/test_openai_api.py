@@ -252,3 +252,12 @@ def test_a_server_that_cannot_score_says_so(llama_url: str) -> None:
     assert "llama.cpp" in str(info.value.__cause__)
     with pytest.raises(ConfigurationError, match="cannot tokenize"):
         ot.run(llm.count_tokens("hello"))
+
+
+def test_the_environment_key_goes_to_openai_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    assert OpenAIAPI("gpt-4o-mini")._key() == SECRET
+    assert OpenAIAPI("m", base_url="http://127.0.0.1:1/v1")._key() != SECRET
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        OpenAIAPI("gpt-4o-mini")._key()
