@@ -104,7 +104,9 @@ class _Functions:
         return [options[i] for i in await llm.rank(self.context.prompt, options, top_k)]
 
     async def generate_object(self, cls: Any, **options: Any) -> Any:
-        cls = _TYPES.get(cls, cls) if isinstance(cls, str) else cls
+        """A value of type ``cls``: a class passed as an input, or a name in ``_TYPES``."""
+        if isinstance(cls, str):
+            cls = _type_named(cls)
         return await llm.generate_object(self.context.prompt, cls, **options)
 
     def store(self, name: str, value: Any) -> Any:
@@ -115,6 +117,19 @@ class _Functions:
     def input(self, name: str) -> Any:
         """An input, or a value stored so far (also earlier in this template)."""
         return self.context[name]
+
+
+def _type_named(name: str) -> type:
+    # Never hand the string itself on: pydantic would evaluate it as a forward reference,
+    # i.e. run it as Python, outside the sandbox.
+    try:
+        return _TYPES[name]
+    except KeyError:
+        raise TypeError(
+            f"generate_object({name!r}): a type is named by one of {sorted(_TYPES)}; pass "
+            f"any other class as an input, e.g. prompt(Answer=Answer), then write "
+            "generate_object(Answer)."
+        ) from None
 
 
 def _error(name: str, line: int | None, cause: str) -> TemplateError:

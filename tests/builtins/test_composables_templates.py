@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 
 import pydantic
@@ -207,6 +208,33 @@ def test_template_misuse_is_a_template_error_with_its_line() -> None:
             ot.run(c.j(source, name="t"))
         assert info.value.line == source.count("\n") + 1, source
         assert cause in str(info.value), str(info.value)
+
+
+ESCAPES = {
+    # pydantic evaluates a type given as a string: that would run Python outside jinja.
+    "type name": "{{ generate_object(\"__import__('builtins').setattr("
+    "__import__('builtins'), 'onetwo_escaped', 1) or int\") }}",
+    "str.format": '{{ "{0.__class__.__mro__}".format(1) }}',
+    "stored str.format (CVE-2024-56326)": '{% set f = "{0.__class__}".format %}{{ f(1) }}',
+    "attr filter (CVE-2025-27516)": '{{ ("{0.__class__}" | attr("format"))(1) }}',
+    "a bound function's object": "{{ generate_text.__self__.context }}",
+    "a global's module": "{{ cycler.__init__.__globals__ }}",
+}
+
+
+@pytest.mark.parametrize("source", ESCAPES.values(), ids=ESCAPES.keys())
+def test_the_sandbox_holds_against_known_escapes(source: str) -> None:
+    FakeBackend(default_reply="1").register()
+    with pytest.raises(TemplateError, match=r"SecurityError|TypeError: generate_object"):
+        ot.run(c.j(source))
+    assert not hasattr(builtins, "onetwo_escaped")
+
+
+def test_generate_object_takes_a_type_by_name_or_as_an_input() -> None:
+    FakeBackend(default_reply="[1, 2]").register()
+    assert ot.run(c.j("{{ generate_object('list') | sum }}")) == "3"
+    with pytest.raises(TemplateError, match=r"named by one of \['bool', 'dict'.*prompt\(Answer="):
+        ot.run(c.j("{{ generate_object('Answer') }}"))
 
 
 def test_a_template_is_text_exactly_as_written() -> None:
