@@ -41,7 +41,7 @@ from onetwo.backends import network
 from onetwo.backends._common import Secret, details, object_schema, parse_json
 from onetwo.backends._retry import PerLoop, RateLimiter, RetryPolicy, parse_retry_after
 from onetwo.builtins import llm
-from onetwo.core import batching, caching
+from onetwo.core import batching, caching, tracing
 from onetwo.core.backend import Backend
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 from onetwo.errors import (
@@ -62,6 +62,8 @@ T = TypeVar("T")
 Prompt = str | ChunkList
 
 _DEFAULT_URL = "https://generativelanguage.googleapis.com"
+# The details a trace node gets for each call (the rest stay in include_details).
+_TRACED_DETAILS = ("finish_reason", "prompt_tokens", "completion_tokens", "latency")
 
 
 class GoogleGenAIAPI(Backend):
@@ -214,12 +216,13 @@ class GoogleGenAIAPI(Backend):
             lambda c: c.models.generate_content(model=self.model, contents=contents, config=config),
         )
         text = _text(response)
-        if not include_details:
+        traced = tracing.is_enabled()
+        if not include_details and not traced:
             return text
         candidate = response.candidates[0] if response.candidates else None
         usage = response.usage_metadata
         finish = getattr(candidate, "finish_reason", None)
-        return text, details(
+        info = details(
             finish_reason=getattr(finish, "value", finish),
             prompt_tokens=getattr(usage, "prompt_token_count", None),
             completion_tokens=getattr(usage, "candidates_token_count", None),
@@ -227,6 +230,9 @@ class GoogleGenAIAPI(Backend):
             model=response.model_version,
             logprobs=_logprobs(candidate),
         )
+        if traced:  # token counts for the call's trace node
+            tracing.annotate({k: info[k] for k in _TRACED_DETAILS})
+        return (text, info) if include_details else text
 
     # --- the builtins -----------------------------------------------------------------
 
@@ -246,7 +252,9 @@ class GoogleGenAIAPI(Backend):
         config = self._config(temperature, max_tokens, stop, top_k, top_p)
         return await self._generate(str(prompt), config, include_details)
 
-    @caching.cache_method(name="llm.chat", is_sampled=True)
+    # The server applies its own chat template: a formatter changes nothing, so it is
+    # left out of the key (and may be any object).
+    @caching.cache_method(name="llm.chat", is_sampled=True, ignore_args=["formatter"])
     async def chat(
         self,
         messages: Sequence[Message],

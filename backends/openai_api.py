@@ -57,7 +57,7 @@ from onetwo.backends._retry import (
     parse_retry_after,
 )
 from onetwo.builtins import llm
-from onetwo.core import batching, caching
+from onetwo.core import batching, caching, tracing
 from onetwo.core.backend import Backend
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 from onetwo.errors import (
@@ -357,7 +357,9 @@ class OpenAIAPI(Backend):
             response, time.monotonic() - began, include_details, lambda ch: ch.message.content
         )
 
-    @caching.cache_method(name="llm.chat", is_sampled=True)
+    # The server applies its own chat template: a formatter changes nothing, so it is
+    # left out of the key (and may be any object).
+    @caching.cache_method(name="llm.chat", is_sampled=True, ignore_args=["formatter"])
     async def chat(
         self,
         messages: Sequence[Message],
@@ -656,9 +658,19 @@ def _results(
 ) -> list[Any]:
     """Texts of the choices in order, or ``(text, details)`` pairs."""
     choices = sorted(response.choices, key=lambda ch: ch.index)
-    if not include_details:
+    traced = tracing.is_enabled()
+    if not include_details and not traced:
         return [text_of(ch) or "" for ch in choices]
     usage = getattr(response, "usage", None)
+    if traced:  # token counts for the call's trace node (usage covers all n choices)
+        tracing.annotate(
+            finish_reason=choices[0].finish_reason if choices else None,
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+            latency=latency,
+        )
+        if not include_details:
+            return [text_of(ch) or "" for ch in choices]
     return [
         (
             text_of(ch) or "",
