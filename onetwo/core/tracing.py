@@ -549,11 +549,23 @@ def _wrap_sync(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
     return traced
 
 
-def _partial(node: Trace, value: Any) -> None:
+def _partial(node: Trace | None, value: Any) -> None:
+    if node is None:
+        return
     node.outputs = value
     listener = stage_listener.get()
     if listener is not None:
         listener(node, value)
+
+
+def _end(node: Trace | None, error: BaseException | None = None) -> None:
+    if node is not None:
+        _close(node, node.outputs, error)
+
+
+# The wrappers of generators forward the whole protocol (``send``/``asend``, ``throw``,
+# ``close``), so that a traced generator behaves as the one it wraps. The node is current
+# only while the generator's own code runs: the consumer may resume it from elsewhere.
 
 
 def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
@@ -561,27 +573,38 @@ def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
     async def traced(*args: Any, **kwargs: Any) -> Any:
         parent = current_node.get()
         gen = fn(*args, **kwargs)
-        if parent is None:
-            async for value in gen:
-                yield value
-            return
-        node = _open(parent, name, "function", inputs(args, kwargs))
+        node = None if parent is None else _open(parent, name, "function", inputs(args, kwargs))
+        step: Callable[[], Awaitable[Any]] = gen.__anext__
         while True:
-            # The node is current only while the generator's own code runs: the consumer
-            # may resume it from another context.
             token = current_node.set(node)
             try:
-                value = await gen.__anext__()
+                value = await step()
             except StopAsyncIteration:
-                _close(node, node.outputs)
+                _end(node)
                 return
             except BaseException as e:
-                _close(node, node.outputs, e)
+                _end(node, e)
                 raise
             finally:
                 current_node.reset(token)
             _partial(node, value)
-            yield value
+            try:
+                sent = yield value
+            except GeneratorExit:  # closed early (e.g. after a `break`): close it too
+                token = current_node.set(node)
+                try:
+                    await gen.aclose()
+                except BaseException as e:
+                    _end(node, e)
+                    raise
+                finally:
+                    current_node.reset(token)
+                _end(node)
+                raise
+            except BaseException as e:
+                step = functools.partial(gen.athrow, e)
+            else:
+                step = gen.__anext__ if sent is None else functools.partial(gen.asend, sent)
 
     return traced
 
@@ -594,19 +617,36 @@ def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
         if parent is None:
             return (yield from gen)
         node = _open(parent, name, "function", inputs(args, kwargs))
+        step: Callable[[], Any] = gen.__next__
         while True:
             token = current_node.set(node)
             try:
-                value = next(gen)
+                value = step()
             except StopIteration as stop:
-                _close(node, node.outputs)
+                _end(node)
                 return stop.value
             except BaseException as e:
-                _close(node, node.outputs, e)
+                _end(node, e)
                 raise
             finally:
                 current_node.reset(token)
             _partial(node, value)
-            yield value
+            try:
+                sent = yield value
+            except GeneratorExit:  # closed early (e.g. after a `break`): close it too
+                token = current_node.set(node)
+                try:
+                    gen.close()
+                except BaseException as e:
+                    _end(node, e)
+                    raise
+                finally:
+                    current_node.reset(token)
+                _end(node)
+                raise
+            except BaseException as e:
+                step = functools.partial(gen.throw, e)
+            else:
+                step = gen.__next__ if sent is None else functools.partial(gen.send, sent)
 
     return traced

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,6 @@ from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core import tracing
-from onetwo.core.backend import Backend
 
 
 @ot.make_executable
@@ -105,28 +106,9 @@ def test_errors_are_recorded_and_raised() -> None:
     assert traced.stats().errors == 2
 
 
-class CachingEcho(Backend):
-    """A backend with a dict cache that reports hits and misses the documented way."""
-
-    provider = "echo"
-
-    def __init__(self) -> None:
-        super().__init__(model="echo-1")
-        self.store: dict[str, str] = {}
-
-    def register(self) -> None:
-        llm.generate_text.configure(self.generate_text)
-
-    async def generate_text(self, prompt: str, **_: Any) -> str:
-        hit = prompt in self.store
-        tracing.annotate(cache_hit=hit)
-        if not hit:
-            self.store[prompt] = prompt.upper()
-        return self.store[prompt]
-
-
-def test_cache_hit_flags_are_recorded_per_call() -> None:
-    CachingEcho().register()
+def test_cache_hit_flags_are_recorded_per_call(tmp_path: Path) -> None:
+    backend = FakeBackend(default_reply=lambda prompt, **_: prompt.upper(), cache=tmp_path)
+    backend.register()
 
     @ot.make_executable
     async def three() -> list[str]:
@@ -136,10 +118,12 @@ def test_cache_hit_flags_are_recorded_per_call() -> None:
     result, trace = ot.run(three(), enable_tracing=True)
     assert result == ["A", "A", "B"]
     assert [c.details["cache_hit"] for c in trace.children] == [False, True, False]
-    assert trace.children[0].details["backend"] == "echo"
+    assert trace.children[0].details["backend"] == "fake"
+    assert len(backend.calls) == 2  # the hit never reached the model
     stats = trace.stats()
     assert (stats.cache_hits, stats.cache_misses, stats.model_calls) == (1, 2, 3)
     assert "cache hit" in repr(trace.children[1])
+    assert "cache miss" in repr(trace.children[0])
 
 
 def test_default_implementations_nest_the_backend_call() -> None:
@@ -231,6 +215,108 @@ def test_generators_record_each_partial_value_and_the_last_as_output() -> None:
     assert result == ([0, 1, 2], ["a", "b"])
     assert [(c.name, c.outputs) for c in trace.children] == [("count", 2), ("letters", "b")]
     assert all(c.end is not None for c in trace.children)
+
+
+@tracing.trace
+def running_total() -> Iterator[int]:
+    total = 0
+    while True:
+        try:
+            total += yield total
+        except ValueError:
+            total = 0
+
+
+@tracing.trace
+async def arunning_total() -> AsyncIterator[int]:
+    total = 0
+    while True:
+        try:
+            total += yield total
+        except ValueError:
+            total = 0
+
+
+def test_traced_generators_forward_send_and_throw() -> None:
+    @ot.make_executable
+    async def use() -> list[int]:
+        sync, agen = running_total(), arunning_total()
+        seen = [next(sync), sync.send(2), sync.send(3), sync.throw(ValueError())]
+        seen += [await agen.__anext__(), await agen.asend(4), await agen.athrow(ValueError())]
+        sync.close()
+        await agen.aclose()
+        return seen
+
+    expected = [0, 2, 5, 0, 0, 4, 0]
+    assert ot.run(use()) == expected  # untraced
+    result, trace = ot.run(use(), enable_tracing=True)
+    assert result == expected
+    assert [(c.name, c.outputs) for c in trace.children] == [
+        ("running_total", 0),
+        ("arunning_total", 0),
+    ]
+
+
+def test_a_generator_closed_early_ends_its_node_and_runs_its_cleanup() -> None:
+    cleaned: list[tuple[str, str | None]] = []
+
+    def node_name() -> str | None:
+        node = tracing.current_node.get()
+        return None if node is None else node.name
+
+    @tracing.trace
+    def numbers() -> Iterator[int]:
+        try:
+            yield from range(10)
+        finally:
+            cleaned.append(("numbers", node_name()))
+
+    @tracing.trace
+    async def anumbers() -> AsyncIterator[int]:
+        try:
+            for i in range(10):
+                yield i
+        finally:
+            cleaned.append(("anumbers", node_name()))
+
+    @ot.make_executable
+    async def take_two() -> list[int]:
+        taken = []
+        for i in numbers():
+            if i == 1:
+                break
+            taken.append(i)
+        async with contextlib.aclosing(anumbers()) as agen:
+            async for i in agen:
+                if i == 1:
+                    break
+                taken.append(i)
+        return taken
+
+    result, trace = ot.run(take_two(), enable_tracing=True)
+    assert result == [0, 0]
+    # The cleanup ran at once, as part of the generator's own node.
+    assert cleaned == [("numbers", "numbers"), ("anumbers", "anumbers")]
+    for node in trace.children:
+        assert node.end is not None and node.error is None, node
+        assert node.outputs == 1
+
+
+def test_an_error_inside_a_traced_generator_is_recorded_and_raised() -> None:
+    @tracing.trace
+    async def fails() -> AsyncIterator[int]:
+        yield 1
+        raise ValueError("second value")
+
+    @ot.make_executable
+    async def consume() -> list[int]:
+        return [i async for i in fails()]
+
+    node = asyncio.run(tracing.capture(consume()))
+    assert isinstance(node.error, ValueError)
+    (gen,) = node.children
+    assert (gen.outputs, repr(gen.error)) == (1, "ValueError('second value')")
+    assert gen.end is not None
 
 
 def test_to_dict_is_json_serialisable() -> None:
