@@ -15,8 +15,9 @@ Example:
     Update('strategy' final: {'answer': ' blue'})
 
 :func:`safe_stream` stops the run when the ``with`` block exits (even through an error or
-a ``break``); :func:`stream_updates` is the same stream as a plain iterator, also usable
-as a context manager. Inside async code use :func:`astream_updates`.
+a ``break``) and waits for it to unwind. :func:`stream_updates` is the same stream as a
+plain iterator (also usable as a context manager); its run stops when the iterator is
+dropped, e.g. after a ``break``. Inside async code use :func:`astream_updates`.
 """
 
 from __future__ import annotations
@@ -130,30 +131,86 @@ async def astream_updates(executable: Executable[Any]) -> AsyncIterator[Update]:
 _END = object()
 
 
+class _Worker:
+    """The thread that runs a streamed executable, and the queue of what it produced.
+
+    Kept apart from :class:`UpdateStream` so that the thread holds no reference to the
+    stream: a stream dropped by its consumer (a ``break`` out of a ``for`` loop) is
+    garbage collected, and its finalizer stops the run.
+    """
+
+    def __init__(self, executable: Executable[Any], enable_batching: bool) -> None:
+        self.items: queue.Queue[Any] = queue.Queue()
+        self._executable = executable
+        self._enable_batching = enable_batching
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            context = contextvars.copy_context()
+            self._thread = threading.Thread(
+                target=context.run, args=(self._work,), name="onetwo-stream", daemon=True
+            )
+            self._thread.start()
+
+    def cancel(self) -> None:
+        """Ask the run to stop; returns at once."""
+        with self._lock:
+            self._cancelled = True
+            loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(task.cancel)
+
+    def join(self) -> None:
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _work(self) -> None:
+        try:
+            run_sync(self._main)
+        except BaseException as e:
+            self.items.put(e)
+        finally:
+            self.items.put(_END)
+
+    async def _main(self) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            self._loop = asyncio.get_running_loop()
+            self._task = asyncio.current_task()
+        batching.batching_enabled.set(self._enable_batching)
+        async for update in astream_updates(self._executable):
+            self.items.put(update)
+
+
 class UpdateStream(Iterator[Update]):
     """The updates of a run, as a synchronous iterator (the run happens in a thread).
 
-    Also a context manager: leaving the ``with`` block stops the run. After the last
-    update, ``result`` and ``trace`` hold the run's result and trace.
+    Also a context manager: leaving the ``with`` block stops the run and waits for it to
+    unwind. A stream that is dropped before its end (e.g. after a ``break``) stops its
+    run too, without waiting. After the last update, ``result`` and ``trace`` hold the
+    run's result and trace; a closed stream has no more updates.
     """
 
     def __init__(self, executable: Executable[Any], *, enable_batching: bool = True) -> None:
         if not isinstance(executable, Executable):
             raise TypeError(
                 f"stream_updates() needs an Executable, got {type(executable).__name__}: "
-                f"{executable!r:.80}."
+                f"{executable!r:.80}. Call the strategy first, e.g. "
+                "ot.stream_updates(strategy(question))."
             )
         self.result: Any = None
         self.trace: tracing.Trace | None = None
-        self._executable = executable
-        self._enable_batching = enable_batching
-        self._items: queue.Queue[Any] = queue.Queue()
-        self._lock = threading.Lock()
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._thread: threading.Thread | None = None
         self._done = False
+        self._executable = executable
+        self._worker = _Worker(executable, enable_batching)
 
     def __repr__(self) -> str:
         state = "done" if self._done else "closed" if self._closed else "running"
@@ -163,10 +220,10 @@ class UpdateStream(Iterator[Update]):
         return self
 
     def __next__(self) -> Update:
-        if self._done:
+        if self._done or self._closed:
             raise StopIteration
-        self._start()
-        item = self._items.get()
+        self._worker.start()
+        item = self._worker.items.get()
         if item is _END:
             self._done = True
             raise StopIteration
@@ -185,40 +242,15 @@ class UpdateStream(Iterator[Update]):
 
     def close(self) -> None:
         """Stop the run (if it still runs) and wait for its thread to end."""
-        with self._lock:
-            self._closed = True
-            loop, task = self._loop, self._task
-        if loop is not None and task is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                loop.call_soon_threadsafe(task.cancel)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        self._closed = True
+        self._worker.cancel()
+        self._worker.join()
 
-    def _start(self) -> None:
-        if self._thread is None:
-            context = contextvars.copy_context()
-            self._thread = threading.Thread(
-                target=context.run, args=(self._work,), name="onetwo-stream", daemon=True
-            )
-            self._thread.start()
-
-    def _work(self) -> None:
-        try:
-            run_sync(self._main)
-        except BaseException as e:
-            self._items.put(e)
-        finally:
-            self._items.put(_END)
-
-    async def _main(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._loop = asyncio.get_running_loop()
-            self._task = asyncio.current_task()
-        batching.batching_enabled.set(self._enable_batching)
-        async for update in astream_updates(self._executable):
-            self._items.put(update)
+    def __del__(self) -> None:
+        # Not `close()`: a finalizer must not block on a thread.
+        worker = getattr(self, "_worker", None)  # None if __init__ raised
+        if worker is not None and not self._done:
+            worker.cancel()
 
 
 def stream_updates(executable: Executable[Any], *, enable_batching: bool = True) -> UpdateStream:
@@ -228,9 +260,9 @@ def stream_updates(executable: Executable[Any], *, enable_batching: bool = True)
         >>> for update in ot.stream_updates(strategy("Q")):   # doctest: +SKIP
         ...     print(update.name, update.value)
 
-    A ``break`` out of a plain ``for`` loop leaves the run going in its thread until it
-    ends; use ``with ot.stream_updates(...) as updates:`` or :func:`safe_stream` to stop
-    it.
+    A ``break`` out of a plain ``for`` loop drops the stream, which stops the run; to
+    also wait until the run has unwound, use ``with ot.stream_updates(...) as updates:``
+    or :func:`safe_stream`.
     """
     return UpdateStream(executable, enable_batching=enable_batching)
 

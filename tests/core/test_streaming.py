@@ -105,11 +105,9 @@ def test_a_failing_run_yields_the_updates_before_it_then_raises() -> None:
     assert seen == ["OK"]
 
 
-def test_leaving_safe_stream_early_cancels_the_run() -> None:
-    cancelled = threading.Event()
-
+def endless(cancelled: threading.Event) -> ot.Executable[None]:
     @ot.make_executable
-    async def endless() -> None:
+    async def ticks() -> None:
         try:
             while True:
                 await stage("tick")
@@ -118,10 +116,34 @@ def test_leaving_safe_stream_early_cancels_the_run() -> None:
             cancelled.set()
             raise
 
-    with ot.safe_stream(endless()) as updates:
+    return ticks()
+
+
+def stream_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "onetwo-stream"]
+
+
+def test_leaving_safe_stream_early_cancels_the_run_and_ends_its_thread() -> None:
+    cancelled = threading.Event()
+    with ot.safe_stream(endless(cancelled)) as updates:
         for _ in range(3):
             next(updates)
     assert cancelled.is_set()  # close() waited for the run to unwind
+    assert stream_threads() == []
+    assert list(updates) == []  # a closed stream has no more updates
+    assert "closed" in repr(updates)
+
+
+def test_breaking_out_of_a_plain_for_loop_stops_the_run() -> None:
+    cancelled = threading.Event()
+    for update in ot.stream_updates(endless(cancelled)):
+        if update.name == "stage":
+            break
+    # The dropped stream cancelled its run; nothing holds it any more.
+    assert cancelled.wait(timeout=5)
+    for thread in stream_threads():
+        thread.join(timeout=5)
+    assert stream_threads() == []
 
 
 async def test_astream_updates_from_async_code() -> None:
@@ -132,3 +154,15 @@ async def test_astream_updates_from_async_code() -> None:
 def test_stream_updates_needs_an_executable() -> None:
     with pytest.raises(TypeError, match="needs an Executable"):
         ot.stream_updates(lambda: None)  # type: ignore[arg-type]
+
+
+async def test_breaking_out_of_astream_updates_cancels_the_run() -> None:
+    cancelled = threading.Event()
+    async for _ in streaming.astream_updates(endless(cancelled)):
+        break
+    for _ in range(100):  # the event loop closes the abandoned generator soon after
+        if cancelled.is_set():
+            break
+        await asyncio.sleep(0.01)
+    assert cancelled.is_set()
+    assert asyncio.all_tasks() == {asyncio.current_task()}
