@@ -31,16 +31,17 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import numbers
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from onetwo.core import tracing
+from onetwo.core._evaluation_results import Comparison, EvaluationSummary, ExampleResult
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
 from onetwo.core.scheduling import par_iter, parallel
 from onetwo.core.syncrun import run_sync
-from onetwo.core.tracing import TraceStats
 
 __all__ = [
     "Comparison",
@@ -55,6 +56,7 @@ __all__ = [
 Example = Any
 Strategy = Callable[..., Any]
 MetricFunction = Callable[..., Any]
+Metrics = Mapping[str, MetricFunction] | Sequence[MetricFunction] | MetricFunction | None
 
 
 def _question(example: Example) -> Any:
@@ -65,209 +67,7 @@ def _answer(example: Example) -> Any:
     return example["answer"]
 
 
-@dataclasses.dataclass(eq=False)
-class ExampleResult:
-    """What happened on one example.
-
-    Attributes:
-        index: the example's position in the dataset.
-        example: the example itself.
-        inputs: the arguments the strategy got, by name.
-        target: what ``target_extractor`` returned (``None`` without one).
-        prediction: what the strategy returned (``None`` if it failed).
-        metrics: metric name → value, for the metrics that returned one.
-        info: extra information returned by metric functions as ``(value, info)``.
-        error: the exception raised by the strategy, an extractor or a metric.
-        trace: the trace of the strategy's run on this example.
-    """
-
-    index: int
-    example: Example
-    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    target: Any = None
-    prediction: Any = None
-    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
-    info: dict[str, Any] = dataclasses.field(default_factory=dict)
-    error: BaseException | None = None
-    trace: tracing.Trace | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def latency(self) -> float | None:
-        """Seconds the strategy took on this example."""
-        return None if self.trace is None else self.trace.duration
-
-    def stats(self) -> TraceStats:
-        """Model calls, tokens and cache hits of this example's run."""
-        return TraceStats() if self.trace is None else self.trace.stats()
-
-    def to_dict(self) -> dict[str, Any]:
-        """A flat row: inputs, target, prediction, metrics, latency, tokens, cache hits."""
-        stats = self.stats()
-        return {
-            "index": self.index,
-            "inputs": self.inputs,
-            "target": self.target,
-            "prediction": self.prediction,
-            **self.metrics,
-            "latency_s": self.latency,
-            "model_calls": stats.model_calls,
-            "tokens": stats.tokens,
-            "cache_hits": stats.cache_hits,
-            "error": None if self.error is None else repr(self.error),
-        }
-
-    def __repr__(self) -> str:
-        outcome = (
-            f"error={self.error!r:.80}" if self.error else f"prediction={self.prediction!r:.80}"
-        )
-        return f"ExampleResult({self.index}, {outcome}, metrics={self.metrics})"
-
-    def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
-        return HTMLRenderer().render(self)
-
-
-@dataclasses.dataclass(eq=False)
-class EvaluationSummary:
-    """The results of :func:`evaluate`: averaged metrics and every example's result.
-
-    Attributes:
-        results: one :class:`ExampleResult` per example, in dataset order.
-        metrics: metric name → mean over the examples that have a value for it
-            (failed examples have none).
-        counts: metric name → how many examples the mean is over.
-        name: a label (the strategy's, or the backend's in a :class:`Comparison`).
-        duration: wall-clock seconds for the whole evaluation.
-    """
-
-    results: list[ExampleResult]
-    metrics: dict[str, float]
-    counts: dict[str, int]
-    name: str = ""
-    duration: float = 0.0
-
-    @classmethod
-    def of(
-        cls, results: list[ExampleResult], metric_names: Iterable[str], name: str, duration: float
-    ) -> EvaluationSummary:
-        metrics, counts = {}, {}
-        for metric in metric_names:
-            values = [r.metrics[metric] for r in results if metric in r.metrics]
-            counts[metric] = len(values)
-            if values:
-                metrics[metric] = sum(values) / len(values)
-        return cls(results, metrics, counts, name, duration)
-
-    @property
-    def errors(self) -> list[ExampleResult]:
-        """The examples that failed."""
-        return [r for r in self.results if r.error is not None]
-
-    @property
-    def predictions(self) -> list[Any]:
-        return [r.prediction for r in self.results]
-
-    def stats(self) -> TraceStats:
-        """Model calls, tokens, cache hits and errors over all examples."""
-        return sum((r.stats() for r in self.results), TraceStats())
-
-    def to_dicts(self) -> list[dict[str, Any]]:
-        """One flat dict per example (e.g. for ``pandas.DataFrame``)."""
-        return [r.to_dict() for r in self.results]
-
-    def __repr__(self) -> str:
-        metrics = ", ".join(f"{k}={v:.3g}" for k, v in self.metrics.items())
-        name = f"{self.name!r}, " if self.name else ""
-        return (
-            f"EvaluationSummary({name}{len(self.results)} examples, {len(self.errors)} errors, "
-            f"metrics={{{metrics}}}, {self.duration:.2f} s)"
-        )
-
-    def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
-        return HTMLRenderer().render(self)
-
-
-@dataclasses.dataclass(eq=False)
-class Comparison:
-    """The results of :func:`compare`: one :class:`EvaluationSummary` per registry.
-
-    ``to_dicts()`` gives one row per example with the backends side by side;
-    ``overview()`` one row per backend with its totals. In a notebook both display as
-    tables.
-    """
-
-    summaries: dict[str, EvaluationSummary]
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.summaries)
-
-    @property
-    def metrics(self) -> dict[str, dict[str, float]]:
-        """Backend name → its averaged metrics."""
-        return {name: s.metrics for name, s in self.summaries.items()}
-
-    def overview(self) -> list[dict[str, Any]]:
-        """One row per backend: metrics, errors, mean latency, tokens, cache hits."""
-        rows = []
-        for name, summary in self.summaries.items():
-            stats = summary.stats()
-            latencies = [r.latency for r in summary.results if r.latency is not None]
-            rows.append(
-                {
-                    "backend": name,
-                    **summary.metrics,
-                    "examples": len(summary.results),
-                    "errors": len(summary.errors),
-                    "mean_latency_s": sum(latencies) / len(latencies) if latencies else None,
-                    "model_calls": stats.model_calls,
-                    "tokens": stats.tokens,
-                    "cache_hits": stats.cache_hits,
-                    "wall_s": summary.duration,
-                }
-            )
-        return rows
-
-    def to_dicts(self) -> list[dict[str, Any]]:
-        """One row per example: its inputs and target, then ``"<backend>/<column>"`` cells."""
-        first = next(iter(self.summaries.values()))
-        rows = []
-        for i, base in enumerate(first.results):
-            row: dict[str, Any] = {
-                "index": base.index,
-                "inputs": base.inputs,
-                "target": base.target,
-            }
-            for name, summary in self.summaries.items():
-                result = summary.results[i].to_dict()
-                for key in ("index", "inputs", "target"):
-                    del result[key]
-                row.update({f"{name}/{key}": value for key, value in result.items()})
-            rows.append(row)
-        return rows
-
-    def __repr__(self) -> str:
-        parts = [
-            f"{name}: {len(s.results)} examples, {len(s.errors)} errors, "
-            + ", ".join(f"{k}={v:.3g}" for k, v in s.metrics.items())
-            for name, s in self.summaries.items()
-        ]
-        return f"Comparison({'; '.join(parts)})"
-
-    def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
-        return HTMLRenderer().render(self)
-
-
-# --- running ------------------------------------------------------------------------------
+# --- metrics ------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,34 +78,81 @@ class _Metric:
 
     @classmethod
     def of(cls, name: str, fn: MetricFunction) -> _Metric:
+        if not callable(fn):
+            raise TypeError(f"metric {name!r} must be a function, got {type(fn).__name__}.")
         try:
-            params = list(inspect.signature(fn).parameters.values())
+            signature = inspect.signature(fn)
         except (TypeError, ValueError):  # no signature: call it with two arguments
-            params = []
+            return cls(name, fn, False)
+        params = signature.parameters.values()
         takes_example = any(p.name == "example" or p.kind is p.VAR_KEYWORD for p in params)
+        try:
+            signature.bind(None, None, **({"example": None} if takes_example else {}))
+        except TypeError:
+            raise TypeError(
+                f"metric {name!r} is called as fn(target, prediction) (with example=... if it "
+                f"has that parameter), but its signature is {signature}. Give it two "
+                "positional parameters, e.g. def exact(target, prediction): ..."
+            ) from None
         return cls(name, fn, takes_example)
 
-    async def __call__(self, target: Any, prediction: Any, example: Example) -> tuple[Any, Any]:
+    async def __call__(
+        self, target: Any, prediction: Any, example: Example
+    ) -> tuple[float | None, Any]:
+        """The metric's value (``None``: no value for this example) and its info."""
         if self.takes_example:
             value = self.fn(target, prediction, example=example)
         else:
             value = self.fn(target, prediction)
         while isinstance(value, Executable) or inspect.isawaitable(value):
             value = await value
-        return value if isinstance(value, tuple) else (value, None)
+        value, info = value if isinstance(value, tuple) and len(value) == 2 else (value, None)
+        if value is None or isinstance(value, float):
+            return value, info
+        if isinstance(value, numbers.Real):  # bool, int, numpy numbers...
+            return float(value), info
+        raise TypeError(
+            f"metric {self.name!r} returned {value!r:.80} (a {type(value).__name__}); a metric "
+            "returns a number or a bool, None (no value for this example), or (value, info)."
+        )
 
 
-def _metrics_of(
-    metric_functions: Mapping[str, MetricFunction] | Sequence[MetricFunction] | None,
-) -> list[_Metric]:
+def _metrics_of(metric_functions: Metrics) -> list[_Metric]:
     if metric_functions is None:
         return []
     if isinstance(metric_functions, Mapping):
         return [_Metric.of(name, fn) for name, fn in metric_functions.items()]
+    if callable(metric_functions):
+        metric_functions = [metric_functions]
     return [
         _Metric.of(getattr(fn, "__name__", f"metric_{i}"), fn)
         for i, fn in enumerate(metric_functions)
     ]
+
+
+# --- one example ----------------------------------------------------------------------------
+
+
+def _extract(role: str, extractor: Callable[[Example], Any], example: Example, i: int) -> Any:
+    try:
+        return extractor(example)
+    except Exception as e:
+        if extractor is _question:
+            fix = (
+                "By default the inputs are example['question']; pass inputs_extractor="
+                "lambda example: ... to read them from your examples"
+            )
+        elif extractor is _answer:
+            fix = (
+                "By default the target is example['answer']; pass target_extractor="
+                "lambda example: ..., or target_extractor=None for no target"
+            )
+        else:
+            fix = f"Check the {role} you passed"
+        raise ValueError(
+            f"{role} failed on example {i}: {type(e).__name__}: {e}. The example: "
+            f"{example!r:.120}. {fix}."
+        ) from e
 
 
 def _call_arguments(inputs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -356,12 +203,15 @@ class _Evaluation:
         return result
 
     async def _fill(self, result: ExampleResult) -> None:
+        example, index = result.example, result.index
         try:
-            args, kwargs = _call_arguments(self.inputs_extractor(result.example))
+            args, kwargs = _call_arguments(
+                _extract("inputs_extractor", self.inputs_extractor, example, index)
+            )
             result.inputs = _named(self.strategy, args, kwargs)
             if self.target_extractor is not None:
-                result.target = self.target_extractor(result.example)
-        except Exception as e:
+                result.target = _extract("target_extractor", self.target_extractor, example, index)
+        except ValueError as e:
             result.error = e
             return
         trace = await tracing.capture(
@@ -379,7 +229,7 @@ class _Evaluation:
                 result.error = e
                 return
             if value is not None:
-                result.metrics[metric.name] = float(value)
+                result.metrics[metric.name] = value
             if info:
                 result.info[metric.name] = info
 
@@ -391,6 +241,9 @@ class _Evaluation:
         results = await par_iter([run(i, ex, bar) for i, ex in enumerate(examples)], chunk_size)
         names = [m.name for m in self.metrics]
         return EvaluationSummary.of(results, names, self.name, time.time() - start)
+
+
+# --- evaluate and compare -----------------------------------------------------------------
 
 
 def _strategy_name(strategy: Strategy) -> str:
@@ -406,11 +259,20 @@ def _progress_bar(progress: bool | str, total: int, label: str) -> Any:
     return tqdm(total=total, desc=progress if isinstance(progress, str) else label)
 
 
+def _examples(examples: Iterable[Example]) -> list[Example]:
+    if isinstance(examples, Mapping | str | bytes) or not isinstance(examples, Iterable):
+        raise TypeError(
+            f"examples must be an iterable of examples (e.g. a list of dicts), got a "
+            f"{type(examples).__name__}: {examples!r:.80}. For one example, pass [example]."
+        )
+    return list(examples)
+
+
 def _settings(
     strategy: Strategy,
     inputs_extractor: Callable[[Example], Any],
     target_extractor: Callable[[Example], Any] | None,
-    metric_functions: Mapping[str, MetricFunction] | Sequence[MetricFunction] | None,
+    metric_functions: Metrics,
     name: str | None,
 ) -> _Evaluation:
     if not callable(strategy):
@@ -430,14 +292,14 @@ async def aevaluate(
     *,
     inputs_extractor: Callable[[Example], Any] = _question,
     target_extractor: Callable[[Example], Any] | None = _answer,
-    metric_functions: Mapping[str, MetricFunction] | Sequence[MetricFunction] | None = None,
+    metric_functions: Metrics = None,
     progress: bool | str = True,
     chunk_size: int | None = None,
     name: str | None = None,
 ) -> EvaluationSummary:
     """:func:`evaluate`, from async code."""
     evaluation = _settings(strategy, inputs_extractor, target_extractor, metric_functions, name)
-    examples = list(examples)
+    examples = _examples(examples)
     bar = _progress_bar(progress, len(examples), evaluation.name)
     try:
         return await evaluation.run_all(examples, chunk_size, bar)
@@ -452,7 +314,7 @@ def evaluate(
     *,
     inputs_extractor: Callable[[Example], Any] = _question,
     target_extractor: Callable[[Example], Any] | None = _answer,
-    metric_functions: Mapping[str, MetricFunction] | Sequence[MetricFunction] | None = None,
+    metric_functions: Metrics = None,
     progress: bool | str = True,
     chunk_size: int | None = None,
     name: str | None = None,
@@ -470,15 +332,16 @@ def evaluate(
         target_extractor: example → the target the metrics compare with; by default
             ``example["answer"]``; ``None`` for no target.
         metric_functions: name → ``fn(target, prediction)`` (or with an ``example=``
-            keyword), or a list of functions named by ``__name__``. A function may be
-            async or return an executable (an LLM judge); it returns a number or bool,
-            ``None`` (no value for this example), or ``(value, info)``.
+            keyword), or a list of functions (or one) named by ``__name__``. A function
+            may be async or return an executable (an LLM judge); it returns a number or
+            bool, ``None`` (no value for this example), or ``(value, info)``.
         progress: show a ``tqdm.auto`` progress bar (a string is its label).
         chunk_size: at most this many examples in flight (default 100).
         name: a label for the summary (default: the strategy's name).
 
     Returns:
-        An :class:`EvaluationSummary`; ``summary.metrics`` holds the means.
+        An :class:`EvaluationSummary`; ``summary.metrics`` holds the means. An example
+        whose extractor, strategy or metric failed has its ``error`` set instead.
     """
     return run_sync(
         lambda: aevaluate(
@@ -515,7 +378,7 @@ async def acompare(
     *,
     inputs_extractor: Callable[[Example], Any] = _question,
     target_extractor: Callable[[Example], Any] | None = _answer,
-    metric_functions: Mapping[str, MetricFunction] | Sequence[MetricFunction] | None = None,
+    metric_functions: Metrics = None,
     progress: bool | str = True,
     chunk_size: int | None = None,
 ) -> Comparison:
@@ -523,7 +386,7 @@ async def acompare(
     if not registries:
         raise ValueError("compare() needs at least one registry, got none.")
     chosen = {name: _as_registry(name, value) for name, value in registries.items()}
-    examples = list(examples)
+    examples = _examples(examples)
     runs = {
         name: _settings(strategy, inputs_extractor, target_extractor, metric_functions, name)
         for name in chosen
@@ -549,7 +412,7 @@ def compare(
     *,
     inputs_extractor: Callable[[Example], Any] = _question,
     target_extractor: Callable[[Example], Any] | None = _answer,
-    metric_functions: Mapping[str, MetricFunction] | Sequence[MetricFunction] | None = None,
+    metric_functions: Metrics = None,
     progress: bool | str = True,
     chunk_size: int | None = None,
 ) -> Comparison:

@@ -108,12 +108,65 @@ def test_an_extractor_or_metric_error_is_recorded_not_raised() -> None:
         metric_functions={"broken": broken},
         progress=False,
     )
-    assert [type(r.error).__name__ for r in summary.results] == [
-        "ZeroDivisionError",
-        "KeyError",
-    ]
-    assert summary.results[0].prediction == "x"  # the strategy's part still recorded
+    ok, bad = summary.results
+    assert isinstance(ok.error, ZeroDivisionError)
+    assert ok.prediction == "x"  # the strategy's part still recorded
+    assert isinstance(bad.error, ValueError) and isinstance(bad.error.__cause__, KeyError)
+    assert str(bad.error) == (
+        "inputs_extractor failed on example 1: KeyError: 'question'. The example: "
+        "{'wrong_key': 1}. By default the inputs are example['question']; pass "
+        "inputs_extractor=lambda example: ... to read them from your examples."
+    )
     assert summary.metrics == {}
+
+
+def test_a_bad_extractor_or_metric_result_says_what_it_got() -> None:
+    FakeBackend(default_reply="x").register()
+    summary = ot.evaluate(
+        llm.generate_text,
+        [{"question": "q", "solution": "x"}],
+        progress=False,
+    )
+    assert "target_extractor failed on example 0: KeyError: 'answer'" in str(
+        summary.results[0].error
+    )
+    assert "or target_extractor=None for no target" in str(summary.results[0].error)
+
+    summary = ot.evaluate(
+        llm.generate_text,
+        [{"question": "q", "answer": "x"}, {"question": "r", "answer": "y"}],
+        metric_functions={"label": lambda target, prediction: "yes", "ok": exact},
+        progress=False,
+    )  # a metric returning text is recorded on each example, not fatal
+    assert [str(r.error) for r in summary.results] == [
+        "metric 'label' returned 'yes' (a str); a metric returns a number or a bool, None "
+        "(no value for this example), or (value, info)."
+    ] * 2
+
+
+def test_misuse_is_reported_before_anything_runs() -> None:
+    backend = FakeBackend(default_reply="x")
+    backend.register()
+    example = {"question": "q", "answer": "x"}
+    with pytest.raises(TypeError, match=r"metric 'one' is called as fn\(target, prediction\)"):
+        ot.evaluate(llm.generate_text, [example], metric_functions={"one": lambda p: 1})
+    with pytest.raises(TypeError, match=r"iterable of examples.*got a dict.*pass \[example\]"):
+        ot.evaluate(llm.generate_text, example)
+    assert backend.calls == []
+
+
+def test_one_metric_function_and_no_examples() -> None:
+    FakeBackend(default_reply="x").register()
+    summary = ot.evaluate(
+        llm.generate_text, [{"question": "q", "answer": "x"}], metric_functions=exact
+    )
+    assert summary.metrics == {"exact": 1.0}
+    empty = ot.evaluate(llm.generate_text, [], metric_functions=exact, progress=False)
+    assert (empty.results, empty.metrics, empty.counts) == ([], {}, {"exact": 0})
+    assert "0 examples" in repr(empty) and "Evaluation" in empty._repr_html_()
+    table = ot.compare(llm.generate_text, [], {"a": FakeBackend()}, progress=False)
+    assert table.to_dicts() == [] and table.overview()[0]["examples"] == 0
+    assert "Comparison" in table._repr_html_()
 
 
 def test_evaluate_shows_a_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
