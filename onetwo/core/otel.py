@@ -86,7 +86,7 @@ def _model_call_attributes(node: Trace) -> dict[str, Any]:
     for argument, attribute in _REQUEST.items():
         value = node.inputs.get(argument)
         if value is not None:
-            attributes[attribute] = list(value) if argument == "stop" else value
+            attributes[attribute] = _stop_sequences(value) if argument == "stop" else value
     if details.get("prompt_tokens") is not None:
         attributes["gen_ai.usage.input_tokens"] = int(details["prompt_tokens"])
     if details.get("completion_tokens") is not None:
@@ -94,6 +94,11 @@ def _model_call_attributes(node: Trace) -> dict[str, Any]:
     if details.get("finish_reason"):
         attributes["gen_ai.response.finish_reasons"] = [str(details["finish_reason"])]
     return attributes
+
+
+def _stop_sequences(stop: Any) -> list[str]:
+    # `stop="\n"` is one sequence, not one per character.
+    return [stop] if isinstance(stop, str) else [str(s) for s in stop]
 
 
 def _operation(name: str) -> str:

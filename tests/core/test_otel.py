@@ -70,3 +70,10 @@ def test_errors_cache_flags_and_content_opt_in() -> None:
     assert span.attributes["onetwo.cache_hit"] is True
     assert span.attributes["onetwo.inputs"] == '{"prompt": "<p>"}'
     assert span.events[0].name == "exception"
+
+
+def test_a_single_stop_string_is_one_stop_sequence() -> None:
+    node = tracing.Trace("llm.generate_text", "builtin", {"prompt": "p", "stop": "END"})
+    node.details.update(backend="fake", model="m")
+    attributes = otel.span_attributes(node)
+    assert attributes["gen_ai.request.stop_sequences"] == ["END"]
