@@ -89,8 +89,52 @@ def test_plain_values_and_chat_messages() -> None:
     assert rendering.escape('"&') == "&quot;&amp;"
 
 
-def test_evaluation_summary_and_comparison_render_escaped_tables() -> None:
-    examples = [{"question": ATTACK, "answer": "a"}, {"question": "boom", "answer": "b"}]
+def assert_shown_as_text(markup: str) -> None:
+    parsed = parse(markup)
+    assert "script" not in parsed.tags and "img" not in parsed.tags
+    assert any(ATTACK in t for t in parsed.text), "the text itself must be shown"
+
+
+def test_every_renderer_shows_markup_from_a_run_as_text() -> None:
+    # The attack is everywhere a run puts text: prompt, reply, error, names of the
+    # strategy, metric and backend.
+    backend = FakeBackend(
+        regex_replies=[("boom", RuntimeError(ATTACK))], default_reply=ATTACK, model=ATTACK
+    )
+    backend.register()
+    examples = [{"question": ATTACK, "answer": ATTACK}, {"question": "boom", "answer": "b"}]
+    metrics = {ATTACK: lambda target, prediction: target == prediction}
+    summary = ot.evaluate(
+        llm.generate_text, examples, metric_functions=metrics, progress=False, name=ATTACK
+    )
+    table = ot.compare(
+        llm.generate_text,
+        examples,
+        {ATTACK: backend, "two": FakeBackend(default_reply="b")},
+        metric_functions=metrics,
+        progress=False,
+    )
+    (update, *_) = list(ot.stream_updates(llm.generate_text(ATTACK)))
+    failed = summary.results[1]
+    assert failed.error is not None and failed.trace is not None
+    rendered = {
+        "trace": summary.results[0].trace._repr_html_(),  # type: ignore[union-attr]
+        "failed trace": failed.trace._repr_html_(),
+        "summary": summary._repr_html_(),
+        "example": failed._repr_html_(),
+        "comparison": table._repr_html_(),
+        "update": update._repr_html_(),
+        "value": ot.HTMLRenderer().render({ATTACK: [ATTACK]}),
+    }
+    for name, markup in rendered.items():
+        try:
+            assert_shown_as_text(markup)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}") from e
+
+
+def test_evaluation_summary_and_comparison_render_tables() -> None:
+    examples = [{"question": "2+2", "answer": "a"}, {"question": "boom", "answer": "b"}]
     backend = FakeBackend(regex_replies=[("boom", RuntimeError("<crash>"))], default_reply="a")
     backend.register()
     summary = ot.evaluate(
@@ -99,9 +143,7 @@ def test_evaluation_summary_and_comparison_render_escaped_tables() -> None:
         metric_functions={"exact": lambda t, p: t == p},
         progress=False,
     )
-    markup = summary._repr_html_()
-    parsed = parse(markup)
-    assert "script" not in parsed.tags
+    parsed = parse(summary._repr_html_())
     assert "table" in parsed.tags and "details" in parsed.tags
     text = "".join(parsed.text)
     assert "exact" in text and "1 errors" in text and "RuntimeError: <crash>" in text
@@ -113,11 +155,6 @@ def test_evaluation_summary_and_comparison_render_escaped_tables() -> None:
         metric_functions={"exact": lambda t, p: t == p},
         progress=False,
     )
-    markup = table._repr_html_()
-    parsed = parse(markup)
-    assert "script" not in parsed.tags
-    text = "".join(parsed.text)
+    text = "".join(parse(table._repr_html_()).text)
     for expected in ["one: prediction", "two: exact", "two: tokens", "one: cache", "backend"]:
         assert expected in text, expected
-    example_markup = summary.results[1]._repr_html_()
-    assert "&lt;crash&gt;" in example_markup
