@@ -131,6 +131,14 @@ def test_binding_inputs_shares_the_last_run_with_the_original() -> None:
     assert prompt["loud"] == "YO"
 
 
+def test_each_run_starts_from_its_inputs_only() -> None:
+    FakeBackend(default_reply="x").register()
+    prompt = c.j("{% if n is defined %}seen before;{% endif %}") + c.store("n", c.generate_text())
+    assert ot.run(prompt) == "x"
+    assert ot.run(prompt) == "x"  # the first run's `n` is not an input of the second
+    assert prompt["n"] == "x"
+
+
 def test_concurrent_runs_keep_their_own_variables_with_with_context() -> None:
     FakeBackend(default_reply=lambda prompt, **kw: prompt[::-1]).register()
     prompt = c.f("{word}:") + c.store("reply", c.generate_text())

@@ -57,17 +57,16 @@ def test_the_same_strategy_in_both_syntaxes_makes_identical_backend_calls() -> N
 
 
 def test_the_second_syntax_is_served_from_the_first_ones_cache(tmp_path: Path) -> None:
-    try:
-        first = FakeBackend(SCRIPT, cache=tmp_path)
-    except NotImplementedError:  # only while the call cache (issue 4) is a placeholder
-        pytest.skip("onetwo.core.caching.open_cache is not implemented yet")
+    first = FakeBackend(SCRIPT, cache=tmp_path)
     first.register()
     assert ot.run(plus_syntax()(question="2+2?")).endswith("A: 4")
     second = FakeBackend(SCRIPT, cache=tmp_path)
     second.register()
-    assert ot.run(template_syntax()(question="2+2?")).endswith("A: 4")
+    text, trace = ot.run(template_syntax()(question="2+2?"), enable_tracing=True)
+    assert text.endswith("A: 4")
     assert len(first.calls) == 2
     assert second.calls == []  # every call was a cache hit
+    assert [call.details["cache_hit"] for call in trace.calls()] == [True, True]
 
 
 def test_each_call_in_a_template_sees_the_text_rendered_so_far() -> None:
@@ -151,6 +150,36 @@ def test_dry_run_returns_the_prompts_with_stub_replies_and_contacts_no_backend()
     assert dry.text == "Q: 2+2?\nA:<generated>\nSure? yes\n0"
     assert dry.variables == {"question": "2+2?", "answer": c.DRY_RUN_REPLY}
     assert backend.calls == []
+
+
+def test_dry_run_of_every_step_contacts_no_backend() -> None:
+    backend = FakeBackend(default_reply="real", scores=lambda prompt, target: 0.0)
+    backend.register()
+    prompt = (
+        c.system("Be brief.")
+        + c.user("Q:" + c.f("{q}"))
+        + c.chat()
+        + c.generate_text()
+        + c.instruct()
+        + c.select(" a", " b" + c.generate_text())
+        + c.store("n", c.generate_object(int))
+        + llm.generate_texts("side", 2)
+        + c.j("{{ generate_texts(2) | join }}{{ choose(['x', 'y'], top_k=1) | join }}")
+    )
+    dry = prompt.dry_run(q="2+2?")
+    assert backend.calls == []
+    assert "real" not in dry.text
+    assert dry.prompts[0] == [
+        Message(PredefinedRole.SYSTEM, "Be brief."),
+        Message(PredefinedRole.USER, "Q:2+2?"),
+    ]
+    assert dry.variables["n"] == 0  # int() stands in for a generated int
+    assert {call.builtin for call in dry.calls} == {
+        "llm.chat",
+        "llm.generate_text",
+        "llm.score_text",
+        "llm.generate_object",
+    }
 
 
 def test_dry_run_of_a_chat_records_the_messages() -> None:
