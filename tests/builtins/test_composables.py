@@ -12,7 +12,7 @@ from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import composables as c
 from onetwo.builtins import llm
-from onetwo.core.content import Chunk, Message, PredefinedRole
+from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import TemplateError
 
 R = PredefinedRole
@@ -27,6 +27,27 @@ def test_plus_composes_str_composables_and_executables_in_any_order() -> None:
     assert ot.run(prompt) == "Q: <r> / <r>!<r>"
     assert backend.prompts == ["Q: ", "side", "Q: <r> / <r>!"]
     assert ot.run(llm.generate_text("x") + "!") == "<r>!"  # an executable on the left
+
+
+OPERANDS = {
+    "str": ("s", "s"),
+    "Chunk": (Chunk("k"), "k"),
+    "ChunkList": (ChunkList(["l1", "l2"]), "l1l2"),
+    "bytes": (b"\x00", "<1 bytes>"),
+    "executable": (llm.generate_text("side"), "<side>"),
+    "composable": (c.f("F"), "F"),
+}
+
+
+@pytest.mark.parametrize("operand, shown", OPERANDS.values(), ids=OPERANDS.keys())
+def test_plus_takes_every_operand_type_on_either_side(operand: Any, shown: str) -> None:
+    FakeBackend(default_reply=lambda prompt, **kw: f"<{str(prompt)[-4:]}>").register()
+    for prompt, expected in [
+        (operand + c.generate_text(), f"{shown}<{shown[-4:]}>"),
+        (c.generate_text() + operand, f"<>{shown}"),
+    ]:
+        assert isinstance(prompt, c.Composable)
+        assert ot.run(prompt) == expected
 
 
 def test_each_model_call_sees_everything_before_it() -> None:
