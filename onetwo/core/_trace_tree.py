@@ -1,0 +1,263 @@
+"""The trace tree: its nodes, their totals, and how running code adds nodes to it.
+
+A :class:`Trace` node is one traced call; the calls it made are its ``children``. Code
+that runs adds nodes under :data:`current_node` (``None`` when tracing is off) with
+:func:`open_node`/:func:`close_node`, or :func:`run_node` for an awaitable. The public
+face of all this is ``onetwo.core.tracing``, which re-exports the names users need.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+__all__ = [
+    "Listener",
+    "Trace",
+    "TraceStats",
+    "close_node",
+    "current_node",
+    "open_node",
+    "run_node",
+    "stage_listener",
+]
+
+T = TypeVar("T")
+
+# The node new calls attach to; None means tracing is off. Other modules read it with one
+# `.get()` on their hot path; only the tracing modules set it.
+current_node: ContextVar[Trace | None] = ContextVar("onetwo_trace_node", default=None)
+
+# Called as listener(node, value) when a traced stage ends (value = its outputs) or a
+# traced generator yields (value = the partial result). Set by onetwo.core.streaming.
+Listener = Callable[["Trace", Any], None]
+stage_listener: ContextVar[Listener | None] = ContextVar("onetwo_stage_listener", default=None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TraceStats:
+    """Totals over a trace's tree: what a notebook user asks first.
+
+    Attributes:
+        calls: builtin calls (``llm.generate_text``, ``llm.chat``...).
+        model_calls: calls answered by a backend (they carry a ``backend`` detail).
+        prompt_tokens: the sum of the reported prompt tokens.
+        completion_tokens: the sum of the reported completion tokens.
+        cache_hits: calls the cache answered.
+        cache_misses: calls the cache looked up and did not find.
+        errors: nodes that ended with an error.
+    """
+
+    calls: int = 0
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    errors: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: TraceStats) -> TraceStats:
+        return TraceStats(
+            *(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other)))
+        )
+
+
+class Trace:
+    """One traced call and the calls it made (``children``, in the order they started).
+
+    Attributes:
+        name: what ran, e.g. ``"llm.generate_text"`` or a function's name.
+        kind: ``"builtin"``, ``"function"`` or ``"run"`` (a whole run, or one example
+            of an evaluation).
+        inputs: the arguments, by name (for builtins: the effective arguments, defaults
+            filled in).
+        outputs: the result (for a traced generator: the last value yielded so far).
+        error: the exception the call raised, if any.
+        start: when it started (``time.time()``).
+        end: when it ended, or ``None`` while it runs.
+        details: what the backend and cache reported (see the module docstring).
+        children: the traced calls made while this one ran.
+    """
+
+    # A leaf (most nodes: one per model call) has no children list until it gets a child:
+    # a long trace then holds half as many objects for the garbage collector to scan.
+    __slots__ = (
+        "_children",
+        "details",
+        "end",
+        "error",
+        "inputs",
+        "kind",
+        "name",
+        "outputs",
+        "start",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        kind: str = "function",
+        inputs: dict[str, Any] | None = None,
+        outputs: Any = None,
+        error: BaseException | None = None,
+        start: float = 0.0,
+        end: float | None = None,
+        details: dict[str, Any] | None = None,
+        children: list[Trace] | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.inputs = {} if inputs is None else inputs
+        self.outputs = outputs
+        self.error = error
+        self.start = start
+        self.end = end
+        self.details = {} if details is None else details
+        self._children = children
+
+    @property
+    def children(self) -> list[Trace]:
+        if self._children is None:
+            self._children = []
+        return self._children
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, or ``None`` while running."""
+        return None if self.end is None else self.end - self.start
+
+    def walk(self) -> Iterator[Trace]:
+        """This node and every node below it, depth first, parents before children."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node._children:
+                stack.extend(reversed(node._children))
+
+    def find(self, name: str) -> Trace | None:
+        """The first node (depth first) called ``name``, or ``None``."""
+        return next((n for n in self.walk() if n.name == name), None)
+
+    def calls(self, name: str | None = None) -> list[Trace]:
+        """The builtin calls in this tree (only those called ``name``, if given)."""
+        return [n for n in self.walk() if n.kind == "builtin" and (name is None or n.name == name)]
+
+    def stats(self) -> TraceStats:
+        """Call, token, cache and error counts over this tree."""
+        calls = model_calls = prompt = completion = hits = misses = errors = 0
+        for node in self.walk():
+            errors += node.error is not None
+            calls += node.kind == "builtin"
+            d = node.details
+            if d:
+                model_calls += "backend" in d
+                prompt += d.get("prompt_tokens") or 0
+                completion += d.get("completion_tokens") or 0
+                hit = d.get("cache_hit")
+                hits += hit is True
+                misses += hit is False
+        return TraceStats(calls, model_calls, prompt, completion, hits, misses, errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly copy: values JSON cannot hold become their ``repr``."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "inputs": {k: _jsonable(v) for k, v in self.inputs.items()},
+            "outputs": _jsonable(self.outputs),
+            "error": None if self.error is None else repr(self.error),
+            "start": self.start,
+            "end": self.end,
+            "details": {k: _jsonable(v) for k, v in self.details.items()},
+            "children": [c.to_dict() for c in self.children],
+        }
+
+    def __repr__(self) -> str:
+        # Cheap on purpose (no walk of the tree): asyncio and debuggers call repr freely.
+        parts = [repr(self.name), self.kind]
+        if self._children:
+            parts.append(f"{len(self._children)} children")
+        d = self.details
+        if "backend" in d:
+            parts.append(f"{d['backend']}:{d.get('model', '')}")
+        if "prompt_tokens" in d or "completion_tokens" in d:
+            parts.append(f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens")
+        if d.get("cache_hit") is not None:
+            parts.append("cache hit" if d["cache_hit"] else "cache miss")
+        if self.duration is not None:
+            parts.append(f"{self.duration * 1000:.1f} ms")
+        if self.error is not None:
+            parts.append(f"error={self.error!r:.60}")
+        return f"Trace({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        from onetwo.core.rendering import HTMLRenderer
+
+        return HTMLRenderer().render(self)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
+# --- growing the tree ---------------------------------------------------------------
+
+
+def open_node(parent: Trace | None, name: str, kind: str, inputs: dict[str, Any]) -> Trace:
+    """A new running node, the last child of ``parent`` (if any)."""
+    node = Trace(name, kind, inputs, start=time.time())
+    if parent is not None:
+        parent.children.append(node)
+    return node
+
+
+def close_node(node: Trace, outputs: Any = None, error: BaseException | None = None) -> None:
+    """End ``node`` now with ``outputs`` or ``error``, and tell the stage listener."""
+    node.end = time.time()
+    node.outputs = outputs
+    node.error = error
+    listener = stage_listener.get()
+    if listener is not None:
+        listener(node, outputs)
+
+
+async def run_node(
+    name: str, kind: str, inputs: dict[str, Any], details: dict[str, Any], call: Awaitable[T]
+) -> T:
+    """Await ``call`` (not started yet) as a new node under the current one.
+
+    The one coroutine of a traced async call: once per builtin call when tracing is on,
+    so it opens and closes the node itself rather than through helpers.
+    """
+    node = Trace(name, kind, inputs, None, None, time.time(), None, details)
+    parent = current_node.get()
+    if parent is not None:
+        parent.children.append(node)
+    token = current_node.set(node)
+    try:
+        result = await call
+    except BaseException as e:
+        close_node(node, error=e)
+        raise
+    finally:
+        current_node.reset(token)
+    node.end = time.time()
+    node.outputs = result
+    listener = stage_listener.get()
+    if listener is not None:
+        listener(node, result)
+    return result

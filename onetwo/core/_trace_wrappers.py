@@ -1,0 +1,196 @@
+"""How ``@tracing.trace`` wraps a function: sync, async, generator or async generator.
+
+Each wrapper records one call as a ``"function"`` node (its arguments by name, its
+result or error, its times) when tracing is on, and costs one ``ContextVar.get`` when it
+is off. Generators record each value they yield as a partial result, the last one as
+the output; their wrappers forward the whole generator protocol.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from onetwo.core._trace_tree import (
+    Trace,
+    close_node,
+    current_node,
+    open_node,
+    run_node,
+    stage_listener,
+)
+
+__all__ = ["wrap"]
+
+
+def wrap(fn: Callable[..., Any], name: str, skip: Iterable[str]) -> Any:
+    """``fn`` recording each call as a node called ``name``, without the ``skip`` args."""
+    inputs = _Inputs(fn, skip)
+    if inspect.iscoroutinefunction(fn):
+        return _wrap_async(fn, name, inputs)
+    if inspect.isasyncgenfunction(fn):
+        return _wrap_async_gen(fn, name, inputs)
+    if inspect.isgeneratorfunction(fn):
+        return _wrap_gen(fn, name, inputs)
+    return _wrap_sync(fn, name, inputs)
+
+
+class _Inputs:
+    """Names a call's arguments; the signature is read once, at decoration time."""
+
+    __slots__ = ("_signature", "_skip")
+
+    def __init__(self, fn: Callable[..., Any], skip: Iterable[str]) -> None:
+        try:
+            self._signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):  # some builtins have no signature
+            self._signature = None
+        params = self._signature.parameters if self._signature is not None else {}
+        first = next(iter(params), None)
+        self._skip = frozenset(skip) | ({first} if first in ("self", "cls") else set())
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self._signature is None:
+            return {"args": args, "kwargs": kwargs}
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError:  # the call itself will raise the real error
+            return {"args": args, "kwargs": kwargs}
+        bound.apply_defaults()
+        return {k: v for k, v in bound.arguments.items() if k not in self._skip}
+
+
+def _wrap_async(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
+    @functools.wraps(fn)
+    async def traced(*args: Any, **kwargs: Any) -> Any:
+        if current_node.get() is None:
+            return await fn(*args, **kwargs)
+        return await run_node(name, "function", inputs(args, kwargs), {}, fn(*args, **kwargs))
+
+    return traced
+
+
+def _wrap_sync(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
+    @functools.wraps(fn)
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        parent = current_node.get()
+        if parent is None:
+            return fn(*args, **kwargs)
+        node = open_node(parent, name, "function", inputs(args, kwargs))
+        token = current_node.set(node)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as e:
+            close_node(node, error=e)
+            raise
+        finally:
+            current_node.reset(token)
+        close_node(node, result)
+        return result
+
+    return traced
+
+
+def _partial(node: Trace | None, value: Any) -> None:
+    if node is None:
+        return
+    node.outputs = value
+    listener = stage_listener.get()
+    if listener is not None:
+        listener(node, value)
+
+
+def _end(node: Trace | None, error: BaseException | None = None) -> None:
+    if node is not None:
+        close_node(node, node.outputs, error)
+
+
+# The wrappers of generators forward the whole protocol (``send``/``asend``, ``throw``,
+# ``close``), so that a traced generator behaves as the one it wraps. The node is current
+# only while the generator's own code runs: the consumer may resume it from elsewhere.
+
+
+def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
+    @functools.wraps(fn)
+    async def traced(*args: Any, **kwargs: Any) -> Any:
+        parent = current_node.get()
+        gen = fn(*args, **kwargs)
+        node = None if parent is None else open_node(parent, name, "function", inputs(args, kwargs))
+        step: Callable[[], Awaitable[Any]] = gen.__anext__
+        while True:
+            token = current_node.set(node)
+            try:
+                value = await step()
+            except StopAsyncIteration:
+                _end(node)
+                return
+            except BaseException as e:
+                _end(node, e)
+                raise
+            finally:
+                current_node.reset(token)
+            _partial(node, value)
+            try:
+                sent = yield value
+            except GeneratorExit:  # closed early (e.g. after a `break`): close it too
+                token = current_node.set(node)
+                try:
+                    await gen.aclose()
+                except BaseException as e:
+                    _end(node, e)
+                    raise
+                finally:
+                    current_node.reset(token)
+                _end(node)
+                raise
+            except BaseException as e:
+                step = functools.partial(gen.athrow, e)
+            else:
+                step = gen.__anext__ if sent is None else functools.partial(gen.asend, sent)
+
+    return traced
+
+
+def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
+    @functools.wraps(fn)
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        parent = current_node.get()
+        gen = fn(*args, **kwargs)
+        if parent is None:
+            return (yield from gen)
+        node = open_node(parent, name, "function", inputs(args, kwargs))
+        step: Callable[[], Any] = gen.__next__
+        while True:
+            token = current_node.set(node)
+            try:
+                value = step()
+            except StopIteration as stop:
+                _end(node)
+                return stop.value
+            except BaseException as e:
+                _end(node, e)
+                raise
+            finally:
+                current_node.reset(token)
+            _partial(node, value)
+            try:
+                sent = yield value
+            except GeneratorExit:  # closed early (e.g. after a `break`): close it too
+                token = current_node.set(node)
+                try:
+                    gen.close()
+                except BaseException as e:
+                    _end(node, e)
+                    raise
+                finally:
+                    current_node.reset(token)
+                _end(node)
+                raise
+            except BaseException as e:
+                step = functools.partial(gen.throw, e)
+            else:
+                step = gen.__next__ if sent is None else functools.partial(gen.send, sent)
+
+    return traced
