@@ -57,6 +57,7 @@ import contextvars
 import dataclasses
 import functools
 import inspect
+import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -225,28 +226,32 @@ def _check_results(results: Any, size: int, name: str) -> Sequence[Any]:
 
 
 def _check_params(batch_size: Any, max_wait: Any, max_concurrent_batches: Any, name: str) -> None:
-    """Raise ValueError for a bad value; callables (read from an instance later) pass."""
-    if callable(batch_size):
-        pass
-    elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size of {name} must be an int >= 1, got {batch_size!r}.")
-    if (
-        max_wait is not None
-        and not callable(max_wait)
-        and (isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0)
-    ):
-        raise ValueError(
-            f"max_wait of {name} must be a number of seconds >= 0 or None (no time limit), "
-            f"got {max_wait!r}."
+    """Refuse bad values; callables (read from an instance later) are checked then."""
+    _check_count("batch_size", batch_size, name)
+    _check_count("max_concurrent_batches", max_concurrent_batches, name)
+    if max_wait is None or callable(max_wait):
+        return
+    if isinstance(max_wait, bool) or not isinstance(max_wait, int | float):
+        raise TypeError(
+            f"max_wait of {name} must be a number of seconds or None, got "
+            f"{type(max_wait).__name__} {max_wait!r}."
         )
-    if not callable(max_concurrent_batches) and (
-        isinstance(max_concurrent_batches, bool)
-        or not isinstance(max_concurrent_batches, int)
-        or max_concurrent_batches < 1
-    ):
+    if not max_wait >= 0:  # `not >=`: NaN is refused too
         raise ValueError(
-            f"max_concurrent_batches of {name} must be an int >= 1, got {max_concurrent_batches!r}."
+            f"max_wait of {name} must be >= 0 seconds, got {max_wait!r}. Pass 0 to send at "
+            "once, or None to wait only for a full batch or an idle loop."
         )
+
+
+def _check_count(param: str, value: Any, name: str) -> None:
+    if callable(value):
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{param} of {name} must be an int >= 1, got {type(value).__name__} {value!r}."
+        )
+    if value < 1:
+        raise ValueError(f"{param} of {name} must be an int >= 1, got {value!r}.")
 
 
 class BatchQueue(Generic[Req, Res]):
@@ -429,7 +434,9 @@ class BatchQueue(Generic[Req, Res]):
                 if not item.future.done():
                     item.future.set_exception(error)
         except BaseException:  # cancelled (e.g. the run ends): nobody gets a result
-            self._counters.in_flight -= 1
+            # Free the slot the normal way: if the loop goes on (the batch function itself
+            # raised CancelledError), the requests queued behind this batch still go out.
+            self._on_batch_done()
             for item in batch:
                 item.future.cancel()
             raise
@@ -499,11 +506,14 @@ def _new_thread_pool(size: int) -> ThreadPoolExecutor:
 class _QueueSet:
     """The queues of one batch function (or of one instance's batch method), one per loop."""
 
-    __slots__ = ("hot", "last", "pool", "queues")
+    __slots__ = ("hot", "last", "lock", "pool", "queues")
 
     def __init__(self) -> None:
         self.queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BatchQueue[Any, Any]]
         self.queues = weakref.WeakKeyDictionary()
+        # Threads running their own loops (ot.run in several threads) may add queues at
+        # once; adding one while another thread sweeps closed loops breaks the sweep.
+        self.lock = threading.Lock()
         # The last (loop, queue) used, weakly: spares a WeakKeyDictionary look-up per call.
         self.hot: tuple[weakref.ref[Any], weakref.ref[BatchQueue[Any, Any]]] | None = None
         # The counters of the latest queue, so stats() still answers after ot.run returns.
@@ -528,14 +538,15 @@ class _QueueSet:
             queue = hot[1]()
             if queue is not None:
                 return queue
-        queue = self.queues.get(loop)
-        if queue is None:
-            # A loop closed while requests still waited (no one cancelled them) is kept
-            # alive by its queue's futures and timer: let go of it now.
-            for closed in [old for old in self.queues if old.is_closed()]:
-                del self.queues[closed]
-            queue = self.queues[loop] = make()
-            self.last = queue._counters
+        with self.lock:
+            queue = self.queues.get(loop)
+            if queue is None:
+                # A loop closed while requests still waited (no one cancelled them) is
+                # kept alive by its queue's futures and timer: let go of it now.
+                for closed in [old for old in self.queues if old.is_closed()]:
+                    del self.queues[closed]
+                queue = self.queues[loop] = make()
+                self.last = queue._counters
         self.hot = (weakref.ref(loop), weakref.ref(queue))
         return queue
 
@@ -682,6 +693,7 @@ class BatchMethod(Generic[Owner, Req, Res]):
         # Keyed by id(instance), dropped when the instance dies: instances need not be
         # hashable (dataclasses), only weakly referenceable.
         self._instances: dict[int, _InstanceQueues] = {}
+        self._lock = threading.Lock()
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self._name = f"{owner.__qualname__}.{name}"
@@ -701,17 +713,21 @@ class BatchMethod(Generic[Owner, Req, Res]):
     def _queues_of(self, instance: Owner) -> _InstanceQueues:
         key = id(instance)
         queues = self._instances.get(key)
-        if queues is None or queues.owner() is not instance:
-            try:
-                ref = weakref.ref(instance)
-            except TypeError:
-                raise TypeError(
-                    f"batch_method {self._name} needs instances that can be weakly "
-                    f"referenced; {type(instance).__name__} cannot (add '__weakref__' to its "
-                    "__slots__)."
-                ) from None
-            queues = self._instances[key] = _InstanceQueues(ref)
-            weakref.finalize(instance, self._instances.pop, key, None)
+        if queues is not None and queues.owner() is instance:
+            return queues
+        with self._lock:  # two threads must not each make (and split) the instance's queues
+            queues = self._instances.get(key)
+            if queues is None or queues.owner() is not instance:
+                try:
+                    ref = weakref.ref(instance)
+                except TypeError:
+                    raise TypeError(
+                        f"batch_method {self._name} needs instances that can be weakly "
+                        f"referenced; {type(instance).__name__} cannot (add '__weakref__' to "
+                        "its __slots__)."
+                    ) from None
+                queues = self._instances[key] = _InstanceQueues(ref)
+                weakref.finalize(instance, self._instances.pop, key, None)
         return queues
 
     def _make_queue(self, instance: Owner, queues: _InstanceQueues) -> BatchQueue[Req, Res]:

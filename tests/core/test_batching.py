@@ -72,7 +72,7 @@ async def test_a_lone_request_is_sent_at_once_without_waiting_for_max_wait() -> 
     clock = VirtualClock()
     fn = Recorder(clock)
     f = batch_function(batch_size=32, max_wait=100.0, clock=clock)(fn)
-    assert await f(4) == 40
+    assert await asyncio.wait_for(f(4), timeout=10) == 40  # a bound, so a bug fails, not hangs
     assert fn.batches == [[4]]
     assert fn.times == [0.0]  # sent while nothing else could arrive, not at max_wait
 
@@ -107,7 +107,7 @@ async def test_callers_several_task_hops_away_still_join_the_batch() -> None:
         await asyncio.sleep(0)
         return await asyncio.create_task(hops(n - 1, x))
 
-    results = await asyncio.gather(*(hops(i % 7, i) for i in range(40)))
+    results = await asyncio.wait_for(asyncio.gather(*(hops(i % 7, i) for i in range(40))), 10)
     assert results == [i * 10 for i in range(40)]
     assert len(fn.batches) == 1 and sorted(fn.batches[0]) == list(range(40))
 
@@ -185,6 +185,18 @@ async def test_max_wait_restarts_for_the_next_batch() -> None:
     clock.advance(0.1)
     await asyncio.gather(a, b)
     assert fn.batches == [[1], [2]] and fn.times == [1.0, 2.0]
+
+
+async def test_max_wait_on_the_real_clock_bounds_the_wait_while_the_loop_stays_busy() -> None:
+    fn = Recorder()
+    f = batch_function(batch_size=10, max_wait=0.01)(fn)  # the system clock
+    task = asyncio.create_task(f(1))
+    for _ in range(1_000_000):  # always runnable: no idle point, only the timer can send it
+        await asyncio.sleep(0)
+        if fn.batches:
+            break
+    assert fn.batches == [[1]]
+    assert await task == 10
 
 
 # --- concurrency and threads -------------------------------------------------------------
@@ -275,6 +287,86 @@ async def test_batch_functions_see_the_context_variables_of_their_callers() -> N
     assert seen == ["caller", "caller"]
 
 
+async def callbacks_run_while_requests_wait(waiting: int) -> int:
+    """How many callbacks the loop schedules in 50 iterations while ``waiting`` requests
+    wait behind a batch in flight."""
+    clock = VirtualClock()
+    fn = Recorder(clock, latency=1.0)
+    f = batch_function(batch_size=2, max_wait=0.5, clock=clock)(fn)
+    tasks = [asyncio.create_task(f(i)) for i in range(2 + waiting)]
+    await settle()
+    assert (f.stats().queued, f.stats().in_flight) == (waiting, 1)
+    loop = asyncio.get_running_loop()
+    scheduled = 0
+    call_soon = loop.call_soon
+
+    def counting_call_soon(*args: Any, **kwargs: Any) -> Any:
+        nonlocal scheduled
+        scheduled += 1
+        return call_soon(*args, **kwargs)
+
+    loop.call_soon = counting_call_soon  # type: ignore[method-assign,assignment]
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0)
+    finally:
+        del loop.call_soon
+    await run_in_virtual_time(clock, asyncio.gather(*tasks))
+    return scheduled
+
+
+async def test_waiting_requests_cost_the_loop_nothing() -> None:
+    # Future-based: nothing runs on behalf of a waiting request (the reference re-polled
+    # every waiting request on every loop iteration).
+    assert await callbacks_run_while_requests_wait(1) == await callbacks_run_while_requests_wait(
+        200
+    )
+
+
+def test_threads_making_queues_at_once_do_not_break_each_other() -> None:
+    # ot.run in two threads: each thread's first call makes its loop's queue, and sweeps
+    # the queues of closed loops. Thread B makes its queue while A is inside its sweep.
+    f = batch_function(batch_size=4)(Recorder())
+    sweeping, proceed = threading.Event(), threading.Event()
+
+    class PausingLoop(asyncio.SelectorEventLoop):
+        pause = False
+
+        def is_closed(self) -> bool:
+            if self.pause:  # once: the first sweep after this is set pauses here
+                self.pause = False
+                sweeping.set()
+                proceed.wait(timeout=10)
+            return super().is_closed()
+
+    old = PausingLoop()
+    errors: list[BaseException] = []
+
+    def first_call_on_a_new_loop() -> None:
+        try:
+            assert asyncio.run(f(2)) == 20
+        except BaseException as e:
+            errors.append(e)
+
+    try:
+        assert old.run_until_complete(f(1)) == 10
+        old.pause = True
+        a = threading.Thread(target=first_call_on_a_new_loop)
+        a.start()
+        assert sweeping.wait(timeout=10)
+        b = threading.Thread(target=first_call_on_a_new_loop)
+        b.start()
+        b.join(timeout=0.3)  # B adds its queue now, unless it waits for A's sweep
+        proceed.set()
+        a.join()
+        b.join()
+    finally:
+        proceed.set()
+        old.close()
+    assert errors == []
+    assert f.stats().requests == 1
+
+
 # --- failures -------------------------------------------------------------------------
 
 
@@ -314,8 +406,9 @@ async def test_a_sync_batch_exception_reaches_every_caller() -> None:
 @pytest.mark.parametrize(
     ("reply", "error", "message"),
     [
-        ([1], ValueError, r"returned 1 results for a batch of 2 requests"),
-        ("ab", TypeError, r"returned a str; it must return a list"),
+        ([1], ValueError, r"function .*<locals>\.f returned 1 results for a batch of 2 requests"),
+        ([1, 2, 3], ValueError, r"returned 3 results for a batch of 2 requests"),
+        ("ab", TypeError, r"function .*\.f returned a str; it must return a list"),
         (None, TypeError, r"returned a NoneType"),
     ],
 )
@@ -333,13 +426,28 @@ async def test_a_batch_function_breaking_the_contract_fails_its_batch(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"batch_size": 0}, "batch_size of .* must be an int >= 1, got 0"),
-        ({"batch_size": 2, "max_wait": -1}, "max_wait of .* got -1"),
+        ({"batch_size": 0}, "batch_size of Recorder must be an int >= 1, got 0"),
+        ({"batch_size": 2, "max_wait": -1}, "max_wait of Recorder must be >= 0 seconds, got -1"),
+        ({"batch_size": 2, "max_wait": float("nan")}, "max_wait .* got nan"),
         ({"batch_size": 2, "max_concurrent_batches": 0}, "max_concurrent_batches .* got 0"),
     ],
 )
 def test_bad_parameters_are_refused_with_the_value(kwargs: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
+        batch_function(**kwargs)(Recorder())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": "32"}, "batch_size of Recorder must be an int >= 1, got str '32'"),
+        ({"batch_size": True}, "batch_size .* got bool True"),
+        ({"batch_size": 2, "max_wait": "1s"}, "max_wait .* number of seconds or None, got str"),
+        ({"batch_size": 2, "max_concurrent_batches": 2.0}, "max_concurrent_batches .* float"),
+    ],
+)
+def test_parameters_of_the_wrong_type_are_refused(kwargs: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
         batch_function(**kwargs)(Recorder())
 
 
@@ -406,6 +514,56 @@ async def test_requests_cancelled_just_before_their_batch_is_cut_are_not_sent() 
     assert results[:2] == [0, 10]
     assert fn.batches == [[0, 1]]
     assert f.stats() == BatchStats(2, 1, 2.0, 1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "how", ["the batch function raises CancelledError", "its task is cancelled"]
+)
+async def test_a_cancelled_batch_frees_its_slot_for_the_requests_behind_it(how: str) -> None:
+    clock = VirtualClock()
+    calls: list[list[int]] = []
+
+    @batch_function(batch_size=2, max_wait=None, clock=clock)
+    async def f(requests: list[int]) -> list[int]:
+        calls.append(list(requests))
+        await clock.sleep(1.0)
+        if how.startswith("the batch function") and 0 in requests:
+            raise asyncio.CancelledError
+        return requests
+
+    first = [asyncio.create_task(f(i)) for i in (0, 1)]
+    await settle()
+    behind = [asyncio.create_task(f(i)) for i in (2, 3)]  # queued: the only slot is busy
+    await settle()
+    assert calls == [[0, 1]] and f.stats().queued == 2
+    if how == "its task is cancelled":
+        (batch_task,) = f.queue()._tasks
+        batch_task.cancel()
+    else:
+        clock.advance(1.0)
+    await settle()
+    assert all(t.cancelled() for t in first)  # their batch gave no result
+    assert calls == [[0, 1], [2, 3]] and f.stats().in_flight == 1
+    clock.advance(1.0)
+    assert await asyncio.gather(*behind) == [2, 3]
+    assert f.stats().in_flight == 0
+
+
+async def test_a_caller_cancelled_with_batching_disabled_frees_its_slot() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock, latency=1.0)
+    f = batch_function(batch_size=4, clock=clock)(fn)
+    token = batching.batching_enabled.set(False)
+    try:
+        task = asyncio.create_task(f(1))
+        await settle()
+        assert f.stats().in_flight == 1
+        task.cancel()
+        await settle()
+    finally:
+        batching.batching_enabled.reset(token)
+    assert task.cancelled()
+    assert f.stats().in_flight == 0 and clock.pending_timers == 0
 
 
 async def test_the_fallback_idle_rule_for_loops_without_a_ready_queue() -> None:
