@@ -3,7 +3,7 @@
 Each notebook runs in a fresh Jupyter kernel of this interpreter (nbclient), in a
 temporary working directory. Cells tagged ``colab-install`` (``%pip install``) or
 ``needs-api-key`` are left out; any other cell that raises fails the test, with the
-cell's traceback in the message.
+cell's traceback in the message, and so does a warning shown to the reader.
 """
 
 from __future__ import annotations
@@ -45,6 +45,13 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
         client.execute()
     except nbclient.exceptions.CellExecutionError as e:
         pytest.fail(f"{path.name}: a cell failed:\n{e}", pytrace=False)
+    warnings = [
+        output.text
+        for cell in notebook.cells
+        for output in cell.get("outputs", ())
+        if output.get("name") == "stderr" and "Warning" in output.text
+    ]
+    assert warnings == [], f"{path.name} shows warnings to its reader"
 
 
 def test_notebooks_are_stored_without_outputs() -> None:

@@ -33,6 +33,7 @@ import dataclasses
 import inspect
 import numbers
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -254,7 +255,11 @@ def _strategy_name(strategy: Strategy) -> str:
 def _progress_bar(progress: bool | str, total: int, label: str) -> Any:
     if not progress:
         return None
-    from tqdm.auto import tqdm
+    with warnings.catch_warnings():
+        # In Jupyter without ipywidgets, tqdm.auto warns and falls back to a text bar,
+        # which is all we need: no warning for the notebook user.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=progress if isinstance(progress, str) else label)
 
