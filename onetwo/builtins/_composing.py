@@ -255,8 +255,13 @@ class Composable(Executable[str]):
     def __repr__(self) -> str:
         return " + ".join(repr(p) for p in self._parts) or "Composable()"
 
-    def __call__(self, **inputs: Any) -> Composable:
+    def __call__(self, *args: Any, **inputs: Any) -> Composable:
         """This composable with ``inputs`` as its starting variables (for ``c.f``, ``c.j``)."""
+        if args:
+            raise TypeError(
+                f"a composable takes its inputs by name, e.g. prompt(question=...); got "
+                f"{len(args)} positional argument(s): {args!r:.80}."
+            )
         return Composable((_SetVariables(inputs), *self._parts), _last=self._last)
 
     def __getitem__(self, name: str) -> Any:

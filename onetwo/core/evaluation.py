@@ -171,10 +171,16 @@ def _call_arguments(inputs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 
 def _named(strategy: Strategy, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The strategy's arguments by parameter name (``**kwargs`` spread out)."""
     try:
-        return dict(inspect.signature(strategy).bind(*args, **kwargs).arguments)
+        signature = inspect.signature(strategy)
+        named = dict(signature.bind(*args, **kwargs).arguments)
     except (TypeError, ValueError):
         return {**{f"arg{i}": a for i, a in enumerate(args)}, **kwargs}
+    for param in signature.parameters.values():
+        if param.kind is param.VAR_KEYWORD and param.name in named:
+            named.update(named.pop(param.name))
+    return named
 
 
 async def _call(strategy: Strategy, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

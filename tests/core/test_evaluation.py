@@ -8,6 +8,7 @@ import pytest
 
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
+from onetwo.builtins import composables as c
 from onetwo.builtins import llm
 from onetwo.core import evaluation
 
@@ -229,3 +230,20 @@ async def test_aevaluate_from_async_code() -> None:
         llm.generate_text, [{"question": "q", "answer": "x"}], metric_functions=[exact]
     )
     assert summary.metrics == {"exact": 1.0}
+
+
+def test_a_composable_is_a_strategy_taking_its_inputs_by_name() -> None:
+    FakeBackend(default_reply=" 4").register()
+    prompt = "Q: " + c.f("{question}") + "\nA:" + c.generate_text()
+    examples = [{"question": "2+2", "answer": "Q: 2+2\nA: 4"}]
+    summary = ot.evaluate(
+        prompt,
+        examples,
+        inputs_extractor=lambda ex: {"question": ex["question"]},
+        metric_functions=[exact],
+        progress=False,
+    )
+    assert summary.metrics == {"exact": 1.0}
+    assert summary.results[0].inputs == {"question": "2+2"}
+    summary = ot.evaluate(prompt, examples, progress=False)  # one positional argument
+    assert "takes its inputs by name, e.g. prompt(question=...)" in str(summary.results[0].error)
