@@ -42,11 +42,17 @@ def test_cancelled_timers_do_not_fire() -> None:
     handle = clock.call_later(1, lambda: fired.append(1))
     clock.call_later(2, lambda: fired.append(2))
     handle.cancel()
-    assert clock.pending_timers == 1
-    assert clock.next_deadline == 2.0
     clock.advance(3)
     assert fired == [2]
     assert clock.pending_timers == 0 and clock.next_deadline is None
+
+
+def test_next_deadline_and_pending_timers_skip_cancelled_timers() -> None:
+    clock = VirtualClock()
+    clock.call_later(1, lambda: None).cancel()
+    clock.call_later(2, lambda: None)
+    assert clock.pending_timers == 1
+    assert clock.next_deadline == 2.0
 
 
 def test_timers_set_by_callbacks_fire_within_the_same_advance() -> None:
