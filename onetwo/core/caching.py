@@ -48,6 +48,7 @@ Good to know:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -110,6 +111,7 @@ class CallCache:
 
     def __init__(self, directory: str | os.PathLike[str], *, mode: Mode = "read_write") -> None:
         self.directory = os.fspath(directory)
+        _check_mode(mode)  # before the folder is made
         self._setup(open_disk_store(directory), mode)
 
     def _setup(self, store: Any, mode: Mode) -> None:
@@ -139,8 +141,7 @@ class CallCache:
 
     @mode.setter
     def mode(self, mode: Mode) -> None:
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}.")
+        _check_mode(mode)
         self._mode: Mode = mode
         self._off = mode == "off"
         self._recording = mode == "record"
@@ -250,12 +251,17 @@ class CallCache:
         path = os.fspath(path)
         tmp = f"{path}.tmp{os.getpid()}"
         count = 0
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps({"format": _FORMAT}) + "\n")
-            for rec in self.records(**match):
-                f.write(json.dumps(rec, separators=(",", ":")) + "\n")
-                count += 1
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps({"format": _FORMAT}) + "\n")
+                for rec in self.records(**match):
+                    f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                    count += 1
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)  # e.g. a corrupt entry: leave no half-written file behind
+            raise
         return count
 
     def import_jsonl(self, path: str | os.PathLike[str]) -> int:
@@ -265,16 +271,23 @@ class CallCache:
         sampling keys not bound here take the file's binding. Every line's key is checked
         against its call, so an edited line is refused.
         """
+        path = os.fspath(path)
         count = 0
         with open(path, encoding="utf-8") as f:
-            header = json.loads(f.readline() or "null")
+            header = _json_line(f.readline(), f"{path}:1")
             if not isinstance(header, dict) or header.get("format") != _FORMAT:
-                raise CacheError(f"{os.fspath(path)!r} is not a {_FORMAT} export.")
-            for lineno, line in enumerate(f, start=2):
-                if line.strip():
-                    self._import_record(json.loads(line), f"{os.fspath(path)}:{lineno}")
-                    count += 1
-        self._memo.clear()
+                raise CacheError(
+                    f"{path!r} is not a {_FORMAT} export (its first line is not the header "
+                    "export_jsonl writes). Import a file written by CallCache.export_jsonl."
+                )
+            try:
+                for lineno, line in enumerate(f, start=2):
+                    if line.strip():
+                        where = f"{path}:{lineno}"
+                        self._import_record(_json_line(line, where), where)
+                        count += 1
+            finally:
+                self._memo.clear()  # whatever was imported before a bad line stays
         return count
 
     def check(self, fix: bool = False) -> list[str]:
@@ -530,6 +543,14 @@ class SimpleFunctionCache(CallCache):
         return os.fspath(path)
 
 
+def _check_mode(mode: Any) -> None:
+    if mode not in _MODES:
+        raise ValueError(
+            f"mode must be one of {', '.join(map(repr, _MODES))}; got {mode!r}. Use "
+            "'replay' to forbid model calls, 'record' to recompute, 'off' to bypass the cache."
+        )
+
+
 def _reopen(directory: str, mode: Mode) -> CallCache:
     return CallCache(directory, mode=mode)
 
@@ -577,7 +598,13 @@ def cache_method(
         @functools.wraps(fn)
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             cache = self.cache
-            if cache is None or cache._off:
+            if cache is None:
+                return await fn(self, *args, **kwargs)
+            try:
+                off = cache._off
+            except AttributeError:
+                raise _not_a_cache(self, cache) from None
+            if off:
                 return await fn(self, *args, **kwargs)
             made = spec.key_of(self, args, kwargs)
             if made is None:  # the arguments do not bind: let the method raise
@@ -598,6 +625,14 @@ def cache_method(
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _not_a_cache(backend: Any, cache: Any) -> TypeError:
+    return TypeError(
+        f"{type(backend).__name__}.cache is a {type(cache).__name__} ({cache!r:.80}); it must be "
+        "a CallCache or None. Pass cache= to the backend's constructor (a CallCache or a "
+        "folder path), or assign caching.open_cache(folder)."
+    )
 
 
 # --- records ------------------------------------------------------------------------------
@@ -639,6 +674,13 @@ def _sample_from_json(value: Any) -> str:
     if isinstance(value, str):
         return "s" + value
     return "j" + json.dumps(value, separators=(",", ":"))
+
+
+def _json_line(line: str, where: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError as e:
+        raise CacheError(f"{where}: not JSON ({e}); the file is truncated or was edited.") from None
 
 
 def _matches(ident: Any, match: Mapping[str, Any]) -> bool:

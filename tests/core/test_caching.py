@@ -38,7 +38,11 @@ class Opaque:
 
 
 class Echo(Backend):
-    """A tiny backend: returns ``result`` (or ``prompt#n``) and records each call."""
+    """A tiny backend: returns ``result`` (or ``prompt#n``) and records each call.
+
+    ``latency`` makes each call sleep; ``gate`` (an ``asyncio.Event``) holds each call
+    until it is set, so a test decides when calls in flight finish.
+    """
 
     provider = "test"
 
@@ -47,6 +51,7 @@ class Echo(Backend):
         self.result = result
         self.calls: list[str] = []
         self.latency = 0.0
+        self.gate: asyncio.Event | None = None
 
     @caching.cache_method(name="test.generate", is_sampled=True)
     async def generate(self, prompt: Any, *, temperature: float = 0.5, stop: Any = None) -> Any:
@@ -54,6 +59,8 @@ class Echo(Backend):
         n = len(self.calls)
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self.gate is not None:
+            await self.gate.wait()
         if isinstance(self.result, BaseException):
             raise self.result
         return f"{prompt}#{n}" if self.result == "unset" else self.result
@@ -237,6 +244,16 @@ async def test_exceptions_are_not_cached(folder: str) -> None:
     assert len(backend.calls) == 2
 
 
+async def test_a_failed_call_leaves_nothing_to_replay(folder: str) -> None:
+    backend = Echo(cache=folder, result=RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        await backend.generate("p")
+    replayer = Echo(cache=caching.CallCache(folder, mode="replay"))
+    with pytest.raises(CacheMiss):
+        await replayer.generate("p")
+    assert replayer.calls == []
+
+
 def test_a_class_that_is_not_imported_is_never_imported() -> None:
     text = "j" + json.dumps({"__onetwo__": "pydantic", "class": "antigravity:X", "data": {}})
     with pytest.raises(CacheError, match="never imports"):
@@ -377,6 +394,22 @@ async def test_off_mode_bypasses_the_cache(folder: str) -> None:
         backend.cache.mode = "readonly"  # type: ignore[assignment]
 
 
+def test_an_unknown_mode_is_refused_before_the_folder_is_made(folder: str) -> None:
+    with pytest.raises(
+        ValueError, match=r"mode must be one of 'read_write', .*; got 'replay_only'"
+    ):
+        caching.CallCache(folder, mode="replay_only")  # type: ignore[arg-type]
+    assert not os.path.exists(folder)
+
+
+async def test_a_cache_attribute_that_is_not_a_cache_is_a_clear_error(folder: str) -> None:
+    backend = Echo()
+    backend.cache = folder  # type: ignore[assignment]
+    with pytest.raises(TypeError, match=r"Echo.cache is a str .* must be a CallCache or None"):
+        await backend.generate("p")
+    assert backend.calls == []
+
+
 # --- in-flight sharing ---------------------------------------------------------------
 
 
@@ -410,14 +443,49 @@ async def test_a_shared_failure_reaches_every_caller_and_is_not_cached(folder: s
 
 async def test_when_the_shared_call_is_cancelled_a_waiter_makes_it_itself(folder: str) -> None:
     backend = Echo(cache=folder)
-    backend.latency = 0.05
+    backend.gate = asyncio.Event()
     leader = asyncio.ensure_future(backend.generate("p"))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the leader is in the model call
     follower = asyncio.ensure_future(backend.generate("p"))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # the follower waits for the leader's call
+    assert backend.calls == ["p"] and backend.cache is not None
+    assert backend.cache.stats()["shared"] == 1
     leader.cancel()
+    backend.gate.set()
     assert await follower == "p#2"
-    assert leader.cancelled()
+    assert leader.cancelled() and backend.calls == ["p", "p"]
+
+
+async def test_backends_of_two_models_sharing_a_cache_never_share_a_call(folder: str) -> None:
+    cache = caching.CallCache(folder)
+    a, b = Echo(model="a", cache=cache), Echo(model="b", cache=cache)
+    a.result, b.result = "from a", "from b"
+    a.gate = b.gate = asyncio.Event()
+    calls = asyncio.gather(a.generate("p"), b.generate("p"))
+    await asyncio.sleep(0)  # both in flight at once, same arguments
+    a.gate.set()
+    assert await calls == ["from a", "from b"]
+    assert a.calls == b.calls == ["p"] and cache.stats()["shared"] == 0
+    assert (await a.generate("p"), await b.generate("p")) == ("from a", "from b")
+    assert sorted(x["identity"]["model"] for x in cache.backends()) == ["a", "b"]
+
+
+def test_a_new_loop_never_waits_on_a_call_left_in_flight_by_another_loop(folder: str) -> None:
+    # E.g. a notebook run stopped mid-call whose loop is gone, then a new ot.run.
+    backend = Echo(cache=folder)
+    old = asyncio.new_event_loop()
+    try:
+        gate = backend.gate = asyncio.Event()
+        stalled = old.create_task(backend.generate("p"))
+        old.run_until_complete(asyncio.sleep(0))  # the call is in flight; its loop stops
+        assert backend.calls == ["p"] and not stalled.done()
+        backend.gate = None
+        assert asyncio.run(backend.generate("p")) == "p#2"  # a call of its own, no hang
+        gate.set()
+        assert old.run_until_complete(stalled) == "p#2"  # the first result stored wins
+    finally:
+        old.close()
+    assert backend.calls == ["p", "p"]
 
 
 # --- inspection, sharing, maintenance ------------------------------------------------
@@ -467,6 +535,37 @@ def test_an_edited_export_line_is_refused(folder: str, tmp_path: Path) -> None:
     export.write_text(export.read_text().replace('"prompt":"p"', '"prompt":"q"'))
     with pytest.raises(CacheError, match=r"exp.jsonl:2: the key does not match"):
         caching.CallCache(tmp_path / "other").import_jsonl(export)
+
+
+def test_a_truncated_or_foreign_import_file_is_refused_naming_the_line(
+    folder: str, tmp_path: Path
+) -> None:
+    FakeBackend(default_reply="x", cache=folder).register()
+    ot.run(ot.parallel(llm.generate_text("a"), llm.generate_text("b")))
+    export = tmp_path / "exp.jsonl"
+    caching.CallCache(folder).export_jsonl(export)
+    lines = export.read_text().splitlines()
+    export.write_text("\n".join([*lines[:2], lines[2][:20]]) + "\n")  # cut mid-line
+    other = caching.CallCache(tmp_path / "other")
+    with pytest.raises(CacheError, match=r"exp.jsonl:3: not JSON .* truncated"):
+        other.import_jsonl(export)
+    assert other.stats()["entries"] == 1  # the complete line before it was imported
+    export.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(CacheError, match=r"exp.jsonl:1: not JSON"):
+        other.import_jsonl(export)
+    export.write_text('{"some": "json"}\n')
+    with pytest.raises(CacheError, match=r"is not a onetwo-call-cache/1 export"):
+        other.import_jsonl(export)
+
+
+def test_a_failed_export_leaves_no_file_behind(folder: str, tmp_path: Path) -> None:
+    FakeBackend(default_reply="x", cache=folder).register()
+    ot.run(llm.generate_text("p"))
+    with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
+        con.execute("UPDATE Cache SET value = '{broken' WHERE key LIKE 'r:%'")
+    with pytest.raises(CacheError, match="corrupt"):
+        caching.CallCache(folder).export_jsonl(tmp_path / "exp.jsonl")
+    assert os.listdir(tmp_path) == ["cache"]
 
 
 def test_simple_function_cache_saves_and_loads_a_file(tmp_path: Path) -> None:
@@ -629,3 +728,24 @@ def test_a_cache_pickles_as_its_folder_and_mode(folder: str) -> None:
     assert (again.directory, again.mode) == (folder, "replay")
     with pytest.raises(TypeError, match="lives in memory"):
         pickle.dumps(caching.SimpleFunctionCache())
+
+
+def test_cache_hits_never_enter_the_batch_queue(folder: str) -> None:
+    backend = FakeBackend(default_reply=lambda p, **_: p.upper(), batch_size=8, cache=folder)
+    backend.register()
+    prompts = [f"p{i}" for i in range(20)]
+    first = ot.run(ot.par_iter(llm.generate_text(p) for p in prompts))
+    batches = len(backend.batches)
+    assert backend._generate_batch.stats().requests == 20
+    assert ot.run(ot.par_iter(llm.generate_text(p) for p in prompts)) == first
+    assert len(backend.batches) == batches and len(backend.calls) == 20
+    assert backend._generate_batch.stats().requests == 20  # still the first run's queue
+
+
+async def test_ot_run_inside_a_running_loop_shares_the_cache_with_it(folder: str) -> None:
+    # As in Jupyter: a loop runs already, so ot.run runs a fresh loop in a worker thread.
+    backend = _counter_backend(folder)
+    strategy = ot.repeat(llm.generate_text("p", temperature=1.0), 3)
+    first = ot.run(strategy)
+    assert ot.run(strategy) == first and len(backend.calls) == 3
+    assert await strategy == first and len(backend.calls) == 3  # on the notebook's own loop
