@@ -284,7 +284,7 @@ async def test_a_batch_runs_in_the_context_of_the_request_that_opened_it() -> No
 
     async def under(value: str, call: Any) -> int:
         var.set(value)  # each task has its own copy of the context
-        return await call  # type: ignore[no-any-return]
+        return await call
 
     calls = [
         under("first", sync_fn(1)),

@@ -687,14 +687,15 @@ def test_the_fast_key_path_handles_every_shape_of_arguments() -> None:
         async def some(self, a: int, b: str = "x", *, c: Any = ("t",), d: bool = True) -> str:
             return ""
 
-    for method, calls in [
+    cases: list[tuple[Any, list[tuple[tuple[Any, ...], dict[str, Any]]]]] = [
         (Shapes.none, [((), {})]),
         (
             Shapes.some,
             [((1,), {}), ((), {"a": 1, "d": False}), ((1, "y"), {"c": None}), ((), {"b": "z"})],
         ),
-    ]:
-        spec = method.__onetwo_cache_spec__  # type: ignore[attr-defined]
+    ]
+    for method, calls in cases:
+        spec = method.__onetwo_cache_spec__
         for args, kwargs in calls:
             eff = spec.bind(args, kwargs)
             fast = spec._plain_params(args, kwargs)
@@ -712,7 +713,7 @@ def test_threads_running_their_own_loops_share_one_cache(folder: str) -> None:
         with ot.RegistryContext():
             backend.register()
             mine = prompts[offset : offset + 40]
-            return ot.run(ot.par_iter([llm.generate_text(p) for p in mine], chunk_size=4))  # type: ignore[no-any-return]
+            return ot.run(ot.par_iter([llm.generate_text(p) for p in mine], chunk_size=4))
 
     with ThreadPoolExecutor(2) as pool:
         a, b = pool.map(run, [0, 20])

@@ -77,8 +77,8 @@ def test_a_run_killed_mid_way_reruns_only_the_calls_that_had_not_completed(
     proc = _start("many", folder, "--count", "1000", "--log", str(log))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
-        started = len(log.read_text().splitlines()) if log.exists() else 0
-        if started >= 300:
+        begun = len(log.read_text().splitlines()) if log.exists() else 0
+        if begun >= 300:
             break
         time.sleep(0.005)
     assert proc.poll() is None, "the run ended before it could be killed; make it longer"
