@@ -128,15 +128,22 @@ async def test_ignored_arguments_are_left_out_of_the_key(folder: str) -> None:
     backend = Echo(cache=folder)
     assert await backend.score("p", "t", deadline=1.0) == await backend.score("p", "t", 9.0)
     assert len(backend.calls) == 1
+    # A non-plain argument takes the general key path: the same arguments are left out.
+    chunks = ChunkList(["p"])
+    assert await backend.score(chunks, "t", 1.0) == await backend.score(chunks, "t", deadline=2)  # type: ignore[arg-type]
+    assert len(backend.calls) == 2
 
 
 def test_the_fast_and_general_key_paths_agree() -> None:
-    spec = Echo.generate.__onetwo_cache_spec__  # type: ignore[attr-defined]
-    for args, kwargs in [
-        (("hé\n\"'",), {"temperature": 0.1}),
-        (("x",), {"temperature": 3, "stop": None}),
-        ((), {"prompt": "x", "temperature": -0.0}),
-        (("x", 1e-7), {}),  # more positionals than the method takes: no fast path
+    generate = Echo.generate.__onetwo_cache_spec__  # type: ignore[attr-defined]
+    score = Echo.score.__onetwo_cache_spec__  # type: ignore[attr-defined]
+    for spec, args, kwargs in [
+        (generate, ("hé\n\"'",), {"temperature": 0.1}),
+        (generate, ("x",), {"temperature": 3, "stop": None}),
+        (generate, (), {"prompt": "x", "temperature": -0.0}),
+        (generate, ("x", 1e-7), {}),  # more positionals than the method takes: no fast path
+        (score, ("p", "t"), {"deadline": 3.0}),  # an ignored argument
+        (score, ("p", "t", 3.0), {}),
     ]:
         fast = spec._plain_params(args, kwargs)
         eff = spec.bind(args, kwargs)
@@ -719,6 +726,27 @@ def test_threads_running_their_own_loops_share_one_cache(folder: str) -> None:
         a, b = pool.map(run, [0, 20])
     assert a == [p.upper() for p in prompts[:40]] and b == [p.upper() for p in prompts[20:]]
     assert cache.stats()["entries"] == 60 and cache.check() == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_uses_its_parents_connections(folder: str) -> None:
+    # SQLite connections must not cross a fork (the child would share the parent's file
+    # locks): a forked child (e.g. a multiprocessing pool) replays on its own connection.
+    backend = FakeBackend(default_reply="x", cache=folder)
+    backend.register()
+    assert ot.run(llm.generate_text("p")) == "x"  # the parent reads: its reader is open
+    assert backend.cache is not None
+    store = backend.cache._store
+    parent_reader = store._readers.con
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        ok = False
+        try:
+            ok = ot.run(llm.generate_text("p")) == "x" and store._readers.con is not parent_reader
+        finally:
+            os._exit(0 if ok and len(backend.calls) == 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_a_cache_pickles_as_its_folder_and_mode(folder: str) -> None:
