@@ -12,6 +12,7 @@ from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import composables as c
 from onetwo.builtins import llm
+from onetwo.core import sampling
 from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import TemplateError
 
@@ -167,6 +168,16 @@ def test_concurrent_runs_keep_their_own_variables_with_with_context() -> None:
     assert [ctx["reply"] for ctx in contexts] == [":cba", ":zyx", ":321"]
     assert [ctx.text for ctx in contexts] == ["abc::cba", "xyz::zyx", "123::321"]
     assert prompt["reply"] in {":cba", ":zyx", ":321"}  # whichever run ended last
+
+
+def test_under_repeat_each_copy_is_its_own_sample() -> None:
+    FakeBackend(
+        default_reply=lambda prompt, **kw: f"<{sampling.current_sampling_key()}>"
+    ).register()
+    prompt = "Q" + c.store("a", c.generate_text()) + c.j("{{ generate_text() }}")
+    assert ot.run(ot.repeat(prompt, 3)) == ["Q<0><0>", "Q<1><1>", "Q<2><2>"]
+    contexts = ot.run(ot.repeat(prompt.with_context(), 2))
+    assert [ctx["a"] for ctx in contexts] == ["<0>", "<1>"]
 
 
 def test_roles_turn_the_prefix_into_chat_messages() -> None:
