@@ -110,8 +110,8 @@ class _Metric:
         value, info = value if isinstance(value, tuple) and len(value) == 2 else (value, None)
         if value is None or isinstance(value, float):
             return value, info
-        if isinstance(value, numbers.Real):  # bool, int, numpy numbers...
-            return float(value), info
+        if isinstance(value, numbers.Real) or hasattr(type(value), "__float__"):
+            return float(value), info  # bool, int, numpy numbers and bools, Decimal...
         raise TypeError(
             f"metric {self.name!r} returned {value!r:.80} (a {type(value).__name__}); a metric "
             "returns a number or a bool, None (no value for this example), or (value, info)."

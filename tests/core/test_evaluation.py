@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -247,3 +248,28 @@ def test_a_composable_is_a_strategy_taking_its_inputs_by_name() -> None:
     assert summary.results[0].inputs == {"question": "2+2"}
     summary = ot.evaluate(prompt, examples, progress=False)  # one positional argument
     assert "takes its inputs by name, e.g. prompt(question=...)" in str(summary.results[0].error)
+
+
+class NumpyLikeBool:
+    """Stands for numpy.bool_: not a numbers.Real, but convertible with float()."""
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+def test_metric_values_of_any_numeric_type_are_averaged() -> None:
+    FakeBackend(default_reply="x").register()
+    summary = ot.evaluate(
+        llm.generate_text,
+        [{"question": "q", "answer": "x"}],
+        metric_functions={
+            "decimal": lambda t, p: Decimal("0.5"),
+            "numpy_bool": lambda t, p: NumpyLikeBool(True),
+            "int": lambda t, p: 2,
+        },
+        progress=False,
+    )
+    assert summary.metrics == {"decimal": 0.5, "numpy_bool": 1.0, "int": 2.0}
