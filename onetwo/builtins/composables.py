@@ -125,11 +125,13 @@ def j(template: str, name: str | None = None) -> Composable:
     """A jinja2 template whose functions call the model on the text rendered so far.
 
     Inside the template: ``generate_text(**options)``, ``generate_texts(samples,
-    **options)``, ``choose(options, top_k=None)``, ``generate_object(cls)``,
-    ``store(name, value)`` (returns ``value``), ``input(name)`` (an input, or a value
-    stored so far), and the inputs and earlier stored values as variables. A syntax
-    error raises ``TemplateError`` here; a failure while rendering raises it at run time,
-    with ``name`` and the line.
+    **options)``, ``choose(options, top_k=None)``, ``generate_object(cls)`` (a class
+    passed as an input, or one of ``'int'``, ``'float'``, ``'str'``, ``'bool'``,
+    ``'list'``, ``'dict'``), ``store(name, value)`` (returns ``value``), ``input(name)``
+    (an input, or a value stored so far), and the inputs and earlier stored values as
+    variables. The template runs in jinja2's sandbox. A syntax error raises
+    ``TemplateError`` here; a failure while rendering raises it at run time, with
+    ``name`` and the line.
 
     Example:
         >>> qa = c.j("Q: {{ question }}\\nA:{{ store('answer', generate_text()) }}", name="qa")
