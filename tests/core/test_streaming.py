@@ -39,6 +39,30 @@ def test_updates_come_in_stage_order_then_the_final_result() -> None:
     assert [c.outputs for c in final.stage.children] == ["A", "B", "C"]
 
 
+def test_concurrent_stages_come_in_the_order_they_finish() -> None:
+    finished = asyncio.Event()
+
+    @ot.make_executable
+    @tracing.trace
+    async def waits(name: str) -> str:
+        await finished.wait()
+        return name
+
+    @ot.make_executable
+    @tracing.trace
+    async def finishes(name: str) -> str:
+        finished.set()
+        return name
+
+    run = ot.parallel(waits("started first"), finishes("started second"))
+    updates = list(ot.stream_updates(run))
+    assert [u.value for u in updates] == [
+        "started second",
+        "started first",
+        ["started first", "started second"],
+    ]
+
+
 def test_builtin_calls_are_stages_and_the_stream_keeps_result_and_trace() -> None:
     FakeBackend(regex_replies=[("first", " one")], default_reply=" two").register()
 
