@@ -48,25 +48,17 @@ Good to know:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import hashlib
 import inspect
 import json
 import os
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar, get_args
 
+from onetwo.core import _cache_records as _records
 from onetwo.core import tracing
-from onetwo.core._cache_codec import (
-    UnsupportedType,
-    decode_value,
-    encode_value,
-    key_json,
-    register_types,
-)
-from onetwo.core._cache_keys import ACCEPTED, Call, MethodSpec, identity_tag
+from onetwo.core._cache_codec import UnsupportedType, decode_value, encode_value, register_types
+from onetwo.core._cache_keys import ACCEPTED, Call, MethodSpec
 from onetwo.core._cache_store import MemoryStore, open_disk_store
 from onetwo.core.sampling import current_sampling_key
 from onetwo.core.tracing import current_node as current_trace_node
@@ -85,9 +77,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 Mode = Literal["read_write", "replay", "record", "off"]
 _MODES: tuple[str, ...] = get_args(Mode)
 
-_FORMAT_KEY = "onetwo:format"
-_FORMAT = "onetwo-call-cache/1"
-_BACKENDS_KEY = "onetwo:backends"  # JSON: identity tag -> identity
+# Values read, by value key: a replayed run reads each once. Cleared when full, so a
+# long-lived process never holds more than this many.
 _MEMO_LIMIT = 200_000
 
 
@@ -118,21 +109,10 @@ class CallCache:
         self._store = store
         self.mode = mode
         self._memo: dict[str, str] = {}
+        # Calls in flight, by value key, so that identical concurrent calls share one.
         self._inflight: dict[str, asyncio.Future[str]] = {}
         self.hits = self.misses = self.writes = self.shared = 0
-        fmt = store.get(_FORMAT_KEY)
-        if fmt is None:
-            if len(store):
-                raise CacheError(
-                    f"{self.directory!r} holds a diskcache that the onetwo call cache did not "
-                    "write; give the call cache a folder of its own."
-                )
-            store.set(_FORMAT_KEY, _FORMAT)
-        elif fmt != _FORMAT:
-            raise CacheError(
-                f"the cache folder {self.directory!r} has the format {fmt!r}, and this "
-                f"onetwo reads {_FORMAT!r}. Use the onetwo version that wrote it."
-            )
+        _records.check_format(store, self._location())
 
     @property
     def mode(self) -> Mode:
@@ -184,13 +164,15 @@ class CallCache:
             "misses": self.misses,
             "writes": self.writes,
             "shared": self.shared,
-            "entries": sum(n for _, n in self._backend_counts()),
+            "entries": sum(n for _, n in _records.backend_counts(self._store)),
             "bytes": int(self._store.volume()),
         }
 
     def backends(self) -> list[dict[str, Any]]:
         """The backends with entries: ``[{"identity": {...}, "entries": n}, ...]``."""
-        return [{"identity": ident, "entries": n} for ident, n in self._backend_counts()]
+        return [
+            {"identity": ident, "entries": n} for ident, n in _records.backend_counts(self._store)
+        ]
 
     def drop(self, **match: Any) -> int:
         """Delete the entries of the backends whose identity has all the given fields.
@@ -198,30 +180,10 @@ class CallCache:
         Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``. Returns the
         number of cached calls deleted.
         """
-        if not match:
-            raise ValueError("drop() needs at least one identity field, e.g. model='...'.")
-        removed = 0
-        for tag, ident in self._backend_map().items():
-            if all(ident.get(k) == v for k, v in match.items()):
-                removed += int(self._store.get("n:" + tag, 0))
-                self._store.evict(tag, retry=True)
-                with self._store.transact(retry=True):
-                    self._store.delete("n:" + tag, retry=True)
-                    mapping = self._backend_map()
-                    mapping.pop(tag, None)
-                    self._store.set(_BACKENDS_KEY, json.dumps(mapping), retry=True)
-        self._memo.clear()
-        return removed
-
-    def _backend_map(self) -> dict[str, dict[str, Any]]:
-        text = self._store.get(_BACKENDS_KEY)
-        return json.loads(text) if text else {}
-
-    def _backend_counts(self) -> list[tuple[dict[str, Any], int]]:
-        return [
-            (ident, int(self._store.get("n:" + tag, 0)))
-            for tag, ident in self._backend_map().items()
-        ]
+        try:
+            return _records.drop(self._store, match)
+        finally:
+            self._memo.clear()
 
     def records(self, **match: Any) -> Iterator[dict[str, Any]]:
         """Each cached call as ``{"key", "call", "samples", "slots"}`` (JSON data).
@@ -229,18 +191,7 @@ class CallCache:
         ``call`` holds ``backend`` (its identity), ``method`` and ``params``; samples
         are in their stored JSON form (tagged, not rebuilt into objects).
         """
-        for rkey in self._store.iterkeys():
-            if not rkey.startswith("r:"):
-                continue
-            rec = self._record(rkey)
-            if rec is None or not _matches(rec["call"].get("backend"), match):
-                continue
-            yield {
-                "key": rkey[2:],
-                "call": rec["call"],
-                "samples": [_sample_to_json(s) for s in rec["samples"]],
-                "slots": rec["slots"],
-            }
+        return _records.records(self._store, match)
 
     def export_jsonl(self, path: str | os.PathLike[str], **match: Any) -> int:
         """Write the entries (of the backends matching ``match``) to a JSON-lines file.
@@ -248,91 +199,29 @@ class CallCache:
         The file is written to a temporary name and renamed, so it is never half
         written. Returns the number of entries written.
         """
-        path = os.fspath(path)
-        tmp = f"{path}.tmp{os.getpid()}"
-        count = 0
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(json.dumps({"format": _FORMAT}) + "\n")
-                for rec in self.records(**match):
-                    f.write(json.dumps(rec, separators=(",", ":")) + "\n")
-                    count += 1
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)  # e.g. a corrupt entry: leave no half-written file behind
-            raise
-        return count
+        return _records.export_jsonl(self._store, os.fspath(path), match)
 
     def import_jsonl(self, path: str | os.PathLike[str]) -> int:
         """Merge the entries of a file written by :meth:`export_jsonl`; return their count.
 
         Entries already here keep their samples and bindings; new samples are added and
         sampling keys not bound here take the file's binding. Every line's key is checked
-        against its call, so an edited line is refused.
+        against its call, so an edited line is refused (``CacheError`` naming the line;
+        the lines before it stay imported).
         """
-        path = os.fspath(path)
-        count = 0
-        with open(path, encoding="utf-8") as f:
-            header = _json_line(f.readline(), f"{path}:1")
-            if not isinstance(header, dict) or header.get("format") != _FORMAT:
-                raise CacheError(
-                    f"{path!r} is not a {_FORMAT} export (its first line is not the header "
-                    "export_jsonl writes). Import a file written by CallCache.export_jsonl."
-                )
-            try:
-                for lineno, line in enumerate(f, start=2):
-                    if line.strip():
-                        where = f"{path}:{lineno}"
-                        self._import_record(_json_line(line, where), where)
-                        count += 1
-            finally:
-                self._memo.clear()  # whatever was imported before a bad line stays
-        return count
+        # Nothing remembered goes stale: an import never rebinds a key bound here.
+        return _records.import_jsonl(self._store, os.fspath(path))
 
     def check(self, fix: bool = False) -> list[str]:
         """Check the database and every entry; return the problems found (``[]`` if none).
 
         With ``fix=True``, broken entries are deleted.
         """
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")  # diskcache reports problems as warnings
-            problems = [str(w.message) for w in self._store.check(fix=fix, retry=True)]
-        counts: dict[str, int] = {}
-        for key in list(self._store.iterkeys()):
-            problem = self._check_key(key, counts)
-            if problem:
-                problems.append(f"{key}: {problem}")
-                if fix:
-                    self._store.delete(key, retry=True)
-        for ident, n in self._backend_counts():
-            tag = identity_tag(key_json(ident))
-            if counts.get(tag, 0) != n:
-                problems.append(f"n:{tag}: counts {n} entries, found {counts.get(tag, 0)}")
-                if fix:
-                    self._store.set("n:" + tag, counts.get(tag, 0), retry=True)
-        return problems
-
-    def _check_key(self, key: str, counts: dict[str, int]) -> str:
-        if key.startswith("r:"):
-            try:
-                rec = self._record(key)
-            except CacheError as e:
-                return str(e)
-            if rec is None:
-                return "vanished"
-            if hashlib.sha256(key_json(rec["call"]).encode()).hexdigest() != key[2:]:
-                return "the key does not match the call"
-            tag = identity_tag(key_json(rec["call"]["backend"]))
-            counts[tag] = counts.get(tag, 0) + 1
-            for slot, i in rec["slots"].items():
-                if self._store.get(f"v:{key[2:]}:{slot}") != rec["samples"][i]:
-                    return f"the value of sampling key {slot!r} is missing or differs"
-        elif key.startswith("v:"):
-            k, _, _ = key[2:].partition(":")
-            if self._store.get("r:" + k) is None:
-                return "a value without its entry"
-        return ""
+        try:
+            return _records.check(self._store, fix)
+        finally:
+            if fix:  # what it deleted must not be read from memory either
+                self._memo.clear()
 
     # --- the call path --------------------------------------------------------------
 
@@ -344,39 +233,8 @@ class CallCache:
             self._memo[vkey] = raw
         return raw
 
-    def _record(self, rkey: str) -> dict[str, Any] | None:
-        text = self._store.get(rkey)
-        if text is None:
-            return None
-        try:
-            rec = json.loads(text)
-            if not _valid_record(rec):
-                raise ValueError("unexpected structure")
-        except ValueError as e:
-            raise CacheError(
-                f"the cache entry {rkey} is corrupt ({e}); run cache.check(fix=True) to "
-                "delete broken entries."
-            ) from None
-        return rec
-
-    def _claim(self, call: Call) -> str | None:
-        """Bind the call's sampling key to a sample nobody holds, if any; return it."""
-        rkey, slot = "r:" + call.key, call.slot
-        rec = self._record(rkey)
-        if rec is None or _slot_index(rec, slot) is None:
-            return None
-        with self._store.transact(retry=True):
-            rec = self._record(rkey)
-            i = None if rec is None else _slot_index(rec, slot)
-            if rec is None or i is None:
-                return None
-            rec["slots"][slot] = i
-            self._store.set(rkey, _dump(rec), tag=call.ident.tag, retry=True)
-            self._store.set(call.vkey, rec["samples"][i], tag=call.ident.tag, retry=True)
-        return self._read(call.vkey)
-
     async def _miss(self, call: Call, fn: Callable[..., Any]) -> Any:
-        vkey = call.vkey
+        """The result of a call the fast path did not find: claimed, shared or made."""
         if not self._recording:
             raw = self._claim(call)
             if raw is not None:
@@ -392,7 +250,9 @@ class CallCache:
                 )
         self.misses += 1
         loop = asyncio.get_running_loop()
-        while (fut := self._inflight.get(vkey)) is not None and fut.get_loop() is loop:
+        # Only a call of this loop can be awaited: one left by a loop that is gone (a run
+        # stopped mid-call) or by another thread's loop is ignored (and replaced).
+        while (fut := self._inflight.get(call.vkey)) is not None and fut.get_loop() is loop:
             self.shared += 1
             try:
                 return decode_value(await asyncio.shield(fut))
@@ -401,12 +261,32 @@ class CallCache:
                 if not fut.cancelled() or (task is not None and task.cancelling()):
                     raise
                 # The call we waited on was cancelled, not us: make it ourselves.
-        fut = loop.create_future()
-        self._inflight[vkey] = fut
+        return await self._make(call, fn, loop)
+
+    def _claim(self, call: Call) -> str | None:
+        """Bind the call's sampling key to a sample nobody holds, if any; return it."""
+        rkey, slot, store = "r:" + call.key, call.slot, self._store
+        rec = _records.read_record(store, rkey)
+        if rec is None or _records.slot_index(rec, slot) is None:
+            return None
+        with store.transact(retry=True):
+            rec = _records.read_record(store, rkey)
+            i = None if rec is None else _records.slot_index(rec, slot)
+            if rec is None or i is None:
+                return None
+            rec["slots"][slot] = i
+            store.set(rkey, _records.dump(rec), tag=call.ident.tag, retry=True)
+            store.set(call.vkey, rec["samples"][i], tag=call.ident.tag, retry=True)
+        return self._read(call.vkey)
+
+    async def _make(self, call: Call, fn: Callable[..., Any], loop: Any) -> Any:
+        """Call the model (once for every identical call in flight) and store the result."""
+        vkey = call.vkey
+        fut = self._inflight[vkey] = loop.create_future()
         try:
             value = await fn(call.backend, *call.args, **call.kwargs)
             stored, own = self._write(call, value)
-        except BaseException as e:
+        except BaseException as e:  # never cached: the callers sharing it get it too
             if isinstance(e, asyncio.CancelledError):
                 fut.cancel()
             else:
@@ -420,83 +300,59 @@ class CallCache:
         return value if own else decode_value(stored)
 
     def _write(self, call: Call, value: Any) -> tuple[str, bool]:
-        """Store ``value`` for the call's sampling key; return (stored text, is it ours)."""
-        try:
-            sample = encode_value(value)
-        except UnsupportedType as e:
-            raise CacheError(
-                f"cannot cache the result of {call.describe()}: it is a {e.type_name}, and the "
-                f"cache stores {ACCEPTED}. Return one of those from the backend method, or "
-                "run without a cache."
-            ) from None
+        """Store ``value`` for the call's sampling key; return (stored text, is it ours).
+
+        It is not ours when another process bound this sampling key meanwhile: then its
+        sample stays (replays must agree with what that process returned).
+        """
+        sample = _encode(call, value)
         key, slot, tag = call.key, call.slot, call.ident.tag
-        rkey = "r:" + key
-        store = self._store
+        rkey, store = "r:" + key, self._store
         with store.transact(retry=True):
-            rec = self._record(rkey)
+            rec = _records.read_record(store, rkey)
             if rec is None:
-                rec = {"call": json.loads(call.call_json), "samples": [], "slots": {}}
-                store.incr("n:" + tag, retry=True)
-                mapping = self._backend_map()
-                if tag not in mapping:
-                    mapping[tag] = call.ident.data
-                    store.set(_BACKENDS_KEY, json.dumps(mapping), retry=True)
-            samples, slots = rec["samples"], rec["slots"]
-            i = slots.get(slot)
-            if i is None and slot == "" and samples:
-                i = 0
-            if self._recording and i is not None:
-                samples[i] = sample
-            elif i is not None:  # bound meanwhile (another process): keep that sample
-                if sample not in samples:
-                    samples.append(sample)  # ours stays available to other sampling keys
-            else:
-                samples.append(sample)
-                i = len(samples) - 1
-            slots[slot] = i
-            store.set(rkey, _dump(rec), tag=tag, retry=True)
+                rec = _records.add_record(store, json.loads(call.call_json), tag)
+            i, own = _put_sample(rec, slot, sample, self._recording)
+            store.set(rkey, _records.dump(rec), tag=tag, retry=True)
+            # Recording over a sample rewrites the value of every key bound to it.
+            slots = rec["slots"]
             changed = [s for s, j in slots.items() if j == i] if self._recording else [slot]
             for s in changed:
-                store.set(f"v:{key}:{s}", samples[i], tag=tag, retry=True)
+                store.set(f"v:{key}:{s}", rec["samples"][i], tag=tag, retry=True)
                 self._memo.pop(f"v:{key}:{s}", None)
         self.writes += 1
-        return samples[i], samples[i] is sample
+        return rec["samples"][i], own
 
-    def _import_record(self, obj: Any, where: str) -> None:
-        if not (isinstance(obj, dict) and isinstance(obj.get("key"), str)):
-            raise CacheError(f"{where}: not a cache entry.")
-        rec: dict[str, Any] = {
-            "call": obj.get("call"),
-            "samples": [_sample_from_json(s) for s in obj.get("samples") or ()],
-            "slots": obj.get("slots"),
-        }
-        if not _valid_record(rec) or not isinstance(rec["call"].get("backend"), dict):
-            raise CacheError(f"{where}: not a valid cache entry.")
-        key = obj["key"]
-        if hashlib.sha256(key_json(rec["call"]).encode()).hexdigest() != key:
-            raise CacheError(f"{where}: the key does not match the call (edited or corrupt).")
-        ident = rec["call"]["backend"]
-        tag = identity_tag(key_json(ident))
-        rkey = "r:" + key
-        store = self._store
-        with store.transact(retry=True):
-            local = self._record(rkey)
-            if local is None:
-                local = {"call": rec["call"], "samples": [], "slots": {}}
-                store.incr("n:" + tag, retry=True)
-                mapping = self._backend_map()
-                if tag not in mapping:
-                    mapping[tag] = ident
-                    store.set(_BACKENDS_KEY, json.dumps(mapping), retry=True)
-            samples, slots = local["samples"], local["slots"]
-            for s in rec["samples"]:
-                if s not in samples:
-                    samples.append(s)
-            for slot, i in rec["slots"].items():
-                if slot not in slots:
-                    slots[slot] = samples.index(rec["samples"][i])
-                    store.set(f"v:{key}:{slot}", samples[slots[slot]], tag=tag, retry=True)
-            store.set(rkey, _dump(local), tag=tag, retry=True)
+
+def _encode(call: Call, value: Any) -> str:
+    try:
+        return encode_value(value)
+    except UnsupportedType as e:
+        raise CacheError(
+            f"cannot cache the result of {call.describe()}: it is a {e.type_name}, and the "
+            f"cache stores {ACCEPTED}. Return one of those from the backend method, or run "
+            "without a cache."
+        ) from None
+
+
+def _put_sample(rec: dict[str, Any], slot: str, sample: str, recording: bool) -> tuple[int, bool]:
+    """Bind ``slot`` in ``rec`` to ``sample``; return (its index, whether ours is bound)."""
+    samples, slots = rec["samples"], rec["slots"]
+    i = slots.get(slot)
+    if i is None and slot == "" and samples:
+        i = 0  # outside repeats, a call reads the first sample
+    if i is None:
+        samples.append(sample)
+        i = len(samples) - 1
+    elif recording:
+        samples[i] = sample
+    else:  # bound meanwhile: keep that sample; ours stays free for other sampling keys
+        if sample not in samples:
+            samples.append(sample)
+        slots[slot] = i
+        return i, False
+    slots[slot] = i
+    return i, True
 
 
 class SimpleFunctionCache(CallCache):
@@ -633,62 +489,3 @@ def _not_a_cache(backend: Any, cache: Any) -> TypeError:
         "a CallCache or None. Pass cache= to the backend's constructor (a CallCache or a "
         "folder path), or assign caching.open_cache(folder)."
     )
-
-
-# --- records ------------------------------------------------------------------------------
-
-
-def _dump(rec: dict[str, Any]) -> str:
-    return json.dumps(rec, separators=(",", ":"))
-
-
-def _valid_record(rec: Any) -> bool:
-    if not isinstance(rec, dict) or not isinstance(rec.get("call"), dict):
-        return False
-    samples, slots = rec.get("samples"), rec.get("slots")
-    return (
-        isinstance(samples, list)
-        and all(isinstance(s, str) and s[:1] in ("s", "j") for s in samples)
-        and isinstance(slots, dict)
-        and all(type(i) is int and 0 <= i < len(samples) for i in slots.values())
-    )
-
-
-def _slot_index(rec: dict[str, Any], slot: str) -> int | None:
-    """The sample ``slot`` reads: its binding, else the first one no other key holds."""
-    samples, slots = rec["samples"], rec["slots"]
-    i = slots.get(slot)
-    if i is not None:
-        return i
-    if slot == "":
-        return 0 if samples else None
-    held = {j for s, j in slots.items() if s}
-    return next((j for j in range(len(samples)) if j not in held), None)
-
-
-def _sample_to_json(sample: str) -> Any:
-    return sample[1:] if sample[0] == "s" else json.loads(sample[1:])
-
-
-def _sample_from_json(value: Any) -> str:
-    if isinstance(value, str):
-        return "s" + value
-    return "j" + json.dumps(value, separators=(",", ":"))
-
-
-def _json_line(line: str, where: str) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError as e:
-        raise CacheError(f"{where}: not JSON ({e}); the file is truncated or was edited.") from None
-
-
-def _matches(ident: Any, match: Mapping[str, Any]) -> bool:
-    return not match or (
-        isinstance(ident, dict) and all(ident.get(k) == v for k, v in match.items())
-    )
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

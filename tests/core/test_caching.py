@@ -503,15 +503,16 @@ def test_stats_backends_and_drop(folder: str) -> None:
     for model in ("a", "b"):
         FakeBackend(default_reply=model, model=model, cache=cache).register()
         ot.run(ot.parallel(llm.generate_text("1"), llm.generate_text("2")))
+        assert ot.run(llm.generate_text("1")) == model  # read once: this process remembers it
     stats = cache.stats()
     assert stats["entries"] == 4 and stats["writes"] == 4 and stats["bytes"] > 0
     assert {b["identity"]["model"]: b["entries"] for b in cache.backends()} == {"a": 2, "b": 2}
     assert cache.drop(model="a") == 2
     assert [b["identity"]["model"] for b in cache.backends()] == ["b"]
-    assert "mode='read_write'" in repr(cache) and cache.check() == []
     backend = FakeBackend(default_reply="again", model="a", cache=cache)
     backend.register()
-    assert ot.run(llm.generate_text("1")) == "again"
+    assert ot.run(llm.generate_text("1")) == "again"  # dropped, even from memory
+    assert "mode='read_write'" in repr(cache) and cache.check() == []
     with pytest.raises(ValueError, match="at least one identity field"):
         cache.drop()
 
@@ -608,6 +609,43 @@ def test_check_finds_a_corrupt_entry_and_fix_removes_it(folder: str) -> None:
     assert any("corrupt" in p for p in cache.check())
     cache.check(fix=True)
     assert cache.check() == []
+
+
+def test_check_finds_a_record_not_matching_its_key_and_a_tampered_value(folder: str) -> None:
+    FakeBackend(default_reply="x", cache=folder).register()
+    ot.run(ot.parallel(llm.generate_text("p"), llm.generate_text("q")))
+    with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
+        con.execute(
+            'UPDATE Cache SET value = replace(value, \'"prompt":"p"\', \'"prompt":"z"\') '
+            "WHERE key LIKE 'r:%'"
+        )
+        con.execute(
+            "UPDATE Cache SET value = 'sforged' WHERE key LIKE 'v:%' AND value = 'sx' "
+            "AND rowid = (SELECT MAX(rowid) FROM Cache WHERE key LIKE 'v:%')"
+        )
+    problems = caching.CallCache(folder).check()
+    assert sum("the key does not match the call" in p for p in problems) == 1
+    assert sum("sampling key '' is missing or differs" in p for p in problems) == 1
+
+
+def test_an_import_keeps_the_bindings_already_here(folder: str, tmp_path: Path) -> None:
+    theirs = Echo(cache=tmp_path / "theirs", result="their sample")
+    ours = Echo(cache=folder, result="our sample")
+    assert theirs.cache is not None and ours.cache is not None
+    asyncio.run(theirs.generate("p"))
+    asyncio.run(ours.generate("p"))
+    theirs.cache.export_jsonl(tmp_path / "theirs.jsonl")
+    assert ours.cache.import_jsonl(tmp_path / "theirs.jsonl") == 1
+    replay = Echo(cache=caching.CallCache(folder, mode="replay"))
+
+    async def three() -> list[Any]:
+        results = [await replay.generate("p")]
+        for key in ("0", "1"):  # keys bound nowhere take the samples in order
+            with sampling.under_sampling_key(key):
+                results.append(await replay.generate("p"))
+        return results
+
+    assert asyncio.run(three()) == ["our sample", "our sample", "their sample"]
 
 
 # --- a hostile folder ----------------------------------------------------------------
