@@ -1,15 +1,16 @@
-"""Small pieces the real backends share: secrets, client lifetime, structured output."""
+"""Small pieces the real backends share: secrets, HTTP errors, details, structured output."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pydantic
 
-from onetwo.errors import OutputParseError
+from onetwo.errors import BackendHTTPError, OutputParseError, RateLimited
 
-__all__ = ["Secret", "details", "object_schema", "parse_json"]
+__all__ = ["Secret", "details", "http_error", "object_schema", "parse_json"]
 
 
 class Secret:
@@ -25,6 +26,31 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret (an API key) is not picklable, so it never reaches a file")
+
+
+def http_error(
+    status: int, body: Any, *, source: str, retry_after: float | None
+) -> BackendHTTPError:
+    """The error for an HTTP error answer: :class:`RateLimited` for a 429.
+
+    Args:
+        status: the HTTP status.
+        body: the decoded error body; its message goes into the error's text.
+        source: where the answer came from (a URL, never a credential).
+        retry_after: the server's ``retry-after`` in seconds, if it gave one.
+    """
+    message = f"HTTP {status} from {source}: {_describe(body)}"
+    cls = RateLimited if status == 429 else BackendHTTPError
+    return cls(message, status=status, body=body, retry_after=retry_after)
+
+
+def _describe(body: Any, limit: int = 300) -> str:
+    if isinstance(body, Mapping):
+        error = body.get("error", body)
+        if isinstance(error, Mapping) and "message" in error:
+            return str(error["message"])[:limit]
+    text = str(body)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def details(

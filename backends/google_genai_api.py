@@ -15,7 +15,8 @@ Example:
 
 ``base_url=`` points the SDK at another server speaking the same REST API (the tests use
 a local shim in front of the real local model); ``api_version=`` picks ``v1``/``v1beta``.
-Retries (SDK retries off), rate limits and the network guard: see ``_retry``, ``network``.
+Retries (SDK retries off), rate limits and the network guard: see ``_retry``,
+``_ratelimit`` and ``network``. The API key never enters cache keys, traces, reprs or logs.
 """
 
 from __future__ import annotations
@@ -38,20 +39,15 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from onetwo.backends import network
-from onetwo.backends._common import Secret, details, object_schema, parse_json
-from onetwo.backends._retry import PerLoop, RateLimiter, RetryPolicy, parse_retry_after
+from onetwo.backends._common import Secret, details, http_error, object_schema, parse_json
+from onetwo.backends._perloop import PerLoop
+from onetwo.backends._ratelimit import RateLimiter
+from onetwo.backends._retry import RetryPolicy, parse_retry_after
 from onetwo.builtins import llm
 from onetwo.core import batching, caching, tracing
 from onetwo.core.backend import Backend
 from onetwo.core.content import ChunkList, Message, PredefinedRole
-from onetwo.errors import (
-    BackendError,
-    BackendHTTPError,
-    BackendTimeout,
-    BackendUnavailable,
-    ConfigurationError,
-    RateLimited,
-)
+from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
 
 if TYPE_CHECKING:
     from onetwo.core.caching import CallCache
@@ -167,7 +163,7 @@ class GoogleGenAIAPI(Backend):
             timeout=int(self.timeout * 1000),
             retry_options=types.HttpRetryOptions(attempts=1),  # retries are ours
             async_client_args={
-                "event_hooks": {"request": [_guard_request]},
+                "event_hooks": {"request": [network.guard_request]},
                 "trust_env": not network.is_loopback_url(self.base_url or ""),
             },
         )
@@ -396,10 +392,6 @@ class GoogleGenAIAPI(Backend):
 # --- helpers ----------------------------------------------------------------------------
 
 
-async def _guard_request(request: httpx2.Request) -> None:
-    network.check_url(str(request.url))
-
-
 def _to_contents(messages: Sequence[Message]) -> tuple[list[types.Content], str | None]:
     if isinstance(messages, str | ChunkList):
         raise TypeError(
@@ -438,15 +430,15 @@ def _logprobs(candidate: Any) -> list[tuple[str, float]] | None:
 def _map_error(error: Exception, timeout: float) -> BaseException:
     """The onetwo error for an SDK or transport exception; others are returned unchanged."""
     if isinstance(error, genai_errors.APIError):
-        status = int(error.code or 0)
-        headers = getattr(getattr(error, "response", None), "headers", None)
-        retry_after = parse_retry_after(dict(headers) if headers else None)
-        message = f"HTTP {status} {error.status or ''} from Gemini: {error.message}"
-        if status == 429:
-            return RateLimited(message, body=error.details, retry_after=retry_after)
-        mapped = BackendHTTPError(message, status=status, body=error.details)
-        mapped.retry_after = retry_after  # type: ignore[attr-defined]  # read by the retry layer
-        return mapped
+        response = getattr(error, "response", None)
+        headers = getattr(response, "headers", None)
+        request = getattr(response, "request", None)
+        return http_error(
+            int(error.code or 0),
+            error.details,
+            source=str(request.url) if request is not None else "Gemini",
+            retry_after=parse_retry_after(dict(headers) if headers else None),
+        )
     if isinstance(error, httpx2.TimeoutException):
         return BackendTimeout(f"The server did not answer within {timeout:g}s.")
     if isinstance(error, httpx2.TransportError):

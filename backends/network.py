@@ -17,6 +17,10 @@ Example:
     onetwo.errors.NetworkBlocked: ...
 
 Use :func:`loopback_only` as a context manager to turn it on for a block only.
+
+A backend checks its base URL before it makes a client, and installs
+:func:`guard_request` as the client's request hook, so every request (redirects and
+absolute URLs included) is checked before a connection is opened.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import ipaddress
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from onetwo.errors import NetworkBlocked
 
 __all__ = [
     "check_url",
+    "guard_request",
     "is_loopback_only",
     "is_loopback_url",
     "loopback_only",
@@ -97,3 +103,8 @@ def check_url(url: str) -> None:
             "PORT/v1') or turn the guard off with "
             "onetwo.backends.network.set_loopback_only(False)."
         )
+
+
+async def guard_request(request: Any) -> None:
+    """An ``httpx`` request event hook: :func:`check_url` on every request sent."""
+    check_url(str(request.url))

@@ -23,10 +23,10 @@ What each builtin sends:
 * ``generate_object``: structured output (``response_format`` with the JSON schema of
   the type), validated with pydantic.
 * ``embed``: ``/v1/embeddings``. ``tokenize``/``count_tokens``/``score_text``: llama.cpp's
-  ``/tokenize``, and log-probs of the target forced with a token-id grammar.
+  ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``).
 
-Retries (SDK retries off), rate limits and the network guard: see ``_retry`` and
-``network``. The API key never enters cache keys, traces, reprs or logs.
+Retries (SDK retries off), rate limits and the network guard: see ``_retry``,
+``_ratelimit`` and ``network``. The API key never enters cache keys, traces, reprs or logs.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 try:
-    import httpx2
     import openai
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -47,28 +46,17 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         'Install it with: pip install "onetwo[openai]"'
     ) from e
 
-from onetwo.backends import network
-from onetwo.backends._common import Secret, details, object_schema, parse_json
-from onetwo.backends._retry import (
-    PerLoop,
-    RateLimiter,
-    RetryPolicy,
-    describe_body,
-    parse_retry_after,
-)
+from onetwo.backends import _llamacpp, network
+from onetwo.backends._common import Secret, object_schema, parse_json
+from onetwo.backends._openai_wire import drop_prefix, map_error, results, to_messages
+from onetwo.backends._perloop import PerLoop
+from onetwo.backends._ratelimit import RateLimiter
+from onetwo.backends._retry import RetryPolicy
 from onetwo.builtins import llm
-from onetwo.core import batching, caching, tracing
+from onetwo.core import batching, caching
 from onetwo.core.backend import Backend
 from onetwo.core.content import ChunkList, Message, PredefinedRole
-from onetwo.errors import (
-    BackendError,
-    BackendHTTPError,
-    BackendTimeout,
-    BackendUnavailable,
-    ConfigurationError,
-    NetworkBlocked,
-    RateLimited,
-)
+from onetwo.errors import BackendError, ConfigurationError
 
 if TYPE_CHECKING:
     from onetwo.core.caching import CallCache
@@ -78,8 +66,6 @@ __all__ = ["OpenAIAPI", "ServerKind"]
 T = TypeVar("T")
 ServerKind = Literal["openai", "llama.cpp", "compatible"]
 Prompt = str | ChunkList
-
-_ROLES = {"user": "user", "model": "assistant", "system": "system"}
 
 
 class OpenAIAPI(Backend):
@@ -211,7 +197,7 @@ class OpenAIAPI(Backend):
                 max_retries=0,  # retries happen in one layer: ours
                 timeout=self.timeout,
                 http_client=openai.DefaultAsyncHttpxClient(
-                    event_hooks={"request": [_guard_request]},
+                    event_hooks={"request": [network.guard_request]},
                     # Environment proxies must not intercept a server on this machine.
                     trust_env=not network.is_loopback_url(base_url or ""),
                 ),
@@ -241,7 +227,7 @@ class OpenAIAPI(Backend):
                 try:
                     return await send(client)
                 except Exception as e:
-                    raise _map_error(e, self.timeout) from e
+                    raise map_error(e, self.timeout) from e
 
         return await self.retry.call(attempt, what=f"{self!r} {what}")
 
@@ -332,7 +318,7 @@ class OpenAIAPI(Backend):
                 model=self._request_model(), prompt=prompt, **sampling, **extra
             ),
         )
-        return _results(response, time.monotonic() - began, include_details, lambda ch: ch.text)
+        return results(response, time.monotonic() - began, include_details, lambda ch: ch.text)
 
     async def _chat(
         self,
@@ -353,7 +339,7 @@ class OpenAIAPI(Backend):
                 model=self._request_model(), messages=cast(Any, messages), **sampling, **extra
             ),
         )
-        return _results(
+        return results(
             response, time.monotonic() - began, include_details, lambda ch: ch.message.content
         )
 
@@ -379,10 +365,10 @@ class OpenAIAPI(Backend):
         """
         del formatter  # the server applies the model's own chat template
         sampling = self._sampling(temperature, max_tokens, stop, top_k, top_p)
-        wire = _to_openai_messages(messages)
+        wire = to_messages(messages)
         [result] = await self._chat(wire, 1, sampling, include_details)
         if wire and wire[-1]["role"] == "assistant":
-            result = _drop_prefix(result, wire[-1]["content"])
+            result = drop_prefix(result, wire[-1]["content"])
         return result
 
     async def instruct(
@@ -486,9 +472,10 @@ class OpenAIAPI(Backend):
         return [list(d.embedding) for d in data]
 
     def _embedding_model(self) -> str:
-        return (
-            self.embedding_model if self.embedding_model != self.model else (self._request_model())
-        )
+        # The same model serving both: ask for it by the name the server knows it by.
+        if self.embedding_model == self.model:
+            return self._request_model()
+        return self.embedding_model
 
     def _refuse(self, what: str) -> ConfigurationError:
         return ConfigurationError(
@@ -501,187 +488,26 @@ class OpenAIAPI(Backend):
     @caching.cache_method(name="llm.tokenize")
     async def tokenize(self, content: Prompt) -> list[int]:
         """The model's token ids for ``content`` (llama.cpp servers only)."""
-        return await self._tokenize(str(content))
+        if not self.can_tokenize:
+            raise self._refuse("tokenize text")
+        return await _llamacpp.tokenize(self, str(content))
 
     async def count_tokens(self, content: Prompt) -> int:
         """How many tokens ``content`` is (llama.cpp servers only)."""
         return len(await self.tokenize(content))
 
-    async def _tokenize(self, text: str) -> list[int]:
-        if not self.can_tokenize:
-            raise self._refuse("tokenize text")
-        base_url = await self._base_url()
-        root = (base_url or "").removesuffix("/v1")
-        response = await self._call(
-            "tokenize",
-            lambda c: c.post(root + "/tokenize", cast_to=object, body={"content": text}),
-        )
-        tokens = response.get("tokens") if isinstance(response, Mapping) else None
-        if not isinstance(tokens, list):
-            raise BackendError(f"{self!r}: /tokenize answered without tokens: {response!r:.200}")
-        return [int(t) for t in tokens]
-
     @caching.cache_method(name="llm.score_text")
     async def score_text(self, prompt: Prompt, targets: Sequence[str]) -> list[float]:
         """Log-probability of each target after ``prompt`` (sum over its tokens).
 
-        Exact on llama.cpp: the target's tokens are forced with a token-id grammar and
-        their log-probs, taken before the grammar applies, are summed. When the prompt's
-        last token merges with the target's first, the target is scored from the last
-        token boundary the two share.
+        Exact on llama.cpp servers: each target is forced with a token-id grammar and the
+        log-probs of its tokens are summed (see ``onetwo.backends._llamacpp``).
         """
         if not self.can_tokenize:
             raise self._refuse("score text (llm.score_text, select, rank)")
-        text = str(prompt)
-        prefix = await self._tokenize(text)
-        return list(await asyncio.gather(*(self._score_one(text, prefix, t) for t in targets)))
-
-    async def _score_one(self, prompt: str, prefix: list[int], target: str) -> float:
-        full = await self._tokenize(prompt + target)
-        shared = 0
-        for a, b in zip(prefix, full):
-            if a != b:
-                break
-            shared += 1
-        shared = min(shared, len(full))
-        context, forced = full[:shared], full[shared:]
-        if not forced:
-            return 0.0
-        if not context:
-            raise ValueError("llm.score_text needs a non-empty prompt on a llama.cpp server.")
-        grammar = "root ::= " + " ".join(f"<[{i}]>" for i in forced)
-        response = await self._call(
-            "score_text",
-            lambda c: c.completions.create(
-                model=self._request_model(),
-                prompt=context,
-                max_tokens=len(forced),
-                temperature=0.0,
-                logprobs=1,
-                extra_body={"grammar": grammar, "cache_prompt": False},
-            ),
-        )
-        entries = _logprob_entries(response.choices[0].logprobs)
-        ids = [int(e.get("id", -1)) for e in entries]
-        if ids[: len(forced)] != forced:
-            raise BackendError(
-                f"{self!r}: scoring forced the tokens {forced} but the server generated {ids}; "
-                "it may not support token-id grammars (llama.cpp's `<[id]>`)."
-            )
-        return float(sum(float(e["logprob"]) for e in entries[: len(forced)]))
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-
-async def _guard_request(request: httpx2.Request) -> None:
-    # Every request, including absolute URLs and redirects, passes the network guard.
-    network.check_url(str(request.url))
+        return await _llamacpp.score(self, str(prompt), targets)
 
 
 async def _close_all(clients: dict[str, openai.AsyncOpenAI]) -> None:
     for client in clients.values():
         await client.close()
-
-
-def _map_error(error: Exception, timeout: float) -> BaseException:
-    """The onetwo error for an SDK exception; others are returned unchanged."""
-    cause = error.__cause__ or error.__context__
-    if isinstance(cause, NetworkBlocked):
-        return cause
-    if isinstance(error, openai.APITimeoutError):
-        return BackendTimeout(f"The server did not answer within {timeout:g}s.")
-    if isinstance(error, openai.APIConnectionError):
-        url = getattr(error.request, "url", "")
-        detail = f"{type(cause).__name__}: {cause}" if cause else str(error)
-        return BackendUnavailable(f"Could not reach the server at {url}: {detail}")
-    if isinstance(error, openai.APIStatusError):
-        status = error.status_code
-        body = error.body
-        retry_after = parse_retry_after(dict(error.response.headers))
-        message = f"HTTP {status} from {error.request.url}: {describe_body(body)}"
-        if status == 429:
-            return RateLimited(message, body=body, retry_after=retry_after)
-        mapped = BackendHTTPError(message, status=status, body=body)
-        mapped.retry_after = retry_after  # type: ignore[attr-defined]  # used by the retry layer
-        return mapped
-    if isinstance(error, openai.APIResponseValidationError | json.JSONDecodeError):
-        return BackendError(f"The server's answer was not the expected JSON: {error}")
-    return error
-
-
-def _to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    if isinstance(messages, str | ChunkList):
-        raise TypeError(
-            f"chat needs a sequence of Message, got {messages!r:.80}; use llm.instruct(text) "
-            "for a single user turn."
-        )
-    out = []
-    for m in messages:
-        role = _ROLES.get(str(m.role), str(m.role))
-        if isinstance(m.content, bytes):
-            raise TypeError("OpenAIAPI.chat supports text content only, got bytes.")
-        out.append({"role": role, "content": str(m.content)})
-    return out
-
-
-def _drop_prefix(result: Any, prefix: str) -> Any:
-    """Remove an echoed assistant prefix from a reply (or a ``(reply, details)`` pair)."""
-    if isinstance(result, tuple):
-        return (_drop_prefix(result[0], prefix), result[1])
-    return result[len(prefix) :] if result.startswith(prefix) else result
-
-
-def _logprob_entries(logprobs: Any) -> list[dict[str, Any]]:
-    """Per-token log-prob entries, from chat-style or llama.cpp's completions format."""
-    if logprobs is None:
-        return []
-    content = getattr(logprobs, "content", None)
-    if content is None and getattr(logprobs, "model_extra", None):
-        content = logprobs.model_extra.get("content")
-    if content is not None:
-        return [c if isinstance(c, dict) else c.model_dump() for c in content]
-    tokens = getattr(logprobs, "tokens", None) or []
-    values = getattr(logprobs, "token_logprobs", None) or []
-    return [{"token": t, "logprob": v} for t, v in zip(tokens, values)]
-
-
-def _logprobs(logprobs: Any) -> list[tuple[str, float]] | None:
-    entries = _logprob_entries(logprobs)
-    if not entries:
-        return None
-    return [(str(e.get("token", "")), float(e.get("logprob", 0.0))) for e in entries]
-
-
-def _results(
-    response: Any, latency: float, include_details: bool, text_of: Callable[[Any], str | None]
-) -> list[Any]:
-    """Texts of the choices in order, or ``(text, details)`` pairs."""
-    choices = sorted(response.choices, key=lambda ch: ch.index)
-    traced = tracing.is_enabled()
-    if not include_details and not traced:
-        return [text_of(ch) or "" for ch in choices]
-    usage = getattr(response, "usage", None)
-    if traced:  # token counts for the call's trace node (usage covers all n choices)
-        tracing.annotate(
-            finish_reason=choices[0].finish_reason if choices else None,
-            prompt_tokens=getattr(usage, "prompt_tokens", None),
-            completion_tokens=getattr(usage, "completion_tokens", None),
-            latency=latency,
-        )
-        if not include_details:
-            return [text_of(ch) or "" for ch in choices]
-    return [
-        (
-            text_of(ch) or "",
-            details(
-                finish_reason=ch.finish_reason,
-                prompt_tokens=getattr(usage, "prompt_tokens", None),
-                completion_tokens=getattr(usage, "completion_tokens", None),
-                latency=latency,
-                model=getattr(response, "model", None),
-                logprobs=_logprobs(ch.logprobs),
-            ),
-        )
-        for ch in choices
-    ]

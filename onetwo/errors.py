@@ -70,40 +70,38 @@ class BackendHTTPError(BackendError):
     Attributes:
         status: the HTTP status code.
         body: the (decoded) response body, for diagnosis.
+        retry_after: seconds the server asked us to wait (``retry-after``), if it said;
+            a 503 may say so too, not only a 429.
     """
 
-    def __init__(self, message: str, *, status: int, body: Any = None) -> None:
+    def __init__(
+        self, message: str, *, status: int, body: Any = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+        self.retry_after = retry_after
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_http_error, (type(self), str(self), self.status, self.body))
+        return (
+            _rebuild_http_error,
+            (type(self), str(self), self.status, self.body, self.retry_after),
+        )
 
 
 class RateLimited(BackendHTTPError):
-    """The backend kept answering 429 after every retry.
-
-    Attributes:
-        retry_after: seconds the server asked us to wait, if it said.
-    """
+    """The backend kept answering 429 after every retry (``.retry_after`` if it said)."""
 
     def __init__(
         self, message: str, *, status: int = 429, body: Any = None, retry_after: float | None = None
     ) -> None:
-        super().__init__(message, status=status, body=body)
-        self.retry_after = retry_after
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_rate_limited, (str(self), self.status, self.body, self.retry_after))
+        super().__init__(message, status=status, body=body, retry_after=retry_after)
 
 
-def _rebuild_rate_limited(msg: str, status: int, body: Any, retry_after: float | None) -> Any:
-    return RateLimited(msg, status=status, body=body, retry_after=retry_after)
-
-
-def _rebuild_http_error(cls: type[BackendHTTPError], msg: str, status: int, body: Any) -> Any:
-    return cls(msg, status=status, body=body)
+def _rebuild_http_error(
+    cls: type[BackendHTTPError], msg: str, status: int, body: Any, retry_after: float | None
+) -> Any:
+    return cls(msg, status=status, body=body, retry_after=retry_after)
 
 
 class BackendTimeout(BackendError):

@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from onetwo.backends._retry import PerLoop, RateLimiter, RetryPolicy, parse_retry_after
+from onetwo.backends import RateLimiter, RetryPolicy
+from onetwo.backends._perloop import PerLoop
+from onetwo.backends._retry import parse_retry_after
 from onetwo.errors import (
     BackendError,
     BackendHTTPError,
@@ -15,24 +17,7 @@ from onetwo.errors import (
     BackendUnavailable,
     RateLimited,
 )
-
-
-class RecordingClock:
-    """A clock whose sleeps return at once and are recorded; time moves by the sleeps."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def call_later(self, delay: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
-        return asyncio.get_running_loop().call_later(0, callback)
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-        self.t += delay
+from tests.rig.clock import RecordingClock
 
 
 def scripted(*outcomes: BaseException | str) -> tuple[Callable[[], object], list[int]]:
@@ -51,9 +36,7 @@ def scripted(*outcomes: BaseException | str) -> tuple[Callable[[], object], list
 def http(status: int, retry_after: float | None = None) -> BackendHTTPError:
     if status == 429:
         return RateLimited("slow down", retry_after=retry_after)
-    error = BackendHTTPError(f"HTTP {status}", status=status)
-    error.retry_after = retry_after  # type: ignore[attr-defined]
-    return error
+    return BackendHTTPError(f"HTTP {status}", status=status, retry_after=retry_after)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,124 @@
+"""The rate limiter of the real backends: requests per second and requests in flight.
+
+Example:
+    >>> from onetwo.backends import RateLimiter
+    >>> limiter = RateLimiter(requests_per_second=5, max_concurrency=2)
+    >>> OpenAIAPI("gpt-4o-mini", rate_limiter=limiter)  # doctest: +SKIP
+
+A backend takes a slot for each attempt of each request (retries included), so the
+limits hold for what the server really receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from onetwo.backends._perloop import PerLoop
+from onetwo.core.clock import SYSTEM_CLOCK, Clock
+
+__all__ = ["RateLimiter"]
+
+
+class _LimiterState:
+    def __init__(self, max_concurrency: int | None) -> None:
+        self.semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self.next_start = 0.0
+        self.in_flight = 0
+        self.waiting = 0
+        self.started = 0
+
+
+class RateLimiter:
+    """Caps requests per second and requests in flight, separately in each event loop.
+
+    Each ``ot.run`` has its own loop, so each run gets its own budget; two backends that
+    share one limiter share its budget.
+
+    Args:
+        requests_per_second: at most this many request starts per second, evenly spaced
+            (``None``: no limit).
+        max_concurrency: at most this many requests in flight (``None``: no limit).
+        clock: what spaces the requests (a recording or virtual clock in tests).
+
+    Example:
+        >>> limiter = RateLimiter(requests_per_second=5, max_concurrency=2)
+        >>> async with limiter.slot():   # doctest: +SKIP
+        ...     await send_request()
+    """
+
+    def __init__(
+        self,
+        requests_per_second: float | None = None,
+        max_concurrency: int | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if requests_per_second is not None and requests_per_second <= 0:
+            raise ValueError(f"requests_per_second must be > 0, got {requests_per_second}.")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}.")
+        self.requests_per_second = requests_per_second
+        self.max_concurrency = max_concurrency
+        self.clock = clock
+        self._states: PerLoop[_LimiterState] = PerLoop(lambda: _LimiterState(max_concurrency))
+
+    @property
+    def unlimited(self) -> bool:
+        return self.requests_per_second is None and self.max_concurrency is None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for the limits to allow one more request, and hold a slot while inside."""
+        if self.unlimited:
+            yield
+            return
+        state = self._states.get()
+        state.waiting += 1
+        try:
+            if state.semaphore is not None:
+                await state.semaphore.acquire()
+            try:
+                await self._space(state)
+            except BaseException:
+                if state.semaphore is not None:
+                    state.semaphore.release()
+                raise
+        finally:
+            state.waiting -= 1
+        state.in_flight += 1
+        state.started += 1
+        try:
+            yield
+        finally:
+            state.in_flight -= 1
+            if state.semaphore is not None:
+                state.semaphore.release()
+
+    async def _space(self, state: _LimiterState) -> None:
+        """Wait for this request's start time: 1/rps after the previous one's."""
+        if self.requests_per_second is None:
+            return
+        now = self.clock.now()
+        start = max(now, state.next_start)
+        state.next_start = start + 1.0 / self.requests_per_second
+        if start > now:
+            await self.clock.sleep(start - now)
+
+    def stats(self) -> dict[str, int]:
+        """Requests started, in flight and waiting, summed over live event loops."""
+        states = self._states.values()
+        return {
+            "started": sum(s.started for s in states),
+            "in_flight": sum(s.in_flight for s in states),
+            "waiting": sum(s.waiting for s in states),
+        }
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        return (
+            f"RateLimiter(requests_per_second={self.requests_per_second}, "
+            f"max_concurrency={self.max_concurrency}, in_flight={s['in_flight']}, "
+            f"waiting={s['waiting']})"
+        )
