@@ -29,6 +29,7 @@ import atexit
 import dataclasses
 import importlib.util
 import os
+import socket
 import threading
 import time
 import urllib.request
@@ -91,7 +92,10 @@ def find_model_file(model: str) -> str:
     """
     if model.endswith(".gguf") or os.sep in model:
         if not os.path.isfile(model):
-            raise ConfigurationError(f"No GGUF model file at {model!r}.")
+            raise ConfigurationError(
+                f"No GGUF model file at {model!r}. Pass the path of an existing .gguf file, "
+                f"or a known model name: {sorted(KNOWN_MODELS)}."
+            )
         return model
     known = KNOWN_MODELS.get(model)
     if known is None:
@@ -203,12 +207,27 @@ class LocalServer:
                 return self._url
             server_cls, params = self._server_and_params()
             began = time.monotonic()
-            server = server_cls(params)
+            try:
+                server = server_cls(params)
+            except RuntimeError as e:  # xllamacpp says only "Failed to init server"
+                raise self._start_error(params.model.path) from e
             url = str(server.listening_address).rstrip("/")
             _wait_healthy(url, timeout)
             self._server, self._url = server, url
             self.started_in = time.monotonic() - began
             return url
+
+    def _start_error(self, path: str) -> ConfigurationError:
+        where = f"the local llama.cpp server ({self.model!r})"
+        if self.port and not _port_is_free(self.port):
+            return ConfigurationError(
+                f"Cannot start {where}: port {self.port} is in use on 127.0.0.1. Pass "
+                "port=0 to pick a free port, or stop what listens there."
+            )
+        return ConfigurationError(
+            f"Cannot start {where}: llama.cpp could not load {path}. Check that it is a "
+            "complete GGUF model file (LocalServer(..., verbose=True) prints llama.cpp's log)."
+        )
 
     async def astart(self) -> str:
         """:meth:`start` from async code, without blocking the event loop."""
@@ -228,6 +247,17 @@ class LocalServer:
             f"LocalServer(model={self.model!r}, n_parallel={self.n_parallel}, "
             f"n_threads={self.n_threads}, {state})"
         )
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As a server binds: a port left in TIME_WAIT by a closed server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _wait_healthy(url: str, timeout: float) -> None:
@@ -284,11 +314,12 @@ class LocalModel(OpenAIAPI):
     def __init__(
         self, model: str = "smollm2", *, server: LocalServer | None = None, **kwargs: Any
     ) -> None:
+        server = server or shared_server(model)
         kwargs.setdefault("max_tokens", 256)
         kwargs.setdefault("timeout", 120.0)
+        kwargs.setdefault("max_samples_per_request", server.n_parallel)  # llama.cpp's limit
         super().__init__(model=model, api_key="local", server_kind="llama.cpp", **kwargs)
-        self.server = server or shared_server(model)
-        self.max_samples_per_request = self.server.n_parallel
+        self.server = server
 
     def _request_model(self) -> str:
         return self.model if self.model in KNOWN_MODELS else "local"
