@@ -1,28 +1,32 @@
-"""Retries, error types and the cache under injected faults, in front of the real servers.
+"""Retries, error types, rate limits and the cache under injected faults, on real servers.
 
 A FaultProxy (tests/rig/faults.py) sits between the backend and the llama.cpp server (or
 the Gemini shim) and spoils the next requests as scripted: 429 with retry-after, 500,
-malformed JSON, a slow answer, a dropped connection. Every request it receives is counted.
+malformed JSON, a slow answer, a dropped connection, a redirect. Every request it receives
+is counted. Waits (retry-after, backoff, rate limits) go through a RecordingClock, so they
+are checked exactly and nothing sleeps.
 """
 
 from __future__ import annotations
 
-import time
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from onetwo import ot
-from onetwo.backends._retry import RetryPolicy
+from onetwo.backends import RateLimiter, RetryPolicy
 from onetwo.builtins import llm
 from onetwo.errors import (
     BackendError,
     BackendHTTPError,
     BackendTimeout,
     BackendUnavailable,
+    NetworkBlocked,
     RateLimited,
 )
+from tests.rig.clock import RecordingClock
 from tests.rig.faults import Fault, FaultProxy
 
 pytestmark = pytest.mark.rig
@@ -74,14 +78,14 @@ def rig(request: pytest.FixtureRequest) -> tuple[FaultProxy, Any]:
 GENERATE = llm.generate_text("The capital of France is")
 
 
-def test_429_with_retry_after_is_waited_out_then_succeeds(rig: tuple[FaultProxy, Any]) -> None:
+def test_retry_after_is_waited_out_then_the_call_succeeds(rig: tuple[FaultProxy, Any]) -> None:
     proxy, make = rig
-    make()
-    proxy.inject(Fault.status(429, retry_after=0.3))
-    began = time.monotonic()
+    clock = RecordingClock()
+    make(retry=RetryPolicy(attempts=3, initial_backoff=0.01, clock=clock))
+    proxy.inject(Fault.status(429, retry_after=7), Fault.status(503, retry_after=0.5))
     assert ot.run(GENERATE)
-    assert time.monotonic() - began >= 0.3
-    assert len(proxy.paths) == 2
+    assert clock.sleeps == [7.0, 0.5]  # the server's waits, not the 0.01 s backoff
+    assert len(proxy.paths) == 3
 
 
 def test_5xx_is_retried_with_backoff(rig: tuple[FaultProxy, Any]) -> None:
@@ -108,12 +112,14 @@ def test_persistent_429_raises_rate_limited_after_the_last_attempt(
 def test_client_errors_are_not_retried(rig: tuple[FaultProxy, Any], status: int) -> None:
     proxy, make = rig
     make()
-    proxy.inject(Fault.status(status))
+    proxy.inject(Fault.status(status, retry_after=0.01))
     with pytest.raises(BackendHTTPError) as info:
         ot.run(GENERATE)
-    assert info.value.status == status
-    assert "injected" in str(info.value)
-    assert len(proxy.paths) == 1
+    assert len(proxy.paths) == 1  # not even a retry-after makes a 4xx worth resending
+    error = info.value
+    assert type(error) is BackendHTTPError and error.status == status
+    assert f"injected HTTP {status}" in str(error)
+    assert f"injected HTTP {status}" in json.dumps(error.body)  # the server's own body
 
 
 def test_malformed_json_is_a_backend_error_not_retried(rig: tuple[FaultProxy, Any]) -> None:
@@ -161,15 +167,38 @@ def test_a_closed_port_is_backend_unavailable(rig: tuple[FaultProxy, Any]) -> No
 def test_nothing_from_a_failed_call_is_cached(rig: tuple[FaultProxy, Any], tmp_path: Path) -> None:
     proxy, make = rig
     make(cache=tmp_path / "cache")
-    proxy.inject(*[Fault.status(500)] * 3)
-    with pytest.raises(BackendHTTPError):
-        ot.run(GENERATE)
-    assert len(proxy.paths) == 3
-    first = ot.run(GENERATE)  # the failure was not cached: the model is called
-    assert len(proxy.paths) == 4
+    proxy.inject(*[Fault.status(500)] * 3, Fault.status(400), Fault.malformed())
+    for _ in range(3):  # retries exhausted; a client error; a malformed answer
+        with pytest.raises(BackendError):
+            ot.run(GENERATE)
+    assert len(proxy.paths) == 5
+    first = ot.run(GENERATE)  # no failure was cached: the model is called
+    assert len(proxy.paths) == 6
     assert ot.run(GENERATE) == first  # the success was: no request
-    assert len(proxy.paths) == 4
+    assert len(proxy.paths) == 6
     # A fresh backend on the same folder replays the success.
     make(cache=tmp_path / "cache")
     assert ot.run(GENERATE) == first
-    assert len(proxy.paths) == 4
+    assert len(proxy.paths) == 6
+
+
+def test_requests_per_second_spaces_each_runs_requests(rig: tuple[FaultProxy, Any]) -> None:
+    proxy, make = rig
+    clock = RecordingClock(advances=False)  # concurrent waits add up the same in any order
+    backend = make(rate_limiter=RateLimiter(requests_per_second=4, clock=clock))
+    calls = [llm.generate_text(f"Count to {i}:") for i in range(3)]
+    for run in range(2):
+        assert len(ot.run(ot.parallel(*calls))) == 3
+        # Starts at 0, 0.25 and 0.5 s, and again in the next run: limits are per run.
+        assert sorted(clock.sleeps[2 * run :]) == [0.25, 0.5]
+    assert len(proxy.paths) == 6
+    assert backend.rate_limiter.stats() == {"started": 0, "in_flight": 0, "waiting": 0}
+
+
+def test_a_redirect_off_the_machine_is_blocked(rig: tuple[FaultProxy, Any]) -> None:
+    proxy, make = rig
+    make(retry=RetryPolicy(attempts=1))
+    proxy.inject(Fault.redirect("http://10.255.0.1:9/v1/completions"))
+    with pytest.raises(NetworkBlocked, match=r"10\.255\.0\.1"):  # both SDKs follow redirects
+        ot.run(GENERATE)
+    assert len(proxy.paths) == 1

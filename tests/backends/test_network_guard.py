@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 
 import pytest
 
-from onetwo import ot
 from onetwo.backends import network
-from onetwo.builtins import llm
 from onetwo.errors import NetworkBlocked
 
 
@@ -54,19 +54,48 @@ def test_the_environment_variable_turns_it_on(monkeypatch: pytest.MonkeyPatch) -
     assert network.is_loopback_only()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("openai") is None, reason="needs openai")
-def test_openai_backend_is_blocked_before_any_request() -> None:
-    from onetwo.backends.openai_api import OpenAIAPI
+BLOCKED_BEFORE_ANY_CONNECTION = """
+import sys
+events = []
+sys.addaudithook(
+    lambda event, args: events.append((event, args[1:]))
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname")
+    else None
+)
+from onetwo import ot
+from onetwo.backends import network
+from onetwo.backends.google_genai_api import GoogleGenAIAPI
+from onetwo.backends.openai_api import OpenAIAPI
+from onetwo.builtins import llm
+from onetwo.errors import NetworkBlocked
 
-    OpenAIAPI("gpt-4o-mini", api_key="sk-test").register()
-    with pytest.raises(NetworkBlocked):
+network.set_loopback_only(True)
+for backend in [
+    OpenAIAPI("gpt-4o-mini", api_key="sk-test"),
+    OpenAIAPI("m", base_url="http://10.255.0.1:8080/v1"),
+    GoogleGenAIAPI("gemini-2.5-flash", api_key="test"),
+    GoogleGenAIAPI("g", api_key="test", base_url="http://192.0.2.1"),
+]:
+    backend.register()
+    try:
         ot.run(llm.generate_text("hi"))
+    except NetworkBlocked as e:
+        print("blocked")
+print(events)
+"""
 
 
-@pytest.mark.skipif(importlib.util.find_spec("google.genai") is None, reason="needs genai")
-def test_gemini_backend_is_blocked_before_any_request() -> None:
-    from onetwo.backends.google_genai_api import GoogleGenAIAPI
-
-    GoogleGenAIAPI("gemini-2.5-flash", api_key="test").register()
-    with pytest.raises(NetworkBlocked):
-        ot.run(llm.generate_text("hi"))
+@pytest.mark.skipif(
+    importlib.util.find_spec("openai") is None or importlib.util.find_spec("google.genai") is None,
+    reason="needs openai and google-genai",
+)
+def test_backends_are_blocked_before_any_lookup_or_connection() -> None:
+    # An audit hook sees every DNS lookup and socket connection the process makes.
+    out = subprocess.run(
+        [sys.executable, "-c", BLOCKED_BEFORE_ANY_CONNECTION],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["blocked"] * 4 + ["[]"]

@@ -2,14 +2,16 @@
 
 :class:`FaultProxy` forwards every request to an upstream server (the llama.cpp server,
 or the Gemini shim) unchanged, except that the next requests can be given faults first,
-in order: an error status (with ``retry-after``), a malformed JSON body, a slow answer, or
-a dropped connection. Once the scripted faults are used up, requests pass through.
+in order: an error status (with ``retry-after``), a malformed JSON body, a slow answer, a
+dropped connection, or a redirect. Once the scripted faults are used up, requests pass
+through. Every request received, faulted or not, is recorded (method, path, headers, body),
+so tests count what a backend really sent.
 
 Example:
     >>> proxy = FaultProxy("http://127.0.0.1:8080").start()   # doctest: +SKIP
     >>> proxy.inject(Fault.status(429, retry_after=0.1), Fault.status(500))
     >>> # the next two requests fail, the third reaches the model
-    >>> proxy.paths   # every request received, faulted or not
+    >>> proxy.paths   # the path of every request received
 """
 
 from __future__ import annotations
@@ -28,14 +30,15 @@ from typing import Any
 # Servers on this machine: environment proxies must not intercept.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-__all__ = ["Fault", "FaultProxy"]
+__all__ = ["Fault", "FaultProxy", "Received"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
     """What to do to one request instead of (or before) forwarding it.
 
-    Build with :meth:`status`, :meth:`malformed`, :meth:`slow` or :meth:`drop`.
+    Build with :meth:`status`, :meth:`malformed`, :meth:`slow`, :meth:`drop` or
+    :meth:`redirect`.
     """
 
     kind: str
@@ -43,6 +46,7 @@ class Fault:
     retry_after: float | None = None
     body: Any = None
     delay: float = 0.0
+    location: str = ""
 
     @classmethod
     def status(cls, code: int, *, retry_after: float | None = None, body: Any = None) -> Fault:
@@ -64,6 +68,21 @@ class Fault:
         """Close the connection without answering."""
         return cls("drop")
 
+    @classmethod
+    def redirect(cls, location: str) -> Fault:
+        """Answer ``307 Temporary Redirect`` to ``location``."""
+        return cls("redirect", status_code=307, location=location)
+
+
+@dataclasses.dataclass(frozen=True)
+class Received:
+    """One request the proxy received: method, path, headers (lower-case names), body."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
 
 class FaultProxy:
     """The proxy server; see the module docstring.
@@ -74,7 +93,7 @@ class FaultProxy:
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
-        self.paths: list[str] = []
+        self.requests: list[Received] = []
         self.faults_served: list[Fault] = []
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
@@ -112,16 +131,21 @@ class FaultProxy:
         """Forget pending faults and recorded requests."""
         with self._lock:
             self._faults.clear()
-            self.paths.clear()
+            self.requests.clear()
             self.faults_served.clear()
+
+    @property
+    def paths(self) -> list[str]:
+        """The path of each request received, in order."""
+        return [r.path for r in self.requests]
 
     @property
     def pending(self) -> int:
         return len(self._faults)
 
-    def _next_fault(self, path: str) -> Fault | None:
+    def _next_fault(self, received: Received) -> Fault | None:
         with self._lock:
-            self.paths.append(path)
+            self.requests.append(received)
             fault = self._faults.popleft() if self._faults else None
             if fault is not None:
                 self.faults_served.append(fault)
@@ -144,7 +168,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        fault = self.owner._next_fault(self.path)
+        fault = self.owner._next_fault(
+            Received(
+                method, self.path, {k.lower(): v for k, v in self.headers.items()}, _decode(body)
+            )
+        )
         if fault is not None:
             if fault.kind == "drop":
                 self.close_connection = True
@@ -152,6 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault.kind == "status":
                 return self._fail(fault)
+            if fault.kind == "redirect":
+                return self._send(307, b"", "text/plain", {"Location": fault.location})
             if fault.kind == "malformed":
                 return self._send(200, b'{"choices": [{"text": "unterminated', "application/json")
             if fault.kind == "slow":
@@ -204,3 +234,10 @@ class _Handler(BaseHTTPRequestHandler):
             status, data = e.code, e.read()
             content_type = e.headers.get("Content-Type", "application/json")
         self._send(status, data, content_type)
+
+
+def _decode(body: bytes | None) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return body
