@@ -167,7 +167,10 @@ class GoogleGenAIAPI(Backend):
                 "trust_env": not network.is_loopback_url(self.base_url or ""),
             },
         )
-        return genai.Client(api_key=self._key(), http_options=options).aio
+        # The Gemini API, even where $GOOGLE_GENAI_USE_VERTEXAI (set for Vertex AI work)
+        # would switch the SDK to Vertex AI.
+        client = genai.Client(vertexai=False, api_key=self._key(), http_options=options)
+        return client.aio
 
     async def _call(self, what: str, send: Callable[[genai.client.AsyncClient], Awaitable[T]]) -> T:
         client = self._clients.get()

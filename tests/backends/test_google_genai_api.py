@@ -8,6 +8,7 @@ generation.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pydantic
 import pytest
@@ -127,6 +128,35 @@ def test_embed_batches_concurrent_calls(gemini_shim: GeminiShim, backend: object
 
 def test_count_tokens(backend: object) -> None:
     assert ot.run(llm.count_tokens("The capital of France is")) == 5
+
+
+def test_clients_are_made_per_run_and_closed_with_their_loop(backend: Any) -> None:
+    clients = []
+
+    @ot.make_executable
+    async def call() -> int:
+        clients.append(backend._clients.get())
+        return int(await llm.count_tokens("Hi"))
+
+    for _ in range(2):
+        assert ot.run(call())
+    assert clients[0] is not clients[1]
+    assert all(c._api_client._async_httpx_client.is_closed for c in clients)
+    assert backend._clients.values() == []
+
+
+def test_vertex_ai_settings_in_the_environment_are_ignored(
+    gemini_shim: GeminiShim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set for Vertex AI work, they would make the SDK call Vertex's paths instead.
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "project")
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    genai_api.GoogleGenAIAPI(
+        "gemini-2.5-flash", api_key=SECRET, base_url=gemini_shim.url
+    ).register()
+    assert ot.run(llm.count_tokens("The capital of France is")) == 5
+    assert ":countTokens" in gemini_shim.requests[-1].path
 
 
 def test_scoring_and_tokenizing_say_clearly_they_are_unavailable(backend: object) -> None:

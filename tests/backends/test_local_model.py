@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from onetwo import ot
 from onetwo.backends import backend
 from onetwo.builtins import llm
 from onetwo.errors import ConfigurationError
+from tests.rig.faults import FaultProxy
 
 MISSING_SDKS = """
 import sys
@@ -188,3 +190,34 @@ def test_ot_run_works_where_a_loop_already_runs_as_in_jupyter(llama_url: str) ->
         texts = asyncio.run(cell())
         assert "Paris" in texts[0] and len(texts) == 3
         assert model._clients.values() == []  # each run's client closed with its loop
+
+
+@pytest.mark.rig
+def test_two_backends_share_a_cache_folder_without_mixing_answers(
+    fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    from onetwo.backends.local import local_backend
+    from onetwo.backends.openai_api import OpenAIAPI
+
+    def both(folder: Path) -> list[Any]:
+        url = fault_proxy.url + "/v1"
+        remote = OpenAIAPI("smollm2", base_url=url, server_kind="llama.cpp", cache=folder)
+        return [remote, local_backend(cache=folder)]
+
+    call = llm.generate_text("The capital of France is", max_tokens=4, temperature=0.0)
+
+    def run_both(backends: list[Any]) -> list[str]:
+        registries = []
+        for model in backends:
+            with ot.RegistryContext():
+                model.register()
+                registries.append(ot.copy_registry())
+        return ot.run(ot.parallel(*(ot.with_registry(call, r) for r in registries)))
+
+    first = both(tmp_path / "cache")
+    texts = run_both(first)
+    assert [m.cache.hits for m in first] == [0, 0]  # neither answered from the other's entry
+    assert len(fault_proxy.paths) == 1
+    again = both(tmp_path / "cache")  # e.g. the notebook restarted
+    assert run_both(again) == texts
+    assert [m.cache.hits for m in again] == [1, 1] and len(fault_proxy.paths) == 1

@@ -228,9 +228,18 @@ def test_max_concurrency_is_enforced_per_run(llama_url: str) -> None:
 
 
 def test_clients_are_made_per_run_and_closed_with_their_loop(backend: OpenAIAPI) -> None:
+    clients = []
+
+    @ot.make_executable
+    async def call() -> str:
+        clients.append(await backend._client())
+        return str(await llm.generate_text("Hi", max_tokens=2))
+
     for _ in range(2):
-        assert ot.run(llm.generate_text("Hi", max_tokens=2))
-    assert backend._clients.values() == []  # both loops are gone, with their clients
+        assert ot.run(call())
+    assert clients[0] is not clients[1]  # a client never crosses event loops
+    assert all(client.is_closed() for client in clients)  # closed with their loop
+    assert backend._clients.values() == []
 
 
 async def test_works_inside_a_running_loop(backend: OpenAIAPI) -> None:
