@@ -107,8 +107,11 @@ def test_the_server_starts_lazily_on_the_first_call_and_stops(llama_server: obje
     assert isinstance(text, str)
     assert server.url is not None and server.url.startswith("http://127.0.0.1:")
     assert "running at http://127.0.0.1:" in repr(server)
+    port = int(server.url.rsplit(":", 1)[1])
     server.stop()
     assert server.url is None and "stopped" in repr(server)
+    with pytest.raises(ConnectionRefusedError):  # really closed, not just forgotten
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 @pytest.mark.rig
