@@ -37,7 +37,9 @@ woke can join it) or ``max_wait`` from the moment the slot freed. Nothing polls 
 Results. A result that is an exception instance fails only its request; an exception
 raised by the batch call fails every request of that batch. A caller cancelled while its
 request waits withdraws the request; one cancelled after its batch was sent just stops
-waiting. Synchronous batch functions run in a thread pool of ``max_concurrent_batches``
+waiting. A batch whose call ends cancelled (its task cancelled, or the function raising
+``CancelledError``) cancels its callers and frees its slot for the requests behind it.
+Synchronous batch functions run in a thread pool of ``max_concurrent_batches``
 threads, never on the event loop. A batch runs in a copy of the context variables of the
 request that opened it (registry, sampling key...).
 
