@@ -128,6 +128,11 @@ class MethodSpec:
         self.sig = inspect.signature(fn)
         params = list(self.sig.parameters.values())[1:]  # after self
         self.names = frozenset(p.name for p in params)
+        if isinstance(ignore_args, str):  # a str is an iterable of one-letter names
+            raise TypeError(
+                f"ignore_args of {fn.__qualname__} takes a list of argument names, got the "
+                f"str {ignore_args!r}; write ignore_args=[{ignore_args!r}]."
+            )
         self.ignore = frozenset(ignore_args)
         if self.ignore - self.names:
             raise ValueError(

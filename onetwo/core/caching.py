@@ -43,6 +43,10 @@ Good to know:
   ``record`` mode): another process recording over them is seen after a restart.
 * ``identity()`` is read once per backend instance: change the model by making a new
   backend (or a copy), not by assigning to an existing one.
+
+Inside: this module holds the modes and the call path (hit, claim, share, make, write);
+``_cache_keys`` builds keys, ``_cache_codec`` encodes values, ``_cache_store`` opens the
+folder safely, and ``_cache_records`` works on whole entries (drop, export/import, check).
 """
 
 from __future__ import annotations

@@ -134,6 +134,16 @@ async def test_ignored_arguments_are_left_out_of_the_key(folder: str) -> None:
     assert len(backend.calls) == 2
 
 
+def test_ignore_args_must_name_arguments_of_the_method() -> None:
+    async def method(self: Any, prompt: str, wait: float = 1.0) -> str:
+        return prompt
+
+    with pytest.raises(TypeError, match=r"takes a list of argument names, got the str 'wait'"):
+        caching.cache_method(ignore_args="wait")(method)
+    with pytest.raises(ValueError, match=r"names \['deadline'\], which .* its parameters are"):
+        caching.cache_method(ignore_args=["deadline"])(method)
+
+
 def test_the_fast_and_general_key_paths_agree() -> None:
     generate = Echo.generate.__onetwo_cache_spec__  # type: ignore[attr-defined]
     score = Echo.score.__onetwo_cache_spec__  # type: ignore[attr-defined]
