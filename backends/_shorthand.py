@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ def backend(spec: str, **kwargs: Any) -> Backend:
             the model part may be left out for the provider's default.
         **kwargs: passed to the backend's constructor (``cache=``, ``base_url=``...).
     """
-    import importlib
-
     provider, _, model = spec.partition(":")
     provider = _ALIASES.get(provider.strip().lower(), provider.strip().lower())
     if provider not in PROVIDERS:
