@@ -182,6 +182,19 @@ def test_nothing_from_a_failed_call_is_cached(rig: tuple[FaultProxy, Any], tmp_p
     assert len(proxy.paths) == 6
 
 
+def test_cache_hits_skip_the_retry_layer_and_the_server(
+    rig: tuple[FaultProxy, Any], tmp_path: Path
+) -> None:
+    proxy, make = rig
+    make(cache=tmp_path / "cache")
+    first = ot.run(GENERATE)
+    assert len(proxy.paths) == 1
+    # The server now fails every request; a hit must neither retry nor reach it.
+    proxy.inject(*[Fault.status(503, retry_after=30)] * 5)
+    assert ot.run(GENERATE) == first
+    assert len(proxy.paths) == 1
+
+
 def test_requests_per_second_spaces_each_runs_requests(rig: tuple[FaultProxy, Any]) -> None:
     proxy, make = rig
     clock = RecordingClock(advances=False)  # concurrent waits add up the same in any order
