@@ -119,7 +119,10 @@ class OpenAIAPI(Backend):
         embed_batch_size: int = 32,
     ) -> None:
         super().__init__(model=model, cache=cache)
-        self.base_url = base_url.rstrip("/") if base_url else None
+        # The SDK would read $OPENAI_BASE_URL itself; read it here so that the cache
+        # identity records which server answered (a proxy may serve another model).
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.base_url = url.rstrip("/") if url else None
         self.server_kind: ServerKind = server_kind or ("compatible" if base_url else "openai")
         self.use_completions = (
             use_completions if use_completions is not None else self.server_kind != "openai"

@@ -274,3 +274,15 @@ def test_the_environment_key_goes_to_openai_only(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
         OpenAIAPI("gpt-4o-mini")._key()
+
+
+def test_the_environment_base_url_is_part_of_the_cache_identity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    plain = OpenAIAPI("gpt-4o-mini").identity()
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")
+    proxied = OpenAIAPI("gpt-4o-mini")
+    assert proxied.identity() == {**plain, "base_url": "http://127.0.0.1:9/v1"}
+    assert proxied.server_kind == "openai"  # still OpenAI's protocol and key handling
+    assert OpenAIAPI("gpt-4o-mini", base_url="http://127.0.0.1:8/v1").base_url.endswith(":8/v1")
