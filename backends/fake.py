@@ -138,11 +138,14 @@ class FakeBackend(Backend):
     # --- the builtins -------------------------------------------------------------
 
     def register(self) -> None:
-        """Bind generate_text, score_text, tokenize and embed in the current registry."""
-        llm.generate_text.configure(self.generate_text)
-        llm.score_text.configure(self.score_text)
-        llm.tokenize.configure(self.tokenize)
-        llm.embed.configure(self.embed)
+        """Answer every LLM builtin: generate_text, score_text, tokenize and embed directly,
+        the others through their default implementations built on these."""
+        llm.configure_backend(
+            generate_text=self.generate_text,
+            score_text=self.score_text,
+            tokenize=self.tokenize,
+            embed=self.embed,
+        )
 
     @caching.cache_method(name="llm.generate_text", is_sampled=True)
     async def generate_text(

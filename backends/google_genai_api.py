@@ -46,7 +46,7 @@ from onetwo.backends._retry import RetryPolicy, parse_retry_after
 from onetwo.builtins import llm
 from onetwo.core import batching, caching, tracing
 from onetwo.core.backend import Backend
-from onetwo.core.content import ChunkList, Message, PredefinedRole
+from onetwo.core.content import ChunkList, Message
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
 
 if TYPE_CHECKING:
@@ -132,15 +132,17 @@ class GoogleGenAIAPI(Backend):
         return f"GoogleGenAIAPI(model={self.model!r}{where})"
 
     def register(self) -> None:
-        """Bind the builtins Gemini supports; scoring and tokenizing raise a clear error."""
-        llm.generate_text.configure(self.generate_text)
-        llm.chat.configure(self.chat)
-        llm.instruct.configure(self.instruct)
-        llm.generate_object.configure(self.generate_object)
-        llm.embed.configure(self.embed)
-        llm.count_tokens.configure(self.count_tokens)
-        llm.score_text.configure(self.score_text)
-        llm.tokenize.configure(self.tokenize)
+        """Answer every LLM builtin (``instruct``, ``generate_texts``, ``select``... through
+        their defaults); scoring and tokenizing raise a clear error."""
+        llm.configure_backend(
+            generate_text=self.generate_text,
+            chat=self.chat,
+            generate_object=self.generate_object,
+            embed=self.embed,
+            count_tokens=self.count_tokens,
+            score_text=self.score_text,
+            tokenize=self.tokenize,
+        )
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -273,33 +275,6 @@ class GoogleGenAIAPI(Backend):
             temperature, max_tokens, stop, top_k, top_p, system_instruction=system
         )
         return await self._generate(contents, config, include_details)
-
-    async def instruct(
-        self,
-        prompt: Prompt,
-        assistant_prefix: str | None = None,
-        *,
-        formatter: Any = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        include_details: bool = False,
-    ) -> Any:
-        """One user turn; ``assistant_prefix`` is sent as the start of the model's turn."""
-        messages = [Message(PredefinedRole.USER, prompt)]
-        if assistant_prefix:
-            messages.append(Message(PredefinedRole.MODEL, assistant_prefix))
-        return await self.chat(
-            messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            stop=stop,
-            top_k=top_k,
-            top_p=top_p,
-            include_details=include_details,
-        )
 
     async def generate_object(
         self,

@@ -55,7 +55,7 @@ from onetwo.backends._retry import RetryPolicy
 from onetwo.builtins import llm
 from onetwo.core import batching, caching
 from onetwo.core.backend import Backend
-from onetwo.core.content import ChunkList, Message, PredefinedRole
+from onetwo.core.content import ChunkList, Message
 from onetwo.errors import BackendError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -164,20 +164,20 @@ class OpenAIAPI(Backend):
         return self.server_kind == "llama.cpp"
 
     def register(self) -> None:
-        """Bind every builtin this server supports; the others raise a clear error.
-
-        Binding a refusal (rather than leaving the builtin alone) keeps a previously
-        registered backend from silently answering for this one.
+        """Answer every LLM builtin: those this server supports directly, ``instruct``,
+        ``select`` and ``rank`` through their defaults built on them; what the server cannot
+        do (scoring, tokenizing off llama.cpp) raises a clear error.
         """
-        llm.generate_text.configure(self.generate_text)
-        llm.generate_texts.configure(self.generate_texts)
-        llm.chat.configure(self.chat)
-        llm.instruct.configure(self.instruct)
-        llm.generate_object.configure(self.generate_object)
-        llm.embed.configure(self.embed)
-        llm.score_text.configure(self.score_text)
-        llm.tokenize.configure(self.tokenize)
-        llm.count_tokens.configure(self.count_tokens)
+        llm.configure_backend(
+            generate_text=self.generate_text,
+            generate_texts=self.generate_texts,
+            chat=self.chat,
+            generate_object=self.generate_object,
+            embed=self.embed,
+            score_text=self.score_text,
+            tokenize=self.tokenize,
+            count_tokens=self.count_tokens,
+        )
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -373,33 +373,6 @@ class OpenAIAPI(Backend):
         if wire and wire[-1]["role"] == "assistant":
             result = drop_prefix(result, wire[-1]["content"])
         return result
-
-    async def instruct(
-        self,
-        prompt: Prompt,
-        assistant_prefix: str | None = None,
-        *,
-        formatter: Any = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        include_details: bool = False,
-    ) -> Any:
-        """One user turn; ``assistant_prefix`` starts the reply (it is not returned)."""
-        messages = [Message(PredefinedRole.USER, prompt)]
-        if assistant_prefix:
-            messages.append(Message(PredefinedRole.MODEL, assistant_prefix))
-        return await self.chat(
-            messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            stop=stop,
-            top_k=top_k,
-            top_p=top_p,
-            include_details=include_details,
-        )
 
     # --- structured output ------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pydantic
@@ -39,6 +39,7 @@ from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
     "chat",
+    "configure_backend",
     "count_tokens",
     "embed",
     "generate_object",
@@ -310,6 +311,32 @@ _ALL = (
     count_tokens,
     embed,
 )
+
+
+def configure_backend(**implementations: Callable[..., Any]) -> None:
+    """Make one backend answer every LLM builtin in the current registry.
+
+    Binds the given implementations (by builtin name) and resets every other LLM builtin
+    to its default implementation, which builds on the given ones (``instruct`` →
+    ``chat``, ``select`` → ``score_text``...). So no builtin keeps answering from a
+    backend registered earlier: what a backend's ``register()`` should call.
+
+    Example:
+        >>> llm.configure_backend(generate_text=my_generate, score_text=my_score)  # doctest: +SKIP
+    """
+    by_name = {b.__name__: b for b in _ALL}
+    unknown = sorted(set(implementations) - by_name.keys())
+    if unknown:
+        raise TypeError(
+            f"configure_backend() got {unknown}, which are not LLM builtins; "
+            f"the builtins are {sorted(by_name)}."
+        )
+    for name, b in by_name.items():
+        impl = implementations.get(name)
+        if impl is None:
+            b.unconfigure()
+        else:
+            b.configure(impl)
 
 
 def reset_defaults() -> None:

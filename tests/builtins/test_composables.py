@@ -217,8 +217,8 @@ def test_chat_on_a_text_model_formats_the_roles_and_continues_a_model_prefix() -
 
 def test_generated_text_inside_a_role_gets_that_role() -> None:
     seen: list[list[Message]] = []
-    llm.chat.configure(lambda messages, **kw: seen.append(list(messages)) or "ok")
     FakeBackend(default_reply="draft").register()
+    llm.chat.configure(lambda messages, **kw: seen.append(list(messages)) or "ok")
     ot.run(c.user("Write:") + c.model(c.generate_text()) + c.user("Shorter.") + c.chat())
     assert seen[0] == [
         Message(R.USER, "Write:"),

@@ -125,3 +125,23 @@ def test_embed() -> None:
     vector = ot.run(llm.embed("x"))
     assert len(vector) == 4 and abs(sum(v * v for v in vector) - 1.0) < 1e-9
     assert ot.run(llm.embed("x")) == vector
+
+
+def test_registering_a_backend_leaves_nothing_answering_from_the_previous_one() -> None:
+    # A backend with a native chat, registered first (e.g. at the top of a notebook)...
+    llm.configure_backend(
+        generate_text=lambda prompt, **kw: "first", chat=lambda messages, **kw: "first chat"
+    )
+    assert ot.run(llm.instruct("q")) == "first chat"
+    with ot.RegistryContext():
+        # ...then a text-only backend for a comparison: its instruct must not be the
+        # first backend's chat.
+        FakeBackend(default_reply="second").register()
+        assert ot.run(llm.instruct("q")) == "second"
+        assert ot.run(llm.generate_texts("q", 2)) == ["second", "second"]
+    assert ot.run(llm.instruct("q")) == "first chat"
+
+
+def test_configure_backend_rejects_unknown_builtins() -> None:
+    with pytest.raises(TypeError, match=r"\['generate'\], which are not LLM builtins"):
+        llm.configure_backend(generate=lambda prompt: prompt)
