@@ -24,8 +24,10 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.rig.loopback import LoopbackServer
 
 # Servers on this machine: environment proxies must not intercept.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -84,7 +86,7 @@ class Received:
     body: Any
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """The proxy server; see the module docstring.
 
     Args:
@@ -97,30 +99,6 @@ class FaultProxy:
         self.faults_served: list[Fault] = []
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the proxy first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FaultProxy:
-        proxy = self
-
-        class Handler(_Handler):
-            owner = proxy
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     def inject(self, *faults: Fault) -> None:
         """Apply ``faults`` to the next requests, one each, in order."""
@@ -241,3 +219,6 @@ def _decode(body: bytes | None) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return body
+
+
+FaultProxy.handler = _Handler  # defined after the server class it serves

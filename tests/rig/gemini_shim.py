@@ -25,11 +25,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.rig.loopback import LoopbackServer
 
 # Servers on this machine: environment proxies must not intercept.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -181,7 +182,7 @@ def to_gemini_response(response: dict[str, Any], model: str) -> dict[str, Any]:
     return out
 
 
-class GeminiShim:
+class GeminiShim(LoopbackServer):
     """The shim server; see the module docstring.
 
     Args:
@@ -194,34 +195,6 @@ class GeminiShim:
         self.upstream = upstream.rstrip("/")
         self.upstream_model = upstream_model
         self.requests: list[RecordedRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the shim first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> GeminiShim:
-        shim = self
-
-        class Handler(_Handler):
-            owner = shim
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     # --- upstream calls -------------------------------------------------------------
 
@@ -379,3 +352,6 @@ class _Handler(BaseHTTPRequestHandler):
         for chunk in itertools.chain([first] if first is not None else [], chunks):
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
+
+
+GeminiShim.handler = _Handler  # defined after the server class it serves
