@@ -1,0 +1,64 @@
+"""Run options: how one run behaves (batching on or off, tracing), set in one place.
+
+A :class:`RunOptions` travels with the run in a context variable, so everything the run
+does sees it: ``ot.run``, ``ot.evaluate``, ``ot.compare`` and the streams set it once for
+their run, and the batch queues, the tracer and the evaluators read it with
+:func:`current`. A strategy that starts nested work inherits its run's options.
+
+Example:
+    >>> with use(RunOptions(enable_batching=False)):
+    ...     current().enable_batching
+    False
+    >>> current().enable_batching
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+__all__ = ["RunOptions", "current", "use"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunOptions:
+    """The options of one run.
+
+    Attributes:
+        enable_batching: if False, batch queues send each request on its own.
+        enable_tracing: if True, the run records a trace of every traced call.
+    """
+
+    enable_batching: bool = True
+    enable_tracing: bool = False
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, bool):
+                raise TypeError(
+                    f"RunOptions.{field.name} must be True or False, got "
+                    f"{type(value).__name__} {value!r}."
+                )
+
+
+# RunOptions is frozen, so one shared default is safe.
+_current: ContextVar[RunOptions] = ContextVar("onetwo_run_options", default=RunOptions())  # noqa: B039
+
+
+def current() -> RunOptions:
+    """The options of the run this code is part of (the defaults outside any run)."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def use(options: RunOptions) -> Iterator[RunOptions]:
+    """Make ``options`` the current options inside the ``with`` block."""
+    token = _current.set(options)
+    try:
+        yield options
+    finally:
+        _current.reset(token)
