@@ -121,23 +121,45 @@ class RetryPolicy:
         asked = _asked_wait(error)
         return asked is None or asked <= self.max_retry_after
 
-    async def call(self, send: Callable[[], Awaitable[T]], *, what: str = "request") -> T:
+    async def call(
+        self, send: Callable[[], Awaitable[T]], *, what: str | Callable[[], str] = "request"
+    ) -> T:
         """Await ``send()``, retrying it as the policy says; raise the last error.
+
+        The first attempt runs as a plain ``await``: the retry machinery (tenacity) is
+        entered only when it fails with an error worth retrying.
 
         Args:
             send: a zero-argument callable returning a fresh awaitable per attempt. It
                 must raise onetwo's :class:`~onetwo.errors.BackendError` subclasses.
-            what: a short description of the call for the log (never a credential).
+            what: a short description of the call for the log (never a credential), or
+                a function making it when a retry is logged.
         """
+        try:
+            return await send()
+        except Exception as e:
+            if self.attempts == 1 or not self._should_retry(e):
+                raise
+            failed: BaseException | None = e
+
+        async def again() -> T:
+            nonlocal failed
+            if failed is not None:  # the first attempt, already made: tenacity counts it
+                error, failed = failed, None
+                raise error
+            return await send()
+
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.attempts),
             wait=self._wait,
             retry=tenacity.retry_if_exception(self._should_retry),
             sleep=self.clock.sleep,
             reraise=True,
-            before_sleep=lambda s: _log_retry(s, what, self.attempts),
+            before_sleep=lambda s: _log_retry(
+                s, what if isinstance(what, str) else what(), self.attempts
+            ),
         )
-        return await retrying(send)
+        return await retrying(again)
 
 
 def _log_retry(state: tenacity.RetryCallState, what: str, attempts: int) -> None:

@@ -135,7 +135,7 @@ def test_clients_are_made_per_run_and_closed_with_their_loop(backend: Any) -> No
 
     @ot.make_executable
     async def call() -> int:
-        clients.append(backend._clients.get())
+        clients.append(await backend._client())
         return int(await llm.count_tokens("Hi"))
 
     for _ in range(2):

@@ -1,0 +1,469 @@
+"""The shared base of the remote HTTP backends: one request path, one shape.
+
+:class:`RemoteBackend` is what :class:`~onetwo.backends.openai_api.OpenAIAPI` and
+:class:`~onetwo.backends.google_genai_api.GoogleGenAIAPI` have in common: their
+identity, their default sampling settings (merged under each call's with
+``onetwo.builtins.settings.merge``), the key (never in a trace, cache or log), the SDK
+clients (one per event loop, ``_perloop``), and every builtin's skeleton: caching,
+argument checks, structured output, batched embeddings. A subclass maps
+:class:`~onetwo.builtins.settings.ModelSettings` onto its wire format and says how to
+send each kind of request.
+
+Every request goes one way, :meth:`RemoteBackend._call`::
+
+    _on_loop(                          # where the loop-bound clients live
+        retry policy(                  # tenacity, entered only after a failed attempt
+            rate limiter slot(         # skipped when unlimited
+                SDK request            # whose httpx hook is the network guard
+            ) -> error mapping         # SDK exceptions become onetwo's
+        )
+    )
+
+and its usage (tokens, finish reason, latency) is annotated on the call's trace node
+when tracing is on.
+
+Example:
+    >>> class MyAPI(RemoteBackend[MyClient]):   # doctest: +SKIP
+    ...     provider, default_url, key_env = "mine", "https://api.example.com", ("MY_KEY",)
+    ...     def _make_client(self, base_url, http_args): return MyClient(self._key(), ...)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack
+
+import pydantic
+
+from onetwo.backends import network
+from onetwo.backends._perloop import PerLoop
+from onetwo.backends._ratelimit import RateLimiter
+from onetwo.backends._retry import RetryPolicy
+from onetwo.backends._settings import takes_settings
+from onetwo.builtins import llm
+from onetwo.builtins.settings import ModelSettings, merge
+from onetwo.core import batching, caching, tracing
+from onetwo.core.backend import Backend
+from onetwo.core.clock import SYSTEM_CLOCK
+from onetwo.core.content import ChunkList, Message
+from onetwo.errors import (
+    BackendError,
+    BackendHTTPError,
+    ConfigurationError,
+    OutputParseError,
+    RateLimited,
+)
+
+if TYPE_CHECKING:
+    from onetwo.core.caching import CallCache
+
+__all__ = [
+    "Prompt",
+    "RemoteBackend",
+    "RemoteOptions",
+    "Secret",
+    "details",
+    "http_error",
+    "now",
+    "object_schema",
+    "parse_json",
+    "turns",
+    "usage",
+]
+
+T = TypeVar("T")
+Client = TypeVar("Client")
+Prompt = str | ChunkList
+
+now = SYSTEM_CLOCK.now
+"""The time a request's latency is measured with."""
+
+
+class Secret:
+    """Holds a credential; prints as ``***`` so it cannot leak through a repr or a trace."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret (an API key) is not picklable, so it never reaches a file")
+
+
+class RemoteOptions(ModelSettings, total=False):
+    """The constructor options every remote backend takes (see :class:`RemoteBackend`)."""
+
+    api_key: str | None
+    cache: CallCache | str | os.PathLike[str] | None
+    timeout: float
+    retry: RetryPolicy | None
+    requests_per_second: float | None
+    max_concurrency: int | None
+    rate_limiter: RateLimiter | None
+
+
+_OPTIONS = RemoteOptions.__required_keys__ | RemoteOptions.__optional_keys__
+
+
+class RemoteBackend(Backend, Generic[Client]):
+    """The LLM builtins on a remote HTTP API; subclasses speak its wire format.
+
+    Args:
+        model: the model name the server knows.
+        base_url: the server; default :attr:`default_url`.
+        embedding_model: the model for ``embed``.
+        embed_batch_size: most inputs per embeddings request (concurrent ``embed``
+            calls are batched).
+        **options: the :class:`RemoteOptions`:
+
+            * ``api_key``: the key; default: the first of :attr:`key_env` that is set.
+            * ``cache``: a ``CallCache``, a folder, or ``None``.
+            * ``timeout``: seconds per attempt before
+              :class:`~onetwo.errors.BackendTimeout` (default 60).
+            * ``retry``: the :class:`RetryPolicy` (default: 5 attempts, 0.5 s initial
+              backoff).
+            * ``requests_per_second``, ``max_concurrency``: limits per run (per event
+              loop); or pass a shared ``rate_limiter``.
+            * ``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``: default
+              sampling settings for calls that give none; part of the cache identity.
+    """
+
+    default_url: ClassVar[str] = ""
+    """Where requests go without ``base_url``."""
+    key_env: ClassVar[tuple[str, ...]] = ()
+    """The environment variables that may hold the key, in order."""
+    builtins: ClassVar[tuple[str, ...]] = (
+        "chat",
+        "count_tokens",
+        "embed",
+        "generate_object",
+        "generate_text",
+        "score_text",
+        "tokenize",
+    )
+    """The LLM builtins :meth:`register` binds to this backend's methods."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None,
+        embedding_model: str,
+        embed_batch_size: int,
+        **options: Unpack[RemoteOptions],
+    ) -> None:
+        unknown = sorted(set(options) - _OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected argument(s) {unknown}; it takes "
+                f"model, base_url, embedding_model, embed_batch_size and {sorted(_OPTIONS)}."
+            )
+        super().__init__(model=model, cache=options.get("cache"))
+        self.settings: ModelSettings = merge(options)
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.embedding_model = embedding_model
+        self.embed_batch_size = embed_batch_size
+        self.timeout = options.get("timeout", 60.0)
+        self.retry = options.get("retry") or RetryPolicy()
+        self.rate_limiter = options.get("rate_limiter") or RateLimiter(
+            options.get("requests_per_second"), options.get("max_concurrency")
+        )
+        api_key = options.get("api_key")
+        self._api_key = Secret(api_key) if api_key else None
+        self._clients: PerLoop[dict[str | None, Client]] = PerLoop(dict, close=self._close_all)
+
+    def identity(self) -> dict[str, Any]:
+        identity: dict[str, Any] = {"provider": self.provider, "model": self.model}
+        if self.base_url:
+            identity["base_url"] = self.base_url
+        identity.update(self.settings)
+        return identity
+
+    def __repr__(self) -> str:
+        where = f", base_url={self.base_url!r}" if self.base_url else ""
+        return f"{type(self).__name__}(model={self.model!r}{where})"
+
+    def register(self) -> None:
+        """Answer every LLM builtin: those in :attr:`builtins` with this backend's methods,
+        the others (``instruct``, ``select``...) through their defaults built on them.
+        What the server cannot do raises a clear error."""
+        llm.configure_backend(**{name: getattr(self, name) for name in self.builtins})
+
+    # --- what a subclass provides ---------------------------------------------------
+
+    def _make_client(self, base_url: str | None, http_args: dict[str, Any]) -> Client:
+        """A new SDK client for ``base_url`` (``None``: the SDK's default), made in the
+        loop that will use it; ``http_args`` go to its httpx client."""
+        raise NotImplementedError
+
+    async def _close_client(self, client: Client) -> None:
+        raise NotImplementedError
+
+    def _map_error(self, error: Exception) -> BaseException:
+        """The onetwo error for an SDK exception; others are returned unchanged."""
+        return error
+
+    async def _complete(
+        self, prompt: str, n: int, include_details: bool, settings: ModelSettings
+    ) -> list[Any]:
+        """``n`` continuations of ``prompt`` (texts, or ``(text, details)``)."""
+        raise NotImplementedError
+
+    async def _converse(
+        self, turns: list[tuple[str, str]], include_details: bool, settings: ModelSettings
+    ) -> Any:
+        """The next turn after ``turns``, ``(role, text)`` pairs; role user/model/system."""
+        raise NotImplementedError
+
+    async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
+        """A reply to ``prompt`` constrained to the JSON ``schema``."""
+        raise NotImplementedError
+
+    async def _embed_texts(self, texts: list[str]) -> Sequence[Sequence[float] | None]:
+        """One embedding request for ``texts``."""
+        raise NotImplementedError
+
+    # --- the request path -----------------------------------------------------------
+
+    async def _base_url(self) -> str | None:
+        return self.base_url
+
+    def _key(self) -> str:
+        if self._api_key is not None:
+            return self._api_key.value
+        for name in self.key_env:
+            value = os.environ.get(name)
+            if value:
+                return value
+        raise self._no_key()
+
+    def _no_key(self) -> Exception:
+        return ConfigurationError(
+            f"{type(self).__name__} has no API key: pass api_key=... or set the "
+            f"{self.key_env[0]} environment variable."
+        )
+
+    async def _client(self) -> Client:
+        """The SDK client of the running loop for the current base URL."""
+        base_url = await self._base_url()
+        clients = self._clients.get()
+        client = clients.get(base_url)
+        if client is None:
+            url = base_url or self.default_url
+            network.check_url(url)
+            client = clients[base_url] = self._make_client(base_url, network.httpx_args(url))
+        return client
+
+    async def _close_all(self, clients: dict[str | None, Client]) -> None:
+        for client in clients.values():
+            await self._close_client(client)
+
+    async def _call(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
+        """Send one request: ``send(client)``, through the layers of the module doc."""
+        return await self._on_loop(lambda: self._send(what, send))
+
+    async def _on_loop(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Await ``fn()`` on the loop that owns the clients and limits: here, for now."""
+        return await fn()
+
+    async def _send(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
+        client = await self._client()
+        limiter = self.rate_limiter
+
+        async def attempt() -> T:
+            try:
+                if limiter.unlimited:
+                    return await send(client)
+                async with limiter.slot():
+                    return await send(client)
+            except Exception as e:
+                error = self._map_error(e)
+                if error is e:
+                    raise
+                raise error from e
+
+        return await self.retry.call(attempt, what=lambda: f"{self!r} {what}")
+
+    # --- the builtins -----------------------------------------------------------------
+
+    @caching.cache_method(name="llm.generate_text", is_sampled=True)
+    @takes_settings()
+    async def generate_text(
+        self, prompt: Prompt, *, include_details: bool = False, **settings: Unpack[ModelSettings]
+    ) -> Any:
+        """Continue ``prompt``; ``(text, details)`` with ``include_details``."""
+        settings = merge(self.settings, settings)
+        [result] = await self._complete(str(prompt), 1, include_details, settings)
+        return result
+
+    # The server applies its own chat template: a formatter changes nothing, so it is
+    # left out of the key (and may be any object).
+    @caching.cache_method(name="llm.chat", is_sampled=True, ignore_args=["formatter"])
+    @takes_settings()
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        formatter: Any = None,
+        include_details: bool = False,
+        **settings: Unpack[ModelSettings],
+    ) -> Any:
+        """The model's next turn, with the server's chat template (``formatter`` unused)."""
+        del formatter
+        return await self._converse(
+            turns(messages, type(self).__name__), include_details, merge(self.settings, settings)
+        )
+
+    @takes_settings(omit=("stop",))
+    async def generate_object(
+        self, prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]
+    ) -> Any:
+        """A value of type ``cls``, generated under its JSON schema and validated."""
+        schema, wrapped = object_schema(cls)
+        text = await self._generate_json(
+            str(prompt), json.dumps(schema, sort_keys=True), **settings
+        )
+        return parse_json(text, cls, wrapped)
+
+    @caching.cache_method(name="llm.generate_object", is_sampled=True)
+    @takes_settings(omit=("stop",))
+    async def _generate_json(
+        self, prompt: str, schema: str, **settings: Unpack[ModelSettings]
+    ) -> str:
+        # Cached as text, so the cache never has to store the caller's types.
+        settings = merge(self.settings, settings)
+        settings.pop("stop", None)
+        return await self._json(prompt, json.loads(schema), settings)
+
+    @caching.cache_method(name="llm.embed")
+    async def embed(self, content: Prompt) -> list[float]:
+        """The embedding of ``content`` (``embedding_model``); concurrent calls are batched,
+        ``embed_batch_size`` inputs per request."""
+        return await self._embed_batch(str(content))
+
+    @batching.batch_method(batch_size=lambda self: self.embed_batch_size, max_concurrent_batches=4)
+    async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        vectors = await self._embed_texts(texts)
+        if len(vectors) != len(texts) or any(v is None for v in vectors):
+            raise BackendError(
+                f"{self!r}: asked for {len(texts)} embeddings, the server returned "
+                f"{len(vectors)} vectors."
+            )
+        return [list(v or ()) for v in vectors]
+
+
+# --- the wire-format helpers both backends use --------------------------------------------
+
+
+def turns(messages: Sequence[Message], backend: str) -> list[tuple[str, str]]:
+    """``(role, text)`` of each message; ``TypeError`` for a bare prompt or bytes."""
+    if isinstance(messages, str | ChunkList):
+        raise TypeError(
+            f"chat needs a sequence of Message, got {messages!r:.80}; use llm.instruct(text) "
+            "for a single user turn."
+        )
+    out = []
+    for m in messages:
+        if isinstance(m.content, bytes):
+            raise TypeError(f"{backend}.chat supports text content only, got bytes.")
+        out.append((str(m.role), str(m.content)))
+    return out
+
+
+def http_error(
+    status: int, body: Any, *, source: str, retry_after: float | None
+) -> BackendHTTPError:
+    """The error for an HTTP error answer: :class:`RateLimited` for a 429.
+
+    Args:
+        status: the HTTP status.
+        body: the decoded error body; its message goes into the error's text.
+        source: where the answer came from (a URL, never a credential).
+        retry_after: the server's ``retry-after`` in seconds, if it gave one.
+    """
+    message = f"HTTP {status} from {source}: {_describe(body)}"
+    cls = RateLimited if status == 429 else BackendHTTPError
+    return cls(message, status=status, body=body, retry_after=retry_after)
+
+
+def _describe(body: Any, limit: int = 300) -> str:
+    if isinstance(body, Mapping):
+        error = body.get("error", body)
+        if isinstance(error, Mapping) and "message" in error:
+            return str(error["message"])[:limit]
+    text = str(body)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def usage(
+    *, finish_reason: Any, prompt_tokens: int | None, completion_tokens: int | None, latency: float
+) -> dict[str, Any]:
+    """A request's usage, the first part of ``details``; with tracing on, it is annotated
+    on the call's trace node too (a cache hit has none)."""
+    out = {
+        "finish_reason": finish_reason,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "latency": latency,
+    }
+    tracing.annotate(out)
+    return out
+
+
+def details(
+    usage: Mapping[str, Any],
+    model: str | None,
+    logprobs: list[tuple[str, float]] | None,
+    **own: Any,
+) -> dict[str, Any]:
+    """The ``details`` of ``include_details=True``, the same for all backends: the
+    request's ``usage`` (with a sample's ``own`` values), the model and the log-probs."""
+    out: dict[str, Any] = {**usage, **own, "model": model}
+    if logprobs is not None:
+        out["logprobs"] = logprobs
+    return out
+
+
+def object_schema(cls: Any) -> tuple[dict[str, Any], bool]:
+    """The JSON schema for ``cls``, and whether it was wrapped as ``{"value": ...}``.
+
+    Structured-output APIs want an object at the top; ``int`` or ``list[str]`` are
+    wrapped in one.
+    """
+    try:
+        schema = pydantic.TypeAdapter(cls).json_schema()
+    except pydantic.PydanticUserError as e:
+        raise TypeError(f"generate_object cannot make a JSON schema for {cls!r}: {e}") from e
+    if schema.get("type") == "object" or "properties" in schema:
+        return schema, False
+    defs = schema.pop("$defs", None)
+    wrapped: dict[str, Any] = {
+        "type": "object",
+        "properties": {"value": schema},
+        "required": ["value"],
+    }
+    if defs:
+        wrapped["$defs"] = defs
+    return wrapped, True
+
+
+def parse_json(text: str, cls: Any, wrapped: bool) -> Any:
+    """Validate a structured-output reply into ``cls`` or raise ``OutputParseError``."""
+    try:
+        data = json.loads(text)
+        if wrapped:
+            data = data["value"]
+        return pydantic.TypeAdapter(cls).validate_python(data)
+    except (ValueError, KeyError, TypeError, pydantic.ValidationError) as e:
+        name = getattr(cls, "__name__", repr(cls))
+        raise OutputParseError(
+            f"generate_object: the model's structured output is not a valid {name}: {e}. "
+            f"Output: {text!r:.200}. Raise max_tokens if it was cut off.",
+            text=text,
+        ) from e
