@@ -66,6 +66,7 @@ __all__ = [
     "Secret",
     "details",
     "http_error",
+    "missing_sdk",
     "now",
     "object_schema",
     "parse_json",
@@ -209,9 +210,9 @@ class RemoteBackend(Backend, Generic[Client]):
         """The onetwo error for an SDK exception; others are returned unchanged."""
         return error
 
-    async def _complete(
+    def _complete(
         self, prompt: str, n: int, include_details: bool, settings: ModelSettings
-    ) -> list[Any]:
+    ) -> Awaitable[list[Any]]:
         """``n`` continuations of ``prompt`` (texts, or ``(text, details)``)."""
         raise NotImplementedError
 
@@ -264,9 +265,9 @@ class RemoteBackend(Backend, Generic[Client]):
         for client in clients.values():
             await self._close_client(client)
 
-    async def _call(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
+    def _call(self, what: str, send: Callable[[Client], Awaitable[T]]) -> Awaitable[T]:
         """Send one request: ``send(client)``, through the layers of the module doc."""
-        return await self._on_loop(lambda: self._send(what, send))
+        return self._on_loop(lambda: self._send(what, send))
 
     async def _on_loop(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Await ``fn()`` on the loop that owns the clients and limits: here, for now."""
@@ -274,21 +275,25 @@ class RemoteBackend(Backend, Generic[Client]):
 
     async def _send(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
         client = await self._client()
-        limiter = self.rate_limiter
+        try:  # the first attempt, with no retry machinery in its way
+            return await self._attempt(client, send)
+        except Exception as e:
+            return await self.retry.call(
+                lambda: self._attempt(client, send), what=lambda: f"{self!r} {what}", failed=e
+            )
 
-        async def attempt() -> T:
-            try:
-                if limiter.unlimited:
-                    return await send(client)
-                async with limiter.slot():
-                    return await send(client)
-            except Exception as e:
-                error = self._map_error(e)
-                if error is e:
-                    raise
-                raise error from e
-
-        return await self.retry.call(attempt, what=lambda: f"{self!r} {what}")
+    async def _attempt(self, client: Client, send: Callable[[Client], Awaitable[T]]) -> T:
+        try:
+            limiter = self.rate_limiter
+            if limiter.unlimited:
+                return await send(client)
+            async with limiter.slot():
+                return await send(client)
+        except Exception as e:
+            error = self._map_error(e)
+            if error is e:
+                raise
+            raise error from e
 
     # --- the builtins -----------------------------------------------------------------
 
@@ -359,6 +364,14 @@ class RemoteBackend(Backend, Generic[Client]):
 
 
 # --- the wire-format helpers both backends use --------------------------------------------
+
+
+def missing_sdk(module: str, package: str, extra: str) -> ImportError:
+    """The error of a backend module whose SDK is not installed."""
+    return ImportError(
+        f"{module} needs the `{package}` package, which is not installed. Install it "
+        f'with: pip install "onetwo[{extra}]"'
+    )
 
 
 def turns(messages: Sequence[Message], backend: str) -> list[tuple[str, str]]:

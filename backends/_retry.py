@@ -122,11 +122,15 @@ class RetryPolicy:
         return asked is None or asked <= self.max_retry_after
 
     async def call(
-        self, send: Callable[[], Awaitable[T]], *, what: str | Callable[[], str] = "request"
+        self,
+        send: Callable[[], Awaitable[T]],
+        *,
+        what: str | Callable[[], str] = "request",
+        failed: BaseException | None = None,
     ) -> T:
         """Await ``send()``, retrying it as the policy says; raise the last error.
 
-        The first attempt runs as a plain ``await``: the retry machinery (tenacity) is
+        The first attempt is a plain ``await``: the retry machinery (tenacity) is
         entered only when it fails with an error worth retrying.
 
         Args:
@@ -134,18 +138,23 @@ class RetryPolicy:
                 must raise onetwo's :class:`~onetwo.errors.BackendError` subclasses.
             what: a short description of the call for the log (never a credential), or
                 a function making it when a retry is logged.
+            failed: the error of a first attempt the caller already made; the retries
+                continue from it (as when ``send()`` had raised it).
         """
-        try:
-            return await send()
-        except Exception as e:
-            if self.attempts == 1 or not self._should_retry(e):
-                raise
-            failed: BaseException | None = e
+        if failed is None:
+            try:
+                return await send()
+            except Exception as e:
+                failed = e
+        if self.attempts == 1 or not self._should_retry(failed):
+            raise failed
+
+        first: BaseException | None = failed
 
         async def again() -> T:
-            nonlocal failed
-            if failed is not None:  # the first attempt, already made: tenacity counts it
-                error, failed = failed, None
+            nonlocal first
+            if first is not None:  # the first attempt, already made: tenacity counts it
+                error, first = first, None
                 raise error
             return await send()
 

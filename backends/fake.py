@@ -183,24 +183,13 @@ class FakeBackend(Backend):
         arguments = {"prompt": text_prompt, **{n: settings.get(n) for n in SETTING_NAMES}}
         return await self._answer("generate_text", text_prompt, arguments, include_details)
 
-    @takes_settings()
     async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        formatter: Any = None,
-        include_details: bool = False,
-        **settings: Unpack[ModelSettings],
+        self, messages: Sequence[Message], *, include_details: bool = False, **arguments: Any
     ) -> Any:
         """The script's reply to the last message's text (with ``implements=[..."chat"]``)."""
         turns = list(messages)
-        arguments = {
-            "messages": turns,
-            "formatter": formatter,
-            **{n: settings.get(n) for n in SETTING_NAMES},
-        }
         text = str(turns[-1].content) if turns else ""
-        return await self._answer("chat", text, arguments, include_details)
+        return await self._answer("chat", text, {"messages": turns, **arguments}, include_details)
 
     async def _answer(
         self, name: str, text_prompt: str, arguments: dict[str, Any], include_details: bool
@@ -252,7 +241,7 @@ class FakeBackend(Backend):
     async def _generate_one(
         self, text_prompt: str, arguments: dict[str, Any], include_details: bool
     ) -> Any:
-        stop, max_tokens = arguments["stop"], arguments["max_tokens"]
+        stop, max_tokens = arguments.get("stop"), arguments.get("max_tokens")
         reply = await self._reply(text_prompt, arguments)
         text, finish_reason = _truncate(reply, stop, max_tokens)
         if include_details:

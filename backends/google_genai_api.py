@@ -15,9 +15,8 @@ Example:
 
 ``base_url=`` points the SDK at another server speaking the same REST API (the tests use
 a local shim in front of the real local model); ``api_version=`` picks ``v1``/``v1beta``.
-The request path (retries with the SDK's own off, rate limits, the network guard) is the
-one of every remote backend: see ``_remote``. The API key never enters cache keys,
-traces, reprs or logs.
+What lies between a builtin and the SDK (retries, limits, the network guard, a key kept
+out of every trace, cache and log) is shared with the OpenAI backend: see ``_remote``.
 """
 
 from __future__ import annotations
@@ -26,26 +25,24 @@ import json
 from collections.abc import Sequence
 from typing import Any, Unpack, cast
 
-try:
-    import httpx2
-    from google import genai
-    from google.genai import errors as genai_errors
-    from google.genai import types
-except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "onetwo.backends.google_genai_api needs the `google-genai` package, which is not "
-        'installed. Install it with: pip install "onetwo[gemini]"'
-    ) from e
-
 from onetwo.backends._remote import (
     Prompt,
     RemoteBackend,
     RemoteOptions,
     details,
     http_error,
+    missing_sdk,
     now,
     usage,
 )
+
+try:
+    import httpx2
+    from google import genai
+    from google.genai import errors as genai_errors
+    from google.genai import types
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise missing_sdk(__name__, "google-genai", "gemini") from e
 from onetwo.backends._retry import parse_retry_after
 from onetwo.builtins.settings import ModelSettings
 from onetwo.core import caching, tracing

@@ -25,29 +25,27 @@ What each builtin sends:
 * ``embed``: ``/v1/embeddings``. ``tokenize``/``count_tokens``/``score_text``: llama.cpp's
   ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``).
 
-The request path (retries with the SDK's own off, rate limits, the network guard) is the
-one of every remote backend: see ``_remote``. The API key never enters cache keys,
-traces, reprs or logs.
+Retries (the SDK's own are off), rate limits, the network guard and the API key (never
+in cache keys, traces, reprs or logs) are the remote backends' shared request path:
+``_remote``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Literal, Unpack, cast
+
+from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, missing_sdk, now
 
 try:
     import openai
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "onetwo.backends.openai_api needs the `openai` package, which is not installed. "
-        'Install it with: pip install "onetwo[openai]"'
-    ) from e
+    raise missing_sdk(__name__, "openai", "openai") from e
 
 from onetwo.backends import _llamacpp
 from onetwo.backends._openai_wire import drop_prefix, map_error, results, to_messages
-from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._settings import takes_settings
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching
@@ -173,13 +171,16 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
             args["extra_body"] = {"top_k": top_k}
         return args
 
-    async def _complete(
+    def _complete(
+        self, prompt: str, n: int, include_details: bool, settings: ModelSettings
+    ) -> Awaitable[list[Any]]:
+        if self.use_completions:
+            return self._completions(prompt, n, include_details, settings)
+        return self._chat([{"role": "user", "content": prompt}], n, include_details, settings)
+
+    async def _completions(
         self, prompt: str, n: int, include_details: bool, settings: ModelSettings
     ) -> list[Any]:
-        if not self.use_completions:
-            return await self._chat(
-                [{"role": "user", "content": prompt}], n, include_details, settings
-            )
         args = self._sampling(settings)
         if n != 1:
             args["n"] = n

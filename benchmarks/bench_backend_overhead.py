@@ -50,9 +50,9 @@ _ANSWER = json.dumps(
         "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
     }
 ).encode()
-_RESPONSE = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-    b"content-length: %d\r\n\r\n%s" % (len(_ANSWER), _ANSWER)
+_RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+    len(_ANSWER),
+    _ANSWER,
 )
 
 
