@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 
-from onetwo.backends._remote import details, http_error, usage
+from onetwo.backends._common import details, http_error, usage
 from onetwo.backends._retry import parse_retry_after
 from onetwo.core import tracing
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, NetworkBlocked

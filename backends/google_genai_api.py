@@ -25,16 +25,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Unpack, cast
 
-from onetwo.backends._remote import (
-    Prompt,
-    RemoteBackend,
-    RemoteOptions,
-    details,
-    http_error,
-    missing_sdk,
-    now,
-    usage,
-)
+from onetwo.backends._common import missing_sdk
 
 try:
     import httpx2
@@ -43,6 +34,8 @@ try:
     from google.genai import types
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise missing_sdk(__name__, "google-genai", "gemini") from e
+from onetwo.backends._common import details, http_error, usage
+from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
 from onetwo.builtins.settings import ModelSettings
 from onetwo.core import caching, tracing

@@ -37,7 +37,7 @@ import os
 from collections.abc import Awaitable, Sequence
 from typing import Any, Literal, Unpack, cast
 
-from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, missing_sdk, now
+from onetwo.backends._common import missing_sdk
 
 try:
     import openai
@@ -46,6 +46,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from onetwo.backends import _llamacpp
 from onetwo.backends._openai_wire import drop_prefix, map_error, results, to_messages
+from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._settings import takes_settings
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching
