@@ -19,6 +19,7 @@ from typing import Any
 import pydantic
 
 from onetwo.core.content import Chunk, ChunkList, Message, Role
+from onetwo.core import executing
 from onetwo.core.executing import Executable, resolve_arguments
 
 __all__ = [
@@ -306,14 +307,23 @@ class Composable(Executable[str]):
         return _WithContext(self)
 
     def dry_run(self, **inputs: Any) -> Any:
-        """The calls this composable would make with ``inputs``, without any backend.
+        """The calls this composable would make with ``inputs``, answered by stubs.
 
-        Returns a ``DryRun`` (``.prompts``, ``.calls``, ``.text``, ``.variables``); see
-        ``onetwo.builtins._dry_run``.
+        Returns a ``DryRun`` (``.prompts``, ``.calls``, ``.text``, ``.variables``); no
+        backend is contacted. See ``onetwo.backends.fake.dry_run``.
         """
-        from onetwo.builtins import _dry_run
+        return fake_backend().dry_run(self(**inputs) if inputs else self)
 
-        return _dry_run.dry_run(self(**inputs) if inputs else self)
+
+def fake_backend() -> Any:
+    """``onetwo.backends.fake``, which answers dry runs.
+
+    The one import from the builtins into the backends (``tests/test_layers.py``): lazy,
+    so that the builtins load without any backend.
+    """
+    from onetwo.backends import fake
+
+    return fake
 
 
 class _WithContext(Executable[Context]):
@@ -349,8 +359,11 @@ def parts_of(value: Any) -> tuple[Part, ...]:
 
 
 def compose(left: Any, right: Any) -> Composable:
-    """``left + right`` as a new composable: what ``+`` does with composables."""
+    """``left + right`` as a new composable: what ``+`` does with executables."""
     return Composable((*parts_of(left), *parts_of(right)))
+
+
+executing.set_composer(compose)
 
 
 class _Call(Part):

@@ -46,10 +46,10 @@ from onetwo.builtins._composing import (
     Context,
     Part,
     compose,
+    fake_backend,
     make_composable,
     parts_of,
 )
-from onetwo.builtins._dry_run import DRY_RUN_REPLY, DryRun, DryRunCall
 from onetwo.core.builtin import Builtin
 from onetwo.core.content import PredefinedRole, Role
 from onetwo.core.executing import Executable
@@ -77,6 +77,16 @@ __all__ = [
     "system",
     "user",
 ]
+
+
+_DRY_RUN_NAMES = ("DRY_RUN_REPLY", "DryRun", "DryRunCall")
+
+
+def __getattr__(name: str) -> Any:
+    # The dry-run types live with the fake backend that answers dry runs.
+    if name in _DRY_RUN_NAMES:
+        return getattr(fake_backend(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- text -------------------------------------------------------------------------------

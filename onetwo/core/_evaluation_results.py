@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from onetwo.core import tracing
+from onetwo.core.rendering import HTMLRenderer
 from onetwo.core.tracing import TraceStats
 
 __all__ = ["Comparison", "EvaluationSummary", "ExampleResult"]
@@ -84,8 +85,6 @@ class ExampleResult:
         return f"ExampleResult({self.index}, {outcome}, metrics={self.metrics})"
 
     def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
         return HTMLRenderer().render(self)
 
 
@@ -146,8 +145,6 @@ class EvaluationSummary:
         )
 
     def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
         return HTMLRenderer().render(self)
 
 
@@ -219,6 +216,4 @@ class Comparison:
         return f"Comparison({'; '.join(parts)})"
 
     def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
         return HTMLRenderer().render(self)

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from onetwo.core.rendering import HTMLRenderer
+
 __all__ = [
     "Listener",
     "Trace",
@@ -199,8 +201,6 @@ class Trace:
         return f"Trace({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
         return HTMLRenderer().render(self)
 
 

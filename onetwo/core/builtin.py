@@ -7,6 +7,10 @@ arguments that were not given, or given as ``None``, from the configured default
 calls it with keyword arguments. A builtin may have a *default implementation* used when
 nothing is configured (e.g. ``count_tokens`` counts ``tokenize``'s tokens).
 
+An async implementation runs on the event loop. A sync one runs on a thread pool of
+:data:`SYNC_THREADS` threads (in a copy of the caller's context, so tracing and the
+sampling key hold there): a blocking call does not stall the other calls of the run.
+
 Example:
     >>> @builtin
     ... async def shout(text: str) -> str:
@@ -19,8 +23,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from onetwo.core import tracing
@@ -29,7 +37,11 @@ from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
 
-__all__ = ["Builtin", "BuiltinCall", "builtin"]
+__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin"]
+
+SYNC_THREADS = 100
+"""The threads sync implementations run on: as many as ``ot.par_iter`` runs at once by
+default, so that a blocking implementation is not the bottleneck of a default run."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -229,20 +241,31 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
         kwargs.update(zip(pending, values))
     if binding.is_async:
         return await binding.impl(**kwargs)
-    result = binding.impl(**kwargs)
+    run = functools.partial(contextvars.copy_context().run, binding.impl, **kwargs)
+    result = await asyncio.get_running_loop().run_in_executor(_sync_pool(), run)
     if isinstance(result, Executable) or inspect.isawaitable(result):
         result = await result
     return result
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:  # threads are started on demand, up to SYNC_THREADS
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="onetwo-sync")
+        return _pool
+
+
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:
     assert binding.accepts is not None
     extra = sorted(set(kwargs) - binding.accepts)
-    from onetwo.core.registry import _impl_name
-
     return TypeError(
         f"{b.name} was called with {', '.join(f'{k}={_short(kwargs[k])}' for k in extra)}, "
-        f"but its implementation {_impl_name(binding.impl)} does not accept "
+        f"but its implementation {binding.impl_name} does not accept "
         f"{'it' if len(extra) == 1 else 'them'}. Drop the argument, or configure a backend "
         "that supports it."
     )
