@@ -18,8 +18,8 @@ from typing import Any
 
 import pydantic
 
-from onetwo.core.content import Chunk, ChunkList, Message, Role
 from onetwo.core import executing
+from onetwo.core.content import Chunk, ChunkList, Message, Role
 from onetwo.core.executing import Executable, resolve_arguments
 
 __all__ = [

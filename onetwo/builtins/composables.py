@@ -57,11 +57,8 @@ from onetwo.core.scheduling import parallel
 from onetwo.errors import TemplateError
 
 __all__ = [
-    "DRY_RUN_REPLY",
     "Composable",
     "Context",
-    "DryRun",
-    "DryRunCall",
     "chat",
     "compose",
     "f",
@@ -83,7 +80,8 @@ _DRY_RUN_NAMES = ("DRY_RUN_REPLY", "DryRun", "DryRunCall")
 
 
 def __getattr__(name: str) -> Any:
-    # The dry-run types live with the fake backend that answers dry runs.
+    # The dry-run types live with the fake backend that answers dry runs; still importable
+    # from here (not in __all__: `import *` must not load a backend).
     if name in _DRY_RUN_NAMES:
         return getattr(fake_backend(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
