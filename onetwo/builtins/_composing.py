@@ -24,10 +24,12 @@ from onetwo.core.executing import Executable, resolve_arguments
 
 __all__ = [
     "NO_VALUE",
+    "Call",
     "Composable",
     "Context",
     "Part",
     "compose",
+    "fake_backend",
     "make_composable",
     "parts_of",
     "to_text",
@@ -366,15 +368,28 @@ def compose(left: Any, right: Any) -> Composable:
 executing.set_composer(compose)
 
 
-class _Call(Part):
-    """A call of a :func:`make_composable` function, with its arguments."""
+class Call(Part):
+    """A step: ``fn(context, *args, **kwargs)``, its result appended (as ``role``'s text).
 
-    __slots__ = ("args", "fn", "kwargs")
+    What :func:`make_composable` builds, and the model calls of ``composables``.
+    """
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
+    __slots__ = ("args", "fn", "kwargs", "name", "role")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        name: str | None = None,
+        role: Role | None = None,
+    ) -> None:
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
+        self.name = name or getattr(fn, "__name__", "step")
+        self.role = role
 
     async def render(self, context: Context) -> Any:
         args, kwargs = await resolve_arguments(self.args, self.kwargs)
@@ -387,11 +402,12 @@ class _Call(Part):
             result = await result
         if result is None:
             return NO_VALUE
-        context.append(result)
+        context.append(result, role=self.role)
         return result
 
     def __repr__(self) -> str:
-        return f"{getattr(self.fn, '__name__', 'step')}(…)"
+        shown = [*map(repr, self.args), *(f"{k}={v!r}" for k, v in self.kwargs.items())]
+        return f"{self.name}({', '.join(shown)})"
 
 
 def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
@@ -421,6 +437,6 @@ def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
 
     @functools.wraps(fn)
     def factory(*args: Any, **kwargs: Any) -> Composable:
-        return Composable((_Call(fn, args, kwargs),))
+        return Composable((Call(fn, args, kwargs),))
 
     return factory

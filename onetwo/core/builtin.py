@@ -27,6 +27,7 @@ import contextvars
 import functools
 import inspect
 import threading
+import typing
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -64,7 +65,7 @@ class Builtin(Generic[P, T]):
         self.__doc__ = stub.__doc__
         self.__module__ = stub.__module__
         self.__wrapped__ = stub
-        sig = inspect.signature(stub)
+        sig = _spelled_out(stub)
         self.__signature__ = sig
         params = list(sig.parameters.values())
         self._positional = tuple(
@@ -187,6 +188,29 @@ class Builtin(Generic[P, T]):
             self._fills.clear()
         self._fills[id(binding)] = entry = (binding, fill)
         return entry
+
+
+def _spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
+    """The stub's signature, with ``**settings: Unpack[SomeTypedDict]`` spelled out.
+
+    A family of builtins can declare shared keyword arguments once, as a ``TypedDict``
+    (e.g. the sampling settings of the LLM builtins), and still show users and the
+    registry one explicit keyword-only parameter (default ``None``) per key.
+    """
+    sig = inspect.signature(stub)
+    params = list(sig.parameters.values())
+    if not params or params[-1].kind is not params[-1].VAR_KEYWORD:
+        return sig
+    hint = typing.get_type_hints(stub, include_extras=True).get(params[-1].name)
+    if typing.get_origin(hint) is not typing.Unpack:
+        return sig
+    keys = typing.get_type_hints(typing.get_args(hint)[0])
+    first = next((i for i, p in enumerate(params) if p.kind is p.KEYWORD_ONLY), len(params) - 1)
+    spelled = [
+        inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=t)
+        for k, t in keys.items()
+    ]
+    return sig.replace(parameters=[*params[:first], *spelled, *params[first:-1]])
 
 
 class BuiltinCall(Executable[T]):
