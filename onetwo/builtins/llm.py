@@ -215,11 +215,7 @@ async def _rank(
 async def generate_object(
     prompt: Prompt,
     cls: Any,
-    *,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    top_k: int | None = None,
-    top_p: float | None = None,
+    **settings: Unpack[ModelSettings],
 ) -> Any:
     """Generate a value of type ``cls`` (int, float, str, list, dict, a pydantic model...)."""
     raise NotImplementedError
