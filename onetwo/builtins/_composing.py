@@ -55,9 +55,8 @@ def to_text(value: Any) -> str:
 
 
 class Context:
-    """The state one run of a composable threads through its parts.
+    """The state one run of a composable threads through its parts (one per run).
 
-    Every run gets its own context, so a composable can run many times, concurrently.
     A :func:`make_composable` function receives it as its first argument.
 
     Attributes:
@@ -153,11 +152,8 @@ def _unknown_variable(name: str, variables: Mapping[str, Any]) -> str:
 
 
 class Part:
-    """One step of a composable. ``render`` appends to the context and returns a value.
-
-    The value is what ``c.store`` keeps when the part is the only one stored, e.g. the
-    parsed object of ``c.generate_object``; a part that adds nothing returns ``NO_VALUE``.
-    """
+    """One step of a composable: ``render`` appends to the context and returns a value
+    (what ``c.store`` keeps, e.g. a parsed object), or ``NO_VALUE``."""
 
     __slots__ = ()
 
@@ -227,21 +223,11 @@ class Composable(Executable[str]):
     Build one with ``+`` from strings, executables and the ``c.*`` steps; bind inputs by
     calling it; read the values it stored with ``composable['name']``.
 
-    ``composable['name']`` reads the variables of the *last run that ended* of this
-    composable (or of a copy made by binding inputs), even a failed one, so that a
-    notebook can inspect what was stored before the error. Each run works on its own
-    :class:`Context` and publishes it only when it ends, so concurrent runs never mix
-    their variables; with runs in flight, the last to finish wins. When that matters (e.g.
-    under ``ot.repeat``), run ``composable.with_context()`` instead: it returns each run's
-    own context.
-
-    Example:
-        >>> from onetwo.builtins import composables as c
-        >>> prompt = "Q: " + c.f("{question}") + "\\nA:" + c.store("answer", c.generate_text())
-        >>> ot.run(prompt(question="2+2?"))   # doctest: +SKIP
-        'Q: 2+2?\\nA: 4'
-        >>> prompt["answer"]   # doctest: +SKIP
-        ' 4'
+    ``composable['name']`` reads the variables of the *last run that ended* (even a
+    failed one, to inspect what was stored before the error). Each run works on its own
+    :class:`Context`, so concurrent runs never mix variables, but the last to finish
+    wins: under ``ot.repeat``, run ``composable.with_context()`` to get each run's own.
+    See ``onetwo.builtins.composables`` for an example.
     """
 
     __slots__ = ("_last", "_parts")

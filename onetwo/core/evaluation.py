@@ -23,8 +23,8 @@ Example:
     >>> summary.metrics
     {'exact': 1.0}
 
-Metric functions run under the same registry as the strategy: an LLM judge inside
-:func:`compare` would be judged by each backend in turn; pin it with ``ot.with_registry``.
+Metric functions run under the strategy's registry: pin an LLM judge inside
+:func:`compare` with ``ot.with_registry``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import dataclasses
 import inspect
 import numbers
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
@@ -41,7 +40,7 @@ from onetwo.core import tracing
 from onetwo.core._evaluation_results import Comparison, EvaluationSummary, ExampleResult
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
-from onetwo.core.scheduling import par_iter, parallel
+from onetwo.core.scheduling import par_iter, parallel, progress_bar
 from onetwo.core.syncrun import run_sync
 
 __all__ = [
@@ -258,18 +257,6 @@ def _strategy_name(strategy: Strategy) -> str:
     return str(name or type(strategy).__name__).rsplit("<locals>.", 1)[-1]
 
 
-def _progress_bar(progress: bool | str, total: int, label: str) -> Any:
-    if not progress:
-        return None
-    with warnings.catch_warnings():
-        # In Jupyter without ipywidgets, tqdm.auto warns and falls back to a text bar,
-        # which is all we need: no warning for the notebook user.
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=progress if isinstance(progress, str) else label)
-
-
 def _examples(examples: Iterable[Example]) -> list[Example]:
     if isinstance(examples, Mapping | str | bytes) or not isinstance(examples, Iterable):
         raise TypeError(
@@ -316,7 +303,7 @@ async def _run_all(
 ) -> list[EvaluationSummary]:
     examples = _examples(examples)
     progress = options.get("progress", True)
-    bar = _progress_bar(progress, len(examples) * len(runs), label)
+    bar = progress_bar(progress, len(examples) * len(runs), label)
     chunk_size = options.get("chunk_size")
     try:
         return await parallel(

@@ -234,8 +234,7 @@ class _WithRegistry(Executable[T]):
 def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
     """``executable``, run with ``registry`` as the current registry.
 
-    Several of these may run concurrently (e.g. in ``ot.parallel``), each on its own
-    registry: the override is local to the task.
+    Several may run concurrently (``ot.parallel``), each on its own registry.
     """
     if not isinstance(executable, Executable):
         raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")

@@ -39,17 +39,16 @@ __all__ = [
 ]
 
 
+# What the renderer reads of each object; ``render`` tells them apart by these attributes.
+
+
 class StatsLike(Protocol):
     """Totals of a run (``onetwo.core.tracing.TraceStats``)."""
 
-    @property
-    def calls(self) -> int: ...
-    @property
-    def model_calls(self) -> int: ...
-    @property
-    def cache_hits(self) -> int: ...
-    @property
-    def tokens(self) -> int: ...
+    calls: int
+    model_calls: int
+    cache_hits: int
+    tokens: int
 
 
 @runtime_checkable
@@ -62,12 +61,10 @@ class TraceLike(Protocol):
     outputs: Any
     error: BaseException | None
     end: float | None
+    duration: float | None
     details: dict[str, Any]
+    children: Sequence[TraceLike]
 
-    @property
-    def children(self) -> Sequence[TraceLike]: ...
-    @property
-    def duration(self) -> float | None: ...
     def stats(self) -> StatsLike: ...
 
 
@@ -81,11 +78,9 @@ class ExampleLike(Protocol):
     prediction: Any
     metrics: dict[str, float]
     error: BaseException | None
+    trace: TraceLike | None
+    latency: float | None
 
-    @property
-    def trace(self) -> TraceLike | None: ...
-    @property
-    def latency(self) -> float | None: ...
     def stats(self) -> StatsLike: ...
 
 
@@ -94,14 +89,12 @@ class SummaryLike(Protocol):
     """An evaluation's results (``onetwo.core.evaluation.EvaluationSummary``)."""
 
     name: str
+    results: Sequence[ExampleLike]
+    errors: Sequence[ExampleLike]
     metrics: dict[str, float]
     counts: dict[str, int]
     duration: float
 
-    @property
-    def results(self) -> Sequence[ExampleLike]: ...
-    @property
-    def errors(self) -> Sequence[ExampleLike]: ...
     def stats(self) -> StatsLike: ...
 
 
@@ -109,8 +102,8 @@ class SummaryLike(Protocol):
 class ComparisonLike(Protocol):
     """Summaries side by side (``onetwo.core.evaluation.Comparison``)."""
 
-    @property
-    def summaries(self) -> Mapping[str, SummaryLike]: ...
+    summaries: Mapping[str, SummaryLike]
+
     def overview(self) -> list[dict[str, Any]]: ...
 
 
@@ -195,7 +188,6 @@ class HTMLRenderer:
         return f'<div class="onetwo">{_STYLE}{self._body(obj)}</div>'
 
     def _body(self, obj: Any) -> str:
-        # Most specific first: the protocols are checked by the attributes they name.
         if isinstance(obj, ComparisonLike):
             return self.comparison(obj)
         if isinstance(obj, SummaryLike):

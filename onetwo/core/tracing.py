@@ -83,12 +83,8 @@ def annotate(details: Mapping[str, Any] | None = None, /, **fields: Any) -> None
     """Add details to the node of the call running now; a no-op when tracing is off.
 
     Standard keys: ``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``,
-    ``latency`` (seconds, as the backend measured it), ``cache_hit`` (``True``/``False``),
-    ``finish_reason``. Later values replace earlier ones. Pass a dict (e.g. the
-    ``include_details`` dict a backend already built) or keywords, or both.
-
-    Example:
-        >>> tracing.annotate(cache_hit=False, prompt_tokens=12)   # doctest: +SKIP
+    ``latency`` (seconds), ``cache_hit``, ``finish_reason``; later values win. Pass a
+    dict (e.g. a backend's ``include_details`` dict), keywords, or both.
     """
     node = current_node.get()
     if node is not None:
@@ -155,9 +151,8 @@ async def capture(
 async def run_traced(executable: Awaitable[T]) -> tuple[T, Trace]:
     """Run ``executable`` with tracing on; return ``(result, trace)`` or raise its error.
 
-    This is what ``ot.run(executable, enable_tracing=True)`` does. When the executable is
-    itself one traced call (a ``@trace`` function, a builtin), the trace is that call's
-    node; otherwise a ``"run"`` node, named after the executable, holds the calls.
+    What ``ot.run(executable, enable_tracing=True)`` does: the trace is the call's own
+    node if it is one traced call, else a ``"run"`` node named after it.
     """
     node = await capture(executable, unwrap=True)
     if node.error is not None:
