@@ -66,6 +66,9 @@ class RemoteOptions(ModelSettings, total=False):
     """The constructor options every remote backend takes (see :class:`RemoteBackend`)."""
 
     api_key: str | None
+    base_url: str | None
+    embedding_model: str | None
+    embed_batch_size: int
     cache: CallCache | str | os.PathLike[str] | None
     timeout: float
     retry: RetryPolicy | None
@@ -82,13 +85,13 @@ class RemoteBackend(Backend, Generic[Client]):
 
     Args:
         model: the model name the server knows.
-        base_url: the server; default :attr:`default_url`.
-        embedding_model: the model for ``embed``.
-        embed_batch_size: most inputs per embeddings request (concurrent ``embed``
-            calls are batched).
         **options: the :class:`RemoteOptions`:
 
             * ``api_key``: the key; default: the first of :attr:`key_env` that is set.
+            * ``base_url``: the server; default :attr:`default_url`.
+            * ``embedding_model``: the model for ``embed`` (default ``model``).
+            * ``embed_batch_size``: most inputs per embeddings request (concurrent
+              ``embed`` calls are batched; default 32).
             * ``cache``: a ``CallCache``, a folder, or ``None``.
             * ``timeout``: seconds per attempt before
               :class:`~onetwo.errors.BackendTimeout` (default 60).
@@ -115,26 +118,19 @@ class RemoteBackend(Backend, Generic[Client]):
     )
     """The LLM builtins :meth:`register` binds to this backend's methods."""
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | None,
-        embedding_model: str,
-        embed_batch_size: int,
-        **options: Unpack[RemoteOptions],
-    ) -> None:
+    def __init__(self, model: str, **options: Unpack[RemoteOptions]) -> None:
         unknown = sorted(set(options) - _OPTIONS)
         if unknown:
             raise TypeError(
-                f"{type(self).__name__}() got unexpected argument(s) {unknown}; it takes "
-                f"model, base_url, embedding_model, embed_batch_size and {sorted(_OPTIONS)}."
+                f"{type(self).__name__}() got unexpected argument(s) {unknown}; besides "
+                f"its own, it takes {sorted(_OPTIONS)}."
             )
         super().__init__(model=model, cache=options.get("cache"))
         self.settings: ModelSettings = merge(options)
+        base_url = options.get("base_url")
         self.base_url = base_url.rstrip("/") if base_url else None
-        self.embedding_model = embedding_model
-        self.embed_batch_size = embed_batch_size
+        self.embedding_model = options.get("embedding_model") or model
+        self.embed_batch_size = options.get("embed_batch_size", 32)
         self.timeout = options.get("timeout", 60.0)
         self.retry = options.get("retry") or RetryPolicy()
         self.rate_limiter = options.get("rate_limiter") or RateLimiter(

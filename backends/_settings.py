@@ -1,11 +1,12 @@
 """Backend methods that take the sampling settings once, as ``**settings``.
 
 A backend method declares ``**settings: Unpack[ModelSettings]`` instead of spelling the
-five parameters again; :func:`takes_settings` gives it the signature a reader of
-signatures expects: one keyword-only parameter per setting, default ``None``. The
-registry (which rejects arguments an implementation does not take) and the call cache
-(whose keys hold every parameter, defaults included) both read that signature, so such
-a method behaves exactly as one that spelled the parameters.
+five parameters again; :func:`takes_settings` gives it the signature the builtins show
+(``onetwo.core.builtin`` spells them out the same way): one keyword-only parameter per
+setting, default ``None``. The registry (which rejects arguments an implementation does
+not take) and the call cache (whose keys hold every parameter, defaults included) both
+read that signature, so such a method behaves, and is keyed, exactly as one that spelled
+the parameters.
 
 Example:
     >>> class MyBackend(Backend):
@@ -18,11 +19,10 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
-from onetwo.builtins.settings import SETTING_NAMES
+from onetwo.core.builtin import _spelled_out
 
 __all__ = ["takes_settings"]
 
@@ -35,14 +35,10 @@ def takes_settings(*, omit: Collection[str] = ()) -> Callable[[F], F]:
     Args:
         omit: settings the method does not take (e.g. ``stop`` for structured output).
     """
-    names = [n for n in SETTING_NAMES if n not in omit]
 
     def decorate(fn: F) -> F:
-        sig = inspect.signature(fn)
-        params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
-        params += [
-            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None) for n in names
-        ]
+        sig = _spelled_out(fn)
+        params = [p for p in sig.parameters.values() if p.name not in omit]
         fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         return fn
 

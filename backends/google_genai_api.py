@@ -51,16 +51,15 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
 
     Args:
         model: e.g. ``"gemini-2.5-flash"``.
-        base_url: another server speaking the Gemini REST API; default Google's.
         api_version: ``"v1"``, ``"v1beta"``...; default the SDK's.
-        embedding_model: the model for ``embed``.
         embedding_dimensions: truncate embeddings to this size (``outputDimensionality``).
-        embed_batch_size: most inputs per ``batchEmbedContents`` request.
-        **options: ``api_key`` (default ``$GEMINI_API_KEY`` or ``$GOOGLE_API_KEY``),
-            ``cache``, ``timeout``, ``retry``, ``requests_per_second``,
-            ``max_concurrency``, ``rate_limiter`` and default sampling settings
-            (``temperature``, ``max_tokens``...): see
-            :class:`~onetwo.backends._remote.RemoteBackend`.
+        **options: as :class:`~onetwo.backends._remote.RemoteBackend` takes them, e.g.
+            ``base_url`` (another server speaking the Gemini REST API; default Google's),
+            ``api_key`` (default ``$GEMINI_API_KEY`` or ``$GOOGLE_API_KEY``),
+            ``embedding_model`` (default ``gemini-embedding-001``), ``embed_batch_size``
+            (inputs per ``batchEmbedContents`` request, default 100), ``cache``,
+            ``timeout``, ``retry``, limits, and default sampling settings
+            (``temperature``, ``max_tokens``...).
     """
 
     provider = "gemini"
@@ -71,20 +70,13 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
         self,
         model: str = "gemini-2.5-flash",
         *,
-        base_url: str | None = None,
         api_version: str | None = None,
-        embedding_model: str = "gemini-embedding-001",
         embedding_dimensions: int | None = None,
-        embed_batch_size: int = 100,
         **options: Unpack[RemoteOptions],
     ) -> None:
-        super().__init__(
-            model,
-            base_url=base_url,
-            embedding_model=embedding_model,
-            embed_batch_size=embed_batch_size,
-            **options,
-        )
+        options.setdefault("embedding_model", "gemini-embedding-001")
+        options.setdefault("embed_batch_size", 100)
+        super().__init__(model, **options)
         self.api_version = api_version
         self.embedding_dimensions = embedding_dimensions
 

@@ -62,24 +62,21 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
 
     Args:
         model: the model name the server knows, e.g. ``"gpt-4o-mini"``.
-        base_url: the server, e.g. ``"http://127.0.0.1:8080/v1"``; default
-            ``$OPENAI_BASE_URL``, else OpenAI's.
         server_kind: ``"openai"`` (default without ``base_url``), ``"llama.cpp"``
             (adds tokenize, count_tokens and score_text), or ``"compatible"`` (default
             with ``base_url``).
         use_completions: send ``generate_text`` to ``/v1/completions`` (default: every
             server kind but ``"openai"``).
-        embedding_model: the model for ``embed`` (default: OpenAI's
-            ``text-embedding-3-small`` on OpenAI, else ``model``).
         max_samples_per_request: split ``generate_texts`` into requests of at most this
             many samples (``n``); llama.cpp allows at most its number of slots.
-        embed_batch_size: most inputs per embeddings request.
-        **options: ``api_key`` (default ``$OPENAI_API_KEY`` for OpenAI itself; a server
-            at ``base_url`` gets only a key passed here, never the environment's),
-            ``cache``, ``timeout``, ``retry``, ``requests_per_second``,
-            ``max_concurrency``, ``rate_limiter`` and default sampling settings
-            (``temperature``, ``max_tokens``...): see
-            :class:`~onetwo.backends._remote.RemoteBackend`.
+        **options: as :class:`~onetwo.backends._remote.RemoteBackend` takes them, e.g.
+            ``base_url`` (the server, e.g. ``"http://127.0.0.1:8080/v1"``; default
+            ``$OPENAI_BASE_URL``, else OpenAI's), ``api_key`` (default
+            ``$OPENAI_API_KEY`` for OpenAI itself; a server at ``base_url`` gets only a key
+            passed here, never the environment's), ``embedding_model`` (default OpenAI's
+            ``text-embedding-3-small`` on OpenAI, else ``model``), ``cache``,
+            ``timeout``, ``retry``, limits, and default sampling settings
+            (``temperature``, ``max_tokens``...).
     """
 
     provider = "openai"
@@ -91,23 +88,17 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         self,
         model: str = "gpt-4o-mini",
         *,
-        base_url: str | None = None,
         server_kind: ServerKind | None = None,
         use_completions: bool | None = None,
-        embedding_model: str | None = None,
         max_samples_per_request: int | None = None,
-        embed_batch_size: int = 32,
         **options: Unpack[RemoteOptions],
     ) -> None:
-        self.server_kind: ServerKind = server_kind or ("compatible" if base_url else "openai")
-        super().__init__(
-            model,
-            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
-            embedding_model=embedding_model
-            or ("text-embedding-3-small" if self.server_kind == "openai" else model),
-            embed_batch_size=embed_batch_size,
-            **options,
-        )
+        given_url = options.get("base_url")
+        self.server_kind: ServerKind = server_kind or ("compatible" if given_url else "openai")
+        options["base_url"] = given_url or os.environ.get("OPENAI_BASE_URL")
+        if not options.get("embedding_model") and self.server_kind == "openai":
+            options["embedding_model"] = "text-embedding-3-small"
+        super().__init__(model, **options)
         self.use_completions = (
             use_completions if use_completions is not None else self.server_kind != "openai"
         )

@@ -17,6 +17,7 @@ from onetwo import ot
 from onetwo.backends import RetryPolicy
 from onetwo.backends.openai_api import OpenAIAPI
 from onetwo.builtins import llm
+from onetwo.builtins.settings import ModelSettings
 from onetwo.core.content import Message, PredefinedRole
 from onetwo.errors import BackendHTTPError, ConfigurationError
 from tests.rig.faults import FaultProxy
@@ -106,15 +107,10 @@ def test_generate_texts_asks_for_n_samples_per_request(fault_proxy: FaultProxy) 
 
 
 def test_default_settings_merge_under_each_calls_on_the_wire(fault_proxy: FaultProxy) -> None:
+    defaults: ModelSettings = {"temperature": 0.0, "max_tokens": 3, "stop": ["\n"], "top_k": 4}
+    defaults["top_p"] = 0.5
     OpenAIAPI(
-        "smollm2",
-        base_url=fault_proxy.url + "/v1",
-        server_kind="llama.cpp",
-        temperature=0.0,
-        max_tokens=3,
-        stop=["\n"],
-        top_k=4,
-        top_p=0.5,
+        "smollm2", base_url=fault_proxy.url + "/v1", server_kind="llama.cpp", **defaults
     ).register()
     ot.run(llm.generate_text("Hello", max_tokens=2, stop="END"))
     body = fault_proxy.requests[-1].body
