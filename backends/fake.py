@@ -68,6 +68,7 @@ Reply = str | Sequence[str] | Callable[..., Any] | BaseException | type[BaseExce
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 _IMPLEMENTS = ("embed", "generate_text", "score_text", "tokenize")
+_UNSET = dict.fromkeys(SETTING_NAMES)  # a call records every setting, None if not given
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -180,7 +181,7 @@ class FakeBackend(Backend):
         **settings: Unpack[ModelSettings],
     ) -> Any:
         text_prompt = str(prompt)
-        arguments = {"prompt": text_prompt, **{n: settings.get(n) for n in SETTING_NAMES}}
+        arguments = {"prompt": text_prompt, **_UNSET, **settings}
         return await self._answer("generate_text", text_prompt, arguments, include_details)
 
     async def chat(
