@@ -86,6 +86,8 @@ _PATH_EVENTS = {
     "shutil.move": (0, 1),
     "shutil.chown": (0,),
 }
+# Listing the standard library's folders is how the import system finds modules.
+_READ_EVENTS = frozenset({"os.listdir", "os.scandir", "os.listxattr", "os.getxattr"})
 _BLOCKED_IMPORTS = frozenset(
     {"ctypes", "_ctypes", "socket", "_socket", "_posixsubprocess", "subprocess", "pty"}
     | {"multiprocessing", "_multiprocessing", "_xxsubinterpreters", "_testcapi"}
@@ -127,6 +129,9 @@ def _install_hook(scratch: str) -> None:
     def inside(path: str, root: str) -> bool:
         return path == root or path.startswith(root + sep)
 
+    def readable(real: str) -> bool:  # the standard library, for imports
+        return inside(real, stdlib) and not real.startswith(not_stdlib)
+
     def resolved(path: Any) -> str:
         if isinstance(path, int):
             raise PermissionError("sandbox: opening file descriptors is not allowed")
@@ -146,7 +151,7 @@ def _install_hook(scratch: str) -> None:
             writing = (mode is not None and any(c in mode for c in "wax+")) or bool(
                 (flags or 0) & _WRITE_FLAGS
             )
-            if not writing and inside(real, stdlib) and not real.startswith(not_stdlib):
+            if not writing and readable(real):
                 return
             refuse("access to", fsdecode(path))
         elif event == "import":
@@ -156,8 +161,9 @@ def _install_hook(scratch: str) -> None:
             for i in _PATH_EVENTS[event]:
                 if i < len(args) and args[i] is not None and not isinstance(args[i], int):
                     real = resolved(args[i])
-                    if not inside(real, scratch):
-                        refuse(event, fsdecode(args[i]))
+                    if inside(real, scratch) or (event in _READ_EVENTS and readable(real)):
+                        continue
+                    refuse(event, fsdecode(args[i]))
         elif event.startswith(_BLOCKED_EVENTS):
             raise PermissionError(f"sandbox: {event} is not allowed")
 
