@@ -134,8 +134,10 @@ class ToolEnvironment:
     """Tools and a sandbox for one agent run; see the module docstring.
 
     Use it as a context manager (``with`` or ``async with``), or ``start_unsafe()`` and
-    ``stop()`` by hand. The sandbox process starts on the first execution that is not
-    replayed from the cache.
+    ``stop()`` by hand. :meth:`run_tool` and :meth:`run_code` return executables
+    (``ot.run(env.run_code(...))`` or ``await``). The sandbox process starts on the first
+    execution that is not replayed from the cache; a sandbox left by a finished event
+    loop is replaced, and brought back to the requested state by re-running its codes.
     """
 
     def __init__(self, config: ToolEnvironmentConfig | None = None) -> None:
@@ -191,6 +193,7 @@ class ToolEnvironment:
 
     # --- tools ----------------------------------------------------------------------------
 
+    @make_executable
     async def run_tool(
         self,
         tool_name: str,
@@ -213,6 +216,7 @@ class ToolEnvironment:
 
     # --- code -----------------------------------------------------------------------------
 
+    @make_executable
     async def run_code(self, code: str, sandbox_state: Sequence[str] = ()) -> SandboxResult:
         """Run ``code`` in a sandbox that has run the codes of ``sandbox_state``, in order.
 

@@ -4,11 +4,12 @@
 small REPL (``_child.py``) and talks to it in JSON lines over its stdin/stdout. Variables
 persist between :meth:`PythonSandbox.run` calls of one sandbox; each sandbox has its own
 process, scratch folder and captured stdout, so concurrent sandboxes never mix output.
-The event loop never blocks: the child is an asyncio subprocess.
+The event loop never blocks: the pipe is read in a thread of the sandbox's own.
 
 What it isolates:
 
-* **Host memory**: the code runs in another process; host globals, objects and API
+* **Host memory**: the code runs in another process (started with ``subprocess`` and
+  driven from a thread, so it survives across event loops); host globals, objects and API
   clients are out of reach.
 * **Environment**: the child's environment is scrubbed (``HOME``/``TMPDIR`` point at the
   scratch folder, a locale, nothing else): no API key is there to read.
@@ -42,15 +43,20 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import dataclasses
 import json
+import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from onetwo.agents.errors import SandboxError
 from onetwo.agents.limits import deadline
@@ -65,6 +71,7 @@ ToolRunner = Callable[[str, list[Any], dict[str, Any], int], Awaitable[ToolResul
 
 _CHILD = Path(__file__).with_name("_child.py")
 _MB = 1024 * 1024
+_MAX_LINE = 16 * _MB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,9 +185,12 @@ class PythonSandbox:
         self.clock = clock
         self.preload = tuple(preload)
         self.scratch: str | None = None
-        self._proc: asyncio.subprocess.Process | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock: asyncio.Lock | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._reader: concurrent.futures.ThreadPoolExecutor | None = None
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._next_id = 0
         self.runs = 0
         self.starts = 0
@@ -191,7 +201,7 @@ class PythonSandbox:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.returncode is None
+        return self._proc is not None and self._proc.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -203,60 +213,20 @@ class PythonSandbox:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    def _on_this_loop(self) -> asyncio.Lock:
-        # A process started by another (finished) event loop cannot be driven from this
-        # one: it is killed, and the next run starts afresh.
+    def _lock(self) -> asyncio.Lock:
+        # The process is not tied to an event loop (it is driven through worker threads),
+        # so one sandbox serves successive ``ot.run`` calls; runs are serialized per loop.
         loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._lock is None:
-            if self._proc is not None:
-                self._abandon()
-            self._loop, self._lock = loop, asyncio.Lock()
-        return self._lock
-
-    def _abandon(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            try:
-                proc.kill()
-            except (ProcessLookupError, RuntimeError):
-                pass
-
-    def close(self) -> None:
-        """Kill the child and delete the scratch folder, from synchronous code."""
-        self._abandon()
-        if self.scratch is not None:
-            scratch, self.scratch = self.scratch, None
-            shutil.rmtree(scratch, ignore_errors=True)
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
 
     async def start(self) -> None:
         """Start the child (done by the first :meth:`run` if not called)."""
-        self._on_this_loop()
         if self.running:
             return
-        if self.scratch is None:
-            self.scratch = await asyncio.to_thread(tempfile.mkdtemp, prefix="onetwo-sandbox-")
-        env = {
-            "HOME": self.scratch,
-            "TMPDIR": self.scratch,
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            "-S",
-            "-B",
-            str(_CHILD),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=self.scratch,
-            env=env,
-            limit=16 * _MB,
-            start_new_session=True,  # a Ctrl-C in a notebook does not hit it
-        )
-        self._proc = proc
-        self.starts += 1
+        await asyncio.to_thread(self._spawn)
         init = {
             "op": "init",
             "scratch": self.scratch,
@@ -267,45 +237,72 @@ class PythonSandbox:
             "max_output": self.limits.max_output,
         }
         try:
-            await self._send(init)
+            self._send(init)
             async with deadline(10.0, lambda: SandboxError("the sandbox did not start in 10 s")):
                 ready = await self._receive()
         except BaseException:
-            await self._kill()
+            self._kill()
             raise
         if ready is None or ready.get("op") != "ready":
-            stderr = await self._kill()
+            stderr = self._kill()
             raise SandboxError(f"the sandbox process failed to start: {stderr or ready!r:.500}")
+
+    def _spawn(self) -> None:
+        if self.scratch is None:
+            self.scratch = tempfile.mkdtemp(prefix="onetwo-sandbox-")
+        env = {"HOME": self.scratch, "TMPDIR": self.scratch, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        # stderr goes to a host file outside the scratch folder: never a pipe that could
+        # fill up and stall the child, and readable after a crash.
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", str(_CHILD)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            cwd=self.scratch,
+            env=env,
+            start_new_session=True,  # a Ctrl-C in a notebook does not hit it
+        )
+        self.starts += 1
 
     async def stop(self) -> None:
         """Kill the child and delete the scratch folder."""
-        if self._loop is asyncio.get_running_loop():
-            await self._kill()
-        else:
-            self._abandon()
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Kill the child and delete the scratch folder, from synchronous code."""
+        self._kill()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.shutdown(wait=True)
         if self.scratch is not None:
             scratch, self.scratch = self.scratch, None
-            await asyncio.to_thread(shutil.rmtree, scratch, True)
+            shutil.rmtree(scratch, ignore_errors=True)
 
     async def run(self, code: str) -> SandboxResult:
         """Execute ``code`` in the sandbox's namespace; never raises for the code's faults.
 
         Runs of one sandbox are serialized. When the process is killed (wall clock, CPU)
         or runs out of memory, the result says so, and the next run starts a fresh one.
+        A run cancelled from outside (e.g. by a step's time limit) kills the process too.
         """
-        async with self._on_this_loop():
+        async with self._lock():
             await self.start()
-            result = await self._exchange(code)
+            try:
+                result = await self._exchange(code)
+            except BaseException:
+                self._kill()
+                raise
             self.runs += 1
             if result.status in ("timeout", "cpu_limit", "memory_limit", "crashed"):
-                await self._kill()
+                self._kill()
                 return dataclasses.replace(result, restarted=True)
             return result
 
     async def _exchange(self, code: str) -> SandboxResult:
         self._next_id += 1
         run_id = self._next_id
-        await self._send({"op": "exec", "id": run_id, "code": code})
+        self._send({"op": "exec", "id": run_id, "code": code})
         remaining = self.limits.wall_seconds
         while True:
             started = self.clock.now()
@@ -313,7 +310,7 @@ class PythonSandbox:
                 async with deadline(remaining, _WallClockExpired, clock=self.clock):
                     message = await self._receive()
             except _WallClockExpired:
-                await self._kill()
+                self._kill()
                 return SandboxResult(
                     "timeout",
                     error=f"Timeout: the code ran longer than {self.limits.wall_seconds:g} s "
@@ -321,17 +318,17 @@ class PythonSandbox:
                 )
             remaining -= self.clock.now() - started
             if message is None:
-                return await self._died()
+                return self._died()
             op = message.get("op")
             if op == "tool_call":
                 await self._answer_tool_call(message)
             elif op == "result" and message.get("id") == run_id:
                 return _result_of(message)
             else:
-                await self._kill()
+                self._kill()
                 raise SandboxError(f"the sandbox sent an unexpected message: {message!r:.300}")
             if remaining <= 0:
-                await self._kill()
+                self._kill()
                 return SandboxResult("timeout", error="Timeout: the wall-clock limit was reached.")
 
     async def _answer_tool_call(self, message: dict[str, Any]) -> None:
@@ -345,11 +342,11 @@ class PythonSandbox:
             reply = await self.tool_runner(
                 name, args, kwargs, index if isinstance(index, int) else 0
             )
-        await self._send({"op": "tool_result", **reply.to_json()})
+        self._send({"op": "tool_result", **reply.to_json()})
 
-    async def _died(self) -> SandboxResult:
+    def _died(self) -> SandboxResult:
         proc = self._proc
-        stderr = await self._kill()
+        stderr = self._kill()
         code = proc.returncode if proc is not None else None
         if code in (-signal.SIGXCPU, -signal.SIGKILL):
             return SandboxResult(
@@ -363,53 +360,57 @@ class PythonSandbox:
             "crashed", error=f"The sandbox process died (exit code {code}). {stderr[-500:]}"
         )
 
-    async def _send(self, message: dict[str, Any]) -> None:
+    def _send(self, message: dict[str, Any]) -> None:
+        # The child reads whenever the host writes (it waits for the exec or tool result),
+        # so this write does not block the loop.
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise SandboxError("the sandbox is not running.")
-        proc.stdin.write((json.dumps(message, ensure_ascii=False) + "\n").encode())
         try:
-            await proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
+            proc.stdin.write((json.dumps(message, ensure_ascii=False) + "\n").encode())
+            proc.stdin.flush()
+        except (BrokenPipeError, ConnectionResetError, ValueError):
             pass  # the child died; reading its answer reports how
 
     async def _receive(self) -> dict[str, Any] | None:
         proc = self._proc
         if proc is None or proc.stdout is None:
             return None
-        try:
-            line = await proc.stdout.readline()
-        except ValueError:  # a line over the stream limit: the child is misbehaving
-            return {"op": "oversized"}
+        if self._reader is None:
+            # A thread of its own: a long run waiting on the pipe never takes a thread
+            # from the shared pool that sync tools (maybe called by this very code) need.
+            self._reader = concurrent.futures.ThreadPoolExecutor(1, "onetwo-sandbox-reader")
+        loop = asyncio.get_running_loop()
+        line = await loop.run_in_executor(self._reader, proc.stdout.readline, _MAX_LINE)
         if not line:
             return None
+        if not line.endswith(b"\n"):  # over the size limit: the child is misbehaving
+            return {"op": "oversized"}
         try:
             message = json.loads(line)
         except json.JSONDecodeError:
             return {"op": "garbled", "line": line[:200].decode(errors="replace")}
         return message if isinstance(message, dict) else {"op": "garbled"}
 
-    async def _kill(self) -> str:
+    def _kill(self) -> str:
         """Kill the child if alive; return the tail of its stderr."""
         proc, self._proc = self._proc, None
-        if proc is None:
+        stderr_file, self._stderr = self._stderr, None
+        if proc is not None:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+        if stderr_file is None:
             return ""
-        if proc.returncode is None:
-            try:
-                proc.kill()
-            except ProcessLookupError:
-                pass
-        stderr = b""
-        if proc.stderr is not None:
-            try:
-                async with deadline(5.0, TimeoutError):
-                    stderr = await proc.stderr.read()
-            except TimeoutError:
-                pass
-        await proc.wait()
-        if proc.stdin is not None:
-            proc.stdin.close()
-        return stderr[-4000:].decode(errors="replace")
+        with stderr_file:
+            stderr_file.seek(0, os.SEEK_END)
+            stderr_file.seek(max(0, stderr_file.tell() - 4000))
+            return stderr_file.read().decode(errors="replace")
 
 
 class _WallClockExpired(Exception):
