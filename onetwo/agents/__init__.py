@@ -7,6 +7,7 @@ Layers, bottom up:
 * ``environment``: :class:`ToolEnvironment`, one run's tools and sandbox, every call
   recorded in the call cache (so a killed run resumes exactly);
 * ``agents_base``: :class:`Agent`, stateless configuration driving a growing state;
+* ``tool_agent``: :class:`ToolUsingAgent`, what the agents with tools share;
 * ``react`` (:class:`ReActAgent`) and ``python_planning`` (:class:`PythonPlanningAgent`).
 
 ``errors`` holds the exception tree, ``limits`` the deadline behind every time limit.
@@ -25,6 +26,7 @@ from onetwo.agents.errors import AgentError, AgentTimeout, SandboxError, ToolErr
 from onetwo.agents.python_planning import PythonPlanningAgent
 from onetwo.agents.react import ReActAgent
 from onetwo.agents.sandbox import PythonSandbox, SandboxLimits, SandboxResult
+from onetwo.agents.tool_agent import ToolUsingAgent
 from onetwo.agents.tools import Tool, ToolResult
 
 __all__ = [
@@ -44,5 +46,6 @@ __all__ = [
     "ToolEnvironmentConfig",
     "ToolError",
     "ToolResult",
+    "ToolUsingAgent",
     "UpdateListState",
 ]

@@ -19,14 +19,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from onetwo.agents.agents_base import SingleSampleAgent, UpdateListState
-from onetwo.agents.environment import ToolEnvironment, ToolEnvironmentConfig
+from onetwo.agents.agents_base import UpdateListState
+from onetwo.agents.environment import ToolEnvironment
+from onetwo.agents.tool_agent import ToolUsingAgent, describe_tools
 from onetwo.agents.tools import Tool
 from onetwo.builtins import llm
 from onetwo.core.executing import make_executable
@@ -143,12 +143,7 @@ class PythonPlanningPrompt:
         tools: Sequence[Tool],
         final_answer: bool = False,
     ) -> str:
-        parts = [self.instruction, "", "Tools:"]
-        for tool in tools:
-            line = f"- {tool.signature_text()}: {tool.description}"
-            if tool.example:
-                line += f" Example: {tool.example}"
-            parts.append(line)
+        parts = [self.instruction, "", "Tools:", *describe_tools(tools)]
         for exemplar in exemplars:
             parts += ["", _render_state(exemplar)]
         parts += ["", _render_state(state)]
@@ -178,36 +173,18 @@ PythonPlanningPromptJ2 = PythonPlanningPrompt
 
 
 @dataclasses.dataclass(kw_only=True)
-class PythonPlanningAgent(
-    SingleSampleAgent[Any, str, PythonPlanningState, PythonPlanningStep, ToolEnvironment]
-):
-    """The Python-planning agent; see the module docstring.
+class PythonPlanningAgent(ToolUsingAgent[Any, str, PythonPlanningState, PythonPlanningStep]):
+    """The Python-planning agent; see the module docstring (and ``ToolUsingAgent`` for
+    ``tools``, ``environment_config`` — which also sets the sandbox's limits and the
+    cache — and ``max_steps``).
 
     Attributes:
         prompt: builds the prompt and calls the model.
         exemplars: worked examples shown in the prompt.
-        tools: the tools (or give ``environment_config``, which also sets the sandbox's
-            limits and the cache).
-        environment_config: tools, cache, sandbox limits and tool timeout.
-        max_steps: code steps after which the agent asks for the final answer.
     """
 
     prompt: PythonPlanningPrompt = dataclasses.field(default_factory=PythonPlanningPrompt)
     exemplars: list[PythonPlanningState] = dataclasses.field(default_factory=list)
-    tools: Sequence[Tool | Any] = ()
-    environment_config: ToolEnvironmentConfig | None = None
-    max_steps: int = 10
-
-    def __post_init__(self) -> None:
-        if self.environment_config is None:
-            self.environment_config = ToolEnvironmentConfig(tools=self.tools)
-        elif self.tools:
-            raise ValueError("give the tools either in tools= or in environment_config=, not both.")
-
-    @contextlib.asynccontextmanager
-    async def start_environment(self) -> AsyncIterator[ToolEnvironment]:
-        async with ToolEnvironment(self.environment_config) as env:
-            yield env
 
     async def initialize_state(
         self, inputs: Any, environment: ToolEnvironment | None = None
@@ -220,15 +197,11 @@ class PythonPlanningAgent(
     def extract_output(self, state: PythonPlanningState) -> str:
         return state.updates[-1].result.strip() if state.updates else ""
 
-    def _tools(self) -> list[Tool]:
-        assert self.environment_config is not None
-        return self.environment_config.tool_list
-
     async def finish(
         self, state: PythonPlanningState, environment: ToolEnvironment | None = None
     ) -> PythonPlanningStep | None:
         answer = await self.prompt(
-            exemplars=self.exemplars, state=state, tools=self._tools(), final_answer=True
+            exemplars=self.exemplars, state=state, tools=self.tool_list, final_answer=True
         )
         return PythonPlanningStep(is_finished=True, result=answer.strip())
 
@@ -239,13 +212,10 @@ class PythonPlanningAgent(
             step = await self.finish(state, environment)
             assert step is not None
             return step
-        reply = await self.prompt(exemplars=self.exemplars, state=state, tools=self._tools())
+        reply = await self.prompt(exemplars=self.exemplars, state=state, tools=self.tool_list)
         code = extract_code(reply)
-        if environment is None:
-            async with self.start_environment() as env:
-                result = await env.run_code(code, sandbox_state_of(state))
-        else:
-            result = await environment.run_code(code, sandbox_state_of(state))
+        history = sandbox_state_of(state)
+        result = await self._in_environment(environment, lambda env: env.run_code(code, history))
         return PythonPlanningStep(
             is_finished=result.exited,
             code=code,

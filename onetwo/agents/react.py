@@ -29,15 +29,15 @@ Example:
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from onetwo.agents.agents_base import SingleSampleAgent, UpdateListState
-from onetwo.agents.environment import ToolEnvironment, ToolEnvironmentConfig
+from onetwo.agents.agents_base import UpdateListState
+from onetwo.agents.environment import ToolEnvironment
+from onetwo.agents.tool_agent import ToolUsingAgent, describe_tools
 from onetwo.agents.tools import Tool
 from onetwo.builtins import llm
 from onetwo.core.executing import make_executable
@@ -141,12 +141,7 @@ class ReActPrompt:
         tools: Sequence[Tool],
     ) -> str:
         """The prompt of the next step (ending where the model's reply begins)."""
-        parts = [self.instruction, "", "Tools:"]
-        for tool in tools:
-            line = f"- {tool.signature_text()}: {tool.description}"
-            if tool.example:
-                line += f" Example: {tool.example}"
-            parts.append(line)
+        parts = [self.instruction, "", "Tools:", *describe_tools(tools)]
         if exemplars:
             parts += ["", "Examples:"]
             parts += [_render_steps(e) + "\n" for e in exemplars]
@@ -283,40 +278,22 @@ def default_react_exemplars(
 
 
 @dataclasses.dataclass(kw_only=True)
-class ReActAgent(SingleSampleAgent[Any, str, ReActState, ReActStep, ToolEnvironment]):
-    """The ReAct agent; see the module docstring.
+class ReActAgent(ToolUsingAgent[Any, str, ReActState, ReActStep]):
+    """The ReAct agent; see the module docstring (and ``ToolUsingAgent`` for ``tools``,
+    ``environment_config`` and ``max_steps``).
 
     Attributes:
         prompt: builds the prompt and calls the model (``ReActPrompt``).
         exemplars: worked examples shown in the prompt (e.g. states of earlier runs).
-        tools: the tools (or give ``environment_config``).
-        environment_config: tools, cache, sandbox and tool timeout of the environment.
-        max_steps: tool steps after which the agent prompts for the final answer.
         stop_prefix: kept for compatibility with the reference; unused.
     """
 
     prompt: ReActPrompt = dataclasses.field(default_factory=ReActPrompt)
     exemplars: list[ReActState] = dataclasses.field(default_factory=list)
-    tools: Sequence[Tool | Any] = ()
-    environment_config: ToolEnvironmentConfig | None = None
-    max_steps: int = 10
     stop_prefix: str = ""
-
-    def __post_init__(self) -> None:
-        if self.environment_config is None:
-            self.environment_config = ToolEnvironmentConfig(tools=self.tools)
-        elif self.tools:
-            raise ValueError("give the tools either in tools= or in environment_config=, not both.")
-        if self.max_steps < 0:
-            raise ValueError(f"max_steps must be >= 0, got {self.max_steps!r}.")
 
     def _get_stop_sequences(self) -> list[str]:
         return ["[Observe]", "[Question]"]
-
-    @contextlib.asynccontextmanager
-    async def start_environment(self) -> AsyncIterator[ToolEnvironment]:
-        async with ToolEnvironment(self.environment_config) as env:
-            yield env
 
     async def initialize_state(
         self, inputs: Any, environment: ToolEnvironment | None = None
@@ -345,14 +322,10 @@ class ReActAgent(SingleSampleAgent[Any, str, ReActState, ReActStep, ToolEnvironm
             state=state,
             stop_prefix=self.stop_prefix,
             stop_sequences=self._get_stop_sequences(),
-            tools=self._tools(),
+            tools=self.tool_list,
         )
         # A model that ignores the prompt may write another tag first: keep its text only.
         return ReActStep(is_finished=True, observation=_TAG.sub("", reply).strip())
-
-    def _tools(self) -> list[Tool]:
-        assert self.environment_config is not None
-        return self.environment_config.tool_list
 
     async def _sample_single_next_step(
         self, *, state: ReActState, environment: ToolEnvironment | None = None
@@ -365,15 +338,12 @@ class ReActAgent(SingleSampleAgent[Any, str, ReActState, ReActStep, ToolEnvironm
             state=state,
             stop_prefix=self.stop_prefix,
             stop_sequences=self._get_stop_sequences(),
-            tools=self._tools(),
+            tools=self.tool_list,
         )
         step = react_parse(reply)
         if step.action is None:
             return step
-        if environment is None:
-            async with self.start_environment() as env:
-                return await self._act(state, step, env)
-        return await self._act(state, step, environment)
+        return await self._in_environment(environment, lambda env: self._act(state, step, env))
 
     async def _act(self, state: ReActState, step: ReActStep, env: ToolEnvironment) -> ReActStep:
         assert step.action is not None
