@@ -435,4 +435,7 @@ class SingleSampleAgent(Agent[I, O, S, U, E]):
 async def _one_step(
     agent: SingleSampleAgent[Any, Any, Any, Any, Any], state: Any, environment: Any
 ) -> Any:
+    updates = getattr(state, "updates", None)
+    if isinstance(updates, list) and tracing.is_enabled():
+        tracing.annotate(step=len(updates) + 1)  # the renderer shows which step this is
     return await agent._sample_single_next_step(state=state, environment=environment)

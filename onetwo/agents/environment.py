@@ -32,10 +32,12 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -153,6 +155,9 @@ class ToolEnvironment:
         self._code = _SandboxRecorder(self, self.cache)
         self._sandbox: PythonSandbox | None = None
         self._executed: tuple[str, ...] = ()
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._site = ""
         self.executions = 0  # executions that really ran (not replayed)
 
@@ -228,10 +233,17 @@ class ToolEnvironment:
         return SandboxResult.from_json(data)
 
     async def _execute(self, code: str, state: tuple[str, ...]) -> SandboxResult:
-        sandbox = await self._sandbox_at(state)
-        result = await self._run_in(sandbox, code, state)
-        self._executed = () if result.restarted else (*state, code)
-        return result
+        # One execution at a time (e.g. candidates sampled from one state): each finds the
+        # sandbox in the state it asks for, rebuilt if a sibling moved it on.
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        async with lock:
+            sandbox = await self._sandbox_at(state)
+            result = await self._run_in(sandbox, code, state)
+            self._executed = () if result.restarted else (*state, code)
+            return result
 
     async def _sandbox_at(self, state: tuple[str, ...]) -> PythonSandbox:
         sandbox = self._sandbox

@@ -106,3 +106,18 @@ def test_a_cached_run_replays_without_starting_a_sandbox(tmp_path: Path) -> None
     assert ot.run(PythonPlanningAgent(environment_config=config)("q")) == "4"
     assert ot.run(PythonPlanningAgent(environment_config=config)("q")) == "4"
     assert len(backend.prompts) == 1
+
+
+def test_candidates_sampled_from_one_state_each_see_that_state() -> None:
+    _fake("x = x + 1 if 'x' in dir() else 1\nprint(x)")
+    agent = PythonPlanningAgent()
+    state = PythonPlanningState(
+        inputs="q", updates=[PythonPlanningStep(code="x = 10", execution_status="ok")]
+    )
+
+    async def sample() -> list[PythonPlanningStep]:
+        async with agent.start_environment() as env:
+            return await agent.sample_next_step(state=state, num_candidates=3, environment=env)
+
+    candidates = ot.run(ot.make_executable(sample)())
+    assert [c.result for c in candidates] == ["11", "11", "11"]

@@ -252,3 +252,12 @@ def test_states_can_be_exemplars() -> None:
     )
     ot.run(ReActAgent(exemplars=[exemplar])("q"))
     assert "[Question]: Example question\n[Thought]: easy\n[Finish]: yes" in backend.prompts[0]
+
+
+def test_the_html_renderer_shows_the_run_as_steps() -> None:
+    _fake("[Act]: capital('Switzerland')", "[Finish]: Bern")
+    _, trace = ot.run(ReActAgent(tools=[Tool(capital)])("q"), enable_tracing=True)
+    steps = [c for c in trace.children if c.name == "step"]
+    assert [s.details["step"] for s in steps] == [1, 2]
+    html = ot.HTMLRenderer().render(trace)
+    assert html.count("step") >= 2 and "tool:capital" in html and "Bern" in html

@@ -324,9 +324,13 @@ class PythonSandbox:
                 await self._answer_tool_call(message)
             elif op == "result" and message.get("id") == run_id:
                 return _result_of(message)
-            else:
+            else:  # the code wrote on the protocol's pipe itself: its process is not trusted
                 self._kill()
-                raise SandboxError(f"the sandbox sent an unexpected message: {message!r:.300}")
+                return SandboxResult(
+                    "crashed",
+                    error=f"The sandbox broke its protocol (sent {message!r:.120}) and was "
+                    "stopped.",
+                )
             if remaining <= 0:
                 self._kill()
                 return SandboxResult("timeout", error="Timeout: the wall-clock limit was reached.")
