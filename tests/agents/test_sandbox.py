@@ -4,6 +4,7 @@ globals, environment and files stay out of reach; sandboxes keep their output ap
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -185,6 +186,18 @@ async def test_exit_marks_the_end_and_stop_cleans_up() -> None:
     scratch, pid = box.scratch, box.pid
     assert scratch is not None and pid is not None
     await box.stop()
+    assert not await asyncio.to_thread(os.path.exists, scratch)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+async def test_a_dropped_sandbox_takes_its_process_and_folder_with_it() -> None:
+    box = PythonSandbox()
+    await box.run("1")
+    scratch, pid = box.scratch, box.pid
+    assert scratch is not None and pid is not None
+    del box
+    gc.collect()
     assert not await asyncio.to_thread(os.path.exists, scratch)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

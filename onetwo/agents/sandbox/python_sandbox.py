@@ -188,6 +188,7 @@ class PythonSandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._reader: concurrent.futures.ThreadPoolExecutor | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -264,6 +265,8 @@ class PythonSandbox:
             start_new_session=True,  # a Ctrl-C in a notebook does not hit it
         )
         self.starts += 1
+        # A sandbox dropped without stop(): its process and folder go with it.
+        self._finalizer = weakref.finalize(self, _reap, self._proc, self._stderr, self.scratch)
 
     async def stop(self) -> None:
         """Kill the child and delete the scratch folder."""
@@ -400,15 +403,11 @@ class PythonSandbox:
         """Kill the child if alive; return the tail of its stderr."""
         proc, self._proc = self._proc, None
         stderr_file, self._stderr = self._stderr, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-            proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    with contextlib.suppress(OSError):
-                        pipe.close()
+            _end(proc)
         if stderr_file is None:
             return ""
         with stderr_file:
@@ -419,6 +418,25 @@ class PythonSandbox:
 
 class _WallClockExpired(Exception):
     pass
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+def _reap(proc: subprocess.Popen[bytes], stderr: IO[bytes] | None, scratch: str | None) -> None:
+    _end(proc)
+    if stderr is not None:
+        stderr.close()
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _result_of(message: dict[str, Any]) -> SandboxResult:
