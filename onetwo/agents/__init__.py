@@ -10,7 +10,9 @@ Layers, bottom up:
 * ``tool_agent``: :class:`ToolUsingAgent`, what the agents with tools share;
 * ``react`` (:class:`ReActAgent`) and ``python_planning`` (:class:`PythonPlanningAgent`).
 
-``errors`` holds the exception tree, ``limits`` the deadline behind every time limit.
+``distribution`` has agents that draw their steps from a stated distribution (seeded by
+the sampling key); ``errors`` holds the exception tree, ``limits`` the deadline behind
+every time limit.
 
 Example:
     >>> from onetwo import ot
