@@ -1,4 +1,4 @@
-"""DistributionAgent: draws seeded by the sampling key (replayable), reweighting."""
+"""DistributionAgent (draws seeded by the sampling key, reweighting) and IterativeThoughtAgent."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from onetwo import ot
 from onetwo.agents import UpdateListState
 from onetwo.agents.distribution import DistributionAgent, ReweightedDistributionAgent, ScoredUpdate
+from onetwo.agents.iterative_thought import IterativeThoughtAgent
+from onetwo.backends.fake import FakeBackend
 
 State = UpdateListState[str, ScoredUpdate]
 
@@ -63,3 +65,11 @@ async def test_reweighting() -> None:
         ReweightedDistributionAgent(inner_agent=Dice())
     agent = ReweightedDistributionAgent(inner_agent=Dice(), top_k=1)
     assert ot.run(agent("q")) == "333"
+
+
+def test_iterative_thought_adds_one_thought_per_step() -> None:
+    backend = FakeBackend(default_reply=lambda p, **_: f" thought {p.count('Step ')}\nextra")
+    backend.register()
+    agent = IterativeThoughtAgent(description="Count.")
+    assert ot.run(agent("go", max_steps=3)) == ["thought 1", "thought 2", "thought 3"]
+    assert backend.prompts[-1].endswith("Step 2: thought 2\nStep 3:")
