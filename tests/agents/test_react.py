@@ -261,3 +261,17 @@ def test_the_html_renderer_shows_the_run_as_steps() -> None:
     assert [s.details["step"] for s in steps] == [1, 2]
     html = ot.HTMLRenderer().render(trace)
     assert html.count("step") >= 2 and "tool:capital" in html and "Bern" in html
+
+
+def test_a_streamed_run_reports_each_step_as_it_finishes() -> None:
+    _fake("[Act]: capital('Switzerland')", "[Finish]: Bern")
+    with ot.safe_stream(ReActAgent(tools=[Tool(capital)])("q")) as updates:
+        seen = [(u.name, u.final) for u in updates]
+    assert seen == [
+        ("llm.generate_text", False),
+        ("tool:capital", False),
+        ("step", False),
+        ("llm.generate_text", False),
+        ("step", False),
+        ("ReActAgent", True),
+    ]
