@@ -14,9 +14,9 @@ The drain rule: while one of ``max_concurrent_batches`` slots is free, a queue s
 batch once it is *full* (from the call that filled it), *idle* (no request joined for
 :data:`IDLE_ITERATIONS` loop iterations in a row: the public-asyncio stand-in for "nothing
 else is runnable", a ``call_soon`` check re-armed while requests keep coming, so callers a
-few task hops away join and a caller further behind takes the next batch) or *late*
-(``max_wait`` seconds on the config's clock). A slot freed by a finished batch takes full
-batches at once, a partial one once idle (the callers it woke can join) or late.
+few task hops away join, one further behind takes the next batch) or *late* (``max_wait``
+seconds on the config's clock). A slot freed by a finished batch takes full batches at
+once, a partial one once idle (the callers it woke can join) or late.
 
 A queue serves one event loop at a time: a request from another loop moves it there if
 the old loop has nothing queued or in flight (or is closed), else raises ``RuntimeError``.
@@ -95,7 +95,6 @@ class BatchConfig:
         threads: the thread pool size of a sync batch function (None: one per slot).
         clock: where ``max_wait`` is measured (None: the system clock; tests pass a
             :class:`~onetwo.core.clock.VirtualClock`).
-        owner: (init only) the batch function's name, for error messages.
 
     Example: ``BatchConfig(batch_size=32, max_concurrent_batches=4).max_wait == 0.05``.
     """
@@ -105,7 +104,7 @@ class BatchConfig:
     max_concurrent_batches: int = 1
     threads: int | None = None
     clock: Clock | None = None
-    owner: dataclasses.InitVar[str] = "BatchConfig"
+    owner: dataclasses.InitVar[str] = "BatchConfig"  # init only: a name for the messages
 
     def __post_init__(self, owner: str) -> None:
         names = ("batch_size", "max_concurrent_batches", "threads")
@@ -172,7 +171,7 @@ class BatchQueue(Generic[Req, Res]):
         """Send ``request`` alone, now, from the caller's task (batching disabled)."""
         item = _Item(request, asyncio.get_running_loop().create_future())
         self._sent(1)
-        await self._run([item])
+        await self._run([item], self._start([item]))
         return await item.future
 
     def __repr__(self) -> str:
@@ -222,21 +221,33 @@ class BatchQueue(Generic[Req, Res]):
                     batch.append(item)
         if batch:
             self._sent(len(batch))
-            task = asyncio.create_task(self._run(batch), context=batch[0].context)
+            work = self._start(batch)  # a sync function starts now, not when the task does
+            task = asyncio.create_task(self._run(batch, work), context=batch[0].context)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     def _sent(self, size: int) -> None:
-        f = self._owner
-        self.in_flight += 1
+        f, self.in_flight = self._owner, self.in_flight + 1
         f._requests, f._batches = f._requests + size, f._batches + 1
         f._max_in_flight = max(f._max_in_flight, self.in_flight)
 
-    async def _run(self, batch: list[_Item]) -> None:
+    async def _run(self, batch: list[_Item], work: asyncio.Future[Any] | None) -> None:
+        f, n = self._owner, len(batch)
         try:
-            results: Sequence[Any] = await self._call([item.request for item in batch])
+            call = f._fn([i.request for i in batch]) if work is None else work
+            results = await call  # type: ignore[misc]
+            if not isinstance(results, Sequence) or isinstance(results, str | bytes):
+                raise TypeError(
+                    f"Batch function {f._name} returned a {type(results).__name__}; it must "
+                    f"return a list with one result per request, in order (here {n})."
+                )
+            if len(results) != n:
+                raise ValueError(
+                    f"Batch function {f._name} returned {len(results)} results for a batch of "
+                    f"{n} requests; it must return exactly one result (or exception) per request."
+                )
         except Exception as error:
-            results = [error] * len(batch)
+            results = [error] * n
         except BaseException:  # cancelled (e.g. the run ends): nobody gets a result
             self._done()  # the requests behind it still go out if the loop goes on
             for item in batch:
@@ -251,32 +262,21 @@ class BatchQueue(Generic[Req, Res]):
             else:
                 item.future.set_result(result)
 
-    async def _call(self, requests: list[Req]) -> Sequence[Any]:
-        f, n = self._owner, len(requests)
+    def _start(self, batch: list[_Item]) -> asyncio.Future[Any] | None:
+        # A sync function: in a thread, in a copy of the first request's context (one per run).
+        f, run = self._owner, batch[0].context.copy().run
         if f._is_async:
-            results = await f._fn(requests)  # type: ignore[misc]
-        else:  # in a thread, with a copy of the context (a Context is entered once at a time)
-            loop, run = asyncio.get_running_loop(), contextvars.copy_context().run
-            results = await loop.run_in_executor(f._pool, run, f._fn, requests)
-        if not isinstance(results, Sequence) or isinstance(results, str | bytes):
-            raise TypeError(
-                f"Batch function {f._name} returned a {type(results).__name__}; it must "
-                f"return a list with one result per request, in order (here {n})."
-            )
-        if len(results) != n:
-            raise ValueError(
-                f"Batch function {f._name} returned {len(results)} results for a batch of {n} "
-                "requests; it must return exactly one result (or exception) per request."
-            )
-        return results
+            return None
+        requests = [item.request for item in batch]
+        work = asyncio.get_running_loop().run_in_executor(f._pool, run, f._fn, requests)
+        work.add_done_callback(lambda w: w.cancelled() or w.exception())  # if never awaited
+        return work
 
 
 class BatchFunction(Generic[Req, Res]):
     """A batch function called one request at a time (:func:`batch_function`, or a
-    :func:`batch_method` on one instance): ``await f(request)`` returns its result.
-
-    ``f.stats()``, ``f.queue()`` (on the running loop) and ``f.config`` describe it.
-    """
+    :func:`batch_method` on one instance): ``await f(request)`` returns its result;
+    ``f.stats()``, ``f.queue()`` (on the running loop) and ``f.config`` describe it."""
 
     __wrapped__: Callable[..., Any]  # the undecorated function
 
@@ -306,7 +306,7 @@ class BatchFunction(Generic[Req, Res]):
         loop, queue = asyncio.get_running_loop(), self._queue
         if queue is None or queue.loop() is not loop:
             # Two threads moving it at once each get a queue of their own, isolated.
-            old = queue.loop() if queue is not None else None
+            old = queue and queue.loop()
             if queue and (queue.queued or queue.in_flight) and old and not old.is_closed():
                 raise RuntimeError(
                     f"{self._label} is busy on another event loop ({queue.queued} queued, "
