@@ -39,7 +39,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from typing import Any, Generic, TypeAlias, TypeVar, overload
+from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
 
 from onetwo.core import options
 from onetwo.core.clock import SYSTEM_CLOCK, Clock, TimerHandle
@@ -143,7 +143,7 @@ class BatchQueue(Generic[Req, Res]):
     """The waiting requests and batches in flight of a :class:`BatchFunction`, on one loop."""
 
     def __init__(self, owner: BatchFunction[Req, Res], loop: asyncio.AbstractEventLoop) -> None:
-        self._owner = owner
+        self._owner = cast(BatchFunction[Req, Res], weakref.proxy(owner))  # weak: no cycle
         self.config = owner.config
         self.loop = weakref.ref(loop)  # a closed loop must not live on in its queue
         self.queued = self.in_flight = 0

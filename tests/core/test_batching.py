@@ -259,6 +259,22 @@ def test_successive_loops_reuse_the_threads_of_a_sync_batch_function() -> None:
     assert len(threads) == 1  # max_concurrent_batches=1: one thread, reused
 
 
+def test_a_batch_function_and_its_threads_go_when_dropped_without_waiting_for_gc() -> None:
+    # No reference cycle between a function and its queue: each run of a benchmark (a new
+    # batch function per run) would otherwise leave its idle threads until a full GC.
+    @batch_function(batch_size=4)
+    def f(requests: list[int]) -> list[int]:
+        return requests
+
+    async def main(g: Any) -> list[int]:
+        return await asyncio.gather(*(g(i) for i in range(10)))
+
+    assert asyncio.run(main(f)) == list(range(10))
+    ref = weakref.ref(f)
+    del f
+    assert ref() is None
+
+
 async def test_sync_batches_run_concurrently_up_to_the_limit() -> None:
     barrier = threading.Barrier(2, timeout=10)
 
