@@ -37,7 +37,7 @@ import pydantic
 from onetwo.builtins.formatting import Formatter, get_formatter
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import sampling
-from onetwo.core.builtin import builtin
+from onetwo.core.builtin import Builtin, builtin
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 from onetwo.errors import ConfigurationError, OutputParseError
 
@@ -89,15 +89,8 @@ async def generate_texts(
 
 
 @generate_texts.default_implementation
-async def _generate_texts(
-    prompt: Prompt,
-    samples: int = 1,
-    *,
-    include_details: bool = False,
-    **settings: Unpack[ModelSettings],
-) -> list[Any]:
-    one = generate_text(prompt, include_details=include_details, **settings)
-    return await sampling.repeat(one, samples)
+async def _generate_texts(prompt: Prompt, samples: int = 1, **options: Any) -> list[Any]:
+    return await sampling.repeat(generate_text(prompt, **options), samples)
 
 
 @builtin
@@ -120,24 +113,18 @@ async def _chat(
     include_details: bool = False,
     **settings: Unpack[ModelSettings],
 ) -> Any:
-    fmt = get_formatter(formatter)
-    prompt = fmt.format(_check_messages(messages))
-    stop = [*(settings.get("stop") or ()), *fmt.stop_sequences()]
-    sampling_settings = merge(settings, {"stop": stop})
-    result = await generate_text(prompt, include_details=include_details, **sampling_settings)
-    if include_details:
-        text, details = result
-        return text.strip(), details
-    return result.strip()
-
-
-def _check_messages(messages: Any) -> Sequence[Message]:
     if isinstance(messages, str | ChunkList) or not all(isinstance(m, Message) for m in messages):
         raise TypeError(
             f"llm.chat needs a sequence of Message, got {messages!r:.80}. Use "
             "[Message(PredefinedRole.USER, text)], or llm.instruct(text) for one user turn."
         )
-    return list(messages)
+    fmt = get_formatter(formatter)
+    stop = [*(settings.get("stop") or ()), *fmt.stop_sequences()]
+    settings = merge(settings, {"stop": stop})
+    result = await generate_text(fmt.format(messages), include_details=include_details, **settings)
+    if include_details:
+        return result[0].strip(), result[1]
+    return result.strip()
 
 
 @builtin
@@ -289,19 +276,7 @@ async def embed(content: Prompt) -> list[float]:
     raise NotImplementedError
 
 
-_ALL = (
-    generate_text,
-    generate_texts,
-    chat,
-    instruct,
-    score_text,
-    select,
-    rank,
-    generate_object,
-    tokenize,
-    count_tokens,
-    embed,
-)
+_ALL = tuple(b for b in list(globals().values()) if isinstance(b, Builtin))  # in order
 
 
 def configure_backend(**implementations: Callable[..., Any]) -> None:

@@ -108,17 +108,16 @@ class ComparisonLike(Protocol):
 
 
 _STYLE = (
-    "<style>"
-    ".onetwo{font-family:system-ui,sans-serif;font-size:13px}"
-    ".onetwo details{margin:2px 0 2px 1.2em}"
-    ".onetwo summary{cursor:pointer}"
+    "<style>.onetwo{font-family:system-ui,sans-serif;font-size:13px}"
+    ".onetwo details{margin:2px 0 2px 1.2em}.onetwo summary{cursor:pointer}"
     ".onetwo table{border-collapse:collapse;margin:4px 0}"
     ".onetwo th,.onetwo td{border:1px solid #8886;padding:2px 6px;text-align:left;"
-    "vertical-align:top}"
-    ".onetwo pre{white-space:pre-wrap;word-break:break-word;margin:0;font-size:12px}"
-    ".onetwo .ot-dim{opacity:.65}"
-    ".onetwo .ot-err{color:#d33}"
-    "</style>"
+    "vertical-align:top}.onetwo pre{white-space:pre-wrap;word-break:break-word;margin:0;"
+    "font-size:12px}.onetwo .ot-dim{opacity:.65}.onetwo .ot-err{color:#d33}</style>"
+)
+# Shown in a node's headline rather than in its details table.
+_HEADLINE_DETAILS = frozenset(
+    {"backend", "model", "prompt_tokens", "completion_tokens", "cache_hit"}
 )
 
 
@@ -162,6 +161,10 @@ def _seconds(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _error(error: BaseException | None) -> str:
+    return f'<div class="ot-err">{pre(error)}</div>'
 
 
 def _number(value: Any) -> str:
@@ -221,7 +224,7 @@ class HTMLRenderer:
         if node.inputs:
             parts.append(self._labelled("inputs", self.value(node.inputs)))
         if node.error is not None:
-            parts.append(self._labelled("error", f'<div class="ot-err">{pre(node.error)}</div>'))
+            parts.append(self._labelled("error", _error(node.error)))
         elif node.end is not None or node.outputs is not None:
             parts.append(self._labelled("output", self.value(node.outputs)))
         extra = {k: v for k, v in node.details.items() if k not in _HEADLINE_DETAILS}
@@ -242,10 +245,7 @@ class HTMLRenderer:
         d = node.details
         if "backend" in d:
             bits.append(escape(f"{d['backend']}:{d.get('model', '')}"))
-        if node.duration is not None:
-            bits.append(_seconds(node.duration))
-        else:
-            bits.append("running…")
+        bits.append("running…" if node.duration is None else _seconds(node.duration))
         if d.get("prompt_tokens") is not None or d.get("completion_tokens") is not None:
             tokens = f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens"
             bits.append(escape(tokens))
@@ -272,7 +272,7 @@ class HTMLRenderer:
             ("metrics", self.value(result.metrics)),
         ]
         if result.error is not None:
-            rows.append(("error", f'<div class="ot-err">{pre(result.error)}</div>'))
+            rows.append(("error", _error(result.error)))
         body = table(["", ""], [(escape(k), v) for k, v in rows])
         if result.trace is not None:
             body += self.trace(result.trace, depth=self.open_depth)
@@ -298,8 +298,7 @@ class HTMLRenderer:
         rows = [self._example_row(r, names) for r in summary.results[: self.max_rows]]
         headers = ["#", "inputs", "target", "prediction", *names, "latency", "tokens", "cache"]
         examples = details("examples", table(headers, rows) + self._cut(len(summary.results)))
-        body = f"<div>{title}</div>{metrics}{examples}{self._errors(summary)}"
-        return body
+        return f"<div>{title}</div>{metrics}{examples}{self._errors(summary)}"
 
     def _example_row(self, result: ExampleLike, metric_names: list[str]) -> list[str]:
         stats = result.stats()
@@ -322,10 +321,7 @@ class HTMLRenderer:
     def _errors(self, summary: SummaryLike) -> str:
         if not summary.errors:
             return ""
-        rows = [
-            (escape(r.index), f'<div class="ot-err">{pre(r.error)}</div>')
-            for r in summary.errors[: self.max_rows]
-        ]
+        rows = [(escape(r.index), _error(r.error)) for r in summary.errors[: self.max_rows]]
         return details(f"{len(summary.errors)} errors", table(["#", "error"], rows))
 
     def _cut(self, total: int) -> str:
@@ -357,9 +353,3 @@ class HTMLRenderer:
             open=True,
         )
         return f"<div><b>Comparison</b> of {len(summaries)} backends</div>{top}{side_by_side}"
-
-
-# Shown in a node's headline rather than in its details table.
-_HEADLINE_DETAILS = frozenset(
-    {"backend", "model", "prompt_tokens", "completion_tokens", "cache_hit"}
-)
