@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pydantic
@@ -132,7 +132,11 @@ class Context:
         try:
             return self.variables[name]
         except KeyError:
-            raise KeyError(_unknown_variable(name, self.variables)) from None
+            raise KeyError(
+                f"no variable {name!r}; the variables are {sorted(self.variables)}. Pass it "
+                f"as an input, e.g. prompt({name}=...), or store it first with "
+                f"c.store({name!r}, ...)."
+            ) from None
 
     def __setitem__(self, name: str, value: Any) -> None:
         self.variables[name] = value
@@ -142,13 +146,6 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context(text={self.text!r:.60}, variables={sorted(self.variables)})"
-
-
-def _unknown_variable(name: str, variables: Mapping[str, Any]) -> str:
-    return (
-        f"no variable {name!r}; the variables are {sorted(variables)}. Pass it as an input, "
-        f"e.g. prompt({name}=...), or store it first with c.store({name!r}, ...)."
-    )
 
 
 class Part:
@@ -292,7 +289,7 @@ class Composable(Executable[str]):
 
     def with_context(self) -> Executable[Context]:
         """An executable running this composable and returning that run's own context."""
-        return _WithContext(self)
+        return executing.make_executable(self._run_context)()
 
     def dry_run(self, **inputs: Any) -> Any:
         """The calls this composable would make with ``inputs``, answered by stubs.
@@ -306,25 +303,10 @@ class Composable(Executable[str]):
 def fake_backend() -> Any:
     """``onetwo.backends.fake``, which answers dry runs.
 
-    The one import from the builtins into the backends (``tests/test_layers.py``): lazy,
-    so that the builtins load without any backend.
-    """
+    The builtins' one import of a backend: lazy, so that they load without any."""
     from onetwo.backends import fake
 
     return fake
-
-
-class _WithContext(Executable[Context]):
-    __slots__ = ("_composable",)
-
-    def __init__(self, composable: Composable) -> None:
-        self._composable = composable
-
-    def __repr__(self) -> str:
-        return f"with_context({self._composable!r})"
-
-    def _run(self) -> Coroutine[Any, Any, Context]:
-        return self._composable._run_context()
 
 
 def parts_of(value: Any) -> tuple[Part, ...]:

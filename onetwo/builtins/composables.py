@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from onetwo.builtins import llm
@@ -54,7 +54,7 @@ from onetwo.builtins._composing import (
 )
 from onetwo.core.builtin import Builtin
 from onetwo.core.content import PredefinedRole, Role
-from onetwo.core.executing import Executable
+from onetwo.core.executing import Executable, make_executable
 from onetwo.core.scheduling import parallel
 from onetwo.errors import TemplateError
 
@@ -145,18 +145,10 @@ def j(template: str, name: str | None = None) -> Composable:
 
 
 @functools.cache
-def _options(builtin: Builtin[Any, Any]) -> frozenset[str]:
-    return frozenset(inspect.signature(builtin).parameters)
-
-
-def _check_options(where: str, builtin: Builtin[Any, Any], given: dict[str, Any]) -> None:
+def _options(builtin: Builtin[Any, Any]) -> list[str]:
     # The prompt comes from the context; the result must be text, not (text, details).
-    allowed = _options(builtin) - {"prompt", "messages", "cls", "include_details"}
-    unknown = sorted(set(given) - allowed)
-    if unknown:
-        raise TypeError(
-            f"{where}() got unexpected argument(s) {unknown}; it takes {sorted(allowed)}."
-        )
+    unset = {"prompt", "messages", "cls", "include_details"}
+    return sorted(set(inspect.signature(builtin).parameters) - unset)
 
 
 def _model_call(
@@ -166,7 +158,12 @@ def _model_call(
     *args: Any,
     role: Role | None = None,
 ) -> Composable:
-    _check_options(f"c.{builtin.__name__}", builtin, options)
+    unknown = sorted(set(options) - set(_options(builtin)))
+    if unknown:
+        raise TypeError(
+            f"c.{builtin.__name__}() got unexpected argument(s) {unknown}; "
+            f"it takes {_options(builtin)}."
+        )
     return Composable((Call(step, args, options, name=builtin.__name__, role=role),))
 
 
@@ -227,19 +224,6 @@ def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
     )
 
 
-class _Branch(Executable[Any]):
-    """One branch of a select, rendered on its own copy of the context."""
-
-    __slots__ = ("_branch", "_context")
-
-    def __init__(self, branch: Composable, context: Context) -> None:
-        self._branch = branch
-        self._context = context
-
-    def _run(self) -> Coroutine[Any, Any, Any]:
-        return self._branch.render(self._context)
-
-
 class _Select(Part):
     __slots__ = ("branches",)
 
@@ -252,7 +236,7 @@ class _Select(Part):
     async def render(self, context: Context) -> Any:
         start = len(context.prefix)
         forks = [context.fork() for _ in self.branches]
-        await parallel(*(_Branch(b, fork) for b, fork in zip(self.branches, forks)))
+        await parallel(*(make_executable(b.render)(f) for b, f in zip(self.branches, forks)))
         options = [fork.text_since(start) for fork in forks]
         winner = forks[await llm.select(context.prompt, options)]
         context.prefix.chunks.extend(winner.prefix.chunks[start:])
