@@ -17,20 +17,17 @@ Example:
     >>> prompt["answer"]
     ' 4'
 
-The same as a template: ``c.j("Q: {{ question }}\\nA:{{ store('answer',
-generate_text()) }}")`` sends the same calls, so the two share cache entries.
+The same as a template, ``c.j("Q: {{ question }}\\nA:{{ store('answer',
+generate_text()) }}")``, sends the same calls (and shares their cache entries).
 
 * Text: a ``str``, :func:`f` (``str.format`` with the variables), :func:`j` (jinja2).
 * Model calls: :func:`generate_text`, :func:`generate_object`, :func:`chat`,
   :func:`instruct`, :func:`select` (the likeliest of several branches, run concurrently).
-* Variables: inputs bound by calling a composable (``prompt(question=...)``), and
+* Variables: inputs bound by calling a composable (``prompt(question=...)``) and
   :func:`store`; read them after a run with ``prompt['name']``.
-* Roles: :func:`user`, :func:`model`, :func:`system` tag text so that :func:`chat` sends
-  the prefix as chat messages.
-* Your own steps: :func:`make_composable` (also ``ot.make_composable``).
-
-Use plain builtins and ``ot.make_executable`` instead when the steps do not share one
-growing prompt.
+* Roles: :func:`user`, :func:`model`, :func:`system` tag text for :func:`chat`.
+* Your own steps: :func:`make_composable`. For steps that do not share one growing
+  prompt, use plain builtins and ``ot.make_executable``.
 """
 
 from __future__ import annotations
@@ -52,7 +49,7 @@ from onetwo.builtins._composing import (
     make_composable,
     parts_of,
 )
-from onetwo.core.builtin import Builtin
+from onetwo.core.builtin import Builtin, check_arguments
 from onetwo.core.content import PredefinedRole, Role
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.scheduling import parallel
@@ -94,19 +91,14 @@ def __getattr__(name: str) -> Any:
 
 def _format(context: Context, text: str) -> str:
     try:
-        return text.format_map(context.variables)
-    except KeyError as e:
-        cause = f"no variable {e.args[0]!r}; the variables are {sorted(context.variables)}"
+        return text.format_map(context)
+    except (KeyError, IndexError, ValueError, AttributeError) as e:
+        if isinstance(e, KeyError):  # the context's message: the variables, and the fix
+            cause = e.args[0]
+        else:
+            cause = f"{e}. Use named fields such as {{question}}; write {{{{ and }}}} for braces."
         raise TemplateError(
-            f"c.f({text!r:.60}) cannot be filled in: {cause}. Pass it as an input, "
-            f"e.g. prompt({e.args[0]}=...), or store it first with c.store(...).",
-            template_name="c.f",
-        ) from e
-    except (IndexError, ValueError, AttributeError) as e:
-        raise TemplateError(
-            f"c.f({text!r:.60}) cannot be filled in: {e}. Use named fields such "
-            "as {question}; write {{ and }} for literal braces.",
-            template_name="c.f",
+            f"c.f({text!r:.60}) cannot be filled in: {cause}", template_name="c.f"
         ) from e
 
 
@@ -145,10 +137,10 @@ def j(template: str, name: str | None = None) -> Composable:
 
 
 @functools.cache
-def _options(builtin: Builtin[Any, Any]) -> list[str]:
+def _options(builtin: Builtin[Any, Any]) -> frozenset[str]:
     # The prompt comes from the context; the result must be text, not (text, details).
     unset = {"prompt", "messages", "cls", "include_details"}
-    return sorted(set(inspect.signature(builtin).parameters) - unset)
+    return frozenset(inspect.signature(builtin).parameters) - unset
 
 
 def _model_call(
@@ -158,12 +150,7 @@ def _model_call(
     *args: Any,
     role: Role | None = None,
 ) -> Composable:
-    unknown = sorted(set(options) - set(_options(builtin)))
-    if unknown:
-        raise TypeError(
-            f"c.{builtin.__name__}() got unexpected argument(s) {unknown}; "
-            f"it takes {_options(builtin)}."
-        )
+    check_arguments(f"c.{builtin.__name__}()", options, _options(builtin))
     return Composable((Call(step, args, options, name=builtin.__name__, role=role),))
 
 
@@ -285,13 +272,12 @@ class _Store(Part):
 
 
 def store(name: str, value: Any) -> Composable:
-    """Append ``value`` as ``+`` would, and keep it as variable ``name``.
+    """Append ``value`` as ``+`` would, and keep what it produced as variable ``name``.
 
-    Read it later with ``c.f("{name}")``, in a template, or after the run with
-    ``prompt[name]``. What is kept is what the step produced: the reply of
-    ``c.generate_text()``, the object of ``c.generate_object(cls)``, the added text of a
-    longer composable, the result of an executable, or ``value`` itself. To keep a value
-    without showing it, bind it as an input instead: ``prompt(name=value)``.
+    What is kept: the reply of ``c.generate_text()``, the object of
+    ``c.generate_object(cls)``, the text a longer composable added, an executable's
+    result, or ``value`` itself. Read it with ``c.f("{name}")``, in a template, or after
+    the run as ``prompt[name]``; to keep a value without showing it, bind it as an input.
 
     Example:
         >>> "Q: 2+2?\nA:" + c.store("answer", c.generate_text())   # doctest: +SKIP

@@ -37,7 +37,7 @@ import pydantic
 from onetwo.builtins.formatting import Formatter, get_formatter
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import sampling
-from onetwo.core.builtin import Builtin, builtin
+from onetwo.core.builtin import Builtin, builtin, check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 from onetwo.errors import ConfigurationError, OutputParseError
 
@@ -291,12 +291,8 @@ def configure_backend(**implementations: Callable[..., Any]) -> None:
         >>> llm.configure_backend(generate_text=my_generate, score_text=my_score)  # doctest: +SKIP
     """
     by_name = {b.__name__: b for b in _ALL}
-    unknown = sorted(set(implementations) - by_name.keys())
-    if unknown:
-        raise TypeError(
-            f"configure_backend() got {unknown}, which are not LLM builtins; "
-            f"the builtins are {sorted(by_name)}."
-        )
+    problem = "got {}, which are not LLM builtins; the builtins are {}"
+    check_arguments("configure_backend()", implementations, by_name, problem)
     for name, b in by_name.items():
         impl = implementations.get(name)
         if impl is None:

@@ -33,6 +33,7 @@ from typing import Any, TypedDict, Unpack
 
 from onetwo.core import tracing
 from onetwo.core._evaluation_results import Comparison, EvaluationSummary, ExampleResult
+from onetwo.core.builtin import check_arguments
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
 from onetwo.core.scheduling import par_iter, parallel, progress_bar
@@ -250,9 +251,7 @@ class _Options(TypedDict, total=False):
 
 
 def _settings(strategy: Strategy, options: Mapping[str, Any], where: str) -> _Evaluation:
-    unknown = sorted(set(options) - _Options.__annotations__.keys())
-    if unknown:
-        raise TypeError(f"{where}() got unexpected keyword argument(s) {unknown}.")
+    check_arguments(f"{where}()", options, _Options.__annotations__)
     if not callable(strategy):
         raise TypeError(
             f"the strategy must be callable (a function returning an executable, e.g. an "
