@@ -11,6 +11,7 @@ The public names are re-exported by ``onetwo.builtins.composables``; see its doc
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
@@ -158,11 +159,9 @@ class Part:
         raise NotImplementedError
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Text(Part):
-    __slots__ = ("chunk",)
-
-    def __init__(self, chunk: Chunk) -> None:
-        self.chunk = chunk
+    chunk: Chunk
 
     async def render(self, context: Context) -> Any:
         context.append(self.chunk)
@@ -172,13 +171,11 @@ class _Text(Part):
         return repr(self.chunk.content)
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Await(Part):
     """An executable that is not a composable: its result is appended as text."""
 
-    __slots__ = ("executable",)
-
-    def __init__(self, executable: Executable[Any]) -> None:
-        self.executable = executable
+    executable: Executable[Any]
 
     async def render(self, context: Context) -> Any:
         value = await self.executable

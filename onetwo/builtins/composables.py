@@ -32,6 +32,7 @@ generate_text()) }}")``, sends the same calls (and shares their cache entries).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
@@ -211,11 +212,9 @@ def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
     )
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Select(Part):
-    __slots__ = ("branches",)
-
-    def __init__(self, branches: tuple[Composable, ...]) -> None:
-        self.branches = branches
+    branches: tuple[Composable, ...]
 
     def __repr__(self) -> str:
         return f"select({', '.join(repr(b) for b in self.branches)})"
@@ -249,12 +248,10 @@ def select(*branches: Any) -> Composable:
 # --- variables --------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Store(Part):
-    __slots__ = ("name", "value")
-
-    def __init__(self, name: str, value: Any) -> None:
-        self.name = name
-        self.value = value
+    name: str
+    value: Any
 
     def __repr__(self) -> str:
         return f"store({self.name!r}, {self.value!r})"
@@ -290,12 +287,10 @@ def store(name: str, value: Any) -> Composable:
 # --- roles ------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Role(Part):
-    __slots__ = ("inner", "role")
-
-    def __init__(self, role: Role, inner: Composable) -> None:
-        self.role = role
-        self.inner = inner
+    role: Role
+    inner: Composable
 
     def __repr__(self) -> str:
         return f"{self.role}({self.inner!r})"

@@ -1,20 +1,13 @@
 """The LLM builtins: what a strategy asks of a model.
 
-Each builtin returns a lazy executable; the backend that answers is the one bound in the
-current registry when it runs (``backend.register()``). Arguments passed as ``None`` use
-the configured defaults (``llm.generate_text.update(temperature=0.0)``). The text
-builtins take the sampling settings of ``onetwo.builtins.settings.ModelSettings``
-(``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``), declared once there and
-spelled out as keyword-only parameters in each builtin's signature.
-
-When a backend does not implement a builtin, a default implementation built on others
-takes over:
-
-* ``generate_texts`` → ``repeat(generate_text)``
-* ``instruct`` → ``chat`` → a formatter + ``generate_text``
-* ``select`` / ``rank`` → ``score_text``
-* ``count_tokens`` → ``tokenize``
-* ``generate_object`` → ``generate_text`` + parsing and validation (pydantic)
+Each builtin returns a lazy executable, answered by the backend bound in the current
+registry when it runs (``backend.register()``); arguments passed as ``None`` use the
+configured defaults (``llm.generate_text.update(temperature=0.0)``). The text builtins
+take the sampling settings of ``onetwo.builtins.settings.ModelSettings``. A builtin a
+backend does not implement falls back on others: ``generate_texts`` → ``repeat
+(generate_text)``; ``instruct`` → ``chat`` → a formatter + ``generate_text``; ``select``,
+``rank`` → ``score_text``; ``count_tokens`` → ``tokenize``; ``generate_object`` →
+``generate_text`` + parsing (pydantic).
 
 Example:
     >>> from onetwo import ot

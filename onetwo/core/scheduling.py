@@ -21,30 +21,13 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from onetwo.core.executing import Executable, coroutines_of
+from onetwo.core.executing import Executable
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel", "progress_bar"]
 
 T = TypeVar("T")
 
 DEFAULT_CHUNK_SIZE = 100
-
-
-class _Parallel(Executable[list[Any]]):
-    __slots__ = ("_executables", "_return_exceptions")
-
-    def __init__(self, executables: tuple[Executable[Any], ...], return_exceptions: bool):
-        self._executables = executables
-        self._return_exceptions = return_exceptions
-
-    def __repr__(self) -> str:
-        return f"parallel(<{len(self._executables)} executables>)"
-
-    async def _run(self) -> list[Any]:
-        coros = coroutines_of(self._executables)
-        if not self._return_exceptions:
-            return await _gather_or_cancel(coros)
-        return list(await asyncio.gather(*coros, return_exceptions=True))
 
 
 async def _gather_or_cancel(coros: list[Any]) -> list[Any]:
@@ -72,7 +55,7 @@ def parallel(
     """
     for e in executables:
         _check_executable(e, "parallel")
-    return _Parallel(executables, return_exceptions)
+    return _Parallel(executables, max(1, len(executables)), return_exceptions, False)
 
 
 def _check_executable(e: Any, where: str) -> None:
@@ -108,7 +91,8 @@ class _ParIter(Executable[list[Any]]):
         results: list[Any] = []
         failure: list[BaseException] = []
         return_exceptions = self._return_exceptions
-        bar = progress_bar(self._progress, _known_length(self._iterable))
+        size = _known_length(self._iterable)
+        bar = progress_bar(self._progress, size)
 
         async def worker() -> None:
             for item in iterator:  # shared: each item goes to exactly one worker
@@ -131,10 +115,7 @@ class _ParIter(Executable[list[Any]]):
                 if bar is not None:
                     bar.update()
 
-        n_workers = self._chunk_size
-        size = _known_length(self._iterable)
-        if size is not None:
-            n_workers = max(1, min(n_workers, size))
+        n_workers = self._chunk_size if size is None else max(1, min(self._chunk_size, size))
         try:
             if n_workers == 1:
                 await worker()
@@ -144,6 +125,15 @@ class _ParIter(Executable[list[Any]]):
             if bar is not None:
                 bar.close()
         return results
+
+
+class _Parallel(_ParIter):
+    """``par_iter`` with every executable in flight at once."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"parallel(<{len(self._iterable)} executables>)"  # type: ignore[arg-type]
 
 
 def _known_length(iterable: Iterable[Any]) -> int | None:
