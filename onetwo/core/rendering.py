@@ -1,19 +1,16 @@
 """HTML for notebooks: traces, evaluation summaries and comparisons.
 
-Traces and evaluation results display themselves in Jupyter and Colab through
-``_repr_html_``, which calls :class:`HTMLRenderer`. Everything taken from a run is
-escaped (a prompt containing ``<script>`` shows as text); nested parts are collapsible
-``<details>`` blocks; long values are cut. The renderer reads objects through the small
-protocols below (what it needs of a trace node, a result...), so it imports neither
-tracing nor evaluation.
+Traces and evaluation results display in Jupyter and Colab through ``_repr_html_``,
+which calls :class:`HTMLRenderer`: everything from a run escaped (``<script>`` shows as
+text), nested parts in collapsible ``<details>``, long values cut. It reads objects
+through the small protocols below, so it imports neither tracing nor evaluation.
 
 Example:
     >>> from onetwo import ot
     >>> html = ot.HTMLRenderer().render(trace)   # doctest: +SKIP
     >>> open("trace.html", "w").write(html)      # doctest: +SKIP
 
-The helpers (:func:`escape`, :func:`pre`, :func:`details`, :func:`table`) are public for
-other display code.
+:func:`escape`, :func:`pre`, :func:`details` and :func:`table` serve other display code.
 """
 
 from __future__ import annotations
@@ -336,20 +333,16 @@ class HTMLRenderer:
         top = table(headers, [[_number(row.get(h, "")) for h in headers] for row in overview])
         summaries = comparison.summaries
         metric_names = list(dict.fromkeys(m for s in summaries.values() for m in s.counts))
-        headers = ["#", "inputs", "target"]
-        for name in summaries:
-            headers += [f"{name}: prediction", *(f"{name}: {m}" for m in metric_names)]
-            headers += [f"{name}: latency", f"{name}: tokens", f"{name}: cache"]
-        first = next(iter(summaries.values()))
+        columns = ["prediction", *metric_names, "latency", "tokens", "cache"]
+        headers = ["#", "inputs", "target", *(f"{n}: {c}" for n in summaries for c in columns)]
         rows = []
-        for i, base in enumerate(first.results[: self.max_rows]):
-            row = [escape(base.index), self._short(base.inputs, 200), self._short(base.target, 200)]
-            for summary in summaries.values():
-                row += self._example_row(summary.results[i], metric_names)[3:]
+        for results in zip(*(s.results[: self.max_rows] for s in summaries.values())):
+            row = self._example_row(results[0], metric_names)[:3]
+            for result in results:
+                row += self._example_row(result, metric_names)[3:]
             rows.append(row)
+        total = len(next(iter(summaries.values())).results)
         side_by_side = details(
-            "examples, side by side",
-            table(headers, rows) + self._cut(len(first.results)),
-            open=True,
+            "examples, side by side", table(headers, rows) + self._cut(total), open=True
         )
         return f"<div><b>Comparison</b> of {len(summaries)} backends</div>{top}{side_by_side}"

@@ -1,11 +1,9 @@
 """Running many executables at once: ``parallel`` and ``par_iter``.
 
-* :func:`parallel` runs a fixed set of executables concurrently.
-* :func:`par_iter` runs the executables of an iterable with at most ``chunk_size`` in
-  flight. It pulls items lazily, so a generator of 100,000 items never has more than
-  ``chunk_size`` pending; results come back in input order.
-
-Both return executables: nothing runs until ``ot.run`` or ``await``.
+:func:`parallel` runs a fixed set of executables concurrently; :func:`par_iter` runs
+those of an iterable with at most ``chunk_size`` in flight, pulling items lazily (a
+generator of 100,000 items never has more than ``chunk_size`` pending). Results come in
+input order; both return executables, run by ``ot.run`` or ``await``.
 
 Example:
     >>> from onetwo import ot
