@@ -186,13 +186,11 @@ class _Await(Part):
         return repr(self.executable)
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _SetVariables(Part):
     """The inputs bound with ``composable(**inputs)``."""
 
-    __slots__ = ("inputs",)
-
-    def __init__(self, inputs: Mapping[str, Any]) -> None:
-        self.inputs = dict(inputs)
+    inputs: dict[str, Any]
 
     async def render(self, context: Context) -> Any:
         context.variables.update(self.inputs)
@@ -202,13 +200,11 @@ class _SetVariables(Part):
         return f"inputs({', '.join(self.inputs)})"
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _LastRun:
     """Where a composable (and the copies made by binding inputs) keeps its last context."""
 
-    __slots__ = ("context",)
-
-    def __init__(self) -> None:
-        self.context: Context | None = None
+    context: Context | None = None
 
 
 class Composable(Executable[str]):

@@ -76,14 +76,8 @@ class _Functions:
         self.context = context
 
     def namespace(self) -> dict[str, Callable[..., Any]]:
-        return {
-            "generate_text": self.generate_text,
-            "generate_texts": self.generate_texts,
-            "choose": self.choose,
-            "generate_object": self.generate_object,
-            "store": self.store,
-            "input": self.input,
-        }
+        names = ("generate_text", "generate_texts", "choose", "generate_object", "store", "input")
+        return {name: getattr(self, name) for name in names}
 
     async def generate_text(self, **options: Any) -> Any:
         return await llm.generate_text(self.context.prompt, **options)
