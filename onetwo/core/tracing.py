@@ -121,16 +121,14 @@ async def capture(
     parent = current_node.get()
     node = open_node(parent, name or _name_of(awaitable), "run", inputs or {})
     token = current_node.set(node)
-    outputs: Any = None
-    error: Exception | None = None
     try:
-        outputs = await awaitable
+        node.outputs = await awaitable
     except Exception as e:
-        error = e
+        node.error = e
     finally:
         current_node.reset(token)
     # Not `close_node`: the end of a run is not a stage of itself (streaming reports it apart).
-    node.end, node.outputs, node.error = time.time(), outputs, error
+    node.end = time.time()
     if unwrap and len(node.children) == 1 and _is_traced_call(awaitable):
         if parent is not None:
             parent.children[parent.children.index(node)] = node.children[0]
