@@ -277,7 +277,7 @@ def store(name: str, value: Any) -> Composable:
     the run as ``prompt[name]``; to keep a value without showing it, bind it as an input.
 
     Example:
-        >>> "Q: 2+2?\nA:" + c.store("answer", c.generate_text())   # doctest: +SKIP
+        >>> "Q: 2+2?\\nA:" + c.store("answer", c.generate_text())   # doctest: +SKIP
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"c.store() needs a non-empty str name, got {name!r}.")
