@@ -213,11 +213,9 @@ class Composable(Executable[str]):
     Build one with ``+`` from strings, executables and the ``c.*`` steps; bind inputs by
     calling it; read the values it stored with ``composable['name']``.
 
-    ``composable['name']`` reads the variables of the *last run that ended* (even a
-    failed one, to inspect what was stored before the error). Each run works on its own
-    :class:`Context`, so concurrent runs never mix variables, but the last to finish
-    wins: under ``ot.repeat``, run ``composable.with_context()`` to get each run's own.
-    See ``onetwo.builtins.composables`` for an example.
+    ``composable['name']`` reads the *last run that ended* (even a failed one). Each run
+    has its own :class:`Context`, so concurrent runs never mix variables, but the last to
+    finish wins: under ``ot.repeat``, ``composable.with_context()`` gives each run's own.
     """
 
     __slots__ = ("_last", "_parts")

@@ -77,9 +77,6 @@ def repeat(executable: Executable[T], num_repeats: int) -> Executable[list[T]]:
         executable: what to repeat. It is not copied: each copy runs it afresh under its
             own sampling key.
         num_repeats: how many copies (>= 0).
-
-    Returns:
-        An executable whose result is the list of the copies' results.
     """
     if not isinstance(executable, Executable):
         raise TypeError(

@@ -161,7 +161,7 @@ def par_iter(
     *,
     progress: bool | str = False,
 ) -> Executable[list[Any]]:
-    """Run the executables of ``iterable`` with at most ``chunk_size`` in flight.
+    """Run the executables of ``iterable``, ``chunk_size`` at most in flight; results in order.
 
     Args:
         iterable: executables (a list, or a generator consumed lazily).
@@ -169,9 +169,6 @@ def par_iter(
         return_exceptions: if True, a failed item's exception is its result; otherwise the
             first failure stops the run and is raised.
         progress: show a ``tqdm.auto`` progress bar (a string is used as its label).
-
-    Returns:
-        An executable whose result is the list of results, in input order.
     """
     if chunk_size is None:
         chunk_size = DEFAULT_CHUNK_SIZE
