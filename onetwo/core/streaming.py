@@ -25,14 +25,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import contextvars
 import dataclasses
-import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
-from onetwo.core import batching, tracing
+from onetwo.core import tracing
 from onetwo.core.executing import Executable
 from onetwo.core.syncrun import run_sync
 
@@ -76,7 +74,7 @@ class Update:
         return HTMLRenderer().render(self.stage)
 
 
-async def astream_updates(executable: Executable[Any]) -> AsyncIterator[Update]:
+async def astream_updates(executable: Executable[Any]) -> AsyncGenerator[Update, None]:
     """The updates of a run of ``executable``, from async code; see the module docstring.
 
     Raises the run's error, if it fails, after the updates that came before it.
@@ -128,69 +126,8 @@ async def astream_updates(executable: Executable[Any]) -> AsyncIterator[Update]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-_END = object()
-
-
-class _Worker:
-    """The thread that runs a streamed executable, and the queue of what it produced.
-
-    Kept apart from :class:`UpdateStream` so that the thread holds no reference to the
-    stream: a stream dropped by its consumer (a ``break`` out of a ``for`` loop) is
-    garbage collected, and its finalizer stops the run.
-    """
-
-    def __init__(self, executable: Executable[Any], enable_batching: bool) -> None:
-        self.items: queue.Queue[Any] = queue.Queue()
-        self._executable = executable
-        self._enable_batching = enable_batching
-        self._lock = threading.Lock()
-        self._cancelled = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            context = contextvars.copy_context()
-            self._thread = threading.Thread(
-                target=context.run, args=(self._work,), name="onetwo-stream", daemon=True
-            )
-            self._thread.start()
-
-    def cancel(self) -> None:
-        """Ask the run to stop; returns at once."""
-        with self._lock:
-            self._cancelled = True
-            loop, task = self._loop, self._task
-        if loop is not None and task is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                loop.call_soon_threadsafe(task.cancel)
-
-    def join(self) -> None:
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-
-    def _work(self) -> None:
-        try:
-            run_sync(self._main)
-        except BaseException as e:
-            self.items.put(e)
-        finally:
-            self.items.put(_END)
-
-    async def _main(self) -> None:
-        with self._lock:
-            if self._cancelled:
-                return
-            self._loop = asyncio.get_running_loop()
-            self._task = asyncio.current_task()
-        batching.batching_enabled.set(self._enable_batching)
-        async for update in astream_updates(self._executable):
-            self.items.put(update)
-
-
 class UpdateStream(Iterator[Update]):
-    """The updates of a run, as a synchronous iterator (the run happens in a thread).
+    """The updates of a run, as a synchronous iterator (the run goes on in the runtime).
 
     Also a context manager: leaving the ``with`` block stops the run and waits for it to
     unwind. A stream that is dropped before its end (e.g. after a ``break``) stops its
@@ -207,29 +144,31 @@ class UpdateStream(Iterator[Update]):
             )
         self.result: Any = None
         self.trace: tracing.Trace | None = None
-        self._closed = False
-        self._done = False
+        self._state = "running"
         self._executable = executable
-        self._worker = _Worker(executable, enable_batching)
+        self._enable_batching = enable_batching
+        # Lives on the runtime loop from its first step; when it is dropped unfinished,
+        # the loop closes it, which cancels the run (see astream_updates).
+        self._updates = astream_updates(executable)
 
     def __repr__(self) -> str:
-        state = "done" if self._done else "closed" if self._closed else "running"
-        return f"UpdateStream({self._executable!r}, {state})"
+        return f"UpdateStream({self._executable!r}, {self._state})"
 
     def __iter__(self) -> UpdateStream:
         return self
 
     def __next__(self) -> Update:
-        if self._done or self._closed:
+        if self._state != "running":
             raise StopIteration
-        self._worker.start()
-        item = self._worker.items.get()
-        if item is _END:
-            self._done = True
-            raise StopIteration
-        if isinstance(item, BaseException):
-            self._done = True
-            raise item
+        try:
+            # The first step starts the run, with this stream's options.
+            item = run_sync(self._updates.__anext__, enable_batching=self._enable_batching)
+        except StopAsyncIteration:
+            self._state = "done"
+            raise StopIteration from None
+        except BaseException:  # the run's error, or an interrupt that stopped the run
+            self._state = "done"
+            raise
         if item.final:
             self.result, self.trace = item.value, item.stage
         return item
@@ -241,16 +180,10 @@ class UpdateStream(Iterator[Update]):
         self.close()
 
     def close(self) -> None:
-        """Stop the run (if it still runs) and wait for its thread to end."""
-        self._closed = True
-        self._worker.cancel()
-        self._worker.join()
-
-    def __del__(self) -> None:
-        # Not `close()`: a finalizer must not block on a thread.
-        worker = getattr(self, "_worker", None)  # None if __init__ raised
-        if worker is not None and not self._done:
-            worker.cancel()
+        """Stop the run (if it still runs) and wait for it to unwind."""
+        if self._state == "running":
+            self._state = "closed"
+        run_sync(self._updates.aclose)
 
 
 def stream_updates(executable: Executable[Any], *, enable_batching: bool = True) -> UpdateStream:
