@@ -1,5 +1,8 @@
 """``ot.run``: run an executable from synchronous code and return its result.
 
+The run happens on onetwo's runtime loop (see ``onetwo.core.syncrun``), so HTTP clients
+and rate limits persist from one run to the next. Inside async code, ``await executable``.
+
 Example:
     >>> from onetwo import ot
     >>> @ot.make_executable
@@ -7,10 +10,6 @@ Example:
     ...     return a + b
     >>> ot.run(add(1, 2))
     3
-
-The run happens on onetwo's runtime loop (see ``onetwo.core.runtime``), so HTTP clients
-and rate limits persist from one run to the next. Inside async code (a strategy, a loop of
-your own), ``await executable`` instead.
 """
 
 from __future__ import annotations
@@ -30,9 +29,6 @@ def run(
 ) -> Any:
     """Run ``executable`` to completion and return its result.
 
-    Works the same in scripts, threads and Jupyter/Colab, with the caller's registry and
-    context variables.
-
     Args:
         executable: what to run.
         enable_batching: if False, backend batch queues send requests one by one.
@@ -40,8 +36,7 @@ def run(
             traced call (see ``onetwo.core.tracing``).
 
     Raises:
-        NestedRunError: when called from sync code running inside a run; ``await``
-            the executable there instead.
+        NestedRunError: when called from sync code inside a run; ``await`` there instead.
     """
     if not isinstance(executable, Executable):
         raise TypeError(

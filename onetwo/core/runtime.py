@@ -2,20 +2,16 @@
 
 ``ot.run`` (from a script, a thread or a Jupyter cell) hands its work to this loop with
 :func:`submit` and blocks until it is done, so what is bound to a loop (HTTP clients and
-their connections, rate limiter state, batch queues) is made once and serves every run. A
-:class:`RuntimeValue` is such a value: made on first use on the runtime loop, closed when
-the runtime shuts down (at exit) or once its owner is garbage collected. The loop starts on
-first use, and again in a forked child. ``await executable`` in a loop of the user's own
-still runs there; code that needs a runtime value from such a loop hops over with
-:func:`on_runtime`.
+their connections, rate limiter state, batch queues) is made once and serves every run:
+a :class:`RuntimeValue`. The loop starts on first use, and again in a forked child; it
+shuts down at exit. ``await executable`` in a loop of the user's own still runs there;
+code that needs a runtime value from such a loop hops over with :func:`on_runtime`.
 
 Example:
     >>> async def answer() -> int:
     ...     return 42
     >>> submit(answer, context=contextvars.copy_context())
     42
-    >>> clients = RuntimeValue(make_client, close=lambda c: c.aclose())  # doctest: +SKIP
-    >>> client = clients.get()   # in a coroutine on the runtime loop     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -25,7 +21,6 @@ import atexit
 import concurrent.futures
 import contextlib
 import contextvars
-import itertools
 import os
 import threading
 import weakref
@@ -41,7 +36,7 @@ _Closer = Callable[[Any], Awaitable[object]]
 
 
 class NestedRunError(OneTwoError):
-    """``ot.run`` (or another sync entry point) was called from code running inside a run."""
+    """``ot.run`` (or another sync entry point) was called from sync code inside a run."""
 
 
 class _Runtime:
@@ -53,7 +48,6 @@ class _Runtime:
         self.pid = os.getpid()
         self.open: dict[int, tuple[Any, _Closer]] = {}
         self.closing: set[asyncio.Task[object]] = set()
-        self._tokens = itertools.count()
         self._runner = asyncio.Runner()
         started = threading.Event()
         self.thread = threading.Thread(
@@ -65,21 +59,15 @@ class _Runtime:
     def _serve(self, started: threading.Event) -> None:
         self.loop = self._runner.get_loop()
         started.set()
-        while True:
-            try:
+        while True:  # until shutdown() stops the loop
+            # A run's task that raised KeyboardInterrupt/SystemExit holds it for its caller.
+            with contextlib.suppress(KeyboardInterrupt, SystemExit):
                 self.loop.run_forever()
-            except (KeyboardInterrupt, SystemExit):
-                continue  # raised by a run's task, which holds it for that run's caller
-            break
+                break
         self._runner.close()  # finalizes async generators and the default executor
 
-    def track(self, value: Any, close: _Closer) -> int:
-        token = next(self._tokens)
-        self.open[token] = (value, close)
-        return token
-
     def close_soon(self, token: int) -> None:
-        """Close a tracked value whose owner is gone (called by a finalizer, any thread)."""
+        """Close a value whose owner is gone (a finalizer calls this, from any thread)."""
         entry = self.open.pop(token, None)
         if entry is not None and self.pid == os.getpid():
             with contextlib.suppress(RuntimeError):  # the loop already closed
@@ -101,7 +89,7 @@ class _Runtime:
             with contextlib.suppress(Exception):  # one failing close must not stop the rest
                 await close(value)
 
-    def shutdown(self, timeout: float) -> None:
+    def shutdown(self, timeout: float) -> None:  # from another thread
         if self.pid != os.getpid() or not self.thread.is_alive():
             return
         with contextlib.suppress(Exception):
@@ -166,11 +154,9 @@ def loop() -> asyncio.AbstractEventLoop:
 def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Context) -> T:
     """Run ``coro_factory()`` on the runtime loop, in ``context``; block for its result.
 
-    Any exception raised in the waiting thread (a ``KeyboardInterrupt`` from the
-    notebook's stop button) cancels the run, waits for it to unwind, and is re-raised.
-
-    Raises:
-        NestedRunError: when called on the runtime thread itself, which would wait forever.
+    An exception in the waiting thread (``KeyboardInterrupt``: the notebook's stop button)
+    cancels the run, waits for it to unwind, and is re-raised. On the runtime thread
+    itself, which would wait forever, raises :class:`NestedRunError`.
     """
     runtime = _get()
     if threading.current_thread() is runtime.thread:
@@ -212,10 +198,9 @@ async def on_runtime(fn: Callable[[], Awaitable[T]]) -> T:
 
 
 def shutdown(timeout: float = 10.0) -> None:
-    """Stop the runtime: cancel the runs still going, close its values, end its thread.
+    """Cancel the runs still going, close the values, end the thread (done at exit).
 
-    Called at exit; the next use starts a fresh runtime.
-    """
+    The next use starts a fresh runtime."""
     global _runtime
     with _lock:
         runtime, _runtime = _runtime, None
@@ -237,19 +222,14 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 class RuntimeValue(Generic[T]):
     """A value made on first use on the runtime loop, kept for the life of the runtime.
 
-    Declared once where it is used (like trio's ``RunVar``), instead of a per-loop
-    dictionary: an SDK client whose connections every run reuses, a rate limiter's state.
-    ``close(value)`` is awaited on the runtime loop when the runtime shuts down, or soon
-    after this object is garbage collected. Copies and pickles start without a value.
-
-    Args:
-        factory: makes the value; called on the runtime loop.
-        close: awaited with the value when it is dropped.
+    Declared once where it is used (like trio's ``RunVar``): an SDK client whose
+    connections every run reuses, a rate limiter's state. ``close(value)`` is awaited on
+    the runtime loop at shutdown, or soon after this object is garbage collected. Copies
+    and pickles start without a value.
 
     Example:
         >>> clients = RuntimeValue(make_client, close=lambda c: c.aclose())  # doctest: +SKIP
-        >>> async def send():
-        ...     return await clients.get().post(...)   # on the runtime loop   # doctest: +SKIP
+        >>> client = clients.get()  # in a coroutine on the runtime loop       # doctest: +SKIP
     """
 
     def __init__(self, factory: Callable[[], T], *, close: _Closer | None = None) -> None:
@@ -268,9 +248,9 @@ class RuntimeValue(Generic[T]):
         held = self._held
         if held is None or held[0] is not runtime:
             held = self._held = (runtime, self._factory())
-            if self._close is not None:
-                token = runtime.track(held[1], self._close)
-                weakref.finalize(self, runtime.close_soon, token).atexit = False
+            if self._close is not None:  # one value per runtime: id(self) names it there
+                runtime.open[id(self)] = (held[1], self._close)
+                weakref.finalize(self, runtime.close_soon, id(self)).atexit = False
         return held[1]
 
     def peek(self) -> T | None:

@@ -14,17 +14,16 @@ Example:
     Update('llm.generate_text' done: ' blue')
     Update('strategy' final: {'answer': ' blue'})
 
-:func:`safe_stream` stops the run when the ``with`` block exits (even through an error or
-a ``break``) and waits for it to unwind. :func:`stream_updates` is the same stream as a
-plain iterator (also usable as a context manager); its run stops when the iterator is
-dropped, e.g. after a ``break``. Inside async code use :func:`astream_updates`.
+The run goes on in onetwo's runtime while the caller consumes. :func:`safe_stream` stops
+it when the ``with`` block exits (even through an error or a ``break``) and waits for it
+to unwind. :func:`stream_updates` is the same stream (also usable in a ``with``); its run
+stops when it is dropped, e.g. after a ``break``. In async code use :func:`astream_updates`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import dataclasses
 import threading
 from collections.abc import AsyncGenerator, Iterator
@@ -58,13 +57,10 @@ class Update:
         return self.stage.name
 
     def __repr__(self) -> str:
-        if self.final:
-            state = "final"
-        elif self.partial:
-            state = "partial"
-        else:
-            state = "failed" if self.stage.error is not None else "done"
-        value = repr(self.stage.error if state == "failed" else self.value)
+        failed = not (self.final or self.partial) and self.stage.error is not None
+        state = "final" if self.final else "partial" if self.partial else "done"
+        state = "failed" if failed else state
+        value = repr(self.stage.error if failed else self.value)
         value = value if len(value) <= 80 else value[:79] + "…"
         return f"Update({self.stage.name!r} {state}: {value})"
 
@@ -127,12 +123,10 @@ async def astream_updates(executable: Executable[Any]) -> AsyncGenerator[Update,
 
 
 class UpdateStream(Iterator[Update]):
-    """The updates of a run, as a synchronous iterator (the run goes on in the runtime).
+    """The updates of a run, as a synchronous iterator; see the module docstring.
 
-    Also a context manager: leaving the ``with`` block stops the run and waits for it to
-    unwind. A stream that is dropped before its end (e.g. after a ``break``) stops its
-    run too, without waiting. After the last update, ``result`` and ``trace`` hold the
-    run's result and trace; a closed stream has no more updates.
+    After the last update, ``result`` and ``trace`` hold the run's result and trace; a
+    closed stream has no more updates.
     """
 
     def __init__(self, executable: Executable[Any], *, enable_batching: bool = True) -> None:
@@ -147,8 +141,7 @@ class UpdateStream(Iterator[Update]):
         self._state = "running"
         self._executable = executable
         self._enable_batching = enable_batching
-        # Lives on the runtime loop from its first step; when it is dropped unfinished,
-        # the loop closes it, which cancels the run (see astream_updates).
+        # Steps on the runtime loop; dropped unfinished, the loop closes it: the run stops.
         self._updates = astream_updates(executable)
 
     def __repr__(self) -> str:
@@ -192,27 +185,16 @@ def stream_updates(executable: Executable[Any], *, enable_batching: bool = True)
     Example:
         >>> for update in ot.stream_updates(strategy("Q")):   # doctest: +SKIP
         ...     print(update.name, update.value)
-
-    A ``break`` out of a plain ``for`` loop drops the stream, which stops the run; to
-    also wait until the run has unwound, use ``with ot.stream_updates(...) as updates:``
-    or :func:`safe_stream`.
     """
     return UpdateStream(executable, enable_batching=enable_batching)
 
 
-@contextlib.contextmanager
-def safe_stream(
-    executable: Executable[Any], *, enable_batching: bool = True
-) -> Iterator[UpdateStream]:
-    """A ``with`` block over the updates of a run; leaving the block stops the run.
+def safe_stream(executable: Executable[Any], *, enable_batching: bool = True) -> UpdateStream:
+    """The updates of a run, for a ``with`` block that stops the run when it is left.
 
     Example:
         >>> with ot.safe_stream(strategy("Q")) as updates:   # doctest: +SKIP
         ...     for update in updates:
         ...         print(update)
     """
-    stream = UpdateStream(executable, enable_batching=enable_batching)
-    try:
-        yield stream
-    finally:
-        stream.close()
+    return UpdateStream(executable, enable_batching=enable_batching)

@@ -1,9 +1,8 @@
-"""Run a coroutine to completion from synchronous code: the sync face of the runtime.
+"""Run a coroutine from synchronous code: the sync face of the runtime.
 
-:func:`run_sync` hands ``main()`` to onetwo's runtime loop (``onetwo.core.runtime``), in a
-copy of the caller's context (registry, options) with the run's options set, and blocks
-until it is done. It works the same in a script, a thread and a Jupyter cell (whose own
-loop keeps running); no ``nest_asyncio``.
+:func:`run_sync` runs ``main()`` on onetwo's runtime loop (``onetwo.core.runtime``) in a
+copy of the caller's context (registry, options) and blocks until it is done, the same in
+a script, a thread and a Jupyter cell (whose own loop keeps running; no ``nest_asyncio``).
 
 Example:
     >>> async def answer() -> int:
@@ -14,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import dataclasses
 from collections.abc import Awaitable, Callable
@@ -22,26 +20,16 @@ from typing import TypeVar
 
 from onetwo.core import batching, options, runtime
 
-__all__ = ["in_running_loop", "run_sync"]
+__all__ = ["run_sync"]
 
 T = TypeVar("T")
 
 
-def in_running_loop() -> bool:
-    """Whether this thread is already running an event loop (e.g. a Jupyter kernel)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def run_sync(main: Callable[[], Awaitable[T]], **changes: bool) -> T:
-    """Run ``main()`` on the runtime loop and return its result (or raise its error).
+    """Run ``main()`` on the runtime loop as one run, and return its result.
 
     Args:
-        main: a zero-argument callable returning the awaitable to run; called on the
-            runtime loop, in a copy of the caller's context.
+        main: a zero-argument callable returning the awaitable to run.
         **changes: :class:`~onetwo.core.options.RunOptions` fields for this run, e.g.
             ``enable_batching=False``; the others keep their current values.
     """
