@@ -9,6 +9,7 @@ of the llama.cpp server.
 from __future__ import annotations
 
 import asyncio
+import pickle
 import socket
 import threading
 from collections.abc import Iterator
@@ -124,3 +125,17 @@ def test_a_requests_per_second_limit_holds_across_two_threads_running_at_once() 
     # One budget: six starts 0.25 s apart (two budgets would give 0.25 and 0.5, twice).
     assert sorted(clock.sleeps) == [0.25, 0.5, 0.75, 1.0, 1.25]
     assert limiter.stats() == {"started": 6, "in_flight": 0, "waiting": 0}
+
+
+def test_a_rate_limiter_pickles_without_its_runtime_state() -> None:
+    limiter = RateLimiter(requests_per_second=4, max_concurrency=2)
+
+    @ot.make_executable
+    async def request() -> None:
+        async with limiter.slot():
+            pass
+
+    ot.run(request())
+    again = pickle.loads(pickle.dumps(limiter))
+    assert limiter.stats()["started"] == 1 and again.stats()["started"] == 0
+    assert (again.requests_per_second, again.max_concurrency) == (4, 2)
