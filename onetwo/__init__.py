@@ -7,9 +7,12 @@ Layers, bottom up (a module only imports from layers below it):
   onetwo's one long-lived event loop (``runtime``, ``syncrun``), the scheduler
   (``scheduling``, ``sampling``, ``batching``), the registry
   that binds builtins to implementations (``registry``, ``builtin``), the call cache
-  (``caching``), tracing and chat content. The core imports no model SDK.
-* ``onetwo.builtins``: the LLM builtins (``llm``) and composable prompts (``composables``).
-* ``onetwo.backends``: implementations of the builtins on real models and a scripted fake.
+  (``caching``), tracing and chat content. The core imports no builtins, no backend and
+  no model SDK; ``tests/test_layers.py`` checks it, and that no imports form a cycle.
+* ``onetwo.builtins``: the LLM builtins (``llm``) and composable prompts (``composables``);
+  importing it makes ``executable + text`` compose (``executing.set_composer``).
+* ``onetwo.backends``: implementations of the builtins on real models and a scripted fake
+  (which also answers ``Composable.dry_run``, the builtins' one lazy import of a backend).
 * ``onetwo.ot``: the short public namespace, ``from onetwo import ot``.
 """
 

@@ -49,7 +49,21 @@ __all__ = [
 
 
 class OneTwoError(Exception):
-    """Root of every error onetwo raises on purpose."""
+    """Root of every error onetwo raises on purpose.
+
+    Errors pickle with their attributes (they cross process boundaries), even those whose
+    constructor takes keyword-only arguments.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[OneTwoError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(OneTwoError):
@@ -82,12 +96,6 @@ class BackendHTTPError(BackendError):
         self.body = body
         self.retry_after = retry_after
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_http_error,
-            (type(self), str(self), self.status, self.body, self.retry_after),
-        )
-
 
 class RateLimited(BackendHTTPError):
     """The backend kept answering 429 after every retry (``.retry_after`` if it said)."""
@@ -96,12 +104,6 @@ class RateLimited(BackendHTTPError):
         self, message: str, *, status: int = 429, body: Any = None, retry_after: float | None = None
     ) -> None:
         super().__init__(message, status=status, body=body, retry_after=retry_after)
-
-
-def _rebuild_http_error(
-    cls: type[BackendHTTPError], msg: str, status: int, body: Any, retry_after: float | None
-) -> Any:
-    return cls(msg, status=status, body=body, retry_after=retry_after)
 
 
 class BackendTimeout(BackendError):
@@ -123,13 +125,6 @@ class OutputParseError(BackendError):
         super().__init__(message)
         self.text = text
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_parse_error, (str(self), self.text))
-
-
-def _rebuild_parse_error(msg: str, text: str) -> OutputParseError:
-    return OutputParseError(msg, text=text)
-
 
 class CacheError(OneTwoError):
     """The call cache cannot do what was asked (bad folder, unsupported value type...)."""
@@ -146,13 +141,6 @@ class CacheMiss(CacheError):
         super().__init__(message)
         self.call = call
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_cache_miss, (str(self), self.call))
-
-
-def _rebuild_cache_miss(msg: str, call: str) -> CacheMiss:
-    return CacheMiss(msg, call=call)
-
 
 class TemplateError(OneTwoError):
     """A composable template could not be parsed or rendered.
@@ -166,10 +154,3 @@ class TemplateError(OneTwoError):
         super().__init__(message)
         self.template_name = template_name
         self.line = line
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_template_error, (str(self), self.template_name, self.line))
-
-
-def _rebuild_template_error(msg: str, name: str, line: int | None) -> TemplateError:
-    return TemplateError(msg, template_name=name, line=line)

@@ -18,15 +18,18 @@ from typing import Any
 
 import pydantic
 
+from onetwo.core import executing
 from onetwo.core.content import Chunk, ChunkList, Message, Role
 from onetwo.core.executing import Executable, resolve_arguments
 
 __all__ = [
     "NO_VALUE",
+    "Call",
     "Composable",
     "Context",
     "Part",
     "compose",
+    "fake_backend",
     "make_composable",
     "parts_of",
     "to_text",
@@ -52,9 +55,8 @@ def to_text(value: Any) -> str:
 
 
 class Context:
-    """The state one run of a composable threads through its parts.
+    """The state one run of a composable threads through its parts (one per run).
 
-    Every run gets its own context, so a composable can run many times, concurrently.
     A :func:`make_composable` function receives it as its first argument.
 
     Attributes:
@@ -150,11 +152,8 @@ def _unknown_variable(name: str, variables: Mapping[str, Any]) -> str:
 
 
 class Part:
-    """One step of a composable. ``render`` appends to the context and returns a value.
-
-    The value is what ``c.store`` keeps when the part is the only one stored, e.g. the
-    parsed object of ``c.generate_object``; a part that adds nothing returns ``NO_VALUE``.
-    """
+    """One step of a composable: ``render`` appends to the context and returns a value
+    (what ``c.store`` keeps, e.g. a parsed object), or ``NO_VALUE``."""
 
     __slots__ = ()
 
@@ -224,21 +223,11 @@ class Composable(Executable[str]):
     Build one with ``+`` from strings, executables and the ``c.*`` steps; bind inputs by
     calling it; read the values it stored with ``composable['name']``.
 
-    ``composable['name']`` reads the variables of the *last run that ended* of this
-    composable (or of a copy made by binding inputs), even a failed one, so that a
-    notebook can inspect what was stored before the error. Each run works on its own
-    :class:`Context` and publishes it only when it ends, so concurrent runs never mix
-    their variables; with runs in flight, the last to finish wins. When that matters (e.g.
-    under ``ot.repeat``), run ``composable.with_context()`` instead: it returns each run's
-    own context.
-
-    Example:
-        >>> from onetwo.builtins import composables as c
-        >>> prompt = "Q: " + c.f("{question}") + "\\nA:" + c.store("answer", c.generate_text())
-        >>> ot.run(prompt(question="2+2?"))   # doctest: +SKIP
-        'Q: 2+2?\\nA: 4'
-        >>> prompt["answer"]   # doctest: +SKIP
-        ' 4'
+    ``composable['name']`` reads the variables of the *last run that ended* (even a
+    failed one, to inspect what was stored before the error). Each run works on its own
+    :class:`Context`, so concurrent runs never mix variables, but the last to finish
+    wins: under ``ot.repeat``, run ``composable.with_context()`` to get each run's own.
+    See ``onetwo.builtins.composables`` for an example.
     """
 
     __slots__ = ("_last", "_parts")
@@ -306,14 +295,23 @@ class Composable(Executable[str]):
         return _WithContext(self)
 
     def dry_run(self, **inputs: Any) -> Any:
-        """The calls this composable would make with ``inputs``, without any backend.
+        """The calls this composable would make with ``inputs``, answered by stubs.
 
-        Returns a ``DryRun`` (``.prompts``, ``.calls``, ``.text``, ``.variables``); see
-        ``onetwo.builtins._dry_run``.
+        Returns a ``DryRun`` (``.prompts``, ``.calls``, ``.text``, ``.variables``); no
+        backend is contacted. See ``onetwo.backends.fake.dry_run``.
         """
-        from onetwo.builtins import _dry_run
+        return fake_backend().dry_run(self(**inputs) if inputs else self)
 
-        return _dry_run.dry_run(self(**inputs) if inputs else self)
+
+def fake_backend() -> Any:
+    """``onetwo.backends.fake``, which answers dry runs.
+
+    The one import from the builtins into the backends (``tests/test_layers.py``): lazy,
+    so that the builtins load without any backend.
+    """
+    from onetwo.backends import fake
+
+    return fake
 
 
 class _WithContext(Executable[Context]):
@@ -349,19 +347,35 @@ def parts_of(value: Any) -> tuple[Part, ...]:
 
 
 def compose(left: Any, right: Any) -> Composable:
-    """``left + right`` as a new composable: what ``+`` does with composables."""
+    """``left + right`` as a new composable: what ``+`` does with executables."""
     return Composable((*parts_of(left), *parts_of(right)))
 
 
-class _Call(Part):
-    """A call of a :func:`make_composable` function, with its arguments."""
+executing.set_composer(compose)
 
-    __slots__ = ("args", "fn", "kwargs")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
+class Call(Part):
+    """A step: ``fn(context, *args, **kwargs)``, its result appended (as ``role``'s text).
+
+    What :func:`make_composable` builds, and the model calls of ``composables``.
+    """
+
+    __slots__ = ("args", "fn", "kwargs", "name", "role")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        name: str | None = None,
+        role: Role | None = None,
+    ) -> None:
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
+        self.name = name or getattr(fn, "__name__", "step")
+        self.role = role
 
     async def render(self, context: Context) -> Any:
         args, kwargs = await resolve_arguments(self.args, self.kwargs)
@@ -374,11 +388,12 @@ class _Call(Part):
             result = await result
         if result is None:
             return NO_VALUE
-        context.append(result)
+        context.append(result, role=self.role)
         return result
 
     def __repr__(self) -> str:
-        return f"{getattr(self.fn, '__name__', 'step')}(…)"
+        shown = [*map(repr, self.args), *(f"{k}={v!r}" for k, v in self.kwargs.items())]
+        return f"{self.name}({', '.join(shown)})"
 
 
 def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
@@ -408,6 +423,6 @@ def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
 
     @functools.wraps(fn)
     def factory(*args: Any, **kwargs: Any) -> Composable:
-        return Composable((_Call(fn, args, kwargs),))
+        return Composable((Call(fn, args, kwargs),))
 
     return factory

@@ -37,19 +37,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from onetwo.builtins import llm
 from onetwo.builtins._composing import (
+    NO_VALUE,
+    Call,
     Composable,
     Context,
     Part,
     compose,
+    fake_backend,
     make_composable,
     parts_of,
 )
-from onetwo.builtins._dry_run import DRY_RUN_REPLY, DryRun, DryRunCall
 from onetwo.core.builtin import Builtin
 from onetwo.core.content import PredefinedRole, Role
 from onetwo.core.executing import Executable
@@ -57,11 +59,8 @@ from onetwo.core.scheduling import parallel
 from onetwo.errors import TemplateError
 
 __all__ = [
-    "DRY_RUN_REPLY",
     "Composable",
     "Context",
-    "DryRun",
-    "DryRunCall",
     "chat",
     "compose",
     "f",
@@ -79,36 +78,36 @@ __all__ = [
 ]
 
 
+_DRY_RUN_NAMES = ("DRY_RUN_REPLY", "DryRun", "DryRunCall")
+
+
+def __getattr__(name: str) -> Any:
+    # The dry-run types live with the fake backend that answers dry runs; still importable
+    # from here (not in __all__: `import *` must not load a backend).
+    if name in _DRY_RUN_NAMES:
+        return getattr(fake_backend(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # --- text -------------------------------------------------------------------------------
 
 
-class _Format(Part):
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return f"f({self.text!r:.40})"
-
-    async def render(self, context: Context) -> Any:
-        try:
-            text = self.text.format_map(context.variables)
-        except KeyError as e:
-            cause = f"no variable {e.args[0]!r}; the variables are {sorted(context.variables)}"
-            raise TemplateError(
-                f"c.f({self.text!r:.60}) cannot be filled in: {cause}. Pass it as an input, "
-                f"e.g. prompt({e.args[0]}=...), or store it first with c.store(...).",
-                template_name="c.f",
-            ) from e
-        except (IndexError, ValueError, AttributeError) as e:
-            raise TemplateError(
-                f"c.f({self.text!r:.60}) cannot be filled in: {e}. Use named fields such "
-                "as {question}; write {{ and }} for literal braces.",
-                template_name="c.f",
-            ) from e
-        context.append(text)
-        return text
+def _format(context: Context, text: str) -> str:
+    try:
+        return text.format_map(context.variables)
+    except KeyError as e:
+        cause = f"no variable {e.args[0]!r}; the variables are {sorted(context.variables)}"
+        raise TemplateError(
+            f"c.f({text!r:.60}) cannot be filled in: {cause}. Pass it as an input, "
+            f"e.g. prompt({e.args[0]}=...), or store it first with c.store(...).",
+            template_name="c.f",
+        ) from e
+    except (IndexError, ValueError, AttributeError) as e:
+        raise TemplateError(
+            f"c.f({text!r:.60}) cannot be filled in: {e}. Use named fields such "
+            "as {question}; write {{ and }} for literal braces.",
+            template_name="c.f",
+        ) from e
 
 
 def f(text: str) -> Composable:
@@ -118,7 +117,7 @@ def f(text: str) -> Composable:
     """
     if not isinstance(text, str):
         raise TypeError(f"c.f() needs a str, got {type(text).__name__}.")
-    return Composable((_Format(text),))
+    return Composable((Call(_format, (text,), {}, name="f"),))
 
 
 def j(template: str, name: str | None = None) -> Composable:
@@ -160,23 +159,31 @@ def _check_options(where: str, builtin: Builtin[Any, Any], given: dict[str, Any]
         )
 
 
-def _show_options(name: str, options: dict[str, Any]) -> str:
-    return f"{name}({', '.join(f'{k}={v!r}' for k, v in options.items())})"
+def _model_call(
+    builtin: Builtin[Any, Any],
+    step: Callable[..., Awaitable[Any]],
+    options: dict[str, Any],
+    *args: Any,
+    role: Role | None = None,
+) -> Composable:
+    _check_options(f"c.{builtin.__name__}", builtin, options)
+    return Composable((Call(step, args, options, name=builtin.__name__, role=role),))
 
 
-class _GenerateText(Part):
-    __slots__ = ("options",)
+async def _generate_text(context: Context, **options: Any) -> Any:
+    return await llm.generate_text(context.prompt, **options)
 
-    def __init__(self, options: dict[str, Any]) -> None:
-        self.options = options
 
-    def __repr__(self) -> str:
-        return _show_options("generate_text", self.options)
+async def _generate_object(context: Context, cls: Any, **options: Any) -> Any:
+    return await llm.generate_object(context.prompt, cls, **options)
 
-    async def render(self, context: Context) -> Any:
-        text = await llm.generate_text(context.prompt, **self.options)
-        context.append(text)
-        return text
+
+async def _chat(context: Context, **options: Any) -> Any:
+    return await llm.chat(context.messages, **options)
+
+
+async def _instruct(context: Context, prefix: str | None, **options: Any) -> Any:
+    return (prefix or "") + await llm.instruct(context.prompt, prefix, **options)
 
 
 def generate_text(**options: Any) -> Composable:
@@ -185,26 +192,7 @@ def generate_text(**options: Any) -> Composable:
     Args:
         **options: ``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``.
     """
-    _check_options("c.generate_text", llm.generate_text, options)
-    return Composable((_GenerateText(options),))
-
-
-class _GenerateObject(Part):
-    __slots__ = ("cls", "options")
-
-    def __init__(self, cls: Any, options: dict[str, Any]) -> None:
-        self.cls = cls
-        self.options = options
-
-    def __repr__(self) -> str:
-        return _show_options(
-            f"generate_object[{getattr(self.cls, '__name__', self.cls)}]", self.options
-        )
-
-    async def render(self, context: Context) -> Any:
-        value = await llm.generate_object(context.prompt, self.cls, **self.options)
-        context.append(value)
-        return value
+    return _model_call(llm.generate_text, _generate_text, options)
 
 
 def generate_object(cls: Any, **options: Any) -> Composable:
@@ -213,23 +201,7 @@ def generate_object(cls: Any, **options: Any) -> Composable:
     The value is appended as text (pydantic models as JSON); ``c.store(name,
     c.generate_object(cls))`` keeps the value itself.
     """
-    _check_options("c.generate_object", llm.generate_object, options)
-    return Composable((_GenerateObject(cls, options),))
-
-
-class _Chat(Part):
-    __slots__ = ("options",)
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        self.options = options
-
-    def __repr__(self) -> str:
-        return _show_options("chat", self.options)
-
-    async def render(self, context: Context) -> Any:
-        reply = await llm.chat(context.messages, **self.options)
-        context.append(reply, role=PredefinedRole.MODEL)
-        return reply
+    return _model_call(llm.generate_object, _generate_object, options, cls)
 
 
 def chat(**options: Any) -> Composable:
@@ -242,25 +214,7 @@ def chat(**options: Any) -> Composable:
         **options: ``formatter``, ``temperature``, ``max_tokens``, ``stop``, ``top_k``,
             ``top_p``.
     """
-    _check_options("c.chat", llm.chat, options)
-    return Composable((_Chat(options),))
-
-
-class _Instruct(Part):
-    __slots__ = ("assistant_prefix", "options")
-
-    def __init__(self, assistant_prefix: str | None, options: dict[str, Any]) -> None:
-        self.assistant_prefix = assistant_prefix
-        self.options = options
-
-    def __repr__(self) -> str:
-        return _show_options("instruct", self.options)
-
-    async def render(self, context: Context) -> Any:
-        reply = await llm.instruct(context.prompt, self.assistant_prefix, **self.options)
-        text = (self.assistant_prefix or "") + reply
-        context.append(text, role=PredefinedRole.MODEL)
-        return text
+    return _model_call(llm.chat, _chat, options, role=PredefinedRole.MODEL)
 
 
 def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
@@ -268,8 +222,9 @@ def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
 
     ``assistant_prefix`` starts the answer and is appended with it.
     """
-    _check_options("c.instruct", llm.instruct, options)
-    return Composable((_Instruct(assistant_prefix, options),))
+    return _model_call(
+        llm.instruct, _instruct, options, assistant_prefix, role=PredefinedRole.MODEL
+    )
 
 
 class _Branch(Executable[Any]):
@@ -341,7 +296,7 @@ class _Store(Part):
             if isinstance(value, Executable):
                 value = await value
             context.append(value)
-        context[self.name] = value
+        context[self.name] = None if value is NO_VALUE else value
         return value
 
 

@@ -2,7 +2,10 @@
 
 Each builtin returns a lazy executable; the backend that answers is the one bound in the
 current registry when it runs (``backend.register()``). Arguments passed as ``None`` use
-the configured defaults (``llm.generate_text.update(temperature=0.0)``).
+the configured defaults (``llm.generate_text.update(temperature=0.0)``). The text
+builtins take the sampling settings of ``onetwo.builtins.settings.ModelSettings``
+(``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``), declared once there and
+spelled out as keyword-only parameters in each builtin's signature.
 
 When a backend does not implement a builtin, a default implementation built on others
 takes over:
@@ -27,11 +30,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import pydantic
 
 from onetwo.builtins.formatting import Formatter, get_formatter
+from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import sampling
 from onetwo.core.builtin import builtin
 from onetwo.core.content import ChunkList, Message, PredefinedRole
@@ -61,12 +65,8 @@ Prompt = str | ChunkList
 async def generate_text(
     prompt: Prompt,
     *,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    stop: Sequence[str] | None = None,
-    top_k: int | None = None,
-    top_p: float | None = None,
     include_details: bool = False,
+    **settings: Unpack[ModelSettings],
 ) -> Any:
     """Complete ``prompt``: returns the text, or ``(text, details)`` with ``include_details``.
 
@@ -81,20 +81,23 @@ async def generate_texts(
     prompt: Prompt,
     samples: int = 1,
     *,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    stop: Sequence[str] | None = None,
-    top_k: int | None = None,
-    top_p: float | None = None,
     include_details: bool = False,
+    **settings: Unpack[ModelSettings],
 ) -> list[Any]:
     """``samples`` independent completions of ``prompt``."""
     raise NotImplementedError
 
 
 @generate_texts.default_implementation
-async def _generate_texts(prompt: Prompt, samples: int = 1, **kwargs: Any) -> list[Any]:
-    return await sampling.repeat(generate_text(prompt, **kwargs), samples)
+async def _generate_texts(
+    prompt: Prompt,
+    samples: int = 1,
+    *,
+    include_details: bool = False,
+    **settings: Unpack[ModelSettings],
+) -> list[Any]:
+    one = generate_text(prompt, include_details=include_details, **settings)
+    return await sampling.repeat(one, samples)
 
 
 @builtin
@@ -102,12 +105,8 @@ async def chat(
     messages: Sequence[Message],
     *,
     formatter: Formatter | str | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    stop: Sequence[str] | None = None,
-    top_k: int | None = None,
-    top_p: float | None = None,
     include_details: bool = False,
+    **settings: Unpack[ModelSettings],
 ) -> Any:
     """The model's next turn in a conversation. A final MODEL message is a reply prefix."""
     raise NotImplementedError
@@ -118,14 +117,14 @@ async def _chat(
     messages: Sequence[Message],
     *,
     formatter: Formatter | str | None = None,
-    stop: Sequence[str] | None = None,
     include_details: bool = False,
-    **kwargs: Any,
+    **settings: Unpack[ModelSettings],
 ) -> Any:
     fmt = get_formatter(formatter)
     prompt = fmt.format(_check_messages(messages))
-    stops = [*(stop or ()), *fmt.stop_sequences()]
-    result = await generate_text(prompt, stop=stops, include_details=include_details, **kwargs)
+    stop = [*(settings.get("stop") or ()), *fmt.stop_sequences()]
+    sampling_settings = merge(settings, {"stop": stop})
+    result = await generate_text(prompt, include_details=include_details, **sampling_settings)
     if include_details:
         text, details = result
         return text.strip(), details
@@ -147,12 +146,8 @@ async def instruct(
     assistant_prefix: str | None = None,
     *,
     formatter: Formatter | str | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    stop: Sequence[str] | None = None,
-    top_k: int | None = None,
-    top_p: float | None = None,
     include_details: bool = False,
+    **settings: Unpack[ModelSettings],
 ) -> Any:
     """Answer one user instruction; ``assistant_prefix`` starts the answer (not repeated)."""
     raise NotImplementedError
@@ -220,19 +215,15 @@ async def _rank(
 async def generate_object(
     prompt: Prompt,
     cls: Any,
-    *,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    top_k: int | None = None,
-    top_p: float | None = None,
+    **settings: Unpack[ModelSettings],
 ) -> Any:
     """Generate a value of type ``cls`` (int, float, str, list, dict, a pydantic model...)."""
     raise NotImplementedError
 
 
 @generate_object.default_implementation
-async def _generate_object(prompt: Prompt, cls: Any, **kwargs: Any) -> Any:
-    text = await generate_text(prompt, **kwargs)
+async def _generate_object(prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]) -> Any:
+    text = await generate_text(prompt, **settings)
     return parse_object(text, cls)
 
 

@@ -17,13 +17,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from onetwo.core import tracing
+from onetwo.core.rendering import HTMLRenderer
 from onetwo.core.tracing import TraceStats
 
 __all__ = ["Comparison", "EvaluationSummary", "ExampleResult"]
 
 
+class _Displayed:
+    """Displays as an escaped HTML table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        return HTMLRenderer().render(self)
+
+
 @dataclasses.dataclass(eq=False)
-class ExampleResult:
+class ExampleResult(_Displayed):
     """What happened on one example.
 
     Attributes:
@@ -83,14 +91,9 @@ class ExampleResult:
         )
         return f"ExampleResult({self.index}, {outcome}, metrics={self.metrics})"
 
-    def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
-        return HTMLRenderer().render(self)
-
 
 @dataclasses.dataclass(eq=False)
-class EvaluationSummary:
+class EvaluationSummary(_Displayed):
     """The results of :func:`evaluate`: averaged metrics and every example's result.
 
     Attributes:
@@ -145,14 +148,9 @@ class EvaluationSummary:
             f"metrics={{{metrics}}}, {self.duration:.2f} s)"
         )
 
-    def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
-        return HTMLRenderer().render(self)
-
 
 @dataclasses.dataclass(eq=False)
-class Comparison:
+class Comparison(_Displayed):
     """The results of :func:`compare`: one :class:`EvaluationSummary` per registry.
 
     ``to_dicts()`` gives one row per example with the backends side by side;
@@ -217,8 +215,3 @@ class Comparison:
             for name, s in self.summaries.items()
         ]
         return f"Comparison({'; '.join(parts)})"
-
-    def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
-        return HTMLRenderer().render(self)

@@ -1,9 +1,8 @@
-"""The trace tree: its nodes, their totals, and how running code adds nodes to it.
+"""The trace tree: :class:`Trace` nodes, their totals, and how running code grows it.
 
-A :class:`Trace` node is one traced call; the calls it made are its ``children``. Code
-that runs adds nodes under :data:`current_node` (``None`` when tracing is off) with
+Running code adds nodes under :data:`current_node` (``None`` when tracing is off) with
 :func:`open_node`/:func:`close_node`, or :func:`run_node` for an awaitable. The public
-face of all this is ``onetwo.core.tracing``, which re-exports the names users need.
+face is ``onetwo.core.tracing``.
 """
 
 from __future__ import annotations
@@ -13,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
+
+from onetwo.core.rendering import HTMLRenderer
 
 __all__ = [
     "Listener",
@@ -199,8 +200,6 @@ class Trace:
         return f"Trace({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
-        from onetwo.core.rendering import HTMLRenderer
-
         return HTMLRenderer().render(self)
 
 

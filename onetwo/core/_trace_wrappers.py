@@ -8,9 +8,10 @@ the output; their wrappers forward the whole generator protocol.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from onetwo.core._trace_tree import (
@@ -79,14 +80,8 @@ def _wrap_sync(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
         if parent is None:
             return fn(*args, **kwargs)
         node = open_node(parent, name, "function", inputs(args, kwargs))
-        token = current_node.set(node)
-        try:
+        with _current(node):
             result = fn(*args, **kwargs)
-        except BaseException as e:
-            close_node(node, error=e)
-            raise
-        finally:
-            current_node.reset(token)
         close_node(node, result)
         return result
 
@@ -102,9 +97,23 @@ def _partial(node: Trace | None, value: Any) -> None:
         listener(node, value)
 
 
-def _end(node: Trace | None, error: BaseException | None = None) -> None:
+@contextlib.contextmanager
+def _current(node: Trace | None) -> Iterator[None]:
+    """``node`` is current inside; an error raised inside ends it, then propagates."""
+    token = current_node.set(node)
+    try:
+        yield
+    except BaseException as e:
+        if node is not None:
+            close_node(node, node.outputs, e)
+        raise
+    finally:
+        current_node.reset(token)
+
+
+def _end(node: Trace | None) -> None:
     if node is not None:
-        close_node(node, node.outputs, error)
+        close_node(node, node.outputs)
 
 
 # The wrappers of generators forward the whole protocol (``send``/``asend``, ``throw``,
@@ -120,29 +129,18 @@ def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
         node = None if parent is None else open_node(parent, name, "function", inputs(args, kwargs))
         step: Callable[[], Awaitable[Any]] = gen.__anext__
         while True:
-            token = current_node.set(node)
-            try:
-                value = await step()
-            except StopAsyncIteration:
-                _end(node)
-                return
-            except BaseException as e:
-                _end(node, e)
-                raise
-            finally:
-                current_node.reset(token)
+            with _current(node):
+                try:
+                    value = await step()
+                except StopAsyncIteration:
+                    _end(node)
+                    return
             _partial(node, value)
             try:
                 sent = yield value
             except GeneratorExit:  # closed early (e.g. after a `break`): close it too
-                token = current_node.set(node)
-                try:
+                with _current(node):
                     await gen.aclose()
-                except BaseException as e:
-                    _end(node, e)
-                    raise
-                finally:
-                    current_node.reset(token)
                 _end(node)
                 raise
             except BaseException as e:
@@ -163,29 +161,18 @@ def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
         node = open_node(parent, name, "function", inputs(args, kwargs))
         step: Callable[[], Any] = gen.__next__
         while True:
-            token = current_node.set(node)
-            try:
-                value = step()
-            except StopIteration as stop:
-                _end(node)
-                return stop.value
-            except BaseException as e:
-                _end(node, e)
-                raise
-            finally:
-                current_node.reset(token)
+            with _current(node):
+                try:
+                    value = step()
+                except StopIteration as stop:
+                    _end(node)
+                    return stop.value
             _partial(node, value)
             try:
                 sent = yield value
             except GeneratorExit:  # closed early (e.g. after a `break`): close it too
-                token = current_node.set(node)
-                try:
+                with _current(node):
                     gen.close()
-                except BaseException as e:
-                    _end(node, e)
-                    raise
-                finally:
-                    current_node.reset(token)
                 _end(node)
                 raise
             except BaseException as e:

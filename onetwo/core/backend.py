@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-if TYPE_CHECKING:
-    from onetwo.core.caching import CallCache
+from onetwo.core import caching
+from onetwo.core.caching import CallCache
 
 __all__ = ["Backend"]
 
@@ -40,8 +40,6 @@ class Backend:
         self.model = model
         self.cache: CallCache | None = None
         if cache is not None:
-            from onetwo.core import caching
-
             self.cache = caching.open_cache(cache)
 
     def identity(self) -> Mapping[str, Any]:

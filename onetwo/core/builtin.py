@@ -7,6 +7,10 @@ arguments that were not given, or given as ``None``, from the configured default
 calls it with keyword arguments. A builtin may have a *default implementation* used when
 nothing is configured (e.g. ``count_tokens`` counts ``tokenize``'s tokens).
 
+An async implementation runs on the event loop. A sync one runs on a thread pool of
+:data:`SYNC_THREADS` threads (in a copy of the caller's context, so tracing and the
+sampling key hold there): a blocking call does not stall the other calls of the run.
+
 Example:
     >>> @builtin
     ... async def shout(text: str) -> str:
@@ -19,8 +23,13 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
+import threading
+import typing
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from onetwo.core import tracing
@@ -29,7 +38,11 @@ from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
 
-__all__ = ["Builtin", "BuiltinCall", "builtin"]
+__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin"]
+
+SYNC_THREADS = 100
+"""The threads sync implementations run on: as many as ``ot.par_iter`` runs at once by
+default, so that a blocking implementation is not the bottleneck of a default run."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -52,7 +65,7 @@ class Builtin(Generic[P, T]):
         self.__doc__ = stub.__doc__
         self.__module__ = stub.__module__
         self.__wrapped__ = stub
-        sig = inspect.signature(stub)
+        sig = _spelled_out(stub)
         self.__signature__ = sig
         params = list(sig.parameters.values())
         self._positional = tuple(
@@ -177,6 +190,29 @@ class Builtin(Generic[P, T]):
         return entry
 
 
+def _spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
+    """The stub's signature, with ``**settings: Unpack[SomeTypedDict]`` spelled out.
+
+    A family of builtins can declare shared keyword arguments once, as a ``TypedDict``
+    (e.g. the sampling settings of the LLM builtins), and still show users and the
+    registry one explicit keyword-only parameter (default ``None``) per key.
+    """
+    sig = inspect.signature(stub)
+    params = list(sig.parameters.values())
+    if not params or params[-1].kind is not params[-1].VAR_KEYWORD:
+        return sig
+    hint = typing.get_type_hints(stub, include_extras=True).get(params[-1].name)
+    if typing.get_origin(hint) is not typing.Unpack:
+        return sig
+    keys = typing.get_type_hints(typing.get_args(hint)[0])
+    first = next((i for i, p in enumerate(params) if p.kind is p.KEYWORD_ONLY), len(params) - 1)
+    spelled = [
+        inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=t)
+        for k, t in keys.items()
+    ]
+    return sig.replace(parameters=[*params[:first], *spelled, *params[first:-1]])
+
+
 class BuiltinCall(Executable[T]):
     """One call of a builtin with its arguments; runs the current implementation."""
 
@@ -229,20 +265,31 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
         kwargs.update(zip(pending, values))
     if binding.is_async:
         return await binding.impl(**kwargs)
-    result = binding.impl(**kwargs)
+    run = functools.partial(contextvars.copy_context().run, binding.impl, **kwargs)
+    result = await asyncio.get_running_loop().run_in_executor(_sync_pool(), run)
     if isinstance(result, Executable) or inspect.isawaitable(result):
         result = await result
     return result
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:  # threads are started on demand, up to SYNC_THREADS
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="onetwo-sync")
+        return _pool
+
+
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:
     assert binding.accepts is not None
     extra = sorted(set(kwargs) - binding.accepts)
-    from onetwo.core.registry import _impl_name
-
     return TypeError(
         f"{b.name} was called with {', '.join(f'{k}={_short(kwargs[k])}' for k in extra)}, "
-        f"but its implementation {_impl_name(binding.impl)} does not accept "
+        f"but its implementation {binding.impl_name} does not accept "
         f"{'it' if len(extra) == 1 else 'them'}. Drop the argument, or configure a backend "
         "that supports it."
     )

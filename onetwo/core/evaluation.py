@@ -23,8 +23,8 @@ Example:
     >>> summary.metrics
     {'exact': 1.0}
 
-Metric functions run under the same registry as the strategy: an LLM judge inside
-:func:`compare` would be judged by each backend in turn; pin it with ``ot.with_registry``.
+Metric functions run under the strategy's registry: pin an LLM judge inside
+:func:`compare` with ``ot.with_registry``.
 """
 
 from __future__ import annotations
@@ -33,15 +33,14 @@ import dataclasses
 import inspect
 import numbers
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from onetwo.core import tracing
 from onetwo.core._evaluation_results import Comparison, EvaluationSummary, ExampleResult
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
-from onetwo.core.scheduling import par_iter, parallel
+from onetwo.core.scheduling import par_iter, parallel, progress_bar
 from onetwo.core.syncrun import run_sync
 
 __all__ = [
@@ -258,18 +257,6 @@ def _strategy_name(strategy: Strategy) -> str:
     return str(name or type(strategy).__name__).rsplit("<locals>.", 1)[-1]
 
 
-def _progress_bar(progress: bool | str, total: int, label: str) -> Any:
-    if not progress:
-        return None
-    with warnings.catch_warnings():
-        # In Jupyter without ipywidgets, tqdm.auto warns and falls back to a text bar,
-        # which is all we need: no warning for the notebook user.
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=progress if isinstance(progress, str) else label)
-
-
 def _examples(examples: Iterable[Example]) -> list[Example]:
     if isinstance(examples, Mapping | str | bytes) or not isinstance(examples, Iterable):
         raise TypeError(
@@ -279,44 +266,68 @@ def _examples(examples: Iterable[Example]) -> list[Example]:
     return list(examples)
 
 
-def _settings(
-    strategy: Strategy,
-    inputs_extractor: Callable[[Example], Any],
-    target_extractor: Callable[[Example], Any] | None,
-    metric_functions: Metrics,
-    name: str | None,
-) -> _Evaluation:
+class _Options(TypedDict, total=False):
+    """The keyword arguments :func:`aevaluate` takes; see :func:`evaluate`."""
+
+    inputs_extractor: Callable[[Example], Any]
+    target_extractor: Callable[[Example], Any] | None
+    metric_functions: Metrics
+    progress: bool | str
+    chunk_size: int | None
+    name: str | None
+
+
+def _settings(strategy: Strategy, options: Mapping[str, Any], where: str) -> _Evaluation:
+    unknown = sorted(set(options) - _Options.__annotations__.keys())
+    if unknown:
+        raise TypeError(f"{where}() got unexpected keyword argument(s) {unknown}.")
     if not callable(strategy):
         raise TypeError(
             f"the strategy must be callable (a function returning an executable, e.g. an "
             f"@ot.make_executable function or a builtin), got {type(strategy).__name__}."
         )
-    metrics = _metrics_of(metric_functions)
     return _Evaluation(
-        strategy, inputs_extractor, target_extractor, metrics, name or _strategy_name(strategy)
+        strategy,
+        options.get("inputs_extractor", _question),
+        options.get("target_extractor", _answer),
+        _metrics_of(options.get("metric_functions")),
+        options.get("name") or _strategy_name(strategy),
     )
 
 
-async def aevaluate(
-    strategy: Strategy,
+async def _run_all(
+    runs: Mapping[str, tuple[_Evaluation, Registry | None]],
     examples: Iterable[Example],
-    *,
-    inputs_extractor: Callable[[Example], Any] = _question,
-    target_extractor: Callable[[Example], Any] | None = _answer,
-    metric_functions: Metrics = None,
-    progress: bool | str = True,
-    chunk_size: int | None = None,
-    name: str | None = None,
-) -> EvaluationSummary:
-    """:func:`evaluate`, from async code."""
-    evaluation = _settings(strategy, inputs_extractor, target_extractor, metric_functions, name)
+    options: Mapping[str, Any],
+    label: str,
+) -> list[EvaluationSummary]:
     examples = _examples(examples)
-    bar = _progress_bar(progress, len(examples), evaluation.name)
+    progress = options.get("progress", True)
+    bar = progress_bar(progress, len(examples) * len(runs), label)
+    chunk_size = options.get("chunk_size")
     try:
-        return await evaluation.run_all(examples, chunk_size, bar)
+        return await parallel(
+            *(
+                make_executable(run.run_all)(examples, chunk_size, bar)
+                if registry is None
+                else with_registry(
+                    make_executable(run.run_all)(examples, chunk_size, bar), registry
+                )
+                for run, registry in runs.values()
+            )
+        )
     finally:
         if bar is not None:
             bar.close()
+
+
+async def aevaluate(
+    strategy: Strategy, examples: Iterable[Example], **options: Unpack[_Options]
+) -> EvaluationSummary:
+    """:func:`evaluate`, from async code (the same arguments)."""
+    evaluation = _settings(strategy, options, "aevaluate")
+    (summary,) = await _run_all({"": (evaluation, None)}, examples, options, evaluation.name)
+    return summary
 
 
 def evaluate(
@@ -389,34 +400,18 @@ async def acompare(
     strategy: Strategy,
     examples: Iterable[Example],
     registries: Mapping[str, Any],
-    *,
-    inputs_extractor: Callable[[Example], Any] = _question,
-    target_extractor: Callable[[Example], Any] | None = _answer,
-    metric_functions: Metrics = None,
-    progress: bool | str = True,
-    chunk_size: int | None = None,
+    **options: Unpack[_Options],
 ) -> Comparison:
-    """:func:`compare`, from async code."""
+    """:func:`compare`, from async code (the same arguments)."""
     if not registries:
         raise ValueError("compare() needs at least one registry, got none.")
-    chosen = {name: _as_registry(name, value) for name, value in registries.items()}
-    examples = _examples(examples)
+    if "name" in options:
+        raise TypeError("compare() got an unexpected keyword argument 'name'.")
     runs = {
-        name: _settings(strategy, inputs_extractor, target_extractor, metric_functions, name)
-        for name in chosen
+        name: (_settings(strategy, {**options, "name": name}, "compare"), _as_registry(name, value))
+        for name, value in registries.items()
     }
-    bar = _progress_bar(progress, len(examples) * len(runs), "compare")
-    try:
-        summaries = await parallel(
-            *(
-                with_registry(make_executable(run.run_all)(examples, chunk_size, bar), chosen[n])
-                for n, run in runs.items()
-            )
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-    return Comparison(dict(zip(runs, summaries)))
+    return Comparison(dict(zip(runs, await _run_all(runs, examples, options, "compare"))))
 
 
 def compare(

@@ -1,9 +1,9 @@
 """Lazy executables: descriptions of work that run only when awaited or ``ot.run``.
 
-An :class:`Executable` is a recipe, not a running task. Building one (calling a builtin
-such as ``llm.generate_text(...)``, or a function decorated with :func:`make_executable`)
-does nothing; the work happens each time it is awaited, so the same executable can run
-again, under another registry or sampling key.
+An :class:`Executable` is a recipe, not a running task: building one (calling a builtin,
+or a :func:`make_executable` function) does nothing; each ``await`` runs it afresh, so
+the same executable can run again, under another registry or sampling key. Arguments
+that are themselves executables run first, concurrently (except ``non_executed_args``).
 
 Example:
     >>> from onetwo import ot
@@ -12,9 +12,6 @@ Example:
     ...     return text.upper()
     >>> ot.run(shout("hi"))
     'HI'
-
-Arguments that are themselves executables are run first, concurrently, and replaced by
-their results (except the ones named in ``non_executed_args``).
 """
 
 from __future__ import annotations
@@ -31,18 +28,31 @@ __all__ = [
     "coroutines_of",
     "make_executable",
     "resolve_arguments",
+    "set_composer",
 ]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+# What `+` does with an executable: set by `onetwo.builtins` (composable prompts) on import.
+_compose: Callable[[Any, Any], Any] | None = None
+
+
+def set_composer(compose: Callable[[Any, Any], Any]) -> None:
+    """Make ``executable + other`` (and ``other + executable``) return ``compose(a, b)``.
+
+    The core knows nothing of prompts: ``onetwo.builtins`` registers its ``compose`` when
+    it is imported, which every module that creates builtins or composables does.
+    """
+    global _compose
+    _compose = compose
 
 
 class Executable(Generic[T]):
     """A lazy computation producing a ``T``: await it, or pass it to ``ot.run``.
 
     Subclasses implement :meth:`_run`, returning a fresh coroutine each time.
-    Executables compose with ``+`` into composable prompts (see
-    ``onetwo.builtins.composables``).
+    Executables compose with ``+`` into composable prompts (see :func:`set_composer`).
     """
 
     __slots__ = ()
@@ -54,22 +64,17 @@ class Executable(Generic[T]):
         return self._run().__await__()
 
     def __add__(self, other: Any) -> Any:
-        from onetwo.builtins import composables
-
-        return composables.compose(self, other)
+        return NotImplemented if _compose is None else _compose(self, other)
 
     def __radd__(self, other: Any) -> Any:
-        from onetwo.builtins import composables
-
-        return composables.compose(other, self)
+        return NotImplemented if _compose is None else _compose(other, self)
 
 
 def coroutines_of(executables: Iterable[Executable[Any]]) -> list[Coroutine[Any, Any, Any]]:
     """One fresh coroutine per executable, e.g. for ``asyncio.gather``.
 
-    ``_run()`` may fail before returning its coroutine (a builtin that is not
-    configured fails at once); the coroutines already made are then closed, so none is
-    left never-awaited.
+    If one ``_run()`` fails at once (a builtin not configured), those already made are
+    closed, so none is left never-awaited.
     """
     coros: list[Coroutine[Any, Any, Any]] = []
     try:
@@ -127,6 +132,11 @@ class FunctionExecutable(Executable[T]):
         self._spec = spec
         self._args = args
         self._kwargs = kwargs
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The decorated function this is a call of."""
+        return self._spec.fn
 
     def __repr__(self) -> str:
         return f"<Executable {self._spec.name}(…)>"

@@ -84,6 +84,16 @@ class Binding:
     def with_defaults(self, **defaults: Any) -> Binding:
         return dataclasses.replace(self, defaults={**self.defaults, **defaults})
 
+    @property
+    def impl_name(self) -> str:
+        """``impl`` for messages: ``Class.method`` for a bound method, else its name."""
+        impl = self.impl
+        owner = getattr(impl, "__self__", None)
+        name = getattr(impl, "__qualname__", None) or repr(impl)
+        if owner is not None:
+            return f"{type(owner).__name__}.{getattr(impl, '__name__', name)}"
+        return name
+
 
 class Registry(MutableMapping[str, Binding]):
     """Maps builtin names (``"llm.generate_text"``) to their :class:`Binding`.
@@ -119,16 +129,8 @@ class Registry(MutableMapping[str, Binding]):
         return Registry(self._bindings)
 
     def __repr__(self) -> str:
-        items = ", ".join(f"{k}={_impl_name(b.impl)}" for k, b in sorted(self._bindings.items()))
+        items = ", ".join(f"{k}={b.impl_name}" for k, b in sorted(self._bindings.items()))
         return f"Registry({items})"
-
-
-def _impl_name(impl: Callable[..., Any]) -> str:
-    owner = getattr(impl, "__self__", None)
-    name = getattr(impl, "__qualname__", None) or repr(impl)
-    if owner is not None:
-        return f"{type(owner).__name__}.{getattr(impl, '__name__', name)}"
-    return name
 
 
 _global_registry = Registry()
@@ -232,8 +234,7 @@ class _WithRegistry(Executable[T]):
 def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
     """``executable``, run with ``registry`` as the current registry.
 
-    Several of these may run concurrently (e.g. in ``ot.parallel``), each on its own
-    registry: the override is local to the task.
+    Several may run concurrently (``ot.parallel``), each on its own registry.
     """
     if not isinstance(executable, Executable):
         raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")

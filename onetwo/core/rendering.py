@@ -1,10 +1,11 @@
 """HTML for notebooks: traces, evaluation summaries and comparisons.
 
-Traces, :class:`~onetwo.core.evaluation.EvaluationSummary` and
-:class:`~onetwo.core.evaluation.Comparison` display themselves in Jupyter and Colab
-through ``_repr_html_``, which calls :class:`HTMLRenderer`. Everything taken from a run
-(prompts, replies, error messages) is escaped, so a prompt containing ``<script>`` shows
-as text; nested parts are collapsible ``<details>`` blocks; long values are cut.
+Traces and evaluation results display themselves in Jupyter and Colab through
+``_repr_html_``, which calls :class:`HTMLRenderer`. Everything taken from a run is
+escaped (a prompt containing ``<script>`` shows as text); nested parts are collapsible
+``<details>`` blocks; long values are cut. The renderer reads objects through the small
+protocols below (what it needs of a trace node, a result...), so it imports neither
+tracing nor evaluation.
 
 Example:
     >>> from onetwo import ot
@@ -19,14 +20,92 @@ from __future__ import annotations
 
 import html
 import pprint
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from onetwo.core.content import ChunkList, Message
-from onetwo.core.evaluation import Comparison, EvaluationSummary, ExampleResult
-from onetwo.core.tracing import Trace
 
-__all__ = ["HTMLRenderer", "details", "escape", "pre", "table"]
+__all__ = [
+    "ComparisonLike",
+    "ExampleLike",
+    "HTMLRenderer",
+    "StatsLike",
+    "SummaryLike",
+    "TraceLike",
+    "details",
+    "escape",
+    "pre",
+    "table",
+]
+
+
+# What the renderer reads of each object; ``render`` tells them apart by these attributes.
+
+
+class StatsLike(Protocol):
+    """Totals of a run (``onetwo.core.tracing.TraceStats``)."""
+
+    calls: int
+    model_calls: int
+    cache_hits: int
+    tokens: int
+
+
+@runtime_checkable
+class TraceLike(Protocol):
+    """A trace node (``onetwo.core.tracing.Trace``)."""
+
+    name: str
+    kind: str
+    inputs: dict[str, Any]
+    outputs: Any
+    error: BaseException | None
+    end: float | None
+    duration: float | None
+    details: dict[str, Any]
+    children: Sequence[TraceLike]
+
+    def stats(self) -> StatsLike: ...
+
+
+@runtime_checkable
+class ExampleLike(Protocol):
+    """One example's result (``onetwo.core.evaluation.ExampleResult``)."""
+
+    index: int
+    inputs: dict[str, Any]
+    target: Any
+    prediction: Any
+    metrics: dict[str, float]
+    error: BaseException | None
+    trace: TraceLike | None
+    latency: float | None
+
+    def stats(self) -> StatsLike: ...
+
+
+@runtime_checkable
+class SummaryLike(Protocol):
+    """An evaluation's results (``onetwo.core.evaluation.EvaluationSummary``)."""
+
+    name: str
+    results: Sequence[ExampleLike]
+    errors: Sequence[ExampleLike]
+    metrics: dict[str, float]
+    counts: dict[str, int]
+    duration: float
+
+    def stats(self) -> StatsLike: ...
+
+
+@runtime_checkable
+class ComparisonLike(Protocol):
+    """Summaries side by side (``onetwo.core.evaluation.Comparison``)."""
+
+    summaries: Mapping[str, SummaryLike]
+
+    def overview(self) -> list[dict[str, Any]]: ...
+
 
 _STYLE = (
     "<style>"
@@ -109,14 +188,14 @@ class HTMLRenderer:
         return f'<div class="onetwo">{_STYLE}{self._body(obj)}</div>'
 
     def _body(self, obj: Any) -> str:
-        if isinstance(obj, Trace):
-            return self.trace(obj)
-        if isinstance(obj, EvaluationSummary):
-            return self.summary(obj)
-        if isinstance(obj, Comparison):
+        if isinstance(obj, ComparisonLike):
             return self.comparison(obj)
-        if isinstance(obj, ExampleResult):
+        if isinstance(obj, SummaryLike):
+            return self.summary(obj)
+        if isinstance(obj, ExampleLike):
             return self.example(obj)
+        if isinstance(obj, TraceLike):
+            return self.trace(obj)
         return self.value(obj)
 
     # --- values ------------------------------------------------------------------
@@ -136,7 +215,7 @@ class HTMLRenderer:
 
     # --- traces --------------------------------------------------------------------
 
-    def trace(self, node: Trace, depth: int = 0) -> str:
+    def trace(self, node: TraceLike, depth: int = 0) -> str:
         """A trace node and its children, as nested collapsible blocks."""
         parts = []
         if node.inputs:
@@ -158,7 +237,7 @@ class HTMLRenderer:
     def _labelled(self, label: str, body: str) -> str:
         return f'<div><span class="ot-dim">{escape(label)}</span>{body}</div>'
 
-    def _headline(self, node: Trace) -> str:
+    def _headline(self, node: TraceLike) -> str:
         bits = [f"<b>{escape(node.name)}</b>"]
         d = node.details
         if "backend" in d:
@@ -184,7 +263,7 @@ class HTMLRenderer:
 
     # --- evaluation ----------------------------------------------------------------
 
-    def example(self, result: ExampleResult) -> str:
+    def example(self, result: ExampleLike) -> str:
         """One example: inputs, target, prediction or error, metrics, and its trace."""
         rows = [
             ("inputs", self.value(result.inputs)),
@@ -199,7 +278,7 @@ class HTMLRenderer:
             body += self.trace(result.trace, depth=self.open_depth)
         return details(f"<b>example {result.index}</b>", body, open=True)
 
-    def summary(self, summary: EvaluationSummary) -> str:
+    def summary(self, summary: SummaryLike) -> str:
         """Metrics and totals on top; examples and errors in collapsible tables."""
         stats = summary.stats()
         title = (
@@ -222,7 +301,7 @@ class HTMLRenderer:
         body = f"<div>{title}</div>{metrics}{examples}{self._errors(summary)}"
         return body
 
-    def _example_row(self, result: ExampleResult, metric_names: list[str]) -> list[str]:
+    def _example_row(self, result: ExampleLike, metric_names: list[str]) -> list[str]:
         stats = result.stats()
         prediction = (
             f'<span class="ot-err">{self._short(result.error)}</span>'
@@ -240,7 +319,7 @@ class HTMLRenderer:
             escape(stats.cache_hits),
         ]
 
-    def _errors(self, summary: EvaluationSummary) -> str:
+    def _errors(self, summary: SummaryLike) -> str:
         if not summary.errors:
             return ""
         rows = [
@@ -254,7 +333,7 @@ class HTMLRenderer:
             return ""
         return f'<div class="ot-dim">… {total - self.max_rows} more rows</div>'
 
-    def comparison(self, comparison: Comparison) -> str:
+    def comparison(self, comparison: ComparisonLike) -> str:
         """Backends' totals, then one row per example with the backends side by side."""
         overview = comparison.overview()
         headers = list(dict.fromkeys(k for row in overview for k in row))

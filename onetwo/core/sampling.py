@@ -62,8 +62,7 @@ class _Repeat(Executable[list[T]]):
         return f"repeat({self._executable!r}, {self._n})"
 
     async def _run(self) -> list[T]:
-        parent = _sampling_key.get()
-        keys = [f"{parent}#{i}" if parent else str(i) for i in range(self._n)]
+        keys = [sampling_key(i) for i in range(self._n)]
         return list(await asyncio.gather(*(self._one(k) for k in keys)))
 
     async def _one(self, key: str) -> T:

@@ -17,12 +17,13 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 from onetwo.core.executing import Executable, coroutines_of
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel", "progress_bar"]
 
 T = TypeVar("T")
 
@@ -107,7 +108,7 @@ class _ParIter(Executable[list[Any]]):
         results: list[Any] = []
         failure: list[BaseException] = []
         return_exceptions = self._return_exceptions
-        bar = _progress_bar(self._iterable, self._progress)
+        bar = progress_bar(self._progress, _known_length(self._iterable))
 
         async def worker() -> None:
             for item in iterator:  # shared: each item goes to exactly one worker
@@ -152,13 +153,17 @@ def _known_length(iterable: Iterable[Any]) -> int | None:
         return None
 
 
-def _progress_bar(iterable: Iterable[Any], progress: bool | str) -> Any:
+def progress_bar(progress: bool | str, total: int | None, label: str | None = None) -> Any:
+    """A ``tqdm.auto`` bar of ``total`` steps (``progress`` a string: its label), or None."""
     if not progress:
         return None
-    from tqdm.auto import tqdm
+    with warnings.catch_warnings():
+        # In Jupyter without ipywidgets, tqdm.auto warns and falls back to a text bar,
+        # which is all we need: no warning for the notebook user.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from tqdm.auto import tqdm
 
-    desc = progress if isinstance(progress, str) else None
-    return tqdm(total=_known_length(iterable), desc=desc)
+    return tqdm(total=total, desc=progress if isinstance(progress, str) else label)
 
 
 def par_iter(

@@ -1,11 +1,10 @@
 """Tracing: what a strategy did, as a tree of timed calls.
 
-When tracing is on, every builtin call (``llm.generate_text``...) and every function
-decorated with :func:`trace` adds a :class:`Trace` node under the node that was current
-when it started. A node holds the name, the inputs, the outputs or the error, the start
-and end times, and, for model calls, the ``details`` the backend and the cache reported:
-``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``, ``latency``,
-``cache_hit``.
+When tracing is on, every builtin call and every :func:`trace` function adds a
+:class:`Trace` node under the node current when it started: name, inputs, outputs or
+error, start and end times, and for model calls the ``details`` the backend and cache
+reported (``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``, ``latency``,
+``cache_hit``). In a notebook a trace displays as a collapsible tree.
 
 Example:
     >>> from onetwo import ot
@@ -23,26 +22,17 @@ Example:
     >>> trace.children[0].details["backend"]
     'fake'
 
-In a notebook a trace displays as a collapsible tree (``_repr_html_``).
+Costs: off (the default), a traced call pays one ``ContextVar.get``; on, a node keeps
+*references* to inputs and outputs, never copies.
 
-Costs. With tracing off (the default) a traced call pays one ``ContextVar.get``. With it
-on, a node keeps *references* to the inputs and outputs, never copies: a strategy that
-mutates an argument after a call shows the mutated value in the trace.
+Backend and cache authors call :func:`annotate` while a call runs to add details to its
+node (``tracing.annotate(cache_hit=True)``), from the caller's context: code serving many
+callers (a batch) annotates after each caller gets its result back. A builtin bound to a
+method of an object with a ``provider`` and a ``model`` (every ``Backend``) gets them as
+``backend`` and ``model``.
 
-For backend and cache authors: call :func:`annotate` while a call runs to add details to
-its node (a no-op when tracing is off)::
-
-    tracing.annotate(cache_hit=True)
-    tracing.annotate(prompt_tokens=12, completion_tokens=3, latency=0.31)
-
-Builtin nodes already get ``backend`` (the provider) and ``model`` when the bound
-implementation is a method of a ``onetwo.core.backend.Backend``. Annotate from the
-caller's context: code that runs in another task (e.g. inside a batch, which serves many
-callers) must annotate after the caller gets its result back, not inside the batch.
-
-Layout: the tree (:class:`Trace`, :class:`TraceStats` and the context variables that grow
-it) is in ``_trace_tree``; the wrappers ``@trace`` puts around functions and generators
-are in ``_trace_wrappers``; this module is the public face and re-exports what users need.
+Layout: the tree is in ``_trace_tree``, the wrappers ``@trace`` puts around functions in
+``_trace_wrappers``; this module is the public face.
 """
 
 from __future__ import annotations
@@ -61,8 +51,7 @@ from onetwo.core._trace_tree import (
     stage_listener,
 )
 from onetwo.core._trace_wrappers import wrap
-from onetwo.core.backend import Backend
-from onetwo.core.executing import Executable, make_executable
+from onetwo.core.executing import Executable, FunctionExecutable, make_executable
 from onetwo.core.sampling import current_sampling_key
 
 __all__ = [
@@ -94,12 +83,8 @@ def annotate(details: Mapping[str, Any] | None = None, /, **fields: Any) -> None
     """Add details to the node of the call running now; a no-op when tracing is off.
 
     Standard keys: ``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``,
-    ``latency`` (seconds, as the backend measured it), ``cache_hit`` (``True``/``False``),
-    ``finish_reason``. Later values replace earlier ones. Pass a dict (e.g. the
-    ``include_details`` dict a backend already built) or keywords, or both.
-
-    Example:
-        >>> tracing.annotate(cache_hit=False, prompt_tokens=12)   # doctest: +SKIP
+    ``latency`` (seconds), ``cache_hit``, ``finish_reason``; later values win. Pass a
+    dict (e.g. a backend's ``include_details`` dict), keywords, or both.
     """
     node = current_node.get()
     if node is not None:
@@ -114,12 +99,13 @@ def trace_builtin(
 ) -> Coroutine[Any, Any, T]:
     """``call`` (one builtin call, not started yet), recorded as a ``"builtin"`` node.
 
-    Called by ``BuiltinCall`` only when tracing is on. Model calls (``impl`` a method of
-    a :class:`~onetwo.core.backend.Backend`) get the backend's provider and model.
+    Called by ``BuiltinCall`` only when tracing is on; see the module docstring for the
+    details of model calls.
     """
     owner = getattr(impl, "__self__", None)
-    if isinstance(owner, Backend):
-        details: dict[str, Any] = {"backend": owner.provider, "model": owner.model}
+    provider = getattr(owner, "provider", None)
+    if isinstance(provider, str):
+        details: dict[str, Any] = {"backend": provider, "model": getattr(owner, "model", "")}
     else:
         details = {}
     key = current_sampling_key()
@@ -165,9 +151,8 @@ async def capture(
 async def run_traced(executable: Awaitable[T]) -> tuple[T, Trace]:
     """Run ``executable`` with tracing on; return ``(result, trace)`` or raise its error.
 
-    This is what ``ot.run(executable, enable_tracing=True)`` does. When the executable is
-    itself one traced call (a ``@trace`` function, a builtin), the trace is that call's
-    node; otherwise a ``"run"`` node, named after the executable, holds the calls.
+    What ``ot.run(executable, enable_tracing=True)`` does: the trace is the call's own
+    node if it is one traced call, else a ``"run"`` node named after it.
     """
     node = await capture(executable, unwrap=True)
     if node.error is not None:
@@ -176,16 +161,15 @@ async def run_traced(executable: Awaitable[T]) -> tuple[T, Trace]:
 
 
 def _is_traced_call(awaitable: Any) -> bool:
-    if isinstance(awaitable, _TracedExecutable) or getattr(awaitable, "builtin", None):
+    if getattr(awaitable, "builtin", None) is not None:  # a builtin call
         return True
-    spec = getattr(awaitable, "_spec", None)  # a make_executable call of a @trace function
-    return getattr(getattr(spec, "fn", None), "__onetwo_traced__", False) is True
+    fn = awaitable.function if isinstance(awaitable, FunctionExecutable) else None
+    return getattr(fn, "__onetwo_traced__", False) is True
 
 
 def _name_of(awaitable: Any) -> str:
-    spec = getattr(awaitable, "_spec", None)  # a make_executable call
-    if spec is not None:
-        return _short_name(spec.fn)
+    if isinstance(awaitable, FunctionExecutable):
+        return _short_name(awaitable.function)
     builtin = getattr(awaitable, "builtin", None)  # a builtin call
     if builtin is not None:
         return str(builtin.name)
@@ -200,22 +184,6 @@ def _short_name(fn: Any) -> str:
 
 
 # --- the decorator -----------------------------------------------------------------------
-
-
-class _TracedExecutable(Executable[T]):
-    __slots__ = ("_executable", "_name")
-
-    def __init__(self, executable: Executable[T], name: str) -> None:
-        self._executable = executable
-        self._name = name
-
-    def __repr__(self) -> str:
-        return f"trace({self._executable!r}, name={self._name!r})"
-
-    async def _run(self) -> T:
-        if current_node.get() is None:
-            return await self._executable
-        return await run_node(self._name, "function", {}, {}, self._executable)
 
 
 @overload
@@ -246,13 +214,17 @@ def trace(fn: Any = None, /, *, name: str | None = None, skip: Iterable[str] = (
         ... async def ask(question: str, api_key: str) -> str:
         ...     return await llm.generate_text(question)
 
-    When not to use it: on tiny helpers called thousands of times per run; the trace
-    then gets big without telling more.
+    Not for tiny helpers called thousands of times per run: the trace grows, not tells.
     """
     if fn is None:
         return functools.partial(trace, name=name, skip=skip)
     if isinstance(fn, Executable):
-        return _TracedExecutable(fn, name or _name_of(fn))
+        executable = fn
+
+        async def run() -> Any:
+            return await executable
+
+        return make_executable(trace(run, name=name or _name_of(fn)))()
     spec = getattr(fn, "__onetwo_spec__", None)
     if spec is not None:  # @trace above @make_executable: trace the function inside
         return make_executable(non_executed_args=spec.skip)(trace(spec.fn, name=name, skip=skip))

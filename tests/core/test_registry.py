@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
-from onetwo.core.builtin import builtin
+from onetwo.core import sampling, tracing
+from onetwo.core.builtin import SYNC_THREADS, builtin
 from onetwo.errors import ConfigurationError
 
 
@@ -152,3 +154,54 @@ async def test_sync_and_async_and_executable_returning_implementations() -> None
     assert await llm.generate_text("q") == "async"
     llm.instruct.configure(lambda prompt: llm.generate_text(prompt))
     assert await llm.instruct("q") == "async"
+
+
+@builtin
+async def _shout(text: str) -> str:
+    """A builtin for the tests of sync implementations."""
+    raise NotImplementedError
+
+
+def test_100_blocking_sync_implementations_run_at_once_on_threads() -> None:
+    # Each call blocks until all 100 are inside it at the same time: run one after the
+    # other (on the event loop), the first would wait forever and break the barrier.
+    assert SYNC_THREADS >= 100
+    barrier = threading.Barrier(100, timeout=30)
+
+    def blocking(text: str) -> str:
+        barrier.wait()
+        return text.upper()
+
+    @ot.make_executable
+    async def strategy() -> list[str]:
+        return await ot.parallel(*(_shout(f"c{i}") for i in range(100)))
+
+    with ot.RegistryContext():
+        _shout.configure(blocking)
+        assert ot.run(strategy()) == [f"C{i}" for i in range(100)]
+    assert not barrier.broken
+
+
+def test_a_sync_implementation_runs_in_the_callers_context() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def impl(text: str) -> str:
+        seen.append((sampling.current_sampling_key(), threading.current_thread().name))
+        tracing.annotate(where="thread")
+        return text
+
+    with ot.RegistryContext():
+        _shout.configure(impl)
+        _, trace = ot.run(ot.repeat(_shout("x"), 2), enable_tracing=True)
+    assert sorted(key for key, _ in seen) == ["0", "1"]
+    assert all(name.startswith("onetwo-sync") for _, name in seen)
+    assert [n.details["where"] for n in trace.calls("test_registry._shout")] == ["thread"] * 2
+
+
+async def test_an_async_implementation_runs_on_the_event_loop() -> None:
+    async def impl(text: str) -> str:
+        return threading.current_thread().name
+
+    with ot.RegistryContext():
+        _shout.configure(impl)
+        assert await _shout("x") == threading.current_thread().name
