@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from onetwo.core import batching, options, runtime
+from onetwo.core import options, runtime
 
 __all__ = ["run_sync"]
 
@@ -37,10 +37,6 @@ def run_sync(main: Callable[[], Awaitable[T]], **changes: bool) -> T:
 
     async def with_options() -> T:
         with options.use(run_options):
-            # Until batching reads options.current(), its own flag too (issue 10).
-            flag = getattr(batching, "batching_enabled", None)
-            if flag is not None:
-                flag.set(run_options.enable_batching)
             return await main()
 
     return runtime.submit(with_options, context=contextvars.copy_context())
