@@ -3,7 +3,9 @@
 1,000 sequential ``ot.run(llm.generate_text(...))`` calls on the fake backend, µs per
 run, next to the floor measured in the same process: ``asyncio.run`` of a trivial
 coroutine (what a fresh event loop per run costs at least). With onetwo's long-lived
-runtime loop a run no longer pays for a new loop, only for a hop to the loop's thread.
+runtime loop a run no longer pays for a new loop, only for a hop to the loop's thread and
+back: two thread wake-ups. On a virtual machine whose other CPU sleeps, each wake-up can
+cost tens of µs more (the CPU's own wake-up), so compare figures taken in the same state.
 
     .venv/bin/python benchmarks/bench_runs.py [--repeats 7] [--runs 1000]
 
