@@ -310,6 +310,7 @@ def evaluate(
     progress: bool | str = True,
     chunk_size: int | None = None,
     name: str | None = None,
+    enable_batching: bool = True,
 ) -> EvaluationSummary:
     """Run ``strategy`` on every example, score the predictions, and summarize.
 
@@ -330,6 +331,7 @@ def evaluate(
         progress: show a ``tqdm.auto`` progress bar (a string is its label).
         chunk_size: at most this many examples in flight (default 100).
         name: a label for the summary (default: the strategy's name).
+        enable_batching: if False, backend batch queues send requests one by one.
 
     Returns:
         An :class:`EvaluationSummary`; ``summary.metrics`` holds the means. An example
@@ -345,7 +347,8 @@ def evaluate(
             progress=progress,
             chunk_size=chunk_size,
             name=name,
-        )
+        ),
+        enable_batching=enable_batching,
     )
 
 
@@ -391,12 +394,13 @@ def compare(
     metric_functions: Metrics = None,
     progress: bool | str = True,
     chunk_size: int | None = None,
+    enable_batching: bool = True,
 ) -> Comparison:
     """Run the same evaluation under several registries at once; compare side by side.
 
     Args:
         strategy, examples, inputs_extractor, target_extractor, metric_functions,
-            progress, chunk_size: as in :func:`evaluate`.
+            progress, chunk_size, enable_batching: as in :func:`evaluate`.
         registries: name → a registry (``ot.copy_registry()`` after a backend's
             ``register()``), or directly a backend object.
 
@@ -416,5 +420,6 @@ def compare(
             metric_functions=metric_functions,
             progress=progress,
             chunk_size=chunk_size,
-        )
+        ),
+        enable_batching=enable_batching,
     )
