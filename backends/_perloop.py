@@ -1,9 +1,12 @@
-"""Per-event-loop values: how the real backends live with ``ot.run``'s fresh loops.
+"""Deprecated: ``PerLoop`` is :class:`onetwo.core.runtime.RuntimeValue` under its old name.
 
-``ot.run`` runs each call on a fresh event loop, so anything bound to a loop (SDK
-clients and their connection pools, semaphores, a rate limiter's state) cannot be made
-once at construction: it lives in a :class:`PerLoop`, is created on first use in each
-loop, and is closed when that loop shuts down.
+Since ``ot.run`` runs on onetwo's one long-lived runtime loop, a loop-bound value (an SDK
+client and its connections) is made once there and serves every run. New code uses
+``RuntimeValue`` and reaches it from another loop with ``await runtime.on_runtime(fn)``.
+
+Until every backend hops over, :meth:`PerLoop.get` awaited on a loop of the user's own
+(``await backend.generate_text(...)`` in their code) still gets a value of that loop,
+closed when that loop shuts down.
 
 Example:
     >>> clients = PerLoop(make_client, close=lambda c: c.aclose())
@@ -13,36 +16,27 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, TypeVar
+
+from onetwo.core import runtime
+from onetwo.core.runtime import RuntimeValue
+
+_Closer = Callable[[Any], Awaitable[object]]
 
 __all__ = ["PerLoop"]
 
 T = TypeVar("T")
 
 
-class PerLoop(Generic[T]):
-    """A value created lazily once per running event loop, and closed with it.
+class PerLoop(RuntimeValue[T]):
+    """A :class:`RuntimeValue` that also serves code running on another loop (deprecated)."""
 
-    When the loop shuts down (``asyncio.run`` and ``asyncio.Runner``, hence every
-    ``ot.run``, finalize async generators before closing it), the value is dropped and
-    ``close(value)`` awaited: an HTTP client never outlives its loop nor leaks a socket.
-
-    Args:
-        factory: makes the value; called inside the loop that will use it.
-        close: awaited with the value when its loop shuts down.
-    """
-
-    def __init__(
-        self,
-        factory: Callable[[], T],
-        *,
-        close: Callable[[T], Awaitable[object]] | None = None,
-    ) -> None:
-        self._factory = factory
-        self._close = close
-        self._values: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
+    def __init__(self, factory: Callable[[], T], *, close: _Closer | None = None) -> None:
+        super().__init__(factory, close=close)
+        self._others: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
             weakref.WeakKeyDictionary()
         )
         # The loop holds its async generators weakly: keep each finalizer alive here.
@@ -51,38 +45,28 @@ class PerLoop(Generic[T]):
         ] = weakref.WeakKeyDictionary()
 
     def get(self) -> T:
-        """The value for the running loop; created on the first call in that loop."""
         loop = asyncio.get_running_loop()
-        value = self._values.get(loop)
-        if value is None:
-            value = self._values[loop] = self._factory()
-            finalizer = self._finalizers[loop] = self._finalizer(loop, value)
-            _start(finalizer)
-        return value
+        if loop is runtime.loop():
+            return super().get()
+        if loop not in self._others:
+            self._others[loop] = self._factory()
+            # Its first step registers the finalizer with the loop, which finalizes async
+            # generators when it shuts down (asyncio.run does): that closes the value.
+            finalizer = self._finalizers[loop] = self._finalizer(loop)
+            with contextlib.suppress(StopIteration):  # it stopped at its yield
+                finalizer.__anext__().send(None)  # type: ignore[attr-defined]
+        return self._others[loop]
 
-    async def _finalizer(self, loop: asyncio.AbstractEventLoop, value: T) -> AsyncIterator[None]:
+    async def _finalizer(self, loop: asyncio.AbstractEventLoop) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            self._values.pop(loop, None)
-            self._finalizers.pop(loop, None)
-            if self._close is not None:
+            value = self._others.pop(loop, None)
+            if value is not None and self._close is not None:
                 await self._close(value)
 
-    def values(self) -> list[T]:
-        """The values of the loops that are still running."""
-        return list(self._values.values())
+    def __getstate__(self) -> dict[str, Any]:
+        return {"factory": self._factory, "close": self._close}
 
-
-def _start(agen: AsyncIterator[None]) -> None:
-    """Run an async generator to its first ``yield`` without awaiting.
-
-    Its first step registers it with the running loop (``sys.set_asyncgen_hooks``), which
-    finalizes it at shutdown.
-    """
-    try:
-        agen.__anext__().send(None)  # type: ignore[attr-defined]
-    except StopIteration:
-        pass
-    else:  # pragma: no cover - the generator only yields
-        raise RuntimeError("the finalizer did not stop at its yield")
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        PerLoop.__init__(self, state["factory"], close=state["close"])

@@ -12,10 +12,11 @@ limits hold for what the server really receives.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from onetwo.backends._perloop import PerLoop
+from onetwo.core import runtime
 from onetwo.core.clock import SYSTEM_CLOCK, Clock
 
 __all__ = ["RateLimiter"]
@@ -31,10 +32,12 @@ class _LimiterState:
 
 
 class RateLimiter:
-    """Caps requests per second and requests in flight, separately in each event loop.
+    """Caps requests per second and requests in flight, for the whole process.
 
-    Each ``ot.run`` has its own loop, so each run gets its own budget; two backends that
-    share one limiter share its budget.
+    One budget per limiter: every run (concurrent ``ot.run`` calls from several threads
+    included) draws on it, and two backends that share one limiter share its budget. Its
+    state lives on onetwo's runtime loop; a request awaited on another loop takes its slot
+    there.
 
     Args:
         requests_per_second: at most this many request starts per second, evenly spaced
@@ -62,7 +65,7 @@ class RateLimiter:
         self.requests_per_second = requests_per_second
         self.max_concurrency = max_concurrency
         self.clock = clock
-        self._states: PerLoop[_LimiterState] = PerLoop(lambda: _LimiterState(max_concurrency))
+        self._state = runtime.RuntimeValue(functools.partial(_LimiterState, max_concurrency))
 
     @property
     def unlimited(self) -> bool:
@@ -74,7 +77,16 @@ class RateLimiter:
         if self.unlimited:
             yield
             return
-        state = self._states.get()
+        held: list[_LimiterState] = []  # filled on the runtime loop once the slot is taken
+        try:
+            await runtime.on_runtime(functools.partial(self._acquire, held))
+            yield
+        finally:
+            if held:
+                await runtime.on_runtime(functools.partial(self._release, held[0]))
+
+    async def _acquire(self, held: list[_LimiterState]) -> None:
+        state = self._state.get()
         state.waiting += 1
         try:
             if state.semaphore is not None:
@@ -89,12 +101,12 @@ class RateLimiter:
             state.waiting -= 1
         state.in_flight += 1
         state.started += 1
-        try:
-            yield
-        finally:
-            state.in_flight -= 1
-            if state.semaphore is not None:
-                state.semaphore.release()
+        held.append(state)
+
+    async def _release(self, state: _LimiterState) -> None:
+        state.in_flight -= 1
+        if state.semaphore is not None:
+            state.semaphore.release()
 
     async def _space(self, state: _LimiterState) -> None:
         """Wait for this request's start time: 1/rps after the previous one's."""
@@ -107,13 +119,9 @@ class RateLimiter:
             await self.clock.sleep(start - now)
 
     def stats(self) -> dict[str, int]:
-        """Requests started, in flight and waiting, summed over live event loops."""
-        states = self._states.values()
-        return {
-            "started": sum(s.started for s in states),
-            "in_flight": sum(s.in_flight for s in states),
-            "waiting": sum(s.waiting for s in states),
-        }
+        """Requests started, in flight and waiting (since the runtime started)."""
+        state = self._state.peek() or _LimiterState(None)
+        return {"started": state.started, "in_flight": state.in_flight, "waiting": state.waiting}
 
     def __repr__(self) -> str:
         s = self.stats()

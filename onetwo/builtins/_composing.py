@@ -11,9 +11,10 @@ The public names are re-exported by ``onetwo.builtins.composables``; see its doc
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pydantic
@@ -132,7 +133,11 @@ class Context:
         try:
             return self.variables[name]
         except KeyError:
-            raise KeyError(_unknown_variable(name, self.variables)) from None
+            raise KeyError(
+                f"no variable {name!r}; the variables are {sorted(self.variables)}. Pass it "
+                f"as an input, e.g. prompt({name}=...), or store it first with "
+                f"c.store({name!r}, ...)."
+            ) from None
 
     def __setitem__(self, name: str, value: Any) -> None:
         self.variables[name] = value
@@ -142,13 +147,6 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context(text={self.text!r:.60}, variables={sorted(self.variables)})"
-
-
-def _unknown_variable(name: str, variables: Mapping[str, Any]) -> str:
-    return (
-        f"no variable {name!r}; the variables are {sorted(variables)}. Pass it as an input, "
-        f"e.g. prompt({name}=...), or store it first with c.store({name!r}, ...)."
-    )
 
 
 class Part:
@@ -161,11 +159,9 @@ class Part:
         raise NotImplementedError
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Text(Part):
-    __slots__ = ("chunk",)
-
-    def __init__(self, chunk: Chunk) -> None:
-        self.chunk = chunk
+    chunk: Chunk
 
     async def render(self, context: Context) -> Any:
         context.append(self.chunk)
@@ -175,13 +171,11 @@ class _Text(Part):
         return repr(self.chunk.content)
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Await(Part):
     """An executable that is not a composable: its result is appended as text."""
 
-    __slots__ = ("executable",)
-
-    def __init__(self, executable: Executable[Any]) -> None:
-        self.executable = executable
+    executable: Executable[Any]
 
     async def render(self, context: Context) -> Any:
         value = await self.executable
@@ -192,13 +186,11 @@ class _Await(Part):
         return repr(self.executable)
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _SetVariables(Part):
     """The inputs bound with ``composable(**inputs)``."""
 
-    __slots__ = ("inputs",)
-
-    def __init__(self, inputs: Mapping[str, Any]) -> None:
-        self.inputs = dict(inputs)
+    inputs: dict[str, Any]
 
     async def render(self, context: Context) -> Any:
         context.variables.update(self.inputs)
@@ -208,13 +200,11 @@ class _SetVariables(Part):
         return f"inputs({', '.join(self.inputs)})"
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _LastRun:
     """Where a composable (and the copies made by binding inputs) keeps its last context."""
 
-    __slots__ = ("context",)
-
-    def __init__(self) -> None:
-        self.context: Context | None = None
+    context: Context | None = None
 
 
 class Composable(Executable[str]):
@@ -223,11 +213,9 @@ class Composable(Executable[str]):
     Build one with ``+`` from strings, executables and the ``c.*`` steps; bind inputs by
     calling it; read the values it stored with ``composable['name']``.
 
-    ``composable['name']`` reads the variables of the *last run that ended* (even a
-    failed one, to inspect what was stored before the error). Each run works on its own
-    :class:`Context`, so concurrent runs never mix variables, but the last to finish
-    wins: under ``ot.repeat``, run ``composable.with_context()`` to get each run's own.
-    See ``onetwo.builtins.composables`` for an example.
+    ``composable['name']`` reads the *last run that ended* (even a failed one). Each run
+    has its own :class:`Context`, so concurrent runs never mix variables, but the last to
+    finish wins: under ``ot.repeat``, ``composable.with_context()`` gives each run's own.
     """
 
     __slots__ = ("_last", "_parts")
@@ -292,7 +280,7 @@ class Composable(Executable[str]):
 
     def with_context(self) -> Executable[Context]:
         """An executable running this composable and returning that run's own context."""
-        return _WithContext(self)
+        return executing.make_executable(self._run_context)()
 
     def dry_run(self, **inputs: Any) -> Any:
         """The calls this composable would make with ``inputs``, answered by stubs.
@@ -306,25 +294,10 @@ class Composable(Executable[str]):
 def fake_backend() -> Any:
     """``onetwo.backends.fake``, which answers dry runs.
 
-    The one import from the builtins into the backends (``tests/test_layers.py``): lazy,
-    so that the builtins load without any backend.
-    """
+    The builtins' one import of a backend: lazy, so that they load without any."""
     from onetwo.backends import fake
 
     return fake
-
-
-class _WithContext(Executable[Context]):
-    __slots__ = ("_composable",)
-
-    def __init__(self, composable: Composable) -> None:
-        self._composable = composable
-
-    def __repr__(self) -> str:
-        return f"with_context({self._composable!r})"
-
-    def _run(self) -> Coroutine[Any, Any, Context]:
-        return self._composable._run_context()
 
 
 def parts_of(value: Any) -> tuple[Part, ...]:

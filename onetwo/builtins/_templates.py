@@ -1,18 +1,12 @@
 """Jinja2 templates that call the model while they render: the part behind ``c.j``.
 
-The template renders in jinja2's async mode, and each piece of output is appended to the
-composable's context as soon as jinja2 yields it. A function called from the template
-(``generate_text()``, ``choose([...])``...) therefore sees, as its prompt, the text
-before the template plus everything the template has rendered so far. The template is
-never split: loops, conditions and ``{% set %}`` work as in any jinja2 template.
-
-One jinja2 detail follows from this: text produced inside a block that jinja2 collects
-before emitting it (a macro, ``{% set x %}...{% endset %}``, ``{% filter %}``) becomes
-visible to the model only once that block ends.
-
-The environment is sandboxed, undefined variables are errors, and every failure (syntax,
-undefined variable, a call that raises) becomes a ``TemplateError`` naming the template,
-the line and the cause (the original exception is its ``__cause__``).
+The template renders in jinja2's async mode, each piece of output appended to the context
+as jinja2 yields it: a function called from the template (``generate_text()``...) sees
+the text before the template plus all it rendered so far. Loops, conditions and ``{% set
+%}`` work as in any template; text inside a block jinja2 collects first (a macro, ``{%
+set x %}...{% endset %}``, ``{% filter %}``) reaches the model when the block ends. The
+environment is sandboxed, undefined variables are errors, and every failure becomes a
+``TemplateError`` naming the template, the line and the cause (its ``__cause__``).
 """
 
 from __future__ import annotations
@@ -82,14 +76,8 @@ class _Functions:
         self.context = context
 
     def namespace(self) -> dict[str, Callable[..., Any]]:
-        return {
-            "generate_text": self.generate_text,
-            "generate_texts": self.generate_texts,
-            "choose": self.choose,
-            "generate_object": self.generate_object,
-            "store": self.store,
-            "input": self.input,
-        }
+        names = ("generate_text", "generate_texts", "choose", "generate_object", "store", "input")
+        return {name: getattr(self, name) for name in names}
 
     async def generate_text(self, **options: Any) -> Any:
         return await llm.generate_text(self.context.prompt, **options)

@@ -17,27 +17,25 @@ Example:
     >>> prompt["answer"]
     ' 4'
 
-The same as a template: ``c.j("Q: {{ question }}\\nA:{{ store('answer',
-generate_text()) }}")`` sends the same calls, so the two share cache entries.
+The same as a template, ``c.j("Q: {{ question }}\\nA:{{ store('answer',
+generate_text()) }}")``, sends the same calls (and shares their cache entries).
 
 * Text: a ``str``, :func:`f` (``str.format`` with the variables), :func:`j` (jinja2).
 * Model calls: :func:`generate_text`, :func:`generate_object`, :func:`chat`,
   :func:`instruct`, :func:`select` (the likeliest of several branches, run concurrently).
-* Variables: inputs bound by calling a composable (``prompt(question=...)``), and
+* Variables: inputs bound by calling a composable (``prompt(question=...)``) and
   :func:`store`; read them after a run with ``prompt['name']``.
-* Roles: :func:`user`, :func:`model`, :func:`system` tag text so that :func:`chat` sends
-  the prefix as chat messages.
-* Your own steps: :func:`make_composable` (also ``ot.make_composable``).
-
-Use plain builtins and ``ot.make_executable`` instead when the steps do not share one
-growing prompt.
+* Roles: :func:`user`, :func:`model`, :func:`system` tag text for :func:`chat`.
+* Your own steps: :func:`make_composable`. For steps that do not share one growing
+  prompt, use plain builtins and ``ot.make_executable``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from onetwo.builtins import llm
@@ -52,9 +50,9 @@ from onetwo.builtins._composing import (
     make_composable,
     parts_of,
 )
-from onetwo.core.builtin import Builtin
+from onetwo.core.builtin import Builtin, check_arguments
 from onetwo.core.content import PredefinedRole, Role
-from onetwo.core.executing import Executable
+from onetwo.core.executing import Executable, make_executable
 from onetwo.core.scheduling import parallel
 from onetwo.errors import TemplateError
 
@@ -94,19 +92,14 @@ def __getattr__(name: str) -> Any:
 
 def _format(context: Context, text: str) -> str:
     try:
-        return text.format_map(context.variables)
-    except KeyError as e:
-        cause = f"no variable {e.args[0]!r}; the variables are {sorted(context.variables)}"
+        return text.format_map(context)
+    except (KeyError, IndexError, ValueError, AttributeError) as e:
+        if isinstance(e, KeyError):  # the context's message: the variables, and the fix
+            cause = e.args[0]
+        else:
+            cause = f"{e}. Use named fields such as {{question}}; write {{{{ and }}}} for braces."
         raise TemplateError(
-            f"c.f({text!r:.60}) cannot be filled in: {cause}. Pass it as an input, "
-            f"e.g. prompt({e.args[0]}=...), or store it first with c.store(...).",
-            template_name="c.f",
-        ) from e
-    except (IndexError, ValueError, AttributeError) as e:
-        raise TemplateError(
-            f"c.f({text!r:.60}) cannot be filled in: {e}. Use named fields such "
-            "as {question}; write {{ and }} for literal braces.",
-            template_name="c.f",
+            f"c.f({text!r:.60}) cannot be filled in: {cause}", template_name="c.f"
         ) from e
 
 
@@ -146,17 +139,9 @@ def j(template: str, name: str | None = None) -> Composable:
 
 @functools.cache
 def _options(builtin: Builtin[Any, Any]) -> frozenset[str]:
-    return frozenset(inspect.signature(builtin).parameters)
-
-
-def _check_options(where: str, builtin: Builtin[Any, Any], given: dict[str, Any]) -> None:
     # The prompt comes from the context; the result must be text, not (text, details).
-    allowed = _options(builtin) - {"prompt", "messages", "cls", "include_details"}
-    unknown = sorted(set(given) - allowed)
-    if unknown:
-        raise TypeError(
-            f"{where}() got unexpected argument(s) {unknown}; it takes {sorted(allowed)}."
-        )
+    unset = {"prompt", "messages", "cls", "include_details"}
+    return frozenset(inspect.signature(builtin).parameters) - unset
 
 
 def _model_call(
@@ -166,7 +151,7 @@ def _model_call(
     *args: Any,
     role: Role | None = None,
 ) -> Composable:
-    _check_options(f"c.{builtin.__name__}", builtin, options)
+    check_arguments(f"c.{builtin.__name__}()", options, _options(builtin))
     return Composable((Call(step, args, options, name=builtin.__name__, role=role),))
 
 
@@ -227,24 +212,9 @@ def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
     )
 
 
-class _Branch(Executable[Any]):
-    """One branch of a select, rendered on its own copy of the context."""
-
-    __slots__ = ("_branch", "_context")
-
-    def __init__(self, branch: Composable, context: Context) -> None:
-        self._branch = branch
-        self._context = context
-
-    def _run(self) -> Coroutine[Any, Any, Any]:
-        return self._branch.render(self._context)
-
-
+@dataclasses.dataclass(eq=False, slots=True)
 class _Select(Part):
-    __slots__ = ("branches",)
-
-    def __init__(self, branches: tuple[Composable, ...]) -> None:
-        self.branches = branches
+    branches: tuple[Composable, ...]
 
     def __repr__(self) -> str:
         return f"select({', '.join(repr(b) for b in self.branches)})"
@@ -252,7 +222,7 @@ class _Select(Part):
     async def render(self, context: Context) -> Any:
         start = len(context.prefix)
         forks = [context.fork() for _ in self.branches]
-        await parallel(*(_Branch(b, fork) for b, fork in zip(self.branches, forks)))
+        await parallel(*(make_executable(b.render)(f) for b, f in zip(self.branches, forks)))
         options = [fork.text_since(start) for fork in forks]
         winner = forks[await llm.select(context.prompt, options)]
         context.prefix.chunks.extend(winner.prefix.chunks[start:])
@@ -278,12 +248,10 @@ def select(*branches: Any) -> Composable:
 # --- variables --------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Store(Part):
-    __slots__ = ("name", "value")
-
-    def __init__(self, name: str, value: Any) -> None:
-        self.name = name
-        self.value = value
+    name: str
+    value: Any
 
     def __repr__(self) -> str:
         return f"store({self.name!r}, {self.value!r})"
@@ -301,16 +269,15 @@ class _Store(Part):
 
 
 def store(name: str, value: Any) -> Composable:
-    """Append ``value`` as ``+`` would, and keep it as variable ``name``.
+    """Append ``value`` as ``+`` would, and keep what it produced as variable ``name``.
 
-    Read it later with ``c.f("{name}")``, in a template, or after the run with
-    ``prompt[name]``. What is kept is what the step produced: the reply of
-    ``c.generate_text()``, the object of ``c.generate_object(cls)``, the added text of a
-    longer composable, the result of an executable, or ``value`` itself. To keep a value
-    without showing it, bind it as an input instead: ``prompt(name=value)``.
+    What is kept: the reply of ``c.generate_text()``, the object of
+    ``c.generate_object(cls)``, the text a longer composable added, an executable's
+    result, or ``value`` itself. Read it with ``c.f("{name}")``, in a template, or after
+    the run as ``prompt[name]``; to keep a value without showing it, bind it as an input.
 
     Example:
-        >>> "Q: 2+2?\nA:" + c.store("answer", c.generate_text())   # doctest: +SKIP
+        >>> "Q: 2+2?\\nA:" + c.store("answer", c.generate_text())   # doctest: +SKIP
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"c.store() needs a non-empty str name, got {name!r}.")
@@ -320,12 +287,10 @@ def store(name: str, value: Any) -> Composable:
 # --- roles ------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class _Role(Part):
-    __slots__ = ("inner", "role")
-
-    def __init__(self, role: Role, inner: Composable) -> None:
-        self.role = role
-        self.inner = inner
+    role: Role
+    inner: Composable
 
     def __repr__(self) -> str:
         return f"{self.role}({self.inner!r})"

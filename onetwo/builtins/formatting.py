@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 
@@ -32,21 +32,10 @@ class Formatter(Protocol):
 
 
 class DefaultFormatter:
-    """``**User**: ...`` / ``**Model**: ...`` turns, one per line.
+    """``**User**: ...`` / ``**Model**: ...`` turns, one per line (the role, capitalized).
 
     A final model message is a prefix the reply continues from.
     """
-
-    _names: ClassVar[dict[PredefinedRole, str]] = {
-        PredefinedRole.USER: "User",
-        PredefinedRole.MODEL: "Model",
-        PredefinedRole.SYSTEM: "System",
-    }
-
-    def _label(self, role: object) -> str:
-        if isinstance(role, PredefinedRole):
-            return self._names[role]
-        return str(role).capitalize()
 
     def format(self, messages: Sequence[Message]) -> str:
         lines = []
@@ -54,10 +43,9 @@ class DefaultFormatter:
             content = str(m.content) if isinstance(m.content, ChunkList) else m.content
             if isinstance(content, bytes):
                 content = f"<{len(content)} bytes>"
-            lines.append(f"**{self._label(m.role)}**: {content}")
-        if messages and messages[-1].role == PredefinedRole.MODEL:
-            return "\n".join(lines)  # continue the model's partial turn
-        lines.append("**Model**:")
+            lines.append(f"**{str(m.role).capitalize()}**: {content}")
+        if not messages or messages[-1].role != PredefinedRole.MODEL:
+            lines.append("**Model**:")  # else: continue the model's partial turn
         return "\n".join(lines)
 
     def stop_sequences(self) -> list[str]:
@@ -67,19 +55,16 @@ class DefaultFormatter:
         return "DefaultFormatter()"
 
 
-_FORMATTERS: dict[str, Formatter] = {"default": DefaultFormatter()}
+_DEFAULT = DefaultFormatter()
 
 
 def get_formatter(formatter: Formatter | str | None) -> Formatter:
-    """Resolve ``formatter`` (an object, a registered name, or None for the default)."""
-    if formatter is None:
-        return _FORMATTERS["default"]
+    """Resolve ``formatter``: an object, ``"default"``, or ``None`` for the default."""
+    if formatter is None or formatter == "default":
+        return _DEFAULT
     if isinstance(formatter, str):
-        try:
-            return _FORMATTERS[formatter]
-        except KeyError:
-            raise ValueError(
-                f"unknown chat formatter {formatter!r}; known: {sorted(_FORMATTERS)}. "
-                "Pass a Formatter object instead."
-            ) from None
+        raise ValueError(
+            f"unknown chat formatter {formatter!r}; known: ['default']. "
+            "Pass a Formatter object instead."
+        )
     return formatter

@@ -1,20 +1,13 @@
 """The LLM builtins: what a strategy asks of a model.
 
-Each builtin returns a lazy executable; the backend that answers is the one bound in the
-current registry when it runs (``backend.register()``). Arguments passed as ``None`` use
-the configured defaults (``llm.generate_text.update(temperature=0.0)``). The text
-builtins take the sampling settings of ``onetwo.builtins.settings.ModelSettings``
-(``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``), declared once there and
-spelled out as keyword-only parameters in each builtin's signature.
-
-When a backend does not implement a builtin, a default implementation built on others
-takes over:
-
-* ``generate_texts`` → ``repeat(generate_text)``
-* ``instruct`` → ``chat`` → a formatter + ``generate_text``
-* ``select`` / ``rank`` → ``score_text``
-* ``count_tokens`` → ``tokenize``
-* ``generate_object`` → ``generate_text`` + parsing and validation (pydantic)
+Each builtin returns a lazy executable, answered by the backend bound in the current
+registry when it runs (``backend.register()``); arguments passed as ``None`` use the
+configured defaults (``llm.generate_text.update(temperature=0.0)``). The text builtins
+take the sampling settings of ``onetwo.builtins.settings.ModelSettings``. A builtin a
+backend does not implement falls back on others: ``generate_texts`` → ``repeat
+(generate_text)``; ``instruct`` → ``chat`` → a formatter + ``generate_text``; ``select``,
+``rank`` → ``score_text``; ``count_tokens`` → ``tokenize``; ``generate_object`` →
+``generate_text`` + parsing (pydantic).
 
 Example:
     >>> from onetwo import ot
@@ -37,7 +30,7 @@ import pydantic
 from onetwo.builtins.formatting import Formatter, get_formatter
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import sampling
-from onetwo.core.builtin import builtin
+from onetwo.core.builtin import Builtin, builtin, check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 from onetwo.errors import ConfigurationError, OutputParseError
 
@@ -89,15 +82,8 @@ async def generate_texts(
 
 
 @generate_texts.default_implementation
-async def _generate_texts(
-    prompt: Prompt,
-    samples: int = 1,
-    *,
-    include_details: bool = False,
-    **settings: Unpack[ModelSettings],
-) -> list[Any]:
-    one = generate_text(prompt, include_details=include_details, **settings)
-    return await sampling.repeat(one, samples)
+async def _generate_texts(prompt: Prompt, samples: int = 1, **options: Any) -> list[Any]:
+    return await sampling.repeat(generate_text(prompt, **options), samples)
 
 
 @builtin
@@ -120,24 +106,18 @@ async def _chat(
     include_details: bool = False,
     **settings: Unpack[ModelSettings],
 ) -> Any:
-    fmt = get_formatter(formatter)
-    prompt = fmt.format(_check_messages(messages))
-    stop = [*(settings.get("stop") or ()), *fmt.stop_sequences()]
-    sampling_settings = merge(settings, {"stop": stop})
-    result = await generate_text(prompt, include_details=include_details, **sampling_settings)
-    if include_details:
-        text, details = result
-        return text.strip(), details
-    return result.strip()
-
-
-def _check_messages(messages: Any) -> Sequence[Message]:
     if isinstance(messages, str | ChunkList) or not all(isinstance(m, Message) for m in messages):
         raise TypeError(
             f"llm.chat needs a sequence of Message, got {messages!r:.80}. Use "
             "[Message(PredefinedRole.USER, text)], or llm.instruct(text) for one user turn."
         )
-    return list(messages)
+    fmt = get_formatter(formatter)
+    stop = [*(settings.get("stop") or ()), *fmt.stop_sequences()]
+    settings = merge(settings, {"stop": stop})
+    result = await generate_text(fmt.format(messages), include_details=include_details, **settings)
+    if include_details:
+        return result[0].strip(), result[1]
+    return result.strip()
 
 
 @builtin
@@ -289,19 +269,7 @@ async def embed(content: Prompt) -> list[float]:
     raise NotImplementedError
 
 
-_ALL = (
-    generate_text,
-    generate_texts,
-    chat,
-    instruct,
-    score_text,
-    select,
-    rank,
-    generate_object,
-    tokenize,
-    count_tokens,
-    embed,
-)
+_ALL = tuple(b for b in list(globals().values()) if isinstance(b, Builtin))  # in order
 
 
 def configure_backend(**implementations: Callable[..., Any]) -> None:
@@ -316,12 +284,8 @@ def configure_backend(**implementations: Callable[..., Any]) -> None:
         >>> llm.configure_backend(generate_text=my_generate, score_text=my_score)  # doctest: +SKIP
     """
     by_name = {b.__name__: b for b in _ALL}
-    unknown = sorted(set(implementations) - by_name.keys())
-    if unknown:
-        raise TypeError(
-            f"configure_backend() got {unknown}, which are not LLM builtins; "
-            f"the builtins are {sorted(by_name)}."
-        )
+    problem = "got {}, which are not LLM builtins; the builtins are {}"
+    check_arguments("configure_backend()", implementations, by_name, problem)
     for name, b in by_name.items():
         impl = implementations.get(name)
         if impl is None:

@@ -1,13 +1,9 @@
 """What :func:`~onetwo.core.evaluation.evaluate` and ``compare`` return.
 
-* :class:`ExampleResult`: one example's inputs, target, prediction or error, metrics and
-  trace (so its model calls, tokens, latency and cache hits).
-* :class:`EvaluationSummary`: the results of one evaluation and the averaged metrics.
-* :class:`Comparison`: one summary per registry (backend), side by side.
-
-Each converts to plain rows (``to_dict``/``to_dicts``, e.g. for ``pandas.DataFrame``) and
-displays as an escaped HTML table in a notebook. Import them from
-``onetwo.core.evaluation``.
+:class:`ExampleResult` (one example), :class:`EvaluationSummary` (one evaluation, with
+averaged metrics) and :class:`Comparison` (one summary per backend). Each converts to
+plain rows (``to_dict``/``to_dicts``, e.g. for ``pandas.DataFrame``) and displays as an
+escaped HTML table in a notebook. Import them from ``onetwo.core.evaluation``.
 """
 
 from __future__ import annotations
@@ -153,9 +149,8 @@ class EvaluationSummary(_Displayed):
 class Comparison(_Displayed):
     """The results of :func:`compare`: one :class:`EvaluationSummary` per registry.
 
-    ``to_dicts()`` gives one row per example with the backends side by side;
-    ``overview()`` one row per backend with its totals. In a notebook both display as
-    tables.
+    ``to_dicts()``: one row per example, the backends side by side; ``overview()``: one
+    row per backend with its totals.
     """
 
     summaries: dict[str, EvaluationSummary]
@@ -192,19 +187,13 @@ class Comparison(_Displayed):
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """One row per example: its inputs and target, then ``"<backend>/<column>"`` cells."""
-        first = next(iter(self.summaries.values()))
+        shared = ("index", "inputs", "target")
         rows = []
-        for i, base in enumerate(first.results):
-            row: dict[str, Any] = {
-                "index": base.index,
-                "inputs": base.inputs,
-                "target": base.target,
-            }
-            for name, summary in self.summaries.items():
-                result = summary.results[i].to_dict()
-                for key in ("index", "inputs", "target"):
-                    del result[key]
-                row.update({f"{name}/{key}": value for key, value in result.items()})
+        for results in zip(*(s.results for s in self.summaries.values())):
+            row = {key: value for key, value in results[0].to_dict().items() if key in shared}
+            for name, result in zip(self.summaries, results):
+                cells = result.to_dict().items()
+                row.update({f"{name}/{k}": v for k, v in cells if k not in shared})
             rows.append(row)
         return rows
 

@@ -42,14 +42,9 @@ stage_listener: ContextVar[Listener | None] = ContextVar("onetwo_stage_listener"
 class TraceStats:
     """Totals over a trace's tree: what a notebook user asks first.
 
-    Attributes:
-        calls: builtin calls (``llm.generate_text``, ``llm.chat``...).
-        model_calls: calls answered by a backend (they carry a ``backend`` detail).
-        prompt_tokens: the sum of the reported prompt tokens.
-        completion_tokens: the sum of the reported completion tokens.
-        cache_hits: calls the cache answered.
-        cache_misses: calls the cache looked up and did not find.
-        errors: nodes that ended with an error.
+    ``calls`` counts builtin calls, ``model_calls`` those a backend answered (with a
+    ``backend`` detail); the token counts sum what backends reported; ``cache_hits`` and
+    ``cache_misses`` count cache lookups; ``errors`` the nodes that ended with one.
     """
 
     calls: int = 0
@@ -77,13 +72,11 @@ class Trace:
         name: what ran, e.g. ``"llm.generate_text"`` or a function's name.
         kind: ``"builtin"``, ``"function"`` or ``"run"`` (a whole run, or one example
             of an evaluation).
-        inputs: the arguments, by name (for builtins: the effective arguments, defaults
-            filled in).
+        inputs: the arguments by name (for builtins: with the defaults filled in).
         outputs: the result (for a traced generator: the last value yielded so far).
         error: the exception the call raised, if any.
-        start: when it started (``time.time()``).
-        end: when it ended, or ``None`` while it runs.
-        details: what the backend and cache reported (see the module docstring).
+        start, end: ``time.time()`` when it started and ended (``None`` while running).
+        details: what the backend and cache reported (``onetwo.core.tracing``).
         children: the traced calls made while this one ran.
     """
 

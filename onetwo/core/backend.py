@@ -38,9 +38,7 @@ class Backend:
         self, *, model: str = "", cache: CallCache | str | os.PathLike[str] | None = None
     ) -> None:
         self.model = model
-        self.cache: CallCache | None = None
-        if cache is not None:
-            self.cache = caching.open_cache(cache)
+        self.cache: CallCache | None = None if cache is None else caching.open_cache(cache)
 
     def identity(self) -> Mapping[str, Any]:
         """What produces this backend's outputs: part of every cache key.

@@ -1,15 +1,13 @@
 """Builtins: functions declared once and bound to an implementation at run time.
 
 ``@builtin`` turns a stub function (its signature and docstring are the contract) into a
-:class:`Builtin`. Calling it returns a lazy :class:`BuiltinCall`; when that runs, it looks
-up the implementation in the current registry (see ``onetwo.core.registry``), fills
-arguments that were not given, or given as ``None``, from the configured defaults, and
-calls it with keyword arguments. A builtin may have a *default implementation* used when
-nothing is configured (e.g. ``count_tokens`` counts ``tokenize``'s tokens).
-
-An async implementation runs on the event loop. A sync one runs on a thread pool of
-:data:`SYNC_THREADS` threads (in a copy of the caller's context, so tracing and the
-sampling key hold there): a blocking call does not stall the other calls of the run.
+:class:`Builtin`. Calling it returns a lazy :class:`BuiltinCall`, which runs the
+implementation of the current registry (``onetwo.core.registry``) with keyword arguments,
+those not given (or ``None``) taken from the configured defaults. A *default
+implementation* answers when nothing is configured (``count_tokens`` counts ``tokenize``'s
+tokens). Async implementations run on the event loop, sync ones on a pool of
+:data:`SYNC_THREADS` threads in a copy of the caller's context, so that a blocking call
+does not stall the run.
 
 Example:
     >>> @builtin
@@ -28,7 +26,7 @@ import functools
 import inspect
 import threading
 import typing
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -38,16 +36,16 @@ from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
 
-__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin"]
+__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin", "check_arguments"]
 
 SYNC_THREADS = 100
-"""The threads sync implementations run on: as many as ``ot.par_iter`` runs at once by
-default, so that a blocking implementation is not the bottleneck of a default run."""
+"""Threads for sync implementations: as many as ``ot.par_iter`` runs at once by default."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 _EMPTY = inspect.Parameter.empty
+_NO_DEFAULT = "has no parameter(s) {} to set a default for; its parameters are {}"
 
 
 class Builtin(Generic[P, T]):
@@ -91,13 +89,8 @@ class Builtin(Generic[P, T]):
                 f"but {len(args)} were given."
             )
         if kwargs and not self._params.issuperset(kwargs):
-            unknown = sorted(set(kwargs) - self._params)
-            raise TypeError(
-                f"{self.name}() got unexpected argument(s) {unknown}; "
-                f"it takes {sorted(self._params)}."
-            )
-        # `kwargs` is a fresh dict: fill it in place rather than allocating another one
-        # (this object lives as long as the call is pending; memory per call matters).
+            check_arguments(f"{self.name}()", kwargs, self._params)
+        # `kwargs` is a fresh dict: fill it in place (memory per pending call matters).
         given: dict[str, Any] = kwargs
         if args:
             duplicate = [n for n in self._positional[: len(args)] if n in given]
@@ -118,12 +111,12 @@ class Builtin(Generic[P, T]):
 
     def configure(self, impl: Callable[..., Any], /, **defaults: Any) -> None:
         """Bind ``impl`` (with default argument values) in the current registry."""
-        self._check_defaults(defaults)
+        check_arguments(self.name, defaults, self._params, _NO_DEFAULT)
         current_registry()[self.name] = Binding.of(impl, defaults)
 
     def update(self, **defaults: Any) -> None:
         """Change the defaults of the current binding, keeping its implementation."""
-        self._check_defaults(defaults)
+        check_arguments(self.name, defaults, self._params, _NO_DEFAULT)
         registry = current_registry()
         binding = registry.get(self.name)
         if binding is None:
@@ -155,14 +148,6 @@ class Builtin(Generic[P, T]):
         binding = current_registry().get(self.name) or self._default_binding
         return binding.impl if binding is not None else None
 
-    def _check_defaults(self, defaults: dict[str, Any]) -> None:
-        unknown = sorted(set(defaults) - self._params)
-        if unknown:
-            raise TypeError(
-                f"{self.name} has no parameter(s) {unknown} to set a default for; "
-                f"its parameters are {sorted(self._params)}."
-            )
-
     def _not_configured(self) -> ConfigurationError:
         return ConfigurationError(
             f"{self.name} is not configured: no backend registered an implementation for it. "
@@ -191,11 +176,9 @@ class Builtin(Generic[P, T]):
 
 
 def _spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
-    """The stub's signature, with ``**settings: Unpack[SomeTypedDict]`` spelled out.
+    """The stub's signature with ``**settings: Unpack[SomeTypedDict]`` spelled out.
 
-    A family of builtins can declare shared keyword arguments once, as a ``TypedDict``
-    (e.g. the sampling settings of the LLM builtins), and still show users and the
-    registry one explicit keyword-only parameter (default ``None``) per key.
+    One keyword-only parameter (default ``None``) per key: shared arguments declared once.
     """
     sig = inspect.signature(stub)
     params = list(sig.parameters.values())
@@ -248,9 +231,7 @@ class BuiltinCall(Executable[T]):
         accepts = binding.accepts
         if accepts is not None and not accepts.issuperset(kwargs):
             raise _unsupported(b, binding, kwargs)
-        if pending is None and binding.is_async:
-            # Fast path: hand back the implementation's own coroutine, with no wrapper
-            # coroutine of ours around it (one frame and one dict less per pending call).
+        if pending is None and binding.is_async:  # fast path: no coroutine of ours around it
             call = binding.impl(**kwargs)
         else:
             call = _call_slow(binding, kwargs, pending)
@@ -293,6 +274,23 @@ def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any])
         f"{'it' if len(extra) == 1 else 'them'}. Drop the argument, or configure a backend "
         "that supports it."
     )
+
+
+def check_arguments(
+    where: str,
+    given: Iterable[str],
+    allowed: Collection[str],
+    problem: str = "got unexpected argument(s) {}; it takes {}",
+) -> None:
+    """Raise ``TypeError`` naming the ``given`` names that are not ``allowed``.
+
+    ``problem`` is filled with the unknown names and the allowed ones, sorted. Example:
+    ``check_arguments("c.chat()", {"tmp": 1}, ["temperature"])`` raises "c.chat() got
+    unexpected argument(s) ['tmp']; it takes ['temperature']."
+    """
+    unknown = sorted(set(given).difference(allowed))
+    if unknown:
+        raise TypeError(f"{where} {problem.format(unknown, sorted(allowed))}.")
 
 
 def _short(value: Any, limit: int = 40) -> str:

@@ -66,14 +66,10 @@ class Chunk:
         return self.content
 
     def __add__(self, other: Any) -> ChunkList:
-        if not _is_content(other):
-            return NotImplemented  # e.g. a composable, which knows how to add a chunk
-        return ChunkList([self, *_as_chunks(other)])
+        return ChunkList([self]).__add__(other)
 
     def __radd__(self, other: Any) -> ChunkList:
-        if not _is_content(other):
-            return NotImplemented
-        return ChunkList([*_as_chunks(other), self])
+        return ChunkList([self]).__radd__(other)
 
 
 def _is_content(value: Any) -> bool:
@@ -129,7 +125,7 @@ class ChunkList:
 
     def __add__(self, other: Any) -> ChunkList:
         if not _is_content(other):
-            return NotImplemented
+            return NotImplemented  # e.g. a composable, which knows how to add a chunk
         return ChunkList([*self.chunks, *_as_chunks(other)])
 
     def __radd__(self, other: Any) -> ChunkList:
@@ -147,19 +143,13 @@ class ChunkList:
         """Group consecutive chunks by role into chat messages (untagged → ``default_role``)."""
         messages: list[Message] = []
         for chunk in self.chunks:
-            role = chunk.role if chunk.role is not None else default_role
+            role = default_role if chunk.role is None else chunk.role
             if messages and messages[-1].role == role:
-                prev = messages[-1]
-                messages[-1] = Message(role, _join(prev.content, chunk))
+                messages[-1] = Message(role, _join(messages[-1].content, chunk))
+            elif chunk.role is None or isinstance(chunk.content, str):
+                messages.append(Message(role, chunk.content))
             else:
-                messages.append(
-                    Message(
-                        role,
-                        chunk.content
-                        if chunk.role is None or isinstance(chunk.content, str)
-                        else ChunkList([chunk]),
-                    )
-                )
+                messages.append(Message(role, ChunkList([chunk])))
         return messages
 
 

@@ -1,13 +1,11 @@
 """Evaluation: run a strategy on a dataset and score it; compare backends side by side.
 
-:func:`evaluate` runs a strategy on every example (concurrently, with a progress bar),
-scores each prediction with the metric functions and averages them. A failing example
-is recorded with its error, not fatal. Each example keeps its trace, so its model calls,
-tokens, latency and cache hits are known.
-
-:func:`compare` runs the same strategy on the same examples under several registries
-(backends) at once, and returns a :class:`Comparison`: one row per example with each
-backend's output, metrics, latency, tokens and cache hits, side by side.
+:func:`evaluate` runs a strategy on every example concurrently, scores each prediction
+with the metric functions and averages them; a failing example keeps its error instead
+of stopping the run. :func:`compare` runs the same evaluation under several registries
+(backends) at once, side by side. Each example keeps its trace (model calls, tokens,
+latency, cache hits). Metric functions run under the strategy's registry: pin an LLM
+judge inside :func:`compare` with ``ot.with_registry``.
 
 Example:
     >>> from onetwo import ot
@@ -22,9 +20,6 @@ Example:
     ... )
     >>> summary.metrics
     {'exact': 1.0}
-
-Metric functions run under the strategy's registry: pin an LLM judge inside
-:func:`compare` with ``ot.with_registry``.
 """
 
 from __future__ import annotations
@@ -38,6 +33,7 @@ from typing import Any, TypedDict, Unpack
 
 from onetwo.core import tracing
 from onetwo.core._evaluation_results import Comparison, EvaluationSummary, ExampleResult
+from onetwo.core.builtin import check_arguments
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
 from onetwo.core.scheduling import par_iter, parallel, progress_bar
@@ -65,6 +61,14 @@ def _question(example: Example) -> Any:
 
 def _answer(example: Example) -> Any:
     return example["answer"]
+
+
+async def _call(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` (a strategy, a metric), with the executables it returns run."""
+    value = fn(*args, **kwargs)
+    while isinstance(value, Executable) or inspect.isawaitable(value):
+        value = await value
+    return value
 
 
 # --- metrics ------------------------------------------------------------------------------
@@ -100,12 +104,8 @@ class _Metric:
         self, target: Any, prediction: Any, example: Example
     ) -> tuple[float | None, Any]:
         """The metric's value (``None``: no value for this example) and its info."""
-        if self.takes_example:
-            value = self.fn(target, prediction, example=example)
-        else:
-            value = self.fn(target, prediction)
-        while isinstance(value, Executable) or inspect.isawaitable(value):
-            value = await value
+        extra = {"example": example} if self.takes_example else {}
+        value = await _call(self.fn, target, prediction, **extra)
         value, info = value if isinstance(value, tuple) and len(value) == 2 else (value, None)
         if value is None or isinstance(value, float):
             return value, info
@@ -132,23 +132,19 @@ def _metrics_of(metric_functions: Metrics) -> list[_Metric]:
 
 # --- one example ----------------------------------------------------------------------------
 
+_FIXES = {
+    _question: "By default the inputs are example['question']; pass inputs_extractor="
+    "lambda example: ... to read them from your examples",
+    _answer: "By default the target is example['answer']; pass target_extractor="
+    "lambda example: ..., or target_extractor=None for no target",
+}
+
 
 def _extract(role: str, extractor: Callable[[Example], Any], example: Example, i: int) -> Any:
     try:
         return extractor(example)
     except Exception as e:
-        if extractor is _question:
-            fix = (
-                "By default the inputs are example['question']; pass inputs_extractor="
-                "lambda example: ... to read them from your examples"
-            )
-        elif extractor is _answer:
-            fix = (
-                "By default the target is example['answer']; pass target_extractor="
-                "lambda example: ..., or target_extractor=None for no target"
-            )
-        else:
-            fix = f"Check the {role} you passed"
+        fix = _FIXES[extractor] if extractor in _FIXES else f"Check the {role} you passed"
         raise ValueError(
             f"{role} failed on example {i}: {type(e).__name__}: {e}. The example: "
             f"{example!r:.120}. {fix}."
@@ -180,13 +176,6 @@ def _named(strategy: Strategy, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         if param.kind is param.VAR_KEYWORD and param.name in named:
             named.update(named.pop(param.name))
     return named
-
-
-async def _call(strategy: Strategy, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    value = strategy(*args, **kwargs)
-    while isinstance(value, Executable) or inspect.isawaitable(value):
-        value = await value
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,16 +210,14 @@ class _Evaluation:
             result.error = e
             return
         trace = await tracing.capture(
-            _call(self.strategy, args, kwargs), name=self.name, inputs=result.inputs
+            _call(self.strategy, *args, **kwargs), name=self.name, inputs=result.inputs
         )
         result.trace, result.prediction, result.error = trace, trace.outputs, trace.error
-        if trace.error is None:
-            await self._score(result)
-
-    async def _score(self, result: ExampleResult) -> None:
+        if trace.error is not None:
+            return
         for metric in self.metrics:
             try:
-                value, info = await metric(result.target, result.prediction, result.example)
+                value, info = await metric(result.target, result.prediction, example)
             except Exception as e:
                 result.error = e
                 return
@@ -252,20 +239,6 @@ class _Evaluation:
 # --- evaluate and compare -----------------------------------------------------------------
 
 
-def _strategy_name(strategy: Strategy) -> str:
-    name = getattr(strategy, "name", None) or getattr(strategy, "__qualname__", None)
-    return str(name or type(strategy).__name__).rsplit("<locals>.", 1)[-1]
-
-
-def _examples(examples: Iterable[Example]) -> list[Example]:
-    if isinstance(examples, Mapping | str | bytes) or not isinstance(examples, Iterable):
-        raise TypeError(
-            f"examples must be an iterable of examples (e.g. a list of dicts), got a "
-            f"{type(examples).__name__}: {examples!r:.80}. For one example, pass [example]."
-        )
-    return list(examples)
-
-
 class _Options(TypedDict, total=False):
     """The keyword arguments :func:`aevaluate` takes; see :func:`evaluate`."""
 
@@ -278,20 +251,19 @@ class _Options(TypedDict, total=False):
 
 
 def _settings(strategy: Strategy, options: Mapping[str, Any], where: str) -> _Evaluation:
-    unknown = sorted(set(options) - _Options.__annotations__.keys())
-    if unknown:
-        raise TypeError(f"{where}() got unexpected keyword argument(s) {unknown}.")
+    check_arguments(f"{where}()", options, _Options.__annotations__)
     if not callable(strategy):
         raise TypeError(
             f"the strategy must be callable (a function returning an executable, e.g. an "
             f"@ot.make_executable function or a builtin), got {type(strategy).__name__}."
         )
+    name = getattr(strategy, "name", None) or getattr(strategy, "__qualname__", None)
     return _Evaluation(
         strategy,
         options.get("inputs_extractor", _question),
         options.get("target_extractor", _answer),
         _metrics_of(options.get("metric_functions")),
-        options.get("name") or _strategy_name(strategy),
+        options.get("name") or str(name or type(strategy).__name__).rsplit("<locals>.", 1)[-1],
     )
 
 
@@ -301,21 +273,19 @@ async def _run_all(
     options: Mapping[str, Any],
     label: str,
 ) -> list[EvaluationSummary]:
-    examples = _examples(examples)
-    progress = options.get("progress", True)
-    bar = progress_bar(progress, len(examples) * len(runs), label)
-    chunk_size = options.get("chunk_size")
-    try:
-        return await parallel(
-            *(
-                make_executable(run.run_all)(examples, chunk_size, bar)
-                if registry is None
-                else with_registry(
-                    make_executable(run.run_all)(examples, chunk_size, bar), registry
-                )
-                for run, registry in runs.values()
-            )
+    if isinstance(examples, Mapping | str | bytes) or not isinstance(examples, Iterable):
+        raise TypeError(
+            f"examples must be an iterable of examples (e.g. a list of dicts), got a "
+            f"{type(examples).__name__}: {examples!r:.80}. For one example, pass [example]."
         )
+    examples = list(examples)
+    bar = progress_bar(options.get("progress", True), len(examples) * len(runs), label)
+    jobs = []
+    for run, registry in runs.values():
+        job = make_executable(run.run_all)(examples, options.get("chunk_size"), bar)
+        jobs.append(job if registry is None else with_registry(job, registry))
+    try:
+        return await parallel(*jobs)
     finally:
         if bar is not None:
             bar.close()
@@ -340,6 +310,7 @@ def evaluate(
     progress: bool | str = True,
     chunk_size: int | None = None,
     name: str | None = None,
+    enable_batching: bool = True,
 ) -> EvaluationSummary:
     """Run ``strategy`` on every example, score the predictions, and summarize.
 
@@ -360,6 +331,7 @@ def evaluate(
         progress: show a ``tqdm.auto`` progress bar (a string is its label).
         chunk_size: at most this many examples in flight (default 100).
         name: a label for the summary (default: the strategy's name).
+        enable_batching: if False, backend batch queues send requests one by one.
 
     Returns:
         An :class:`EvaluationSummary`; ``summary.metrics`` holds the means. An example
@@ -375,7 +347,8 @@ def evaluate(
             progress=progress,
             chunk_size=chunk_size,
             name=name,
-        )
+        ),
+        enable_batching=enable_batching,
     )
 
 
@@ -421,12 +394,13 @@ def compare(
     metric_functions: Metrics = None,
     progress: bool | str = True,
     chunk_size: int | None = None,
+    enable_batching: bool = True,
 ) -> Comparison:
     """Run the same evaluation under several registries at once; compare side by side.
 
     Args:
         strategy, examples, inputs_extractor, target_extractor, metric_functions,
-            progress, chunk_size: as in :func:`evaluate`.
+            progress, chunk_size, enable_batching: as in :func:`evaluate`.
         registries: name → a registry (``ot.copy_registry()`` after a backend's
             ``register()``), or directly a backend object.
 
@@ -446,5 +420,6 @@ def compare(
             metric_functions=metric_functions,
             progress=progress,
             chunk_size=chunk_size,
-        )
+        ),
+        enable_batching=enable_batching,
     )

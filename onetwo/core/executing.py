@@ -92,7 +92,7 @@ _SYNC, _ASYNC, _ASYNC_GEN, _GEN = range(4)
 
 
 class _FunctionSpec:
-    __slots__ = ("fn", "kind", "name", "positional", "skip")
+    __slots__ = ("fn", "kind", "name", "passed", "skip")
 
     def __init__(self, fn: Callable[..., Any], non_executed_args: Iterable[str]) -> None:
         self.fn = fn
@@ -106,6 +106,8 @@ class _FunctionSpec:
         else:
             self.kind = _SYNC
         self.skip = frozenset(non_executed_args)
+        # Where the executables passed through are: the names, and their positions.
+        self.passed: frozenset[int | str] = frozenset(self.skip)
         if self.skip:
             params = inspect.signature(fn).parameters
             unknown = self.skip - params.keys()
@@ -114,13 +116,10 @@ class _FunctionSpec:
                     f"non_executed_args names {sorted(unknown)}, which {self.name} does not "
                     f"have; its parameters are {list(params)}."
                 )
-            self.positional = [
-                p.name
-                for p in params.values()
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            positional = [
+                p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
             ]
-        else:
-            self.positional = []
+            self.passed |= {i for i, p in enumerate(positional) if p.name in self.skip}
 
 
 class FunctionExecutable(Executable[T]):
@@ -172,28 +171,13 @@ async def resolve_arguments(
     Arguments named in the spec's ``non_executed_args`` are passed through unchanged.
     Fast path: when no argument is an executable, the inputs are returned as they are.
     """
-    pending: list[tuple[int | str, Executable[Any]]] = []
-    for i, a in enumerate(args):
-        if isinstance(a, Executable):
-            pending.append((i, a))
-    for k, v in kwargs.items():
-        if isinstance(v, Executable):
-            pending.append((k, v))
+    passed = () if spec is None else spec.passed
+    pending: list[tuple[int | str, Executable[Any]]] = [
+        (i, a) for i, a in enumerate(args) if isinstance(a, Executable) and i not in passed
+    ]
+    pending += [(k, v) for k, v in kwargs.items() if isinstance(v, Executable) and k not in passed]
     if not pending:
         return args, kwargs
-    if spec is not None and spec.skip:
-        pending = [
-            (where, e)
-            for where, e in pending
-            if (
-                spec.positional[where]
-                if isinstance(where, int) and where < len(spec.positional)
-                else where
-            )
-            not in spec.skip
-        ]
-        if not pending:
-            return args, kwargs
     if len(pending) == 1:
         values = [await pending[0][1]]
     else:

@@ -1,20 +1,19 @@
 """Export traces as OpenTelemetry spans, with the GenAI semantic conventions.
 
-A :class:`~onetwo.core.tracing.Trace` becomes a tree of spans with the recorded start and
-end times: one span per node, children under their parent. Model calls (nodes with a
-``backend``) are ``CLIENT`` spans named ``"{operation} {model}"`` and carry the
-``gen_ai.*`` attributes observability tools read: operation, provider, request model and
-parameters, token usage, finish reason. Failed nodes get an ``ERROR`` status and the
-exception as an event.
+Each node of a :class:`~onetwo.core.tracing.Trace` becomes a span with its recorded times,
+under its parent's. Model calls (nodes with a ``backend``) are ``CLIENT`` spans named
+``"{operation} {model}"`` with the ``gen_ai.*`` attributes (operation, provider, request
+model and parameters, token usage, finish reason); failed nodes get an ``ERROR`` status
+and the exception as an event.
 
 Example:
     >>> from onetwo.core import otel
     >>> result, trace = ot.run(strategy(q), enable_tracing=True)   # doctest: +SKIP
     >>> otel.export_trace(trace)   # to the globally configured TracerProvider  # doctest: +SKIP
 
-Needs ``opentelemetry-api`` (``pip install "onetwo[otel]"``) and, to send spans
-somewhere, an SDK and an exporter configured by the application. Prompts and replies are
-not exported unless ``include_content=True``: they may hold personal data.
+Needs ``opentelemetry-api`` (``pip install "onetwo[otel]"``), and an SDK and exporter set
+up by the application. Prompts and replies (maybe personal data) are exported only with
+``include_content=True``.
 """
 
 from __future__ import annotations

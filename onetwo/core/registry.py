@@ -1,15 +1,11 @@
 """The registry: which implementation (and which defaults) each builtin uses.
 
-Builtins such as ``llm.generate_text`` are declared once; a backend's ``register()``
-binds them to its methods in the *current registry*. The registry is read when an
-executable runs, not when it is built, so the same executable runs on whichever backend
-is current then: compare two backends by running one strategy under two registries.
-
-* The global registry, :data:`function_registry`, is what ``backend.register()`` changes
-  at the top of a notebook.
-* ``with RegistryContext():`` works on a copy: nothing configured inside leaks out.
-* :func:`copy_registry` snapshots the current registry; :func:`with_registry` runs an
-  executable under a given one (also when runs overlap: it is per task, not global).
+A backend's ``register()`` binds builtins (``llm.generate_text``...) to its methods in
+the *current registry*, read when an executable runs, not when it is built: the same
+executable runs on whichever backend is current then. The global registry
+(:data:`function_registry`) is what ``register()`` changes at the top of a notebook;
+``with RegistryContext():`` works on a copy; :func:`copy_registry` snapshots the current
+one; :func:`with_registry` runs an executable under a given one (per task, not global).
 
 Example:
     >>> from onetwo import ot
@@ -68,14 +64,11 @@ class Binding:
         try:
             params = inspect.signature(impl).parameters.values()
         except (TypeError, ValueError):  # some builtins have no signature
-            accepts: frozenset[str] | None = None
-        else:
-            if any(p.kind is p.VAR_KEYWORD for p in params):
-                accepts = None
-            else:
-                accepts = frozenset(
-                    p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-                )
+            params = None
+        accepts: frozenset[str] | None = None
+        if params is not None and not any(p.kind is p.VAR_KEYWORD for p in params):
+            kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            accepts = frozenset(p.name for p in params if p.kind in kinds)
         is_async = inspect.iscoroutinefunction(impl) or inspect.iscoroutinefunction(
             getattr(impl, "__call__", None)  # noqa: B004 - async callable objects
         )
@@ -177,11 +170,7 @@ def copy_registry() -> Registry:
 def set_registry(registry: Registry) -> None:
     """Make ``registry`` current: inside a ``RegistryContext`` until it exits, else globally."""
     global _global_registry
-    if not isinstance(registry, Registry):
-        raise TypeError(
-            f"set_registry() needs a Registry, got {type(registry).__name__}. "
-            "Get one from ot.copy_registry()."
-        )
+    _check_registry("set_registry", registry)
     if _override.get() is not None:
         _override.set(registry)
     else:
@@ -238,12 +227,16 @@ def with_registry(executable: Executable[T], registry: Registry) -> Executable[T
     """
     if not isinstance(executable, Executable):
         raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")
+    _check_registry("with_registry", registry)
+    return _WithRegistry(executable, registry)
+
+
+def _check_registry(where: str, registry: Any) -> None:
     if not isinstance(registry, Registry):
         raise TypeError(
-            f"with_registry() needs a Registry, got {type(registry).__name__}. "
+            f"{where}() needs a Registry, got {type(registry).__name__}. "
             "Get one from ot.copy_registry()."
         )
-    return _WithRegistry(executable, registry)
 
 
 def with_current_registry(executable: Executable[T]) -> Executable[T]:

@@ -1,19 +1,16 @@
 """HTML for notebooks: traces, evaluation summaries and comparisons.
 
-Traces and evaluation results display themselves in Jupyter and Colab through
-``_repr_html_``, which calls :class:`HTMLRenderer`. Everything taken from a run is
-escaped (a prompt containing ``<script>`` shows as text); nested parts are collapsible
-``<details>`` blocks; long values are cut. The renderer reads objects through the small
-protocols below (what it needs of a trace node, a result...), so it imports neither
-tracing nor evaluation.
+Traces and evaluation results display in Jupyter and Colab through ``_repr_html_``,
+which calls :class:`HTMLRenderer`: everything from a run escaped (``<script>`` shows as
+text), nested parts in collapsible ``<details>``, long values cut. It reads objects
+through the small protocols below, so it imports neither tracing nor evaluation.
 
 Example:
     >>> from onetwo import ot
     >>> html = ot.HTMLRenderer().render(trace)   # doctest: +SKIP
     >>> open("trace.html", "w").write(html)      # doctest: +SKIP
 
-The helpers (:func:`escape`, :func:`pre`, :func:`details`, :func:`table`) are public for
-other display code.
+:func:`escape`, :func:`pre`, :func:`details` and :func:`table` serve other display code.
 """
 
 from __future__ import annotations
@@ -108,17 +105,16 @@ class ComparisonLike(Protocol):
 
 
 _STYLE = (
-    "<style>"
-    ".onetwo{font-family:system-ui,sans-serif;font-size:13px}"
-    ".onetwo details{margin:2px 0 2px 1.2em}"
-    ".onetwo summary{cursor:pointer}"
+    "<style>.onetwo{font-family:system-ui,sans-serif;font-size:13px}"
+    ".onetwo details{margin:2px 0 2px 1.2em}.onetwo summary{cursor:pointer}"
     ".onetwo table{border-collapse:collapse;margin:4px 0}"
     ".onetwo th,.onetwo td{border:1px solid #8886;padding:2px 6px;text-align:left;"
-    "vertical-align:top}"
-    ".onetwo pre{white-space:pre-wrap;word-break:break-word;margin:0;font-size:12px}"
-    ".onetwo .ot-dim{opacity:.65}"
-    ".onetwo .ot-err{color:#d33}"
-    "</style>"
+    "vertical-align:top}.onetwo pre{white-space:pre-wrap;word-break:break-word;margin:0;"
+    "font-size:12px}.onetwo .ot-dim{opacity:.65}.onetwo .ot-err{color:#d33}</style>"
+)
+# Shown in a node's headline rather than in its details table.
+_HEADLINE_DETAILS = frozenset(
+    {"backend", "model", "prompt_tokens", "completion_tokens", "cache_hit"}
 )
 
 
@@ -162,6 +158,10 @@ def _seconds(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _error(error: BaseException | None) -> str:
+    return f'<div class="ot-err">{pre(error)}</div>'
 
 
 def _number(value: Any) -> str:
@@ -221,7 +221,7 @@ class HTMLRenderer:
         if node.inputs:
             parts.append(self._labelled("inputs", self.value(node.inputs)))
         if node.error is not None:
-            parts.append(self._labelled("error", f'<div class="ot-err">{pre(node.error)}</div>'))
+            parts.append(self._labelled("error", _error(node.error)))
         elif node.end is not None or node.outputs is not None:
             parts.append(self._labelled("output", self.value(node.outputs)))
         extra = {k: v for k, v in node.details.items() if k not in _HEADLINE_DETAILS}
@@ -242,10 +242,7 @@ class HTMLRenderer:
         d = node.details
         if "backend" in d:
             bits.append(escape(f"{d['backend']}:{d.get('model', '')}"))
-        if node.duration is not None:
-            bits.append(_seconds(node.duration))
-        else:
-            bits.append("running…")
+        bits.append("running…" if node.duration is None else _seconds(node.duration))
         if d.get("prompt_tokens") is not None or d.get("completion_tokens") is not None:
             tokens = f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens"
             bits.append(escape(tokens))
@@ -272,7 +269,7 @@ class HTMLRenderer:
             ("metrics", self.value(result.metrics)),
         ]
         if result.error is not None:
-            rows.append(("error", f'<div class="ot-err">{pre(result.error)}</div>'))
+            rows.append(("error", _error(result.error)))
         body = table(["", ""], [(escape(k), v) for k, v in rows])
         if result.trace is not None:
             body += self.trace(result.trace, depth=self.open_depth)
@@ -298,8 +295,7 @@ class HTMLRenderer:
         rows = [self._example_row(r, names) for r in summary.results[: self.max_rows]]
         headers = ["#", "inputs", "target", "prediction", *names, "latency", "tokens", "cache"]
         examples = details("examples", table(headers, rows) + self._cut(len(summary.results)))
-        body = f"<div>{title}</div>{metrics}{examples}{self._errors(summary)}"
-        return body
+        return f"<div>{title}</div>{metrics}{examples}{self._errors(summary)}"
 
     def _example_row(self, result: ExampleLike, metric_names: list[str]) -> list[str]:
         stats = result.stats()
@@ -322,10 +318,7 @@ class HTMLRenderer:
     def _errors(self, summary: SummaryLike) -> str:
         if not summary.errors:
             return ""
-        rows = [
-            (escape(r.index), f'<div class="ot-err">{pre(r.error)}</div>')
-            for r in summary.errors[: self.max_rows]
-        ]
+        rows = [(escape(r.index), _error(r.error)) for r in summary.errors[: self.max_rows]]
         return details(f"{len(summary.errors)} errors", table(["#", "error"], rows))
 
     def _cut(self, total: int) -> str:
@@ -340,26 +333,16 @@ class HTMLRenderer:
         top = table(headers, [[_number(row.get(h, "")) for h in headers] for row in overview])
         summaries = comparison.summaries
         metric_names = list(dict.fromkeys(m for s in summaries.values() for m in s.counts))
-        headers = ["#", "inputs", "target"]
-        for name in summaries:
-            headers += [f"{name}: prediction", *(f"{name}: {m}" for m in metric_names)]
-            headers += [f"{name}: latency", f"{name}: tokens", f"{name}: cache"]
-        first = next(iter(summaries.values()))
+        columns = ["prediction", *metric_names, "latency", "tokens", "cache"]
+        headers = ["#", "inputs", "target", *(f"{n}: {c}" for n in summaries for c in columns)]
         rows = []
-        for i, base in enumerate(first.results[: self.max_rows]):
-            row = [escape(base.index), self._short(base.inputs, 200), self._short(base.target, 200)]
-            for summary in summaries.values():
-                row += self._example_row(summary.results[i], metric_names)[3:]
+        for results in zip(*(s.results[: self.max_rows] for s in summaries.values())):
+            row = self._example_row(results[0], metric_names)[:3]
+            for result in results:
+                row += self._example_row(result, metric_names)[3:]
             rows.append(row)
+        total = len(next(iter(summaries.values())).results)
         side_by_side = details(
-            "examples, side by side",
-            table(headers, rows) + self._cut(len(first.results)),
-            open=True,
+            "examples, side by side", table(headers, rows) + self._cut(total), open=True
         )
         return f"<div><b>Comparison</b> of {len(summaries)} backends</div>{top}{side_by_side}"
-
-
-# Shown in a node's headline rather than in its details table.
-_HEADLINE_DETAILS = frozenset(
-    {"backend", "model", "prompt_tokens", "completion_tokens", "cache_hit"}
-)

@@ -1,5 +1,8 @@
 """``ot.run``: run an executable from synchronous code and return its result.
 
+The run happens on onetwo's runtime loop (see ``onetwo.core.syncrun``), so HTTP clients
+and rate limits persist from one run to the next. Inside async code, ``await executable``.
+
 Example:
     >>> from onetwo import ot
     >>> @ot.make_executable
@@ -7,15 +10,12 @@ Example:
     ...     return a + b
     >>> ot.run(add(1, 2))
     3
-
-Inside async code, ``await executable`` instead.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from onetwo.core import batching
 from onetwo.core.executing import Executable
 from onetwo.core.syncrun import run_sync
 
@@ -29,14 +29,14 @@ def run(
 ) -> Any:
     """Run ``executable`` to completion and return its result.
 
-    Works in scripts and inside Jupyter/Colab (where a loop is already running: the run
-    happens on a fresh loop in a worker thread, with the caller's registry and options).
-
     Args:
         executable: what to run.
         enable_batching: if False, backend batch queues send requests one by one.
         enable_tracing: if True, return ``(result, trace)`` where ``trace`` records every
             traced call (see ``onetwo.core.tracing``).
+
+    Raises:
+        NestedRunError: when called from sync code inside a run; ``await`` there instead.
     """
     if not isinstance(executable, Executable):
         raise TypeError(
@@ -46,11 +46,10 @@ def run(
         )
 
     async def main() -> Any:
-        batching.batching_enabled.set(enable_batching)
         if enable_tracing:
             from onetwo.core import tracing
 
             return await tracing.run_traced(executable)
         return await executable
 
-    return run_sync(main)
+    return run_sync(main, enable_batching=enable_batching, enable_tracing=enable_tracing)

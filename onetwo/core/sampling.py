@@ -1,10 +1,8 @@
 """Independent samples: ``repeat`` and the sampling key.
 
-A model call at temperature > 0 is a draw from a distribution. ``repeat(e, n)`` runs ``n``
-independent copies of ``e``; copy ``i`` runs under the *sampling key* ``"i"``. Nested
-repeats compose keys outer-first: copy 5 inside copy 3 runs under ``"3#5"``. The cache
-uses the key to give each copy its own sample, and to give it back the same sample on
-replay whatever order the copies finish in.
+``repeat(e, n)`` runs ``n`` independent copies of ``e`` (draws, at temperature > 0); copy
+``i`` runs under the *sampling key* ``"i"``, and copy 5 inside copy 3 under ``"3#5"``. The
+cache gives each key its own sample, and the same one on replay, whatever the order.
 
 Example:
     >>> from onetwo import ot
@@ -79,9 +77,6 @@ def repeat(executable: Executable[T], num_repeats: int) -> Executable[list[T]]:
         executable: what to repeat. It is not copied: each copy runs it afresh under its
             own sampling key.
         num_repeats: how many copies (>= 0).
-
-    Returns:
-        An executable whose result is the list of the copies' results.
     """
     if not isinstance(executable, Executable):
         raise TypeError(

@@ -1,11 +1,9 @@
 """Running many executables at once: ``parallel`` and ``par_iter``.
 
-* :func:`parallel` runs a fixed set of executables concurrently.
-* :func:`par_iter` runs the executables of an iterable with at most ``chunk_size`` in
-  flight. It pulls items lazily, so a generator of 100,000 items never has more than
-  ``chunk_size`` pending; results come back in input order.
-
-Both return executables: nothing runs until ``ot.run`` or ``await``.
+:func:`parallel` runs a fixed set of executables concurrently; :func:`par_iter` runs
+those of an iterable with at most ``chunk_size`` in flight, pulling items lazily (a
+generator of 100,000 items never has more than ``chunk_size`` pending). Results come in
+input order; both return executables, run by ``ot.run`` or ``await``.
 
 Example:
     >>> from onetwo import ot
@@ -21,30 +19,13 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from onetwo.core.executing import Executable, coroutines_of
+from onetwo.core.executing import Executable
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel", "progress_bar"]
 
 T = TypeVar("T")
 
 DEFAULT_CHUNK_SIZE = 100
-
-
-class _Parallel(Executable[list[Any]]):
-    __slots__ = ("_executables", "_return_exceptions")
-
-    def __init__(self, executables: tuple[Executable[Any], ...], return_exceptions: bool):
-        self._executables = executables
-        self._return_exceptions = return_exceptions
-
-    def __repr__(self) -> str:
-        return f"parallel(<{len(self._executables)} executables>)"
-
-    async def _run(self) -> list[Any]:
-        coros = coroutines_of(self._executables)
-        if not self._return_exceptions:
-            return await _gather_or_cancel(coros)
-        return list(await asyncio.gather(*coros, return_exceptions=True))
 
 
 async def _gather_or_cancel(coros: list[Any]) -> list[Any]:
@@ -72,7 +53,7 @@ def parallel(
     """
     for e in executables:
         _check_executable(e, "parallel")
-    return _Parallel(executables, return_exceptions)
+    return _Parallel(executables, max(1, len(executables)), return_exceptions, False)
 
 
 def _check_executable(e: Any, where: str) -> None:
@@ -108,7 +89,8 @@ class _ParIter(Executable[list[Any]]):
         results: list[Any] = []
         failure: list[BaseException] = []
         return_exceptions = self._return_exceptions
-        bar = progress_bar(self._progress, _known_length(self._iterable))
+        size = _known_length(self._iterable)
+        bar = progress_bar(self._progress, size)
 
         async def worker() -> None:
             for item in iterator:  # shared: each item goes to exactly one worker
@@ -131,10 +113,7 @@ class _ParIter(Executable[list[Any]]):
                 if bar is not None:
                     bar.update()
 
-        n_workers = self._chunk_size
-        size = _known_length(self._iterable)
-        if size is not None:
-            n_workers = max(1, min(n_workers, size))
+        n_workers = self._chunk_size if size is None else max(1, min(self._chunk_size, size))
         try:
             if n_workers == 1:
                 await worker()
@@ -144,6 +123,15 @@ class _ParIter(Executable[list[Any]]):
             if bar is not None:
                 bar.close()
         return results
+
+
+class _Parallel(_ParIter):
+    """``par_iter`` with every executable in flight at once."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"parallel(<{len(self._iterable)} executables>)"  # type: ignore[arg-type]
 
 
 def _known_length(iterable: Iterable[Any]) -> int | None:
@@ -173,7 +161,7 @@ def par_iter(
     *,
     progress: bool | str = False,
 ) -> Executable[list[Any]]:
-    """Run the executables of ``iterable`` with at most ``chunk_size`` in flight.
+    """Run the executables of ``iterable``, ``chunk_size`` at most in flight; results in order.
 
     Args:
         iterable: executables (a list, or a generator consumed lazily).
@@ -181,9 +169,6 @@ def par_iter(
         return_exceptions: if True, a failed item's exception is its result; otherwise the
             first failure stops the run and is raised.
         progress: show a ``tqdm.auto`` progress bar (a string is used as its label).
-
-    Returns:
-        An executable whose result is the list of results, in input order.
     """
     if chunk_size is None:
         chunk_size = DEFAULT_CHUNK_SIZE

@@ -14,25 +14,22 @@ Example:
     Update('llm.generate_text' done: ' blue')
     Update('strategy' final: {'answer': ' blue'})
 
-:func:`safe_stream` stops the run when the ``with`` block exits (even through an error or
-a ``break``) and waits for it to unwind. :func:`stream_updates` is the same stream as a
-plain iterator (also usable as a context manager); its run stops when the iterator is
-dropped, e.g. after a ``break``. Inside async code use :func:`astream_updates`.
+The run goes on in onetwo's runtime while the caller consumes. :func:`safe_stream` stops
+it when the ``with`` block exits (even through an error or a ``break``) and waits for it
+to unwind. :func:`stream_updates` is the same stream (also usable in a ``with``); its run
+stops when it is dropped, e.g. after a ``break``. In async code use :func:`astream_updates`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import contextvars
 import dataclasses
-import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
-from onetwo.core import batching, tracing
+from onetwo.core import tracing
 from onetwo.core.executing import Executable
 from onetwo.core.syncrun import run_sync
 
@@ -60,13 +57,10 @@ class Update:
         return self.stage.name
 
     def __repr__(self) -> str:
-        if self.final:
-            state = "final"
-        elif self.partial:
-            state = "partial"
-        else:
-            state = "failed" if self.stage.error is not None else "done"
-        value = repr(self.stage.error if state == "failed" else self.value)
+        failed = not (self.final or self.partial) and self.stage.error is not None
+        state = "final" if self.final else "partial" if self.partial else "done"
+        state = "failed" if failed else state
+        value = repr(self.stage.error if failed else self.value)
         value = value if len(value) <= 80 else value[:79] + "…"
         return f"Update({self.stage.name!r} {state}: {value})"
 
@@ -76,7 +70,7 @@ class Update:
         return HTMLRenderer().render(self.stage)
 
 
-async def astream_updates(executable: Executable[Any]) -> AsyncIterator[Update]:
+async def astream_updates(executable: Executable[Any]) -> AsyncGenerator[Update, None]:
     """The updates of a run of ``executable``, from async code; see the module docstring.
 
     Raises the run's error, if it fails, after the updates that came before it.
@@ -128,74 +122,11 @@ async def astream_updates(executable: Executable[Any]) -> AsyncIterator[Update]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-_END = object()
-
-
-class _Worker:
-    """The thread that runs a streamed executable, and the queue of what it produced.
-
-    Kept apart from :class:`UpdateStream` so that the thread holds no reference to the
-    stream: a stream dropped by its consumer (a ``break`` out of a ``for`` loop) is
-    garbage collected, and its finalizer stops the run.
-    """
-
-    def __init__(self, executable: Executable[Any], enable_batching: bool) -> None:
-        self.items: queue.Queue[Any] = queue.Queue()
-        self._executable = executable
-        self._enable_batching = enable_batching
-        self._lock = threading.Lock()
-        self._cancelled = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            context = contextvars.copy_context()
-            self._thread = threading.Thread(
-                target=context.run, args=(self._work,), name="onetwo-stream", daemon=True
-            )
-            self._thread.start()
-
-    def cancel(self) -> None:
-        """Ask the run to stop; returns at once."""
-        with self._lock:
-            self._cancelled = True
-            loop, task = self._loop, self._task
-        if loop is not None and task is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                loop.call_soon_threadsafe(task.cancel)
-
-    def join(self) -> None:
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-
-    def _work(self) -> None:
-        try:
-            run_sync(self._main)
-        except BaseException as e:
-            self.items.put(e)
-        finally:
-            self.items.put(_END)
-
-    async def _main(self) -> None:
-        with self._lock:
-            if self._cancelled:
-                return
-            self._loop = asyncio.get_running_loop()
-            self._task = asyncio.current_task()
-        batching.batching_enabled.set(self._enable_batching)
-        async for update in astream_updates(self._executable):
-            self.items.put(update)
-
-
 class UpdateStream(Iterator[Update]):
-    """The updates of a run, as a synchronous iterator (the run happens in a thread).
+    """The updates of a run, as a synchronous iterator; see the module docstring.
 
-    Also a context manager: leaving the ``with`` block stops the run and waits for it to
-    unwind. A stream that is dropped before its end (e.g. after a ``break``) stops its
-    run too, without waiting. After the last update, ``result`` and ``trace`` hold the
-    run's result and trace; a closed stream has no more updates.
+    After the last update, ``result`` and ``trace`` hold the run's result and trace; a
+    closed stream has no more updates.
     """
 
     def __init__(self, executable: Executable[Any], *, enable_batching: bool = True) -> None:
@@ -207,29 +138,30 @@ class UpdateStream(Iterator[Update]):
             )
         self.result: Any = None
         self.trace: tracing.Trace | None = None
-        self._closed = False
-        self._done = False
+        self._state = "running"
         self._executable = executable
-        self._worker = _Worker(executable, enable_batching)
+        self._enable_batching = enable_batching
+        # Steps on the runtime loop; dropped unfinished, the loop closes it: the run stops.
+        self._updates = astream_updates(executable)
 
     def __repr__(self) -> str:
-        state = "done" if self._done else "closed" if self._closed else "running"
-        return f"UpdateStream({self._executable!r}, {state})"
+        return f"UpdateStream({self._executable!r}, {self._state})"
 
     def __iter__(self) -> UpdateStream:
         return self
 
     def __next__(self) -> Update:
-        if self._done or self._closed:
+        if self._state != "running":
             raise StopIteration
-        self._worker.start()
-        item = self._worker.items.get()
-        if item is _END:
-            self._done = True
-            raise StopIteration
-        if isinstance(item, BaseException):
-            self._done = True
-            raise item
+        try:
+            # The first step starts the run, with this stream's options.
+            item = run_sync(self._updates.__anext__, enable_batching=self._enable_batching)
+        except StopAsyncIteration:
+            self._state = "done"
+            raise StopIteration from None
+        except BaseException:  # the run's error, or an interrupt that stopped the run
+            self._state = "done"
+            raise
         if item.final:
             self.result, self.trace = item.value, item.stage
         return item
@@ -241,16 +173,10 @@ class UpdateStream(Iterator[Update]):
         self.close()
 
     def close(self) -> None:
-        """Stop the run (if it still runs) and wait for its thread to end."""
-        self._closed = True
-        self._worker.cancel()
-        self._worker.join()
-
-    def __del__(self) -> None:
-        # Not `close()`: a finalizer must not block on a thread.
-        worker = getattr(self, "_worker", None)  # None if __init__ raised
-        if worker is not None and not self._done:
-            worker.cancel()
+        """Stop the run (if it still runs) and wait for it to unwind."""
+        if self._state == "running":
+            self._state = "closed"
+        run_sync(self._updates.aclose)
 
 
 def stream_updates(executable: Executable[Any], *, enable_batching: bool = True) -> UpdateStream:
@@ -259,27 +185,16 @@ def stream_updates(executable: Executable[Any], *, enable_batching: bool = True)
     Example:
         >>> for update in ot.stream_updates(strategy("Q")):   # doctest: +SKIP
         ...     print(update.name, update.value)
-
-    A ``break`` out of a plain ``for`` loop drops the stream, which stops the run; to
-    also wait until the run has unwound, use ``with ot.stream_updates(...) as updates:``
-    or :func:`safe_stream`.
     """
     return UpdateStream(executable, enable_batching=enable_batching)
 
 
-@contextlib.contextmanager
-def safe_stream(
-    executable: Executable[Any], *, enable_batching: bool = True
-) -> Iterator[UpdateStream]:
-    """A ``with`` block over the updates of a run; leaving the block stops the run.
+def safe_stream(executable: Executable[Any], *, enable_batching: bool = True) -> UpdateStream:
+    """The updates of a run, for a ``with`` block that stops the run when it is left.
 
     Example:
         >>> with ot.safe_stream(strategy("Q")) as updates:   # doctest: +SKIP
         ...     for update in updates:
         ...         print(update)
     """
-    stream = UpdateStream(executable, enable_batching=enable_batching)
-    try:
-        yield stream
-    finally:
-        stream.close()
+    return UpdateStream(executable, enable_batching=enable_batching)

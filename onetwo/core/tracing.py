@@ -22,17 +22,12 @@ Example:
     >>> trace.children[0].details["backend"]
     'fake'
 
-Costs: off (the default), a traced call pays one ``ContextVar.get``; on, a node keeps
-*references* to inputs and outputs, never copies.
-
-Backend and cache authors call :func:`annotate` while a call runs to add details to its
-node (``tracing.annotate(cache_hit=True)``), from the caller's context: code serving many
-callers (a batch) annotates after each caller gets its result back. A builtin bound to a
-method of an object with a ``provider`` and a ``model`` (every ``Backend``) gets them as
-``backend`` and ``model``.
-
-Layout: the tree is in ``_trace_tree``, the wrappers ``@trace`` puts around functions in
-``_trace_wrappers``; this module is the public face.
+Off (the default), a traced call costs one ``ContextVar.get``; on, a node keeps
+references to inputs and outputs, never copies. Backends and caches add details with
+:func:`annotate` from the caller's context (a batch annotates after each caller gets its
+result back); a builtin bound to a method of an object with a ``provider`` and a
+``model`` (every ``Backend``) gets them as ``backend`` and ``model``. The tree lives in
+``_trace_tree``, the wrappers of ``@trace`` in ``_trace_wrappers``.
 """
 
 from __future__ import annotations
@@ -88,10 +83,7 @@ def annotate(details: Mapping[str, Any] | None = None, /, **fields: Any) -> None
     """
     node = current_node.get()
     if node is not None:
-        if details:
-            node.details.update(details)
-        if fields:
-            node.details.update(fields)
+        node.details.update(details or (), **fields)
 
 
 def trace_builtin(
@@ -99,15 +91,13 @@ def trace_builtin(
 ) -> Coroutine[Any, Any, T]:
     """``call`` (one builtin call, not started yet), recorded as a ``"builtin"`` node.
 
-    Called by ``BuiltinCall`` only when tracing is on; see the module docstring for the
-    details of model calls.
+    Called by ``BuiltinCall`` only when tracing is on.
     """
     owner = getattr(impl, "__self__", None)
     provider = getattr(owner, "provider", None)
+    details: dict[str, Any] = {}
     if isinstance(provider, str):
-        details: dict[str, Any] = {"backend": provider, "model": getattr(owner, "model", "")}
-    else:
-        details = {}
+        details.update(backend=provider, model=getattr(owner, "model", ""))
     key = current_sampling_key()
     if key:
         details["sampling_key"] = key
@@ -131,16 +121,14 @@ async def capture(
     parent = current_node.get()
     node = open_node(parent, name or _name_of(awaitable), "run", inputs or {})
     token = current_node.set(node)
-    outputs: Any = None
-    error: Exception | None = None
     try:
-        outputs = await awaitable
+        node.outputs = await awaitable
     except Exception as e:
-        error = e
+        node.error = e
     finally:
         current_node.reset(token)
     # Not `close_node`: the end of a run is not a stage of itself (streaming reports it apart).
-    node.end, node.outputs, node.error = time.time(), outputs, error
+    node.end = time.time()
     if unwrap and len(node.children) == 1 and _is_traced_call(awaitable):
         if parent is not None:
             parent.children[parent.children.index(node)] = node.children[0]

@@ -1,10 +1,11 @@
-"""Automatic request batching: batch formation, max_wait in virtual time, concurrency,
-failures, cancellation, the off switch, stats, methods, and per-loop queues."""
+"""Automatic request batching: batch formation, the idle rule and max_wait in virtual time,
+concurrency, failures, cancellation, the off switch, stats, methods, and event loops."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import gc
 import threading
 import weakref
@@ -15,8 +16,14 @@ import pytest
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
-from onetwo.core import batching
-from onetwo.core.batching import BatchStats, batch_function, batch_method
+from onetwo.core import options
+from onetwo.core.batching import (
+    IDLE_ITERATIONS,
+    BatchConfig,
+    BatchStats,
+    batch_function,
+    batch_method,
+)
 from onetwo.core.clock import VirtualClock
 from onetwo.errors import BackendUnavailable
 
@@ -51,6 +58,20 @@ async def settle() -> None:
     """Let every runnable task run until all of them wait (on a future, timer, ...)."""
     for _ in range(100):
         await asyncio.sleep(0)
+
+
+def no_batching() -> Any:
+    return options.use(options.RunOptions(enable_batching=False))
+
+
+async def trickle(f: Any, clock: VirtualClock, n: int, step: float) -> list[asyncio.Task[Any]]:
+    """Make one request per loop iteration (so the queue is never idle), ``step`` s apart."""
+    tasks = []
+    for i in range(n):
+        tasks.append(asyncio.create_task(f(i)))
+        await asyncio.sleep(0)  # the new task runs and queues its request
+        clock.advance(step)
+    return tasks
 
 
 async def run_in_virtual_time(clock: VirtualClock, awaitable: Any) -> Any:
@@ -146,57 +167,39 @@ async def test_slow_batches_in_virtual_time_stay_full() -> None:
 # --- max_wait, in virtual time -----------------------------------------------------------
 
 
-async def test_max_wait_sends_a_partial_batch_while_the_loop_stays_busy() -> None:
+async def test_max_wait_sends_a_partial_batch_while_requests_keep_arriving() -> None:
     clock = VirtualClock()
     fn = Recorder(clock)
-    f = batch_function(batch_size=10, max_wait=1.0, clock=clock)(fn)
-    first = asyncio.create_task(f(1))
-    await asyncio.sleep(0)  # `first` queues its request at t=0
-    clock.advance(0.5)
-    second = asyncio.create_task(f(2))
-    for _ in range(10):  # busy: this test task is always runnable, so no idle point
-        await asyncio.sleep(0)
-    clock.advance(0.499)
+    f = batch_function(batch_size=100, max_wait=1.0, clock=clock)(fn)
+    tasks = await trickle(f, clock, 8, step=0.125)  # t = 0, 0.125, ... 0.875, then 1.0
+    assert fn.batches == []  # the deadline fired in the last advance; the batch runs next
     await asyncio.sleep(0)
-    assert fn.batches == []
-    clock.advance(0.001)  # 1.0 s after the first request
-    for _ in range(3):
-        await asyncio.sleep(0)
-    assert fn.batches == [[1, 2]] and fn.times == [1.0]
-    assert await first == 10 and await second == 20
+    assert fn.batches == [list(range(8))] and fn.times == [1.0]
+    assert await asyncio.gather(*tasks) == [i * 10 for i in range(8)]
     assert clock.pending_timers == 0
 
 
 async def test_max_wait_restarts_for_the_next_batch() -> None:
     clock = VirtualClock()
     fn = Recorder(clock)
-    f = batch_function(batch_size=10, max_wait=1.0, clock=clock)(fn)
-    a = asyncio.create_task(f(1))
-    for _ in range(3):
-        await asyncio.sleep(0)
-    clock.advance(1.0)
-    await asyncio.sleep(0)
-    b = asyncio.create_task(f(2))
-    for _ in range(3):
-        await asyncio.sleep(0)
-    clock.advance(0.9)
-    await asyncio.sleep(0)
-    assert fn.batches == [[1]]
-    clock.advance(0.1)
-    await asyncio.gather(a, b)
-    assert fn.batches == [[1], [2]] and fn.times == [1.0, 2.0]
+    f = batch_function(batch_size=100, max_wait=1.0, clock=clock)(fn)
+    tasks = await trickle(f, clock, 20, step=0.125)  # 20 requests over 2.5 s
+    assert await asyncio.gather(*tasks) == [i * 10 for i in range(20)]
+    # Cut at 1.0 and 2.0 by max_wait (each from the first request after the last cut),
+    # then the last four by the idle rule once the arrivals stop.
+    assert fn.batches == [list(range(8)), list(range(8, 16)), list(range(16, 20))]
+    assert fn.times == [1.0, 2.0, 2.5]
 
 
-async def test_max_wait_on_the_real_clock_bounds_the_wait_while_the_loop_stays_busy() -> None:
+async def test_max_wait_on_the_real_clock_bounds_the_wait_while_requests_keep_arriving() -> None:
     fn = Recorder()
-    f = batch_function(batch_size=10, max_wait=0.01)(fn)  # the system clock
-    task = asyncio.create_task(f(1))
-    for _ in range(1_000_000):  # always runnable: no idle point, only the timer can send it
+    f = batch_function(batch_size=10**9, max_wait=0.01)(fn)  # the system clock
+    tasks: list[asyncio.Task[Any]] = []
+    while not fn.batches:  # a request per iteration: never idle, only the timer can send
+        tasks.append(asyncio.create_task(f(len(tasks))))
         await asyncio.sleep(0)
-        if fn.batches:
-            break
-    assert fn.batches == [[1]]
-    assert await task == 10
+    assert len(fn.batches[0]) > 1
+    assert await asyncio.gather(*tasks) == [i * 10 for i in range(len(tasks))]
 
 
 # --- concurrency and threads -------------------------------------------------------------
@@ -254,6 +257,22 @@ def test_successive_loops_reuse_the_threads_of_a_sync_batch_function() -> None:
     for _ in range(3):  # three loops, like three ot.run calls
         assert asyncio.run(main()) == list(range(10))
     assert len(threads) == 1  # max_concurrent_batches=1: one thread, reused
+
+
+def test_a_batch_function_and_its_threads_go_when_dropped_without_waiting_for_gc() -> None:
+    # No reference cycle between a function and its queue: each run of a benchmark (a new
+    # batch function per run) would otherwise leave its idle threads until a full GC.
+    @batch_function(batch_size=4)
+    def f(requests: list[int]) -> list[int]:
+        return requests
+
+    async def main(g: Any) -> list[int]:
+        return await asyncio.gather(*(g(i) for i in range(10)))
+
+    assert asyncio.run(main(f)) == list(range(10))
+    ref = weakref.ref(f)
+    del f
+    assert ref() is None
 
 
 async def test_sync_batches_run_concurrently_up_to_the_limit() -> None:
@@ -332,48 +351,42 @@ async def test_waiting_requests_cost_the_loop_nothing() -> None:
     )
 
 
-def test_threads_making_queues_at_once_do_not_break_each_other() -> None:
-    # ot.run in two threads: each thread's first call makes its loop's queue, and sweeps
-    # the queues of closed loops. Thread B makes its queue while A is inside its sweep.
-    f = batch_function(batch_size=4)(Recorder())
-    sweeping, proceed = threading.Event(), threading.Event()
+def test_a_queue_serves_one_event_loop_at_a_time() -> None:
+    # Replaces a test of the per-loop queue sets: a busy queue refuses a second loop, and
+    # moves to it once idle.
+    started, release = threading.Event(), threading.Event()
 
-    class PausingLoop(asyncio.SelectorEventLoop):
-        pause = False
+    @batch_function(batch_size=2)
+    def f(requests: list[int]) -> list[int]:
+        started.set()
+        release.wait(timeout=10)
+        return requests
 
-        def is_closed(self) -> bool:
-            if self.pause:  # once: the first sweep after this is set pauses here
-                self.pause = False
-                sweeping.set()
-                proceed.wait(timeout=10)
-            return super().is_closed()
-
-    old = PausingLoop()
-    errors: list[BaseException] = []
-
-    def first_call_on_a_new_loop() -> None:
-        try:
-            assert asyncio.run(f(2)) == 20
-        except BaseException as e:
-            errors.append(e)
-
+    results: list[int] = []
+    other = threading.Thread(target=lambda: results.append(asyncio.run(f(1))))
+    other.start()
     try:
-        assert old.run_until_complete(f(1)) == 10
-        old.pause = True
-        a = threading.Thread(target=first_call_on_a_new_loop)
-        a.start()
-        assert sweeping.wait(timeout=10)
-        b = threading.Thread(target=first_call_on_a_new_loop)
-        b.start()
-        b.join(timeout=0.3)  # B adds its queue now, unless it waits for A's sweep
-        proceed.set()
-        a.join()
-        b.join()
+        assert started.wait(timeout=10)
+        with pytest.raises(RuntimeError, match=r"busy on another event loop \(0 queued, 1 in "):
+            asyncio.run(f(2))
     finally:
-        proceed.set()
-        old.close()
-    assert errors == []
-    assert f.stats().requests == 1
+        release.set()
+        other.join(timeout=10)
+    assert results == [1]
+    assert asyncio.run(f(3)) == 3  # the other loop is idle now: the queue moves here
+    assert f.stats().requests == 2
+
+
+def test_a_queue_left_busy_on_a_closed_loop_does_not_block_the_next_one() -> None:
+    f = batch_function(batch_size=4, max_wait=None)(Recorder())
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(f(1))
+    loop.run_until_complete(asyncio.sleep(0))  # queued, not yet sent
+    assert f.stats().queued == 1
+    loop.close()  # without cancelling the caller
+    assert asyncio.run(f(2)) == 20
+    assert f.stats() == BatchStats(1, 1, 1.0, 1, 0, 0)
+    del task
 
 
 # --- failures -------------------------------------------------------------------------
@@ -461,6 +474,53 @@ def test_bad_parameters_are_refused_with_the_value(kwargs: Any, message: str) ->
 def test_parameters_of_the_wrong_type_are_refused(kwargs: Any, message: str) -> None:
     with pytest.raises(TypeError, match=message):
         batch_function(**kwargs)(Recorder())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"batch_size": 4, "threads": 0}, ValueError, "threads of BatchConfig must be an int >= 1"),
+        ({"batch_size": 4, "max_wait": float("inf")}, None, ""),
+        ({"batch_size": 4, "clock": "now"}, TypeError, "clock of BatchConfig must be a Clock"),
+        ({"batch_size": 4, "max_wait": True}, TypeError, "max_wait .* got bool True"),
+    ],
+)
+def test_a_batch_config_is_checked_when_made(
+    kwargs: Any, error: type[Exception] | None, message: str
+) -> None:
+    if error is None:
+        assert BatchConfig(**kwargs).max_wait == kwargs["max_wait"]
+        return
+    with pytest.raises(error, match=message):
+        BatchConfig(**kwargs)
+
+
+def test_the_config_is_frozen_and_reachable_from_the_function() -> None:
+    f = batch_function(batch_size=8, max_concurrent_batches=2)(Recorder())
+    assert f.config == BatchConfig(batch_size=8, max_concurrent_batches=2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.config.batch_size = 1  # type: ignore[misc]
+
+
+def test_plain_method_parameters_are_checked_at_decoration() -> None:
+    with pytest.raises(ValueError, match=r"max_concurrent_batches of .*Bad.m must be .* got 0"):
+
+        class Bad:
+            @batch_method(batch_size=lambda self: 4, max_concurrent_batches=0)
+            async def m(self, requests: list[int]) -> list[int]:
+                return requests
+
+
+async def test_threads_sets_the_pool_of_a_sync_batch_function() -> None:
+    threads: set[int] = set()
+
+    @batch_function(batch_size=1, max_concurrent_batches=4, threads=1)
+    def f(requests: list[int]) -> list[int]:
+        threads.add(threading.get_ident())
+        return requests
+
+    assert await asyncio.gather(*(f(i) for i in range(8))) == list(range(8))
+    assert len(threads) == 1 and f.stats().batches == 8
 
 
 # --- cancellation ------------------------------------------------------------------------
@@ -565,29 +625,55 @@ async def test_a_caller_cancelled_with_batching_disabled_frees_its_slot() -> Non
     clock = VirtualClock()
     fn = Recorder(clock, latency=1.0)
     f = batch_function(batch_size=4, clock=clock)(fn)
-    token = batching.batching_enabled.set(False)
-    try:
+    with no_batching():
         task = asyncio.create_task(f(1))
         await settle()
         assert f.stats().in_flight == 1
         task.cancel()
         await settle()
-    finally:
-        batching.batching_enabled.reset(token)
     assert task.cancelled()
     assert f.stats().in_flight == 0 and clock.pending_timers == 0
 
 
-async def test_the_fallback_idle_rule_for_loops_without_a_ready_queue() -> None:
-    # Loops other than asyncio's (e.g. uvloop) hide their ready queue: then a batch is cut
-    # at the first loop iteration in which no new request arrived.
+@pytest.mark.parametrize("lag", range(2 * IDLE_ITERATIONS))
+async def test_a_caller_joins_if_it_comes_within_the_idle_iterations(lag: int) -> None:
+    # The idle rule: a partial batch leaves after IDLE_ITERATIONS loop iterations in a row
+    # without a new request (public asyncio only; replaces the test of the old rule that
+    # read the loop's private ready queue).
     fn = Recorder()
     f = batch_function(batch_size=64, max_wait=None, clock=VirtualClock())(fn)
-    watcher = batching._watcher(asyncio.get_running_loop())
-    watcher._ready = None
-    assert await f(1) == 10
-    assert await asyncio.gather(*(f(i) for i in range(10))) == [i * 10 for i in range(10)]
-    assert fn.batches == [[1], list(range(10))]
+
+    async def late() -> int:
+        for _ in range(lag):
+            await asyncio.sleep(0)
+        return await f(1)
+
+    assert await asyncio.gather(f(0), late()) == [0, 10]
+    assert fn.batches == ([[0, 1]] if lag < IDLE_ITERATIONS else [[0], [1]])
+
+
+async def test_a_trickle_keeps_the_batch_open_until_the_arrivals_stop() -> None:
+    clock = VirtualClock()
+    fn = Recorder(clock)
+    f = batch_function(batch_size=64, max_wait=None, clock=clock)(fn)
+    tasks = await trickle(f, clock, 30, step=0.0)  # 30 iterations, each with a request
+    assert fn.batches == []
+    await settle()
+    assert fn.batches == [list(range(30))]
+    assert await asyncio.gather(*tasks) == [i * 10 for i in range(30)]
+
+
+async def test_a_lone_request_leaves_after_the_idle_iterations() -> None:
+    fn = Recorder()
+    f = batch_function(batch_size=64, max_wait=None, clock=VirtualClock())(fn)
+    task = asyncio.create_task(f(1))
+    iterations = 0
+    while not fn.batches:
+        await asyncio.sleep(0)
+        iterations += 1
+    # One to start the caller, IDLE_ITERATIONS checks, one to start the batch's task.
+    assert iterations == IDLE_ITERATIONS + 2
+    assert await task == 10
 
 
 # --- the off switch ----------------------------------------------------------------------
@@ -596,11 +682,8 @@ async def test_the_fallback_idle_rule_for_loops_without_a_ready_queue() -> None:
 async def test_disabled_batching_sends_requests_one_by_one_with_the_same_results() -> None:
     fn = Recorder()
     f = batch_function(batch_size=32, clock=VirtualClock())(fn)
-    token = batching.batching_enabled.set(False)
-    try:
+    with no_batching():
         results = await asyncio.gather(*(f(i) for i in range(5)))
-    finally:
-        batching.batching_enabled.reset(token)
     assert results == [i * 10 for i in range(5)]
     assert fn.batches == [[i] for i in range(5)]
     stats = f.stats()
@@ -615,13 +698,10 @@ async def test_disabled_batching_still_runs_sync_functions_in_threads() -> None:
         threads.append(threading.get_ident())
         return [ValueError("x") if r < 0 else r for r in requests]
 
-    token = batching.batching_enabled.set(False)
-    try:
+    with no_batching():
         assert await f(3) == 3
         with pytest.raises(ValueError):
             await f(-1)
-    finally:
-        batching.batching_enabled.reset(token)
     assert threading.get_ident() not in threads
 
 
@@ -649,7 +729,8 @@ async def test_stats_and_repr_show_the_live_state() -> None:
     )
 
 
-def test_stats_outside_a_loop_describe_the_last_loop() -> None:
+def test_stats_add_up_across_loops_and_answer_outside_them() -> None:
+    # Was: a fresh queue (and stats) per loop. Now one queue per batch function.
     fn = Recorder()
     f = batch_function(batch_size=4)(fn)
 
@@ -659,7 +740,7 @@ def test_stats_outside_a_loop_describe_the_last_loop() -> None:
     asyncio.run(main())
     assert f.stats().requests == 6 and f.stats().batches == 2
     asyncio.run(main())
-    assert f.stats().requests == 6  # a fresh queue for the fresh loop
+    assert f.stats() == BatchStats(12, 4, 3.0, 1, 0, 0)
 
 
 # --- methods ----------------------------------------------------------------------------
@@ -723,13 +804,13 @@ def test_instance_queues_go_away_with_the_instance() -> None:
         return await b.generate("x")
 
     assert asyncio.run(main(backend)) == "generate:x"
-    assert len(Backend._batch._instances) >= 1
+    assert len(Backend._batch._bound) >= 1
     ref = weakref.ref(backend)
-    before = len(Backend._batch._instances)
+    before = len(Backend._batch._bound)
     del backend
     gc.collect()
     assert ref() is None
-    assert len(Backend._batch._instances) == before - 1
+    assert len(Backend._batch._bound) == before - 1
 
 
 def test_a_queue_does_not_keep_its_event_loop_alive() -> None:
@@ -747,15 +828,20 @@ def test_a_queue_does_not_keep_its_event_loop_alive() -> None:
     assert f.stats().requests == 1
 
 
-def test_queues_of_closed_loops_are_dropped_when_a_new_loop_comes() -> None:
+def test_successive_loops_use_one_queue_after_another() -> None:
+    # Was: the queues of closed loops are dropped (per-loop queue sets are gone).
     f = batch_function(batch_size=4)(Recorder())
-    loops = [asyncio.new_event_loop() for _ in range(3)]
-    for loop in loops:
+
+    async def queue_loop() -> Any:
+        return f.queue().loop()
+
+    for loop in [asyncio.new_event_loop() for _ in range(3)]:
         try:
             assert loop.run_until_complete(f(1)) == 10
+            assert loop.run_until_complete(queue_loop()) is loop
         finally:
             loop.close()
-    assert len(f._queues.queues) == 1  # only the last loop's queue is left
+    assert f.stats().requests == 3
 
 
 # --- through ot.run, with the fake backend ----------------------------------------------
@@ -801,10 +887,12 @@ def test_enable_batching_false_sends_one_by_one_with_the_same_results() -> None:
     backend.register()
     batched = ot.run(ot.par_iter(two_steps(f"q{i}") for i in range(10)))
     backend.reset()
+    before = backend._generate_batch.stats()  # stats add up over the backend's life
     unbatched = ot.run(ot.par_iter(two_steps(f"q{i}") for i in range(10)), enable_batching=False)
     assert unbatched == batched
     assert [len(b) for b in backend.batches] == [1] * 50
-    assert backend._generate_batch.stats().mean_batch_size == 1.0
+    after = backend._generate_batch.stats()
+    assert (after.requests - before.requests, after.batches - before.batches) == (50, 50)
 
 
 def test_a_failing_prompt_fails_only_its_own_call_in_the_batch() -> None:

@@ -10,16 +10,16 @@ import pytest
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
-from onetwo.core.syncrun import in_running_loop, run_sync
+from onetwo.core import options
+from onetwo.core.syncrun import run_sync
 
 
-def test_run_from_plain_code_uses_this_thread() -> None:
+def test_run_from_plain_code_runs_on_the_runtime_thread() -> None:
     @ot.make_executable
     def where() -> str:
         return threading.current_thread().name
 
-    assert not in_running_loop()
-    assert ot.run(where()) == threading.current_thread().name
+    assert ot.run(where()) == "onetwo-runtime"
 
 
 def test_run_inside_a_running_loop_like_jupyter() -> None:
@@ -31,12 +31,11 @@ def test_run_inside_a_running_loop_like_jupyter() -> None:
 
     async def notebook_cell() -> tuple[str, str]:
         # A notebook cell calls ot.run synchronously while the kernel's loop runs.
-        assert in_running_loop()
         return ot.run(llm.generate_text("q")), ot.run(where())
 
     text, thread_name = asyncio.run(notebook_cell())
     assert text == "from a notebook"
-    assert thread_name == "onetwo-run"
+    assert thread_name == "onetwo-runtime"
 
 
 def test_context_variables_reach_the_worker_thread() -> None:
@@ -59,34 +58,25 @@ def test_errors_propagate_from_the_worker_thread() -> None:
         asyncio.run(cell())
 
 
-def test_each_run_gets_a_fresh_loop() -> None:
+def test_every_run_uses_the_one_runtime_loop_which_stays_open() -> None:
     loops = []
 
     async def record() -> None:
         loops.append(asyncio.get_running_loop())
 
+    async def cell() -> None:
+        run_sync(record)
+
     run_sync(record)
-    run_sync(record)
-    assert loops[0] is not loops[1] and loops[0].is_closed()
+    asyncio.run(cell())
+    assert loops[0] is loops[1] and not loops[0].is_closed()
 
 
-def test_leftover_tasks_are_cancelled_when_a_run_in_a_loop_ends() -> None:
-    cancelled: list[str] = []
+def test_run_sync_sets_the_run_options_for_the_run_only() -> None:
+    async def read() -> bool:
+        return options.current().enable_batching
 
-    async def leftover() -> None:
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.append("leftover")
-            raise
-
-    async def main() -> str:
-        asyncio.ensure_future(leftover())  # noqa: RUF006 - left behind on purpose
-        await asyncio.sleep(0)
-        return "done"
-
-    async def cell() -> str:
-        return run_sync(main)
-
-    assert asyncio.run(cell()) == "done"
-    assert cancelled == ["leftover"]
+    assert run_sync(read, enable_batching=False) is False
+    assert run_sync(read) is True
+    with options.use(options.RunOptions(enable_batching=False)):
+        assert run_sync(read) is False  # the caller's options, unless the run changes them

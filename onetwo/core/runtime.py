@@ -1,0 +1,265 @@
+"""The runtime: one event loop that onetwo owns, in a daemon thread, for the whole process.
+
+``ot.run`` (from a script, a thread or a Jupyter cell) hands its work to this loop with
+:func:`submit` and blocks until it is done, so what is bound to a loop (HTTP clients and
+their connections, rate limiter state, batch queues) is made once and serves every run:
+a :class:`RuntimeValue`. The loop starts on first use, and again in a forked child; it
+shuts down at exit. ``await executable`` in a loop of the user's own still runs there;
+code that needs a runtime value from such a loop hops over with :func:`on_runtime`.
+
+Example:
+    >>> async def answer() -> int:
+    ...     return 42
+    >>> submit(answer, context=contextvars.copy_context())
+    42
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import contextvars
+import os
+import threading
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from onetwo.errors import OneTwoError
+
+__all__ = ["NestedRunError", "RuntimeValue", "loop", "on_runtime", "shutdown", "submit"]
+
+T = TypeVar("T")
+_Closer = Callable[[Any], Awaitable[object]]
+
+
+class NestedRunError(OneTwoError):
+    """``ot.run`` (or another sync entry point) was called from sync code inside a run."""
+
+
+class _Runtime:
+    """The loop's thread, and the values made on the loop that it must close."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.open: dict[int, tuple[Any, _Closer]] = {}
+        self.closing: set[asyncio.Task[object]] = set()
+        self._runner = asyncio.Runner()
+        started = threading.Event()
+        self.thread = threading.Thread(
+            target=self._serve, args=(started,), name="onetwo-runtime", daemon=True
+        )
+        self.thread.start()
+        started.wait()
+
+    def _serve(self, started: threading.Event) -> None:
+        self.loop = self._runner.get_loop()
+        started.set()
+        while True:  # until shutdown() stops the loop
+            # A run's task that raised KeyboardInterrupt/SystemExit holds it for its caller.
+            with contextlib.suppress(KeyboardInterrupt, SystemExit):
+                self.loop.run_forever()
+                break
+        self._runner.close()  # finalizes async generators and the default executor
+
+    def close_soon(self, token: int) -> None:
+        """Close a value whose owner is gone (a finalizer calls this, from any thread)."""
+        entry = self.open.pop(token, None)
+        if entry is not None and self.pid == os.getpid():
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                self.loop.call_soon_threadsafe(self._close, *entry)
+
+    def _close(self, value: Any, close: _Closer) -> None:
+        task = self.loop.create_task(_call(lambda: close(value)))
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
+
+    async def _close_all(self) -> None:
+        """Unwind the runs still going, then close every value, the newest first."""
+        runs = asyncio.all_tasks() - {asyncio.current_task(), *self.closing}
+        for task in runs:
+            task.cancel()
+        await asyncio.gather(*runs, *self.closing, return_exceptions=True)
+        while self.open:
+            value, close = self.open.popitem()[1]
+            with contextlib.suppress(Exception):  # one failing close must not stop the rest
+                await close(value)
+
+    def shutdown(self, timeout: float) -> None:  # from another thread
+        if self.pid != os.getpid() or not self.thread.is_alive():
+            return
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._close_all(), self.loop).result(timeout)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)
+
+
+async def _call(fn: Callable[[], Awaitable[T]]) -> T:
+    return await fn()
+
+
+class _Run(Generic[T]):
+    """A coroutine started on the runtime loop from another thread, and its outcome."""
+
+    def __init__(self, runtime: _Runtime) -> None:
+        self.outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self.outcome.set_running_or_notify_cancel()  # settled by the task's end only
+        self.started = False
+        self._loop = runtime.loop
+        self._task: asyncio.Task[T] | None = None
+
+    def start(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> _Run[T]:
+        self._loop.call_soon_threadsafe(self._start, fn, context)
+        self.started = True
+        return self
+
+    def _start(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> None:
+        self._task = self._loop.create_task(_call(fn), context=context)
+        self._task.add_done_callback(self._settle)
+
+    def _settle(self, task: asyncio.Task[T]) -> None:
+        try:
+            self.outcome.set_result(task.result())
+        except BaseException as e:  # the run's error, cancellation included, for its caller
+            self.outcome.set_exception(e)
+
+    def cancel(self) -> None:
+        # After _start: the loop runs callbacks in the order they were scheduled.
+        self._loop.call_soon_threadsafe(lambda: self._task and self._task.cancel())
+
+
+_runtime: _Runtime | None = None
+_lock = threading.Lock()
+_forked_away: list[_Runtime] = []  # the parent's, kept so no finalizer touches its loop
+
+
+def _get() -> _Runtime:
+    global _runtime
+    runtime = _runtime
+    if runtime is None:
+        with _lock:
+            runtime = _runtime = _runtime or _Runtime()
+    return runtime
+
+
+def loop() -> asyncio.AbstractEventLoop:
+    """The runtime's event loop (started on first use)."""
+    return _get().loop
+
+
+def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Context) -> T:
+    """Run ``coro_factory()`` on the runtime loop, in ``context``; block for its result.
+
+    An exception in the waiting thread (``KeyboardInterrupt``: the notebook's stop button)
+    cancels the run, waits for it to unwind, and is re-raised. On the runtime thread
+    itself, which would wait forever, raises :class:`NestedRunError`.
+    """
+    runtime = _get()
+    if threading.current_thread() is runtime.thread:
+        raise NestedRunError(
+            "ot.run() was called from code running inside a run (a sync function of a "
+            "strategy), which would block the loop it waits on. Make that function "
+            "`async def` and `await` the executable instead of calling ot.run() on it."
+        )
+    run: _Run[T] = _Run(runtime)
+    try:
+        return run.start(coro_factory, context).outcome.result()
+    except BaseException:
+        if not run.outcome.done():  # interrupted while waiting
+            run.cancel()
+            if run.started:
+                concurrent.futures.wait([run.outcome])
+        raise
+
+
+async def on_runtime(fn: Callable[[], Awaitable[T]]) -> T:
+    """Await ``fn()`` on the runtime loop, in a copy of this context (here if already on it).
+
+    Cancelling the caller cancels ``fn()``'s task and waits for it to unwind; a cancelled
+    ``fn()`` cancels the caller.
+    """
+    runtime = _get()
+    if asyncio.get_running_loop() is runtime.loop:
+        return await fn()
+    run: _Run[T] = _Run(runtime)
+    run.start(fn, contextvars.copy_context())
+    outcome = asyncio.wrap_future(run.outcome)
+    try:
+        return await asyncio.shield(outcome)
+    except asyncio.CancelledError:
+        if not outcome.done():  # the caller was cancelled, not fn
+            run.cancel()
+            await asyncio.wait([outcome])
+        raise
+
+
+def shutdown(timeout: float = 10.0) -> None:
+    """Cancel the runs still going, close the values, end the thread (done at exit).
+
+    The next use starts a fresh runtime."""
+    global _runtime
+    with _lock:
+        runtime, _runtime = _runtime, None
+    if runtime is not None:
+        runtime.shutdown(timeout)
+
+
+def _forget_after_fork() -> None:
+    global _runtime, _lock
+    if _runtime is not None:
+        _forked_away.append(_runtime)  # its thread is not in this process
+    _runtime, _lock = None, threading.Lock()
+
+
+atexit.register(shutdown)
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+class RuntimeValue(Generic[T]):
+    """A value made on first use on the runtime loop, kept for the life of the runtime.
+
+    Declared once where it is used (like trio's ``RunVar``): an SDK client whose
+    connections every run reuses, a rate limiter's state. ``close(value)`` is awaited on
+    the runtime loop at shutdown, or soon after this object is garbage collected. Copies
+    and pickles start without a value.
+
+    Example:
+        >>> clients = RuntimeValue(make_client, close=lambda c: c.aclose())  # doctest: +SKIP
+        >>> client = clients.get()  # in a coroutine on the runtime loop       # doctest: +SKIP
+    """
+
+    def __init__(self, factory: Callable[[], T], *, close: _Closer | None = None) -> None:
+        self._factory = factory
+        self._close = close
+        self._held: tuple[_Runtime, T] | None = None
+
+    def get(self) -> T:
+        """The value (made now if this runtime has none); call it on the runtime loop."""
+        runtime = _runtime
+        if runtime is None or asyncio.get_running_loop() is not runtime.loop:
+            raise RuntimeError(
+                f"{self!r}.get() runs on onetwo's runtime loop only; from another loop, "
+                "reach it with `await onetwo.core.runtime.on_runtime(fn)`."
+            )
+        held = self._held
+        if held is None or held[0] is not runtime:
+            held = self._held = (runtime, self._factory())
+            if self._close is not None:  # one value per runtime: id(self) names it there
+                runtime.open[id(self)] = (held[1], self._close)
+                weakref.finalize(self, runtime.close_soon, id(self)).atexit = False
+        return held[1]
+
+    def peek(self) -> T | None:
+        """The value if the current runtime has made it, else None; from any thread."""
+        held = self._held
+        return held[1] if held is not None and held[0] is _runtime else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_held": None}
+
+    def __repr__(self) -> str:
+        return f"RuntimeValue({getattr(self._factory, '__name__', self._factory)!r})"

@@ -1,0 +1,3 @@
+"""Ensembling strategies: see ``self_consistency``."""
+
+__all__: list[str] = []

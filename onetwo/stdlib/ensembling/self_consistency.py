@@ -1,0 +1,102 @@
+"""Self-consistency: sample a strategy many times, vote, return the answer distribution.
+
+:class:`SelfConsistency` calls a strategy ``num_samples`` times, each call under its own
+sampling key (``ot.repeat``: independent samples, each replayed as itself from the
+cache), drops the outputs ``output_filter`` rejects, puts the rest in buckets
+(``bucketizer``, e.g. the final answer), adds up their ``scorer`` votes, and returns
+``[(representative output, probability), ...]``, most probable first.
+:class:`ExtractConsensus` turns that back into a strategy returning the top output.
+
+Example:
+    >>> cot = chain_of_thought.QACoTPromptChat()
+    >>> sc = SelfConsistency(sampler=cot, bucketizer=lambda r: r.answer, num_samples=5)
+    >>> ot.run(sc("Tom has 3 pens and buys 2 more. How many pens?"))  # doctest: +SKIP
+    [(CoTReply(reasoning='...', answer='5'), 0.8), (CoTReply(..., answer='6'), 0.2)]
+    >>> ot.run(ExtractConsensus(sc)("..."))  # doctest: +SKIP
+    CoTReply(reasoning='...', answer='5')
+
+Sample at a temperature above 0 (``llm.generate_text.update(temperature=0.7)``), or every
+sample is the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from onetwo.core import tracing
+from onetwo.core.executing import Executable, make_executable
+from onetwo.core.sampling import repeat
+
+__all__ = ["ExtractConsensus", "SelfConsistency"]
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+@dataclasses.dataclass
+class SelfConsistency:
+    """Vote over samples of a strategy; see the module docstring.
+
+    Attributes:
+        sampler: the strategy: called with the arguments, it returns an executable of
+            one output.
+        num_samples: how many samples to draw.
+        output_filter: keeps an output when it returns True (sync or async).
+        scorer: ``(args, kwargs, output) -> float``, the vote of one output (default 1).
+        bucketizer: the bucket of an output (sync or async; default: the output).
+        representative_output_selector: picks a bucket's representative from its
+            ``[(output, score), ...]`` (default: the first highest-scoring one).
+    """
+
+    sampler: Callable[..., Executable[Any]]
+    num_samples: int = 1
+    output_filter: Callable[[Any], Any] = lambda output: True
+    scorer: Callable[[tuple[Any, ...], dict[str, Any], Any], float] = lambda a, k, o: 1.0
+    bucketizer: Callable[[Any], Any] = lambda output: output
+    representative_output_selector: Callable[[list[tuple[Any, float]]], Any] = lambda scored: max(
+        enumerate(scored), key=lambda p: (p[1][1], -p[0])
+    )[1][0]
+
+    @make_executable
+    @tracing.trace(name="SelfConsistency")
+    async def __call__(self, *args: Any, **kwargs: Any) -> list[tuple[Any, float]]:
+        outputs = await repeat(self.sampler(*args, **kwargs), self.num_samples)
+        buckets: dict[Hashable, list[tuple[Any, float]]] = {}
+        for output in outputs:
+            if not await _maybe_await(self.output_filter(output)):
+                continue
+            key = await _maybe_await(self.bucketizer(output))
+            score = float(self.scorer(args, kwargs, output))
+            buckets.setdefault(_hashable(key), []).append((output, score))
+        total = sum(score for scored in buckets.values() for _, score in scored)
+        if total <= 0:
+            return []
+        distribution = [
+            (self.representative_output_selector(scored), sum(s for _, s in scored) / total)
+            for scored in buckets.values()
+        ]
+        return sorted(distribution, key=lambda pair: -pair[1])
+
+
+def _hashable(key: Any) -> Hashable:
+    try:
+        hash(key)
+    except TypeError:
+        return repr(key)
+    return key
+
+
+@dataclasses.dataclass
+class ExtractConsensus:
+    """A strategy returning the most probable output of ``inner`` (``None`` if none)."""
+
+    inner: Callable[..., Executable[list[tuple[Any, float]]]]
+
+    @make_executable
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        distribution = await self.inner(*args, **kwargs)
+        return distribution[0][0] if distribution else None

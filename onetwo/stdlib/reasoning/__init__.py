@@ -1,0 +1,3 @@
+"""Reasoning strategies: see ``chain_of_thought``."""
+
+__all__: list[str] = []
