@@ -4,14 +4,15 @@
 :class:`~onetwo.backends.google_genai_api.GoogleGenAIAPI` have in common: their
 identity, their default sampling settings (merged under each call's with
 ``onetwo.builtins.settings.merge``), the key (never in a trace, cache or log), the SDK
-clients (one per event loop, ``_perloop``), and every builtin's skeleton: caching,
+clients (made once on onetwo's runtime loop, ``onetwo.core.runtime``, and kept for the
+process), and every builtin's skeleton: caching,
 argument checks, structured output, batched embeddings. A subclass maps
 :class:`~onetwo.builtins.settings.ModelSettings` onto its wire format and says how to
 send each kind of request.
 
 Every request goes one way, :meth:`RemoteBackend._call`::
 
-    _on_loop(                          # where the loop-bound clients live
+    _on_loop(                          # runtime.on_runtime: where clients and limits live
         retry policy(                  # tenacity, entered only after a failed attempt
             rate limiter slot(         # skipped when unlimited
                 SDK request            # whose httpx hook is the network guard
@@ -37,13 +38,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack
 
 from onetwo.backends import network
 from onetwo.backends._common import Secret, object_schema, parse_json, turns
-from onetwo.backends._perloop import PerLoop
 from onetwo.backends._ratelimit import RateLimiter
 from onetwo.backends._retry import RetryPolicy
 from onetwo.backends._settings import takes_settings
 from onetwo.builtins import llm
 from onetwo.builtins.settings import ModelSettings, merge
-from onetwo.core import batching, caching
+from onetwo.core import batching, caching, runtime
 from onetwo.core.backend import Backend
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.core.content import ChunkList, Message
@@ -97,8 +97,8 @@ class RemoteBackend(Backend, Generic[Client]):
               :class:`~onetwo.errors.BackendTimeout` (default 60).
             * ``retry``: the :class:`RetryPolicy` (default: 5 attempts, 0.5 s initial
               backoff).
-            * ``requests_per_second``, ``max_concurrency``: limits per run (per event
-              loop); or pass a shared ``rate_limiter``.
+            * ``requests_per_second``, ``max_concurrency``: limits for the process
+              (every run, every thread); or pass a shared ``rate_limiter``.
             * ``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``: default
               sampling settings for calls that give none; part of the cache identity.
     """
@@ -138,7 +138,10 @@ class RemoteBackend(Backend, Generic[Client]):
         )
         api_key = options.get("api_key")
         self._api_key = Secret(api_key) if api_key else None
-        self._clients: PerLoop[dict[str | None, Client]] = PerLoop(dict, close=self._close_all)
+        # Made on onetwo's runtime loop on first use, kept for the life of the process.
+        self._clients: runtime.RuntimeValue[dict[str | None, Client]] = runtime.RuntimeValue(
+            dict, close=self._close_all
+        )
 
     def identity(self) -> dict[str, Any]:
         identity: dict[str, Any] = {"provider": self.provider, "model": self.model}
@@ -212,7 +215,7 @@ class RemoteBackend(Backend, Generic[Client]):
         )
 
     async def _client(self) -> Client:
-        """The SDK client of the running loop for the current base URL."""
+        """The SDK client for the current base URL (on the runtime loop)."""
         base_url = await self._base_url()
         clients = self._clients.get()
         client = clients.get(base_url)
@@ -231,8 +234,9 @@ class RemoteBackend(Backend, Generic[Client]):
         return self._on_loop(lambda: self._send(what, send))
 
     async def _on_loop(self, fn: Callable[[], Awaitable[T]]) -> T:
-        """Await ``fn()`` on the loop that owns the clients and limits: here, for now."""
-        return await fn()
+        """Await ``fn()`` on onetwo's runtime loop, which owns the clients and the limits
+        (directly when already on it, as inside ``ot.run``)."""
+        return await runtime.on_runtime(fn)
 
     async def _send(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
         client = await self._client()

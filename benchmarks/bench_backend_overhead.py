@@ -2,7 +2,8 @@
 
 An instant OpenAI-compatible server (stdlib asyncio, a canned ``chat/completions``
 answer, keep-alive) runs in a child process on 127.0.0.1, so that the figures are the
-client side's alone. In one event loop, the raw SDK call (the floor)
+client side's alone. Inside one ``ot.run`` (on onetwo's runtime loop, where the
+backend's clients live), the raw SDK call (the floor)
 
     await client.chat.completions.create(model=..., messages=[user turn], max_tokens=8)
 
@@ -142,7 +143,10 @@ def main() -> None:
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        times = asyncio.run(_measure(f"http://127.0.0.1:{port}/v1", a.calls, a.profile))
+        from onetwo import ot
+
+        measure = ot.make_executable(_measure)
+        times = ot.run(measure(f"http://127.0.0.1:{port}/v1", a.calls, a.profile))
     finally:
         server.terminate()
         server.wait()
