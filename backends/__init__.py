@@ -12,10 +12,10 @@
   ``rate_limiter=``.
 * ``onetwo.backends.network``: the guard that keeps backends on loopback (tests).
 
-Inside, each real backend sends every request through the same layers, outermost first:
-the call cache (``onetwo.core.caching``), the retry policy (``_retry``), the rate limiter
-(``_ratelimit``), then its SDK client (one per event loop, ``_perloop``), whose request
-hook is the network guard.
+Inside, each real backend sends every request through the same layers, outermost first
+(``_remote``): the call cache (``onetwo.core.caching``), a hop to onetwo's runtime loop,
+the retry policy (``_retry``), the rate limiter (``_ratelimit``), then its SDK client
+(made once on the runtime loop), whose request hook is the network guard.
 
 Importing this package imports no model SDK; each backend module imports its own.
 """

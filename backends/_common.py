@@ -1,16 +1,28 @@
-"""Small pieces the real backends share: secrets, HTTP errors, details, structured output."""
+"""Small pieces the remote backends share: the key's holder, chat turns, HTTP errors,
+usage and details, structured output, the error of a missing SDK."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pydantic
 
+from onetwo.core import tracing
+from onetwo.core.content import ChunkList, Message
 from onetwo.errors import BackendHTTPError, OutputParseError, RateLimited
 
-__all__ = ["Secret", "details", "http_error", "object_schema", "parse_json"]
+__all__ = [
+    "Secret",
+    "details",
+    "http_error",
+    "missing_sdk",
+    "object_schema",
+    "parse_json",
+    "turns",
+    "usage",
+]
 
 
 class Secret:
@@ -26,6 +38,29 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret (an API key) is not picklable, so it never reaches a file")
+
+
+def missing_sdk(module: str, package: str, extra: str) -> ImportError:
+    """The error of a backend module whose SDK is not installed."""
+    return ImportError(
+        f"{module} needs the `{package}` package, which is not installed. Install it "
+        f'with: pip install "onetwo[{extra}]"'
+    )
+
+
+def turns(messages: Sequence[Message], backend: str) -> list[tuple[str, str]]:
+    """``(role, text)`` of each message; ``TypeError`` for a bare prompt or bytes."""
+    if isinstance(messages, str | ChunkList):
+        raise TypeError(
+            f"chat needs a sequence of Message, got {messages!r:.80}; use llm.instruct(text) "
+            "for a single user turn."
+        )
+    out = []
+    for m in messages:
+        if isinstance(m.content, bytes):
+            raise TypeError(f"{backend}.chat supports text content only, got bytes.")
+        out.append((str(m.role), str(m.content)))
+    return out
 
 
 def http_error(
@@ -53,23 +88,30 @@ def _describe(body: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def details(
-    *,
-    finish_reason: Any,
-    prompt_tokens: int | None,
-    completion_tokens: int | None,
-    latency: float,
-    model: str | None,
-    logprobs: list[tuple[str, float]] | None,
+def usage(
+    *, finish_reason: Any, prompt_tokens: int | None, completion_tokens: int | None, latency: float
 ) -> dict[str, Any]:
-    """The ``details`` dict returned with ``include_details=True``, the same for all."""
-    out: dict[str, Any] = {
+    """A request's usage, the first part of ``details``; with tracing on, it is annotated
+    on the call's trace node too (a cache hit has none)."""
+    out = {
         "finish_reason": finish_reason,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "latency": latency,
-        "model": model,
     }
+    tracing.annotate(out)
+    return out
+
+
+def details(
+    usage: Mapping[str, Any],
+    model: str | None,
+    logprobs: list[tuple[str, float]] | None,
+    **own: Any,
+) -> dict[str, Any]:
+    """The ``details`` of ``include_details=True``, the same for all backends: the
+    request's ``usage`` (with a sample's ``own`` values), the model and the log-probs."""
+    out: dict[str, Any] = {**usage, **own, "model": model}
     if logprobs is not None:
         out["logprobs"] = logprobs
     return out

@@ -20,18 +20,28 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
+from onetwo.backends._openai_wire import logprob_entries
 from onetwo.errors import BackendError
 
-if TYPE_CHECKING:
-    from onetwo.backends.openai_api import OpenAIAPI
+__all__ = ["LlamaCppServer", "score", "tokenize"]
 
-__all__ = ["logprob_entries", "score", "tokenize"]
+T = TypeVar("T")
 
 
-async def tokenize(backend: OpenAIAPI, text: str) -> list[int]:
+class LlamaCppServer(Protocol):
+    """What scoring needs of a backend on a llama.cpp server (``OpenAIAPI`` has it)."""
+
+    async def _base_url(self) -> str | None: ...
+
+    def _call(self, what: str, send: Callable[[Any], Awaitable[T]]) -> Awaitable[T]: ...
+
+    def _request_model(self) -> str: ...
+
+
+async def tokenize(backend: LlamaCppServer, text: str) -> list[int]:
     """The token ids of ``text``, from the server's ``/tokenize`` (no special tokens)."""
     root = (await backend._base_url() or "").removesuffix("/v1")
     response = await backend._call(
@@ -44,13 +54,13 @@ async def tokenize(backend: OpenAIAPI, text: str) -> list[int]:
     return [int(t) for t in tokens]
 
 
-async def score(backend: OpenAIAPI, prompt: str, targets: Sequence[str]) -> list[float]:
+async def score(backend: LlamaCppServer, prompt: str, targets: Sequence[str]) -> list[float]:
     """The summed log-probability of each target as the continuation of ``prompt``."""
     prefix = await tokenize(backend, prompt)
     return list(await asyncio.gather(*(_score_one(backend, prompt, prefix, t) for t in targets)))
 
 
-async def _score_one(backend: OpenAIAPI, prompt: str, prefix: list[int], target: str) -> float:
+async def _score_one(backend: LlamaCppServer, prompt: str, prefix: list[int], target: str) -> float:
     context, forced = _split(prefix, await tokenize(backend, prompt + target))
     if not forced:
         return 0.0
@@ -94,21 +104,3 @@ def _split(prefix: list[int], full: list[int]) -> tuple[list[int], list[int]]:
 
 def _forcing_grammar(ids: list[int]) -> str:
     return "root ::= " + " ".join(f"<[{i}]>" for i in ids)
-
-
-def logprob_entries(logprobs: Any) -> list[dict[str, Any]]:
-    """Per-token log-prob entries (``token``, ``logprob``, llama.cpp adds ``id``).
-
-    Reads the chat format, llama.cpp's completions format (chat-style ``content``,
-    which the SDK keeps in ``model_extra``) and OpenAI's legacy completions format.
-    """
-    if logprobs is None:
-        return []
-    content = getattr(logprobs, "content", None)
-    if content is None and getattr(logprobs, "model_extra", None):
-        content = logprobs.model_extra.get("content")
-    if content is not None:
-        return [c if isinstance(c, dict) else c.model_dump() for c in content]
-    tokens = getattr(logprobs, "tokens", None) or []
-    values = getattr(logprobs, "token_logprobs", None) or []
-    return [{"token": t, "logprob": v} for t, v in zip(tokens, values)]

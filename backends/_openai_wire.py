@@ -1,22 +1,20 @@
 """What :class:`~onetwo.backends.openai_api.OpenAIAPI` sends and gets back: messages in,
-texts and details out, SDK exceptions turned into onetwo's."""
+texts, details and log-probs out, SDK exceptions turned into onetwo's."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import openai
 
-from onetwo.backends._common import details, http_error
-from onetwo.backends._llamacpp import logprob_entries
+from onetwo.backends._common import details, http_error, usage
 from onetwo.backends._retry import parse_retry_after
 from onetwo.core import tracing
-from onetwo.core.content import ChunkList, Message
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, NetworkBlocked
 
-__all__ = ["drop_prefix", "map_error", "results", "to_messages"]
+__all__ = ["drop_prefix", "logprob_entries", "map_error", "results", "to_messages"]
 
 _ROLES = {"user": "user", "model": "assistant", "system": "system"}
 
@@ -44,19 +42,9 @@ def map_error(error: Exception, timeout: float) -> BaseException:
     return error
 
 
-def to_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """onetwo messages as the chat endpoint's ``messages`` (MODEL is ``assistant``)."""
-    if isinstance(messages, str | ChunkList):
-        raise TypeError(
-            f"chat needs a sequence of Message, got {messages!r:.80}; use llm.instruct(text) "
-            "for a single user turn."
-        )
-    out = []
-    for m in messages:
-        if isinstance(m.content, bytes):
-            raise TypeError("OpenAIAPI.chat supports text content only, got bytes.")
-        out.append({"role": _ROLES.get(str(m.role), str(m.role)), "content": str(m.content)})
-    return out
+def to_messages(turns: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """``(role, text)`` turns as the chat endpoint's ``messages`` (MODEL is ``assistant``)."""
+    return [{"role": _ROLES.get(role, role), "content": text} for role, text in turns]
 
 
 def drop_prefix(result: Any, prefix: str) -> Any:
@@ -75,36 +63,31 @@ def results(
     """
     choices = sorted(response.choices, key=lambda ch: ch.index)
     texts = [text_of(ch) or "" for ch in choices]
-    traced = tracing.is_enabled()
-    if not include_details and not traced:
+    if not include_details and not tracing.is_enabled():
         return texts
-    usage = getattr(response, "usage", None)
-    prompt_tokens = getattr(usage, "prompt_tokens", None)
-    completion_tokens = getattr(usage, "completion_tokens", None)
-    if traced:
-        tracing.annotate(
-            finish_reason=choices[0].finish_reason if choices else None,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency=latency,
-        )
+    tokens = getattr(response, "usage", None)
+    used = usage(
+        finish_reason=choices[0].finish_reason if choices else None,
+        prompt_tokens=getattr(tokens, "prompt_tokens", None),
+        completion_tokens=getattr(tokens, "completion_tokens", None),
+        latency=latency,
+    )
     if not include_details:
         return texts
     out = []
     for choice, text in zip(choices, texts):
         logprobs = _logprobs(choice.logprobs, text)
-        own_tokens = completion_tokens
+        own = used["completion_tokens"]
         if len(choices) > 1:
             # usage covers the whole request (OpenAI sums the samples, llama.cpp reports
             # one of them): a sample's own count is the tokens it returned.
-            own_tokens = len(logprobs) if logprobs is not None else None
+            own = len(logprobs) if logprobs is not None else None
         info = details(
+            used,
+            getattr(response, "model", None),
+            logprobs,
             finish_reason=choice.finish_reason,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=own_tokens,
-            latency=latency,
-            model=getattr(response, "model", None),
-            logprobs=logprobs,
+            completion_tokens=own,
         )
         out.append((text, info))
     return out
@@ -116,3 +99,21 @@ def _logprobs(logprobs: Any, text: str) -> list[tuple[str, float]] | None:
         return None if text else []
     entries = logprob_entries(logprobs)
     return [(str(e.get("token", "")), float(e.get("logprob", 0.0))) for e in entries]
+
+
+def logprob_entries(logprobs: Any) -> list[dict[str, Any]]:
+    """Per-token log-prob entries (``token``, ``logprob``, llama.cpp adds ``id``).
+
+    Reads the chat format, llama.cpp's completions format (chat-style ``content``,
+    which the SDK keeps in ``model_extra``) and OpenAI's legacy completions format.
+    """
+    if logprobs is None:
+        return []
+    content = getattr(logprobs, "content", None)
+    if content is None and getattr(logprobs, "model_extra", None):
+        content = logprobs.model_extra.get("content")
+    if content is not None:
+        return [c if isinstance(c, dict) else c.model_dump() for c in content]
+    tokens = getattr(logprobs, "tokens", None) or []
+    values = getattr(logprobs, "token_logprobs", None) or []
+    return [{"token": t, "logprob": v} for t, v in zip(tokens, values)]

@@ -121,23 +121,54 @@ class RetryPolicy:
         asked = _asked_wait(error)
         return asked is None or asked <= self.max_retry_after
 
-    async def call(self, send: Callable[[], Awaitable[T]], *, what: str = "request") -> T:
+    async def call(
+        self,
+        send: Callable[[], Awaitable[T]],
+        *,
+        what: str | Callable[[], str] = "request",
+        failed: BaseException | None = None,
+    ) -> T:
         """Await ``send()``, retrying it as the policy says; raise the last error.
+
+        The first attempt is a plain ``await``: the retry machinery (tenacity) is
+        entered only when it fails with an error worth retrying.
 
         Args:
             send: a zero-argument callable returning a fresh awaitable per attempt. It
                 must raise onetwo's :class:`~onetwo.errors.BackendError` subclasses.
-            what: a short description of the call for the log (never a credential).
+            what: a short description of the call for the log (never a credential), or
+                a function making it when a retry is logged.
+            failed: the error of a first attempt the caller already made; the retries
+                continue from it (as when ``send()`` had raised it).
         """
+        if failed is None:
+            try:
+                return await send()
+            except Exception as e:
+                failed = e
+        if self.attempts == 1 or not self._should_retry(failed):
+            raise failed
+
+        first: BaseException | None = failed
+
+        async def again() -> T:
+            nonlocal first
+            if first is not None:  # the first attempt, already made: tenacity counts it
+                error, first = first, None
+                raise error
+            return await send()
+
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.attempts),
             wait=self._wait,
             retry=tenacity.retry_if_exception(self._should_retry),
             sleep=self.clock.sleep,
             reraise=True,
-            before_sleep=lambda s: _log_retry(s, what, self.attempts),
+            before_sleep=lambda s: _log_retry(
+                s, what if isinstance(what, str) else what(), self.attempts
+            ),
         )
-        return await retrying(send)
+        return await retrying(again)
 
 
 def _log_retry(state: tenacity.RetryCallState, what: str, attempts: int) -> None:

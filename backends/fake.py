@@ -6,6 +6,10 @@ class) is raised instead. It scores options for ``select``/``rank``, tokenizes o
 whitespace, embeds deterministically, can wait a fixed latency per call, and records
 every call it actually executes (cache hits never reach it).
 
+:func:`dry_run` runs a strategy on a fake that answers every call with a stub
+(:data:`DRY_RUN_REPLY`, scores of 0.0, ``cls()`` for ``generate_object``), in a registry
+of its own, and reports the calls: the prompts a strategy would send, with no model.
+
 Example:
     >>> from onetwo import ot
     >>> from onetwo.builtins import llm
@@ -17,6 +21,11 @@ Example:
     ['Q: 2+2?\\nA:']
 
 Use the real backends to measure anything about models; the fake only replays its script.
+
+Example of a dry run:
+    >>> from onetwo.builtins import composables as c
+    >>> dry_run(c.j("Q: {{ q }}\\nA: {{ generate_text() }}")(q="2+2?")).prompts
+    ['Q: 2+2?\\nA: ']
 """
 
 from __future__ import annotations
@@ -28,25 +37,38 @@ import inspect
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
+import pydantic
+
+from onetwo.backends._settings import takes_settings
 from onetwo.builtins import llm
-from onetwo.core import batching, caching, tracing
+from onetwo.builtins.settings import SETTING_NAMES, ModelSettings
+from onetwo.core import batching, caching, running, tracing
 from onetwo.core.backend import Backend
-from onetwo.core.content import ChunkList
+from onetwo.core.content import ChunkList, Message
+from onetwo.core.registry import (
+    Registry,
+    RegistryContext,
+    copy_registry,
+    set_registry,
+    with_registry,
+)
 from onetwo.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from onetwo.core.caching import CallCache
 
-__all__ = ["FakeBackend", "FakeCall", "Reply"]
+__all__ = ["DRY_RUN_REPLY", "DryRun", "DryRunCall", "FakeBackend", "FakeCall", "Reply", "dry_run"]
 
 # A reply: text; successive texts for successive calls with that prompt (the last one
 # repeats); a callable (prompt, **arguments) -> text, sync or async; or an exception.
 Reply = str | Sequence[str] | Callable[..., Any] | BaseException | type[BaseException]
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
+_IMPLEMENTS = ("embed", "generate_text", "score_text", "tokenize")
+_UNSET = dict.fromkeys(SETTING_NAMES)  # a call records every setting, None if not given
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,6 +100,11 @@ class FakeBackend(Backend):
             (``onetwo.core.batching``) of at most this many; :attr:`batches` records the
             prompts of each batch received.
         max_concurrent_batches: how many batches may run at once (with ``batch_size > 1``).
+        implements: the LLM builtins :meth:`register` binds to the fake's methods; the
+            others fall back on their defaults built on these. By default
+            ``generate_text``, ``score_text``, ``tokenize`` and ``embed``; add ``chat``
+            (answered by the script for the last message's text) or ``generate_object``
+            (a stand-in value, ``cls()``, with no parsing) to see those calls as such.
     """
 
     provider = "fake"
@@ -95,6 +122,7 @@ class FakeBackend(Backend):
         cache: CallCache | str | os.PathLike[str] | None = None,
         batch_size: int = 1,
         max_concurrent_batches: int = 1,
+        implements: Collection[str] = _IMPLEMENTS,
     ) -> None:
         super().__init__(model=model, cache=cache)
         if latency < 0:
@@ -104,6 +132,7 @@ class FakeBackend(Backend):
                 f"batch_size and max_concurrent_batches must be >= 1, got {batch_size!r} "
                 f"and {max_concurrent_batches!r}."
             )
+        self.implements = tuple(implements)
         self.batch_size = batch_size
         self.max_concurrent_batches = max_concurrent_batches
         self.batches: list[list[str]] = []
@@ -138,37 +167,35 @@ class FakeBackend(Backend):
     # --- the builtins -------------------------------------------------------------
 
     def register(self) -> None:
-        """Answer every LLM builtin: generate_text, score_text, tokenize and embed directly,
-        the others through their default implementations built on these."""
-        llm.configure_backend(
-            generate_text=self.generate_text,
-            score_text=self.score_text,
-            tokenize=self.tokenize,
-            embed=self.embed,
-        )
+        """Answer every LLM builtin: those in ``implements`` directly, the others through
+        their default implementations built on these."""
+        llm.configure_backend(**{name: getattr(self, name) for name in self.implements})
 
     @caching.cache_method(name="llm.generate_text", is_sampled=True)
+    @takes_settings()
     async def generate_text(
         self,
         prompt: str | ChunkList,
         *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
         include_details: bool = False,
+        **settings: Unpack[ModelSettings],
     ) -> Any:
         text_prompt = str(prompt)
-        arguments = {
-            "prompt": text_prompt,
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-            "stop": stop,
-            "top_k": top_k,
-            "top_p": top_p,
-        }
-        self.calls.append(FakeCall("generate_text", arguments))
+        arguments = {"prompt": text_prompt, **_UNSET, **settings}
+        return await self._answer("generate_text", text_prompt, arguments, include_details)
+
+    async def chat(
+        self, messages: Sequence[Message], *, include_details: bool = False, **arguments: Any
+    ) -> Any:
+        """The script's reply to the last message's text (with ``implements=[..."chat"]``)."""
+        turns = list(messages)
+        text = str(turns[-1].content) if turns else ""
+        return await self._answer("chat", text, {"messages": turns, **arguments}, include_details)
+
+    async def _answer(
+        self, name: str, text_prompt: str, arguments: dict[str, Any], include_details: bool
+    ) -> Any:
+        self.calls.append(FakeCall(name, arguments))
         traced = tracing.is_enabled()  # then the trace gets the details too
         with_details = include_details or traced
         if self.batch_size > 1:
@@ -181,6 +208,20 @@ class FakeBackend(Backend):
             tracing.annotate(result[1])
             return result if include_details else result[0]
         return result
+
+    @takes_settings(omit=("stop",))
+    async def generate_object(
+        self, prompt: str | ChunkList, cls: Any, **settings: Unpack[ModelSettings]
+    ) -> Any:
+        """A stand-in value of ``cls`` (with ``implements=[..."generate_object"]``):
+        ``cls()``, else an unvalidated pydantic model, else ``None``."""
+        self.calls.append(FakeCall("generate_object", {"prompt": prompt, "cls": cls, **settings}))
+        try:
+            return cls()
+        except Exception:
+            if isinstance(cls, type) and issubclass(cls, pydantic.BaseModel):
+                return cls.model_construct()
+            return None
 
     @batching.batch_method(
         batch_size=lambda self: self.batch_size,
@@ -201,7 +242,7 @@ class FakeBackend(Backend):
     async def _generate_one(
         self, text_prompt: str, arguments: dict[str, Any], include_details: bool
     ) -> Any:
-        stop, max_tokens = arguments["stop"], arguments["max_tokens"]
+        stop, max_tokens = arguments.get("stop"), arguments.get("max_tokens")
         reply = await self._reply(text_prompt, arguments)
         text, finish_reason = _truncate(reply, stop, max_tokens)
         if include_details:
@@ -215,7 +256,7 @@ class FakeBackend(Backend):
 
     async def score_text(self, prompt: str | ChunkList, targets: Sequence[str]) -> list[float]:
         text_prompt = str(prompt)
-        self.calls.append(FakeCall("score_text", {"prompt": text_prompt, "targets": targets}))
+        self.calls.append(FakeCall("score_text", {"prompt": text_prompt, "targets": list(targets)}))
         if self.latency:
             await asyncio.sleep(self.latency)
         if callable(self.scores):
@@ -288,3 +329,66 @@ def _truncate(text: str, stop: Sequence[str] | None, max_tokens: int | None) -> 
 
 def _stable_id(token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "big") % 50_000
+
+
+# --- dry runs ----------------------------------------------------------------------------
+
+DRY_RUN_REPLY = "<generated>"
+"""What every ``generate_text`` and ``chat`` of a dry run answers."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DryRunCall:
+    """One builtin call a dry run saw: its name, prompt (or messages) and other arguments."""
+
+    builtin: str
+    prompt: str | ChunkList | list[Message]
+    arguments: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DryRun:
+    """What a dry run produced: the calls in order, the final text and the variables."""
+
+    calls: list[DryRunCall]
+    text: str
+    variables: dict[str, Any]
+
+    @property
+    def prompts(self) -> list[str | ChunkList | list[Message]]:
+        """The prompts (for ``chat``: the messages) the calls would send, in order."""
+        return [c.prompt for c in self.calls]
+
+
+def dry_run(executable: Any) -> DryRun:
+    """Run ``executable`` on stubs and report the calls it made, contacting no backend.
+
+    ``llm.generate_text`` and ``llm.chat`` reply :data:`DRY_RUN_REPLY`,
+    ``llm.score_text`` scores every option 0.0 (so ``select`` picks the first),
+    ``llm.generate_object`` returns ``cls()``; the other LLM builtins fall back on these,
+    and nothing else is configured in the dry run's registry, so nothing reaches a real
+    backend. A composable (anything with ``with_context()``) reports its final text and
+    variables; another executable, its result as text.
+    """
+    fake = FakeBackend(
+        default_reply=DRY_RUN_REPLY,
+        scores=lambda prompt, target: 0.0,
+        model="dry-run",
+        implements=("chat", "generate_object", "generate_text", "score_text"),
+    )
+    with RegistryContext():
+        set_registry(Registry())
+        fake.register()
+        registry = copy_registry()
+    with_context = getattr(executable, "with_context", None)
+    result = running.run(with_registry(with_context() if with_context else executable, registry))
+    calls = [_dry_run_call(call) for call in fake.calls]
+    if with_context is None:
+        return DryRun(calls, str(result), {})
+    return DryRun(calls, result.text, result.variables)
+
+
+def _dry_run_call(call: FakeCall) -> DryRunCall:
+    arguments = {k: v for k, v in call.arguments.items() if v is not None}
+    prompt = arguments.pop("messages", None) or arguments.pop("prompt", "")
+    return DryRunCall(f"llm.{call.name}", prompt, arguments)

@@ -36,6 +36,7 @@ import urllib.request
 import weakref
 from typing import Any
 
+from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.errors import ConfigurationError
 
 try:
@@ -206,7 +207,7 @@ class LocalServer:
             if self._url is not None:
                 return self._url
             server_cls, params = self._server_and_params()
-            began = time.monotonic()
+            began = SYSTEM_CLOCK.now()
             try:
                 server = server_cls(params)
             except RuntimeError as e:  # xllamacpp says only "Failed to init server"
@@ -214,7 +215,7 @@ class LocalServer:
             url = str(server.listening_address).rstrip("/")
             _wait_healthy(url, timeout)
             self._server, self._url = server, url
-            self.started_in = time.monotonic() - began
+            self.started_in = SYSTEM_CLOCK.now() - began
             return url
 
     def _start_error(self, path: str) -> ConfigurationError:
@@ -261,16 +262,16 @@ def _port_is_free(port: int) -> bool:
 
 
 def _wait_healthy(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = SYSTEM_CLOCK.now() + timeout
     last: Exception | None = None
-    while time.monotonic() < deadline:
+    while SYSTEM_CLOCK.now() < deadline:
         try:
             with _NO_PROXY.open(url + "/health", timeout=5) as response:
                 if response.status == 200:
                     return
         except OSError as e:  # 503 while loading, or not listening yet
             last = e
-        time.sleep(0.05)
+        time.sleep(0.05)  # a thread waiting for the server to load, not a loop
     raise ConfigurationError(
         f"The local llama.cpp server at {url} was not healthy after "
         f"{timeout:.0f}s (last error: {last})."

@@ -18,13 +18,14 @@ Example:
 
 Use :func:`loopback_only` as a context manager to turn it on for a block only.
 
-A backend checks its base URL before it makes a client, and installs
-:func:`guard_request` as the client's request hook, so every request (redirects and
-absolute URLs included) is checked before a connection is opened.
+A backend checks its base URL before it makes a client, and makes the client's httpx
+client with :func:`httpx_args`: :func:`guard_request` as its request hook, so every
+request (redirects and absolute URLs included) is checked before a connection is opened.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from onetwo.errors import NetworkBlocked
 __all__ = [
     "check_url",
     "guard_request",
+    "httpx_args",
     "is_loopback_only",
     "is_loopback_url",
     "loopback_only",
@@ -72,6 +74,7 @@ def loopback_only(enabled: bool = True) -> Iterator[None]:
         _loopback_only = previous
 
 
+@functools.lru_cache(maxsize=256)
 def _is_loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -92,12 +95,14 @@ def check_url(url: str) -> None:
     Args:
         url: the full URL (or base URL) a backend is about to send a request to.
     """
-    if not is_loopback_only():
-        return
-    if not is_loopback_url(url):
-        host = urlsplit(str(url)).hostname
+    if is_loopback_only():
+        _check_host(urlsplit(str(url)).hostname or "", url)
+
+
+def _check_host(host: str, url: object) -> None:
+    if not _is_loopback_host(host):
         raise NetworkBlocked(
-            f"The network guard blocked a request to {host or url!r}: only loopback "
+            f"The network guard blocked a request to {host or str(url)!r}: only loopback "
             "addresses (127.0.0.1, ::1, localhost) are allowed while it is on (as in the "
             "test suite). Point the backend at a local server (base_url='http://127.0.0.1:"
             "PORT/v1') or turn the guard off with "
@@ -107,4 +112,11 @@ def check_url(url: str) -> None:
 
 async def guard_request(request: Any) -> None:
     """An ``httpx`` request event hook: :func:`check_url` on every request sent."""
-    check_url(str(request.url))
+    if is_loopback_only():
+        _check_host(request.url.host, request.url)
+
+
+def httpx_args(url: str) -> dict[str, Any]:
+    """What a backend's httpx client is made with to talk to ``url``: the guard as its
+    request hook, and no environment proxies for a server on this machine."""
+    return {"event_hooks": {"request": [guard_request]}, "trust_env": not is_loopback_url(url)}

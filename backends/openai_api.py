@@ -25,234 +25,135 @@ What each builtin sends:
 * ``embed``: ``/v1/embeddings``. ``tokenize``/``count_tokens``/``score_text``: llama.cpp's
   ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``).
 
-Retries (SDK retries off), rate limits and the network guard: see ``_retry``,
-``_ratelimit`` and ``network``. The API key never enters cache keys, traces, reprs or logs.
+Retries (the SDK's own are off), rate limits, the network guard and the API key (never
+in cache keys, traces, reprs or logs) are the remote backends' shared request path:
+``_remote``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from collections.abc import Awaitable, Sequence
+from typing import Any, Literal, Unpack, cast
+
+from onetwo.backends._common import missing_sdk
 
 try:
     import openai
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "onetwo.backends.openai_api needs the `openai` package, which is not installed. "
-        'Install it with: pip install "onetwo[openai]"'
-    ) from e
+    raise missing_sdk(__name__, "openai", "openai") from e
 
-from onetwo.backends import _llamacpp, network
-from onetwo.backends._common import Secret, object_schema, parse_json
+from onetwo.backends import _llamacpp
 from onetwo.backends._openai_wire import drop_prefix, map_error, results, to_messages
-from onetwo.backends._perloop import PerLoop
-from onetwo.backends._ratelimit import RateLimiter
-from onetwo.backends._retry import RetryPolicy
-from onetwo.builtins import llm
-from onetwo.core import batching, caching
-from onetwo.core.backend import Backend
-from onetwo.core.content import ChunkList, Message
-from onetwo.errors import BackendError, ConfigurationError
-
-if TYPE_CHECKING:
-    from onetwo.core.caching import CallCache
+from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
+from onetwo.backends._settings import takes_settings
+from onetwo.builtins.settings import ModelSettings, merge
+from onetwo.core import caching
+from onetwo.errors import ConfigurationError
 
 __all__ = ["OpenAIAPI", "ServerKind"]
 
-T = TypeVar("T")
 ServerKind = Literal["openai", "llama.cpp", "compatible"]
-Prompt = str | ChunkList
 
 
-class OpenAIAPI(Backend):
+class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
     """The LLM builtins on the OpenAI API or an OpenAI-compatible server (module doc).
 
     Args:
         model: the model name the server knows, e.g. ``"gpt-4o-mini"``.
-        api_key: the key; default ``$OPENAI_API_KEY`` for OpenAI itself. A server at
-            ``base_url`` gets only a key passed here, never the environment's.
-        base_url: the server, e.g. ``"http://127.0.0.1:8080/v1"``; default OpenAI's.
-        cache: a ``CallCache``, a folder, or ``None``.
         server_kind: ``"openai"`` (default without ``base_url``), ``"llama.cpp"``
             (adds tokenize, count_tokens and score_text), or ``"compatible"`` (default
             with ``base_url``).
         use_completions: send ``generate_text`` to ``/v1/completions`` (default: every
             server kind but ``"openai"``).
-        temperature: default temperature when a call gives none (``None``: the server's).
-        max_tokens: default output cap when a call gives none.
-        embedding_model: the model for ``embed`` (default: OpenAI's
-            ``text-embedding-3-small`` on OpenAI, else ``model``).
-        timeout: seconds per attempt before :class:`~onetwo.errors.BackendTimeout`.
-        retry: the :class:`RetryPolicy` (default: 5 attempts, 0.5 s initial backoff).
-        requests_per_second, max_concurrency: limits per run (per event loop); or pass
-            a shared ``rate_limiter``.
         max_samples_per_request: split ``generate_texts`` into requests of at most this
             many samples (``n``); llama.cpp allows at most its number of slots.
-        embed_batch_size: most inputs per embeddings request (concurrent ``embed``
-            calls are batched).
+        **options: as :class:`~onetwo.backends._remote.RemoteBackend` takes them, e.g.
+            ``base_url`` (the server, e.g. ``"http://127.0.0.1:8080/v1"``; default
+            ``$OPENAI_BASE_URL``, else OpenAI's), ``api_key`` (default
+            ``$OPENAI_API_KEY`` for OpenAI itself; a server at ``base_url`` gets only a key
+            passed here, never the environment's), ``embedding_model`` (default OpenAI's
+            ``text-embedding-3-small`` on OpenAI, else ``model``), ``cache``,
+            ``timeout``, ``retry``, limits, and default sampling settings
+            (``temperature``, ``max_tokens``...).
     """
 
     provider = "openai"
+    default_url = "https://api.openai.com/v1"
+    key_env = ("OPENAI_API_KEY",)
+    builtins = (*RemoteBackend.builtins, "generate_texts")
 
     def __init__(
         self,
         model: str = "gpt-4o-mini",
         *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        cache: CallCache | str | os.PathLike[str] | None = None,
         server_kind: ServerKind | None = None,
         use_completions: bool | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        embedding_model: str | None = None,
-        timeout: float = 60.0,
-        retry: RetryPolicy | None = None,
-        requests_per_second: float | None = None,
-        max_concurrency: int | None = None,
-        rate_limiter: RateLimiter | None = None,
         max_samples_per_request: int | None = None,
-        embed_batch_size: int = 32,
+        **options: Unpack[RemoteOptions],
     ) -> None:
-        super().__init__(model=model, cache=cache)
-        # The SDK would read $OPENAI_BASE_URL itself; read it here so that the cache
-        # identity records which server answered (a proxy may serve another model).
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self.base_url = url.rstrip("/") if url else None
-        self.server_kind: ServerKind = server_kind or ("compatible" if base_url else "openai")
+        given_url = options.get("base_url")
+        self.server_kind: ServerKind = server_kind or ("compatible" if given_url else "openai")
+        options["base_url"] = given_url or os.environ.get("OPENAI_BASE_URL")
+        if not options.get("embedding_model") and self.server_kind == "openai":
+            options["embedding_model"] = "text-embedding-3-small"
+        super().__init__(model, **options)
         self.use_completions = (
             use_completions if use_completions is not None else self.server_kind != "openai"
         )
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.embedding_model = embedding_model or (
-            "text-embedding-3-small" if self.server_kind == "openai" else model
-        )
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.rate_limiter = rate_limiter or RateLimiter(requests_per_second, max_concurrency)
         self.max_samples_per_request = max_samples_per_request
-        self.embed_batch_size = embed_batch_size
-        self._api_key = Secret(api_key) if api_key else None
-        self._clients: PerLoop[dict[str, openai.AsyncOpenAI]] = PerLoop(dict, close=_close_all)
 
     def identity(self) -> dict[str, Any]:
-        identity: dict[str, Any] = {"provider": self.provider, "model": self.model}
-        if self.base_url:
-            identity["base_url"] = self.base_url
-        for name in ("temperature", "max_tokens"):
-            if getattr(self, name) is not None:
-                identity[name] = getattr(self, name)
+        identity = super().identity()
         # Settings that change what a builtin returns for the same arguments.
         identity["generate_text_via"] = "completions" if self.use_completions else "chat"
         if self.embedding_model != self.model:
             identity["embedding_model"] = self.embedding_model
         return identity
 
-    def __repr__(self) -> str:
-        where = f", base_url={self.base_url!r}" if self.base_url else ""
-        return f"{type(self).__name__}(model={self.model!r}{where})"
-
-    # --- registration ---------------------------------------------------------------
-
     @property
     def can_tokenize(self) -> bool:
         return self.server_kind == "llama.cpp"
 
-    def register(self) -> None:
-        """Answer every LLM builtin: those this server supports directly, ``instruct``,
-        ``select`` and ``rank`` through their defaults built on them; what the server cannot
-        do (scoring, tokenizing off llama.cpp) raises a clear error.
-        """
-        llm.configure_backend(
-            generate_text=self.generate_text,
-            generate_texts=self.generate_texts,
-            chat=self.chat,
-            generate_object=self.generate_object,
-            embed=self.embed,
-            score_text=self.score_text,
-            tokenize=self.tokenize,
-            count_tokens=self.count_tokens,
+    # --- the wire ---------------------------------------------------------------------
+
+    def _make_client(self, base_url: str | None, http_args: dict[str, Any]) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._key(),
+            base_url=base_url,
+            max_retries=0,  # retries happen in one layer: ours
+            timeout=self.timeout,
+            http_client=openai.DefaultAsyncHttpxClient(**http_args),
         )
 
-    # --- plumbing -------------------------------------------------------------------
+    async def _close_client(self, client: openai.AsyncOpenAI) -> None:
+        await client.close()
 
-    async def _base_url(self) -> str | None:
-        return self.base_url
-
-    def _request_model(self) -> str:
-        return self.model
-
-    async def _client(self) -> openai.AsyncOpenAI:
-        base_url = await self._base_url()
-        clients = self._clients.get()
-        key = base_url or ""
-        client = clients.get(key)
-        if client is None:
-            network.check_url(base_url or "https://api.openai.com/v1")
-            client = clients[key] = openai.AsyncOpenAI(
-                api_key=self._key(),
-                base_url=base_url,
-                max_retries=0,  # retries happen in one layer: ours
-                timeout=self.timeout,
-                http_client=openai.DefaultAsyncHttpxClient(
-                    event_hooks={"request": [network.guard_request]},
-                    # Environment proxies must not intercept a server on this machine.
-                    trust_env=not network.is_loopback_url(base_url or ""),
-                ),
-            )
-        return client
+    def _map_error(self, error: Exception) -> BaseException:
+        return map_error(error, self.timeout)
 
     def _key(self) -> str:
-        if self._api_key is not None:
-            return self._api_key.value
-        if self.server_kind != "openai":
+        if self._api_key is None and self.server_kind != "openai":
             # Never send $OPENAI_API_KEY to another server; most local ones need no key.
             return "unused"
-        env = os.environ.get("OPENAI_API_KEY")
-        if env:
-            return env
-        raise ConfigurationError(
+        return super()._key()
+
+    def _no_key(self) -> Exception:
+        return ConfigurationError(
             "OpenAIAPI has no API key: pass api_key=... or set the OPENAI_API_KEY "
             "environment variable (or pass base_url= for a local OpenAI-compatible server)."
         )
 
-    async def _call(self, what: str, send: Callable[[openai.AsyncOpenAI], Awaitable[T]]) -> T:
-        """Send one request through the rate limiter and the retry policy."""
-        client = await self._client()
+    def _request_model(self) -> str:
+        return self.model
 
-        async def attempt() -> T:
-            async with self.rate_limiter.slot():
-                try:
-                    return await send(client)
-                except Exception as e:
-                    raise map_error(e, self.timeout) from e
-
-        return await self.retry.call(attempt, what=f"{self!r} {what}")
-
-    def _sampling(
-        self,
-        temperature: float | None,
-        max_tokens: int | None,
-        stop: Sequence[str] | None,
-        top_k: int | None,
-        top_p: float | None,
-    ) -> dict[str, Any]:
-        args: dict[str, Any] = {}
-        temperature = self.temperature if temperature is None else temperature
-        max_tokens = self.max_tokens if max_tokens is None else max_tokens
-        if temperature is not None:
-            args["temperature"] = temperature
-        if max_tokens is not None:
-            args["max_tokens"] = max_tokens
+    def _sampling(self, settings: ModelSettings) -> dict[str, Any]:
+        args: dict[str, Any] = dict(settings)
+        stop = args.pop("stop", None)
         if stop:
-            args["stop"] = list(stop)
-        if top_p is not None:
-            args["top_p"] = top_p
+            args["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        top_k = args.pop("top_k", None)
         if top_k is not None:
             if self.server_kind == "openai":
                 raise ValueError(
@@ -262,196 +163,105 @@ class OpenAIAPI(Backend):
             args["extra_body"] = {"top_k": top_k}
         return args
 
-    # --- generation -----------------------------------------------------------------
+    def _complete(
+        self, prompt: str, n: int, include_details: bool, settings: ModelSettings
+    ) -> Awaitable[list[Any]]:
+        if self.use_completions:
+            return self._completions(prompt, n, include_details, settings)
+        return self._chat([{"role": "user", "content": prompt}], n, include_details, settings)
 
-    @caching.cache_method(name="llm.generate_text", is_sampled=True)
-    async def generate_text(
-        self,
-        prompt: Prompt,
-        *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        include_details: bool = False,
-    ) -> Any:
-        """Continue ``prompt``; ``(text, details)`` with ``include_details``."""
-        sampling = self._sampling(temperature, max_tokens, stop, top_k, top_p)
-        results = await self._generate(str(prompt), 1, sampling, include_details)
-        return results[0]
-
-    @caching.cache_method(name="llm.generate_texts", is_sampled=True)
-    async def generate_texts(
-        self,
-        prompt: Prompt,
-        samples: int = 1,
-        *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        include_details: bool = False,
+    async def _completions(
+        self, prompt: str, n: int, include_details: bool, settings: ModelSettings
     ) -> list[Any]:
-        """``samples`` completions, ``n`` at a time (split to the server's limit)."""
-        if samples < 0:
-            raise ValueError(f"samples must be >= 0, got {samples}.")
-        sampling = self._sampling(temperature, max_tokens, stop, top_k, top_p)
-        size = self.max_samples_per_request or samples or 1
-        sizes = [min(size, samples - i) for i in range(0, samples, size)]
-        parts = await asyncio.gather(
-            *(self._generate(str(prompt), n, sampling, include_details) for n in sizes)
-        )
-        return [r for part in parts for r in part]
-
-    async def _generate(
-        self, prompt: str, n: int, sampling: dict[str, Any], include_details: bool
-    ) -> list[Any]:
-        if not self.use_completions:
-            messages = [{"role": "user", "content": prompt}]
-            return await self._chat(messages, n, sampling, include_details)
-        extra: dict[str, Any] = {"n": n} if n != 1 else {}
+        args = self._sampling(settings)
+        if n != 1:
+            args["n"] = n
         if include_details:
-            extra["logprobs"] = 1
-        began = time.monotonic()
+            args["logprobs"] = 1
+        began = now()
         response = await self._call(
             "completions",
-            lambda c: c.completions.create(
-                model=self._request_model(), prompt=prompt, **sampling, **extra
-            ),
+            lambda c: c.completions.create(model=self._request_model(), prompt=prompt, **args),
         )
-        return results(response, time.monotonic() - began, include_details, lambda ch: ch.text)
+        return results(response, now() - began, include_details, lambda ch: ch.text)
 
     async def _chat(
         self,
         messages: list[dict[str, Any]],
         n: int,
-        sampling: dict[str, Any],
         include_details: bool,
-        **extra: Any,
+        settings: ModelSettings,
+        **args: Any,
     ) -> list[Any]:
+        args.update(self._sampling(settings))
         if n != 1:
-            extra["n"] = n
+            args["n"] = n
         if include_details:
-            extra["logprobs"] = True
-        began = time.monotonic()
+            args["logprobs"] = True
+        began = now()
         response = await self._call(
             "chat",
             lambda c: c.chat.completions.create(
-                model=self._request_model(), messages=cast(Any, messages), **sampling, **extra
+                model=self._request_model(), messages=cast(Any, messages), **args
             ),
         )
-        return results(
-            response, time.monotonic() - began, include_details, lambda ch: ch.message.content
-        )
+        return results(response, now() - began, include_details, lambda ch: ch.message.content)
 
-    # The server applies its own chat template: a formatter changes nothing, so it is
-    # left out of the key (and may be any object).
-    @caching.cache_method(name="llm.chat", is_sampled=True, ignore_args=["formatter"])
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        formatter: Any = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        include_details: bool = False,
+    async def _converse(
+        self, turns: list[tuple[str, str]], include_details: bool, settings: ModelSettings
     ) -> Any:
-        """The model's next turn, from the chat endpoint (``formatter`` is not needed).
-
-        A final MODEL message is a prefix: llama.cpp continues it; only the continuation
-        is returned.
-        """
-        del formatter  # the server applies the model's own chat template
-        sampling = self._sampling(temperature, max_tokens, stop, top_k, top_p)
-        wire = to_messages(messages)
-        [result] = await self._chat(wire, 1, sampling, include_details)
+        # A final MODEL message is a prefix: llama.cpp continues it; only the
+        # continuation is returned.
+        wire = to_messages(turns)
+        [result] = await self._chat(wire, 1, include_details, settings)
         if wire and wire[-1]["role"] == "assistant":
             result = drop_prefix(result, wire[-1]["content"])
         return result
 
-    # --- structured output ------------------------------------------------------------
-
-    async def generate_object(
-        self,
-        prompt: Prompt,
-        cls: Any,
-        *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-    ) -> Any:
-        """A value of type ``cls``, generated under its JSON schema and validated."""
-        schema, wrapped = object_schema(cls)
-        text = await self._generate_json(
-            str(prompt),
-            json.dumps(schema, sort_keys=True),
-            temperature=temperature,
-            max_tokens=max_tokens,
-            top_k=top_k,
-            top_p=top_p,
-        )
-        return parse_json(text, cls, wrapped)
-
-    @caching.cache_method(name="llm.generate_object", is_sampled=True)
-    async def _generate_json(
-        self,
-        prompt: str,
-        schema: str,
-        *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-    ) -> str:
-        # Cached as text, so the cache never has to store the caller's types.
-        sampling = self._sampling(temperature, max_tokens, None, top_k, top_p)
+    async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
         response_format = {
             "type": "json_schema",
-            "json_schema": {"name": "output", "schema": json.loads(schema), "strict": False},
+            "json_schema": {"name": "output", "schema": schema, "strict": False},
         }
-        results = await self._chat(
-            [{"role": "user", "content": prompt}],
-            1,
-            sampling,
-            False,
-            response_format=response_format,
-        )
-        return str(results[0])
+        messages = [{"role": "user", "content": prompt}]
+        [text] = await self._chat(messages, 1, False, settings, response_format=response_format)
+        return str(text)
 
-    # --- embeddings, tokens, scores ---------------------------------------------------
-
-    @caching.cache_method(name="llm.embed")
-    async def embed(self, content: Prompt) -> list[float]:
-        """The embedding vector of ``content`` (``embedding_model``).
-
-        Concurrent calls travel together, ``embed_batch_size`` inputs per request.
-        """
-        return await self._embed_batch(str(content))
-
-    @batching.batch_method(batch_size=lambda self: self.embed_batch_size, max_concurrent_batches=4)
-    async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+    async def _embed_texts(self, texts: list[str]) -> list[list[float]]:
         response = await self._call(
             "embeddings",
             lambda c: c.embeddings.create(model=self._embedding_model(), input=texts),
         )
-        data = sorted(response.data, key=lambda d: d.index)
-        if len(data) != len(texts):
-            raise BackendError(
-                f"{self!r}: asked for {len(texts)} embeddings, the server returned {len(data)}."
-            )
-        return [list(d.embedding) for d in data]
+        return [d.embedding for d in sorted(response.data, key=lambda d: d.index)]
 
     def _embedding_model(self) -> str:
         # The same model serving both: ask for it by the name the server knows it by.
         if self.embedding_model == self.model:
             return self._request_model()
         return self.embedding_model
+
+    # --- generate_texts, tokens and scores ----------------------------------------------
+
+    @caching.cache_method(name="llm.generate_texts", is_sampled=True)
+    @takes_settings()
+    async def generate_texts(
+        self,
+        prompt: Prompt,
+        samples: int = 1,
+        *,
+        include_details: bool = False,
+        **settings: Unpack[ModelSettings],
+    ) -> list[Any]:
+        """``samples`` completions, ``n`` at a time (split to the server's limit)."""
+        if samples < 0:
+            raise ValueError(f"samples must be >= 0, got {samples}.")
+        merged = merge(self.settings, settings)
+        size = self.max_samples_per_request or samples or 1
+        sizes = [min(size, samples - i) for i in range(0, samples, size)]
+        parts = await asyncio.gather(
+            *(self._complete(str(prompt), n, include_details, merged) for n in sizes)
+        )
+        return [r for part in parts for r in part]
 
     def _refuse(self, what: str) -> ConfigurationError:
         return ConfigurationError(
@@ -482,8 +292,3 @@ class OpenAIAPI(Backend):
         if not self.can_tokenize:
             raise self._refuse("score text (llm.score_text, select, rank)")
         return await _llamacpp.score(self, str(prompt), targets)
-
-
-async def _close_all(clients: dict[str, openai.AsyncOpenAI]) -> None:
-    for client in clients.values():
-        await client.close()

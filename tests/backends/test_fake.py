@@ -1,15 +1,19 @@
-"""The scripted fake backend: replies, errors, truncation, latency, records."""
+"""The scripted fake backend: replies, errors, truncation, latency, records, dry runs."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
+from pathlib import Path
 
 import pytest
 
 from onetwo import ot
-from onetwo.backends.fake import FakeBackend, FakeCall
+from onetwo.backends.fake import DRY_RUN_REPLY, DryRunCall, FakeBackend, FakeCall, dry_run
+from onetwo.builtins import composables as c
 from onetwo.builtins import llm
+from onetwo.core.content import Message, PredefinedRole
 from onetwo.errors import BackendUnavailable, ConfigurationError
 
 
@@ -107,3 +111,69 @@ def test_repr_and_validation() -> None:
     assert backend.identity() == {"provider": "fake", "model": "script-1"}
     with pytest.raises(ValueError, match="latency must be >= 0 seconds, got -1"):
         FakeBackend(latency=-1)
+
+
+def test_chat_and_generate_object_are_answered_directly_when_implemented() -> None:
+    backend = FakeBackend({"Hi": "Hello"}, implements=["generate_text", "chat", "generate_object"])
+    backend.register()
+    assert ot.run(llm.chat([Message(PredefinedRole.USER, "Hi")], temperature=0.5)) == "Hello"
+    assert ot.run(llm.generate_object("N?", int)) == 0  # a stand-in: int()
+    assert [c.name for c in backend.calls] == ["chat", "generate_object"]
+    assert backend.calls[0].arguments["messages"] == [Message(PredefinedRole.USER, "Hi")]
+    assert backend.calls[0].arguments["temperature"] == 0.5
+    default = FakeBackend({"Hi": "Hello"}, default_reply="formatted")
+    default.register()  # by default, chat goes through a formatter to generate_text
+    assert ot.run(llm.chat([Message(PredefinedRole.USER, "Hi")])) == "formatted"
+    assert default.prompts[0].startswith("**User**: Hi")
+
+
+def test_the_settings_keep_their_place_in_signatures_and_cache_keys(tmp_path: Path) -> None:
+    params = inspect.signature(FakeBackend.generate_text).parameters
+    # The builtin's own parameters, in its order: the settings spelled out.
+    assert list(params) == ["self", *inspect.signature(llm.generate_text).parameters]
+    backend = FakeBackend(default_reply="x", cache=tmp_path)
+    backend.register()
+    ot.run(llm.generate_text("p", temperature=0.5))
+    [record] = backend.cache.records()  # type: ignore[union-attr]
+    assert record["call"]["params"] == {
+        "include_details": False,
+        "max_tokens": None,
+        "prompt": "p",
+        "stop": None,
+        "temperature": 0.5,
+        "top_k": None,
+        "top_p": None,
+    }
+
+
+def test_dry_run_stubs_every_call_and_contacts_no_backend() -> None:
+    backend = FakeBackend(default_reply="real")
+    backend.register()
+
+    @ot.make_executable
+    async def strategy() -> str:
+        text = await llm.generate_text("Q:", max_tokens=5)
+        best = await llm.select("Pick:", [" x", " y"])
+        reply = await llm.chat([Message(PredefinedRole.USER, "Hi")])
+        number = await llm.generate_object("N?", int)
+        return f"{text}|{best}|{reply}|{number}"
+
+    dry = dry_run(strategy())
+    assert backend.calls == []
+    assert dry.text == f"{DRY_RUN_REPLY}|0|{DRY_RUN_REPLY}|0" and dry.variables == {}
+    assert dry.calls[0] == DryRunCall("llm.generate_text", "Q:", {"max_tokens": 5})
+    assert dry.calls[1] == DryRunCall("llm.score_text", "Pick:", {"targets": [" x", " y"]})
+    assert dry.calls[2] == DryRunCall("llm.chat", [Message(PredefinedRole.USER, "Hi")], {})
+    assert dry.calls[3] == DryRunCall("llm.generate_object", "N?", {"cls": int})
+    assert dry.prompts == ["Q:", "Pick:", [Message(PredefinedRole.USER, "Hi")], "N?"]
+    with pytest.raises(ConfigurationError, match=r"llm\.embed is not configured"):
+        dry_run(llm.embed("x"))  # nothing else is configured in a dry run
+    assert ot.run(llm.generate_text("Q:")) == "real"  # the registry is as it was
+
+
+def test_dry_run_of_a_composable_reports_its_text_and_variables() -> None:
+    prompt = c.j("Q: {{ q }}\nA:{{ store('a', generate_text()) }}")
+    dry = dry_run(prompt(q="2+2?"))
+    assert dry.prompts == ["Q: 2+2?\nA:"]
+    assert dry.text == f"Q: 2+2?\nA:{DRY_RUN_REPLY}"
+    assert dry.variables == {"q": "2+2?", "a": DRY_RUN_REPLY}

@@ -17,6 +17,7 @@ from onetwo import ot
 from onetwo.backends import RetryPolicy
 from onetwo.backends.openai_api import OpenAIAPI
 from onetwo.builtins import llm
+from onetwo.builtins.settings import ModelSettings
 from onetwo.core.content import Message, PredefinedRole
 from onetwo.errors import BackendHTTPError, ConfigurationError
 from tests.rig.faults import FaultProxy
@@ -103,6 +104,19 @@ def test_generate_texts_asks_for_n_samples_per_request(fault_proxy: FaultProxy) 
     assert len({text for text, _ in samples}) > 1
     for _, details in samples:  # each sample's own tokens, not the request's usage
         assert details["completion_tokens"] == len(details["logprobs"]) <= 8
+
+
+def test_default_settings_merge_under_each_calls_on_the_wire(fault_proxy: FaultProxy) -> None:
+    defaults: ModelSettings = {"temperature": 0.0, "max_tokens": 3, "stop": ["\n"], "top_k": 4}
+    defaults["top_p"] = 0.5
+    OpenAIAPI(
+        "smollm2", base_url=fault_proxy.url + "/v1", server_kind="llama.cpp", **defaults
+    ).register()
+    ot.run(llm.generate_text("Hello", max_tokens=2, stop="END"))
+    body = fault_proxy.requests[-1].body
+    sent = {k: body.get(k) for k in ("temperature", "max_tokens", "stop", "top_k", "top_p")}
+    # The call's values win; a single stop string is one stop sequence, not its letters.
+    assert sent == {"temperature": 0.0, "max_tokens": 2, "stop": ["END"], "top_k": 4, "top_p": 0.5}
 
 
 def test_chat_with_system_and_history(backend: OpenAIAPI) -> None:
@@ -283,4 +297,6 @@ def test_the_environment_base_url_is_part_of_the_cache_identity(
     proxied = OpenAIAPI("gpt-4o-mini")
     assert proxied.identity() == {**plain, "base_url": "http://127.0.0.1:9/v1"}
     assert proxied.server_kind == "openai"  # still OpenAI's protocol and key handling
-    assert OpenAIAPI("gpt-4o-mini", base_url="http://127.0.0.1:8/v1").base_url.endswith(":8/v1")
+    assert OpenAIAPI("gpt-4o-mini", base_url="http://127.0.0.1:8/v1").base_url == (
+        "http://127.0.0.1:8/v1"
+    )

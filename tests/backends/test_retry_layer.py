@@ -97,6 +97,22 @@ async def test_a_retry_after_beyond_the_cap_gives_up_at_once() -> None:
     assert len(calls) == 1
 
 
+async def test_retries_continue_from_a_first_attempt_the_caller_made(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = RecordingClock()
+    send, calls = scripted(http(500), "ok")
+    policy = RetryPolicy(attempts=3, initial_backoff=1.0, clock=clock)
+    caplog.set_level("INFO", logger="onetwo.backends")
+    assert await policy.call(send, what=lambda: "the call", failed=http(503)) == "ok"  # type: ignore[arg-type]
+    assert len(calls) == 2 and len(clock.sleeps) == 2  # attempts 2 and 3 of 3
+    assert "the call failed (attempt 1 of 3): BackendHTTPError" in caplog.text
+    send, calls = scripted("never sent")
+    with pytest.raises(BackendHTTPError, match="HTTP 400"):
+        await policy.call(send, failed=http(400))  # type: ignore[arg-type]
+    assert calls == []  # a client error is not retried, whoever made the attempt
+
+
 def test_parse_retry_after_reads_seconds_milliseconds_and_dates() -> None:
     assert parse_retry_after({"Retry-After": "3"}) == 3.0
     assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
@@ -142,7 +158,12 @@ async def test_rate_limiter_spaces_request_starts() -> None:
 
 def test_limits_and_clients_are_per_event_loop() -> None:
     made: list[object] = []
-    per_loop: PerLoop[object] = PerLoop(lambda: made.append(object()) or made[-1])
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    per_loop: PerLoop[object] = PerLoop(make)
 
     async def get_twice() -> bool:
         return per_loop.get() is per_loop.get()

@@ -28,7 +28,7 @@ class LoopbackServer:
     def url(self) -> str:
         assert self._server is not None, f"start() the {type(self).__name__} first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> Self:
         handler = type("Handler", (self.handler,), {"owner": self})

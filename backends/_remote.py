@@ -1,0 +1,328 @@
+"""The shared base of the remote HTTP backends: one request path, one shape.
+
+:class:`RemoteBackend` is what :class:`~onetwo.backends.openai_api.OpenAIAPI` and
+:class:`~onetwo.backends.google_genai_api.GoogleGenAIAPI` have in common: their
+identity, their default sampling settings (merged under each call's with
+``onetwo.builtins.settings.merge``), the key (never in a trace, cache or log), the SDK
+clients (made once on onetwo's runtime loop, ``onetwo.core.runtime``, and kept for the
+process), and every builtin's skeleton: caching,
+argument checks, structured output, batched embeddings. A subclass maps
+:class:`~onetwo.builtins.settings.ModelSettings` onto its wire format and says how to
+send each kind of request.
+
+Every request goes one way, :meth:`RemoteBackend._call`::
+
+    _on_loop(                          # runtime.on_runtime: where clients and limits live
+        retry policy(                  # tenacity, entered only after a failed attempt
+            rate limiter slot(         # skipped when unlimited
+                SDK request            # whose httpx hook is the network guard
+            ) -> error mapping         # SDK exceptions become onetwo's
+        )
+    )
+
+and its usage (tokens, finish reason, latency) is annotated on the call's trace node
+when tracing is on.
+
+Example:
+    >>> class MyAPI(RemoteBackend[MyClient]):   # doctest: +SKIP
+    ...     provider, default_url, key_env = "mine", "https://api.example.com", ("MY_KEY",)
+    ...     def _make_client(self, base_url, http_args): return MyClient(self._key(), ...)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack
+
+from onetwo.backends import network
+from onetwo.backends._common import Secret, object_schema, parse_json, turns
+from onetwo.backends._ratelimit import RateLimiter
+from onetwo.backends._retry import RetryPolicy
+from onetwo.backends._settings import takes_settings
+from onetwo.builtins import llm
+from onetwo.builtins.settings import ModelSettings, merge
+from onetwo.core import batching, caching, runtime
+from onetwo.core.backend import Backend
+from onetwo.core.clock import SYSTEM_CLOCK
+from onetwo.core.content import ChunkList, Message
+from onetwo.errors import BackendError, ConfigurationError
+
+if TYPE_CHECKING:
+    from onetwo.core.caching import CallCache
+
+__all__ = ["Prompt", "RemoteBackend", "RemoteOptions", "now"]
+
+T = TypeVar("T")
+Client = TypeVar("Client")
+Prompt = str | ChunkList
+
+now = SYSTEM_CLOCK.now
+"""The time a request's latency is measured with."""
+
+
+class RemoteOptions(ModelSettings, total=False):
+    """The constructor options every remote backend takes (see :class:`RemoteBackend`)."""
+
+    api_key: str | None
+    base_url: str | None
+    embedding_model: str | None
+    embed_batch_size: int
+    cache: CallCache | str | os.PathLike[str] | None
+    timeout: float
+    retry: RetryPolicy | None
+    requests_per_second: float | None
+    max_concurrency: int | None
+    rate_limiter: RateLimiter | None
+
+
+_OPTIONS = RemoteOptions.__required_keys__ | RemoteOptions.__optional_keys__
+
+
+class RemoteBackend(Backend, Generic[Client]):
+    """The LLM builtins on a remote HTTP API; subclasses speak its wire format.
+
+    Args:
+        model: the model name the server knows.
+        **options: the :class:`RemoteOptions`:
+
+            * ``api_key``: the key; default: the first of :attr:`key_env` that is set.
+            * ``base_url``: the server; default :attr:`default_url`.
+            * ``embedding_model``: the model for ``embed`` (default ``model``).
+            * ``embed_batch_size``: most inputs per embeddings request (concurrent
+              ``embed`` calls are batched; default 32).
+            * ``cache``: a ``CallCache``, a folder, or ``None``.
+            * ``timeout``: seconds per attempt before
+              :class:`~onetwo.errors.BackendTimeout` (default 60).
+            * ``retry``: the :class:`RetryPolicy` (default: 5 attempts, 0.5 s initial
+              backoff).
+            * ``requests_per_second``, ``max_concurrency``: limits for the process
+              (every run, every thread); or pass a shared ``rate_limiter``.
+            * ``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``: default
+              sampling settings for calls that give none; part of the cache identity.
+    """
+
+    default_url: ClassVar[str] = ""
+    """Where requests go without ``base_url``."""
+    key_env: ClassVar[tuple[str, ...]] = ()
+    """The environment variables that may hold the key, in order."""
+    builtins: ClassVar[tuple[str, ...]] = (
+        "chat",
+        "count_tokens",
+        "embed",
+        "generate_object",
+        "generate_text",
+        "score_text",
+        "tokenize",
+    )
+    """The LLM builtins :meth:`register` binds to this backend's methods."""
+
+    def __init__(self, model: str, **options: Unpack[RemoteOptions]) -> None:
+        unknown = sorted(set(options) - _OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected argument(s) {unknown}; besides "
+                f"its own, it takes {sorted(_OPTIONS)}."
+            )
+        super().__init__(model=model, cache=options.get("cache"))
+        self.settings: ModelSettings = merge(options)
+        base_url = options.get("base_url")
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.embedding_model = options.get("embedding_model") or model
+        self.embed_batch_size = options.get("embed_batch_size", 32)
+        self.timeout = options.get("timeout", 60.0)
+        self.retry = options.get("retry") or RetryPolicy()
+        self.rate_limiter = options.get("rate_limiter") or RateLimiter(
+            options.get("requests_per_second"), options.get("max_concurrency")
+        )
+        api_key = options.get("api_key")
+        self._api_key = Secret(api_key) if api_key else None
+        # Made on onetwo's runtime loop on first use, kept for the life of the process.
+        self._clients: runtime.RuntimeValue[dict[str | None, Client]] = runtime.RuntimeValue(
+            dict, close=self._close_all
+        )
+
+    def identity(self) -> dict[str, Any]:
+        identity: dict[str, Any] = {"provider": self.provider, "model": self.model}
+        if self.base_url:
+            identity["base_url"] = self.base_url
+        identity.update(self.settings)
+        return identity
+
+    def __repr__(self) -> str:
+        where = f", base_url={self.base_url!r}" if self.base_url else ""
+        return f"{type(self).__name__}(model={self.model!r}{where})"
+
+    def register(self) -> None:
+        """Answer every LLM builtin: those in :attr:`builtins` with this backend's methods,
+        the others (``instruct``, ``select``...) through their defaults built on them.
+        What the server cannot do raises a clear error."""
+        llm.configure_backend(**{name: getattr(self, name) for name in self.builtins})
+
+    # --- what a subclass provides ---------------------------------------------------
+
+    def _make_client(self, base_url: str | None, http_args: dict[str, Any]) -> Client:
+        """A new SDK client for ``base_url`` (``None``: the SDK's default), made in the
+        loop that will use it; ``http_args`` go to its httpx client."""
+        raise NotImplementedError
+
+    async def _close_client(self, client: Client) -> None:
+        raise NotImplementedError
+
+    def _map_error(self, error: Exception) -> BaseException:
+        """The onetwo error for an SDK exception; others are returned unchanged."""
+        return error
+
+    def _complete(
+        self, prompt: str, n: int, include_details: bool, settings: ModelSettings
+    ) -> Awaitable[list[Any]]:
+        """``n`` continuations of ``prompt`` (texts, or ``(text, details)``)."""
+        raise NotImplementedError
+
+    async def _converse(
+        self, turns: list[tuple[str, str]], include_details: bool, settings: ModelSettings
+    ) -> Any:
+        """The next turn after ``turns``, ``(role, text)`` pairs; role user/model/system."""
+        raise NotImplementedError
+
+    async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
+        """A reply to ``prompt`` constrained to the JSON ``schema``."""
+        raise NotImplementedError
+
+    async def _embed_texts(self, texts: list[str]) -> Sequence[Sequence[float] | None]:
+        """One embedding request for ``texts``."""
+        raise NotImplementedError
+
+    # --- the request path -----------------------------------------------------------
+
+    async def _base_url(self) -> str | None:
+        return self.base_url
+
+    def _key(self) -> str:
+        if self._api_key is not None:
+            return self._api_key.value
+        for name in self.key_env:
+            value = os.environ.get(name)
+            if value:
+                return value
+        raise self._no_key()
+
+    def _no_key(self) -> Exception:
+        return ConfigurationError(
+            f"{type(self).__name__} has no API key: pass api_key=... or set the "
+            f"{self.key_env[0]} environment variable."
+        )
+
+    async def _client(self) -> Client:
+        """The SDK client for the current base URL (on the runtime loop)."""
+        base_url = await self._base_url()
+        clients = self._clients.get()
+        client = clients.get(base_url)
+        if client is None:
+            url = base_url or self.default_url
+            network.check_url(url)
+            client = clients[base_url] = self._make_client(base_url, network.httpx_args(url))
+        return client
+
+    async def _close_all(self, clients: dict[str | None, Client]) -> None:
+        for client in clients.values():
+            await self._close_client(client)
+
+    def _call(self, what: str, send: Callable[[Client], Awaitable[T]]) -> Awaitable[T]:
+        """Send one request: ``send(client)``, through the layers of the module doc."""
+        return self._on_loop(lambda: self._send(what, send))
+
+    async def _on_loop(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Await ``fn()`` on onetwo's runtime loop, which owns the clients and the limits
+        (directly when already on it, as inside ``ot.run``)."""
+        return await runtime.on_runtime(fn)
+
+    async def _send(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
+        client = await self._client()
+        try:  # the first attempt, with no retry machinery in its way
+            return await self._attempt(client, send)
+        except Exception as e:
+            return await self.retry.call(
+                lambda: self._attempt(client, send), what=lambda: f"{self!r} {what}", failed=e
+            )
+
+    async def _attempt(self, client: Client, send: Callable[[Client], Awaitable[T]]) -> T:
+        try:
+            limiter = self.rate_limiter
+            if limiter.unlimited:
+                return await send(client)
+            async with limiter.slot():
+                return await send(client)
+        except Exception as e:
+            error = self._map_error(e)
+            if error is e:
+                raise
+            raise error from e
+
+    # --- the builtins -----------------------------------------------------------------
+
+    @caching.cache_method(name="llm.generate_text", is_sampled=True)
+    @takes_settings()
+    async def generate_text(
+        self, prompt: Prompt, *, include_details: bool = False, **settings: Unpack[ModelSettings]
+    ) -> Any:
+        """Continue ``prompt``; ``(text, details)`` with ``include_details``."""
+        settings = merge(self.settings, settings)
+        [result] = await self._complete(str(prompt), 1, include_details, settings)
+        return result
+
+    # The server applies its own chat template: a formatter changes nothing, so it is
+    # left out of the key (and may be any object).
+    @caching.cache_method(name="llm.chat", is_sampled=True, ignore_args=["formatter"])
+    @takes_settings()
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        formatter: Any = None,
+        include_details: bool = False,
+        **settings: Unpack[ModelSettings],
+    ) -> Any:
+        """The model's next turn, with the server's chat template (``formatter`` unused)."""
+        del formatter
+        return await self._converse(
+            turns(messages, type(self).__name__), include_details, merge(self.settings, settings)
+        )
+
+    @takes_settings(omit=("stop",))
+    async def generate_object(
+        self, prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]
+    ) -> Any:
+        """A value of type ``cls``, generated under its JSON schema and validated."""
+        schema, wrapped = object_schema(cls)
+        text = await self._generate_json(
+            str(prompt), json.dumps(schema, sort_keys=True), **settings
+        )
+        return parse_json(text, cls, wrapped)
+
+    @caching.cache_method(name="llm.generate_object", is_sampled=True)
+    @takes_settings(omit=("stop",))
+    async def _generate_json(
+        self, prompt: str, schema: str, **settings: Unpack[ModelSettings]
+    ) -> str:
+        # Cached as text, so the cache never has to store the caller's types.
+        settings = merge(self.settings, settings)
+        settings.pop("stop", None)
+        return await self._json(prompt, json.loads(schema), settings)
+
+    @caching.cache_method(name="llm.embed")
+    async def embed(self, content: Prompt) -> list[float]:
+        """The embedding of ``content`` (``embedding_model``); concurrent calls are batched,
+        ``embed_batch_size`` inputs per request."""
+        return await self._embed_batch(str(content))
+
+    @batching.batch_method(batch_size=lambda self: self.embed_batch_size, max_concurrent_batches=4)
+    async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        vectors = await self._embed_texts(texts)
+        if len(vectors) != len(texts) or any(v is None for v in vectors):
+            raise BackendError(
+                f"{self!r}: asked for {len(texts)} embeddings, the server returned "
+                f"{len(vectors)} vectors."
+            )
+        return [list(v or ()) for v in vectors]
