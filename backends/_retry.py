@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import tenacity
 
-from onetwo.core.clock import SYSTEM_CLOCK, Clock
+from onetwo.core.clock import SYSTEM_CLOCK, Clock, wall_time
 from onetwo.errors import BackendHTTPError, BackendTimeout, BackendUnavailable
 
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "is_retryable", "parse_retry_after"]
@@ -69,7 +68,7 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, float(value))
         except ValueError:
             date = email.utils.parsedate_to_datetime(value)
-            return max(0.0, date.timestamp() - time.time())
+            return max(0.0, date.timestamp() - wall_time())
     except (TypeError, ValueError):
         return None
 

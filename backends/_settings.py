@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
-from onetwo.core.builtin import _spelled_out
+from onetwo.core.builtin import spelled_out
 
 __all__ = ["takes_settings"]
 
@@ -37,7 +37,7 @@ def takes_settings(*, omit: Collection[str] = ()) -> Callable[[F], F]:
     """
 
     def decorate(fn: F) -> F:
-        sig = _spelled_out(fn)
+        sig = spelled_out(fn)
         params = [p for p in sig.parameters.values() if p.name not in omit]
         fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         return fn

@@ -53,13 +53,13 @@ def test_core_never_imports_a_model_sdk() -> None:
     assert offenders == []
 
 
-def test_only_syncrun_starts_event_loops() -> None:
+def test_only_the_runtime_starts_event_loops() -> None:
     offenders = []
     for path in sorted((ROOT / "onetwo").rglob("*.py")):
-        if path.name == "syncrun.py" or "backends" in path.parts:
+        if path.name == "runtime.py" or "backends" in path.parts:
             continue
         text = path.read_text()
-        for needle in ("asyncio.run(", "new_event_loop(", "run_until_complete("):
+        for needle in ("asyncio.run(", "new_event_loop(", "run_until_complete(", "Runner("):
             if needle in text:
                 offenders.append(f"{path.relative_to(ROOT)}: {needle}")
     assert offenders == []

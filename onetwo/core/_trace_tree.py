@@ -8,11 +8,11 @@ face is ``onetwo.core.tracing``.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from onetwo.core.clock import wall_time
 from onetwo.core.rendering import HTMLRenderer
 
 __all__ = [
@@ -75,7 +75,7 @@ class Trace:
         inputs: the arguments by name (for builtins: with the defaults filled in).
         outputs: the result (for a traced generator: the last value yielded so far).
         error: the exception the call raised, if any.
-        start, end: ``time.time()`` when it started and ended (``None`` while running).
+        start, end: ``wall_time()`` when it started and ended (``None`` while running).
         details: what the backend and cache reported (``onetwo.core.tracing``).
         children: the traced calls made while this one ran.
     """
@@ -211,7 +211,7 @@ def _jsonable(value: Any) -> Any:
 
 def open_node(parent: Trace | None, name: str, kind: str, inputs: dict[str, Any]) -> Trace:
     """A new running node, the last child of ``parent`` (if any)."""
-    node = Trace(name, kind, inputs, start=time.time())
+    node = Trace(name, kind, inputs, start=wall_time())
     if parent is not None:
         parent.children.append(node)
     return node
@@ -219,7 +219,7 @@ def open_node(parent: Trace | None, name: str, kind: str, inputs: dict[str, Any]
 
 def close_node(node: Trace, outputs: Any = None, error: BaseException | None = None) -> None:
     """End ``node`` now with ``outputs`` or ``error``, and tell the stage listener."""
-    node.end = time.time()
+    node.end = wall_time()
     node.outputs = outputs
     node.error = error
     listener = stage_listener.get()
@@ -235,7 +235,7 @@ async def run_node(
     The one coroutine of a traced async call: once per builtin call when tracing is on,
     so it opens and closes the node itself rather than through helpers.
     """
-    node = Trace(name, kind, inputs, None, None, time.time(), None, details)
+    node = Trace(name, kind, inputs, None, None, wall_time(), None, details)
     parent = current_node.get()
     if parent is not None:
         parent.children.append(node)
@@ -247,7 +247,7 @@ async def run_node(
         raise
     finally:
         current_node.reset(token)
-    node.end = time.time()
+    node.end = wall_time()
     node.outputs = result
     listener = stage_listener.get()
     if listener is not None:

@@ -36,7 +36,7 @@ from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
 
-__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin", "check_arguments"]
+__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin", "check_arguments", "spelled_out"]
 
 SYNC_THREADS = 100
 """Threads for sync implementations: as many as ``ot.par_iter`` runs at once by default."""
@@ -63,7 +63,7 @@ class Builtin(Generic[P, T]):
         self.__doc__ = stub.__doc__
         self.__module__ = stub.__module__
         self.__wrapped__ = stub
-        sig = _spelled_out(stub)
+        sig = spelled_out(stub)
         self.__signature__ = sig
         params = list(sig.parameters.values())
         self._positional = tuple(
@@ -175,7 +175,7 @@ class Builtin(Generic[P, T]):
         return entry
 
 
-def _spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
+def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
     """The stub's signature with ``**settings: Unpack[SomeTypedDict]`` spelled out.
 
     One keyword-only parameter (default ``None``) per key: shared arguments declared once.

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "TimerHandle", "VirtualClock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "TimerHandle", "VirtualClock", "wall_time"]
 
 
 class TimerHandle(Protocol):
@@ -70,6 +70,12 @@ class SystemClock:
 
 SYSTEM_CLOCK = SystemClock()
 """The shared real clock; the default wherever a ``clock`` parameter is accepted."""
+
+
+def wall_time() -> float:
+    """Seconds since the epoch, for timestamps a user reads (a trace's start and end, an
+    HTTP date); never for waiting or measuring durations, which use a :class:`Clock`."""
+    return time.time()
 
 
 class _VirtualTimer:

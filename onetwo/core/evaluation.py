@@ -27,13 +27,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import numbers
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
 from onetwo.core import tracing
 from onetwo.core._evaluation_results import Comparison, EvaluationSummary, ExampleResult
 from onetwo.core.builtin import check_arguments
+from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
 from onetwo.core.scheduling import par_iter, parallel, progress_bar
@@ -229,11 +229,11 @@ class _Evaluation:
     async def run_all(
         self, examples: Sequence[Example], chunk_size: int | None, bar: Any
     ) -> EvaluationSummary:
-        start = time.time()
+        start = SYSTEM_CLOCK.now()
         run = make_executable(self.run_example)
         results = await par_iter([run(i, ex, bar) for i, ex in enumerate(examples)], chunk_size)
         names = [m.name for m in self.metrics]
-        return EvaluationSummary.of(results, names, self.name, time.time() - start)
+        return EvaluationSummary.of(results, names, self.name, SYSTEM_CLOCK.now() - start)
 
 
 # --- evaluate and compare -----------------------------------------------------------------

@@ -33,7 +33,6 @@ result back); a builtin bound to a method of an object with a ``provider`` and a
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
@@ -46,6 +45,7 @@ from onetwo.core._trace_tree import (
     stage_listener,
 )
 from onetwo.core._trace_wrappers import wrap
+from onetwo.core.clock import wall_time
 from onetwo.core.executing import Executable, FunctionExecutable, make_executable
 from onetwo.core.sampling import current_sampling_key
 
@@ -128,7 +128,7 @@ async def capture(
     finally:
         current_node.reset(token)
     # Not `close_node`: the end of a run is not a stage of itself (streaming reports it apart).
-    node.end = time.time()
+    node.end = wall_time()
     if unwrap and len(node.children) == 1 and _is_traced_call(awaitable):
         if parent is not None:
             parent.children[parent.children.index(node)] = node.children[0]

@@ -8,7 +8,6 @@ from collections.abc import Callable
 import pytest
 
 from onetwo.backends import RateLimiter, RetryPolicy
-from onetwo.backends._perloop import PerLoop
 from onetwo.backends._retry import parse_retry_after
 from onetwo.errors import (
     BackendError,
@@ -154,23 +153,6 @@ async def test_rate_limiter_spaces_request_starts() -> None:
         await request()
     assert starts == [0.0, 0.25, 0.5]
     assert "requests_per_second=4" in repr(limiter)
-
-
-def test_limits_and_clients_are_per_event_loop() -> None:
-    made: list[object] = []
-
-    def make() -> object:
-        made.append(object())
-        return made[-1]
-
-    per_loop: PerLoop[object] = PerLoop(make)
-
-    async def get_twice() -> bool:
-        return per_loop.get() is per_loop.get()
-
-    assert asyncio.run(get_twice())
-    assert asyncio.run(get_twice())
-    assert len(made) == 2  # one per loop: a fresh loop never sees another loop's objects
 
 
 def test_errors_raised_are_onetwo_errors() -> None:
