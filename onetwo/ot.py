@@ -14,7 +14,6 @@ Example:
 
 from onetwo import __version__
 from onetwo.builtins.composables import make_composable
-from onetwo.core.evaluation import compare, evaluate
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import (
     Registry,
@@ -30,6 +29,7 @@ from onetwo.core.running import run
 from onetwo.core.sampling import repeat
 from onetwo.core.scheduling import par_iter, parallel
 from onetwo.core.streaming import safe_stream, stream_updates
+from onetwo.evaluation.evaluation import compare, evaluate
 
 __all__ = [
     "Executable",

@@ -67,7 +67,7 @@ class TraceLike(Protocol):
 
 @runtime_checkable
 class ExampleLike(Protocol):
-    """One example's result (``onetwo.core.evaluation.ExampleResult``)."""
+    """One example's result (``onetwo.evaluation.evaluation.ExampleResult``)."""
 
     index: int
     inputs: dict[str, Any]
@@ -83,7 +83,7 @@ class ExampleLike(Protocol):
 
 @runtime_checkable
 class SummaryLike(Protocol):
-    """An evaluation's results (``onetwo.core.evaluation.EvaluationSummary``)."""
+    """An evaluation's results (``onetwo.evaluation.evaluation.EvaluationSummary``)."""
 
     name: str
     results: Sequence[ExampleLike]
@@ -97,7 +97,7 @@ class SummaryLike(Protocol):
 
 @runtime_checkable
 class ComparisonLike(Protocol):
-    """Summaries side by side (``onetwo.core.evaluation.Comparison``)."""
+    """Summaries side by side (``onetwo.evaluation.evaluation.Comparison``)."""
 
     summaries: Mapping[str, SummaryLike]
 

@@ -31,13 +31,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
 from onetwo.core import tracing
-from onetwo.core._evaluation_results import Comparison, EvaluationSummary, ExampleResult
 from onetwo.core.builtin import check_arguments
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
 from onetwo.core.scheduling import par_iter, parallel, progress_bar
 from onetwo.core.syncrun import run_sync
+from onetwo.evaluation.results import Comparison, EvaluationSummary, ExampleResult
 
 __all__ = [
     "Comparison",

@@ -1,9 +1,9 @@
-"""What :func:`~onetwo.core.evaluation.evaluate` and ``compare`` return.
+"""What :func:`~onetwo.evaluation.evaluation.evaluate` and ``compare`` return.
 
 :class:`ExampleResult` (one example), :class:`EvaluationSummary` (one evaluation, with
 averaged metrics) and :class:`Comparison` (one summary per backend). Each converts to
 plain rows (``to_dict``/``to_dicts``, e.g. for ``pandas.DataFrame``) and displays as an
-escaped HTML table in a notebook. Import them from ``onetwo.core.evaluation``.
+escaped HTML table in a notebook. Import them from ``onetwo.evaluation.evaluation``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import composables as c
 from onetwo.builtins import llm
-from onetwo.core import evaluation
+from onetwo.evaluation import evaluation
 
 EXAMPLES = [
     {"question": "2+2=", "answer": "4"},

@@ -1,0 +1,12 @@
+"""Evaluation: a strategy run over a dataset, scored, and compared across backends.
+
+A layer above the core: ``evaluation`` holds :func:`evaluate` and :func:`compare` (also
+``ot.evaluate`` and ``ot.compare``), ``results`` what they return. The reference OneTwo
+keeps these at ``onetwo.evaluation.evaluation`` too.
+
+Example:
+    >>> from onetwo.evaluation import evaluation
+    >>> summary = evaluation.evaluate(strategy, examples, metric_functions=...)  # doctest: +SKIP
+"""
+
+__all__: list[str] = []
