@@ -1,0 +1,107 @@
+"""``results.jsonl`` and ``traces.jsonl``: one line per finished sample, written at once.
+
+Each finished example (with all its samples, on one backend) is appended to
+``results.jsonl`` and flushed to the operating system before the next one is counted, so
+a run that is killed loses only the examples in flight. A row holds the example's
+``id``, the ``backend``, the ``sample`` number, the ``output``, ``target``, ``metrics``,
+``error``, ``latency_s``, tokens and cache hits. Its trace goes to ``traces.jsonl`` under
+the same keys, for the report.
+
+:func:`read_rows` reads them back for ``--resume``: a last line cut short by a kill is
+dropped (and cut off the file, so the next append starts on a fresh line).
+
+Example:
+    >>> with ResultsWriter("out") as writer:           # doctest: +SKIP
+    ...     writer.write([row], [trace_row])
+    >>> read_rows("out/results.jsonl")                 # doctest: +SKIP
+    [{'id': 'q1', 'backend': 'fake', 'sample': 0, 'output': '4', ...}]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from onetwo.core.evaluation import ExampleResult
+
+__all__ = ["RESULTS", "TRACES", "ResultsWriter", "read_rows", "row_of", "unit_key"]
+
+RESULTS = "results.jsonl"
+TRACES = "traces.jsonl"
+
+
+def unit_key(example_id: Any, backend: str) -> tuple[str, str]:
+    """How a row names the unit of work it belongs to: (example id, backend)."""
+    return str(example_id), backend
+
+
+def row_of(example_id: Any, backend: str, sample: int, result: ExampleResult) -> dict[str, Any]:
+    """The ``results.jsonl`` row of one sample's :class:`ExampleResult`."""
+    stats = result.stats()
+    return {
+        "id": example_id,
+        "index": result.index,
+        "backend": backend,
+        "sample": sample,
+        "output": result.prediction,
+        "target": result.target,
+        "metrics": result.metrics,
+        "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}",
+        "latency_s": result.latency,
+        "model_calls": stats.model_calls,
+        "prompt_tokens": stats.prompt_tokens,
+        "completion_tokens": stats.completion_tokens,
+        "tokens": stats.tokens,
+        "cache_hits": stats.cache_hits,
+        "cache_misses": stats.cache_misses,
+    }
+
+
+def _line(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, default=repr) + "\n"
+
+
+class ResultsWriter:
+    """Appends rows to ``results.jsonl`` and traces to ``traces.jsonl`` in ``folder``."""
+
+    def __init__(self, folder: str) -> None:
+        self._results = open(os.path.join(folder, RESULTS), "a", encoding="utf-8")
+        self._traces = open(os.path.join(folder, TRACES), "a", encoding="utf-8")
+
+    def write(self, rows: Iterable[dict[str, Any]], traces: Iterable[dict[str, Any]]) -> None:
+        """Append one unit's rows (and their traces) and flush them."""
+        # Traces first: a row in results.jsonl means its trace is there too.
+        self._traces.write("".join(map(_line, traces)))
+        self._traces.flush()
+        self._results.write("".join(map(_line, rows)))
+        self._results.flush()
+
+    def close(self) -> None:
+        self._traces.close()
+        self._results.close()
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_rows(path: str, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The rows of a JSONL file (none if it is missing), without a cut-short last line.
+
+    Args:
+        path: ``results.jsonl`` or ``traces.jsonl``.
+        repair: also cut that last partial line off the file.
+    """
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    complete = data[: data.rfind(b"\n") + 1]
+    if repair and len(complete) < len(data):
+        with open(path, "r+b") as f:
+            f.truncate(len(complete))
+    return [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
