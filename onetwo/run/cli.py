@@ -118,8 +118,10 @@ class _Progress:
 
         self.bar = tqdm(total=total, file=sys.stderr, unit="ex", disable=not enabled)
         self.errors = 0
+        self.rows: list[dict[str, Any]] = []  # this session's, as written
 
     def __call__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows += rows
         self.errors += sum(r["error"] is not None for r in rows)
         self.bar.update()
         if self.errors:
@@ -198,7 +200,8 @@ def execute(config: RunConfig) -> int:
             interrupted = _run_interruptibly(work_runner)
         finally:
             progress.bar.close()
-    return _finish(config, folder, current, entries, specs, units, interrupted, started)
+    rows = report.latest_rows([*earlier, *progress.rows])
+    return _finish(config, folder, current, entries, specs, units, rows, interrupted, started)
 
 
 def _finish(
@@ -208,15 +211,12 @@ def _finish(
     entries: list[datasets.Entry],
     specs: list[backend_specs.BackendSpec],
     units: list[runner.Unit],
+    rows: list[dict[str, Any]],
     interrupted: bool,
     started: float,
 ) -> int:
     wanted = {e.key for e in entries}
-    rows = [
-        r
-        for r in report.latest_rows(results.read_rows(os.path.join(folder, results.RESULTS)))
-        if str(r["id"]) in wanted
-    ]
+    rows = [r for r in rows if str(r["id"]) in wanted]
     stats = report.backend_stats(rows, [s.label for s in specs])
     errors = sum(s["errors"] for s in stats.values())
     summary = {
@@ -235,7 +235,7 @@ def _finish(
         "wall_time_s": time.time() - started,
     }
     report.write_summary(folder, summary)
-    traces = results.read_rows(os.path.join(folder, results.TRACES))
+    traces = os.path.join(folder, results.TRACES)
     with open(os.path.join(folder, report.REPORT), "w", encoding="utf-8") as f:
         f.write(report.render_report(summary, rows, traces))
     print(report.screen(summary, folder), flush=True)

@@ -25,6 +25,7 @@ from onetwo import ot
 from onetwo.core import rendering
 from onetwo.core.evaluation import Comparison, EvaluationSummary, ExampleResult
 from onetwo.core.tracing import Trace
+from onetwo.run.results import read_traces
 
 __all__ = [
     "REPORT",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 SUMMARY = "summary.json"
+_SHOWN = 200  # examples shown side by side, with their traces
 REPORT = "report.html"
 
 
@@ -135,6 +137,12 @@ def _counts_text(summary: dict[str, Any]) -> str:
     )
 
 
+def _shown_note(total: int, shown: int) -> str:
+    if shown >= total:
+        return ""
+    return f"<p>The first {shown} of {total} results; every one is in results.jsonl.</p>"
+
+
 class _RecordedError(Exception):
     """An error read back from a file: shows as the text that was written."""
 
@@ -168,16 +176,23 @@ def _result_of(row: dict[str, Any] | None, trace: Trace | None, index: int) -> E
     )
 
 
-def render_report(
-    summary: dict[str, Any], rows: list[dict[str, Any]], traces: list[dict[str, Any]]
-) -> str:
-    """``report.html``: the summary table, the examples side by side, their traces."""
+def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], traces_path: str) -> str:
+    """``report.html``: the summary table, the examples side by side, their traces.
+
+    Args:
+        summary: what ``summary.json`` holds.
+        rows: the results, in dataset order (:func:`latest_rows`).
+        traces_path: ``traces.jsonl``, where the traces of the examples shown are read.
+    """
     headers, table_rows = _table_rows(summary["backends"])
     table = rendering.table(headers, ([rendering.escape(c) for c in r] for r in table_rows))
-    by_key = {(str(t["id"]), t["backend"], t["sample"]): _trace_of(t["trace"]) for t in traces}
-    keys = list(dict.fromkeys((str(r["id"]), r["sample"], r["index"]) for r in rows))
-    by_row = {(str(r["id"]), r["backend"], r["sample"]): r for r in rows}
+    # The first examples only: the renderer shows at most that many rows, and the totals of
+    # every row are in the summary table above it.
+    keys = list(dict.fromkeys((str(r["id"]), r["sample"], r["index"]) for r in rows))[:_SHOWN]
     backends = list(summary["backends"])
+    wanted = {(i, b, s) for i, s, _ in keys for b in backends}
+    by_row = {k: r for r in rows if (k := (str(r["id"]), r["backend"], r["sample"])) in wanted}
+    by_key = {k: _trace_of(t) for k, t in read_traces(traces_path, set(by_row)).items()}
     comparison = Comparison(
         {
             b: EvaluationSummary.of(
@@ -189,9 +204,9 @@ def render_report(
             for b in backends
         }
     )
-    renderer = ot.HTMLRenderer(max_rows=200)
+    renderer = ot.HTMLRenderer(max_rows=_SHOWN)
     trace_blocks = []
-    for i, s, _ in keys[:200]:
+    for i, s, _ in keys:
         parts = [
             rendering.details(rendering.escape(b), renderer.render(trace))
             for b in backends
@@ -205,7 +220,8 @@ def render_report(
         f"<title>{title}</title></head><body>"
         f"<h1>{title}</h1><p>{rendering.escape(_counts_text(summary))}</p>"
         f'<div class="onetwo" id="summary"><h2>Summary</h2>{table}</div>'
-        f"<h2>Examples</h2>{renderer.render(comparison)}"
+        f"<h2>Examples</h2>{_shown_note(len(rows), len(keys) * len(backends))}"
+        f"{renderer.render(comparison)}"
         f"<h2>Traces</h2><div class=onetwo>{''.join(trace_blocks)}</div>"
         "</body></html>\n"
     )

@@ -26,7 +26,7 @@ from typing import Any
 
 from onetwo.core.evaluation import ExampleResult
 
-__all__ = ["RESULTS", "TRACES", "ResultsWriter", "read_rows", "row_of", "unit_key"]
+__all__ = ["RESULTS", "TRACES", "ResultsWriter", "read_rows", "read_traces", "row_of", "unit_key"]
 
 RESULTS = "results.jsonl"
 TRACES = "traces.jsonl"
@@ -67,16 +67,15 @@ class ResultsWriter:
     """Appends rows to ``results.jsonl`` and traces to ``traces.jsonl`` in ``folder``."""
 
     def __init__(self, folder: str) -> None:
-        self._results = open(os.path.join(folder, RESULTS), "a", encoding="utf-8")
-        self._traces = open(os.path.join(folder, TRACES), "a", encoding="utf-8")
+        # Unbuffered: each write() is one system call, in the file when it returns.
+        self._results = open(os.path.join(folder, RESULTS), "ab", buffering=0)
+        self._traces = open(os.path.join(folder, TRACES), "ab", buffering=0)
 
     def write(self, rows: Iterable[dict[str, Any]], traces: Iterable[dict[str, Any]]) -> None:
-        """Append one unit's rows (and their traces) and flush them."""
+        """Append one unit's rows (and their traces), handed to the operating system."""
         # Traces first: a row in results.jsonl means its trace is there too.
-        self._traces.write("".join(map(_line, traces)))
-        self._traces.flush()
-        self._results.write("".join(map(_line, rows)))
-        self._results.flush()
+        self._traces.write("".join(map(_line, traces)).encode())
+        self._results.write("".join(map(_line, rows)).encode())
 
     def close(self) -> None:
         self._traces.close()
@@ -105,3 +104,22 @@ def read_rows(path: str, *, repair: bool = False) -> list[dict[str, Any]]:
         with open(path, "r+b") as f:
             f.truncate(len(complete))
     return [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
+
+
+def read_traces(path: str, wanted: set[tuple[str, str, int]]) -> dict[tuple[str, str, int], Any]:
+    """The traces of the ``(id, backend, sample)`` keys in ``wanted``, read from
+    ``traces.jsonl`` until all are found (the report shows the first examples only)."""
+    found: dict[tuple[str, str, int], Any] = {}
+    if not wanted or not os.path.exists(path):
+        return found
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break  # cut short by a kill
+            data = json.loads(line)
+            key = (str(data["id"]), data["backend"], data["sample"])
+            if key in wanted:
+                found[key] = data["trace"]
+                if len(found) == len(wanted):
+                    break
+    return found

@@ -76,6 +76,10 @@ class Runner:
         self.writer = writer
         self.on_unit = on_unit
         self.stopped = threading.Event()
+        # Decorated once: make_executable is not free, and it runs for every unit otherwise.
+        self._make_unit = ot.make_executable(self._unit)
+        self._make_samples = ot.make_executable(self._samples)
+        self._make_one = ot.make_executable(self._one)
         self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
         self._lock = threading.Lock()
 
@@ -98,12 +102,16 @@ class Runner:
             self._task = (asyncio.get_running_loop(), task)
         if self.stopped.is_set():
             return
-        make_unit = ot.make_executable(self._unit)
-        await ot.par_iter([make_unit(u) for u in self.work.units], self.work.parallelism)
+        units = [self._make_unit(u) for u in self.work.units]
+        await ot.par_iter(units, self.work.parallelism)
 
     async def _unit(self, unit: Unit) -> None:
-        samples = ot.make_executable(self._samples)(unit.entry, unit.backend)
-        results = await ot.with_registry(samples, self.work.registries[unit.backend])
+        registry = self.work.registries[unit.backend]
+        if self.work.num_samples == 1:  # no sampling key: shares the cache with ot.evaluate
+            results = [await ot.with_registry(self._make_one(unit.entry, unit.backend), registry)]
+        else:
+            samples = self._make_samples(unit.entry, unit.backend)
+            results = await ot.with_registry(samples, registry)
         rows, traces = [], []
         for sample, result in enumerate(results):
             rows.append(row_of(unit.entry.id, unit.backend, sample, result))
@@ -115,9 +123,7 @@ class Runner:
         self.on_unit(rows)
 
     async def _samples(self, entry: Entry, backend: str) -> list[ExampleResult]:
-        one = ot.make_executable(self._one)(entry, backend)
-        if self.work.num_samples == 1:  # no sampling key: shares the cache with ot.evaluate
-            return [await one]
+        one = self._make_one(entry, backend)
         repeated: Any = ot.repeat(one, self.work.num_samples)
         if isinstance(repeated, list):  # the reference's shape: a list of executables
             return list(await ot.parallel(*repeated))
