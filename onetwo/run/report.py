@@ -39,6 +39,7 @@ __all__ = [
 
 SUMMARY = "summary.json"
 _SHOWN = 200  # examples shown side by side, with their traces
+_PAGE_STYLE = "body{font-family:system-ui,sans-serif;margin:1.5em}h1{font-size:1.4em}"
 REPORT = "report.html"
 
 
@@ -217,7 +218,7 @@ def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], traces_pa
     title = rendering.escape(f"onetwo.run: {summary['fingerprint']['strategy']['spec']}")
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>{title}</title></head><body>"
+        f"<title>{title}</title><style>{_PAGE_STYLE}</style></head><body>"
         f"<h1>{title}</h1><p>{rendering.escape(_counts_text(summary))}</p>"
         f'<div class="onetwo" id="summary"><h2>Summary</h2>{table}</div>'
         f"<h2>Examples</h2>{_shown_note(len(rows), len(keys) * len(backends))}"

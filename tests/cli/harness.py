@@ -17,6 +17,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The strategy, dataset and metric every test runs, and the fake backend answering "4".
+RUN = ("--strategy=solve.py:solve", "--dataset=qa.jsonl", "--metric=solve.py:exact")
+FOUR = ("--backend=fake:four", "--backend_args=default_reply=4")
+
 SOLVE = """\
 import asyncio
 import os

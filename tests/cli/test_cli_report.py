@@ -9,14 +9,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from harness import Cli
+from harness import FOUR, Cli
+from harness import RUN as BASE
 
 RUN = (
-    "--strategy=solve.py:solve",
-    "--dataset=qa.jsonl",
-    "--metric=solve.py:exact",
-    "--backend=fake:four",
-    "--backend_args=default_reply=4",
+    *BASE,
+    *FOUR,
     "--backend=fake:script",
     "--backend_args=default_reply=<script>alert(1)</script>",
     "--output_dir=out",

@@ -7,15 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import Cli
+from harness import FOUR, Cli
+from harness import RUN as BASE
 
-RUN = (
-    "--strategy=solve.py:solve",
-    "--dataset=qa.jsonl",
-    "--metric=solve.py:exact",
-    "--backend=fake:four",
-    "--backend_args=default_reply=4",
-)
+RUN = (*BASE, *FOUR)
 
 
 def _wait_for(path: Path, process: Any) -> None:
@@ -68,8 +63,8 @@ def test_resume_with_a_changed_flag_is_refused(cli: Cli) -> None:
     assert "num_samples was 1, is now 2" in changed.stderr
     other_reply = cli(*RUN[:-1], "--backend_args=default_reply=5", "--output_dir=out", "--resume")
     assert other_reply.returncode == 2
-    assert '"default_reply": "4"' not in other_reply.stderr  # the args as given, JSON-parsed
     assert "backends was" in other_reply.stderr
+    assert '"default_reply": 4' in other_reply.stderr and '"default_reply": 5' in other_reply.stderr
     (cli.folder / "solve.py").write_text((cli.folder / "solve.py").read_text() + "\n# edited\n")
     edited = cli(*RUN, "--output_dir=out", "--resume")
     assert edited.returncode == 2 and "strategy was" in edited.stderr
@@ -82,3 +77,18 @@ def test_a_second_run_without_resume_keeps_the_results(cli: Cli) -> None:
     assert again.returncode == 2
     assert "already holds results" in again.stderr and "--resume" in again.stderr
     assert len(cli.rows()) == 2
+
+
+def test_sigkill_loses_only_the_example_in_flight(cli: Cli, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    process = cli.popen(
+        *RUN, "--parallelism=1", "--output_dir=out", HANG_AT="3+3=", READY_FILE=str(ready)
+    )
+    _wait_for(ready, process)
+    process.kill()
+    process.communicate(timeout=60)
+    assert sorted(r["id"] for r in cli.rows()) == ["q0", "q1", "q2"]
+    resumed = cli(*RUN, "--output_dir=out", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(r["id"] for r in cli.rows()) == sorted(f"q{i}" for i in range(10))
+    assert cli.summary()["counts"]["resumed"] == 3

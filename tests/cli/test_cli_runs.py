@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from harness import Cli, write_dataset
+from harness import FOUR, RUN, Cli, write_dataset
 
-RUN = ("--strategy=solve.py:solve", "--dataset=qa.jsonl", "--metric=solve.py:exact")
-FOUR = ("--backend=fake:four", "--backend_args=default_reply=4")
 FIVE = ("--backend=fake:five", "--backend_args=default_reply=5")
 
 
