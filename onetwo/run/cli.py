@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from onetwo import ot
 from onetwo.core.caching import CallCache
@@ -259,6 +259,8 @@ def main(argv: Sequence[str]) -> int:
             f"unexpected arguments {list(argv[1:])}: every setting is a flag, e.g. "
             "--strategy=solve.py:solve. See --helpfull."
         )
+    if not FLAGS["verbosity"].present:  # absl logs INFO by default: HTTP clients too chatty
+        logging.set_verbosity(logging.WARNING)
     try:
         return execute(config_from_flags())
     except InputError as e:
