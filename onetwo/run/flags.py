@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from absl import flags
 
@@ -121,6 +122,9 @@ class RunConfig:
     progress: bool = True
 
 
+_FLAG_OF = {"backends": "backend", "metrics": "metric"}
+
+
 def config_from_flags() -> RunConfig:
     """The parsed flags as a :class:`RunConfig`; a missing or inconsistent flag raises
     :class:`~onetwo.run.errors.InputError`."""
@@ -137,22 +141,9 @@ def config_from_flags() -> RunConfig:
             f"--backend flags {list(backends)}. Give it once (for every backend) or once per "
             "--backend, in the same order."
         )
-    return RunConfig(
-        strategy=FLAGS.strategy,
-        dataset=FLAGS.dataset,
-        backends=backends,
-        backend_args=backend_args,
-        metrics=tuple(FLAGS.metric),
-        inputs_field=FLAGS.inputs_field,
-        target_field=FLAGS.target_field,
-        cache_dir=FLAGS.cache_dir,
-        cache_mode=FLAGS.cache_mode,
-        parallelism=FLAGS.parallelism,
-        num_samples=FLAGS.num_samples,
-        limit=FLAGS.limit,
-        ids=tuple(FLAGS.ids),
-        max_errors=FLAGS.max_errors,
-        output_dir=FLAGS.output_dir,
-        resume=FLAGS.resume,
-        progress=FLAGS.progress,
-    )
+    # Each field is the flag of the same name (the repeatable ones: in the plural).
+    values: dict[str, Any] = {
+        f.name: FLAGS[_FLAG_OF.get(f.name, f.name)].value for f in dataclasses.fields(RunConfig)
+    }
+    sequences = {k: tuple(values[k]) for k in ("backends", "backend_args", "metrics", "ids")}
+    return RunConfig(**{**values, **sequences})
