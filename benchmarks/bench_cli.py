@@ -10,7 +10,8 @@ Per example: 10,000 examples on the fake backend (no latency, no cache), one str
 command line runs each example through (``aevaluate`` on that one example, under
 ``ot.par_iter``), and for the command line itself in-process (``cli.execute``: loading,
 results.jsonl and traces.jsonl written as each example finishes, summary.json and
-report.html). The overhead is relative to ``ot.evaluate``.
+report.html). The overhead is relative to ``ot.evaluate``. Last, the same with a model
+that takes 50 ms a call and 100 examples in flight (2,000 examples), closer to a real run.
 
     .venv/bin/python benchmarks/bench_cli.py [--repeats 3] [--examples 10000]
 """
@@ -109,11 +110,15 @@ def startup(folder: Path, repeats: int) -> tuple[float, float]:
     return cli_s, floor_s
 
 
-def evaluate_us(strategy: Any, examples: list[dict[str, str]]) -> float:
-    FakeBackend(default_reply="4").register()
+def evaluate_us(
+    strategy: Any, examples: list[dict[str, str]], latency: float = 0.0, in_flight: int = 16
+) -> float:
+    FakeBackend(default_reply="4", latency=latency).register()
     metric = {"exact": lambda target, prediction: prediction == target}
     start = time.perf_counter()
-    summary = ot.evaluate(strategy, examples, metric_functions=metric, progress=False)
+    summary = ot.evaluate(
+        strategy, examples, metric_functions=metric, progress=False, chunk_size=in_flight
+    )
     elapsed = time.perf_counter() - start
     assert summary.metrics == {"exact": 1.0}
     return elapsed / len(examples) * 1e6
@@ -132,15 +137,18 @@ def per_example_us(strategy: Any, examples: list[dict[str, str]]) -> float:
     return (time.perf_counter() - start) / len(examples) * 1e6
 
 
-def cli_us(folder: Path, n: int, run: int) -> float:
+def cli_us(
+    folder: Path, dataset: str, n: int, run: int, latency: float = 0.0, in_flight: int = 16
+) -> float:
     config = RunConfig(
         strategy=str(folder / "solve.py") + ":solve",
-        dataset=str(folder / "many.jsonl"),
+        dataset=str(folder / dataset),
         backends=("fake",),
-        backend_args=("default_reply=4",),
+        backend_args=(f"default_reply=4,latency={latency}",),
+        parallelism=in_flight,
         metrics=(str(folder / "solve.py") + ":exact",),
         cache_mode="off",
-        output_dir=str(folder / f"many{run}"),
+        output_dir=str(folder / f"{dataset}.{latency}.{run}"),
         progress=False,
     )
     start = time.perf_counter()
@@ -155,6 +163,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--examples", type=int, default=10_000)
+    parser.add_argument("--slow_examples", type=int, default=2_000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--in_flight", type=int, default=100)
     args = parser.parse_args()
     n = args.examples
     examples = [{"id": f"q{i}", "question": f"{i}+{i}=", "answer": "4"} for i in range(n)]
@@ -163,13 +174,21 @@ def main() -> None:
         (folder / "solve.py").write_text(STRATEGY)
         (folder / "one.jsonl").write_text(json.dumps(examples[0]) + "\n")
         (folder / "many.jsonl").write_text("".join(json.dumps(e) + "\n" for e in examples))
+        slow = examples[: args.slow_examples]
+        (folder / "slow.jsonl").write_text("".join(json.dumps(e) + "\n" for e in slow))
         cli_start, floor_start = startup(folder, args.repeats)
         # The same strategy everywhere: the one the command line loads from solve.py.
         strategy = load_function(str(folder / "solve.py") + ":solve", "--strategy").function
         floor, _ = median_of(lambda: evaluate_us(strategy, examples), args.repeats)
         mechanism, _ = median_of(lambda: per_example_us(strategy, examples), args.repeats)
         runs = iter(range(args.repeats))
-        whole, _ = median_of(lambda: cli_us(folder, n, next(runs)), args.repeats)
+        whole, _ = median_of(lambda: cli_us(folder, "many.jsonl", n, next(runs)), args.repeats)
+        latency, k = args.latency, args.in_flight
+        slow_floor, _ = median_of(lambda: evaluate_us(strategy, slow, latency, k), args.repeats)
+        runs = iter(range(args.repeats))
+        slow_cli, _ = median_of(
+            lambda: cli_us(folder, "slow.jsonl", len(slow), next(runs), latency, k), args.repeats
+        )
     rows = [
         ("measure", "median", "floor", "overhead"),
         (
@@ -189,6 +208,13 @@ def main() -> None:
             f"{whole:.1f}",
             f"{floor:.1f}",
             f"{(whole - floor) / floor:+.0%}",
+        ),
+        (
+            f"per example, {len(slow)} examples, {latency * 1000:.0f} ms latency, {k} in flight: "
+            "the CLI (µs)",
+            f"{slow_cli:.1f}",
+            f"{slow_floor:.1f}",
+            f"{(slow_cli - slow_floor) / slow_floor:+.0%}",
         ),
     ]
     print(table(rows))

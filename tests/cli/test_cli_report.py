@@ -75,7 +75,7 @@ def test_report_is_well_formed_and_has_the_summary_table(report: Path) -> None:
 
 @pytest.mark.skipif(
     shutil.which("chromium") is None,
-    reason="chromium is not installed (CI: apt-get install -y --no-install-recommends chromium)",
+    reason="chromium is not installed (CI: apt-get install -y chromium)",
 )
 def test_report_renders_in_headless_chromium_without_console_errors(report: Path) -> None:
     shown = subprocess.run(
