@@ -163,7 +163,7 @@ def execute(config: RunConfig) -> int:
     current = fingerprint.fingerprint_of(config, strategy, metrics, dataset, specs)
     results_path = os.path.join(folder, results.RESULTS)
     saved = fingerprint.read_fingerprint(folder)
-    earlier = results.read_rows(results_path, repair=True) if config.resume else []
+    earlier = results.read_rows(results_path) if config.resume else []
     if config.resume and (earlier or saved is not None):
         fingerprint.check_resume(folder, saved, current)
     else:
@@ -194,7 +194,7 @@ def execute(config: RunConfig) -> int:
         parallelism=config.parallelism,
     )
     progress = _Progress(len(units), config.progress)
-    with results.ResultsWriter(folder) as writer:
+    with results.ResultsWriter(folder, append=config.resume) as writer:
         work_runner = runner.Runner(work, writer, on_unit=progress)
         try:
             interrupted = _run_interruptibly(work_runner)

@@ -8,7 +8,7 @@ a run that is killed loses only the examples in flight. A row holds the example'
 the same keys, for the report.
 
 :func:`read_rows` reads them back for ``--resume``: a last line cut short by a kill is
-dropped (and cut off the file, so the next append starts on a fresh line).
+dropped, and cut off the files before they are appended to again.
 
 Example:
     >>> with ResultsWriter("out") as writer:           # doctest: +SKIP
@@ -26,7 +26,16 @@ from typing import Any
 
 from onetwo.core.evaluation import ExampleResult
 
-__all__ = ["RESULTS", "TRACES", "ResultsWriter", "read_rows", "read_traces", "row_of", "unit_key"]
+__all__ = [
+    "RESULTS",
+    "TRACES",
+    "ResultsWriter",
+    "cut_partial_line",
+    "read_rows",
+    "read_traces",
+    "row_of",
+    "unit_key",
+]
 
 RESULTS = "results.jsonl"
 TRACES = "traces.jsonl"
@@ -64,12 +73,23 @@ def _line(value: dict[str, Any]) -> str:
 
 
 class ResultsWriter:
-    """Appends rows to ``results.jsonl`` and traces to ``traces.jsonl`` in ``folder``."""
+    """Writes rows to ``results.jsonl`` and traces to ``traces.jsonl`` in ``folder``.
 
-    def __init__(self, folder: str) -> None:
+    Args:
+        folder: where the files are.
+        append: continue the files (``--resume``), after cutting off a last line a kill
+            left unfinished; otherwise start them empty.
+    """
+
+    def __init__(self, folder: str, *, append: bool = False) -> None:
+        paths = [os.path.join(folder, name) for name in (TRACES, RESULTS)]
+        if append:
+            for path in paths:
+                cut_partial_line(path)
         # Unbuffered: each write() is one system call, in the file when it returns.
-        self._results = open(os.path.join(folder, RESULTS), "ab", buffering=0)
-        self._traces = open(os.path.join(folder, TRACES), "ab", buffering=0)
+        self._traces, self._results = (
+            open(p, "ab" if append else "wb", buffering=0) for p in paths
+        )
 
     def write(self, rows: Iterable[dict[str, Any]], traces: Iterable[dict[str, Any]]) -> None:
         """Append one unit's rows (and their traces), handed to the operating system."""
@@ -88,21 +108,32 @@ class ResultsWriter:
         self.close()
 
 
-def read_rows(path: str, *, repair: bool = False) -> list[dict[str, Any]]:
-    """The rows of a JSONL file (none if it is missing), without a cut-short last line.
+def cut_partial_line(path: str) -> None:
+    """Cut off the end of ``path`` after its last newline (what a kill mid-write leaves)."""
+    if not os.path.exists(path):
+        return
+    with open(path, "r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        position = end
+        while position > 0:
+            step = min(position, 1 << 16)
+            f.seek(position - step)
+            newline = f.read(step).rfind(b"\n")
+            if newline >= 0:
+                position = position - step + newline + 1
+                break
+            position -= step
+        if position < end:
+            f.truncate(position)
 
-    Args:
-        path: ``results.jsonl`` or ``traces.jsonl``.
-        repair: also cut that last partial line off the file.
-    """
+
+def read_rows(path: str) -> list[dict[str, Any]]:
+    """The rows of a JSONL file (none if it is missing), without a cut-short last line."""
     if not os.path.exists(path):
         return []
     with open(path, "rb") as f:
         data = f.read()
     complete = data[: data.rfind(b"\n") + 1]
-    if repair and len(complete) < len(data):
-        with open(path, "r+b") as f:
-            f.truncate(len(complete))
     return [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
 
 

@@ -13,6 +13,7 @@ from harness import ROOT, Cli
 from onetwo.run.backend_specs import parse_args, parse_spec
 from onetwo.run.datasets import load_dataset, select
 from onetwo.run.errors import InputError
+from onetwo.run.results import cut_partial_line
 
 
 def test_jsonl_ids_are_the_id_field_or_the_line_number(tmp_path: Path) -> None:
@@ -82,3 +83,15 @@ def test_the_console_script_runs_the_command(cli: Cli) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "1 examples × 1 backends" in done.stdout
+
+
+@pytest.mark.parametrize("size", [0, 10, 70_000])
+def test_cut_partial_line_keeps_whole_lines(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "r.jsonl"
+    whole = "".join(f'{{"n": {i}}}\n' for i in range(3))
+    path.write_text(whole + "x" * size)
+    cut_partial_line(str(path))
+    assert path.read_text() == whole
+    path.write_text("y" * size)
+    cut_partial_line(str(path))
+    assert path.read_text() == ""

@@ -92,3 +92,15 @@ def test_sigkill_loses_only_the_example_in_flight(cli: Cli, tmp_path: Path) -> N
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(r["id"] for r in cli.rows()) == sorted(f"q{i}" for i in range(10))
     assert cli.summary()["counts"]["resumed"] == 3
+
+
+def test_resume_after_a_write_cut_short(cli: Cli) -> None:
+    assert cli(*RUN, "--limit=3", "--output_dir=out").returncode == 0
+    for name in ("results.jsonl", "traces.jsonl"):  # what a kill in the middle of write() leaves
+        with open(cli.folder / "out" / name, "a") as f:
+            f.write('{"id": "q3", "backend": "fake:fo')
+    resumed = cli(*RUN, "--output_dir=out", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(r["id"] for r in cli.rows()) == sorted(f"q{i}" for i in range(10))
+    traces = (cli.folder / "out" / "traces.jsonl").read_text().splitlines()
+    assert len(traces) == 10 and all(line.endswith("}") for line in traces)
