@@ -161,15 +161,14 @@ def execute(config: RunConfig) -> int:
     specs = _backends(config)
     folder = _output_folder(config)
     current = fingerprint.fingerprint_of(config, strategy, metrics, dataset, specs)
-    results_path = os.path.join(folder, results.RESULTS)
     saved = fingerprint.read_fingerprint(folder)
-    earlier = results.read_rows(results_path) if config.resume else []
+    earlier = results.read_rows(os.path.join(folder, results.RESULTS)) if config.resume else []
     if config.resume and (earlier or saved is not None):
         fingerprint.check_resume(folder, saved, current)
-    else:
-        fingerprint.save_fingerprint(folder, current)
     cache = _cache(config)
     registries = {s.label: backend_specs.build_registry(s, cache) for s in specs}
+    # Every input is good: from here on, the folder belongs to this run.
+    fingerprint.save_fingerprint(folder, current)
 
     samples_done: dict[tuple[str, str], set[int]] = {}
     for row in earlier:

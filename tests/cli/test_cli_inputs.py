@@ -57,8 +57,9 @@ def test_bad_input_exits_2_with_a_clear_message(cli: Cli, case: str) -> None:
     assert message.startswith("onetwo-run: error: ")
     for part in expected:
         assert part in message
-    # Nothing ran: no results were written.
+    # Nothing ran, and the folder is not claimed: no results, no fingerprint.
     assert not (cli.folder / "out" / "results.jsonl").exists()
+    assert not (cli.folder / "out" / "fingerprint.json").exists()
 
 
 def test_flagfile_and_helpfull_work(cli: Cli) -> None:
