@@ -145,10 +145,21 @@ def _shown_note(total: int, shown: int) -> str:
 
 
 class _RecordedError(Exception):
-    """An error read back from a file: shows as the text that was written."""
+    """An error read back from a file; shows as it was written."""
 
     def __repr__(self) -> str:
         return str(self)
+
+
+def _recorded(text: str, opening: str = ": ") -> _RecordedError:
+    """``"CacheMiss: no entry"`` (a row's error; a trace's is ``"CacheMiss('no entry')"``,
+    ``opening="("``) as an error of that name, so the renderer shows it as it was."""
+    name, sep, message = text.partition(opening)
+    if not (sep and name.isidentifier()):
+        return _RecordedError(text)
+    if opening == "(":
+        message = message.removesuffix(")")
+    return type(name, (_RecordedError,), {})(message)
 
 
 def _trace_of(data: dict[str, Any] | None) -> Trace | None:
@@ -159,7 +170,7 @@ def _trace_of(data: dict[str, Any] | None) -> Trace | None:
         data["kind"],
         data["inputs"],
         data["outputs"],
-        None if data["error"] is None else _RecordedError(data["error"]),
+        None if data["error"] is None else _recorded(data["error"], "("),
         data["start"],
         data["end"],
         data["details"],
@@ -169,8 +180,8 @@ def _trace_of(data: dict[str, Any] | None) -> Trace | None:
 
 def _result_of(row: dict[str, Any] | None, trace: Trace | None, index: int) -> ExampleResult:
     if row is None:  # this backend has not run this example (an interrupted run)
-        return ExampleResult(index, None, error=_RecordedError("not run yet"))
-    error = None if row["error"] is None else _RecordedError(row["error"])
+        return ExampleResult(index, None, error=_RecordedError("not run yet (interrupted)"))
+    error = None if row["error"] is None else _recorded(row["error"])
     inputs = {"id": row["id"], **(trace.inputs if trace is not None else {})}
     return ExampleResult(
         index, None, inputs, row["target"], row["output"], row["metrics"], {}, error, trace
