@@ -1,0 +1,224 @@
+"""The command line's costs: start-up to the first model call, and per-example overhead.
+
+Start-up: seconds from launching ``python -m onetwo.run`` (a fresh process, fake backend)
+to its strategy's first model call, next to the floor measured the same way: a fresh
+``python -c`` that imports onetwo and makes one fake call.
+
+Per example: 10,000 examples on the fake backend (no latency, no cache), one strategy
+(``solve``: one ``llm.generate_text`` call) and one metric, microseconds per example for
+``ot.evaluate`` on the whole list (the floor), for the mechanism the
+command line runs each example through (``aevaluate`` on that one example, under
+``ot.par_iter``), and for the command line itself in-process (``cli.execute``: loading,
+results.jsonl and traces.jsonl written as each example finishes, summary.json and
+report.html). The overhead is relative to ``ot.evaluate``. Last, the same with a model
+that takes 50 ms a call and 100 examples in flight (2,000 examples), closer to a real run.
+
+    .venv/bin/python benchmarks/bench_cli.py [--repeats 3] [--examples 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ROOT, median_of, table
+
+from onetwo import ot
+from onetwo.backends.fake import FakeBackend
+from onetwo.core.evaluation import aevaluate
+from onetwo.run import cli
+from onetwo.run.flags import RunConfig
+from onetwo.run.strategies import load_function
+
+STRATEGY = """\
+import os
+import time
+
+from onetwo import ot
+from onetwo.builtins import llm
+
+_first = os.environ.get("FIRST_CALL_FILE")
+
+
+@ot.make_executable
+async def solve(question):
+    global _first
+    if _first:
+        with open(_first, "w") as f:
+            f.write(repr(time.time()))
+        _first = None
+    return await llm.generate_text(question)
+
+
+def exact(target, prediction):
+    return prediction == target
+"""
+
+FLOOR = """\
+import sys, time
+from onetwo import ot
+from onetwo.backends.fake import FakeBackend
+from onetwo.builtins import llm
+FakeBackend(default_reply="4").register()
+@ot.make_executable
+async def first():
+    with open(sys.argv[1], "w") as f:
+        f.write(repr(time.time()))
+    return await llm.generate_text("q")
+ot.run(first())
+"""
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _time_to_first_call(command: list[str], folder: Path, marker: Path) -> float:
+    marker.unlink(missing_ok=True)
+    start = time.time()
+    env = {**_env(), "FIRST_CALL_FILE": str(marker)}
+    subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
+    return float(marker.read_text()) - start
+
+
+def startup(folder: Path, repeats: int) -> tuple[float, float]:
+    marker = folder / "first_call"
+    command = [
+        sys.executable, "-m", "onetwo.run", "--strategy=solve.py:solve",
+        "--dataset=one.jsonl", "--backend=fake", "--backend_args=default_reply=4",
+        "--cache_mode=off", "--noprogress",
+    ]  # fmt: skip
+    outputs = iter(range(repeats))
+
+    def cli_run() -> float:
+        return _time_to_first_call([*command, f"--output_dir=start{next(outputs)}"], folder, marker)
+
+    floor_cmd = [sys.executable, "-c", FLOOR, str(marker)]
+    cli_s, _ = median_of(cli_run, repeats)
+    floor_s, _ = median_of(lambda: _time_to_first_call(floor_cmd, folder, marker), repeats)
+    return cli_s, floor_s
+
+
+def evaluate_us(
+    strategy: Any, examples: list[dict[str, str]], latency: float = 0.0, in_flight: int = 16
+) -> float:
+    FakeBackend(default_reply="4", latency=latency).register()
+    metric = {"exact": lambda target, prediction: prediction == target}
+    start = time.perf_counter()
+    summary = ot.evaluate(
+        strategy, examples, metric_functions=metric, progress=False, chunk_size=in_flight
+    )
+    elapsed = time.perf_counter() - start
+    assert summary.metrics == {"exact": 1.0}
+    return elapsed / len(examples) * 1e6
+
+
+def per_example_us(strategy: Any, examples: list[dict[str, str]]) -> float:
+    FakeBackend(default_reply="4").register()
+    metric = {"exact": lambda target, prediction: prediction == target}
+
+    async def one(example: dict[str, str]) -> object:
+        summary = await aevaluate(strategy, [example], metric_functions=metric, progress=False)
+        return summary.results[0]
+
+    start = time.perf_counter()
+    ot.run(ot.par_iter([ot.make_executable(one)(e) for e in examples], 16))
+    return (time.perf_counter() - start) / len(examples) * 1e6
+
+
+def cli_us(
+    folder: Path, dataset: str, n: int, run: int, latency: float = 0.0, in_flight: int = 16
+) -> float:
+    config = RunConfig(
+        strategy=str(folder / "solve.py") + ":solve",
+        dataset=str(folder / dataset),
+        backends=("fake",),
+        backend_args=(f"default_reply=4,latency={latency}",),
+        parallelism=in_flight,
+        metrics=(str(folder / "solve.py") + ":exact",),
+        cache_mode="off",
+        output_dir=str(folder / f"{dataset}.{latency}.{run}"),
+        progress=False,
+    )
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = cli.execute(config)
+    elapsed = time.perf_counter() - start
+    assert status == 0
+    return elapsed / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--examples", type=int, default=10_000)
+    parser.add_argument("--slow_examples", type=int, default=2_000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--in_flight", type=int, default=100)
+    args = parser.parse_args()
+    n = args.examples
+    examples = [{"id": f"q{i}", "question": f"{i}+{i}=", "answer": "4"} for i in range(n)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "solve.py").write_text(STRATEGY)
+        (folder / "one.jsonl").write_text(json.dumps(examples[0]) + "\n")
+        (folder / "many.jsonl").write_text("".join(json.dumps(e) + "\n" for e in examples))
+        slow = examples[: args.slow_examples]
+        (folder / "slow.jsonl").write_text("".join(json.dumps(e) + "\n" for e in slow))
+        cli_start, floor_start = startup(folder, args.repeats)
+        # The same strategy everywhere: the one the command line loads from solve.py.
+        strategy = load_function(str(folder / "solve.py") + ":solve", "--strategy").function
+        floor, _ = median_of(lambda: evaluate_us(strategy, examples), args.repeats)
+        mechanism, _ = median_of(lambda: per_example_us(strategy, examples), args.repeats)
+        runs = iter(range(args.repeats))
+        whole, _ = median_of(lambda: cli_us(folder, "many.jsonl", n, next(runs)), args.repeats)
+        latency, k = args.latency, args.in_flight
+        slow_floor, _ = median_of(lambda: evaluate_us(strategy, slow, latency, k), args.repeats)
+        runs = iter(range(args.repeats))
+        slow_cli, _ = median_of(
+            lambda: cli_us(folder, "slow.jsonl", len(slow), next(runs), latency, k), args.repeats
+        )
+    rows = [
+        ("measure", "median", "floor", "overhead"),
+        (
+            "start-up to first call (s)",
+            f"{cli_start:.3f}",
+            f"{floor_start:.3f}",
+            f"+{cli_start - floor_start:.3f} s",
+        ),
+        (
+            f"per example, {n} examples: aevaluate each (µs)",
+            f"{mechanism:.1f}",
+            f"{floor:.1f}",
+            f"{(mechanism - floor) / floor:+.0%}",
+        ),
+        (
+            f"per example, {n} examples: the CLI in-process (µs)",
+            f"{whole:.1f}",
+            f"{floor:.1f}",
+            f"{(whole - floor) / floor:+.0%}",
+        ),
+        (
+            f"per example, {len(slow)} examples, {latency * 1000:.0f} ms latency, {k} in flight: "
+            "the CLI (µs)",
+            f"{slow_cli:.1f}",
+            f"{slow_floor:.1f}",
+            f"{(slow_cli - slow_floor) / slow_floor:+.0%}",
+        ),
+    ]
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
