@@ -4,6 +4,12 @@
 # pyproject.toml has not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Headless Chromium opens the CLI's report.html in tests/cli (skipped, saying so, without it).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+    && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || echo "setup: chromium could not be installed; the browser test will be skipped" >&2
+fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

@@ -36,7 +36,7 @@ from _common import ROOT, median_of, table
 
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
-from onetwo.core.evaluation import aevaluate
+from onetwo.evaluation.evaluation import aevaluate
 from onetwo.run import cli
 from onetwo.run.flags import RunConfig
 from onetwo.run.strategies import load_function

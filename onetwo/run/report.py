@@ -23,8 +23,8 @@ from typing import Any
 
 from onetwo import ot
 from onetwo.core import rendering
-from onetwo.core.evaluation import Comparison, EvaluationSummary, ExampleResult
 from onetwo.core.tracing import Trace
+from onetwo.evaluation.evaluation import Comparison, EvaluationSummary, ExampleResult
 from onetwo.run.results import read_traces
 
 __all__ = [

@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from onetwo.core.evaluation import ExampleResult
+from onetwo.evaluation.evaluation import ExampleResult
 
 __all__ = [
     "RESULTS",

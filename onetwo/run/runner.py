@@ -26,9 +26,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from onetwo import ot
-from onetwo.core.evaluation import ExampleResult, aevaluate
 from onetwo.core.executing import Executable
 from onetwo.core.registry import Registry
+from onetwo.evaluation.evaluation import ExampleResult, aevaluate
 from onetwo.run.datasets import Entry
 from onetwo.run.results import ResultsWriter, row_of
 
