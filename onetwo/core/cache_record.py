@@ -3,14 +3,15 @@
 A :class:`Record` is what the call cache keeps per call, in one piece:
 
 * **call**: the canonical JSON (sorted keys, no spaces, ASCII) of
-  ``{"backend": <identity>, "method": <name>, "params": <effective arguments>}``;
+  ``{"backend": <identity()>, "method": <name>, "params": <effective arguments>}``,
+  written by :meth:`MethodSpec.call_json` (plain arguments from a per-shape template);
 * **key** (:data:`Key`): from the SHA-256 of that text, made by :func:`key_of` only;
-* **samples**: the values the call returned, each as one line of JSON (:func:`encode`);
+* **samples**: the values the call returned, each one line of JSON (:func:`encode`);
 * **bindings**: sampling key -> index of the sample it reads (``""`` outside repeats).
 
-It is stored as text, one line each: the bindings, the samples, the call. The hot path
-(:func:`bound_sample`) reads one sample without parsing the rest. The JSON-lines export
-holds the same record as ``{"key", "call", "samples", "slots"}``.
+It is stored as lines: bindings, samples, call; the replay hot path
+(:func:`bound_sample`) reads one sample without parsing the rest. Exports hold the same
+record as ``{"key", "call", "samples", "slots"}``.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
@@ -19,12 +20,12 @@ Example:
     >>> decode(bound_sample(record.dump(), ""))
     'blue'
 
-Values are JSON: what JSON cannot say exactly is tagged (``{"__onetwo__": "tuple",
-"items": [...]}``, ``"bytes"``, ``"dict"`` with non-str keys, ``"enum"``, ``"pydantic"``,
-``"chunk"``, ``"chunk_list"``, ``"message"``). Decoding never unpickles and never imports:
-a tagged class is one this process stored or :func:`register_types` was given, or is found
-in an already imported module (through ``__dict__``, so no module ``__getattr__`` runs),
-and must be a pydantic ``BaseModel`` (resp. ``Enum``) subclass.
+Values are JSON; what JSON cannot say exactly is tagged (``{"__onetwo__": "tuple",
+"items": [...]}``; also ``bytes``, ``dict`` with non-str keys, ``enum``, ``pydantic``,
+``chunk``, ``chunk_list``, ``message``). Decoding never unpickles and never imports: a
+tagged class must be one this process stored or :func:`register_types` was given, or be
+found in an imported module (through ``__dict__``: no module ``__getattr__`` runs), and
+be a pydantic ``BaseModel`` (resp. ``Enum``) subclass.
 """
 
 from __future__ import annotations
@@ -64,22 +65,21 @@ ACCEPTED = (
     "and onetwo content (Chunk, ChunkList, Message)"
 )
 TAG = "__onetwo__"
-
 Key = NewType("Key", str)
-"""A call's cache key: the first 128 bits of the SHA-256 of its call JSON, in hex."""
+"""A call's key: the first 128 bits of the SHA-256 of its call JSON, in hex."""
 
 
 def digest_of(call_json: str) -> str:
-    """The SHA-256 of a call, in hex: the key of an exported line, and :data:`Key`'s source."""
+    """The SHA-256 of a call JSON in hex (the key of an exported line)."""
     return hashlib.sha256(call_json.encode()).hexdigest()
 
 
 def key_of(call_json: str) -> Key:
-    """The key of a call (``digest_of(call_json)[:32]``): the only place keys are made."""
+    """The key of a call, ``digest_of(call_json)[:32]``: the only place keys are made."""
     return hashlib.sha256(call_json.encode()).hexdigest()[:32]  # type: ignore[return-value]
 
 
-# --- encoding ---------------------------------------------------------------------------
+# --- values and key parts as JSON -----------------------------------------------------------
 
 _scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _allowed: dict[str, type] = {}
@@ -97,8 +97,8 @@ class UnsupportedType(TypeError):
 def register_types(*classes: type) -> None:
     """Allow cached values of these pydantic models or enums to be rebuilt on load.
 
-    Only needed for classes that cannot be found by name in an imported module, such as
-    classes defined inside a function.
+    Only needed for classes not found by name in an imported module (e.g. defined inside
+    a function).
     """
     for cls in classes:
         if not (isinstance(cls, type) and issubclass(cls, pydantic.BaseModel | enum.Enum)):
@@ -110,50 +110,48 @@ def _path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _key_default(value: Any) -> Any:
+def _tagged(value: Any, inner: Callable[[Any], Any], key: bool) -> Any:
+    """The tagged JSON form of a non-JSON value (``key``: as a key part), parts by ``inner``."""
+    t = type(value)
+    if isinstance(value, enum.Enum | pydantic.BaseModel) and not key:
+        _allowed.setdefault(_path(t), t)
     if isinstance(value, enum.Enum):
-        return {TAG: "enum", "class": _path(type(value)), "value": value.value}
+        return {TAG: "enum", "class": _path(t), "value": inner(value.value)}
     if isinstance(value, pydantic.BaseModel):
-        return {TAG: "pydantic", "class": _path(type(value)), "data": value.model_dump(mode="json")}
-    if isinstance(value, bytes | bytearray):
+        return {TAG: "pydantic", "class": _path(t), "data": inner(value.model_dump(mode="json"))}
+    if t is tuple and not key:
+        return {TAG: "tuple", "items": [inner(v) for v in value]}
+    if t is bytes and not key:
+        return {TAG: "bytes", "b64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, bytes | bytearray) and key:
         return {TAG: "bytes", "sha256": hashlib.sha256(value).hexdigest(), "len": len(value)}
-    if isinstance(value, type):
-        schema = _schemas.get(value)
-        if schema is None:
+    if isinstance(value, Chunk):
+        return {TAG: "chunk", "content": inner(value.content), "role": inner(value.role)}
+    if isinstance(value, ChunkList):
+        return {TAG: "chunk_list", "items": [inner(c) for c in value.chunks]}
+    if isinstance(value, Message):
+        return {TAG: "message", "role": inner(value.role), "content": inner(value.content)}
+    if isinstance(value, type) and key:
+        if (schema := _schemas.get(value)) is None:
             if issubclass(value, pydantic.BaseModel):
                 schema = value.model_json_schema()  # changing a field changes the outputs
-            elif value.__module__ == "builtins":
-                schema = ""
-            else:
+            elif value.__module__ != "builtins":
                 raise UnsupportedType(value)
-            _schemas[value] = schema
+            _schemas[value] = schema = schema or ""
         return {TAG: "type", "class": _path(value), "schema": schema}
-    return _content(value, lambda v: v)
-
-
-def _content(value: Any, inner: Callable[[Any], Any]) -> Any:
-    t = type(value)
-    if t is Chunk:
-        return {TAG: "chunk", "content": inner(value.content), "role": inner(value.role)}
-    if t is ChunkList:
-        return {TAG: "chunk_list", "items": [inner(c) for c in value.chunks]}
-    if t is Message:
-        return {TAG: "message", "role": inner(value.role), "content": inner(value.content)}
     raise UnsupportedType(value)
 
 
 key_json: Callable[[Any], str] = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), default=_key_default
+    sort_keys=True, separators=(",", ":"), default=lambda v: _tagged(v, lambda x: x, key=True)
 ).encode
 """Canonical JSON of a key part; raises :class:`UnsupportedType` (or ``TypeError`` for
 dict keys that are not str/int/float/bool/None) on anything else."""
 
-_PLAIN = (str, int, float, bool, type(None))
-
 
 def _to_json(value: Any) -> Any:
     t = type(value)
-    if t in _PLAIN:
+    if t in (str, int, float, bool, type(None)):
         return value
     if t is list:
         return [_to_json(v) for v in value]
@@ -161,21 +159,11 @@ def _to_json(value: Any) -> Any:
         if TAG not in value and all(type(k) is str for k in value):
             return {k: _to_json(v) for k, v in value.items()}
         return {TAG: "dict", "items": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
-    if t is tuple:
-        return {TAG: "tuple", "items": [_to_json(v) for v in value]}
-    if t is bytes:
-        return {TAG: "bytes", "b64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, enum.Enum):
-        _allowed.setdefault(_path(t), t)
-        return {TAG: "enum", "class": _path(t), "value": _to_json(value.value)}
-    if isinstance(value, pydantic.BaseModel):
-        _allowed.setdefault(_path(t), t)
-        return {TAG: "pydantic", "class": _path(t), "data": _to_json(value.model_dump(mode="json"))}
-    return _content(value, _to_json)
+    return _tagged(value, _to_json, key=False)
 
 
 def dump_json(data: Any) -> str:
-    """Compact one-line JSON (newlines inside strings are escaped)."""
+    """Compact JSON on one line (newlines in strings are escaped)."""
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -187,26 +175,11 @@ def encode(value: Any) -> str:
 def decode(text: str) -> Any:
     """The result :func:`encode` wrote as ``text``; raises ``CacheError``."""
     try:
-        if text[:1] == '"':  # a str, the usual case: no JSON decoder set up
+        if text[:1] == '"':  # a str, the usual case: no decoder to set up
             return _scanstring(text, 1)[0]
         return json.loads(text, object_hook=_from_json)
     except (ValueError, TypeError, KeyError, pydantic.ValidationError) as e:
         raise CacheError(f"a cached value could not be decoded: {e}") from e
-
-
-def _from_json(obj: dict[str, Any]) -> Any:
-    tag = obj.get(TAG)
-    if tag is None:
-        return obj
-    if tag in ("tuple", "dict", "bytes", "chunk", "chunk_list", "message"):
-        return _REBUILD[tag](obj)
-    if tag in ("enum", "pydantic"):
-        base: type = enum.Enum if tag == "enum" else pydantic.BaseModel
-        cls = _resolve(obj["class"], base)
-        return cls(obj["value"]) if tag == "enum" else cls.model_validate(obj["data"])
-    raise CacheError(
-        f"a cached value has an unknown tag {tag!r}; was it written by a newer onetwo?"
-    )
 
 
 _REBUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -216,7 +189,19 @@ _REBUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
     "chunk": lambda o: Chunk(o["content"], role=o["role"]),
     "chunk_list": lambda o: ChunkList(o["items"]),
     "message": lambda o: Message(o["role"], o["content"]),
+    "enum": lambda o: _resolve(o["class"], enum.Enum)(o["value"]),
+    "pydantic": lambda o: _resolve(o["class"], pydantic.BaseModel).model_validate(o["data"]),
 }
+
+
+def _from_json(obj: dict[str, Any]) -> Any:
+    if (tag := obj.get(TAG)) is None:
+        return obj
+    if tag not in _REBUILD:
+        raise CacheError(
+            f"a cached value has an unknown tag {tag!r}; was it written by a newer onetwo?"
+        )
+    return _REBUILD[tag](obj)
 
 
 def _resolve(path: Any, base: type) -> Any:
@@ -237,41 +222,35 @@ def _resolve(path: Any, base: type) -> Any:
     return cls
 
 
-# --- records ----------------------------------------------------------------------------
+# --- records --------------------------------------------------------------------------------
 
-_FIX = "run cache.check(fix=True) to delete broken entries (export_jsonl() first saves the rest)."
-# Parsed binding lines, shared: records of one shape (e.g. every 3-sample repeat) agree.
-_bindings_memo: dict[str, dict[str, int]] = {}
+_FIX = "run cache.check(fix=True) to delete broken entries (export_jsonl() first saves the rest)"
+_bindings_memo: dict[str, dict[str, int]] = {}  # records of one shape share their parse
 
 
 def bound_sample(text: str, slot: str) -> str | None:
-    """The sample a stored record binds to ``slot`` (``None`` if unbound): the hot path.
-
-    Raises ``CacheError`` if the record is damaged.
-    """
+    """The sample a stored record binds to ``slot``, or ``None``: the replay hot path."""
     if slot == "" and text.startswith('{"":0}\n'):  # the usual record: one call, one sample
         return text[7 : text.index("\n", 7)]
     try:
         end = text.index("\n")
-        bindings = _bindings_memo.get(head := text[:end])
-        if bindings is None:
+        if (bindings := _bindings_memo.get(head := text[:end])) is None:
             if len(_bindings_memo) > 4096:
                 _bindings_memo.clear()
             bindings = _bindings_memo[head] = json.loads(head)
-        i = bindings.get(slot)
-        if i is None:
+        if (i := bindings.get(slot)) is None:
             return None
         for _ in range(i):
             end = text.index("\n", end + 1)
         return text[end + 1 : text.index("\n", end + 1)]
     except (ValueError, AttributeError):
-        raise CacheError(f"a cache entry is corrupt: {text[:200]!r}; {_FIX}") from None
+        raise CacheError(f"a cache entry is corrupt: {text[:200]!r}; {_FIX}.") from None
 
 
 class Record:
-    """One cached call: its call JSON, its samples (encoded) and their bindings.
+    """One cached call: its call JSON, its encoded samples, and their bindings.
 
-    The binding rules live here. A sampling key bound to a sample reads it forever
+    The binding rules live here. A sampling key bound to a sample reads it for good
     (:meth:`bind` in ``record`` mode overwrites the sample instead). A key not bound yet
     may take (:meth:`claimable`) the first sample no other key holds; outside repeats
     (``""``) it reads the first sample without holding it.
@@ -279,49 +258,42 @@ class Record:
 
     __slots__ = ("bindings", "call", "samples")
 
-    def __init__(
-        self, call: str, samples: list[str] | None = None, bindings: dict[str, int] | None = None
-    ) -> None:
-        self.call = call
-        self.samples = samples if samples is not None else []
-        self.bindings = bindings if bindings is not None else {}
+    def __init__(self, call: str, samples: list[str] | None = None, bindings: Any = None):
+        self.call, self.samples = call, samples or []
+        self.bindings = {} if bindings is None else bindings
 
     @classmethod
     def parse(cls, text: str, key: Key) -> Record:
-        """The record stored as ``text``; ``CacheError`` if it is damaged."""
+        """The record stored as ``text`` at ``key``; ``CacheError`` if it is damaged."""
         lines = text.split("\n")
         try:
-            bindings = json.loads(lines[0])
-            record = cls(lines[-1], lines[1:-1], bindings)
+            record = cls(lines[-1], lines[1:-1], json.loads(lines[0]))
             if len(lines) < 2 or not record._valid():
                 raise ValueError("unexpected structure")
         except ValueError as e:
-            raise CacheError(f"the cache entry {key} is corrupt ({e}); {_FIX}") from None
+            raise CacheError(f"the cache entry {key} is corrupt ({e}); {_FIX}.") from None
         return record
 
     def _valid(self) -> bool:
-        n = len(self.samples)
-        return (
-            isinstance(self.bindings, dict)
-            and all(type(i) is int and 0 <= i < n for i in self.bindings.values())
-            and self.call[:1] == "{"
+        n, bindings = len(self.samples), self.bindings
+        return isinstance(bindings, dict) and all(
+            type(i) is int and 0 <= i < n for i in bindings.values()
         )
 
     def dump(self) -> str:
         """The stored text: bindings, samples, call, one line each."""
         return "\n".join([dump_json(self.bindings), *self.samples, self.call])
 
-    def call_data(self) -> dict[str, Any]:
-        """The call as JSON data: ``{"backend", "method", "params"}``."""
+    def identity(self) -> dict[str, Any]:
+        """The identity of the backend that made the call."""
         data = json.loads(self.call)
         if not (isinstance(data, dict) and isinstance(data.get("backend"), dict)):
             raise CacheError(f"a cache entry's call is not a call: {self.call:.200}")
-        return data
+        return data["backend"]  # type: ignore[no-any-return]
 
     def claimable(self, slot: str) -> int | None:
         """The sample ``slot`` would read: its binding, else one nobody holds, else None."""
-        i = self.bindings.get(slot)
-        if i is not None or not self.samples:
+        if (i := self.bindings.get(slot)) is not None or not self.samples:
             return i
         if slot == "":
             return 0
@@ -331,38 +303,35 @@ class Record:
     def bind(self, slot: str, sample: str, recording: bool) -> tuple[int, bool]:
         """Store ``sample`` for ``slot``; return (the index bound, whether it is ours).
 
-        It is not ours when ``slot`` was bound meanwhile (e.g. by another process): that
-        sample stays, and ours is kept, unbound, for other sampling keys.
+        Not ours when ``slot`` was bound meanwhile (e.g. by another process): that sample
+        stays, and ours is kept, unbound, for other sampling keys.
         """
-        samples, bindings = self.samples, self.bindings
-        i = bindings.get(slot)
+        samples, i = self.samples, self.bindings.get(slot)
         if i is None and slot == "" and samples:
             i = 0
-        own = True
+        own = i is None or recording
         if i is None:
             samples.append(sample)
             i = len(samples) - 1
         elif recording:
             samples[i] = sample
-        else:
-            own = False
-            if sample not in samples:
-                samples.append(sample)
-        bindings[slot] = i
+        elif sample not in samples:
+            samples.append(sample)
+        self.bindings[slot] = i
         return i, own
 
-    def merge(self, other: Record) -> None:
-        """Add ``other``'s samples, and its bindings of keys not bound here."""
-        for sample in other.samples:
-            if sample not in self.samples:
-                self.samples.append(sample)
-        for slot, i in other.bindings.items():
-            self.bindings.setdefault(slot, self.samples.index(other.samples[i]))
+    def merge_into(self, record: Record) -> Record:
+        """Add this record's samples to ``record``, and its bindings of keys not bound there."""
+        record.samples += [s for s in dict.fromkeys(self.samples) if s not in record.samples]
+        for slot, i in self.bindings.items():
+            record.bindings.setdefault(slot, record.samples.index(self.samples[i]))
+        return record
 
     def export(self) -> dict[str, Any]:
-        """The JSON-lines form: ``{"key", "call", "samples", "slots"}`` (samples as JSON)."""
+        """The exported form: ``{"key", "call", "samples", "slots"}``, samples as JSON data."""
+        self.identity()  # a check
         samples = [json.loads(s) for s in self.samples]
-        call = self.call_data()
+        call = json.loads(self.call)
         return {
             "key": digest_of(self.call),
             "call": call,
@@ -372,15 +341,14 @@ class Record:
 
     @classmethod
     def from_export(cls, obj: Any, where: str) -> tuple[Key, Record]:
-        """The key and record of one exported line; ``CacheError`` naming ``where``."""
+        """The key and record of an exported line; ``CacheError`` naming ``where``."""
         try:
-            call, samples, slots = obj["call"], obj["samples"], obj["slots"]
-            record = cls(key_json(call), [dump_json(s) for s in samples], dict(slots))
-            if not (isinstance(call, dict) and isinstance(call.get("backend"), dict)):
-                raise ValueError
+            record = cls(key_json(obj["call"]), [dump_json(s) for s in obj["samples"]])
+            record.bindings = dict(obj["slots"])
+            record.identity()
             valid = record._valid() and isinstance(obj["key"], str)
-        except (TypeError, ValueError, KeyError):
-            raise CacheError(f"{where}: not a valid cache entry.") from None
+        except (TypeError, ValueError, KeyError, CacheError):
+            valid = False
         if not valid:
             raise CacheError(f"{where}: not a valid cache entry.")
         if digest_of(record.call) != obj["key"]:
@@ -388,11 +356,11 @@ class Record:
         return key_of(record.call), record
 
     def problem(self, key: Key) -> str:
-        """What is wrong with this record stored at ``key`` ("" if nothing)."""
+        """What is wrong with this record stored at ``key`` (``""`` if nothing)."""
         if key_of(self.call) != key:
             return "the key does not match the call"
         try:
-            self.call_data()
+            self.identity()
             for sample in self.samples:
                 decode(sample)
         except CacheError as e:
@@ -400,58 +368,51 @@ class Record:
         return ""
 
 
-# --- the call: from a method's arguments to its key --------------------------------------
+# --- calls: from a method's arguments to its key --------------------------------------------
 
 _REQUIRED: Any = object()
-# Constant text around the given values: texts[0] slot[0] texts[1] slot[1] ... texts[-1].
-_Shape = tuple[tuple[str, ...], tuple[str, ...]]
-_float_repr = float.__repr__
-_int_repr = int.__repr__
+_PLAIN: dict[type, Callable[[Any], str]] = {  # JSON of plain values, as key_json writes it
+    str: encode_basestring_ascii,
+    int: int.__repr__,
+    float: lambda v: float.__repr__(v) if v - v == 0 else key_json(v),  # NaN, inf
+    bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "null",
+}
 
 
-class Identity:
-    """A backend's ``identity()``, encoded once: JSON, short name, per-method key prefixes."""
-
-    __slots__ = ("json", "prefixes", "short")
-
-    def __init__(self, backend: Any) -> None:
-        get = getattr(backend, "identity", None)
-        data = dict(get()) if get is not None else {"class": type(backend).__qualname__}
-        try:
-            self.json: str = key_json(data)
-        except (TypeError, ValueError) as e:
-            raise CacheError(
-                f"{type(backend).__name__}.identity() returned {data!r:.200}, which has no "
-                f"stable cache key ({e}). Identity values must be {ACCEPTED}."
-            ) from None
-        self.short = ":".join(str(data[k]) for k in ("provider", "model") if k in data)
-        self.prefixes: dict[MethodSpec, str] = {}
-
-    @staticmethod
-    def of(backend: Any) -> Identity:
-        """The backend's identity, computed once per instance (a ``copy`` gets its own)."""
-        memo = backend.__dict__.get("_onetwo_cache_identity")
-        if memo is not None and memo[0] == id(backend):
-            return memo[1]
-        ident = Identity(backend)
-        backend.__dict__["_onetwo_cache_identity"] = (id(backend), ident)
-        return ident
+def _identity(backend: Any) -> tuple[str, str]:
+    """A backend's ``identity()`` as (key JSON, ``provider:model``), once per instance."""
+    memo = backend.__dict__.get("_onetwo_cache_identity")
+    if memo is not None and memo[0] == id(backend):  # not a copy (whose model may differ)
+        return memo[1]  # type: ignore[no-any-return]
+    get = getattr(backend, "identity", None)
+    data = dict(get()) if get is not None else {"class": type(backend).__qualname__}
+    try:
+        text = key_json(data)
+    except (TypeError, ValueError) as e:
+        raise CacheError(
+            f"{type(backend).__name__}.identity() returned {data!r:.200}, which has no "
+            f"stable cache key ({e}). Identity values must be {ACCEPTED}."
+        ) from None
+    short = ":".join(str(data[k]) for k in ("provider", "model") if k in data)
+    backend.__dict__["_onetwo_cache_identity"] = (id(backend), (text, short))
+    return text, short
 
 
 class Call:
-    """A call of a cached method that the cache must fill: all it needs to make and store it."""
+    """A call the cache must fill (:meth:`CallCache.fill`): what makes and stores it."""
 
     __slots__ = ("args", "backend", "call_json", "key", "kwargs", "slot", "spec")
 
     def __init__(
-        self, spec: MethodSpec, backend: Any, args: Any, kwargs: Any, call_json: str, slot: str
-    ) -> None:
+        self, spec: MethodSpec, backend: Any, args: Any, kwargs: Any, text: str, slot: str
+    ):
         self.spec, self.backend, self.args, self.kwargs = spec, backend, args, kwargs
-        self.call_json, self.key, self.slot = call_json, key_of(call_json), slot
+        self.call_json, self.key, self.slot = text, key_of(text), slot
 
     def describe(self) -> str:
         """``name(non-default arguments) on provider:model (sampling key '3')``."""
-        spec, short = self.spec, Identity.of(self.backend).short
+        spec, short = self.spec, _identity(self.backend)[1]
         eff = spec.bind(self.args, self.kwargs) or {}
         shown = [
             f"{k}={_short(v)}" for k, v in eff.items() if spec.defaults.get(k, _REQUIRED) is not v
@@ -462,70 +423,64 @@ class Call:
 
 
 class MethodSpec:
-    """What ``cache_method`` learns once from a method's signature, to key its calls.
+    """What ``cache_method`` learns once from a method's signature, to write its calls' JSON.
 
-    Plain arguments (str, int, float, bool, None: the usual case) are written into the
-    ``params`` JSON straight from a per-shape template; others are bound with
-    ``inspect`` and :func:`key_json`. Both give the same text.
+    Plain arguments (str, int, float, bool, None: the usual case) are written straight into
+    a per-shape template of the ``params`` JSON; others are bound with ``inspect`` and
+    encoded by :func:`key_json`. Both give the same text.
     """
 
-    def __init__(
-        self, fn: Callable[..., Any], name: str, is_sampled: bool, ignore_args: Iterable[str]
-    ) -> None:
+    def __init__(self, fn: Callable[..., Any], name: str, is_sampled: bool, ignore: Iterable[str]):
         self.fn, self.name, self.is_sampled = fn, name, is_sampled
-        self.name_json = json.dumps(name)
         self.sig = inspect.signature(fn)
         params = list(self.sig.parameters.values())[1:]  # after self
         self.names = frozenset(p.name for p in params)
-        if isinstance(ignore_args, str):  # a str is an iterable of one-letter names
+        if isinstance(ignore, str):  # a str is an iterable of one-letter names
             raise TypeError(
                 f"ignore_args of {fn.__qualname__} takes a list of argument names, got the "
-                f"str {ignore_args!r}; write ignore_args=[{ignore_args!r}]."
+                f"str {ignore!r}; write ignore_args=[{ignore!r}]."
             )
-        self.ignore = frozenset(ignore_args)
-        if self.ignore - self.names:
+        if (ignored := frozenset(ignore)) - self.names:
             raise ValueError(
-                f"ignore_args names {sorted(self.ignore - self.names)}, which "
+                f"ignore_args names {sorted(ignored - self.names)}, which "
                 f"{fn.__qualname__} does not have; its parameters are {sorted(self.names)}."
             )
+        self.ignore = ignored
         self.simple = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in params)
         self.positional = tuple(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
         self.defaults = {p.name: p.default for p in params if p.default is not p.empty}
         self.var_keyword = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
-        self._shapes: dict[tuple[str, ...], _Shape | None] = {}
+        self._prefixes: dict[str, str] = {}  # by identity
+        # Per tuple of given names: the constant texts around the given values, their names.
+        self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]] | None] = {}
 
     def call_json(self, backend: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        """The call JSON (see :class:`Record`) of these arguments; ``None`` if they don't bind."""
-        params = self._plain_params(args, kwargs)
-        if params is None:
-            eff = self.bind(args, kwargs)
-            if eff is None:
+        """The call JSON of these arguments (see :class:`Record`); ``None`` if they don't bind."""
+        if (params := self._plain_params(args, kwargs)) is None:
+            if (eff := self.bind(args, kwargs)) is None:
                 return None
             try:
                 params = key_json(eff)
             except (TypeError, ValueError):
                 raise self._key_error(eff) from None
-        ident = Identity.of(backend)
-        prefix = ident.prefixes.get(self)
-        if prefix is None:
-            prefix = f'{{"backend":{ident.json},"method":{self.name_json},"params":'
-            ident.prefixes[self] = prefix
+        ident = _identity(backend)[0]
+        if (prefix := self._prefixes.get(ident)) is None:
+            prefix = self._prefixes[ident] = (
+                f'{{"backend":{ident},"method":{json.dumps(self.name)},"params":'
+            )
         return prefix + params + "}"
 
     def _plain_params(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        # The same text key_json(bind(...)) gives, for plain values only; else None.
+        # The text key_json(self.bind(...)) gives, for plain values only; else None.
         if args:
             if len(args) > len(self.positional):
                 return None
             given = dict(zip(self.positional, args))
-            if kwargs:
-                if not given.keys().isdisjoint(kwargs):
-                    return None
-                given.update(kwargs)
-            kwargs = given
-        names = tuple(kwargs)
+            if kwargs and not given.keys().isdisjoint(kwargs):
+                return None
+            kwargs = given | kwargs if kwargs else given
         try:
-            shape = self._shapes[names]
+            shape = self._shapes[names := tuple(kwargs)]
         except KeyError:
             shape = self._shape(names)
         if shape is None:
@@ -533,25 +488,13 @@ class MethodSpec:
         texts, slots = shape
         out = texts[0]
         for name, text in zip(slots, texts[1:]):
-            v = kwargs[name]
-            t = type(v)
-            if t is str:
-                out += encode_basestring_ascii(v) + text
-            elif v is None:
-                out += "null" + text
-            elif t is bool:
-                out += ("true" if v else "false") + text
-            elif t is int:
-                out += _int_repr(v) + text
-            elif t is float and v - v == 0:  # not NaN/inf, which JSON spells differently
-                out += _float_repr(v) + text
-            else:
+            if (write := _PLAIN.get(type(value := kwargs[name]))) is None:
                 return None
+            out += write(value) + text
         return out
 
-    def _shape(self, names: tuple[str, ...]) -> _Shape | None:
-        shape: _Shape | None = None
-        given = set(names)
+    def _shape(self, names: tuple[str, ...]) -> Any:
+        shape, given = None, set(names)
         if self.simple and given <= self.names and self.defaults.keys() | given >= self.names:
             try:
                 texts, slots, text = [], [], "{"
@@ -566,7 +509,7 @@ class MethodSpec:
                 texts.append("{}" if text == "{" else text[:-1] + "}")
                 shape = (tuple(texts), tuple(slots))
             except (TypeError, ValueError):  # a default with no key: the slow path says so
-                shape = None
+                pass
         if len(self._shapes) < 256:
             self._shapes[names] = shape
         return shape
@@ -581,9 +524,7 @@ class MethodSpec:
         eff = dict(list(bound.arguments.items())[1:])
         if self.var_keyword is not None:
             eff.update(eff.pop(self.var_keyword))
-        for n in self.ignore:
-            eff.pop(n, None)
-        return eff
+        return {k: v for k, v in eff.items() if k not in self.ignore}
 
     def _key_error(self, eff: dict[str, Any]) -> CacheError:
         for arg, value in eff.items():

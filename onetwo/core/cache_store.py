@@ -2,22 +2,20 @@
 
 A store maps a :data:`~onetwo.core.cache_record.Key` to the text of its record and knows
 nothing of what the text means; ``CallCache`` is built on one. :class:`DiskStore` is a
-diskcache folder that several threads and processes may share; :class:`MemoryStore` is a
-dict (for ``SimpleFunctionCache`` and tests). Every change is :meth:`Store.update`, one
-atomic read-modify-write (one SQLite transaction on disk: a killed process leaves all of
-it or none).
+diskcache folder that threads and processes may share; :class:`MemoryStore` a dict. Every
+change is one :meth:`Store.update`: an atomic read-modify-write (one SQLite transaction
+on disk, so a killed process leaves all of it or none).
 
 Example:
-    >>> from onetwo.core.cache_record import key_of
     >>> store = MemoryStore()
-    >>> store.update(key_of("{}"), lambda old: "new text")
-    >>> store.read(key_of("{}"))
-    'new text'
+    >>> store.update(Key("k"), lambda old: "text")
+    >>> store.read(Key("k"))
+    'text'
 
-The folder is opened safely: nothing is ever unpickled (diskcache's default ``Disk``
-pickles what is not str/bytes/numbers), nothing is written or deleted next to the database
-(a tampered ``filename`` column cannot reach another file), and the ``Settings`` table,
-which diskcache replays as PRAGMAs, is checked before diskcache opens the folder.
+A folder is opened safely: nothing is unpickled (diskcache's ``Disk`` pickles what is not
+str/bytes/numbers), no file is made or deleted next to the database (a tampered
+``filename`` column reaches no other file), and the ``Settings`` table, which diskcache
+replays as PRAGMAs, is checked before diskcache opens the folder.
 """
 
 from __future__ import annotations
@@ -38,40 +36,28 @@ from onetwo.errors import CacheError
 __all__ = ["DiskStore", "MemoryStore", "Store"]
 
 FORMAT = "onetwo-call-cache/2"
-_FORMAT_KEY = "onetwo:format"  # the folder's only row that is not a record (str key)
+_FORMAT_KEY = "onetwo:format"  # the one row that is not a record
 
 
 class Store(Protocol):
-    """What ``CallCache`` needs from a store of record texts."""
+    """What ``CallCache`` needs from a store of record texts.
+
+    ``read`` is the replay hot path (``None``: no record). ``update(key, change)`` sets
+    the text at ``key`` to ``change(its text or None)`` atomically (``None``: leave it).
+    ``items`` lists the records in the order first written; ``check`` reports problems of
+    the storage itself (not of the records); ``close`` releases connections until next use.
+    """
 
     directory: str | None  # the folder, or None in memory
 
-    def read(self, key: Key) -> str | None:
-        """The record text at ``key`` (``None`` if absent): the replay hot path."""
-
-    def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
-        """Replace the text at ``key`` by ``change(current text)``, atomically.
-
-        ``change`` gets ``None`` if there is none, and returns ``None`` to leave it.
-        """
-
-    def delete(self, keys: Iterable[Key]) -> None:
-        """Delete these records, at once."""
-
-    def items(self) -> Iterator[tuple[Key, str]]:
-        """Every record, in the order they were first written."""
-
-    def __len__(self) -> int:
-        """How many records."""
-
-    def volume(self) -> int:
-        """Bytes used."""
-
-    def check(self, fix: bool) -> list[str]:
-        """The problems of the storage itself (not of the records); ``fix`` repairs."""
-
-    def close(self) -> None:
-        """Release connections (reopened on use)."""
+    def read(self, key: Key) -> str | None: ...
+    def update(self, key: Key, change: Callable[[str | None], str | None]) -> None: ...
+    def delete(self, keys: Iterable[Key]) -> None: ...
+    def items(self) -> Iterator[tuple[Key, str]]: ...
+    def __len__(self) -> int: ...
+    def volume(self) -> int: ...
+    def check(self, fix: bool) -> list[str]: ...
+    def close(self) -> None: ...
 
 
 class MemoryStore:
@@ -85,6 +71,9 @@ class MemoryStore:
 
     def read(self, key: Key) -> str | None:
         return self._data.get(key)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
         with self._lock:
@@ -100,9 +89,6 @@ class MemoryStore:
         with self._lock:
             return iter(list(self._data.items()))
 
-    def __len__(self) -> int:
-        return len(self._data)
-
     def volume(self) -> int:
         return sum(len(k) + len(v.encode()) for k, v in self._data.items())
 
@@ -113,16 +99,16 @@ class MemoryStore:
         pass
 
 
-# Settings imposed on every open: nothing evicted or expired, no tag index, our pragmas.
+# Imposed on every open: nothing evicted, expired or put in a file; no tag index; and
+# synchronous=NORMAL in WAL mode (a killed process loses no committed write).
 _SETTINGS: dict[str, Any] = {
     "eviction_policy": "none",
     "size_limit": 2**62,
     "cull_limit": 0,
     "statistics": 0,
     "tag_index": 0,
+    "disk_min_file_size": 2**62,
     "sqlite_journal_mode": "wal",
-    # NORMAL in WAL mode: a killed process loses no committed write (only a power cut
-    # may lose the last ones), at a fraction of FULL's fsync cost.
     "sqlite_synchronous": 1,
     "sqlite_auto_vacuum": 1,
     "sqlite_cache_size": 2**13,
@@ -130,8 +116,7 @@ _SETTINGS: dict[str, Any] = {
 }
 _KNOWN_SETTINGS = frozenset(diskcache.core.DEFAULT_SETTINGS) | frozenset(diskcache.core.METADATA)
 _RAW = diskcache.core.MODE_RAW
-# The hot path's lean query (diskcache's ``get`` costs ~40% more per hit in Python).
-_READ = "SELECT mode, value FROM Cache WHERE key = ? AND raw = 1"
+_READ = "SELECT mode, value FROM Cache WHERE key = ? AND raw = 1"  # leaner than Cache.get
 _ITEMS = f"SELECT key, raw, mode, value FROM Cache WHERE key <> '{_FORMAT_KEY}' ORDER BY rowid"
 _COUNT = f"SELECT COUNT(*) FROM Cache WHERE key <> '{_FORMAT_KEY}'"
 _fork_generation = 0
@@ -153,47 +138,23 @@ def _foreign(what: str) -> CacheError:
 
 
 class _SafeDisk(diskcache.Disk):
-    """A diskcache ``Disk`` for str/bytes keys and str values: no pickle, no side files."""
-
-    def __init__(self, directory: str, **_settings: Any) -> None:
-        super().__init__(directory)
-
-    def put(self, key: Any) -> tuple[Any, bool]:
-        if type(key) not in (str, bytes):
-            raise TypeError(f"cache keys are str or bytes, got {type(key).__name__}.")
-        return key, True
-
-    def get(self, key: Any, raw: bool) -> Any:
-        if not raw or type(key) not in (str, bytes):
-            raise _foreign("a pickled key")
-        return key
-
-    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
-        if read or type(value) is not str:
-            raise TypeError(f"cache values are str, got {type(value).__name__}.")
-        return 0, _RAW, None, value
+    """diskcache's ``Disk``, except that it never unpickles, nor makes or deletes a file."""
 
     def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
-        return _text(mode, value)
+        raise _foreign("a value read through diskcache")  # we read with our own query
 
     def remove(self, file_path: str) -> bool:
-        return False  # we never create files; never delete one a row points to
+        return False
 
     def filename(self, key: Any = None, value: Any = None) -> tuple[str, str]:
         raise TypeError("the onetwo call cache keeps every value in SQLite.")
 
 
-def _text(mode: int, value: Any) -> str:
-    if mode != _RAW or type(value) is not str:
-        raise _foreign("a pickled or file-backed value")
-    return value
-
-
 class DiskStore:
     """A :class:`Store` in a diskcache folder (``cache.db``, SQLite in WAL mode).
 
-    Writes go through diskcache (transactions retried while another process writes);
-    reads through a lean read-only connection per thread (new after a fork).
+    Writes go through diskcache (a transaction, retried while another process writes);
+    reads through a read-only connection per thread (a new one after a fork).
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -222,10 +183,11 @@ class DiskStore:
         return row[1]
 
     def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
-        db = self._db
-        with db.transact(retry=True):
-            if (new := change(db.get(key, retry=True))) is not None:
-                db.set(key, new, retry=True)
+        # While this transaction holds the write lock nobody else commits, so the reader
+        # sees what the writer would.
+        with self._db.transact(retry=True):
+            if (new := change(self.read(key))) is not None:
+                self._db.set(key, new, retry=True)
 
     def delete(self, keys: Iterable[Key]) -> None:
         with self._db.transact(retry=True):
@@ -234,9 +196,9 @@ class DiskStore:
 
     def items(self) -> Iterator[tuple[Key, str]]:
         for key, raw, mode, value in self._reader()[1].execute(_ITEMS):
-            if raw != 1 or type(key) is not str:
-                raise _foreign("a pickled key")
-            yield Key(key), _text(mode, value)
+            if raw != 1 or type(key) is not str or mode != _RAW or type(value) is not str:
+                raise _foreign("a pickled key or value")
+            yield Key(key), value
 
     def __len__(self) -> int:
         return int(self._reader()[1].execute(_COUNT).fetchone()[0])
@@ -259,19 +221,16 @@ class DiskStore:
             os.path.join(self.directory, diskcache.core.DBNAME),
             timeout=self._db.timeout,
             isolation_level=None,
-            check_same_thread=True,
         )
-        con.execute(f"PRAGMA mmap_size = {int(_SETTINGS['sqlite_mmap_size'])}")
-        con.execute(f"PRAGMA cache_size = {int(_SETTINGS['sqlite_cache_size'])}")
-        con.execute("PRAGMA query_only = 1")
+        for pragma in ("mmap_size = 67108864", "cache_size = 8192", "query_only = 1"):
+            con.execute(f"PRAGMA {pragma}")
         self._readers.con = con
         self._readers.state = state = (_fork_generation, con, con.cursor().execute)
         return state
 
     def close(self) -> None:
-        con = getattr(self._readers, "con", None)
-        if con is not None:
-            con.close()
+        if getattr(self._readers, "con", None) is not None:
+            self._readers.con.close()
             del self._readers.con, self._readers.state
         self._db.close()
 
@@ -279,18 +238,16 @@ class DiskStore:
 def _inspect(folder: str, db_path: str) -> bool:
     """Refuse a folder onetwo did not write, before diskcache rewrites its settings.
 
-    Returns whether the folder is new (no database, or an empty one).
+    Returns whether the folder is new.
     """
     if not os.path.exists(db_path):
         return True
     try:
-        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as con:
             settings = con.execute("SELECT key, value FROM Settings").fetchall()
             fmt = con.execute("SELECT value FROM Cache WHERE key = ?", (_FORMAT_KEY,)).fetchone()
             rows = con.execute("SELECT COUNT(*) FROM Cache").fetchone()[0]
-        finally:
-            con.close()
+        con.close()
     except sqlite3.DatabaseError as e:
         if "no such table" in str(e):
             return True
@@ -308,7 +265,7 @@ def _inspect(folder: str, db_path: str) -> bool:
     if fmt is not None and fmt[0] != FORMAT:
         raise CacheError(
             f"the cache folder {folder!r} has the format {fmt[0]!r}, and this onetwo reads "
-            f"{FORMAT!r}. Open it with the onetwo version that wrote it and save it with "
-            "export_jsonl(); import_jsonl() reads that file here."
+            f"{FORMAT!r}. Save it with export_jsonl() in the onetwo version that wrote it, "
+            "and import_jsonl() the file here."
         )
     return fmt is None

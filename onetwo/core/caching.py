@@ -1,45 +1,32 @@
 """The call cache: every model call computed once, replayed exactly, from a shared folder.
 
-A :class:`CallCache` is built on a store (``onetwo.core.cache_store``: a diskcache folder
-that threads and processes may share, or memory) of records (``onetwo.core.cache_record``:
-one per call, with its samples). A backend given ``cache=`` answers each call of a method
-decorated with :func:`cache_method` from the store when it can (:meth:`CallCache.lookup`),
-and otherwise makes it and writes the result at once (:meth:`CallCache.fill`), so a run
-that crashes or is killed keeps everything that finished.
+A :class:`CallCache` keeps one record per call (``cache_record``: the call, its samples,
+which sampling key reads which) in a store (``cache_store``: a diskcache folder shared by
+threads and processes, or memory). A :func:`cache_method` answers from the store when it
+can (:meth:`CallCache.lookup`), else makes the call and writes it at once
+(:meth:`CallCache.fill`): a crashed or killed run keeps all that finished.
 
-* **Key**: SHA-256 of the canonical JSON of the method name, the backend's
-  ``identity()`` (provider, model, output-affecting settings) and every effective
-  argument, defaults applied. Unsupported argument types raise ``CacheError``.
-* **Samples**: a key holds a list of samples. Inside ``ot.repeat`` each copy has a
-  sampling key (``"0"``, ``"3#5"``...) which the cache binds to one sample, for good: a
-  replay gives every copy the sample it had, whatever order the copies finish in. A new
-  key takes the first sample no other key holds, or calls the model. Outside any repeat
-  (key ``""``) a call reads the first sample without using it up, so wrapping it in
-  ``repeat`` later reuses it.
-* **Values** are stored as JSON: loading never unpickles and never imports. ``None`` is
-  a value; exceptions are never cached. Identical calls in flight share one model call.
+* **Key**: the canonical JSON of the method name, the backend's ``identity()`` and every
+  effective argument (defaults applied); unsupported argument types raise ``CacheError``.
+* **Samples**: each ``ot.repeat`` copy's sampling key (``"0"``, ``"3#5"``...) is bound to
+  one sample for good, so a replay gives every copy its sample whatever the order. A new
+  key takes the first sample no other key holds, or calls the model; outside repeats
+  (``""``) a call reads the first sample without using it up. Values are JSON (never
+  unpickled); ``None`` is a value; exceptions are not cached. Identical calls in flight
+  share one model call.
 * **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``: no
   model is contacted), ``"record"`` (always call, overwrite), ``"off"``.
 
 Example:
-    >>> from onetwo import ot
-    >>> from onetwo.builtins import llm
-    >>> from onetwo.backends.fake import FakeBackend
     >>> FakeBackend(default_reply="blue", cache="/tmp/exp1").register()  # doctest: +SKIP
     >>> ot.run(llm.generate_text("Sky color?"))  # computed once, then read  # doctest: +SKIP
     'blue'
 
-Share an experiment by copying the whole folder while no run uses it (recent writes may
-still sit in ``cache.db-wal``), or with :meth:`CallCache.export_jsonl` /
-:meth:`CallCache.import_jsonl`. Not for: results that depend on something outside the
-arguments and ``identity()`` (e.g. a server-side model that changes under the same
-name): replay would hide the change.
-
-Good to know: a write is one SQLite transaction (WAL, ``synchronous=NORMAL``): a killed
-process loses only the calls in flight, a power cut maybe the last few writes, never the
-database. A process remembers the values it has read (bindings never change, except in
-``record`` mode). ``identity()`` is read once per backend instance: change the model by
-making a new backend (or a copy), not by assigning to an existing one.
+Share a folder by copying it while no run uses it, or with :meth:`CallCache.export_jsonl`.
+Not for results that depend on more than the arguments and ``identity()`` (a server-side
+model changing under one name). A write is one SQLite transaction: a killed process loses
+only its calls in flight. A process remembers the values it read, and reads ``identity()``
+once per backend: change the model by making a new backend (or a copy).
 """
 
 from __future__ import annotations
@@ -65,8 +52,8 @@ from onetwo.core.cache_record import (
     encode,
     key_json,
     key_of,
-    register_types,
 )
+from onetwo.core.cache_record import register_types as register_types
 from onetwo.core.cache_store import DiskStore, MemoryStore, Store
 from onetwo.core.sampling import current_sampling_key
 from onetwo.core.tracing import annotate, current_node
@@ -83,24 +70,23 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 Mode = Literal["read_write", "replay", "record", "off"]
+_Path = str | os.PathLike[str]
 _MODES: tuple[str, ...] = get_args(Mode)
 EXPORT_FORMAT = "onetwo-call-cache/1"  # the JSON-lines header (the folder has its own)
-MISS: Any = type("Miss", (), {"__repr__": lambda self: "caching.MISS", "__slots__": ()})()
+MISS: Any = type("Miss", (), {"__repr__": lambda self: "caching.MISS"})()
 """What :meth:`CallCache.lookup` returns when the cache holds no value for the call."""
-# Values read, by (key, sampling key); cleared when full, so memory stays bounded.
-_MEMO_LIMIT = 200_000
+_MEMO_LIMIT = 200_000  # values remembered, by (key, sampling key); cleared when full
 
 
 class CallCache:
     """A persistent, content-addressed cache of backend calls, built on a store.
 
     Args:
-        directory: the folder (created if missing; safe to share between threads and
-            processes, and to copy to a colleague), or a ``cache_store.Store`` (e.g.
-            ``MemoryStore()``).
-        mode: ``"read_write"``, ``"replay"``, ``"record"`` or ``"off"`` (see the module
-            docstring); settable later through :attr:`mode`.
+        directory: a folder (created if missing; share it between threads and processes,
+            copy it to a colleague), or a ``cache_store.Store`` such as ``MemoryStore()``.
+        mode: ``"read_write"``, ``"replay"``, ``"record"`` or ``"off"``; settable later.
 
     Example:
         >>> cache = CallCache("/tmp/exp1", mode="replay")  # doctest: +SKIP
@@ -109,15 +95,14 @@ class CallCache:
         {'hits': 0, 'misses': 0, 'writes': 0, 'shared': 0, 'entries': 12, 'bytes': 57344}
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | Store, *, mode: Mode = "read_write"):
+    def __init__(self, directory: _Path | Store, *, mode: Mode = "read_write"):
         _check_mode(mode)  # before the folder is made
         store = DiskStore(directory) if isinstance(directory, str | os.PathLike) else directory
         self._store: Store = store
         self.directory: str | None = store.directory
         self.mode = mode
         self._memo: dict[tuple[Key, str], str] = {}
-        # Calls in flight, so that identical concurrent calls share one.
-        self._inflight: dict[tuple[Key, str], asyncio.Future[str]] = {}
+        self._inflight: dict[tuple[Key, str], asyncio.Future[str]] = {}  # shared calls
         self.hits = self.misses = self.writes = self.shared = 0
 
     @property
@@ -141,14 +126,16 @@ class CallCache:
         return self.directory
 
     def close(self) -> None:
-        """Close the database connections (the object reopens them if used again)."""
+        """Close the database connections (reopened if used again)."""
         self._store.close()
 
-    def __reduce__(self) -> Any:
-        # A backend sent to another process reopens the folder there.
+    def __reduce__(self) -> Any:  # a backend sent to another process reopens the folder
         if self.directory is None:
             raise TypeError(f"{type(self).__name__} lives in memory; save() it instead.")
-        return (_reopen, (self.directory, self._mode))
+        return (CallCache, (self.directory,), {"mode": self._mode})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.mode = state["mode"]
 
     def __enter__(self) -> CallCache:
         return self
@@ -159,9 +146,9 @@ class CallCache:
     # --- the call path --------------------------------------------------------------
 
     def lookup(self, key: Key, slot: str) -> Any:
-        """The value cached for the call ``key`` under the sampling key ``slot``, or :data:`MISS`.
+        """The value cached for call ``key`` under sampling key ``slot``, or :data:`MISS`.
 
-        One read, no waiting, no model call; a hit is counted and flagged in the trace.
+        One read, no waiting, no model call; counted, and flagged in the trace.
         """
         if self._recording:
             sample = None
@@ -181,15 +168,16 @@ class CallCache:
     async def fill(self, call: Call) -> Any:
         """The result of a call :meth:`lookup` missed: claimed, shared, or made and stored.
 
-        A free sample is claimed for the call's sampling key; else an identical call in
-        flight is awaited; else the model is called (``CacheMiss`` in ``replay`` mode)
+        A sample nobody holds is bound to the call's sampling key; else an identical call
+        in flight is awaited; else the model is called (``CacheMiss`` in ``replay`` mode)
         and its result written before it is returned.
         """
         if not self._recording:
-            sample = self._claim(call)
-            if sample is not None:
+            claim = functools.partial(_claim, call.slot)
+            if (sample := self._edit(call.key, None, claim)) is not None:
                 self.hits += 1
                 annotate(cache_hit=True)
+                self._memo[call.key, call.slot] = sample
                 return decode(sample)
             if self._mode == "replay":
                 self.misses += 1
@@ -200,10 +188,9 @@ class CallCache:
                     call=call.describe(),
                 )
         self.misses += 1
-        loop = asyncio.get_running_loop()
+        loop, mkey = asyncio.get_running_loop(), (call.key, call.slot)
         # Only a call of this loop can be awaited: one left by a loop that is gone (a run
         # stopped mid-call) or by another thread's loop is ignored (and replaced).
-        mkey = (call.key, call.slot)
         while (fut := self._inflight.get(mkey)) is not None and fut.get_loop() is loop:
             self.shared += 1
             try:
@@ -211,8 +198,7 @@ class CallCache:
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if not fut.cancelled() or (task is not None and task.cancelling()):
-                    raise
-                # The call we waited on was cancelled, not us: make it ourselves.
+                    raise  # else the call we waited on was cancelled: make it ourselves
         fut = self._inflight[mkey] = loop.create_future()
         try:
             value = await call.spec.fn(call.backend, *call.args, **call.kwargs)
@@ -230,32 +216,23 @@ class CallCache:
         fut.set_result(stored)
         return value if own else decode(stored)
 
-    def _remember(self, mkey: tuple[Key, str], sample: str) -> None:
-        if len(self._memo) >= _MEMO_LIMIT:
-            self._memo.clear()
-        self._memo[mkey] = sample
+    def _edit(self, key: Key, new: str | None, edit: Callable[[Record], T | None]) -> T | None:
+        """``edit`` the record at ``key`` in one transaction; return what it returns.
 
-    def _claim(self, call: Call) -> str | None:
-        """Bind the call's sampling key to a sample nobody holds, if any; return it."""
-        key, slot, got = call.key, call.slot, list[str]()
-        text = self._store.read(key)
-        if text is None or Record.parse(text, key).claimable(slot) is None:
-            return None
+        With no record there, ``edit`` gets a new one of the call JSON ``new``, or is not
+        called if that is ``None``. When it returns ``None`` nothing is written.
+        """
+        out: list[T | None] = [None]
 
         def change(old: str | None) -> str | None:
-            got.clear()
-            record = None if old is None else Record.parse(old, key)
-            i = None if record is None else record.claimable(slot)
-            if record is None or i is None:
+            if old is None and new is None:
                 return None
-            record.bindings[slot] = i
-            got.append(record.samples[i])
-            return record.dump()
+            record = Record(new) if old is None else Record.parse(old, key)  # type: ignore[arg-type]
+            out[0] = edit(record)
+            return None if out[0] is None else record.dump()
 
         self._store.update(key, change)
-        if got:
-            self._remember((key, slot), got[0])
-        return got[0] if got else None
+        return out[0]
 
     def _write(self, call: Call, value: Any) -> tuple[str, bool]:
         """Store ``value`` for the call's sampling key; return (stored sample, is it ours)."""
@@ -267,18 +244,14 @@ class CallCache:
                 f"the cache stores {ACCEPTED}. Return one of those from the backend method, "
                 "or run without a cache."
             ) from None
-        key, done = call.key, list[Any]()
 
-        def change(old: str | None) -> str:
-            record = Record(call.call_json) if old is None else Record.parse(old, key)
-            done[:] = [record, *record.bind(call.slot, sample, self._recording)]
-            return record.dump()
+        def put(record: Record) -> tuple[Record, int, bool]:
+            return (record, *record.bind(call.slot, sample, self._recording))
 
-        self._store.update(key, change)
-        record, i, own = done
-        for slot, j in record.bindings.items():  # recording rewrote what they remember
+        record, i, own = self._edit(call.key, call.call_json, put)  # type: ignore[misc]
+        for slot, j in record.bindings.items():  # what recording rewrote is stale here
             if j == i:
-                self._memo.pop((key, slot), None)
+                self._memo.pop((call.key, slot), None)
         self.writes += 1
         return record.samples[i], own
 
@@ -286,39 +259,27 @@ class CallCache:
 
     def _entries(self, match: Mapping[str, Any]) -> Iterator[tuple[Key, Record, Any]]:
         for key, text in self._store.items():
-            record = Record.parse(text, key)
-            ident = record.call_data()["backend"]
+            ident = (record := Record.parse(text, key)).identity()
             if all(ident.get(k) == v for k, v in match.items()):
                 yield key, record, ident
 
     def stats(self) -> dict[str, int]:
-        """This object's hits, misses, writes, shared in-flight calls; the store's size.
-
-        ``entries`` counts cached calls (each may hold several samples), ``bytes`` the
-        store's size (the database's on disk).
-        """
-        return {
-            "hits": self.hits,
-            "misses": self.misses,
-            "writes": self.writes,
-            "shared": self.shared,
-            "entries": len(self._store),
-            "bytes": self._store.volume(),
-        }
+        """Hits, misses, writes, shared in-flight calls; ``entries`` (calls) and ``bytes``."""
+        counts = {"hits": self.hits, "misses": self.misses, "writes": self.writes}
+        store = {"entries": len(self._store), "bytes": self._store.volume()}
+        return counts | {"shared": self.shared} | store
 
     def backends(self) -> list[dict[str, Any]]:
         """The backends with entries: ``[{"identity": {...}, "entries": n}, ...]``."""
         found: dict[str, dict[str, Any]] = {}
         for _, _, ident in self._entries({}):
-            entry = found.setdefault(key_json(ident), {"identity": ident, "entries": 0})
-            entry["entries"] += 1
+            found.setdefault(key_json(ident), {"identity": ident, "entries": 0})["entries"] += 1
         return list(found.values())
 
     def drop(self, **match: Any) -> int:
-        """Delete the entries of the backends whose identity has all the given fields.
+        """Delete the entries of the backends whose identity has these fields; count them.
 
-        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``. Returns the
-        number of cached calls deleted.
+        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``.
         """
         if not match:
             raise ValueError("drop() needs at least one identity field, e.g. model='...'.")
@@ -328,27 +289,25 @@ class CallCache:
         return len(keys)
 
     def records(self, **match: Any) -> Iterator[dict[str, Any]]:
-        """Each cached call as ``{"key", "call", "samples", "slots"}`` (JSON data).
+        """Each cached call as JSON data: ``{"key", "call", "samples", "slots"}``.
 
-        ``call`` holds ``backend`` (its identity), ``method`` and ``params``; samples
-        are in their stored JSON form (tagged, not rebuilt into objects).
+        ``call`` holds ``backend`` (its identity), ``method`` and ``params``; samples are
+        in their stored JSON form (tagged, not rebuilt into objects).
         """
         return (record.export() for _, record, _ in self._entries(match))
 
-    def export_jsonl(self, path: str | os.PathLike[str], **match: Any) -> int:
+    def export_jsonl(self, path: _Path, **match: Any) -> int:
         """Write the entries (of the backends matching ``match``) to a JSON-lines file.
 
-        The file is written to a temporary name and renamed, so it is never half
-        written. Returns the number of entries written.
+        Written to a temporary name and renamed, never half. Returns how many entries.
         """
         path = os.fspath(path)
         tmp, count = f"{path}.tmp{os.getpid()}", 0
         try:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(json.dumps({"format": EXPORT_FORMAT}) + "\n")
-                for rec in self.records(**match):
+                for count, rec in enumerate(self.records(**match), start=1):  # noqa: B007
                     f.write(json.dumps(rec, separators=(",", ":")) + "\n")
-                    count += 1
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -356,13 +315,12 @@ class CallCache:
             raise
         return count
 
-    def import_jsonl(self, path: str | os.PathLike[str]) -> int:
-        """Merge the entries of a file written by :meth:`export_jsonl`; return their count.
+    def import_jsonl(self, path: _Path) -> int:
+        """Merge the entries of a file :meth:`export_jsonl` wrote; return their count.
 
-        Entries already here keep their samples and bindings; new samples are added and
-        sampling keys not bound here take the file's binding. Every line's key is checked
-        against its call, so an edited line is refused (``CacheError`` naming the line;
-        the lines before it stay imported).
+        Entries here keep their samples and bindings; the file adds samples and binds the
+        sampling keys not bound here. An edited line (its key does not match its call) is
+        refused with a ``CacheError`` naming it; the lines before it stay imported.
         """
         path, count = os.fspath(path), 0
         with open(path, encoding="utf-8") as f:
@@ -370,22 +328,18 @@ class CallCache:
             if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
                 raise CacheError(
                     f"{path!r} is not a {EXPORT_FORMAT} export (its first line is not the "
-                    "header export_jsonl writes). Import a file written by "
-                    "CallCache.export_jsonl."
+                    "header export_jsonl writes). Import a file written by export_jsonl."
                 )
             for lineno, line in enumerate(f, start=2):
                 if line.strip():
                     where = f"{path}:{lineno}"
                     key, theirs = Record.from_export(_json_line(line, where), where)
-                    self._store.update(key, functools.partial(_merged, theirs, key))
+                    self._edit(key, theirs.call, theirs.merge_into)
                     count += 1
         return count  # nothing remembered goes stale: an import never rebinds a bound key
 
     def check(self, fix: bool = False) -> list[str]:
-        """Check the store and every entry; return the problems found (``[]`` if none).
-
-        With ``fix=True``, broken entries are deleted.
-        """
+        """The problems of the store and of every entry (``[]`` if none); ``fix`` deletes."""
         problems, broken = self._store.check(fix), []
         for key, text in self._store.items():
             try:
@@ -401,12 +355,12 @@ class CallCache:
         return problems
 
 
-def _merged(theirs: Record, key: Key, old: str | None) -> str:
-    if old is None:
-        return theirs.dump()
-    ours = Record.parse(old, key)
-    ours.merge(theirs)
-    return ours.dump()
+def _claim(slot: str, record: Record) -> str | None:
+    """Bind ``slot`` to the sample it may read, if any; return that sample."""
+    if (i := record.claimable(slot)) is None:
+        return None
+    record.bindings[slot] = i
+    return record.samples[i]
 
 
 def _json_line(line: str, where: str) -> Any:
@@ -419,9 +373,9 @@ def _json_line(line: str, where: str) -> Any:
 class SimpleFunctionCache(CallCache):
     """An in-memory call cache saved to and loaded from one file, as in the reference.
 
-    Same keys, samples and modes as :class:`CallCache` (on a ``MemoryStore``); the file
-    is the JSON-lines export, written atomically. Prefer :class:`CallCache` for long
-    runs: it writes every call as it completes, while this one loses what was not saved.
+    A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export, written
+    atomically. Prefer :class:`CallCache` for long runs: it writes every call as it
+    completes, while this one loses what was not saved.
 
     Example:
         >>> cache = SimpleFunctionCache(cache_filename="/tmp/exp1.jsonl")  # doctest: +SKIP
@@ -430,31 +384,26 @@ class SimpleFunctionCache(CallCache):
         >>> cache.save()  # doctest: +SKIP
     """
 
-    def __init__(
-        self, cache_filename: str | os.PathLike[str] | None = None, *, mode: Mode = "read_write"
-    ) -> None:
+    def __init__(self, cache_filename: _Path | None = None, *, mode: Mode = "read_write"):
         super().__init__(MemoryStore(), mode=mode)
         self.cache_filename = cache_filename
 
     def _location(self) -> Any:
         return self.cache_filename
 
-    def save(
-        self, cache_filename: str | os.PathLike[str] | None = None, overwrite: bool = True
-    ) -> int:
+    def save(self, cache_filename: _Path | None = None, overwrite: bool = True) -> int:
         """Write every entry to the file; return how many."""
         path = self._path(cache_filename)
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it.")
         return self.export_jsonl(path)
 
-    def load(self, cache_filename: str | os.PathLike[str] | None = None) -> int:
+    def load(self, cache_filename: _Path | None = None) -> int:
         """Merge the entries saved in the file; return how many."""
         return self.import_jsonl(self._path(cache_filename))
 
-    def _path(self, cache_filename: str | os.PathLike[str] | None) -> str:
-        path = cache_filename if cache_filename is not None else self.cache_filename
-        if path is None:
+    def _path(self, cache_filename: _Path | None) -> str:
+        if (path := cache_filename or self.cache_filename) is None:
             raise ValueError("no file: pass cache_filename here or to SimpleFunctionCache().")
         return os.fspath(path)
 
@@ -467,19 +416,14 @@ def _check_mode(mode: Any) -> None:
         )
 
 
-def _reopen(directory: str, mode: Mode) -> CallCache:
-    return CallCache(directory, mode=mode)
-
-
-def open_cache(cache: CallCache | str | os.PathLike[str]) -> CallCache:
+def open_cache(cache: CallCache | _Path) -> CallCache:
     """The cache a backend's ``cache=`` names: the object itself, or a folder to open."""
     if isinstance(cache, CallCache):
         return cache
     if isinstance(cache, str | os.PathLike):
         return CallCache(cache)
-    raise TypeError(
-        f"cache= takes a CallCache or a folder path, got {type(cache).__name__}: {cache!r:.80}."
-    )
+    got = f"{type(cache).__name__}: {cache!r:.80}"
+    raise TypeError(f"cache= takes a CallCache or a folder path, got {got}.")
 
 
 def cache_method(
@@ -493,8 +437,7 @@ def cache_method(
         name: the name in the key, e.g. ``"llm.generate_text"`` (default: the qualname).
         is_sampled: whether outputs are random draws (then each ``ot.repeat`` copy gets
             its own sample); if False the sampling key is ignored.
-        ignore_args: arguments that do not change the output (e.g. a timeout), left out
-            of the key.
+        ignore_args: arguments that do not change the output (e.g. a timeout).
 
     Example:
         >>> class MyBackend(Backend):
@@ -510,16 +453,18 @@ def cache_method(
 
         @functools.wraps(fn)
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            cache = self.cache
-            if cache is None:
+            if (cache := self.cache) is None:
                 return await fn(self, *args, **kwargs)
             if not isinstance(cache, CallCache):
-                raise _not_a_cache(self, cache)
+                raise TypeError(
+                    f"{type(self).__name__}.cache is a {type(cache).__name__} ({cache!r:.80}); "
+                    "it must be a CallCache or None. Pass cache= to the backend's constructor "
+                    "(a CallCache or a folder path), or assign caching.open_cache(folder)."
+                )
             if cache.mode == "off" or (text := spec.call_json(self, args, kwargs)) is None:
                 return await fn(self, *args, **kwargs)  # unbound arguments: fn raises
             slot = current_sampling_key() if is_sampled else ""
-            value = cache.lookup(key_of(text), slot)
-            if value is MISS:
+            if (value := cache.lookup(key_of(text), slot)) is MISS:
                 return await cache.fill(Call(spec, self, args, kwargs, text, slot))
             return value
 
@@ -527,11 +472,3 @@ def cache_method(
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-def _not_a_cache(backend: Any, cache: Any) -> TypeError:
-    return TypeError(
-        f"{type(backend).__name__}.cache is a {type(cache).__name__} ({cache!r:.80}); it must be "
-        "a CallCache or None. Pass cache= to the backend's constructor (a CallCache or a "
-        "folder path), or assign caching.open_cache(folder)."
-    )
