@@ -1,17 +1,12 @@
 """A cached call: its key, the call it stands for, its samples and their bindings.
 
-A :class:`Record` is what the call cache keeps per call, in one piece:
-
-* **call**: the canonical JSON (sorted keys, no spaces, ASCII) of
-  ``{"backend": <identity()>, "method": <name>, "params": <effective arguments>}``,
-  written by :meth:`MethodSpec.call_json` (plain arguments from a per-shape template);
-* **key** (:data:`Key`): from the SHA-256 of that text, made by :func:`key_of` only;
-* **samples**: the values the call returned, each one line of JSON (:func:`encode`);
-* **bindings**: sampling key -> index of the sample it reads (``""`` outside repeats).
-
-It is stored as lines: bindings, samples, call; the replay hot path
-(:func:`bound_sample`) reads one sample without parsing the rest. Exports hold the same
-record as ``{"key", "call", "samples", "slots"}``.
+A :class:`Record` holds, for one call: **call**, the canonical JSON (sorted keys, ASCII)
+of ``{"backend": <identity()>, "method": <name>, "params": <effective arguments>}``
+(:meth:`MethodSpec.call_json`); its **key** (:data:`Key`, from the SHA-256 of that text,
+made by :func:`key_of` only); its **samples** (results, one JSON line each: :func:`encode`);
+its **bindings** (sampling key -> index of the sample it reads; ``""`` outside repeats).
+Stored as lines (bindings, samples, call), so a replay (:func:`bound_sample`) reads one
+sample without parsing the rest. An export line holds ``{"key", "call", "samples", "slots"}``.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
@@ -20,12 +15,11 @@ Example:
     >>> decode(bound_sample(record.dump(), ""))
     'blue'
 
-Values are JSON; what JSON cannot say exactly is tagged (``{"__onetwo__": "tuple",
-"items": [...]}``; also ``bytes``, ``dict`` with non-str keys, ``enum``, ``pydantic``,
-``chunk``, ``chunk_list``, ``message``). Decoding never unpickles and never imports: a
-tagged class must be one this process stored or :func:`register_types` was given, or be
-found in an imported module (through ``__dict__``: no module ``__getattr__`` runs), and
-be a pydantic ``BaseModel`` (resp. ``Enum``) subclass.
+What JSON cannot say is tagged (``{"__onetwo__": "tuple", "items": [...]}``; also bytes,
+dicts with non-str keys, enums, pydantic models, Chunk, ChunkList, Message). Decoding never
+unpickles nor imports: a tagged class must be one this process stored or
+:func:`register_types` was given, or be found in an imported module (through
+``__dict__``: no module ``__getattr__`` runs), and be a ``BaseModel`` (``Enum``) subclass.
 """
 
 from __future__ import annotations
@@ -95,11 +89,7 @@ class UnsupportedType(TypeError):
 
 
 def register_types(*classes: type) -> None:
-    """Allow cached values of these pydantic models or enums to be rebuilt on load.
-
-    Only needed for classes not found by name in an imported module (e.g. defined inside
-    a function).
-    """
+    """Allow cached values of these pydantic models or enums (e.g. local classes) on load."""
     for cls in classes:
         if not (isinstance(cls, type) and issubclass(cls, pydantic.BaseModel | enum.Enum)):
             raise TypeError(f"register_types() takes pydantic models or enums, got {cls!r}.")
@@ -176,7 +166,7 @@ def decode(text: str) -> Any:
     """The result :func:`encode` wrote as ``text``; raises ``CacheError``."""
     try:
         if text[:1] == '"':  # a str, the usual case: no decoder to set up
-            return _scanstring(text, 1)[0]
+            return text[1:-1] if "\\" not in text else _scanstring(text, 1)[0]
         return json.loads(text, object_hook=_from_json)
     except (ValueError, TypeError, KeyError, pydantic.ValidationError) as e:
         raise CacheError(f"a cached value could not be decoded: {e}") from e
@@ -359,12 +349,11 @@ class Record:
         """What is wrong with this record stored at ``key`` (``""`` if nothing)."""
         if key_of(self.call) != key:
             return "the key does not match the call"
-        try:
-            self.identity()
-            for sample in self.samples:
-                decode(sample)
-        except CacheError as e:
-            return str(e)
+        for sample in self.samples:
+            try:
+                json.loads(sample, object_hook=_from_json)
+            except (ValueError, TypeError, KeyError, pydantic.ValidationError, CacheError) as e:
+                return f"a sample could not be decoded: {e}"
         return ""
 
 

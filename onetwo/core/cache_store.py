@@ -1,10 +1,9 @@
 """Where the call cache keeps its records: the :class:`Store` protocol and two stores.
 
-A store maps a :data:`~onetwo.core.cache_record.Key` to the text of its record and knows
-nothing of what the text means; ``CallCache`` is built on one. :class:`DiskStore` is a
-diskcache folder that threads and processes may share; :class:`MemoryStore` a dict. Every
-change is one :meth:`Store.update`: an atomic read-modify-write (one SQLite transaction
-on disk, so a killed process leaves all of it or none).
+A store maps a :data:`~onetwo.core.cache_record.Key` to its record's text, which it does
+not read; ``CallCache`` is built on one. :class:`DiskStore` is a diskcache folder shared by
+threads and processes, :class:`MemoryStore` a dict. Every change is one atomic
+:meth:`Store.update` (one SQLite transaction: a killed process leaves all of it or none).
 
 Example:
     >>> store = MemoryStore()
@@ -12,10 +11,9 @@ Example:
     >>> store.read(Key("k"))
     'text'
 
-A folder is opened safely: nothing is unpickled (diskcache's ``Disk`` pickles what is not
-str/bytes/numbers), no file is made or deleted next to the database (a tampered
-``filename`` column reaches no other file), and the ``Settings`` table, which diskcache
-replays as PRAGMAs, is checked before diskcache opens the folder.
+A folder is opened safely: nothing is unpickled, no file is made or deleted next to the
+database (a tampered ``filename`` column reaches nothing), and the ``Settings`` table,
+which diskcache replays as PRAGMAs, is checked before diskcache opens the folder.
 """
 
 from __future__ import annotations

@@ -173,8 +173,7 @@ class CallCache:
         and its result written before it is returned.
         """
         if not self._recording:
-            claim = functools.partial(_claim, call.slot)
-            if (sample := self._edit(call.key, None, claim)) is not None:
+            if (sample := self._claim(call)) is not None:
                 self.hits += 1
                 annotate(cache_hit=True)
                 self._memo[call.key, call.slot] = sample
@@ -215,6 +214,20 @@ class CallCache:
                 del self._inflight[mkey]
         fut.set_result(stored)
         return value if own else decode(stored)
+
+    def _claim(self, call: Call) -> str | None:
+        """Bind the call's sampling key to a sample nobody holds, if any; return it."""
+        text = self._store.read(call.key)  # take the write lock only if there may be one
+        if text is None or Record.parse(text, call.key).claimable(call.slot) is None:
+            return None
+
+        def claim(record: Record) -> str | None:
+            if (i := record.claimable(call.slot)) is None:
+                return None
+            record.bindings[call.slot] = i
+            return record.samples[i]
+
+        return self._edit(call.key, None, claim)
 
     def _edit(self, key: Key, new: str | None, edit: Callable[[Record], T | None]) -> T | None:
         """``edit`` the record at ``key`` in one transaction; return what it returns.
@@ -353,14 +366,6 @@ class CallCache:
             self._store.delete(broken)
             self._memo.clear()
         return problems
-
-
-def _claim(slot: str, record: Record) -> str | None:
-    """Bind ``slot`` to the sample it may read, if any; return that sample."""
-    if (i := record.claimable(slot)) is None:
-        return None
-    record.bindings[slot] = i
-    return record.samples[i]
 
 
 def _json_line(line: str, where: str) -> Any:
