@@ -279,7 +279,7 @@ class Record:
         data = json.loads(self.call)
         if not (isinstance(data, dict) and isinstance(data.get("backend"), dict)):
             raise CacheError(f"a cache entry's call is not a call: {self.call:.200}")
-        return data["backend"]  # type: ignore[no-any-return]
+        return data["backend"]
 
     def claimable(self, slot: str) -> int | None:
         """The sample ``slot`` would read: its binding, else one nobody holds, else None."""
@@ -373,7 +373,7 @@ def _identity(backend: Any) -> tuple[str, str]:
     """A backend's ``identity()`` as (key JSON, ``provider:model``), once per instance."""
     memo = backend.__dict__.get("_onetwo_cache_identity")
     if memo is not None and memo[0] == id(backend):  # not a copy (whose model may differ)
-        return memo[1]  # type: ignore[no-any-return]
+        return memo[1]
     get = getattr(backend, "identity", None)
     data = dict(get()) if get is not None else {"class": type(backend).__qualname__}
     try:

@@ -115,6 +115,7 @@ class CallCache:
         _check_mode(mode)
         self._mode: Mode = mode
         self._recording = mode == "record"
+        self._reads = mode in ("read_write", "replay")  # the hot path's one test
 
     def __repr__(self) -> str:
         return (
@@ -150,7 +151,9 @@ class CallCache:
 
         One read, no waiting, no model call; counted, and flagged in the trace.
         """
-        if self._recording:
+        if not self._reads:
+            if self._mode == "off":
+                return MISS  # fill() calls straight through
             sample = None
         elif (sample := self._memo.get(mkey := (key, slot))) is None:
             text = self._store.read(key)
@@ -172,6 +175,8 @@ class CallCache:
         in flight is awaited; else the model is called (``CacheMiss`` in ``replay`` mode)
         and its result written before it is returned.
         """
+        if self._mode == "off":
+            return await call.spec.fn(call.backend, *call.args, **call.kwargs)
         if not self._recording:
             if (sample := self._claim(call)) is not None:
                 self.hits += 1
@@ -466,7 +471,13 @@ def cache_method(
                     "it must be a CallCache or None. Pass cache= to the backend's constructor "
                     "(a CallCache or a folder path), or assign caching.open_cache(folder)."
                 )
-            if cache.mode == "off" or (text := spec.call_json(self, args, kwargs)) is None:
+            try:
+                text = spec.call_json(self, args, kwargs)
+            except CacheError:
+                if cache.mode != "off":  # off bypasses the cache, keys included
+                    raise
+                text = None
+            if text is None:
                 return await fn(self, *args, **kwargs)  # unbound arguments: fn raises
             slot = current_sampling_key() if is_sampled else ""
             if (value := cache.lookup(key_of(text), slot)) is MISS:
