@@ -52,8 +52,8 @@ from onetwo.core.cache_record import (
     encode,
     key_json,
     key_of,
+    register_types,
 )
-from onetwo.core.cache_record import register_types as register_types
 from onetwo.core.cache_store import DiskStore, MemoryStore, Store
 from onetwo.core.sampling import current_sampling_key
 from onetwo.core.tracing import annotate, current_node
@@ -235,11 +235,8 @@ class CallCache:
         return self._edit(call.key, None, claim)
 
     def _edit(self, key: Key, new: str | None, edit: Callable[[Record], T | None]) -> T | None:
-        """``edit`` the record at ``key`` in one transaction; return what it returns.
-
-        With no record there, ``edit`` gets a new one of the call JSON ``new``, or is not
-        called if that is ``None``. When it returns ``None`` nothing is written.
-        """
+        """``edit`` the record at ``key`` (a new one of call ``new`` if absent, or none if
+        ``new`` is None) in one transaction; return its result (``None``: nothing written)."""
         out: list[T | None] = [None]
 
         def change(old: str | None) -> str | None:
@@ -307,18 +304,11 @@ class CallCache:
         return len(keys)
 
     def records(self, **match: Any) -> Iterator[dict[str, Any]]:
-        """Each cached call as JSON data: ``{"key", "call", "samples", "slots"}``.
-
-        ``call`` holds ``backend`` (its identity), ``method`` and ``params``; samples are
-        in their stored JSON form (tagged, not rebuilt into objects).
-        """
+        """Each cached call as JSON data, as exported: ``{"key", "call", "samples", "slots"}``."""
         return (record.export() for _, record, _ in self._entries(match))
 
     def export_jsonl(self, path: _Path, **match: Any) -> int:
-        """Write the entries (of the backends matching ``match``) to a JSON-lines file.
-
-        Written to a temporary name and renamed, never half. Returns how many entries.
-        """
+        """Write (atomically) the entries of the backends matching ``match``; count them."""
         path = os.fspath(path)
         tmp, count = f"{path}.tmp{os.getpid()}", 0
         try:
@@ -336,9 +326,8 @@ class CallCache:
     def import_jsonl(self, path: _Path) -> int:
         """Merge the entries of a file :meth:`export_jsonl` wrote; return their count.
 
-        Entries here keep their samples and bindings; the file adds samples and binds the
-        sampling keys not bound here. An edited line (its key does not match its call) is
-        refused with a ``CacheError`` naming it; the lines before it stay imported.
+        Entries here keep their bindings; the file adds samples and binds keys not bound
+        here. A line whose key does not match its call is refused, naming the line.
         """
         path, count = os.fspath(path), 0
         with open(path, encoding="utf-8") as f:
