@@ -10,6 +10,11 @@ noise; each key and call is read once). For scale, a fresh process runs the same
 calls without any cache (the dispatch cost alone). Prints the median of the runs per
 call, and replay / floor.
 
+Size on disk: after the fill process has closed its cache, the folder's files (database,
+WAL) against the raw JSON of what it holds: per entry, the compact UTF-8 JSON of its key
+(the call: backend identity, method, arguments, as ``CallCache.records()`` gives it) and
+of each of its values.
+
 Usage:
     .venv/bin/python benchmarks/bench_cache.py [--calls 10000] [--runs 5]
 """
@@ -46,6 +51,8 @@ def child_fill(folder: str, n: int) -> float:
     ot.run(ot.par_iter([llm.generate_text(p) for p in _prompts(n)]))
     elapsed = time.perf_counter() - start
     assert len(backend.calls) == n, len(backend.calls)
+    assert backend.cache is not None
+    backend.cache.close()
     return elapsed
 
 
@@ -93,6 +100,24 @@ def child_replay(folder: str, n: int) -> dict[str, float]:
     return spent
 
 
+def child_size(folder: str, n: int) -> float:
+    """Folder bytes / raw JSON bytes of the keys and values it holds (public API only)."""
+    import os
+
+    from onetwo.core.caching import CallCache
+
+    on_disk = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+    with CallCache(folder, mode="replay") as cache:
+        records = list(cache.records())
+    assert len(records) == n, len(records)
+
+    def size(obj: Any) -> int:
+        return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+
+    raw = sum(size(r["call"]) + sum(size(s) for s in r["samples"]) for r in records)
+    return on_disk / raw
+
+
 def child_nocache(folder: str, n: int) -> float:
     from onetwo import ot
     from onetwo.backends.fake import FakeBackend
@@ -136,6 +161,7 @@ def _raw_key(prompt: str) -> str:
 CHILDREN = {
     "fill": child_fill,
     "replay": child_replay,
+    "size": child_size,
     "nocache": child_nocache,
     "floor_fill": child_floor_fill,
 }
@@ -164,10 +190,12 @@ def main() -> None:
 
     n = args.calls
     per_call: dict[str, list[float]] = {"fill": [], "replay": [], "floor": [], "nocache": []}
+    size_ratios: list[float] = []
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             folder = f"{tmp}/cache"
             per_call["fill"].append(_spawn("fill", folder, n) / n * 1e6)
+            size_ratios.append(_spawn("size", folder, n))
             _spawn("floor_fill", folder + "-raw", n)
             replay = _spawn("replay", folder, n)
             per_call["replay"].append(replay["replay"] / n * 1e6)
@@ -188,6 +216,11 @@ def main() -> None:
     print(f"  same calls, no cache (dispatch)  {med['nocache']:8.1f}")
     print(f"  replay / floor: median of ratios {statistics.median(ratios):.2f} (target <= 2)")
     print(f"  ratios per run: {sorted(round(r, 2) for r in ratios)}")
+    print(
+        f"  folder size / raw JSON of keys+values, {n:,} entries: "
+        f"{statistics.median(size_ratios):.2f}x (target <= 2); per run "
+        f"{sorted(round(r, 2) for r in size_ratios)}"
+    )
 
 
 if __name__ == "__main__":

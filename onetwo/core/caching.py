@@ -1,74 +1,66 @@
 """The call cache: every model call computed once, replayed exactly, from a shared folder.
 
-A :class:`CallCache` is a folder (a ``diskcache`` SQLite database) that several threads
-and processes may use at once. A backend given ``cache=`` answers each call of a method
-decorated with :func:`cache_method` from the folder when it can, and writes every result
-it computes at once, so a run that crashes or is killed keeps everything that finished.
+A :class:`CallCache` keeps one record per call (``cache_record``: the call, its samples,
+which sampling key reads which) in a store (``cache_store``: a diskcache folder shared by
+threads and processes, or memory). A :func:`cache_method` answers from the store when it
+can (:meth:`CallCache.lookup`), else makes the call and writes it at once
+(:meth:`CallCache.fill`): a crashed or killed run keeps all that finished.
 
-* **Key**: SHA-256 of the canonical JSON of the method name, the backend's
-  ``identity()`` (provider, model, output-affecting settings) and every effective
-  argument, defaults applied. Unsupported argument types raise ``CacheError``.
-* **Samples**: a key holds a list of samples. Inside ``ot.repeat`` each copy has a
-  sampling key (``"0"``, ``"3#5"``...) which the cache binds to one sample, for good: a
-  replay gives every copy the sample it had, whatever order the copies finish in. A new
-  key takes the first sample no other key holds, or calls the model. Outside any repeat
-  (key ``""``) a call reads the first sample without using it up, so wrapping it in
-  ``repeat`` later reuses it.
-* **Values** are stored as JSON text (see ``onetwo.core._cache_codec``): loading never
-  unpickles and never imports. ``None`` is a value; exceptions are never cached.
-* Identical calls in flight at the same time share one model call.
+* **Key**: the canonical JSON of the method name, the backend's ``identity()`` and every
+  effective argument (defaults applied); unsupported argument types raise ``CacheError``.
+* **Samples**: each ``ot.repeat`` copy's sampling key (``"0"``, ``"3#5"``...) is bound to
+  one sample for good, so a replay gives every copy its sample whatever the order. A new
+  key takes the first sample no other key holds, or calls the model; outside repeats
+  (``""``) a call reads the first sample without using it up. Values are JSON (never
+  unpickled); ``None`` is a value; exceptions are not cached. Identical calls in flight
+  share one model call.
 * **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``: no
   model is contacted), ``"record"`` (always call, overwrite), ``"off"``.
 
 Example:
-    >>> from onetwo import ot
-    >>> from onetwo.builtins import llm
-    >>> from onetwo.backends.fake import FakeBackend
     >>> FakeBackend(default_reply="blue", cache="/tmp/exp1").register()  # doctest: +SKIP
     >>> ot.run(llm.generate_text("Sky color?"))  # computed once, then read  # doctest: +SKIP
     'blue'
 
-Share an experiment by copying the whole folder while no run uses it (recent writes may
-still sit in ``cache.db-wal``), or with :meth:`CallCache.export_jsonl` /
-:meth:`CallCache.import_jsonl`. Not for: results that depend on something outside the
-arguments and ``identity()`` (e.g. a server-side model that changes under the same
-name): replay would hide the change.
-
-Good to know:
-
-* A write is one SQLite transaction in WAL mode with ``synchronous=NORMAL``: a killed
-  process loses only the calls still in flight; a power cut may also lose the last
-  few writes, never the database.
-* A process remembers the values it has read (bindings never change, except in
-  ``record`` mode): another process recording over them is seen after a restart.
-* ``identity()`` is read once per backend instance: change the model by making a new
-  backend (or a copy), not by assigning to an existing one.
-
-Inside: this module holds the modes and the call path (hit, claim, share, make, write);
-``_cache_keys`` builds keys, ``_cache_codec`` encodes values, ``_cache_store`` opens the
-folder safely, and ``_cache_records`` works on whole entries (drop, export/import, check).
+Share a folder by copying it while no run uses it, or with :meth:`CallCache.export_jsonl`.
+Not for results that depend on more than the arguments and ``identity()`` (a server-side
+model changing under one name). A write is one SQLite transaction: a killed process loses
+only its calls in flight. A process remembers the values it read, and reads ``identity()``
+once per backend: change the model by making a new backend (or a copy).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, TypeVar, get_args
 
-from onetwo.core import _cache_records as _records
-from onetwo.core import tracing
-from onetwo.core._cache_codec import UnsupportedType, decode_value, encode_value, register_types
-from onetwo.core._cache_keys import ACCEPTED, Call, MethodSpec
-from onetwo.core._cache_store import MemoryStore, open_disk_store
+from onetwo.core.cache_record import (
+    ACCEPTED,
+    Call,
+    Key,
+    MethodSpec,
+    Record,
+    UnsupportedType,
+    bound_sample,
+    decode,
+    encode,
+    key_json,
+    key_of,
+    register_types,
+)
+from onetwo.core.cache_store import DiskStore, MemoryStore, Store
 from onetwo.core.sampling import current_sampling_key
-from onetwo.core.tracing import current_node as current_trace_node
+from onetwo.core.tracing import annotate, current_node
 from onetwo.errors import CacheError, CacheMiss
 
 __all__ = [
+    "MISS",
     "CallCache",
     "Mode",
     "SimpleFunctionCache",
@@ -78,22 +70,23 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 Mode = Literal["read_write", "replay", "record", "off"]
+_Path = str | os.PathLike[str]
 _MODES: tuple[str, ...] = get_args(Mode)
-
-# Values read, by value key: a replayed run reads each once. Cleared when full, so a
-# long-lived process never holds more than this many.
-_MEMO_LIMIT = 200_000
+EXPORT_FORMAT = "onetwo-call-cache/1"  # the JSON-lines header (the folder has its own)
+MISS: Any = type("Miss", (), {"__repr__": lambda self: "caching.MISS"})()
+"""What :meth:`CallCache.lookup` returns when the cache holds no value for the call."""
+_MEMO_LIMIT = 200_000  # values remembered, by (key, sampling key); cleared when full
 
 
 class CallCache:
-    """A persistent, content-addressed cache of backend calls in one folder.
+    """A persistent, content-addressed cache of backend calls, built on a store.
 
     Args:
-        directory: the folder (created if missing). Safe to share between threads and
-            processes, and to copy to a colleague.
-        mode: ``"read_write"``, ``"replay"``, ``"record"`` or ``"off"`` (see the module
-            docstring); settable later through :attr:`mode`.
+        directory: a folder (created if missing; share it between threads and processes,
+            copy it to a colleague), or a ``cache_store.Store`` such as ``MemoryStore()``.
+        mode: ``"read_write"``, ``"replay"``, ``"record"`` or ``"off"``; settable later.
 
     Example:
         >>> cache = CallCache("/tmp/exp1", mode="replay")  # doctest: +SKIP
@@ -102,21 +95,15 @@ class CallCache:
         {'hits': 0, 'misses': 0, 'writes': 0, 'shared': 0, 'entries': 12, 'bytes': 57344}
     """
 
-    directory: str | None
-
-    def __init__(self, directory: str | os.PathLike[str], *, mode: Mode = "read_write") -> None:
-        self.directory = os.fspath(directory)
+    def __init__(self, directory: _Path | Store, *, mode: Mode = "read_write"):
         _check_mode(mode)  # before the folder is made
-        self._setup(open_disk_store(directory), mode)
-
-    def _setup(self, store: Any, mode: Mode) -> None:
-        self._store = store
+        store = DiskStore(directory) if isinstance(directory, str | os.PathLike) else directory
+        self._store: Store = store
+        self.directory: str | None = store.directory
         self.mode = mode
-        self._memo: dict[str, str] = {}
-        # Calls in flight, by value key, so that identical concurrent calls share one.
-        self._inflight: dict[str, asyncio.Future[str]] = {}
+        self._memo: dict[tuple[Key, str], str] = {}
+        self._inflight: dict[tuple[Key, str], asyncio.Future[str]] = {}  # shared calls
         self.hits = self.misses = self.writes = self.shared = 0
-        _records.check_format(store, self._location())
 
     @property
     def mode(self) -> Mode:
@@ -127,8 +114,8 @@ class CallCache:
     def mode(self, mode: Mode) -> None:
         _check_mode(mode)
         self._mode: Mode = mode
-        self._off = mode == "off"
         self._recording = mode == "record"
+        self._reads = mode in ("read_write", "replay")  # the hot path's one test
 
     def __repr__(self) -> str:
         return (
@@ -140,14 +127,16 @@ class CallCache:
         return self.directory
 
     def close(self) -> None:
-        """Close the database connections (the object reopens them if used again)."""
+        """Close the database connections (reopened if used again)."""
         self._store.close()
 
-    def __reduce__(self) -> Any:
-        # A backend sent to another process reopens the folder there.
+    def __reduce__(self) -> Any:  # a backend sent to another process reopens the folder
         if self.directory is None:
             raise TypeError(f"{type(self).__name__} lives in memory; save() it instead.")
-        return (_reopen, (self.directory, self._mode))
+        return (CallCache, (self.directory,), {"mode": self._mode})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.mode = state["mode"]
 
     def __enter__(self) -> CallCache:
         return self
@@ -155,95 +144,45 @@ class CallCache:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # --- inspection and maintenance -------------------------------------------------
-
-    def stats(self) -> dict[str, int]:
-        """This object's hits, misses, writes, shared in-flight calls; the store's size.
-
-        ``entries`` counts cached calls (each may hold several samples), ``bytes`` the
-        database's size on disk.
-        """
-        return {
-            "hits": self.hits,
-            "misses": self.misses,
-            "writes": self.writes,
-            "shared": self.shared,
-            "entries": sum(n for _, n in _records.backend_counts(self._store)),
-            "bytes": int(self._store.volume()),
-        }
-
-    def backends(self) -> list[dict[str, Any]]:
-        """The backends with entries: ``[{"identity": {...}, "entries": n}, ...]``."""
-        return [
-            {"identity": ident, "entries": n} for ident, n in _records.backend_counts(self._store)
-        ]
-
-    def drop(self, **match: Any) -> int:
-        """Delete the entries of the backends whose identity has all the given fields.
-
-        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``. Returns the
-        number of cached calls deleted.
-        """
-        try:
-            return _records.drop(self._store, match)
-        finally:
-            self._memo.clear()
-
-    def records(self, **match: Any) -> Iterator[dict[str, Any]]:
-        """Each cached call as ``{"key", "call", "samples", "slots"}`` (JSON data).
-
-        ``call`` holds ``backend`` (its identity), ``method`` and ``params``; samples
-        are in their stored JSON form (tagged, not rebuilt into objects).
-        """
-        return _records.records(self._store, match)
-
-    def export_jsonl(self, path: str | os.PathLike[str], **match: Any) -> int:
-        """Write the entries (of the backends matching ``match``) to a JSON-lines file.
-
-        The file is written to a temporary name and renamed, so it is never half
-        written. Returns the number of entries written.
-        """
-        return _records.export_jsonl(self._store, os.fspath(path), match)
-
-    def import_jsonl(self, path: str | os.PathLike[str]) -> int:
-        """Merge the entries of a file written by :meth:`export_jsonl`; return their count.
-
-        Entries already here keep their samples and bindings; new samples are added and
-        sampling keys not bound here take the file's binding. Every line's key is checked
-        against its call, so an edited line is refused (``CacheError`` naming the line;
-        the lines before it stay imported).
-        """
-        # Nothing remembered goes stale: an import never rebinds a key bound here.
-        return _records.import_jsonl(self._store, os.fspath(path))
-
-    def check(self, fix: bool = False) -> list[str]:
-        """Check the database and every entry; return the problems found (``[]`` if none).
-
-        With ``fix=True``, broken entries are deleted.
-        """
-        try:
-            return _records.check(self._store, fix)
-        finally:
-            if fix:  # what it deleted must not be read from memory either
-                self._memo.clear()
-
     # --- the call path --------------------------------------------------------------
 
-    def _read(self, vkey: str) -> str | None:
-        raw = self._store.read(vkey)
-        if raw is not None:
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[vkey] = raw
-        return raw
+    def lookup(self, key: Key, slot: str) -> Any:
+        """The value cached for call ``key`` under sampling key ``slot``, or :data:`MISS`.
 
-    async def _miss(self, call: Call, fn: Callable[..., Any]) -> Any:
-        """The result of a call the fast path did not find: claimed, shared or made."""
+        One read, no waiting, no model call; counted, and flagged in the trace.
+        """
+        if not self._reads:
+            if self._mode == "off":
+                return MISS  # fill() calls straight through
+            sample = None
+        elif (sample := self._memo.get(mkey := (key, slot))) is None:
+            text = self._store.read(key)
+            if text is not None and (sample := bound_sample(text, slot)) is not None:
+                if len(self._memo) >= _MEMO_LIMIT:
+                    self._memo.clear()
+                self._memo[mkey] = sample
+        if current_node.get() is not None:
+            annotate(cache_hit=sample is not None)
+        if sample is None:
+            return MISS
+        self.hits += 1
+        return decode(sample)
+
+    async def fill(self, call: Call) -> Any:
+        """The result of a call :meth:`lookup` missed: claimed, shared, or made and stored.
+
+        A sample nobody holds is bound to the call's sampling key; else an identical call
+        in flight is awaited; else the model is called (``CacheMiss`` in ``replay`` mode)
+        and its result written before it is returned.
+        """
+        if self._mode == "off":
+            return await call.spec.fn(call.backend, *call.args, **call.kwargs)
         if not self._recording:
-            raw = self._claim(call)
-            if raw is not None:
+            if (sample := self._claim(call)) is not None:
                 self.hits += 1
-                return decode_value(raw)
+                annotate(cache_hit=True)
+                self._memo[call.key, call.slot] = sample
+                return decode(sample)
             if self._mode == "replay":
                 self.misses += 1
                 raise CacheMiss(
@@ -253,42 +192,20 @@ class CallCache:
                     call=call.describe(),
                 )
         self.misses += 1
-        loop = asyncio.get_running_loop()
+        loop, mkey = asyncio.get_running_loop(), (call.key, call.slot)
         # Only a call of this loop can be awaited: one left by a loop that is gone (a run
         # stopped mid-call) or by another thread's loop is ignored (and replaced).
-        while (fut := self._inflight.get(call.vkey)) is not None and fut.get_loop() is loop:
+        while (fut := self._inflight.get(mkey)) is not None and fut.get_loop() is loop:
             self.shared += 1
             try:
-                return decode_value(await asyncio.shield(fut))
+                return decode(await asyncio.shield(fut))
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if not fut.cancelled() or (task is not None and task.cancelling()):
-                    raise
-                # The call we waited on was cancelled, not us: make it ourselves.
-        return await self._make(call, fn, loop)
-
-    def _claim(self, call: Call) -> str | None:
-        """Bind the call's sampling key to a sample nobody holds, if any; return it."""
-        rkey, slot, store = "r:" + call.key, call.slot, self._store
-        rec = _records.read_record(store, rkey)
-        if rec is None or _records.slot_index(rec, slot) is None:
-            return None
-        with store.transact(retry=True):
-            rec = _records.read_record(store, rkey)
-            i = None if rec is None else _records.slot_index(rec, slot)
-            if rec is None or i is None:
-                return None
-            rec["slots"][slot] = i
-            store.set(rkey, _records.dump(rec), tag=call.ident.tag, retry=True)
-            store.set(call.vkey, rec["samples"][i], tag=call.ident.tag, retry=True)
-        return self._read(call.vkey)
-
-    async def _make(self, call: Call, fn: Callable[..., Any], loop: Any) -> Any:
-        """Call the model (once for every identical call in flight) and store the result."""
-        vkey = call.vkey
-        fut = self._inflight[vkey] = loop.create_future()
+                    raise  # else the call we waited on was cancelled: make it ourselves
+        fut = self._inflight[mkey] = loop.create_future()
         try:
-            value = await fn(call.backend, *call.args, **call.kwargs)
+            value = await call.spec.fn(call.backend, *call.args, **call.kwargs)
             stored, own = self._write(call, value)
         except BaseException as e:  # never cached: the callers sharing it get it too
             if isinstance(e, asyncio.CancelledError):
@@ -298,73 +215,166 @@ class CallCache:
                 fut.exception()  # waiters re-raise it; don't log it as never retrieved
             raise
         finally:
-            if self._inflight.get(vkey) is fut:
-                del self._inflight[vkey]
+            if self._inflight.get(mkey) is fut:
+                del self._inflight[mkey]
         fut.set_result(stored)
-        return value if own else decode_value(stored)
+        return value if own else decode(stored)
+
+    def _claim(self, call: Call) -> str | None:
+        """Bind the call's sampling key to a sample nobody holds, if any; return it."""
+        text = self._store.read(call.key)  # take the write lock only if there may be one
+        if text is None or Record.parse(text, call.key).claimable(call.slot) is None:
+            return None
+
+        def claim(record: Record) -> str | None:
+            if (i := record.claimable(call.slot)) is None:
+                return None
+            record.bindings[call.slot] = i
+            return record.samples[i]
+
+        return self._edit(call.key, None, claim)
+
+    def _edit(self, key: Key, new: str | None, edit: Callable[[Record], T | None]) -> T | None:
+        """``edit`` the record at ``key`` (a new one of call ``new`` if absent, or none if
+        ``new`` is None) in one transaction; return its result (``None``: nothing written)."""
+        out: list[T | None] = [None]
+
+        def change(old: str | None) -> str | None:
+            if old is None and new is None:
+                return None
+            record = Record(new) if old is None else Record.parse(old, key)  # type: ignore[arg-type]
+            out[0] = edit(record)
+            return None if out[0] is None else record.dump()
+
+        self._store.update(key, change)
+        return out[0]
 
     def _write(self, call: Call, value: Any) -> tuple[str, bool]:
-        """Store ``value`` for the call's sampling key; return (stored text, is it ours).
+        """Store ``value`` for the call's sampling key; return (stored sample, is it ours)."""
+        try:
+            sample = encode(value)
+        except UnsupportedType as e:
+            raise CacheError(
+                f"cannot cache the result of {call.describe()}: it is a {e.type_name}, and "
+                f"the cache stores {ACCEPTED}. Return one of those from the backend method, "
+                "or run without a cache."
+            ) from None
 
-        It is not ours when another process bound this sampling key meanwhile: then its
-        sample stays (replays must agree with what that process returned).
-        """
-        sample = _encode(call, value)
-        key, slot, tag = call.key, call.slot, call.ident.tag
-        rkey, store = "r:" + key, self._store
-        with store.transact(retry=True):
-            rec = _records.read_record(store, rkey)
-            if rec is None:
-                rec = _records.add_record(store, json.loads(call.call_json), tag)
-            i, own = _put_sample(rec, slot, sample, self._recording)
-            store.set(rkey, _records.dump(rec), tag=tag, retry=True)
-            # Recording over a sample rewrites the value of every key bound to it.
-            slots = rec["slots"]
-            changed = [s for s, j in slots.items() if j == i] if self._recording else [slot]
-            for s in changed:
-                store.set(f"v:{key}:{s}", rec["samples"][i], tag=tag, retry=True)
-                self._memo.pop(f"v:{key}:{s}", None)
+        def put(record: Record) -> tuple[Record, int, bool]:
+            return (record, *record.bind(call.slot, sample, self._recording))
+
+        record, i, own = self._edit(call.key, call.call_json, put)  # type: ignore[misc]
+        for slot, j in record.bindings.items():  # what recording rewrote is stale here
+            if j == i:
+                self._memo.pop((call.key, slot), None)
         self.writes += 1
-        return rec["samples"][i], own
+        return record.samples[i], own
+
+    # --- inspection and maintenance -------------------------------------------------
+
+    def _entries(self, match: Mapping[str, Any]) -> Iterator[tuple[Key, Record, Any]]:
+        for key, text in self._store.items():
+            ident = (record := Record.parse(text, key)).identity()
+            if all(ident.get(k) == v for k, v in match.items()):
+                yield key, record, ident
+
+    def stats(self) -> dict[str, int]:
+        """Hits, misses, writes, shared in-flight calls; ``entries`` (calls) and ``bytes``."""
+        counts = {"hits": self.hits, "misses": self.misses, "writes": self.writes}
+        store = {"entries": len(self._store), "bytes": self._store.volume()}
+        return counts | {"shared": self.shared} | store
+
+    def backends(self) -> list[dict[str, Any]]:
+        """The backends with entries: ``[{"identity": {...}, "entries": n}, ...]``."""
+        found: dict[str, dict[str, Any]] = {}
+        for _, _, ident in self._entries({}):
+            found.setdefault(key_json(ident), {"identity": ident, "entries": 0})["entries"] += 1
+        return list(found.values())
+
+    def drop(self, **match: Any) -> int:
+        """Delete the entries of the backends whose identity has these fields; count them.
+
+        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``.
+        """
+        if not match:
+            raise ValueError("drop() needs at least one identity field, e.g. model='...'.")
+        keys = [key for key, _, _ in self._entries(match)]
+        self._store.delete(keys)
+        self._memo.clear()
+        return len(keys)
+
+    def records(self, **match: Any) -> Iterator[dict[str, Any]]:
+        """Each cached call as JSON data, as exported: ``{"key", "call", "samples", "slots"}``."""
+        return (record.export() for _, record, _ in self._entries(match))
+
+    def export_jsonl(self, path: _Path, **match: Any) -> int:
+        """Write (atomically) the entries of the backends matching ``match``; count them."""
+        path = os.fspath(path)
+        tmp, count = f"{path}.tmp{os.getpid()}", 0
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps({"format": EXPORT_FORMAT}) + "\n")
+                for count, rec in enumerate(self.records(**match), start=1):  # noqa: B007
+                    f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)  # e.g. a corrupt entry: leave no half-written file behind
+            raise
+        return count
+
+    def import_jsonl(self, path: _Path) -> int:
+        """Merge the entries of a file :meth:`export_jsonl` wrote; return their count.
+
+        Entries here keep their bindings; the file adds samples and binds keys not bound
+        here. A line whose key does not match its call is refused, naming the line.
+        """
+        path, count = os.fspath(path), 0
+        with open(path, encoding="utf-8") as f:
+            header = _json_line(f.readline(), f"{path}:1")
+            if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+                raise CacheError(
+                    f"{path!r} is not a {EXPORT_FORMAT} export (its first line is not the "
+                    "header export_jsonl writes). Import a file written by export_jsonl."
+                )
+            for lineno, line in enumerate(f, start=2):
+                if line.strip():
+                    where = f"{path}:{lineno}"
+                    key, theirs = Record.from_export(_json_line(line, where), where)
+                    self._edit(key, theirs.call, theirs.merge_into)
+                    count += 1
+        return count  # nothing remembered goes stale: an import never rebinds a bound key
+
+    def check(self, fix: bool = False) -> list[str]:
+        """The problems of the store and of every entry (``[]`` if none); ``fix`` deletes."""
+        problems, broken = self._store.check(fix), []
+        for key, text in self._store.items():
+            try:
+                problem = Record.parse(text, key).problem(key)
+            except CacheError as e:
+                problem = str(e)
+            if problem:
+                problems.append(f"{key}: {problem}")
+                broken.append(key)
+        if fix:
+            self._store.delete(broken)
+            self._memo.clear()
+        return problems
 
 
-def _encode(call: Call, value: Any) -> str:
+def _json_line(line: str, where: str) -> Any:
     try:
-        return encode_value(value)
-    except UnsupportedType as e:
-        raise CacheError(
-            f"cannot cache the result of {call.describe()}: it is a {e.type_name}, and the "
-            f"cache stores {ACCEPTED}. Return one of those from the backend method, or run "
-            "without a cache."
-        ) from None
-
-
-def _put_sample(rec: dict[str, Any], slot: str, sample: str, recording: bool) -> tuple[int, bool]:
-    """Bind ``slot`` in ``rec`` to ``sample``; return (its index, whether ours is bound)."""
-    samples, slots = rec["samples"], rec["slots"]
-    i = slots.get(slot)
-    if i is None and slot == "" and samples:
-        i = 0  # outside repeats, a call reads the first sample
-    if i is None:
-        samples.append(sample)
-        i = len(samples) - 1
-    elif recording:
-        samples[i] = sample
-    else:  # bound meanwhile: keep that sample; ours stays free for other sampling keys
-        if sample not in samples:
-            samples.append(sample)
-        slots[slot] = i
-        return i, False
-    slots[slot] = i
-    return i, True
+        return json.loads(line)
+    except ValueError as e:
+        raise CacheError(f"{where}: not JSON ({e}); the file is truncated or was edited.") from None
 
 
 class SimpleFunctionCache(CallCache):
     """An in-memory call cache saved to and loaded from one file, as in the reference.
 
-    Same keys, samples and modes as :class:`CallCache`; the file is the JSON-lines
-    export, written atomically. Prefer :class:`CallCache` for long runs: it writes
-    every call as it completes, while this one loses what was not saved.
+    A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export, written
+    atomically. Prefer :class:`CallCache` for long runs: it writes every call as it
+    completes, while this one loses what was not saved.
 
     Example:
         >>> cache = SimpleFunctionCache(cache_filename="/tmp/exp1.jsonl")  # doctest: +SKIP
@@ -373,32 +383,26 @@ class SimpleFunctionCache(CallCache):
         >>> cache.save()  # doctest: +SKIP
     """
 
-    def __init__(
-        self, cache_filename: str | os.PathLike[str] | None = None, *, mode: Mode = "read_write"
-    ) -> None:
-        self.directory = None
+    def __init__(self, cache_filename: _Path | None = None, *, mode: Mode = "read_write"):
+        super().__init__(MemoryStore(), mode=mode)
         self.cache_filename = cache_filename
-        self._setup(MemoryStore(), mode)
 
     def _location(self) -> Any:
         return self.cache_filename
 
-    def save(
-        self, cache_filename: str | os.PathLike[str] | None = None, overwrite: bool = True
-    ) -> int:
+    def save(self, cache_filename: _Path | None = None, overwrite: bool = True) -> int:
         """Write every entry to the file; return how many."""
         path = self._path(cache_filename)
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it.")
         return self.export_jsonl(path)
 
-    def load(self, cache_filename: str | os.PathLike[str] | None = None) -> int:
+    def load(self, cache_filename: _Path | None = None) -> int:
         """Merge the entries saved in the file; return how many."""
         return self.import_jsonl(self._path(cache_filename))
 
-    def _path(self, cache_filename: str | os.PathLike[str] | None) -> str:
-        path = cache_filename if cache_filename is not None else self.cache_filename
-        if path is None:
+    def _path(self, cache_filename: _Path | None) -> str:
+        if (path := cache_filename or self.cache_filename) is None:
             raise ValueError("no file: pass cache_filename here or to SimpleFunctionCache().")
         return os.fspath(path)
 
@@ -411,22 +415,14 @@ def _check_mode(mode: Any) -> None:
         )
 
 
-def _reopen(directory: str, mode: Mode) -> CallCache:
-    return CallCache(directory, mode=mode)
-
-
-def open_cache(cache: CallCache | str | os.PathLike[str]) -> CallCache:
+def open_cache(cache: CallCache | _Path) -> CallCache:
     """The cache a backend's ``cache=`` names: the object itself, or a folder to open."""
     if isinstance(cache, CallCache):
         return cache
     if isinstance(cache, str | os.PathLike):
         return CallCache(cache)
-    raise TypeError(
-        f"cache= takes a CallCache or a folder path, got {type(cache).__name__}: {cache!r:.80}."
-    )
-
-
-# --- the decorator ------------------------------------------------------------------------
+    got = f"{type(cache).__name__}: {cache!r:.80}"
+    raise TypeError(f"cache= takes a CallCache or a folder path, got {got}.")
 
 
 def cache_method(
@@ -440,8 +436,7 @@ def cache_method(
         name: the name in the key, e.g. ``"llm.generate_text"`` (default: the qualname).
         is_sampled: whether outputs are random draws (then each ``ot.repeat`` copy gets
             its own sample); if False the sampling key is ignored.
-        ignore_args: arguments that do not change the output (e.g. a timeout), left out
-            of the key.
+        ignore_args: arguments that do not change the output (e.g. a timeout).
 
     Example:
         >>> class MyBackend(Backend):
@@ -457,39 +452,28 @@ def cache_method(
 
         @functools.wraps(fn)
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            cache = self.cache
-            if cache is None:
+            if (cache := self.cache) is None:
                 return await fn(self, *args, **kwargs)
+            if not isinstance(cache, CallCache):
+                raise TypeError(
+                    f"{type(self).__name__}.cache is a {type(cache).__name__} ({cache!r:.80}); "
+                    "it must be a CallCache or None. Pass cache= to the backend's constructor "
+                    "(a CallCache or a folder path), or assign caching.open_cache(folder)."
+                )
             try:
-                off = cache._off
-            except AttributeError:
-                raise _not_a_cache(self, cache) from None
-            if off:
-                return await fn(self, *args, **kwargs)
-            made = spec.key_of(self, args, kwargs)
-            if made is None:  # the arguments do not bind: let the method raise
-                return await fn(self, *args, **kwargs)
-            if not cache._recording:
-                vkey = f"v:{made[2]}:{current_sampling_key()}" if is_sampled else f"v:{made[2]}:"
-                raw = cache._memo.get(vkey) or cache._read(vkey)
-                if raw is not None:
-                    cache.hits += 1
-                    if current_trace_node.get() is not None:
-                        tracing.annotate(cache_hit=True)
-                    return raw[1:] if raw[0] == "s" else decode_value(raw)
-            if current_trace_node.get() is not None:
-                tracing.annotate(cache_hit=False)
-            return await cache._miss(spec.make_call(self, args, kwargs, made), fn)
+                text = spec.call_json(self, args, kwargs)
+            except CacheError:
+                if cache.mode != "off":  # off bypasses the cache, keys included
+                    raise
+                text = None
+            if text is None:
+                return await fn(self, *args, **kwargs)  # unbound arguments: fn raises
+            slot = current_sampling_key() if is_sampled else ""
+            if (value := cache.lookup(key_of(text), slot)) is MISS:
+                return await cache.fill(Call(spec, self, args, kwargs, text, slot))
+            return value
 
         wrapper.__onetwo_cache_spec__ = spec  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-def _not_a_cache(backend: Any, cache: Any) -> TypeError:
-    return TypeError(
-        f"{type(backend).__name__}.cache is a {type(cache).__name__} ({cache!r:.80}); it must be "
-        "a CallCache or None. Pass cache= to the backend's constructor (a CallCache or a "
-        "folder path), or assign caching.open_cache(folder)."
-    )

@@ -56,7 +56,7 @@ def main() -> None:
         @ot.make_executable
         async def jittered(prompt: str) -> str:
             await asyncio.sleep(rng.random() * 0.004)  # shuffle the order calls arrive in
-            return await llm.generate_text(prompt, temperature=1.0)  # type: ignore[no-any-return]
+            return await llm.generate_text(prompt, temperature=1.0)
 
         strategy = ot.par_iter(
             [

@@ -17,8 +17,8 @@ from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core import caching, sampling
-from onetwo.core._cache_codec import decode_value, encode_value, key_json
 from onetwo.core.backend import Backend
+from onetwo.core.cache_record import decode, encode, key_json
 from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import CacheError, CacheMiss
 
@@ -225,7 +225,7 @@ VALUES = [
 
 @pytest.mark.parametrize("value", VALUES, ids=[repr(v)[:30] for v in VALUES])
 def test_values_round_trip_exactly(value: Any) -> None:
-    back = decode_value(encode_value(value))
+    back = decode(encode(value))
     assert back == value
     assert type(back) is type(value)
 
@@ -272,21 +272,21 @@ async def test_a_failed_call_leaves_nothing_to_replay(folder: str) -> None:
 
 
 def test_a_class_that_is_not_imported_is_never_imported() -> None:
-    text = "j" + json.dumps({"__onetwo__": "pydantic", "class": "antigravity:X", "data": {}})
+    text = json.dumps({"__onetwo__": "pydantic", "class": "antigravity:X", "data": {}})
     with pytest.raises(CacheError, match="never imports"):
-        decode_value(text)
+        decode(text)
     import sys
 
     assert "antigravity" not in sys.modules
 
 
 def test_a_tagged_class_must_be_a_pydantic_model() -> None:
-    text = "j" + json.dumps({"__onetwo__": "pydantic", "class": "os:system", "data": "ls"})
+    text = json.dumps({"__onetwo__": "pydantic", "class": "os:system", "data": "ls"})
     with pytest.raises(CacheError, match="not a BaseModel"):
-        decode_value(text)
-    text = "j" + json.dumps({"__onetwo__": "pydantic", "class": "subprocess:Popen", "data": {}})
+        decode(text)
+    text = json.dumps({"__onetwo__": "pydantic", "class": "subprocess:Popen", "data": {}})
     with pytest.raises(CacheError):
-        decode_value(text)
+        decode(text)
 
 
 # --- samples -------------------------------------------------------------------------
@@ -405,7 +405,8 @@ async def test_off_mode_bypasses_the_cache(folder: str) -> None:
     backend = Echo(cache=caching.CallCache(folder, mode="off"))
     await backend.generate("p")
     await backend.generate("p")
-    assert len(backend.calls) == 2
+    await backend.generate("p", stop=Opaque())  # no key is needed
+    assert len(backend.calls) == 3
     assert backend.cache is not None and backend.cache.stats()["entries"] == 0
     with pytest.raises(ValueError, match="mode must be one of"):
         backend.cache.mode = "readonly"  # type: ignore[assignment]
@@ -580,7 +581,7 @@ def test_a_failed_export_leaves_no_file_behind(folder: str, tmp_path: Path) -> N
     FakeBackend(default_reply="x", cache=folder).register()
     ot.run(llm.generate_text("p"))
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
-        con.execute("UPDATE Cache SET value = '{broken' WHERE key LIKE 'r:%'")
+        con.execute("UPDATE Cache SET value = '{broken' WHERE key <> 'onetwo:format'")
     with pytest.raises(CacheError, match="corrupt"):
         caching.CallCache(folder).export_jsonl(tmp_path / "exp.jsonl")
     assert os.listdir(tmp_path) == ["cache"]
@@ -614,28 +615,29 @@ def test_check_finds_a_corrupt_entry_and_fix_removes_it(folder: str) -> None:
     FakeBackend(default_reply="x", cache=folder).register()
     ot.run(llm.generate_text("p"))
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
-        con.execute("UPDATE Cache SET value = '{broken' WHERE key LIKE 'r:%'")
+        con.execute("UPDATE Cache SET value = '{broken' WHERE key <> 'onetwo:format'")
     cache = caching.CallCache(folder)
     assert any("corrupt" in p for p in cache.check())
     cache.check(fix=True)
     assert cache.check() == []
 
 
-def test_check_finds_a_record_not_matching_its_key_and_a_tampered_value(folder: str) -> None:
+def test_check_finds_a_record_not_matching_its_key_and_an_undecodable_value(folder: str) -> None:
     FakeBackend(default_reply="x", cache=folder).register()
     ot.run(ot.parallel(llm.generate_text("p"), llm.generate_text("q")))
+    # A record is stored as lines: bindings, samples, call (onetwo.core.cache_record).
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
         con.execute(
             'UPDATE Cache SET value = replace(value, \'"prompt":"p"\', \'"prompt":"z"\') '
-            "WHERE key LIKE 'r:%'"
+            "WHERE key <> 'onetwo:format'"
         )
         con.execute(
-            "UPDATE Cache SET value = 'sforged' WHERE key LIKE 'v:%' AND value = 'sx' "
-            "AND rowid = (SELECT MAX(rowid) FROM Cache WHERE key LIKE 'v:%')"
+            "UPDATE Cache SET value = replace(value, '\n\"x\"\n', '\n{forged\n') "
+            "WHERE key <> 'onetwo:format' AND value LIKE '%\"prompt\":\"q\"%'"
         )
     problems = caching.CallCache(folder).check()
     assert sum("the key does not match the call" in p for p in problems) == 1
-    assert sum("sampling key '' is missing or differs" in p for p in problems) == 1
+    assert sum("could not be decoded" in p for p in problems) == 1
 
 
 def test_an_import_keeps_the_bindings_already_here(folder: str, tmp_path: Path) -> None:
@@ -680,9 +682,13 @@ def test_a_pickle_planted_in_the_folder_is_never_unpickled(
     payload = pickle.dumps(_Exploit())
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
         if column == "value":  # mode 4 is diskcache's MODE_PICKLE
-            con.execute("UPDATE Cache SET mode = 4, value = ? WHERE key LIKE 'v:%'", (payload,))
+            con.execute(
+                "UPDATE Cache SET mode = 4, value = ? WHERE key <> 'onetwo:format'", (payload,)
+            )
         else:
-            con.execute("UPDATE Cache SET raw = 0, key = ? WHERE key LIKE 'r:%'", (payload,))
+            con.execute(
+                "UPDATE Cache SET raw = 0, key = ? WHERE key <> 'onetwo:format'", (payload,)
+            )
     cache = caching.CallCache(folder, mode="replay")
     FakeBackend(default_reply="x", cache=cache).register()
     with pytest.raises(CacheError):
@@ -714,8 +720,8 @@ def test_local_classes_need_registering(folder: str) -> None:
     class Local(pydantic.BaseModel):
         x: int
 
-    text = encode_value(Local(x=1))
-    assert decode_value(text) == Local(x=1)  # known: this process stored it
+    text = encode(Local(x=1))
+    assert decode(text) == Local(x=1)  # known: this process stored it
     caching.register_types(Local)
     with pytest.raises(TypeError, match="pydantic models or enums"):
         caching.register_types(Opaque)
