@@ -21,6 +21,8 @@ import re
 from typing import Any
 
 from onetwo import ot
+from onetwo.backends import backend
+from onetwo.backends.fake import FakeBackend
 from onetwo.core.backend import Backend
 from onetwo.core.caching import CallCache
 from onetwo.core.registry import Registry
@@ -78,14 +80,11 @@ def parse_spec(label: str, args_text: str) -> BackendSpec:
 
 def _build(spec: BackendSpec, cache: CallCache | None) -> Backend:
     if spec.provider == "fake":
-        from onetwo.backends.fake import FakeBackend
-
         args = dict(spec.args)
         reply = args.get("default_reply")
         if isinstance(reply, int | float):  # `default_reply=4` parses as JSON; replies are text
             args["default_reply"] = str(reply)
         return FakeBackend(model=spec.model or "fake", cache=cache, **args)
-    from onetwo.backends import backend
 
     return backend(spec.label, cache=cache, **spec.args)
 
