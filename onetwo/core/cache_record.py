@@ -1,12 +1,10 @@
 """A cached call: its key, the call it stands for, its samples and their bindings.
 
-A :class:`Record` holds, for one call: **call**, the canonical JSON (sorted keys, ASCII)
-of ``{"backend": <identity()>, "method": <name>, "params": <effective arguments>}``
-(:meth:`MethodSpec.call_json`); its **key** (:data:`Key`, from the SHA-256 of that text,
-made by :func:`key_of` only); its **samples** (results, one JSON line each: :func:`encode`);
-its **bindings** (sampling key -> index of the sample it reads; ``""`` outside repeats).
-Stored as lines (bindings, samples, call), so a replay (:func:`bound_sample`) reads one
-sample without parsing the rest. An export line holds ``{"key", "call", "samples", "slots"}``.
+A :class:`Record` holds one call's **call** JSON (canonical, of backend ``identity()``,
+method and effective arguments: :meth:`MethodSpec.call_json`), its **key** (:func:`key_of`),
+its **samples** (results, one JSON line each: :func:`encode`) and its **bindings** (sampling
+key -> index of its sample; ``""`` outside repeats), stored as lines so that a replay
+(:func:`bound_sample`) reads one sample without parsing the rest.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
@@ -15,11 +13,9 @@ Example:
     >>> decode(bound_sample(record.dump(), ""))
     'blue'
 
-What JSON cannot say is tagged (``{"__onetwo__": "tuple", "items": [...]}``; also bytes,
-dicts with non-str keys, enums, pydantic models, Chunk, ChunkList, Message). Decoding never
-unpickles nor imports: a tagged class must be one this process stored or
-:func:`register_types` was given, or be found in an imported module (through
-``__dict__``: no module ``__getattr__`` runs), and be a ``BaseModel`` (``Enum``) subclass.
+Non-JSON values are tagged (``{"__onetwo__": "tuple", "items": [...]}``). Decoding never
+unpickles nor imports: a tagged class must be registered (stored here, or
+:func:`register_types`) or found in an imported module's ``__dict__``.
 """
 
 from __future__ import annotations
@@ -70,7 +66,7 @@ def digest_of(call_json: str) -> str:
 
 def key_of(call_json: str) -> Key:
     """The key of a call, ``digest_of(call_json)[:32]``: the only place keys are made."""
-    return hashlib.sha256(call_json.encode()).hexdigest()[:32]  # type: ignore[return-value]
+    return Key(digest_of(call_json)[:32])
 
 
 # --- values and key parts as JSON -----------------------------------------------------------
@@ -321,13 +317,8 @@ class Record:
         """The exported form: ``{"key", "call", "samples", "slots"}``, samples as JSON data."""
         self.identity()  # a check
         samples = [json.loads(s) for s in self.samples]
-        call = json.loads(self.call)
-        return {
-            "key": digest_of(self.call),
-            "call": call,
-            "samples": samples,
-            "slots": self.bindings,
-        }
+        call, slots = json.loads(self.call), self.bindings
+        return {"key": digest_of(self.call), "call": call, "samples": samples, "slots": slots}
 
     @classmethod
     def from_export(cls, obj: Any, where: str) -> tuple[Key, Record]:

@@ -170,10 +170,7 @@ class DiskStore:
             self._db.set(_FORMAT_KEY, FORMAT, retry=True)
 
     def read(self, key: Key) -> str | None:
-        state = getattr(self._readers, "state", None)
-        if state is None or state[0] != _fork_generation:
-            state = self._reader()
-        row = state[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
+        row = self._reader()[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
         if row is None:
             return None
         if row[0] != _RAW or type(row[1]) is not str:

@@ -1,32 +1,23 @@
 """The call cache: every model call computed once, replayed exactly, from a shared folder.
 
-A :class:`CallCache` keeps one record per call (``cache_record``: the call, its samples,
-which sampling key reads which) in a store (``cache_store``: a diskcache folder shared by
-threads and processes, or memory). A :func:`cache_method` answers from the store when it
-can (:meth:`CallCache.lookup`), else makes the call and writes it at once
-(:meth:`CallCache.fill`): a crashed or killed run keeps all that finished.
+A :class:`CallCache` keeps one record per call (``cache_record``) in a store (``cache_store``:
+a diskcache folder shared by threads and processes, or memory). A :func:`cache_method`
+answers from the store when it can (:meth:`CallCache.lookup`), else makes the call and
+writes it at once (:meth:`CallCache.fill`): a killed run keeps every call that finished.
 
-* **Key**: the canonical JSON of the method name, the backend's ``identity()`` and every
-  effective argument (defaults applied); unsupported argument types raise ``CacheError``.
-* **Samples**: each ``ot.repeat`` copy's sampling key (``"0"``, ``"3#5"``...) is bound to
-  one sample for good, so a replay gives every copy its sample whatever the order. A new
-  key takes the first sample no other key holds, or calls the model; outside repeats
-  (``""``) a call reads the first sample without using it up. Values are JSON (never
-  unpickled); ``None`` is a value; exceptions are not cached. Identical calls in flight
-  share one model call.
-* **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``: no
-  model is contacted), ``"record"`` (always call, overwrite), ``"off"``.
+* **Key**: canonical JSON of the method name, the backend's ``identity()`` (read once per
+  backend: for another model make a new backend) and the effective arguments.
+* **Samples**: each ``ot.repeat`` copy's sampling key is bound to one sample for good; a
+  new key takes the first sample no other key holds, or calls the model; outside repeats a
+  call reads the first sample. Values are JSON; exceptions are not cached; identical calls
+  in flight share one model call.
+* **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``),
+  ``"record"`` (always call, overwrite), ``"off"``.
 
 Example:
     >>> FakeBackend(default_reply="blue", cache="/tmp/exp1").register()  # doctest: +SKIP
     >>> ot.run(llm.generate_text("Sky color?"))  # computed once, then read  # doctest: +SKIP
     'blue'
-
-Share a folder by copying it while no run uses it, or with :meth:`CallCache.export_jsonl`.
-Not for results that depend on more than the arguments and ``identity()`` (a server-side
-model changing under one name). A write is one SQLite transaction: a killed process loses
-only its calls in flight. A process remembers the values it read, and reads ``identity()``
-once per backend: change the model by making a new backend (or a copy).
 """
 
 from __future__ import annotations
