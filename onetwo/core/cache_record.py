@@ -32,6 +32,7 @@ from typing import Any, NewType
 
 import pydantic
 
+from onetwo.core.builtin import _short
 from onetwo.core.content import Chunk, ChunkList, Message
 from onetwo.errors import CacheError
 
@@ -131,8 +132,7 @@ def _tagged(value: Any, inner: Callable[[Any], Any], key: bool) -> Any:
 key_json: Callable[[Any], str] = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), default=lambda v: _tagged(v, lambda x: x, key=True)
 ).encode
-"""Canonical JSON of a key part; raises :class:`UnsupportedType` (or ``TypeError`` for
-dict keys that are not str/int/float/bool/None) on anything else."""
+"""Canonical JSON of a key part; raises ``TypeError`` (:class:`UnsupportedType`) if it has none."""
 
 
 def _to_json(value: Any) -> Any:
@@ -234,12 +234,11 @@ def bound_sample(text: str, slot: str) -> str | None:
 
 
 class Record:
-    """One cached call: its call JSON, its encoded samples, and their bindings.
+    """One cached call: its call JSON, its encoded samples, and the rules binding them.
 
-    The binding rules live here. A sampling key bound to a sample reads it for good
-    (:meth:`bind` in ``record`` mode overwrites the sample instead). A key not bound yet
-    may take (:meth:`claimable`) the first sample no other key holds; outside repeats
-    (``""``) it reads the first sample without holding it.
+    A sampling key bound to a sample reads it for good (``record`` mode overwrites it); an
+    unbound key may take (:meth:`claimable`) the first sample no other key holds; ``""``
+    (outside repeats) reads the first sample without holding it.
     """
 
     __slots__ = ("bindings", "call", "samples")
@@ -395,7 +394,9 @@ class Call:
         spec, short = self.spec, _identity(self.backend)[1]
         eff = spec.bind(self.args, self.kwargs) or {}
         shown = [
-            f"{k}={_short(v)}" for k, v in eff.items() if spec.defaults.get(k, _REQUIRED) is not v
+            f"{k}={_short(v, 60)}"
+            for k, v in eff.items()
+            if spec.defaults.get(k, _REQUIRED) is not v
         ]
         where = f" on {short}" if short else ""
         sample = f" (sampling key {self.slot!r})" if self.slot else ""
@@ -518,8 +519,3 @@ class MethodSpec:
                     f"leave the argument out of the key with cache_method(ignore_args=['{arg}'])."
                 )
         return CacheError(f"cannot build a cache key for {self.name}: {eff!r:.200}.")
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

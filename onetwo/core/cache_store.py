@@ -219,14 +219,13 @@ class DiskStore:
         )
         for pragma in ("mmap_size = 67108864", "cache_size = 8192", "query_only = 1"):
             con.execute(f"PRAGMA {pragma}")
-        self._readers.con = con
         self._readers.state = state = (_fork_generation, con, con.cursor().execute)
         return state
 
     def close(self) -> None:
-        if getattr(self._readers, "con", None) is not None:
-            self._readers.con.close()
-            del self._readers.con, self._readers.state
+        if (state := getattr(self._readers, "state", None)) is not None:
+            state[1].close()
+            del self._readers.state
         self._db.close()
 
 

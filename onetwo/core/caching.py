@@ -363,9 +363,8 @@ def _json_line(line: str, where: str) -> Any:
 class SimpleFunctionCache(CallCache):
     """An in-memory call cache saved to and loaded from one file, as in the reference.
 
-    A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export, written
-    atomically. Prefer :class:`CallCache` for long runs: it writes every call as it
-    completes, while this one loses what was not saved.
+    A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export. Prefer
+    :class:`CallCache` for long runs: this one loses what was not saved.
 
     Example:
         >>> cache = SimpleFunctionCache(cache_filename="/tmp/exp1.jsonl")  # doctest: +SKIP
