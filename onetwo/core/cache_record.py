@@ -323,8 +323,8 @@ class Record:
     def from_export(cls, obj: Any, where: str) -> tuple[Key, Record]:
         """The key and record of an exported line; ``CacheError`` naming ``where``."""
         try:
-            record = cls(key_json(obj["call"]), [dump_json(s) for s in obj["samples"]])
-            record.bindings = dict(obj["slots"])
+            samples = [dump_json(s) for s in obj["samples"]]
+            record = cls(key_json(obj["call"]), samples, dict(obj["slots"]))
             record.identity()
             valid = record._valid() and isinstance(obj["key"], str)
         except (TypeError, ValueError, KeyError, CacheError):

@@ -124,10 +124,7 @@ class CallCache:
     def __reduce__(self) -> Any:  # a backend sent to another process reopens the folder
         if self.directory is None:
             raise TypeError(f"{type(self).__name__} lives in memory; save() it instead.")
-        return (CallCache, (self.directory,), {"mode": self._mode})
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.mode = state["mode"]
+        return (functools.partial(CallCache, mode=self._mode), (self.directory,))
 
     def __enter__(self) -> CallCache:
         return self
@@ -138,10 +135,7 @@ class CallCache:
     # --- the call path --------------------------------------------------------------
 
     def lookup(self, key: Key, slot: str) -> Any:
-        """The value cached for call ``key`` under sampling key ``slot``, or :data:`MISS`.
-
-        One read, no waiting, no model call; counted, and flagged in the trace.
-        """
+        """The value cached for call ``key`` under sampling key ``slot``, or :data:`MISS`."""
         if not self._reads:
             if self._mode == "off":
                 return MISS  # fill() calls straight through
@@ -160,12 +154,8 @@ class CallCache:
         return decode(sample)
 
     async def fill(self, call: Call) -> Any:
-        """The result of a call :meth:`lookup` missed: claimed, shared, or made and stored.
-
-        A sample nobody holds is bound to the call's sampling key; else an identical call
-        in flight is awaited; else the model is called (``CacheMiss`` in ``replay`` mode)
-        and its result written before it is returned.
-        """
+        """The result of a call :meth:`lookup` missed: a sample nobody holds, else that of an
+        identical call in flight, else the model's (``CacheMiss`` in replay), stored first."""
         if self._mode == "off":
             return await call.spec.fn(call.backend, *call.args, **call.kwargs)
         if not self._recording:
