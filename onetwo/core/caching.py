@@ -273,10 +273,9 @@ class CallCache:
         return list(found.values())
 
     def drop(self, **match: Any) -> int:
-        """Delete the entries of the backends whose identity has these fields; count them.
+        """Delete (and count) the entries of backends with these identity fields.
 
-        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``.
-        """
+        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``."""
         if not match:
             raise ValueError("drop() needs at least one identity field, e.g. model='...'.")
         keys = [key for key, _, _ in self._entries(match)]
@@ -307,8 +306,7 @@ class CallCache:
     def import_jsonl(self, path: _Path) -> int:
         """Merge the entries of a file :meth:`export_jsonl` wrote; return their count.
 
-        Entries here keep their bindings; the file adds samples and binds keys not bound
-        here. A line whose key does not match its call is refused, naming the line.
+        The file adds samples, and binds only keys not bound here; an edited line is refused.
         """
         path, count = os.fspath(path), 0
         with open(path, encoding="utf-8") as f:
