@@ -288,8 +288,7 @@ class Record:
     def bind(self, slot: str, sample: str, recording: bool) -> tuple[int, bool]:
         """Store ``sample`` for ``slot``; return (the index bound, whether it is ours).
 
-        Not ours when ``slot`` was bound meanwhile (e.g. by another process): that sample
-        stays, and ours is kept, unbound, for other sampling keys.
+        Not ours if ``slot`` was bound meanwhile (by another process): ours is kept unbound.
         """
         samples, i = self.samples, self.bindings.get(slot)
         if i is None and slot == "" and samples:
@@ -406,9 +405,8 @@ class Call:
 class MethodSpec:
     """What ``cache_method`` learns once from a method's signature, to write its calls' JSON.
 
-    Plain arguments (str, int, float, bool, None: the usual case) are written straight into
-    a per-shape template of the ``params`` JSON; others are bound with ``inspect`` and
-    encoded by :func:`key_json`. Both give the same text.
+    Plain arguments (str, int, float, bool, None) fill a per-shape template of the params
+    JSON; others are bound with ``inspect`` and encoded by :func:`key_json`: the same text.
     """
 
     def __init__(self, fn: Callable[..., Any], name: str, is_sampled: bool, ignore: Iterable[str]):
