@@ -154,8 +154,11 @@ class CallCache:
         return decode(sample)
 
     async def fill(self, call: Call) -> Any:
-        """The result of a call :meth:`lookup` missed: a sample nobody holds, else that of an
-        identical call in flight, else the model's (``CacheMiss`` in replay), stored first."""
+        """The result of a call :meth:`lookup` missed, written before it is returned.
+
+        A sample nobody holds, else an identical call in flight's, else the model's
+        (``CacheMiss`` in replay mode).
+        """
         if self._mode == "off":
             return await call.spec.fn(call.backend, *call.args, **call.kwargs)
         if not self._recording:
@@ -275,7 +278,8 @@ class CallCache:
     def drop(self, **match: Any) -> int:
         """Delete (and count) the entries of backends with these identity fields.
 
-        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``."""
+        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``.
+        """
         if not match:
             raise ValueError("drop() needs at least one identity field, e.g. model='...'.")
         keys = [key for key, _, _ in self._entries(match)]
