@@ -1,12 +1,10 @@
 """A cached call: its key, the call it stands for, its samples and their bindings.
 
-A :class:`Record` holds, for one call: **call**, the canonical JSON (sorted keys, ASCII)
-of ``{"backend": <identity()>, "method": <name>, "params": <effective arguments>}``
-(:meth:`MethodSpec.call_json`); its **key** (:data:`Key`, from the SHA-256 of that text,
-made by :func:`key_of` only); its **samples** (results, one JSON line each: :func:`encode`);
-its **bindings** (sampling key -> index of the sample it reads; ``""`` outside repeats).
-Stored as lines (bindings, samples, call), so a replay (:func:`bound_sample`) reads one
-sample without parsing the rest. An export line holds ``{"key", "call", "samples", "slots"}``.
+A :class:`Record` holds one call's **call** JSON (canonical, of backend ``identity()``,
+method and effective arguments: :meth:`MethodSpec.call_json`), its **key** (:func:`key_of`),
+its **samples** (results, one JSON line each: :func:`encode`) and its **bindings** (sampling
+key -> index of its sample; ``""`` outside repeats), stored as lines so that a replay
+(:func:`bound_sample`) reads one sample without parsing the rest.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
@@ -15,11 +13,9 @@ Example:
     >>> decode(bound_sample(record.dump(), ""))
     'blue'
 
-What JSON cannot say is tagged (``{"__onetwo__": "tuple", "items": [...]}``; also bytes,
-dicts with non-str keys, enums, pydantic models, Chunk, ChunkList, Message). Decoding never
-unpickles nor imports: a tagged class must be one this process stored or
-:func:`register_types` was given, or be found in an imported module (through
-``__dict__``: no module ``__getattr__`` runs), and be a ``BaseModel`` (``Enum``) subclass.
+Non-JSON values are tagged (``{"__onetwo__": "tuple", "items": [...]}``). Decoding never
+unpickles nor imports: a tagged class must be registered (stored here, or
+:func:`register_types`) or found in an imported module's ``__dict__``.
 """
 
 from __future__ import annotations
@@ -36,6 +32,7 @@ from typing import Any, NewType
 
 import pydantic
 
+from onetwo.core.builtin import _short
 from onetwo.core.content import Chunk, ChunkList, Message
 from onetwo.errors import CacheError
 
@@ -70,7 +67,7 @@ def digest_of(call_json: str) -> str:
 
 def key_of(call_json: str) -> Key:
     """The key of a call, ``digest_of(call_json)[:32]``: the only place keys are made."""
-    return hashlib.sha256(call_json.encode()).hexdigest()[:32]  # type: ignore[return-value]
+    return Key(digest_of(call_json)[:32])
 
 
 # --- values and key parts as JSON -----------------------------------------------------------
@@ -135,8 +132,7 @@ def _tagged(value: Any, inner: Callable[[Any], Any], key: bool) -> Any:
 key_json: Callable[[Any], str] = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), default=lambda v: _tagged(v, lambda x: x, key=True)
 ).encode
-"""Canonical JSON of a key part; raises :class:`UnsupportedType` (or ``TypeError`` for
-dict keys that are not str/int/float/bool/None) on anything else."""
+"""Canonical JSON of a key part; raises ``TypeError`` (:class:`UnsupportedType`) if it has none."""
 
 
 def _to_json(value: Any) -> Any:
@@ -238,12 +234,11 @@ def bound_sample(text: str, slot: str) -> str | None:
 
 
 class Record:
-    """One cached call: its call JSON, its encoded samples, and their bindings.
+    """One cached call: its call JSON, its encoded samples, and the rules binding them.
 
-    The binding rules live here. A sampling key bound to a sample reads it for good
-    (:meth:`bind` in ``record`` mode overwrites the sample instead). A key not bound yet
-    may take (:meth:`claimable`) the first sample no other key holds; outside repeats
-    (``""``) it reads the first sample without holding it.
+    A sampling key bound to a sample reads it for good (``record`` mode overwrites it); an
+    unbound key may take (:meth:`claimable`) the first sample no other key holds; ``""``
+    (outside repeats) reads the first sample without holding it.
     """
 
     __slots__ = ("bindings", "call", "samples")
@@ -293,8 +288,7 @@ class Record:
     def bind(self, slot: str, sample: str, recording: bool) -> tuple[int, bool]:
         """Store ``sample`` for ``slot``; return (the index bound, whether it is ours).
 
-        Not ours when ``slot`` was bound meanwhile (e.g. by another process): that sample
-        stays, and ours is kept, unbound, for other sampling keys.
+        Not ours if ``slot`` was bound meanwhile (by another process): ours is kept unbound.
         """
         samples, i = self.samples, self.bindings.get(slot)
         if i is None and slot == "" and samples:
@@ -321,20 +315,15 @@ class Record:
         """The exported form: ``{"key", "call", "samples", "slots"}``, samples as JSON data."""
         self.identity()  # a check
         samples = [json.loads(s) for s in self.samples]
-        call = json.loads(self.call)
-        return {
-            "key": digest_of(self.call),
-            "call": call,
-            "samples": samples,
-            "slots": self.bindings,
-        }
+        call, slots = json.loads(self.call), self.bindings
+        return {"key": digest_of(self.call), "call": call, "samples": samples, "slots": slots}
 
     @classmethod
     def from_export(cls, obj: Any, where: str) -> tuple[Key, Record]:
         """The key and record of an exported line; ``CacheError`` naming ``where``."""
         try:
-            record = cls(key_json(obj["call"]), [dump_json(s) for s in obj["samples"]])
-            record.bindings = dict(obj["slots"])
+            samples = [dump_json(s) for s in obj["samples"]]
+            record = cls(key_json(obj["call"]), samples, dict(obj["slots"]))
             record.identity()
             valid = record._valid() and isinstance(obj["key"], str)
         except (TypeError, ValueError, KeyError, CacheError):
@@ -404,7 +393,9 @@ class Call:
         spec, short = self.spec, _identity(self.backend)[1]
         eff = spec.bind(self.args, self.kwargs) or {}
         shown = [
-            f"{k}={_short(v)}" for k, v in eff.items() if spec.defaults.get(k, _REQUIRED) is not v
+            f"{k}={_short(v, 60)}"
+            for k, v in eff.items()
+            if spec.defaults.get(k, _REQUIRED) is not v
         ]
         where = f" on {short}" if short else ""
         sample = f" (sampling key {self.slot!r})" if self.slot else ""
@@ -414,9 +405,8 @@ class Call:
 class MethodSpec:
     """What ``cache_method`` learns once from a method's signature, to write its calls' JSON.
 
-    Plain arguments (str, int, float, bool, None: the usual case) are written straight into
-    a per-shape template of the ``params`` JSON; others are bound with ``inspect`` and
-    encoded by :func:`key_json`. Both give the same text.
+    Plain arguments (str, int, float, bool, None) fill a per-shape template of the params
+    JSON; others are bound with ``inspect`` and encoded by :func:`key_json`: the same text.
     """
 
     def __init__(self, fn: Callable[..., Any], name: str, is_sampled: bool, ignore: Iterable[str]):
@@ -527,8 +517,3 @@ class MethodSpec:
                     f"leave the argument out of the key with cache_method(ignore_args=['{arg}'])."
                 )
         return CacheError(f"cannot build a cache key for {self.name}: {eff!r:.200}.")
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -40,10 +40,9 @@ _FORMAT_KEY = "onetwo:format"  # the one row that is not a record
 class Store(Protocol):
     """What ``CallCache`` needs from a store of record texts.
 
-    ``read`` is the replay hot path (``None``: no record). ``update(key, change)`` sets
-    the text at ``key`` to ``change(its text or None)`` atomically (``None``: leave it).
-    ``items`` lists the records in the order first written; ``check`` reports problems of
-    the storage itself (not of the records); ``close`` releases connections until next use.
+    ``update(key, change)`` sets the text at ``key`` to ``change(its text or None)``
+    atomically (``None``: leave it); ``items`` lists records in the order first written;
+    ``check`` reports problems of the storage, not of the records.
     """
 
     directory: str | None  # the folder, or None in memory
@@ -117,15 +116,6 @@ _RAW = diskcache.core.MODE_RAW
 _READ = "SELECT mode, value FROM Cache WHERE key = ? AND raw = 1"  # leaner than Cache.get
 _ITEMS = f"SELECT key, raw, mode, value FROM Cache WHERE key <> '{_FORMAT_KEY}' ORDER BY rowid"
 _COUNT = f"SELECT COUNT(*) FROM Cache WHERE key <> '{_FORMAT_KEY}'"
-_fork_generation = 0
-
-
-def _after_fork_in_child() -> None:
-    global _fork_generation  # a forked child must not share the parent's connections
-    _fork_generation += 1
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _foreign(what: str) -> CacheError:
@@ -170,10 +160,7 @@ class DiskStore:
             self._db.set(_FORMAT_KEY, FORMAT, retry=True)
 
     def read(self, key: Key) -> str | None:
-        state = getattr(self._readers, "state", None)
-        if state is None or state[0] != _fork_generation:
-            state = self._reader()
-        row = state[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
+        row = self._reader()[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
         if row is None:
             return None
         if row[0] != _RAW or type(row[1]) is not str:
@@ -212,7 +199,7 @@ class DiskStore:
     def _reader(self) -> tuple[int, sqlite3.Connection, Callable[..., sqlite3.Cursor]]:
         """This thread's read-only connection (a new one after a fork), and a cursor's execute."""
         state = getattr(self._readers, "state", None)
-        if state is not None and state[0] == _fork_generation:
+        if state is not None and state[0] == os.getpid():  # a forked child opens its own
             return state
         assert self.directory is not None
         con = sqlite3.connect(
@@ -222,22 +209,18 @@ class DiskStore:
         )
         for pragma in ("mmap_size = 67108864", "cache_size = 8192", "query_only = 1"):
             con.execute(f"PRAGMA {pragma}")
-        self._readers.con = con
-        self._readers.state = state = (_fork_generation, con, con.cursor().execute)
+        self._readers.state = state = (os.getpid(), con, con.cursor().execute)
         return state
 
     def close(self) -> None:
-        if getattr(self._readers, "con", None) is not None:
-            self._readers.con.close()
-            del self._readers.con, self._readers.state
+        if (state := getattr(self._readers, "state", None)) is not None:
+            state[1].close()
+            del self._readers.state
         self._db.close()
 
 
 def _inspect(folder: str, db_path: str) -> bool:
-    """Refuse a folder onetwo did not write, before diskcache rewrites its settings.
-
-    Returns whether the folder is new.
-    """
+    """Whether the folder is new; refuses one onetwo did not write (before diskcache opens it)."""
     if not os.path.exists(db_path):
         return True
     try:

@@ -1,32 +1,23 @@
 """The call cache: every model call computed once, replayed exactly, from a shared folder.
 
-A :class:`CallCache` keeps one record per call (``cache_record``: the call, its samples,
-which sampling key reads which) in a store (``cache_store``: a diskcache folder shared by
-threads and processes, or memory). A :func:`cache_method` answers from the store when it
-can (:meth:`CallCache.lookup`), else makes the call and writes it at once
-(:meth:`CallCache.fill`): a crashed or killed run keeps all that finished.
+A :class:`CallCache` keeps one record per call (``cache_record``) in a store (``cache_store``:
+a diskcache folder shared by threads and processes, or memory). A :func:`cache_method`
+answers from the store when it can (:meth:`CallCache.lookup`), else makes the call and
+writes it at once (:meth:`CallCache.fill`): a killed run keeps every call that finished.
 
-* **Key**: the canonical JSON of the method name, the backend's ``identity()`` and every
-  effective argument (defaults applied); unsupported argument types raise ``CacheError``.
-* **Samples**: each ``ot.repeat`` copy's sampling key (``"0"``, ``"3#5"``...) is bound to
-  one sample for good, so a replay gives every copy its sample whatever the order. A new
-  key takes the first sample no other key holds, or calls the model; outside repeats
-  (``""``) a call reads the first sample without using it up. Values are JSON (never
-  unpickled); ``None`` is a value; exceptions are not cached. Identical calls in flight
-  share one model call.
-* **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``: no
-  model is contacted), ``"record"`` (always call, overwrite), ``"off"``.
+* **Key**: canonical JSON of the method name, the backend's ``identity()`` (read once per
+  backend: for another model make a new backend) and the effective arguments.
+* **Samples**: each ``ot.repeat`` copy's sampling key is bound to one sample for good; a
+  new key takes the first sample no other key holds, or calls the model; outside repeats a
+  call reads the first sample. Values are JSON; exceptions are not cached; identical calls
+  in flight share one model call.
+* **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``),
+  ``"record"`` (always call, overwrite), ``"off"``.
 
 Example:
     >>> FakeBackend(default_reply="blue", cache="/tmp/exp1").register()  # doctest: +SKIP
     >>> ot.run(llm.generate_text("Sky color?"))  # computed once, then read  # doctest: +SKIP
     'blue'
-
-Share a folder by copying it while no run uses it, or with :meth:`CallCache.export_jsonl`.
-Not for results that depend on more than the arguments and ``identity()`` (a server-side
-model changing under one name). A write is one SQLite transaction: a killed process loses
-only its calls in flight. A process remembers the values it read, and reads ``identity()``
-once per backend: change the model by making a new backend (or a copy).
 """
 
 from __future__ import annotations
@@ -133,10 +124,7 @@ class CallCache:
     def __reduce__(self) -> Any:  # a backend sent to another process reopens the folder
         if self.directory is None:
             raise TypeError(f"{type(self).__name__} lives in memory; save() it instead.")
-        return (CallCache, (self.directory,), {"mode": self._mode})
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.mode = state["mode"]
+        return (functools.partial(CallCache, mode=self._mode), (self.directory,))
 
     def __enter__(self) -> CallCache:
         return self
@@ -147,10 +135,7 @@ class CallCache:
     # --- the call path --------------------------------------------------------------
 
     def lookup(self, key: Key, slot: str) -> Any:
-        """The value cached for call ``key`` under sampling key ``slot``, or :data:`MISS`.
-
-        One read, no waiting, no model call; counted, and flagged in the trace.
-        """
+        """The value cached for call ``key`` under sampling key ``slot``, or :data:`MISS`."""
         if not self._reads:
             if self._mode == "off":
                 return MISS  # fill() calls straight through
@@ -169,11 +154,10 @@ class CallCache:
         return decode(sample)
 
     async def fill(self, call: Call) -> Any:
-        """The result of a call :meth:`lookup` missed: claimed, shared, or made and stored.
+        """The result of a call :meth:`lookup` missed, written before it is returned.
 
-        A sample nobody holds is bound to the call's sampling key; else an identical call
-        in flight is awaited; else the model is called (``CacheMiss`` in ``replay`` mode)
-        and its result written before it is returned.
+        A sample nobody holds, else an identical call in flight's, else the model's
+        (``CacheMiss`` in replay mode).
         """
         if self._mode == "off":
             return await call.spec.fn(call.backend, *call.args, **call.kwargs)
@@ -292,7 +276,7 @@ class CallCache:
         return list(found.values())
 
     def drop(self, **match: Any) -> int:
-        """Delete the entries of the backends whose identity has these fields; count them.
+        """Delete (and count) the entries of backends with these identity fields.
 
         Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``.
         """
@@ -326,8 +310,7 @@ class CallCache:
     def import_jsonl(self, path: _Path) -> int:
         """Merge the entries of a file :meth:`export_jsonl` wrote; return their count.
 
-        Entries here keep their bindings; the file adds samples and binds keys not bound
-        here. A line whose key does not match its call is refused, naming the line.
+        The file adds samples, and binds only keys not bound here; an edited line is refused.
         """
         path, count = os.fspath(path), 0
         with open(path, encoding="utf-8") as f:
@@ -372,9 +355,8 @@ def _json_line(line: str, where: str) -> Any:
 class SimpleFunctionCache(CallCache):
     """An in-memory call cache saved to and loaded from one file, as in the reference.
 
-    A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export, written
-    atomically. Prefer :class:`CallCache` for long runs: it writes every call as it
-    completes, while this one loses what was not saved.
+    A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export. Prefer
+    :class:`CallCache` for long runs: this one loses what was not saved.
 
     Example:
         >>> cache = SimpleFunctionCache(cache_filename="/tmp/exp1.jsonl")  # doctest: +SKIP
