@@ -58,6 +58,7 @@ S = TypeVar("S")
 U = TypeVar("U")
 E = TypeVar("E")
 T = TypeVar("T")
+_Stop = Callable[[S], bool] | None  # a stop condition on states, or none
 
 
 @dataclasses.dataclass
@@ -228,43 +229,37 @@ class Agent(Generic[I, O, S, U, E], metaclass=abc.ABCMeta):
         return AgentStream(states)
 
     def start_environment_and_stream_updates(
-        self,
-        *,
-        initial_state: S,
-        max_steps: int | None = None,
-        stop_condition: Callable[[S], bool] | None = None,
+        self, *, initial_state: S, max_steps: int | None = None, stop_condition: _Stop[S] = None
     ) -> AgentStream[U]:
         """:meth:`stream_updates` in an environment of its own."""
-
-        async def updates() -> AsyncIterator[U]:
-            async with self.start_environment() as env:
-                async for update in self._updates(
-                    initial_state, env, max_steps, stop_condition, None
-                ):
-                    yield update
-
-        return AgentStream(updates)
+        return self._in_own_environment(
+            lambda env: self._updates(initial_state, env, max_steps, stop_condition, None)
+        )
 
     def start_environment_and_stream_states(
-        self,
-        *,
-        initial_state: S,
-        max_steps: int | None = None,
-        stop_condition: Callable[[S], bool] | None = None,
+        self, *, initial_state: S, max_steps: int | None = None, stop_condition: _Stop[S] = None
     ) -> AgentStream[S]:
         """:meth:`stream_states` in an environment of its own."""
-
-        async def states() -> AsyncIterator[S]:
-            async with self.start_environment() as env:
-                async for state in self.stream_states(
+        return self._in_own_environment(
+            lambda env: aiter(
+                self.stream_states(
                     initial_state=initial_state,
                     environment=env,
                     max_steps=max_steps,
                     stop_condition=stop_condition,
-                ):
-                    yield state
+                )
+            )
+        )
 
-        return AgentStream(states)
+    def _in_own_environment(self, stream: Callable[[E | None], AsyncIterator[T]]) -> AgentStream[T]:
+        """The items of ``stream(env)``, in an environment started for them and then closed."""
+
+        async def items() -> AsyncIterator[T]:
+            async with self.start_environment() as env:
+                async for item in stream(env):
+                    yield item
+
+        return AgentStream(items)
 
     def start_environment_and_sample_next_step(
         self, *, state: S, num_candidates: int = 1

@@ -152,17 +152,9 @@ class PythonPlanningPrompt:
         return "\n".join(parts) + "\n```python\n"
 
     @make_executable
-    async def __call__(
-        self,
-        *,
-        exemplars: Sequence[PythonPlanningState],
-        state: PythonPlanningState,
-        tools: Sequence[Tool],
-        final_answer: bool = False,
-    ) -> str:
-        prompt = self.render(
-            exemplars=exemplars, state=state, tools=tools, final_answer=final_answer
-        )
+    async def __call__(self, *, final_answer: bool = False, **context: Any) -> str:
+        """The model's next code block (or final answer) for :meth:`render`'s ``context``."""
+        prompt = self.render(final_answer=final_answer, **context)
         stop = ["\nQuestion:"] if final_answer else ["```"]
         return str(await llm.generate_text(prompt, stop=stop, max_tokens=self.max_tokens))
 

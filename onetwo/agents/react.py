@@ -316,31 +316,27 @@ class ReActAgent(ToolUsingAgent[Any, str, ReActState, ReActStep]):
         return await self._ask_final_answer(state)
 
     async def _ask_final_answer(self, state: ReActState) -> ReActStep:
-        reply = await self.prompt(
-            force_finish=True,
+        reply = await self._reply(state, force_finish=True)
+        # A model that ignores the prompt may write another tag first: keep its text only.
+        return ReActStep(is_finished=True, observation=_TAG.sub("", reply).strip())
+
+    async def _reply(self, state: ReActState, *, force_finish: bool) -> str:
+        """The model's reply to the prompt for ``state`` (for the final answer if asked)."""
+        return await self.prompt(
+            force_finish=force_finish,
             exemplars=self.exemplars,
             state=state,
             stop_prefix=self.stop_prefix,
             stop_sequences=self._get_stop_sequences(),
             tools=self.tool_list,
         )
-        # A model that ignores the prompt may write another tag first: keep its text only.
-        return ReActStep(is_finished=True, observation=_TAG.sub("", reply).strip())
 
     async def _sample_single_next_step(
         self, *, state: ReActState, environment: ToolEnvironment | None = None
     ) -> ReActStep:
         if len(state.updates) >= self.max_steps:
             return await self._ask_final_answer(state)
-        reply = await self.prompt(
-            force_finish=False,
-            exemplars=self.exemplars,
-            state=state,
-            stop_prefix=self.stop_prefix,
-            stop_sequences=self._get_stop_sequences(),
-            tools=self.tool_list,
-        )
-        step = react_parse(reply)
+        step = react_parse(await self._reply(state, force_finish=False))
         if step.action is None:
             return step
         return await self._in_environment(environment, lambda env: self._act(state, step, env))

@@ -63,28 +63,39 @@ _BLOCKED_EVENTS = (
     "sys.settrace",
     "winreg.",
 )
-_PATH_EVENTS = {
-    "os.listdir": (0,),
-    "os.scandir": (0,),
-    "os.remove": (0,),
-    "os.rmdir": (0,),
-    "os.mkdir": (0,),
-    "os.rename": (0, 1),
-    "os.replace": (0, 1),
-    "os.truncate": (0,),
-    "os.chmod": (0,),
-    "os.chown": (0,),
-    "os.chflags": (0,),
-    "os.utime": (0,),
-    "os.setxattr": (0,),
-    "os.removexattr": (0,),
-    "os.listxattr": (0,),
-    "os.getxattr": (0,),
-    "shutil.copyfile": (0, 1),
-    "shutil.copytree": (0, 1),
-    "shutil.rmtree": (0,),
-    "shutil.move": (0, 1),
-    "shutil.chown": (0,),
+# Events whose first argument (or first two) is a path the sandbox may touch.
+_PATH_EVENTS: dict[str, tuple[int, ...]] = {
+    **dict.fromkeys(
+        (
+            "os.listdir",
+            "os.scandir",
+            "os.remove",
+            "os.rmdir",
+            "os.mkdir",
+            "os.truncate",
+            "os.chmod",
+            "os.chown",
+            "os.chflags",
+            "os.utime",
+            "os.setxattr",
+            "os.removexattr",
+            "os.listxattr",
+            "os.getxattr",
+            "shutil.rmtree",
+            "shutil.chown",
+        ),
+        (0,),
+    ),
+    **dict.fromkeys(
+        (
+            "os.rename",
+            "os.replace",
+            "shutil.copyfile",
+            "shutil.copytree",
+            "shutil.move",
+        ),
+        (0, 1),
+    ),
 }
 # Listing the standard library's folders is how the import system finds modules.
 _READ_EVENTS = frozenset({"os.listdir", "os.scandir", "os.listxattr", "os.getxattr"})

@@ -88,11 +88,13 @@ class SandboxLimits:
         max_output: characters of stdout kept per run (the rest is cut, and says so).
     """
 
-    wall_seconds: float = 10.0
+    wall_seconds: float = 10.0  # the host kills the child past it
+    # The child sets these on itself (setrlimit), before running any sandboxed code.
     cpu_seconds: int = 30
     memory_mb: int = 512
     file_size_mb: int = 16
     open_files: int = 64
+    # The host cuts the output it reads back.
     max_output: int = 20_000
 
     def to_child(self) -> dict[str, int]:

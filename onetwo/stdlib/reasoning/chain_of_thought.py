@@ -68,9 +68,10 @@ QA_COT_EXEMPLARS_ORIGINAL_MATH_WORD_PROBLEMS = [
 ]
 
 _USER, _MODEL = PredefinedRole.USER, PredefinedRole.MODEL
+_Exemplars = Sequence[QACoTExemplar]
 
 
-def _exemplar_turns(exemplars: Sequence[QACoTExemplar], instruction: str | None) -> list[Message]:
+def _exemplar_turns(exemplars: _Exemplars, instruction: str | None) -> list[Message]:
     messages = [Message(_USER, instruction.rstrip() + "\n")] if instruction else []
     for e in exemplars:
         messages += [
@@ -92,13 +93,11 @@ class QACoTPromptChat:
     """
 
     instruction: str | None = None
-    exemplars: Sequence[QACoTExemplar] = ()
+    exemplars: _Exemplars = ()
 
     @make_executable
     @tracing.trace(name="QACoTPromptChat")
-    async def __call__(
-        self, question: str, exemplars: Sequence[QACoTExemplar] | None = None
-    ) -> CoTReply:
+    async def __call__(self, question: str, exemplars: _Exemplars | None = None) -> CoTReply:
         messages = _exemplar_turns(
             self.exemplars if exemplars is None else exemplars, self.instruction
         )
@@ -140,13 +139,11 @@ class QACoTPromptWithAnswerParserChat:
 
     instruction: str | None = None
     answer_parser: Callable[[str], CoTReply] = default_cot_parse_answer
-    exemplars: Sequence[QACoTExemplar] = ()
+    exemplars: _Exemplars = ()
 
     @make_executable
     @tracing.trace(name="QACoTPromptWithAnswerParserChat")
-    async def __call__(
-        self, question: str, exemplars: Sequence[QACoTExemplar] | None = None
-    ) -> CoTReply:
+    async def __call__(self, question: str, exemplars: _Exemplars | None = None) -> CoTReply:
         messages = [Message(_USER, self.instruction.rstrip())] if self.instruction else []
         for e in self.exemplars if exemplars is None else exemplars:
             messages += [
