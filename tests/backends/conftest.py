@@ -15,28 +15,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from onetwo.errors import ConfigurationError
+from tests.rig.availability import rig_missing
 from tests.rig.faults import FaultProxy
 from tests.rig.gemini_shim import GeminiShim
-
-
-def _rig_missing() -> str | None:
-    for module, extra in (("openai", "openai"), ("xllamacpp", "local")):
-        if importlib.util.find_spec(module) is None:
-            return f"`{module}` is not installed (pip install 'onetwo[{extra}]')"
-    from onetwo.backends.local import find_model_file
-
-    try:
-        find_model_file("smollm2")
-    except ConfigurationError as e:
-        return str(e)
-    return None
 
 
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[object]:
     """The shared in-process llama.cpp server with SmolLM2 (started within 60 s)."""
-    reason = _rig_missing()
+    reason = rig_missing()
     if reason:
         pytest.skip(f"the local model rig is missing: {reason}")
     from onetwo.backends.local import shared_server

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from harness import Cli
 
-from onetwo.errors import ConfigurationError
+from tests.rig.availability import rig_missing
 
 pytestmark = pytest.mark.rig
 
 
-def _rig_missing() -> str | None:
-    for module, extra in (("openai", "openai"), ("xllamacpp", "local")):
-        if importlib.util.find_spec(module) is None:
-            return f"`{module}` is not installed (pip install 'onetwo[{extra}]')"
-    from onetwo.backends.local import find_model_file
-
-    try:
-        find_model_file("smollm2")
-    except ConfigurationError as e:
-        return str(e)
-    return None
-
-
 def test_the_cli_runs_on_the_embedded_model_and_replays(cli: Cli) -> None:
-    reason = _rig_missing()
+    reason = rig_missing()
     if reason:
         pytest.skip(f"the local model rig is missing: {reason}")
     run = (
