@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["median_of", "rss_bytes", "run_fresh", "table"]
+__all__ = ["interleaved", "median_of", "rss_bytes", "run_fresh", "table"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +20,18 @@ def median_of(fn: Callable[[], float], repeats: int) -> tuple[float, list[float]
     """Call ``fn`` ``repeats`` times; return the median of what it returns, and all values."""
     values = [fn() for _ in range(repeats)]
     return statistics.median(values), values
+
+
+def interleaved(
+    floor: Callable[[], float], ours: Callable[[], float], repeats: int
+) -> tuple[list[float], list[float]]:
+    """One warm-up of each, then ``repeats`` alternating runs, so both see the same noise."""
+    floor(), ours()
+    floors, mine = [], []
+    for _ in range(repeats):
+        floors.append(floor())
+        mine.append(ours())
+    return floors, mine
 
 
 def rss_bytes() -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import rss_bytes, run_fresh, table
+from _common import interleaved, rss_bytes, run_fresh, table
 
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
@@ -110,11 +110,11 @@ def main() -> None:
 
     backend = FakeBackend(default_reply="x")
     backend.register()
-    floor_overhead(args.calls), onetwo_overhead(backend, args.calls)  # warm-up
-    floors, ours = [], []
-    for _ in range(args.repeats):  # interleaved, so both see the same machine noise
-        floors.append(floor_overhead(args.calls))
-        ours.append(onetwo_overhead(backend, args.calls))
+    floors, ours = interleaved(
+        lambda: floor_overhead(args.calls),
+        lambda: onetwo_overhead(backend, args.calls),
+        args.repeats,
+    )
     floors.sort(), ours.sort()
     f_med, o_med = floors[len(floors) // 2], ours[len(ours) // 2]
 

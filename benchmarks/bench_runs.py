@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import table
+from _common import interleaved, table
 
 import onetwo
 from onetwo import ot
@@ -61,11 +61,9 @@ def main() -> None:
 
     backend = FakeBackend(default_reply="x")
     backend.register()
-    floor_per_run(args.runs), onetwo_per_run(backend, args.runs)  # warm-up
-    floors, ours = [], []
-    for _ in range(args.repeats):  # interleaved, so both see the same machine noise
-        floors.append(floor_per_run(args.runs))
-        ours.append(onetwo_per_run(backend, args.runs))
+    floors, ours = interleaved(
+        lambda: floor_per_run(args.runs), lambda: onetwo_per_run(backend, args.runs), args.repeats
+    )
     f_med, o_med = statistics.median(floors), statistics.median(ours)
     print(
         table(
