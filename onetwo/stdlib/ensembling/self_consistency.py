@@ -28,7 +28,7 @@ from typing import Any
 
 from onetwo.core import tracing
 from onetwo.core.executing import Executable, make_executable
-from onetwo.core.sampling import repeat
+from onetwo.core.sampling import repeat_and_execute
 
 __all__ = ["ExtractConsensus", "SelfConsistency"]
 
@@ -64,7 +64,7 @@ class SelfConsistency:
     @make_executable
     @tracing.trace(name="SelfConsistency")
     async def __call__(self, *args: Any, **kwargs: Any) -> list[tuple[Any, float]]:
-        outputs = await repeat(self.sampler(*args, **kwargs), self.num_samples)
+        outputs = await repeat_and_execute(self.sampler(*args, **kwargs), self.num_samples)
         buckets: dict[Hashable, list[tuple[Any, float]]] = {}
         for output in outputs:
             if not await _maybe_await(self.output_filter(output)):
