@@ -218,7 +218,7 @@ def test_safe_stream_yields_successive_results_of_the_top_level_only() -> None:
 def test_safe_stream_of_an_async_iterator_or_a_coroutine() -> None:
     async def numbers() -> AsyncIterator[int]:
         for i in range(3):
-            yield await stage(str(i))  # type: ignore[misc]
+            yield await stage(str(i))
 
     async def one() -> str:
         return await stage("c")
