@@ -10,18 +10,9 @@ Example:
     42
 """
 
-from onetwo.core.registry import (
-    Registry,
-    RegistryContext,
-    copy_registry,
-    function_registry,
-    set_registry,
-    with_current_registry,
-    with_registry,
-)
+from onetwo.core import registry
 
 __all__ = [
-    "Registry",
     "RegistryContext",
     "copy_registry",
     "function_registry",
@@ -29,3 +20,10 @@ __all__ = [
     "with_current_registry",
     "with_registry",
 ]
+
+RegistryContext = registry.RegistryContext
+copy_registry = registry.copy_registry
+function_registry = registry.function_registry
+set_registry = registry.set_registry
+with_current_registry = registry.with_current_registry
+with_registry = registry.with_registry

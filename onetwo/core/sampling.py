@@ -61,24 +61,12 @@ def under_sampling_key(key: str) -> Iterator[None]:
         _sampling_key.reset(token)
 
 
-class _Sample(Executable[T]):
-    """Copy ``index`` made by :func:`repeat`: the executable, under its own sampling key."""
-
-    __slots__ = ("_executable", "_index", "_position", "_update")
-
-    def __init__(self, executable: Executable[T], index: int, position: int, update: Any) -> None:
-        self._executable = executable
-        self._index = index
-        self._position = position
-        self._update = update
-
-    def __repr__(self) -> str:
-        return f"sample {self._index} of {self._executable!r}"
-
-    async def _run(self) -> T:
-        with under_sampling_key(sampling_key(self._index)):
-            result = await self._executable
-        return result if self._update is None else self._update(result, self._position)
+@make_executable("executable")
+async def _sample(executable: Executable[T], index: int, position: int, update: Any) -> T:
+    # Copy `index` made by `repeat`: the executable, under its own sampling key.
+    with under_sampling_key(sampling_key(index)):
+        result = await executable
+    return result if update is None else update(result, position)
 
 
 def repeat(
@@ -110,7 +98,7 @@ def repeat(
     for name, value in (("num_repeats", num_repeats), ("start_index", start_index)):
         if not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0, got {value!r}.")
-    return [_Sample(executable, start_index + i, i, update_result_fn) for i in range(num_repeats)]
+    return [_sample(executable, start_index + i, i, update_result_fn) for i in range(num_repeats)]
 
 
 def repeat_and_execute(

@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import dataclasses
 import inspect
 import threading
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
@@ -55,8 +54,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Set by `astream_updates` for its run: what `emit_delta` hands its text to.
-_delta_sink: ContextVar[Callable[[str], None] | None] = ContextVar("onetwo_deltas", default=None)
+# Set by `astream_updates` for its run: where `emit_delta` posts its updates.
+_delta_sink: ContextVar[Callable[[Update], None] | None] = ContextVar("onetwo_deltas", default=None)
 
 
 def emit_delta(text: str) -> None:
@@ -66,9 +65,9 @@ def emit_delta(text: str) -> None:
     it started); ``ot.stream_updates`` yields it as a ``delta`` update of the call's
     stage. A no-op when nobody streams the run.
     """
-    sink = _delta_sink.get()
-    if sink is not None:
-        sink(text)
+    post, node = _delta_sink.get(), tracing.current_node.get()
+    if post is not None and node is not None:
+        post(Update(node, text, partial=True, delta=True))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -108,52 +107,6 @@ class Update:
         return HTMLRenderer().render(self.stage)
 
 
-async def _pump(
-    start: Callable[[Callable[[Any], None]], Coroutine[Any, Any, None]],
-) -> AsyncGenerator[list[Any]]:
-    """Run ``start(post)`` in a task of its own; yield what it posts, as it posts it.
-
-    Each step yields the items posted since the last one, in order, as one list.
-
-    The task has its own context (what ``start`` sets is seen by the run, and no further);
-    ``post`` may be called from worker threads. Ends when the task does, raising its
-    error; closed early, it cancels the task and waits for it to unwind.
-    """
-    items: collections.deque[Any] = collections.deque()
-    ready = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop_thread = threading.get_ident()
-
-    def push(item: Any) -> None:
-        items.append(item)
-        ready.set()
-
-    def post(item: Any) -> None:
-        if threading.get_ident() == loop_thread:
-            push(item)
-        else:  # a traced sync function, or a backend, in a worker thread
-            loop.call_soon_threadsafe(push, item)
-
-    task = asyncio.create_task(start(post))
-    task.add_done_callback(lambda _: ready.set())
-    try:
-        while True:
-            if items:
-                batch = list(items)
-                items.clear()
-                yield batch
-            elif task.done():
-                task.result()  # raises the run's error, if any
-                return
-            else:
-                ready.clear()
-                await ready.wait()
-    finally:
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
 def _check(source: Any, where: str) -> None:
     if not (hasattr(source, "__aiter__") or inspect.isawaitable(source)):
         raise TypeError(
@@ -170,66 +123,86 @@ async def _last(items: AsyncIterable[Any]) -> Any:
     return item
 
 
-async def astream_updates(source: Any) -> AsyncGenerator[Update]:
-    """The updates of a run of ``source``, from async code; see the module docstring.
-
-    Raises the run's error, if it fails, after the updates that came before it.
-    """
-    _check(source, "stream_updates")
-    awaitable = _last(source) if hasattr(source, "__aiter__") else source
-
-    async def run(post: Callable[[Any], None]) -> None:
-        def on_delta(text: str) -> None:
-            node = tracing.current_node.get()
-            if node is not None:
-                post(Update(node, text, partial=True, delta=True))
-
-        tracing.stage_listener.set(
-            lambda node, value: post(Update(node, value, partial=node.end is None))
-        )
-        _delta_sink.set(on_delta)
-        post(await tracing.capture(awaitable, unwrap=True))
-
-    async with contextlib.aclosing(_pump(run)) as batches:
-        async for batch in batches:
-            for i, item in enumerate(batch):
-                if isinstance(item, Update):
-                    # When the source is one traced call, its own end is reported once, as the
-                    # final update: it is posted right before the run's Trace, which is it.
-                    if not (i + 1 < len(batch) and batch[i + 1] is item.stage):
-                        yield item
-                elif item.error is not None:
-                    raise item.error
-                else:
-                    yield Update(item, item.outputs, final=True)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Result:
     value: Any
 
 
-async def astream_results(source: Any) -> AsyncGenerator[Any]:
-    """The successive results of a run of ``source``, from async code; see the module docstring."""
-    _check(source, "safe_stream")
+async def _stream(source: Any, updates: bool) -> AsyncGenerator[Any]:
+    # The run goes on in a task of its own, posting what it produces to `items`.
+    items: collections.deque[Any] = collections.deque()
+    ready = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
 
-    async def run(post: Callable[[Any], None]) -> None:
-        if hasattr(source, "__aiter__"):
+    def push(item: Any) -> None:
+        items.append(item)
+        ready.set()
+
+    def post(item: Any) -> None:
+        if threading.get_ident() == loop_thread:
+            push(item)
+        else:  # a traced sync function, or a backend, in a worker thread
+            loop.call_soon_threadsafe(push, item)
+
+    async def run() -> None:
+        # This task has its own context: what it sets is seen by the run, and no further.
+        if updates:
+            tracing.stage_listener.set(lambda n, v: post(Update(n, v, partial=n.end is None)))
+            _delta_sink.set(post)
+            awaitable = _last(source) if hasattr(source, "__aiter__") else source
+            post(await tracing.capture(awaitable, unwrap=True))
+        elif hasattr(source, "__aiter__"):
             async for item in source:
                 post(item)
         else:
             partial_results.set([source, post])
             post(_Result(await source))
 
+    task = asyncio.create_task(run())
+    task.add_done_callback(lambda _: ready.set())
     last: Any = _Result
-    async with contextlib.aclosing(_pump(run)) as batches:
-        async for batch in batches:
-            for item in batch:
-                if not isinstance(item, _Result):
-                    last = item
+    try:
+        while items or not task.done():
+            if not items:
+                ready.clear()
+                await ready.wait()
+                continue
+            item = items.popleft()
+            if isinstance(item, Update):
+                # When the source is one traced call, its own end is reported once, as the
+                # final update: it is posted right before the run's Trace, which is it.
+                if not (items and items[0] is item.stage):
                     yield item
-                elif item.value is not last:  # a generator's result is its last value, yielded
-                    yield item.value
+            elif isinstance(item, tracing.Trace):
+                if item.error is not None:
+                    raise item.error
+                yield Update(item, item.outputs, final=True)
+            elif not isinstance(item, _Result):
+                last = item
+                yield item
+            elif item.value is not last:  # a generator's result is its last value, yielded
+                yield item.value
+        task.result()  # the run's error, if any
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def astream_updates(source: Any) -> AsyncGenerator[Update]:
+    """The updates of a run of ``source``, from async code; see the module docstring.
+
+    Raises the run's error, if it fails, after the updates that came before it.
+    """
+    _check(source, "stream_updates")
+    return _stream(source, updates=True)
+
+
+def astream_results(source: Any) -> AsyncGenerator[Any]:
+    """The successive results of a run of ``source``, from async code."""
+    _check(source, "safe_stream")
+    return _stream(source, updates=False)
 
 
 class UpdateStream(Iterator[T], Generic[T]):
@@ -297,7 +270,6 @@ def stream_updates(source: Any, *, enable_batching: bool = True) -> UpdateStream
         >>> for update in ot.stream_updates(strategy("Q")):   # doctest: +SKIP
         ...     print(update.name, update.value)
     """
-    _check(source, "stream_updates")
     return UpdateStream(astream_updates(source), source, enable_batching)
 
 
@@ -309,7 +281,6 @@ def safe_stream(source: Any, *, enable_batching: bool = True) -> UpdateStream[An
         ...     for partial in results:
         ...         print(partial)
     """
-    _check(source, "safe_stream")
     return UpdateStream(astream_results(source), source, enable_batching)
 
 

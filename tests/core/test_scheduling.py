@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,19 +159,6 @@ def test_without_ipywidgets_the_bar_is_plain_text_and_jupyter_shows_no_warning(
     shown = "".join(o.get("text", "") for o in notebook.cells[0].outputs)
     assert "items" in shown and "3/3" in shown
     assert "IProgress" not in shown and "Warning" not in shown
-
-
-def test_failures_returned_by_par_iter_keep_their_traceback() -> None:
-    @ot.make_executable
-    def compute(s: str) -> str:
-        if s == "bad":
-            raise ValueError(s)
-        return s + " done"
-
-    results = ot.run(ot.par_iter([compute("a"), compute("bad")], return_exceptions=True))
-    assert results[0] == "a done" and isinstance(results[1], ValueError)
-    assert "in compute" in results[1].__notes__[0]
-    assert "in compute" in "".join(traceback.format_exception(results[1]))
 
 
 def test_nested_parallelism() -> None:
