@@ -175,7 +175,7 @@ class FunctionExecutable(Executable[T]):
         spec = self._spec
         args, kwargs = await resolve_arguments(self._args, self._kwargs, spec)
         streamed = partial_results.get()
-        report = streamed[1] if streamed is not None and streamed[0] is self else None
+        report = streamed[1] if streamed is not None and streamed[0] is self else _ignore
         fn = spec.fn
         kind = spec.kind
         if kind == _ASYNC:
@@ -185,20 +185,22 @@ class FunctionExecutable(Executable[T]):
         elif kind == _ASYNC_GEN:
             result = None
             async for result in fn(*args, **kwargs):  # the last value yielded is the result
-                if report is not None:
-                    report(result)
+                report(result)
         else:
             result = None
             for result in fn(*args, **kwargs):
-                if report is not None:
-                    report(result)
+                report(result)
         # A strategy may return an executable (e.g. `return llm.generate_text(p)`), streamed
         # in its place, or a coroutine: run it.
         while isinstance(result, Executable) or inspect.iscoroutine(result):
-            if report is not None:
+            if report is not _ignore:
                 streamed[0] = result  # type: ignore[index]
             result = await result
         return result
+
+
+def _ignore(value: Any) -> None:
+    """Where the partial results of an executable nobody streams go."""
 
 
 async def resolve_arguments(

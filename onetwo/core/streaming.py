@@ -35,7 +35,7 @@ import inspect
 import threading
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from onetwo.core import tracing
 from onetwo.core.executable import partial_results
@@ -205,7 +205,7 @@ def astream_results(source: Any) -> AsyncGenerator[Any]:
     return _stream(source, updates=False)
 
 
-class UpdateStream(Iterator[T], Generic[T]):
+class UpdateStream(Iterator[T]):
     """A stream of a run, as a synchronous iterator; see the module docstring.
 
     After the last item, ``result`` (also ``value``, its name in the reference OneTwo)
@@ -228,9 +228,6 @@ class UpdateStream(Iterator[T], Generic[T]):
 
     def __repr__(self) -> str:
         return f"UpdateStream({self._source!r:.80}, {self._state})"
-
-    def __iter__(self) -> UpdateStream[T]:
-        return self
 
     def __next__(self) -> T:
         if self._state != "running":
