@@ -29,7 +29,7 @@ import pydantic
 
 from onetwo.builtins.formatting import Formatter, get_formatter
 from onetwo.builtins.settings import ModelSettings, merge
-from onetwo.core import sampling
+from onetwo.core import sampling, streaming
 from onetwo.core.builtin import Builtin, builtin, check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 from onetwo.errors import ConfigurationError, OutputParseError
@@ -47,6 +47,7 @@ __all__ = [
     "reset_defaults",
     "score_text",
     "select",
+    "stream_text",
     "tokenize",
 ]
 
@@ -67,6 +68,25 @@ async def generate_text(
     latency, log-probs).
     """
     raise NotImplementedError
+
+
+@builtin
+async def stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
+    """Complete ``prompt`` like ``generate_text``, sending the text as it arrives.
+
+    The pieces reach ``ot.stream_updates`` as token deltas; the result is the whole text.
+    A backend without native streaming sends it as one piece when the call ends.
+    """
+    raise NotImplementedError
+
+
+@stream_text.default_implementation
+async def _stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
+    text: str = await generate_text(prompt, **settings)
+    emit_delta = getattr(streaming, "emit_delta", None)  # None until the channel lands
+    if emit_delta is not None:
+        emit_delta(text)
+    return text
 
 
 @builtin

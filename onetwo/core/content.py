@@ -7,7 +7,7 @@ role it belongs to). A chat is a list of :class:`Message` s.
 Example:
     >>> from onetwo.core.content import Message, PredefinedRole, ChunkList
     >>> Message(PredefinedRole.USER, "Hi!")
-    Message(role=<PredefinedRole.USER: 'user'>, content='Hi!')
+    Message(role=<PredefinedRole.USER: 'user'>, content='Hi!', tool_call_id=None)
     >>> str(ChunkList(["Q: ", "2+2?"]))
     'Q: 2+2?'
 """
@@ -23,11 +23,15 @@ __all__ = ["Chunk", "ChunkList", "ContentType", "Message", "PredefinedRole", "Ro
 
 
 class PredefinedRole(enum.StrEnum):
-    """The standard chat roles. ``MODEL`` is what OpenAI calls ``assistant``."""
+    """The standard chat roles. ``MODEL`` is what OpenAI calls ``assistant``.
+
+    ``TOOL`` carries a tool's result back to the model (with the call's ``tool_call_id``).
+    """
 
     USER = "user"
     MODEL = "model"
     SYSTEM = "system"
+    TOOL = "tool"
 
     def __str__(self) -> str:
         return self.value
@@ -161,10 +165,14 @@ def _join(content: str | bytes | ChunkList, chunk: Chunk) -> str | ChunkList:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Message:
-    """One chat turn: who speaks (``role``) and what they say (``content``)."""
+    """One chat turn: who speaks (``role``) and what they say (``content``).
+
+    A ``TOOL`` message answers the model's tool call whose id is ``tool_call_id``.
+    """
 
     role: Role
     content: str | bytes | ChunkList
+    tool_call_id: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.role, str) and not isinstance(self.role, PredefinedRole):
