@@ -212,7 +212,7 @@ def test_chat_on_a_text_model_formats_the_roles_and_continues_a_model_prefix() -
     backend.register()
     prompt = c.user("Capital of France?") + c.model("The capital is") + c.chat()
     assert ot.run(prompt) == "Capital of France?The capital isParis."
-    assert backend.prompts == ["**User**: Capital of France?\n**Model**: The capital is"]
+    assert backend.prompts == ["Task: Capital of France?\nAnswer: The capital is"]
 
 
 def test_generated_text_inside_a_role_gets_that_role() -> None:
@@ -232,7 +232,7 @@ def test_instruct_sends_the_text_so_far_and_appends_prefix_and_answer() -> None:
     backend.register()
     prompt = "Capital of " + c.f("{country}") + "?" + c.instruct(assistant_prefix="It is")
     assert ot.run(prompt(country="France")) == "Capital of France?It isParis."
-    assert backend.prompts == ["**User**: Capital of France?\n**Model**: It is"]
+    assert backend.prompts == ["Task: Capital of France?\nAnswer: It is"]
 
 
 def test_select_keeps_the_likeliest_branch_and_its_variables() -> None:
