@@ -47,10 +47,9 @@ def test_chat_formats_every_role_and_passes_options() -> None:
     ]
     text, details = ot.run(llm.chat(messages, temperature=0.2, include_details=True))
     assert text == "ok" and details["finish_reason"] == "stop"
-    rules = 'Actor "Model" needs to obey the following rules when generating the messages below'
-    assert backend.prompts == [
-        f"**System**: {rules}:\nBe brief.\n**User**: Hi\n**Model**: Hello\n**User**: Bye\n**Model**:"
-    ]
+    rules = 'Actor "Model" needs to obey the following rules when generating the messages below:'
+    turns = "**User**: Hi\n**Model**: Hello\n**User**: Bye\n**Model**:"
+    assert backend.prompts == [f"**System**: {rules}\nBe brief.\n{turns}"]
     assert backend.calls[0].arguments["temperature"] == 0.2
     with pytest.raises(TypeError, match="list of Message"):
         ot.run(llm.chat("not messages"))  # type: ignore[arg-type]
