@@ -47,6 +47,6 @@ def test_bad_content_is_a_type_error_naming_the_value() -> None:
     with pytest.raises(
         TypeError, match=r"Chunk content must be str, bytes or a PIL\.Image\.Image, got int"
     ):
-        Chunk(3)  # type: ignore[arg-type]
+        Chunk(3)
     with pytest.raises(TypeError, match="cannot make prompt chunks from float"):
         ChunkList([1.5])  # type: ignore[list-item]
