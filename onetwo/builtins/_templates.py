@@ -46,7 +46,8 @@ class _Sandbox(SandboxedEnvironment):
             )
         if too_big:
             raise SecurityError(
-                f"{left!r:.20} {operator} {right!r:.20} exceeds {MAX_OUTPUT:,} characters"
+                f"{left!r:.20} {operator} {right!r:.20} would exceed {MAX_OUTPUT:,} "
+                "characters; build long text outside the template"
             )
         return super().call_binop(context, operator, left, right)
 
@@ -96,7 +97,9 @@ class TemplatePart(Part):
             async for piece in self._template.generate_async(variables):
                 size += len(piece)
                 if size > MAX_OUTPUT:
-                    raise SecurityError(f"the output exceeds {MAX_OUTPUT:,} characters")
+                    raise SecurityError(
+                        f"the output exceeds {MAX_OUTPUT:,} characters; use a shorter template"
+                    )
                 context.append(piece)
         except TemplateError:
             raise  # from a template run inside this one: it already names its line

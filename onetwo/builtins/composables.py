@@ -111,7 +111,10 @@ def _format(context: Context, text: str) -> str:
                     value = _FORMATTER.convert_field(value, conversion)
                 spec = spec or ""
                 if "{" in spec or any(int(n) > _MAX_WIDTH for n in re.findall(r"\d+", spec)):
-                    raise ValueError(f"the format spec {spec!r} is nested or too wide")
+                    raise ValueError(
+                        f"the format spec {spec!r} is nested or wider than {_MAX_WIDTH}; use "
+                        "a plain one such as {n:>8}"
+                    )
                 pieces.append(format(value, spec))
     except (KeyError, IndexError, ValueError, TypeError) as e:
         cause = e.args[0] if isinstance(e, KeyError) else e  # KeyError: the context's message
