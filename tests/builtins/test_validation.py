@@ -77,6 +77,12 @@ BAD_CALLS: list[tuple[Callable[[], Any], str, str]] = [
     (lambda: c.f("{m.__class__}")(m=1), "{m.__class__}", "variable name"),
     (lambda: c.f("{x:>999999999}")(x=1), "format spec", "'>999999999'"),
     (lambda: c.j("{{ 'a' * 10**8 }}"), "'a' * 100000000", "1,000,000"),
+    (lambda: c.j("{{ 2 ** (10**8) }}"), "2 ** 100000000", "1,000,000"),
+    (
+        lambda: c.j("{% for i in range(10**5) %}{{ 'abcdefghijk' }}{% endfor %}"),
+        "output",
+        "1,000,000",
+    ),
     (lambda: formatting.get_formatter("fancy"), "formatter", "'fancy'"),
     (lambda: formatting.DefaultFormatter().format([Message("narrator", "x")]), "role", "narrator"),
 ]
