@@ -136,9 +136,12 @@ class Builtin(Generic[P, T]):
         return impl
 
     def configure(self, impl: Callable[..., Any], /, **defaults: Any) -> None:
-        """Bind ``impl`` (with default values for any parameters it takes) in the registry."""
+        """Bind ``impl`` in the current registry, with default argument values.
+
+        The defaults may be for the builtin's parameters or for ``impl``'s own ones.
+        """
         binding = Binding.of(impl, defaults)
-        _check_defaults(self.name, binding, defaults)
+        self._check_defaults(binding, defaults)
         current_registry()[self.name] = binding
 
     def update(self, **defaults: Any) -> None:
@@ -149,8 +152,13 @@ class Builtin(Generic[P, T]):
             if self._default_binding is None:
                 raise self._not_configured()
             binding = self._default_binding
-        _check_defaults(self.name, binding, defaults)
+        self._check_defaults(binding, defaults)
         registry[self.name] = binding.with_defaults(**defaults)
+
+    def _check_defaults(self, binding: Binding, defaults: Mapping[str, Any]) -> None:
+        # The builtin's parameters, and those only the implementation has.
+        allowed = self._params | (binding.accepts or frozenset())
+        check_arguments(self.name, defaults, allowed, _NO_DEFAULT)
 
     def reset_defaults(self) -> None:
         """Drop the configured defaults, keeping the implementation."""
@@ -200,11 +208,6 @@ class Builtin(Generic[P, T]):
             self._fills.clear()
         self._fills[id(binding)] = entry = (binding, fill)
         return entry
-
-
-def _check_defaults(name: str, binding: Binding, defaults: Mapping[str, Any]) -> None:
-    if binding.accepts is not None:  # else it takes **kwargs: any name may be meant for it
-        check_arguments(name, defaults, binding.accepts, _NO_DEFAULT)
 
 
 def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:

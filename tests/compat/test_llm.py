@@ -47,8 +47,8 @@ def test_configure_takes_defaults_for_the_implementation_s_own_parameters() -> N
     assert ot.run(llm.generate_text("a")) == "bold:a"
     llm.generate_text.update(style="italic")
     assert ot.run(llm.generate_text("a")) == "italic:a"
-    with pytest.raises(TypeError, match=r"no parameter\(s\) \['temperature'\]"):
-        llm.generate_text.configure(generate, temperature=0.5)  # generate does not take it
+    with pytest.raises(TypeError, match=r"no parameter\(s\) \['tempreature'\]"):
+        llm.generate_text.configure(generate, tempreature=0.5)  # a typo
 
 
 @pytest.mark.parametrize(
