@@ -58,7 +58,6 @@ _ENV = _Sandbox(
 )
 # jinja2 names the frames of string templates "<template>" when it rewrites tracebacks.
 _FRAME_FILENAME = "<template>"
-_TYPES = llm.OBJECT_TYPES
 _UNDEFINED = re.compile(r"^'(\w+)' is undefined$")
 
 
@@ -127,9 +126,8 @@ class _Functions:
         return [options[i] for i in await llm.rank(self.context.prompt, options, top_k)]
 
     async def generate_object(self, cls: Any, **options: Any) -> Any:
-        """A value of type ``cls``: a class passed as an input, or a name in ``_TYPES``."""
-        if isinstance(cls, str):
-            cls = _type_named(cls)
+        """A value of type ``cls``: a class passed as an input, or a name of
+        ``llm.OBJECT_TYPES`` (the only strings ``llm.generate_object`` takes)."""
         return await llm.generate_object(self.context.prompt, cls, **options)
 
     def store(self, name: str, value: Any) -> Any:
@@ -140,19 +138,6 @@ class _Functions:
     def input(self, name: str) -> Any:
         """An input, or a value stored so far (also earlier in this template)."""
         return self.context[name]
-
-
-def _type_named(name: str) -> type:
-    # Never hand the string itself on: pydantic would evaluate it as a forward reference,
-    # i.e. run it as Python, outside the sandbox.
-    try:
-        return _TYPES[name]
-    except KeyError:
-        raise TypeError(
-            f"generate_object({name!r}): a type is named by one of {sorted(_TYPES)}; pass "
-            f"any other class as an input, e.g. prompt(Answer=Answer), then write "
-            "generate_object(Answer)."
-        ) from None
 
 
 def _error(name: str, line: int | None, cause: str) -> TemplateError:

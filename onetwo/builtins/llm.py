@@ -82,7 +82,8 @@ _RULES: dict[str, Rule] = {
     "tokens": (_all(int), "a list of int token ids"),
     "cls": (
         lambda v: not isinstance(v, str),
-        f"a type or one of {sorted(OBJECT_TYPES)} (never run as Python)",
+        f"a type or one of {sorted(OBJECT_TYPES)} (never run as Python); pass the class "
+        "itself (in a template: as an input, prompt(Answer=Answer))",
     ),
 }
 

@@ -260,7 +260,7 @@ ESCAPES = {
 @pytest.mark.parametrize("source", ESCAPES.values(), ids=ESCAPES.keys())
 def test_the_sandbox_holds_against_known_escapes(source: str) -> None:
     FakeBackend(default_reply="1").register()
-    with pytest.raises(TemplateError, match=r"SecurityError|TypeError: generate_object"):
+    with pytest.raises(TemplateError, match=r"SecurityError|generate_object: cls must be"):
         ot.run(c.j(source))
     assert not hasattr(builtins, "onetwo_escaped")
 
@@ -268,7 +268,7 @@ def test_the_sandbox_holds_against_known_escapes(source: str) -> None:
 def test_generate_object_takes_a_type_by_name_or_as_an_input() -> None:
     FakeBackend(default_reply="[1, 2]").register()
     assert ot.run(c.j("{{ generate_object('list') | sum }}")) == "3"
-    with pytest.raises(TemplateError, match=r"named by one of \['bool', 'dict'.*prompt\(Answer="):
+    with pytest.raises(TemplateError, match=r"one of \['bool', 'dict'.*prompt\(Answer="):
         ot.run(c.j("{{ generate_object('Answer') }}"))
 
 
