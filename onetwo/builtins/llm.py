@@ -32,6 +32,7 @@ from onetwo.builtins.settings import RULES, ModelSettings, Rule, check_setting, 
 from onetwo.core import sampling, streaming
 from onetwo.core.builtin import Builtin, builtin, check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole
+from onetwo.core.executing import Executable
 from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
@@ -90,14 +91,25 @@ _RULES: dict[str, Rule] = {
 
 def _check(where: str, name: str, value: Any) -> Any:
     """The LLM builtins' argument check; ``cls`` may name a type of ``OBJECT_TYPES``."""
+    if isinstance(value, Executable):  # it runs before the call; its result is not checked
+        return value
     if name == "cls" and isinstance(value, str) and value in OBJECT_TYPES:
         return OBJECT_TYPES[value]  # a string is never run as Python
     return check_setting(where, name, value, _RULES)
 
 
+def _check_text(where: str, name: str, value: Any) -> Any:
+    if type(value) is str:  # the usual prompt: checked at every call, so first
+        return value
+    return _check(where, name, value)
+
+
+_CHECKS = {**dict.fromkeys(_RULES, _check), "prompt": _check_text, "content": _check_text}
+
+
 def _builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
-    """An LLM builtin whose arguments are checked when it is called (by ``_check``)."""
-    return Builtin(stub, checks=dict.fromkeys(_RULES, _check))
+    """An LLM builtin whose arguments are checked when it is called (by ``_CHECKS``)."""
+    return Builtin(stub, checks=_CHECKS)
 
 
 @_builtin

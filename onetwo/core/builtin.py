@@ -56,7 +56,7 @@ class Builtin(Generic[P, T]):
     Attributes:
         name: the registry key, e.g. ``"llm.generate_text"``.
         checks: by parameter name, what validates an argument when the builtin is called
-            (values that are executables are not checked).
+            (it lets executables through: their results are not checked).
     """
 
     def __init__(
@@ -111,10 +111,11 @@ class Builtin(Generic[P, T]):
         for name in self._required:
             if name not in given:
                 raise TypeError(f"{self.name}() is missing the required argument {name!r}.")
-        if self.checks:
+        checks = self.checks
+        if checks:
             for name, value in given.items():
-                check = self.checks.get(name)
-                if check is not None and value is not None and not isinstance(value, Executable):
+                check = checks.get(name)
+                if check is not None and value is not None:
                     given[name] = check(self.name, name, value)
         return BuiltinCall(self, given)
 
