@@ -1,8 +1,9 @@
 """Chat content: messages with roles, and prompts made of chunks.
 
 A prompt is either a plain ``str`` or a :class:`ChunkList`, a sequence of
-:class:`Chunk` s (text, or bytes such as an image, each optionally tagged with the chat
-role it belongs to). A chat is a list of :class:`Message` s.
+:class:`Chunk` s (text, bytes with a MIME type, or a ``PIL.Image.Image``; each optionally
+tagged with the chat role it belongs to). A chat is a list of :class:`Message` s. Bad
+content raises ``InvalidArgumentError``, a ``TypeError`` and ``ValueError`` both.
 
 Example:
     >>> from onetwo.core.content import Message, PredefinedRole, ChunkList
