@@ -163,7 +163,7 @@ def _describe(error: Exception) -> str:
             var = match.group(1)
             return (
                 f"{var!r} is undefined. Pass it as an input, e.g. prompt({var}=...); "
-                f"for a value stored in this template, use input({var!r})."
+                f"for a value stored in this template, use input({var!r}) or __vars__.{var}."
             )
     text = error.args[0] if isinstance(error, KeyError) and error.args else error
     return f"{type(error).__name__}: {text}"
