@@ -213,7 +213,8 @@ def test_an_undefined_variable_names_the_line_and_how_to_pass_it() -> None:
     assert info.value.line == 3
     assert str(info.value) == (
         "template 'qa', line 3: 'answr' is undefined. Pass it as an input, e.g. "
-        "prompt(answr=...); for a value stored in this template, use input('answr')."
+        "prompt(answr=...); for a value stored in this template, use input('answr') or "
+        "__vars__.answr."
     )
 
 
