@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from onetwo.core.builtin import check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole, Role
 from onetwo.errors import InvalidArgumentError
 
@@ -124,27 +125,15 @@ class DefaultFormatter(Formatter):
     (the name shown for each role, e.g. ``{PredefinedRole.MODEL: "Assistant"}``).
     """
 
-    def __init__(
-        self,
-        kwargs: Mapping[str, Any] | None = None,
-        *,
-        use_fewshots: bool = False,
-        fewshots: Sequence[tuple[str, str]] | None = None,
-        role_map: Mapping[Role, str] | None = None,
-    ) -> None:
-        super().__init__(kwargs)
-        options: dict[str, Any] = {
-            "use_fewshots": use_fewshots,
-            "fewshots": fewshots,
-            "role_map": role_map,
-        }
-        options.update(self._kwargs)
-        fewshots = options["fewshots"]
-        if fewshots is None and options["use_fewshots"]:
+    def __init__(self, kwargs: Mapping[str, Any] | None = None, **options: Any) -> None:
+        super().__init__({**(kwargs or {}), **options})
+        check_arguments("DefaultFormatter", self._kwargs, ("fewshots", "role_map", "use_fewshots"))
+        fewshots = self._kwargs.get("fewshots")
+        if fewshots is None and self._kwargs.get("use_fewshots"):
             fewshots = [("Write me a palindrome.", "Level")]
-        self._fewshots = list(fewshots or ())
+        self._fewshots: list[tuple[str, str]] = list(fewshots or ())
         self._role_map: dict[Role, str] = {r: r.value.capitalize() for r in PredefinedRole}
-        self._role_map.update(options["role_map"] or {})
+        self._role_map.update(self._kwargs.get("role_map") or {})
 
     @property
     def role_map(self) -> Mapping[Role, str]:

@@ -84,6 +84,7 @@ BAD_CALLS: list[tuple[Callable[[], Any], str, str]] = [
         "1,000,000",
     ),
     (lambda: formatting.get_formatter("fancy"), "formatter", "'fancy'"),
+    (lambda: formatting.DefaultFormatter(use_fewshot=True), "DefaultFormatter", "use_fewshot"),
     (lambda: formatting.DefaultFormatter().format([Message("narrator", "x")]), "role", "narrator"),
 ]
 
