@@ -265,3 +265,15 @@ def test_stream_updates_carries_the_text_deltas_of_running_calls() -> None:
     assert ot.run(llm.generate_text("sky?")) == "The sky is blue"
     first = next(iter(ot.stream_updates(llm.generate_text("again"))))
     assert repr(first) == "Update('llm.generate_text' delta: 'The')"
+
+
+def test_stream_text_without_native_streaming_arrives_as_one_delta() -> None:
+    FakeBackend(default_reply="The sky is blue").register()
+    with ot.stream_updates(llm.stream_text("sky?")) as updates:
+        seen = [(u.name, u.delta, u.final) for u in updates]
+    assert seen == [
+        ("llm.generate_text", False, False),  # the call it falls back on
+        ("llm.stream_text", True, False),  # its whole text, as one delta
+        ("llm.stream_text", False, True),
+    ]
+    assert updates.result == "The sky is blue"
