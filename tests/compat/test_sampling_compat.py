@@ -108,3 +108,18 @@ def test_round_robin_sampler_takes_turns_from_start_index() -> None:
         ("test-1", "4"),
         ("test-2", "5"),
     ]
+
+
+def test_tutorial_self_consistency_over_a_repeated_sampler() -> None:
+    # cot_sc = SelfConsistency(sampler=sampling.Repeated(strategy), bucketizer=..., num_samples=)
+    from onetwo.stdlib.ensembling.self_consistency import SelfConsistency
+
+    answers = ["5", "6", "5", "5", "7"]
+    FakeBackend(
+        default_reply=lambda p, **_: answers[int(sampling.current_sampling_key())]
+    ).register()
+    strategy = executing.make_executable(lambda question: llm.generate_text(question))
+    cot_sc = SelfConsistency(
+        sampler=sampling.Repeated(strategy), bucketizer=lambda x: x, num_samples=5
+    )
+    assert executing.run(cot_sc("q")) == [("5", 0.6), ("6", 0.2), ("7", 0.2)]
