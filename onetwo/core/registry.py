@@ -217,22 +217,13 @@ class RegistryContext:
         self._token = None
 
 
-class _WithRegistry(Executable[T]):
-    __slots__ = ("_executable", "_registry")
-
-    def __init__(self, executable: Executable[T], registry: Registry | None) -> None:
-        self._executable = executable
-        self._registry = registry
-
-    def __repr__(self) -> str:
-        return f"with_registry({self._executable!r})"
-
-    async def _run(self) -> T:
-        token = _override.set(self._registry)
-        try:
-            return await self._executable
-        finally:
-            _override.reset(token)
+@make_executable("executable")
+async def _under_registry(executable: Executable[T], registry: Registry) -> T:
+    token = _override.set(registry)
+    try:
+        return await executable
+    finally:
+        _override.reset(token)
 
 
 def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
@@ -243,7 +234,7 @@ def with_registry(executable: Executable[T], registry: Registry) -> Executable[T
     if not isinstance(executable, Executable):
         raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")
     _check_registry("with_registry", registry)
-    return _WithRegistry(executable, registry)
+    return _under_registry(executable, registry)
 
 
 def _check_registry(where: str, registry: Any) -> None:
