@@ -15,8 +15,10 @@ Every request goes one way, :meth:`RemoteBackend._call`::
     _on_loop(                          # runtime.on_runtime: where clients and limits live
         retry policy(                  # tenacity, entered only after a failed attempt
             rate limiter slot(         # skipped when unlimited
-                SDK request            # whose httpx hook is the network guard
-            ) -> error mapping         # SDK exceptions become onetwo's
+                timeout(               # one deadline for the whole attempt
+                    SDK request        # whose httpx hook is the network guard
+                ) -> answer check      # a text or the wrong shape is a BackendError
+            ) -> error mapping         # SDK exceptions become onetwo's, keys redacted
         )
     )
 
@@ -31,23 +33,40 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack
 
+import pydantic
+
 from onetwo.backends import network
-from onetwo.backends._common import Secret, object_schema, parse_json, turns
+from onetwo.backends._common import (
+    Secret,
+    answer_problem,
+    object_schema,
+    parse_json,
+    redact,
+    split_url,
+    turns,
+)
 from onetwo.backends._ratelimit import RateLimiter
 from onetwo.backends._retry import RetryPolicy
-from onetwo.backends._settings import takes_settings
+from onetwo.backends._settings import check_options, takes_settings
 from onetwo.builtins import llm
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import batching, caching, runtime
 from onetwo.core.backend import Backend
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.core.content import ChunkList, Message
-from onetwo.errors import BackendError, ConfigurationError
+from onetwo.errors import (
+    BackendError,
+    BackendHTTPError,
+    BackendTimeout,
+    ConfigurationError,
+    OneTwoError,
+)
 
 if TYPE_CHECKING:
     from onetwo.core.caching import CallCache
@@ -88,13 +107,16 @@ class RemoteBackend(Backend, Generic[Client]):
         **options: the :class:`RemoteOptions`:
 
             * ``api_key``: the key; default: the first of :attr:`key_env` that is set.
-            * ``base_url``: the server; default :attr:`default_url`.
+            * ``base_url``: the server; default :attr:`default_url`. A key in its
+              userinfo or query reaches the server only: reprs and the cache identity
+              show ``***`` (:func:`~onetwo.backends._common.split_url`).
             * ``embedding_model``: the model for ``embed`` (default ``model``).
             * ``embed_batch_size``: most inputs per embeddings request (concurrent
               ``embed`` calls are batched; default 32).
             * ``cache``: a ``CallCache``, a folder, or ``None``.
-            * ``timeout``: seconds per attempt before
-              :class:`~onetwo.errors.BackendTimeout` (default 60).
+            * ``timeout``: seconds per attempt, the whole of it (connecting, sending,
+              reading every byte), before :class:`~onetwo.errors.BackendTimeout`
+              (default 60); a server trickling its answer cannot stretch it.
             * ``retry``: the :class:`RetryPolicy` (default: 5 attempts, 0.5 s initial
               backoff).
             * ``requests_per_second``, ``max_concurrency``: limits for the process
@@ -125,10 +147,13 @@ class RemoteBackend(Backend, Generic[Client]):
                 f"{type(self).__name__}() got unexpected argument(s) {unknown}; besides "
                 f"its own, it takes {sorted(_OPTIONS)}."
             )
+        check_options(type(self).__name__, model=model, **options)
         super().__init__(model=model, cache=options.get("cache"))
         self.settings: ModelSettings = merge(options)
         base_url = options.get("base_url")
-        self.base_url = base_url.rstrip("/") if base_url else None
+        # What the client is given, what may be shown, the credentials the URL carried.
+        self._url, self.base_url, self._url_args = split_url(base_url) if base_url else ("", "", {})
+        self._url, self.base_url = self._url.rstrip("/"), self.base_url.rstrip("/")
         self.embedding_model = options.get("embedding_model") or model
         self.embed_batch_size = options.get("embed_batch_size", 32)
         self.timeout = options.get("timeout", 60.0)
@@ -197,7 +222,9 @@ class RemoteBackend(Backend, Generic[Client]):
     # --- the request path -----------------------------------------------------------
 
     async def _base_url(self) -> str | None:
-        return self.base_url
+        """Where requests go (``None``: the SDK's default), without the credentials a
+        ``base_url`` carried: those reach the httpx client on their own."""
+        return self._url or None
 
     def _key(self) -> str:
         if self._api_key is not None:
@@ -205,6 +232,7 @@ class RemoteBackend(Backend, Generic[Client]):
         for name in self.key_env:
             value = os.environ.get(name)
             if value:
+                self._api_key = Secret(value)  # so that errors and logs are redacted of it
                 return value
         raise self._no_key()
 
@@ -222,7 +250,8 @@ class RemoteBackend(Backend, Generic[Client]):
         if client is None:
             url = base_url or self.default_url
             network.check_url(url)
-            client = clients[base_url] = self._make_client(base_url, network.httpx_args(url))
+            http_args = {**network.httpx_args(url), **self._url_args}
+            client = clients[base_url] = self._make_client(base_url, http_args)
         return client
 
     async def _close_all(self, clients: dict[str | None, Client]) -> None:
@@ -241,24 +270,56 @@ class RemoteBackend(Backend, Generic[Client]):
     async def _send(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
         client = await self._client()
         try:  # the first attempt, with no retry machinery in its way
-            return await self._attempt(client, send)
+            return await self._attempt(what, client, send)
         except Exception as e:
             return await self.retry.call(
-                lambda: self._attempt(client, send), what=lambda: f"{self!r} {what}", failed=e
+                lambda: self._attempt(what, client, send),
+                what=lambda: f"{self!r} {what}",
+                failed=e,
             )
 
-    async def _attempt(self, client: Client, send: Callable[[Client], Awaitable[T]]) -> T:
+    async def _attempt(
+        self, what: str, client: Client, send: Callable[[Client], Awaitable[T]]
+    ) -> T:
         try:
             limiter = self.rate_limiter
             if limiter.unlimited:
-                return await send(client)
+                return await self._whole(what, send(client))
             async with limiter.slot():
-                return await send(client)
+                return await self._whole(what, send(client))
         except Exception as e:
             error = self._map_error(e)
+            if isinstance(error, pydantic.ValidationError | json.JSONDecodeError):
+                error = BackendError(f"{self!r} {what}: the answer is not the API's JSON: {e}")
+            if not isinstance(error, OneTwoError):
+                raise
+            # A server may echo a key in its error, an SDK put the URL's into its text.
+            error.args = redact(error.args)
+            if isinstance(error, BackendHTTPError):
+                error.body = redact(error.body)
             if error is e:
                 raise
-            raise error from e
+            raise error from (e if redact(str(e)) == str(e) else None)
+
+    async def _whole(self, what: str, request: Awaitable[T]) -> T:
+        """The answer to ``request`` within :attr:`timeout`, for the whole attempt
+        (connecting, sending, every byte of the answer), checked for the API's shape."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                answer = await request
+        except TimeoutError:
+            raise BackendTimeout(
+                f"{self!r} {what}: no complete answer within timeout={self.timeout:g}s (the "
+                "whole attempt: connecting, sending and reading every byte). Pass a larger "
+                "timeout= for long generations."
+            ) from None
+        problem = answer_problem(what, answer)
+        if problem:
+            raise BackendError(
+                f"{self!r} {what}: the server answered with {problem}. Check that base_url "
+                "is the API's root (for OpenAI-compatible servers it usually ends in /v1)."
+            )
+        return answer
 
     # --- the builtins -----------------------------------------------------------------
 
@@ -269,8 +330,12 @@ class RemoteBackend(Backend, Generic[Client]):
     ) -> Any:
         """Continue ``prompt``; ``(text, details)`` with ``include_details``."""
         settings = merge(self.settings, settings)
-        [result] = await self._complete(str(prompt), 1, include_details, settings)
-        return result
+        results = await self._complete(str(prompt), 1, include_details, settings)
+        if len(results) != 1:
+            raise BackendError(
+                f"{self!r}: asked for one completion, the server returned {len(results)}."
+            )
+        return results[0]
 
     # The server applies its own chat template: a formatter changes nothing, so it is
     # left out of the key (and may be any object).

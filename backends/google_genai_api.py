@@ -37,6 +37,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from onetwo.backends._common import details, http_error, usage
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
+from onetwo.backends._settings import check_options
 from onetwo.builtins.settings import ModelSettings
 from onetwo.core import caching, tracing
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
@@ -74,6 +75,7 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
         embedding_dimensions: int | None = None,
         **options: Unpack[RemoteOptions],
     ) -> None:
+        check_options(type(self).__name__, **locals())
         options.setdefault("embedding_model", "gemini-embedding-001")
         options.setdefault("embed_batch_size", 100)
         super().__init__(model, **options)

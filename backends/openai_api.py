@@ -47,7 +47,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from onetwo.backends import _llamacpp
 from onetwo.backends._openai_wire import drop_prefix, map_error, results, to_messages
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
-from onetwo.backends._settings import takes_settings
+from onetwo.backends._settings import check_options, takes_settings
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching
 from onetwo.errors import ConfigurationError
@@ -93,6 +93,7 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         max_samples_per_request: int | None = None,
         **options: Unpack[RemoteOptions],
     ) -> None:
+        check_options(type(self).__name__, **locals())
         given_url = options.get("base_url")
         self.server_kind: ServerKind = server_kind or ("compatible" if given_url else "openai")
         options["base_url"] = given_url or os.environ.get("OPENAI_BASE_URL")
@@ -123,6 +124,7 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
             api_key=self._key(),
             base_url=base_url,
             max_retries=0,  # retries happen in one layer: ours
+            _strict_response_validation=True,  # an answer of the wrong shape is an error
             timeout=self.timeout,
             http_client=openai.DefaultAsyncHttpxClient(**http_args),
         )
