@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -126,22 +126,48 @@ def split_url(url: str) -> tuple[str, str, dict[str, Any]]:
     return clean, shown, http_args
 
 
+def _has(field: str, kind: type) -> Callable[[Any], bool]:
+    return lambda item: isinstance(getattr(item, field, None), kind)
+
+
+# request → (the answer's list field, what each item of it must have)
+_SHAPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "completions": ("choices", _has("text", str)),
+    "score_text": ("choices", _has("text", str)),
+    "chat": ("choices", lambda choice: getattr(choice, "message", None) is not None),
+    "embeddings": ("data", _has("embedding", list)),
+    "generateContent": (
+        "candidates",
+        lambda c: (
+            getattr(c, "content", None) is not None or getattr(c, "finish_reason", None) is not None
+        ),
+    ),
+    "batchEmbedContents": ("embeddings", _has("values", list)),
+}
+
+
 def answer_problem(what: str, answer: Any) -> str | None:
     """What is wrong with a request's parsed answer, or ``None`` when it has the API's shape.
 
-    The SDKs check little: OpenAI's hands back the text of a non-JSON body, Gemini's turns
-    JSON of any shape into an empty answer. Caught here: a text where JSON was expected
-    (an HTML page), and a ``generateContent`` answer with neither a candidate (with
-    content or a finish reason) nor the prompt feedback of a blocked prompt.
+    The SDKs check little (OpenAI's hands back the text of a non-JSON body and builds
+    objects from JSON of any shape; Gemini's turns that into an empty answer), so their
+    answers are checked here, by the request's name: a text where JSON was expected (an
+    HTML page), or an answer without its list of choices (candidates, vectors), or with
+    an item lacking what the API always sends. A Gemini answer may have no candidates
+    when it carries the prompt feedback of a blocked prompt.
     """
     if isinstance(answer, str | bytes):
         return f"a text where JSON was expected: {answer!r:.120}"
-    if what == "generateContent":
-        candidates = getattr(answer, "candidates", None) or []
-        if not candidates and getattr(answer, "prompt_feedback", None) is None:
-            return "a generateContent answer without candidates or prompt feedback"
-        if any(c.content is None and c.finish_reason is None for c in candidates):
-            return "a candidate with neither content nor a finish reason"
+    if what not in _SHAPES:
+        return None
+    field, item_ok = _SHAPES[what]
+    items = getattr(answer, field, None)
+    if not items and getattr(answer, "prompt_feedback", None) is not None:
+        return None
+    if not isinstance(items, list) or not items:
+        return f"an answer without {field}: {answer!r:.120}"
+    if not all(item_ok(item) for item in items):
+        return f"{field} not of the API's shape: {items!r:.120}"
     return None
 
 
