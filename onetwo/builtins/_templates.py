@@ -13,18 +13,50 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from onetwo.builtins import llm
 from onetwo.builtins._composing import Context, Part, to_text
 from onetwo.errors import TemplateError
 
-__all__ = ["TemplatePart"]
+__all__ = ["MAX_OUTPUT", "TemplatePart"]
 
-_ENV = SandboxedEnvironment(
+MAX_OUTPUT = 1_000_000
+"""The most characters one template renders (or one ``*`` builds) before it is refused."""
+
+
+class _Sandbox(SandboxedEnvironment):
+    """jinja2's sandbox, refusing ``*`` and ``**`` results too big to be a prompt."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        sized, count = (left, right) if isinstance(right, int) else (right, left)
+        if operator == "*" and isinstance(sized, str | list | tuple) and isinstance(count, int):
+            too_big = len(sized) * count > MAX_OUTPUT
+        else:  # `**` of ints: refuse results of more than MAX_OUTPUT bits
+            too_big = (
+                operator == "**"
+                and _ints(left, right)
+                and right * abs(left).bit_length() > MAX_OUTPUT
+            )
+        if too_big:
+            raise SecurityError(
+                f"{left!r:.20} {operator} {right!r:.20} would exceed {MAX_OUTPUT:,} "
+                "characters; build long text outside the template"
+            )
+        return super().call_binop(context, operator, left, right)
+
+
+def _ints(*values: Any) -> bool:
+    return all(isinstance(v, int) for v in values)
+
+
+_ENV = _Sandbox(
     undefined=jinja2.StrictUndefined,
     enable_async=True,
     keep_trailing_newline=True,  # the prompt is exactly the text written
@@ -32,7 +64,7 @@ _ENV = SandboxedEnvironment(
 )
 # jinja2 names the frames of string templates "<template>" when it rewrites tracebacks.
 _FRAME_FILENAME = "<template>"
-_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, dict)}
+_TYPES = llm.OBJECT_TYPES
 _UNDEFINED = re.compile(r"^'(\w+)' is undefined$")
 
 
@@ -55,10 +87,19 @@ class TemplatePart(Part):
         return f"j({self.source!r:.40})"
 
     async def render(self, context: Context) -> Any:
-        variables = {**context.variables, **_Functions(context).namespace()}
-        start = len(context.prefix)
+        variables = {
+            **context.variables,
+            "__vars__": MappingProxyType(context.variables),
+            **_Functions(context).namespace(),
+        }
+        start, size = len(context.prefix), 0
         try:
             async for piece in self._template.generate_async(variables):
+                size += len(piece)
+                if size > MAX_OUTPUT:
+                    raise SecurityError(
+                        f"the output exceeds {MAX_OUTPUT:,} characters; use a shorter template"
+                    )
                 context.append(piece)
         except TemplateError:
             raise  # from a template run inside this one: it already names its line

@@ -26,7 +26,7 @@ import functools
 import inspect
 import threading
 import typing
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -36,7 +36,15 @@ from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
 
-__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin", "check_arguments", "spelled_out"]
+__all__ = [
+    "SYNC_THREADS",
+    "Builtin",
+    "BuiltinCall",
+    "Check",
+    "builtin",
+    "check_arguments",
+    "spelled_out",
+]
 
 SYNC_THREADS = 100
 """Threads for sync implementations: as many as ``ot.par_iter`` runs at once by default."""
@@ -45,6 +53,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _EMPTY = inspect.Parameter.empty
+Check = Callable[[str, str, Any], Any]
+"""``check(builtin_name, parameter, value)``: raises on a bad value, returns the value to use."""
 _NO_DEFAULT = "has no parameter(s) {} to set a default for; its parameters are {}"
 
 
@@ -53,9 +63,17 @@ class Builtin(Generic[P, T]):
 
     Attributes:
         name: the registry key, e.g. ``"llm.generate_text"``.
+        checks: by parameter name, what validates an argument when the builtin is called
+            (values that are executables are not checked).
     """
 
-    def __init__(self, stub: Callable[P, Awaitable[T]], *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        stub: Callable[P, Awaitable[T]],
+        *,
+        name: str | None = None,
+        checks: Mapping[str, Check] | None = None,
+    ) -> None:
         module = stub.__module__.rsplit(".", 1)[-1]
         self.name = name or f"{module}.{stub.__name__}"
         self.__name__ = stub.__name__
@@ -76,6 +94,7 @@ class Builtin(Generic[P, T]):
         self._declared = {
             p.name: p.default for p in params if p.default is not _EMPTY and p.default is not None
         }
+        self.checks = checks or {}
         self._default_binding: Binding | None = None
         self._fills: dict[int, tuple[Binding, dict[str, Any]]] = {}
 
@@ -100,7 +119,22 @@ class Builtin(Generic[P, T]):
         for name in self._required:
             if name not in given:
                 raise TypeError(f"{self.name}() is missing the required argument {name!r}.")
+        if self.checks:
+            for name, value in given.items():
+                check = self.checks.get(name)
+                if check is not None and value is not None and not isinstance(value, Executable):
+                    given[name] = check(self.name, name, value)
         return BuiltinCall(self, given)
+
+    def fallback(self, *args: P.args, **kwargs: P.kwargs) -> BuiltinCall[T]:
+        """A call from another builtin's default implementation, e.g. ``chat`` → this.
+
+        Unlike a direct call, it leaves out the arguments the implementation does not
+        declare, so a user's ``generate_text(prompt)`` answers every builtin built on it.
+        """
+        call = self(*args, **kwargs)
+        call._lenient = True
+        return call
 
     # --- configuration -------------------------------------------------------------
 
@@ -110,19 +144,20 @@ class Builtin(Generic[P, T]):
         return impl
 
     def configure(self, impl: Callable[..., Any], /, **defaults: Any) -> None:
-        """Bind ``impl`` (with default argument values) in the current registry."""
-        check_arguments(self.name, defaults, self._params, _NO_DEFAULT)
-        current_registry()[self.name] = Binding.of(impl, defaults)
+        """Bind ``impl`` (with default values for any parameters it takes) in the registry."""
+        binding = Binding.of(impl, defaults)
+        _check_defaults(self.name, binding, defaults)
+        current_registry()[self.name] = binding
 
     def update(self, **defaults: Any) -> None:
         """Change the defaults of the current binding, keeping its implementation."""
-        check_arguments(self.name, defaults, self._params, _NO_DEFAULT)
         registry = current_registry()
         binding = registry.get(self.name)
         if binding is None:
             if self._default_binding is None:
                 raise self._not_configured()
             binding = self._default_binding
+        _check_defaults(self.name, binding, defaults)
         registry[self.name] = binding.with_defaults(**defaults)
 
     def reset_defaults(self) -> None:
@@ -175,6 +210,11 @@ class Builtin(Generic[P, T]):
         return entry
 
 
+def _check_defaults(name: str, binding: Binding, defaults: Mapping[str, Any]) -> None:
+    if binding.accepts is not None:  # else it takes **kwargs: any name may be meant for it
+        check_arguments(name, defaults, binding.accepts, _NO_DEFAULT)
+
+
 def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
     """The stub's signature with ``**settings: Unpack[SomeTypedDict]`` spelled out.
 
@@ -199,11 +239,12 @@ def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
 class BuiltinCall(Executable[T]):
     """One call of a builtin with its arguments; runs the current implementation."""
 
-    __slots__ = ("_builtin", "_given")
+    __slots__ = ("_builtin", "_given", "_lenient")
 
     def __init__(self, builtin: Builtin[Any, T], given: dict[str, Any]) -> None:
         self._builtin = builtin
         self._given = given
+        self._lenient = False  # see Builtin.fallback
 
     @property
     def builtin(self) -> Builtin[Any, T]:
@@ -230,7 +271,10 @@ class BuiltinCall(Executable[T]):
                     pending = [*(pending or ()), k]
         accepts = binding.accepts
         if accepts is not None and not accepts.issuperset(kwargs):
-            raise _unsupported(b, binding, kwargs)
+            if not self._lenient:
+                raise _unsupported(b, binding, kwargs)
+            kwargs = {k: v for k, v in kwargs.items() if k in accepts}
+            pending = [k for k in pending or () if k in kwargs] or None
         if pending is None and binding.is_async:  # fast path: no coroutine of ours around it
             call = binding.impl(**kwargs)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from pathlib import Path
+from typing import Any
 
 import pydantic
 import pytest
@@ -117,7 +118,12 @@ def test_template_functions_choose_generate_texts_objects_store_and_input() -> N
 
 def test_a_template_can_be_tagged_with_a_role_and_chat_sees_messages() -> None:
     seen: list[list[Message]] = []
-    llm.chat.configure(lambda messages, **kw: seen.append(list(messages)) or "4")
+
+    def chat(messages: list[Message], **kw: Any) -> str:
+        seen.append(list(messages))
+        return "4"
+
+    llm.chat.configure(chat)
     prompt = c.system("Answer briefly.") + c.user(c.j("What is {{ q }}?")) + c.chat()
     assert ot.run(prompt(q="2+2")) == "Answer briefly.What is 2+2?4"
     assert seen == [
