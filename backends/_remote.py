@@ -56,7 +56,7 @@ from onetwo.backends._retry import RetryPolicy
 from onetwo.backends._settings import check_options, takes_settings
 from onetwo.builtins import llm
 from onetwo.builtins.settings import ModelSettings, merge
-from onetwo.core import batching, caching, runtime
+from onetwo.core import batching, caching, runtime, streaming
 from onetwo.core.backend import Backend
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.core.content import ChunkList, Message
@@ -79,6 +79,13 @@ Prompt = str | ChunkList
 
 now = SYSTEM_CLOCK.now
 """The time a request's latency is measured with."""
+
+
+def _emit(text: str) -> None:
+    """Hand a piece of a streamed text to ``ot.stream_updates`` (if its channel is here)."""
+    emit_delta = getattr(streaming, "emit_delta", None)  # lands with the token channel
+    if emit_delta is not None and text:
+        emit_delta(text)
 
 
 class RemoteOptions(ModelSettings, total=False):
@@ -136,6 +143,7 @@ class RemoteBackend(Backend, Generic[Client]):
         "generate_object",
         "generate_text",
         "score_text",
+        "stream_text",
         "tokenize",
     )
     """The LLM builtins :meth:`register` binds to this backend's methods."""
@@ -217,6 +225,13 @@ class RemoteBackend(Backend, Generic[Client]):
 
     async def _embed_texts(self, texts: list[str]) -> Sequence[Sequence[float] | None]:
         """One embedding request for ``texts``."""
+        raise NotImplementedError
+
+    async def _stream(
+        self, prompt: str, settings: ModelSettings, progress: Callable[[str], None]
+    ) -> str:
+        """``prompt`` continued as the server streams it: ``progress(text so far)`` after
+        each piece of an attempt (each attempt starts again from ``""``); the whole text."""
         raise NotImplementedError
 
     # --- the request path -----------------------------------------------------------
@@ -336,6 +351,44 @@ class RemoteBackend(Backend, Generic[Client]):
                 f"{self!r}: asked for one completion, the server returned {len(results)}."
             )
         return results[0]
+
+    @takes_settings()
+    async def stream_text(self, prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
+        """Continue ``prompt`` as ``generate_text`` does, emitting the text as the server
+        sends it (``onetwo.core.streaming.emit_delta``: ``ot.stream_updates`` shows it).
+
+        Cached as the final text under ``generate_text``'s key, so a replay (or a prompt
+        ``generate_text`` already answered) emits the whole text at once. A retry after
+        a broken stream emits only what goes beyond the text already emitted.
+        """
+        shown: list[str] = []  # the text emitted so far, across attempts
+        text = await self._streamed_text(prompt, shown=shown, **settings)
+        if not shown:  # from the cache, or shared with an identical call in flight
+            _emit(text)
+        elif text.startswith(shown[0]) and len(text) > len(shown[0]):
+            _emit(text[len(shown[0]) :])
+        return text
+
+    @caching.cache_method(name="llm.generate_text", is_sampled=True, ignore_args=["shown"])
+    @takes_settings()
+    async def _streamed_text(
+        self,
+        prompt: Prompt,
+        *,
+        include_details: bool = False,  # as in generate_text, whose cache key this shares
+        shown: list[str] | None = None,
+        **settings: Unpack[ModelSettings],
+    ) -> str:
+        del include_details
+        emitted = shown if shown is not None else []
+
+        def progress(text: str) -> None:
+            before = emitted[0] if emitted else ""
+            if len(text) > len(before) and text.startswith(before):
+                _emit(text[len(before) :])
+                emitted[:] = [text]
+
+        return await self._stream(str(prompt), merge(self.settings, settings), progress)
 
     # The server applies its own chat template: a formatter changes nothing, so it is
     # left out of the key (and may be any object).
