@@ -73,9 +73,13 @@ def _flag(value: Any) -> bool:
     return isinstance(value, bool)
 
 
-def _instance(module: str, name: str) -> Callable[[Any], bool]:
-    """An isinstance test on a class imported when first needed (no import cycles)."""
-    return lambda value: isinstance(value, getattr(importlib.import_module(module), name))
+def _an(module: str, name: str, example: str) -> _Rule:
+    """An instance of ``module.name``, imported when first needed (no import cycles)."""
+    return _Rule(
+        lambda value: isinstance(value, getattr(importlib.import_module(module), name)),
+        f"a {name}",
+        example,
+    )
 
 
 def _seconds(minimum: float, strict: bool) -> Callable[[Any], bool]:
@@ -114,17 +118,11 @@ _RULES: dict[str, _Rule] = {
     "timeout": _Rule(
         _number, "a number of seconds > 0", "60", _seconds(0, strict=True), optional=False
     ),
-    "retry": _Rule(
-        _instance("onetwo.backends._retry", "RetryPolicy"),
-        "a RetryPolicy",
-        "RetryPolicy(attempts=3)",
-    ),
+    "retry": _an("onetwo.backends._retry", "RetryPolicy", "RetryPolicy(attempts=3)"),
     "requests_per_second": _Rule(_number, "a number > 0", "5", _seconds(0, strict=True)),
     "max_concurrency": _Rule(_integer, _POSITIVE_INT, "4", lambda v: v >= 1),
-    "rate_limiter": _Rule(
-        _instance("onetwo.backends._ratelimit", "RateLimiter"),
-        "a RateLimiter",
-        "RateLimiter(requests_per_second=5)",
+    "rate_limiter": _an(
+        "onetwo.backends._ratelimit", "RateLimiter", "RateLimiter(requests_per_second=5)"
     ),
     "temperature": _Rule(_number, "a number >= 0", "0.7", _seconds(0, strict=False)),
     "max_tokens": _Rule(_integer, _POSITIVE_INT, "256", lambda v: v >= 1),

@@ -129,19 +129,7 @@ class FakeBackend(Backend):
                 f"batch_size and max_concurrent_batches must be >= 1, got {batch_size!r} "
                 f"and {max_concurrent_batches!r}."
             )
-        check_options(
-            "FakeBackend",
-            replies=replies,
-            regex_replies=regex_replies,
-            default_reply=default_reply,
-            scores=scores,
-            latency=latency,
-            embedding_size=embedding_size,
-            model=model,
-            batch_size=batch_size,
-            max_concurrent_batches=max_concurrent_batches,
-            implements=implements,
-        )
+        check_options(type(self).__name__, **locals())
         super().__init__(model=model, cache=cache)
         self.implements = tuple(implements)
         self.batch_size = batch_size
