@@ -36,24 +36,18 @@ class _Sandbox(SandboxedEnvironment):
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         sized, count = (left, right) if isinstance(right, int) else (right, left)
-        if operator == "*" and isinstance(sized, str | list | tuple) and isinstance(count, int):
-            too_big = len(sized) * count > MAX_OUTPUT
-        else:  # `**` of ints: refuse results of more than MAX_OUTPUT bits
-            too_big = (
-                operator == "**"
-                and _ints(left, right)
-                and right * abs(left).bit_length() > MAX_OUTPUT
-            )
+        if not isinstance(count, int):
+            too_big = False
+        elif operator == "*":
+            too_big = isinstance(sized, str | list | tuple) and len(sized) * count > MAX_OUTPUT
+        else:  # `**`: refuse an int of more than MAX_OUTPUT bits
+            too_big = isinstance(left, int) and right * abs(left).bit_length() > MAX_OUTPUT
         if too_big:
             raise SecurityError(
                 f"{left!r:.20} {operator} {right!r:.20} would exceed {MAX_OUTPUT:,} "
                 "characters; build long text outside the template"
             )
         return super().call_binop(context, operator, left, right)
-
-
-def _ints(*values: Any) -> bool:
-    return all(isinstance(v, int) for v in values)
 
 
 _ENV = _Sandbox(

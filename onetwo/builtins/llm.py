@@ -28,11 +28,11 @@ from typing import Any, ParamSpec, TypeVar, Unpack
 import pydantic
 
 from onetwo.builtins.formatting import Formatter, FormatterName, get_formatter
-from onetwo.builtins.settings import SETTING_NAMES, ModelSettings, check_setting, merge
+from onetwo.builtins.settings import RULES, ModelSettings, Rule, check_setting, merge
 from onetwo.core import sampling, streaming
 from onetwo.core.builtin import Builtin, builtin, check_arguments
-from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
-from onetwo.errors import ConfigurationError, InvalidArgumentError, OutputParseError
+from onetwo.core.content import ChunkList, Message, PredefinedRole
+from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
     "chat",
@@ -59,87 +59,44 @@ OBJECT_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, 
 """The types ``generate_object`` takes by name (a string is never evaluated as Python)."""
 
 
-def _bad(where: str, name: str, value: Any, fix: str) -> InvalidArgumentError:
-    shown = f"{type(value).__name__} {value!r:.60}"
-    return InvalidArgumentError(f"{where}: {name} must be {fix}; got {shown}.")
+def _is_prompt(value: Any) -> bool:
+    return isinstance(value, str | ChunkList)
 
 
-def _check_prompt(where: str, name: str, value: Any) -> Any:
-    if isinstance(value, str | ChunkList):
-        return value
-    if isinstance(value, Chunk):
-        return ChunkList([value])
-    if isinstance(value, bytes):
-        fix = "a str or a ChunkList; wrap bytes with their type: ChunkList([Chunk(b, 'image/png')])"
-    elif isinstance(value, list | tuple) and value and isinstance(value[0], Message):
-        fix = "a str or a ChunkList; for a list of messages use llm.chat(messages)"
-    else:
-        fix = "a str or a ChunkList; convert other values with str(...) first"
-    raise _bad(where, name, value, fix)
+def _all(kind: type) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list | tuple) and all(isinstance(x, kind) for x in v)
 
 
-def _check_messages(where: str, name: str, value: Any) -> Any:
-    if (
-        isinstance(value, Sequence)
-        and not isinstance(value, str)
-        and all(isinstance(m, Message) for m in value)
-    ):
-        return value
-    raise _bad(
-        where,
-        name,
-        value,
-        "a list of Message, e.g. [Message(PredefinedRole.USER, text)] (or llm.instruct(text))",
-    )
-
-
-def _checker(ok: Callable[[Any], bool], fix: str) -> Callable[[str, str, Any], Any]:
-    def check(where: str, name: str, value: Any) -> Any:
-        if not ok(value):
-            raise _bad(where, name, value, fix)
-        return value
-
-    return check
-
-
-def _check_cls(where: str, name: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    if value in OBJECT_TYPES:
-        return OBJECT_TYPES[value]
-    raise _bad(
-        where,
-        name,
-        value,
-        f"a type, or one of the names {sorted(OBJECT_TYPES)} (a string is never run as Python)",
-    )
-
-
-def _check_formatter(where: str, name: str, value: Any) -> Any:
-    get_formatter(value if value != FormatterName.API else None)  # API: refused when it runs
-    return value
-
-
-_CHECKS = {
-    **dict.fromkeys(SETTING_NAMES, check_setting),
-    "prompt": _check_prompt,
-    "content": _check_prompt,
-    "messages": _check_messages,
-    "samples": _checker(lambda v: type(v) is int and v >= 0, "a whole number >= 0, e.g. samples=3"),
-    "include_details": _checker(lambda v: isinstance(v, bool), "True or False"),
-    "assistant_prefix": _checker(lambda v: isinstance(v, str | ChunkList), "a str or a ChunkList"),
-    "tokens": _checker(
-        lambda v: isinstance(v, Sequence) and all(type(t) is int for t in v),
-        "a list of int token ids",
+_PROMPT = (
+    "a str or a ChunkList (bytes go in a Chunk with their type, ChunkList([Chunk(b, "
+    "'image/png')]); messages go to llm.chat; convert other values with str())"
+)
+_RULES: dict[str, Rule] = {
+    **RULES,
+    "prompt": (_is_prompt, _PROMPT),
+    "content": (_is_prompt, _PROMPT),
+    "messages": (_all(Message), "a list of Message, e.g. [Message(PredefinedRole.USER, text)]"),
+    "samples": (lambda v: type(v) is int and v >= 0, "a whole number >= 0, e.g. samples=3"),
+    "include_details": (lambda v: isinstance(v, bool), "True or False"),
+    "assistant_prefix": (_is_prompt, "a str or a ChunkList"),
+    "tokens": (_all(int), "a list of int token ids"),
+    "cls": (
+        lambda v: not isinstance(v, str),
+        f"a type or one of {sorted(OBJECT_TYPES)} (never run as Python)",
     ),
-    "cls": _check_cls,
-    "formatter": _check_formatter,
 }
 
 
+def _check(where: str, name: str, value: Any) -> Any:
+    """The LLM builtins' argument check; ``cls`` may name a type of ``OBJECT_TYPES``."""
+    if name == "cls" and isinstance(value, str) and value in OBJECT_TYPES:
+        return OBJECT_TYPES[value]  # a string is never run as Python
+    return check_setting(where, name, value, _RULES)
+
+
 def _builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
-    """An LLM builtin whose arguments are checked when it is called (by ``_CHECKS``)."""
-    return Builtin(stub, checks=_CHECKS)
+    """An LLM builtin whose arguments are checked when it is called (by ``_check``)."""
+    return Builtin(stub, checks=dict.fromkeys(_RULES, _check))
 
 
 @_builtin
@@ -327,7 +284,7 @@ _INTEGER = re.compile(r"[-+]?\d+")
 
 def parse_object(text: str, cls: Any) -> Any:
     """Parse a model's reply into ``cls``: plain values directly, others from JSON."""
-    cls = _check_cls("llm.parse_object", "cls", cls)  # pydantic would evaluate a string
+    cls = _check("llm.parse_object", "cls", cls)  # pydantic would evaluate a string
     adapter = pydantic.TypeAdapter(cls)
     try:
         if cls is str:

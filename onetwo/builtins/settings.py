@@ -3,7 +3,8 @@
 One :class:`ModelSettings` type names them (``temperature``, ``max_tokens``, ``stop``,
 ``top_k``, ``top_p``) instead of each signature spelling them again. A backend receives
 them as keyword arguments, merges its own defaults under the call's with :func:`merge`, and
-maps the result onto its wire format.
+maps the result onto its wire format. :func:`check_setting` refuses a bad value with a
+message that says what to pass (the builtins check their arguments with it).
 
 Example:
     >>> merge({"temperature": 0.7, "max_tokens": 64}, {"temperature": None, "stop": ["\\n"]})
@@ -13,12 +14,12 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict
 
 from onetwo.errors import InvalidArgumentError
 
-__all__ = ["SETTING_NAMES", "ModelSettings", "check_setting", "merge", "validate"]
+__all__ = ["RULES", "SETTING_NAMES", "ModelSettings", "Rule", "check_setting", "merge"]
 
 
 class ModelSettings(TypedDict, total=False):
@@ -52,10 +53,16 @@ def merge(*layers: Mapping[str, Any] | None) -> ModelSettings:
     return merged  # type: ignore[return-value]
 
 
-# What each setting takes: (is the value right?, what to say), for check_setting.
-_RULES: dict[str, tuple[Any, str]] = {
+Rule = tuple[Callable[[Any], bool], str]
+"""(is the value right?, what to pass instead), for :func:`check_setting`."""
+
+RULES: dict[str, Rule] = {
     "temperature": (lambda v: _is_number(v) and v >= 0, "a number >= 0, e.g. 0.7 (0: greedy)"),
     "max_tokens": (lambda v: _is_int(v) and v >= 1, "a whole number of tokens >= 1, e.g. 64"),
+    "stop": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(s, str) for s in v),
+        "a str or a list of str, e.g. stop=['\\n']",
+    ),
     "top_k": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0, e.g. 40"),
     "top_p": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1, e.g. 0.95"),
 }
@@ -69,8 +76,8 @@ def _is_number(value: Any) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-def check_setting(where: str, name: str, value: Any) -> Any:
-    """Raise ``InvalidArgumentError`` for a bad setting; return the value to use.
+def check_setting(where: str, name: str, value: Any, rules: Mapping[str, Rule] = RULES) -> Any:
+    """Raise ``InvalidArgumentError`` if ``value`` breaks ``rules[name]``; return the value.
 
     A single ``stop`` string becomes a one-element list (never a list of letters).
 
@@ -78,21 +85,10 @@ def check_setting(where: str, name: str, value: Any) -> Any:
         >>> check_setting("llm.generate_text", "stop", "END")
         ['END']
     """
-    if name == "stop":
-        stop = [value] if isinstance(value, str) else value
-        if isinstance(stop, Sequence) and all(isinstance(s, str) for s in stop):
-            return list(stop)
-        what = "a str or a list of str, e.g. stop=['\\n']"
-    else:
-        ok, what = _RULES[name]
-        if ok(value):
-            return value
-    raise InvalidArgumentError(f"{where}: {name} must be {what}; got {value!r:.60}.")
-
-
-def validate(where: str, settings: Mapping[str, Any]) -> ModelSettings:
-    """``settings`` checked with :func:`check_setting` (``None`` values are kept)."""
-    return {  # type: ignore[return-value]
-        k: v if v is None or k not in SETTING_NAMES else check_setting(where, k, v)
-        for k, v in settings.items()
-    }
+    if name == "stop" and isinstance(value, str):
+        return [value]
+    ok, what = rules[name]
+    if not ok(value):
+        shown = f"{type(value).__name__} {value!r:.60}"
+        raise InvalidArgumentError(f"{where}: {name} must be {what}; got {shown}.")
+    return value

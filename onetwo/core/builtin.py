@@ -36,15 +36,7 @@ from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
 
-__all__ = [
-    "SYNC_THREADS",
-    "Builtin",
-    "BuiltinCall",
-    "Check",
-    "builtin",
-    "check_arguments",
-    "spelled_out",
-]
+__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin", "check_arguments", "spelled_out"]
 
 SYNC_THREADS = 100
 """Threads for sync implementations: as many as ``ot.par_iter`` runs at once by default."""

@@ -56,13 +56,9 @@ class ContentType(enum.StrEnum):
     BYTES = "bytes"
 
 
-def _image_module() -> Any:
-    """``PIL.Image`` if the program imported it (an image chunk needs it), else ``None``."""
-    return sys.modules.get("PIL.Image")
-
-
 def _is_image(value: Any) -> bool:
-    module = _image_module()
+    """Whether ``value`` is a PIL image (never imports pillow: an image's maker did)."""
+    module = sys.modules.get("PIL.Image")
     return module is not None and isinstance(value, module.Image)
 
 

@@ -77,6 +77,12 @@ BAD_CALLS: list[tuple[Callable[[], Any], str, str]] = [
     (lambda: c.f("{m.__class__}")(m=1), "{m.__class__}", "variable name"),
     (lambda: c.f("{x:>999999999}")(x=1), "format spec", "'>999999999'"),
     (lambda: c.j("{{ 'a' * 10**8 }}"), "'a' * 100000000", "1,000,000"),
+    (lambda: c.j("{{ 2 ** (10**8) }}"), "2 ** 100000000", "1,000,000"),
+    (
+        lambda: c.j("{% for i in range(10**5) %}{{ 'abcdefghijk' }}{% endfor %}"),
+        "output",
+        "1,000,000",
+    ),
     (lambda: formatting.get_formatter("fancy"), "formatter", "'fancy'"),
     (lambda: formatting.DefaultFormatter().format([Message("narrator", "x")]), "role", "narrator"),
 ]
@@ -101,9 +107,8 @@ def test_there_are_enough_cases_and_the_errors_are_type_and_value_errors() -> No
     with pytest.raises(InvalidArgumentError) as info:
         llm.generate_text("p", max_tokens="10")  # type: ignore[arg-type]
     assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
-    assert str(info.value) == (
-        "llm.generate_text: max_tokens must be a whole number of tokens >= 1, e.g. 64; got '10'."
-    )
+    expected = "max_tokens must be a whole number of tokens >= 1, e.g. 64; got str '10'."
+    assert str(info.value) == f"llm.generate_text: {expected}"
 
 
 def test_good_values_pass_and_a_single_stop_string_is_not_split_into_letters() -> None:
@@ -113,4 +118,3 @@ def test_good_values_pass_and_a_single_stop_string_is_not_split_into_letters() -
     assert backend.calls[0].arguments["stop"] == ["END"]
     assert ot.run(llm.generate_texts("p", samples=0)) == []
     assert ot.run(llm.generate_text(ChunkList(["a"]))) == "ok"
-    assert ot.run(llm.generate_text(Chunk("a"))) == "ok"  # type: ignore[arg-type]
