@@ -5,10 +5,11 @@ every backend, the retry policy and the rate limiter call it first thing, so
 ``OpenAIAPI(timeout=-1)`` fails where it is written, with the parameter, the value and
 the fix, instead of as a puzzling error at the first call.
 
->>> check_options("OpenAIAPI", timeout=-1)
-Traceback (most recent call last):
-...
-ValueError: OpenAIAPI(timeout=-1): timeout must be a number of seconds > 0. Pass e.g. timeout=60.
+Example:
+    >>> check_options("OpenAIAPI", timeout=-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    onetwo.errors.InvalidArgumentError: OpenAIAPI(timeout=-1): timeout must be ...
 
 Sampling settings:
 
@@ -38,7 +39,9 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
+from onetwo.builtins.settings import SETTING_NAMES, check_setting
 from onetwo.core.builtin import spelled_out
+from onetwo.errors import InvalidArgumentError
 
 __all__ = ["check_options", "takes_settings"]
 
@@ -47,8 +50,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclasses.dataclass(frozen=True)
 class _Rule:
-    """What one constructor argument must be: ``kind`` says whether its type is right
-    (else ``TypeError``), ``test`` whether its value is (else ``ValueError``)."""
+    """What one constructor argument must be: ``kind`` says whether its type is right,
+    ``test`` whether its value is."""
 
     kind: Callable[[Any], bool]
     must: str
@@ -124,17 +127,6 @@ _RULES: dict[str, _Rule] = {
     "rate_limiter": _an(
         "onetwo.backends._ratelimit", "RateLimiter", "RateLimiter(requests_per_second=5)"
     ),
-    "temperature": _Rule(_number, "a number >= 0", "0.7", _seconds(0, strict=False)),
-    "max_tokens": _Rule(_integer, _POSITIVE_INT, "256", lambda v: v >= 1),
-    "stop": _Rule(
-        lambda v: (
-            isinstance(v, str) or (isinstance(v, Sequence) and all(isinstance(s, str) for s in v))
-        ),
-        "a str or a list of str",
-        "['\\n']",
-    ),
-    "top_k": _Rule(_integer, _POSITIVE_INT, "40", lambda v: v >= 1),
-    "top_p": _Rule(_number, "a number in (0, 1]", "0.9", lambda v: 0 < v <= 1),
     "server_kind": _Rule(
         _text,
         "one of 'openai', 'llama.cpp', 'compatible'",
@@ -214,20 +206,22 @@ def check_options(owner: str, **arguments: Any) -> None:
         **arguments: the arguments as given.
 
     Raises:
-        TypeError: an argument of the wrong type (``model=None``).
-        ValueError: a value out of range (``timeout=-1``, ``latency=nan``).
+        InvalidArgumentError: an argument of the wrong type (``model=None``) or out of
+            range (``timeout=-1``, ``latency=nan``); a ``TypeError`` and a ``ValueError``
+            too. The sampling settings are checked as the builtins check them
+            (``onetwo.builtins.settings.check_setting``).
     """
     for name, value in arguments.items():
+        if name in SETTING_NAMES:  # default sampling settings: as the builtins check them
+            if value is not None:
+                check_setting(owner, name, value)
+            continue
         rule = _RULES.get(name)
         if rule is None or (value is None and rule.optional):
             continue
-        if not rule.kind(value):
-            error: type[Exception] = TypeError
-        elif not rule.test(value):
-            error = ValueError
-        else:
+        if rule.kind(value) and rule.test(value):
             continue
-        raise error(
+        raise InvalidArgumentError(
             f"{owner}({name}={value!r:.80}): {name} must be {rule.must}. "
             f"Pass e.g. {name}={rule.example}."
         )
