@@ -247,7 +247,7 @@ class RemoteBackend(Backend, Generic[Client]):
         for name in self.key_env:
             value = os.environ.get(name)
             if value:
-                self._api_key = Secret(value)  # so that errors and logs are redacted of it
+                Secret(value)  # remembered, so that errors and logs are redacted of it
                 return value
         raise self._no_key()
 
