@@ -66,3 +66,16 @@ def test_credentials_in_base_url_are_not_shown(make: Any) -> None:
     # Two keys for one server share the cache: the identity holds no credential.
     other = make("m", base_url=url.replace("query-key-123", "another-key-456"), api_key="k")
     assert other.identity() == backend.identity()
+
+
+def test_a_key_from_the_environment_is_redacted_from_errors_once_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from onetwo.backends._common import redact
+
+    monkeypatch.setenv("GEMINI_API_KEY", "env-key-0123456789")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    backend = genai_api.GoogleGenAIAPI("g")
+    assert backend._key() == "env-key-0123456789"
+    body = {"error": {"message": "bad key env-key-0123456789", "details": ["env-key-0123456789"]}}
+    assert redact(body) == {"error": {"message": "bad key ***", "details": ["***"]}}
