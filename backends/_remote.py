@@ -358,8 +358,9 @@ class RemoteBackend(Backend, Generic[Client]):
         sends it (``onetwo.core.streaming.emit_delta``: ``ot.stream_updates`` shows it).
 
         Cached as the final text under ``generate_text``'s key, so a replay (or a prompt
-        ``generate_text`` already answered) emits the whole text at once. A retry after
-        a broken stream emits only what goes beyond the text already emitted.
+        ``generate_text`` already answered) emits the whole text at once. ``timeout=``
+        bounds the whole stream, as any attempt. A retry after a broken stream emits
+        only what goes beyond the text already emitted.
         """
         shown: list[str] = []  # the text emitted so far, across attempts
         text = await self._streamed_text(prompt, shown=shown, **settings)
