@@ -159,6 +159,19 @@ def test_the_pieces_reach_stream_updates_as_they_arrive(
 
 
 @needs_channel
+def test_the_first_piece_arrives_long_before_the_call_ends(llama_server: object) -> None:
+    local_model("", temperature=0.0).register()
+    began, first = time.monotonic(), 0.0
+    with ot.stream_updates(llm.stream_text("Once upon a time", max_tokens=60)) as updates:
+        for update in updates:
+            if not first and getattr(update, "delta", False):
+                first = time.monotonic() - began
+    whole = time.monotonic() - began
+    # About 5% here (benchmarks/bench_streaming.py); half leaves room for a busy machine.
+    assert 0 < first < 0.5 * whole, (first, whole)
+
+
+@needs_channel
 def test_a_replay_emits_the_whole_text_at_once(rig: Rig, tmp_path: Path) -> None:
     _, make = rig
     make(cache=tmp_path / "c", **SETTINGS).register()
