@@ -88,6 +88,22 @@ def _emit(text: str) -> None:
         emit_delta(text)
 
 
+_SDKS = ("openai", "google.genai", "httpx", "httpx2", "pydantic")
+
+
+def _read_by_sdk(error: BaseException) -> bool:
+    """Whether ``error`` (a ``TypeError``, ``ValueError``...) was raised inside an SDK's
+    own code: the SDK choking on an answer of the wrong shape. Raised in our code, the
+    same errors are bugs, and stay what they are."""
+    if not isinstance(error, AttributeError | TypeError | KeyError | IndexError | ValueError):
+        return False
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    module = str(frame.tb_frame.f_globals.get("__name__", "")) if frame else ""
+    return any(module == sdk or module.startswith(sdk + ".") for sdk in _SDKS)
+
+
 class RemoteOptions(ModelSettings, total=False):
     """The constructor options every remote backend takes (see :class:`RemoteBackend`)."""
 
@@ -304,8 +320,13 @@ class RemoteBackend(Backend, Generic[Client]):
                 return await self._whole(what, send(client))
         except Exception as e:
             error = self._map_error(e)
-            if isinstance(error, pydantic.ValidationError | json.JSONDecodeError):
-                error = BackendError(f"{self!r} {what}: the answer is not the API's JSON: {e}")
+            if isinstance(error, pydantic.ValidationError | json.JSONDecodeError) or (
+                _read_by_sdk(error)
+            ):
+                error = BackendError(
+                    f"{self!r} {what}: the answer is not of the API's shape (reading it "
+                    f"failed with {type(e).__name__}: {e}). Check base_url."
+                )
             if not isinstance(error, OneTwoError):
                 raise
             # A server may echo a key in its error, an SDK put the URL's into its text.

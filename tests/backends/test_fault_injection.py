@@ -20,6 +20,7 @@ import pytest
 from onetwo import ot
 from onetwo.backends import RateLimiter, RetryPolicy
 from onetwo.builtins import llm
+from onetwo.core.content import Message, PredefinedRole
 from onetwo.errors import (
     BackendError,
     BackendHTTPError,
@@ -292,3 +293,25 @@ def test_an_answer_of_the_wrong_shape_is_a_backend_error_not_retried(
     assert elapsed < WITHIN
     assert len(proxy.paths) == 1  # the same server would answer the same: no retry
     assert ot.run(GENERATE)  # and the backend is fine for the next call
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        llm.chat([Message(PredefinedRole.USER, "Hi")]),
+        llm.embed("Hi"),
+        llm.generate_object("A number:", int),
+    ],
+    ids=["chat", "embed", "generate_object"],
+)
+@pytest.mark.parametrize("fault", [Fault.wrong_shape(), Fault.html()], ids=["object", "html"])
+def test_every_request_kind_refuses_a_wrong_answer(
+    rig: tuple[FaultProxy, Any], call: Any, fault: Fault
+) -> None:
+    proxy, make = rig
+    make(timeout=TIMEOUT)
+    proxy.inject(fault)
+    with pytest.raises(BackendError) as info:
+        ot.run(call)
+    assert type(info.value) is BackendError, repr(info.value)
+    assert len(proxy.paths) == 1
