@@ -82,10 +82,9 @@ now = SYSTEM_CLOCK.now
 
 
 def _emit(text: str) -> None:
-    """Hand a piece of a streamed text to ``ot.stream_updates`` (if its channel is here)."""
-    emit_delta = getattr(streaming, "emit_delta", None)  # lands with the token channel
-    if emit_delta is not None and text:
-        emit_delta(text)
+    """Hand a piece of a streamed text to ``ot.stream_updates`` (empty pieces are dropped)."""
+    if text:
+        streaming.emit_delta(text)
 
 
 _SDKS = ("openai", "google.genai", "httpx", "httpx2", "pydantic")
