@@ -38,7 +38,7 @@ import functools
 import inspect
 import re
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from onetwo.builtins import llm
@@ -183,7 +183,7 @@ def j(template: str, name: str | None = None, role: Role | None = None) -> Compo
     """
     from onetwo.builtins._templates import TemplatePart  # jinja2 only when used
 
-    part = Composable((TemplatePart(template, name),))
+    part = Composable((TemplatePart(template, name, _TEMPLATE_FUNCTIONS),))
     return Composable((_Role(role, part),)) if role else part
 
 
@@ -222,6 +222,32 @@ async def _chat(context: Context, **options: Any) -> Any:
 
 async def _instruct(context: Context, prefix: str | None, **options: Any) -> Any:
     return (prefix or "") + await llm.instruct(context.prompt, prefix, **options)
+
+
+async def _generate_texts(context: Context, samples: int = 1, **options: Any) -> list[Any]:
+    return await llm.generate_texts(context.prompt, samples, **options)
+
+
+async def _choose(context: Context, options: Sequence[Any], top_k: int | None = None) -> Any:
+    if top_k is None:
+        return options[await llm.select(context.prompt, options)]
+    return [options[i] for i in await llm.rank(context.prompt, options, top_k)]
+
+
+def _keep(context: Context, name: str, value: Any) -> Any:
+    context[name] = value
+    return value
+
+
+# What a template (:func:`j`) calls: each receives the context as it is at that moment.
+_TEMPLATE_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "generate_text": _generate_text,
+    "generate_texts": _generate_texts,
+    "choose": _choose,
+    "generate_object": _generate_object,
+    "store": _keep,
+    "input": Context.__getitem__,
+}
 
 
 def generate_text(**options: Any) -> Composable:

@@ -32,7 +32,6 @@ from onetwo.builtins.settings import RULES, ModelSettings, Rule, check_setting, 
 from onetwo.core import sampling, streaming
 from onetwo.core.builtin import Builtin, builtin, check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole
-from onetwo.core.executing import Executable
 from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
@@ -91,8 +90,6 @@ _RULES: dict[str, Rule] = {
 
 def _check(where: str, name: str, value: Any) -> Any:
     """The LLM builtins' argument check; ``cls`` may name a type of ``OBJECT_TYPES``."""
-    if isinstance(value, Executable):  # it runs before the call; its result is not checked
-        return value
     if name == "cls" and isinstance(value, str) and value in OBJECT_TYPES:
         return OBJECT_TYPES[value]  # a string is never run as Python
     return check_setting(where, name, value, _RULES)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import inspect
-import threading
 import typing
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +59,8 @@ class Builtin(Generic[P, T]):
             (it lets executables through: their results are not checked).
     """
 
+    __name__: str  # the stub's, as its docstring, module and ``__wrapped__``
+
     def __init__(
         self,
         stub: Callable[P, Awaitable[T]],
@@ -66,13 +68,8 @@ class Builtin(Generic[P, T]):
         name: str | None = None,
         checks: Mapping[str, Check] | None = None,
     ) -> None:
-        module = stub.__module__.rsplit(".", 1)[-1]
-        self.name = name or f"{module}.{stub.__name__}"
-        self.__name__ = stub.__name__
-        self.__qualname__ = stub.__qualname__
-        self.__doc__ = stub.__doc__
-        self.__module__ = stub.__module__
-        self.__wrapped__ = stub
+        functools.update_wrapper(self, stub)
+        self.name = name or f"{stub.__module__.rsplit('.', 1)[-1]}.{stub.__name__}"
         sig = spelled_out(stub)
         self.__signature__ = sig
         params = list(sig.parameters.values())
@@ -115,7 +112,7 @@ class Builtin(Generic[P, T]):
         if checks:
             for name, value in given.items():
                 check = checks.get(name)
-                if check is not None and value is not None:
+                if check is not None and value is not None and not isinstance(value, Executable):
                     given[name] = check(self.name, name, value)
         return BuiltinCall(self, given)
 
@@ -166,7 +163,7 @@ class Builtin(Generic[P, T]):
         registry = current_registry()
         binding = registry.get(self.name)
         if binding is not None:
-            registry[self.name] = Binding(binding.impl, {}, binding.accepts, binding.is_async)
+            registry[self.name] = dataclasses.replace(binding, defaults={})
 
     def unconfigure(self) -> None:
         """Remove the binding from the current registry (the default implementation stays)."""
@@ -287,22 +284,14 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
     if binding.is_async:
         return await binding.impl(**kwargs)
     run = functools.partial(contextvars.copy_context().run, binding.impl, **kwargs)
-    result = await asyncio.get_running_loop().run_in_executor(_sync_pool(), run)
+    result = await asyncio.get_running_loop().run_in_executor(_SYNC_POOL, run)
     if isinstance(result, Executable) or inspect.isawaitable(result):
         result = await result
     return result
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _sync_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:  # threads are started on demand, up to SYNC_THREADS
-        if _pool is None:
-            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="onetwo-sync")
-        return _pool
+# Its threads are started on demand, up to SYNC_THREADS.
+_SYNC_POOL = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="onetwo-sync")
 
 
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:
