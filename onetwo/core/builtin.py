@@ -62,14 +62,10 @@ class Builtin(Generic[P, T]):
     __name__: str  # the stub's, as its docstring, module and ``__wrapped__``
 
     def __init__(
-        self,
-        stub: Callable[P, Awaitable[T]],
-        *,
-        name: str | None = None,
-        checks: Mapping[str, Check] | None = None,
+        self, stub: Callable[P, Awaitable[T]], *, checks: Mapping[str, Check] | None = None
     ) -> None:
         functools.update_wrapper(self, stub)
-        self.name = name or f"{stub.__module__.rsplit('.', 1)[-1]}.{stub.__name__}"
+        self.name = f"{stub.__module__.rsplit('.', 1)[-1]}.{stub.__name__}"
         sig = spelled_out(stub)
         self.__signature__ = sig
         params = list(sig.parameters.values())
@@ -144,14 +140,9 @@ class Builtin(Generic[P, T]):
 
     def update(self, **defaults: Any) -> None:
         """Change the defaults of the current binding, keeping its implementation."""
-        registry = current_registry()
-        binding = registry.get(self.name)
-        if binding is None:
-            if self._default_binding is None:
-                raise self._not_configured()
-            binding = self._default_binding
+        binding = self._binding()
         self._check_defaults(binding, defaults)
-        registry[self.name] = binding.with_defaults(**defaults)
+        current_registry()[self.name] = binding.with_defaults(**defaults)
 
     def _check_defaults(self, binding: Binding, defaults: Mapping[str, Any]) -> None:
         # The builtin's parameters, and those only the implementation has.
@@ -181,8 +172,12 @@ class Builtin(Generic[P, T]):
         binding = current_registry().get(self.name) or self._default_binding
         return binding.impl if binding is not None else None
 
-    def _not_configured(self) -> ConfigurationError:
-        return ConfigurationError(
+    def _binding(self) -> Binding:
+        """The binding a call runs now: the registry's, else the default implementation."""
+        binding = current_registry().get(self.name) or self._default_binding
+        if binding is not None:
+            return binding
+        raise ConfigurationError(
             f"{self.name} is not configured: no backend registered an implementation for it. "
             "Register a backend first, e.g. `from onetwo.backends import fake; "
             "fake.FakeBackend(default_reply='...').register()` or "
@@ -193,9 +188,7 @@ class Builtin(Generic[P, T]):
     # --- running -------------------------------------------------------------------
 
     def _binding_and_fill(self) -> tuple[Binding, dict[str, Any]]:
-        binding = current_registry().get(self.name) or self._default_binding
-        if binding is None:
-            raise self._not_configured()
+        binding = self._binding()
         cached = self._fills.get(id(binding))
         if cached is not None and cached[0] is binding:
             return cached
