@@ -132,13 +132,10 @@ class DefaultFormatter(Formatter):
         if fewshots is None and self._kwargs.get("use_fewshots"):
             fewshots = [("Write me a palindrome.", "Level")]
         self._fewshots: list[tuple[str, str]] = list(fewshots or ())
-        self._role_map: dict[Role, str] = {r: r.value.capitalize() for r in PredefinedRole}
-        self._role_map.update(self._kwargs.get("role_map") or {})
-
-    @property
-    def role_map(self) -> Mapping[Role, str]:
-        """The name shown for each role it supports."""
-        return self._role_map
+        self.role_map: Mapping[Role, str] = {  # the name shown for each role it supports
+            **{r: r.value.capitalize() for r in PredefinedRole},
+            **(self._kwargs.get("role_map") or {}),
+        }
 
     def is_role_supported(self, role: Role) -> bool:
         return role in self.role_map
