@@ -95,13 +95,7 @@ def _check(where: str, name: str, value: Any) -> Any:
     return check_setting(where, name, value, _RULES)
 
 
-def _check_text(where: str, name: str, value: Any) -> Any:
-    if type(value) is str:  # the usual prompt: checked at every call, so first
-        return value
-    return _check(where, name, value)
-
-
-_CHECKS = {**dict.fromkeys(_RULES, _check), "prompt": _check_text, "content": _check_text}
+_CHECKS = dict.fromkeys(_RULES, _check)
 
 
 def _builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
