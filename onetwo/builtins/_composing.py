@@ -201,9 +201,6 @@ class _LastRun:
 class Composable(Executable[str]):
     """A prompt made of text and model calls; running it returns the final text.
 
-    Build one with ``+`` from strings, executables and the ``c.*`` steps; bind inputs by
-    calling it; read the values it stored with ``composable['name']``.
-
     ``composable['name']`` reads the *last run that ended* (even a failed one). Each run
     has its own :class:`Context`, so concurrent runs never mix variables, but the last to
     finish wins: under ``ot.repeat``, ``composable.with_context()`` gives each run's own.
