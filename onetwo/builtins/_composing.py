@@ -363,11 +363,8 @@ def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
         ...     return len(context.text.split())
         >>> prompt = "one two three" + c.store("n", word_count())   # doctest: +SKIP
     """
-    params = list(inspect.signature(fn).parameters.values())
-    if not params or params[0].kind not in (
-        params[0].POSITIONAL_ONLY,
-        params[0].POSITIONAL_OR_KEYWORD,
-    ):
+    first = next(iter(inspect.signature(fn).parameters.values()), None)
+    if first is None or first.kind not in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD):
         raise TypeError(
             f"make_composable needs a function whose first parameter receives the context, "
             f"e.g. def step(context, ...); {getattr(fn, '__qualname__', fn)!r} has none."

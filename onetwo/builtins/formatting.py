@@ -111,6 +111,7 @@ class Formatter(abc.ABC):
 
 
 _TASK, _ANSWER = "Task:", "Answer:"
+_OBEY = "needs to obey the following rules when generating the messages below:"
 
 
 class DefaultFormatter(Formatter):
@@ -157,10 +158,9 @@ class DefaultFormatter(Formatter):
         for m in messages[:-1] if ends_with_reply else messages:
             if m.role != PredefinedRole.SYSTEM:
                 prompt += f"**{names[m.role]}**: " + m.get_chunk_list() + "\n"
-            elif m.content:
-                rules = "needs to obey the following rules when generating the messages below:"
-                intro = f'**{names[m.role]}**: Actor "{names[PredefinedRole.MODEL]}" {rules}\n'
-                prompt += intro + m.get_chunk_list() + "\n"
+            elif m.content:  # the rules of the model's turns
+                actor = f'Actor "{names[PredefinedRole.MODEL]}" {_OBEY}'
+                prompt += f"**{names[m.role]}**: {actor}\n" + m.get_chunk_list() + "\n"
         reply = messages[-1].get_chunk_list().lstrip(" ") if ends_with_reply else ChunkList()
         return prompt + f"**{names[PredefinedRole.MODEL]}**:" + (" " + reply if reply else "")
 
