@@ -5,9 +5,10 @@
 implementation of the current registry (``onetwo.core.registry``) with keyword arguments,
 those not given (or ``None``) taken from the configured defaults. A *default
 implementation* answers when nothing is configured (``count_tokens`` counts ``tokenize``'s
-tokens). Async implementations run on the event loop, sync ones on a pool of
-:data:`SYNC_THREADS` threads in a copy of the caller's context, so that a blocking call
-does not stall the run.
+tokens): the stub's own body with ``Builtin(stub, default=True)``, or a function given to
+:meth:`Builtin.default_implementation`. Async implementations run on the event loop, sync
+ones on a pool of :data:`SYNC_THREADS` threads in a copy of the caller's context, so that
+a blocking call does not stall the run.
 
 Example:
     >>> @builtin
@@ -57,12 +58,18 @@ class Builtin(Generic[P, T]):
         name: the registry key, e.g. ``"llm.generate_text"``.
         checks: by parameter name, what validates an argument when the builtin is called
             (it lets executables through: their results are not checked).
+
+    ``default=True``: the stub's body is the default implementation.
     """
 
     __name__: str  # the stub's, as its docstring, module and ``__wrapped__``
 
     def __init__(
-        self, stub: Callable[P, Awaitable[T]], *, checks: Mapping[str, Check] | None = None
+        self,
+        stub: Callable[P, Awaitable[T]],
+        *,
+        checks: Mapping[str, Check] | None = None,
+        default: bool = False,
     ) -> None:
         functools.update_wrapper(self, stub)
         self.name = f"{stub.__module__.rsplit('.', 1)[-1]}.{stub.__name__}"
@@ -80,7 +87,7 @@ class Builtin(Generic[P, T]):
             p.name: p.default for p in params if p.default is not _EMPTY and p.default is not None
         }
         self.checks = checks or {}
-        self._default_binding: Binding | None = None
+        self._default_binding = Binding.of(stub, {}) if default else None
         self._fills: dict[int, tuple[Binding, dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
