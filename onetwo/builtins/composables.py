@@ -251,11 +251,7 @@ _TEMPLATE_FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 
 def generate_text(**options: Any) -> Composable:
-    """``llm.generate_text`` on the text so far; the reply is appended.
-
-    Args:
-        **options: ``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``.
-    """
+    """``llm.generate_text`` on the text so far (``options``: its settings); appends the reply."""
     return _model_call(llm.generate_text, _generate_text, options)
 
 
@@ -273,10 +269,7 @@ def chat(**options: Any) -> Composable:
 
     Text tagged by :func:`user`, :func:`model`, :func:`system` becomes a message of that
     role; untagged text belongs to the user. A final model message is a reply prefix.
-
-    Args:
-        **options: ``formatter``, ``temperature``, ``max_tokens``, ``stop``, ``top_k``,
-            ``top_p``.
+    ``options``: ``formatter`` and the settings, as ``llm.chat`` takes them.
     """
     return _model_call(llm.chat, _chat, options, role=PredefinedRole.MODEL)
 

@@ -287,8 +287,7 @@ def _json_block(text: str) -> str:
     if not starts:
         return text.strip()
     start = min(starts)
-    decoder = json.JSONDecoder()
-    _, end = decoder.raw_decode(text, start)
+    _, end = json.JSONDecoder().raw_decode(text, start)
     return text[start:end]
 
 
