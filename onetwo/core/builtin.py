@@ -68,11 +68,12 @@ class Builtin(Generic[P, T]):
         self,
         stub: Callable[P, Awaitable[T]],
         *,
+        name: str | None = None,
         checks: Mapping[str, Check] | None = None,
         default: bool = False,
     ) -> None:
         functools.update_wrapper(self, stub)
-        self.name = f"{stub.__module__.rsplit('.', 1)[-1]}.{stub.__name__}"
+        self.name = name or f"{stub.__module__.rsplit('.', 1)[-1]}.{stub.__name__}"
         sig = spelled_out(stub)
         self.__signature__ = sig
         params = list(sig.parameters.values())
