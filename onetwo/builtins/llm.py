@@ -160,9 +160,7 @@ async def chat(
 ) -> Any:
     """The model's next turn in a conversation. A final MODEL message is a reply prefix.
 
-    The default implementation (for completion models) formats the messages into one
-    prompt with ``formatter`` (``formatting.FormatterName`` or a ``Formatter``) and calls
-    ``generate_text``, stopping where the next turn would begin.
+    By default the messages become one prompt by ``formatter`` (see ``formatting``).
     """
     fmt = get_formatter(formatter)
     formatted = fmt.format(messages, raise_error_if_already_formatted=False)
