@@ -131,9 +131,7 @@ async def stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
     A backend without native streaming sends it as one piece when the call ends.
     """
     text: str = await generate_text.fallback(prompt, **settings)
-    emit_delta = getattr(streaming, "emit_delta", None)  # None until the channel lands
-    if emit_delta is not None:
-        emit_delta(text)
+    streaming.emit_delta(text)
     return text
 
 
@@ -147,7 +145,7 @@ async def generate_texts(
 ) -> list[Any]:
     """``samples`` independent completions of ``prompt``."""
     call = generate_text.fallback(prompt, include_details=include_details, **settings)
-    return await sampling.repeat(call, samples)
+    return await sampling.repeat_and_execute(call, samples)
 
 
 @_built_on_others
