@@ -161,29 +161,20 @@ class Part:
 
 @dataclasses.dataclass(eq=False, slots=True)
 class _Text(Part):
-    chunk: Chunk
+    """A chunk of text, or an executable (not a composable) whose result is appended."""
+
+    value: Chunk | Executable[Any]
 
     async def render(self, context: Context) -> Any:
-        context.append(self.chunk)
-        return self.chunk.content
-
-    def __repr__(self) -> str:
-        return repr(self.chunk.content)
-
-
-@dataclasses.dataclass(eq=False, slots=True)
-class _Await(Part):
-    """An executable that is not a composable: its result is appended as text."""
-
-    executable: Executable[Any]
-
-    async def render(self, context: Context) -> Any:
-        value = await self.executable
+        if isinstance(self.value, Chunk):
+            context.append(self.value)
+            return self.value.content
+        value = await self.value
         context.append(value)
         return value
 
     def __repr__(self) -> str:
-        return repr(self.executable)
+        return repr(self.value.content if isinstance(self.value, Chunk) else self.value)
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -209,9 +200,6 @@ class _LastRun:
 
 class Composable(Executable[str]):
     """A prompt made of text and model calls; running it returns the final text.
-
-    Build one with ``+`` from strings, executables and the ``c.*`` steps; bind inputs by
-    calling it; read the values it stored with ``composable['name']``.
 
     ``composable['name']`` reads the *last run that ended* (even a failed one). Each run
     has its own :class:`Context`, so concurrent runs never mix variables, but the last to
@@ -311,7 +299,7 @@ def parts_of(value: Any) -> tuple[Part, ...]:
     if isinstance(value, ChunkList):
         return tuple(_Text(chunk) for chunk in value)
     if isinstance(value, Executable):
-        return (_Await(value),)
+        return (_Text(value),)
     raise TypeError(
         f"cannot compose {type(value).__name__} {value!r:.60} into a prompt: use a str, "
         "a composable (c.generate_text(), c.f(...)...) or an executable. Convert other "
@@ -327,28 +315,19 @@ def compose(left: Any, right: Any) -> Composable:
 executing.set_composer(compose)
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class Call(Part):
     """A step: ``fn(context, *args, **kwargs)``, its result appended (as ``role``'s text).
 
     What :func:`make_composable` builds, and the model calls of ``composables``.
     """
 
-    __slots__ = ("args", "fn", "kwargs", "name", "role")
-
-    def __init__(
-        self,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        *,
-        name: str | None = None,
-        role: Role | None = None,
-    ) -> None:
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs
-        self.name = name or getattr(fn, "__name__", "step")
-        self.role = role
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    _: dataclasses.KW_ONLY
+    name: str | None = None  # shown by repr; by default, fn's name
+    role: Role | None = None
 
     async def render(self, context: Context) -> Any:
         args, kwargs = await resolve_arguments(self.args, self.kwargs)
@@ -366,7 +345,7 @@ class Call(Part):
 
     def __repr__(self) -> str:
         shown = [*map(repr, self.args), *(f"{k}={v!r}" for k, v in self.kwargs.items())]
-        return f"{self.name}({', '.join(shown)})"
+        return f"{self.name or getattr(self.fn, '__name__', 'step')}({', '.join(shown)})"
 
 
 def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
@@ -384,11 +363,8 @@ def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
         ...     return len(context.text.split())
         >>> prompt = "one two three" + c.store("n", word_count())   # doctest: +SKIP
     """
-    params = list(inspect.signature(fn).parameters.values())
-    if not params or params[0].kind not in (
-        params[0].POSITIONAL_ONLY,
-        params[0].POSITIONAL_OR_KEYWORD,
-    ):
+    first = next(iter(inspect.signature(fn).parameters.values()), None)
+    if first is None or first.kind not in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD):
         raise TypeError(
             f"make_composable needs a function whose first parameter receives the context, "
             f"e.g. def step(context, ...); {getattr(fn, '__qualname__', fn)!r} has none."

@@ -12,14 +12,13 @@ environment is sandboxed, undefined variables are errors, and every failure beco
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from onetwo.builtins import llm
 from onetwo.builtins._composing import Context, Part, to_text
 from onetwo.errors import TemplateError
 
@@ -64,13 +63,16 @@ _UNDEFINED = re.compile(r"^'(\w+)' is undefined$")
 class TemplatePart(Part):
     """A jinja2 template, compiled once; see the module docstring."""
 
-    __slots__ = ("_template", "name", "source")
+    __slots__ = ("_template", "functions", "name", "source")
 
-    def __init__(self, source: str, name: str | None = None) -> None:
+    def __init__(
+        self, source: str, name: str | None, functions: Mapping[str, Callable[..., Any]]
+    ) -> None:
         if not isinstance(source, str):
             raise TypeError(f"c.j() needs the template text as a str, got {type(source).__name__}.")
         self.source = source
         self.name = name or "<template>"
+        self.functions = functions  # steps: each is called with the context first
         try:
             self._template = _ENV.from_string(source)
         except jinja2.TemplateSyntaxError as e:
@@ -83,7 +85,7 @@ class TemplatePart(Part):
         variables = {
             **context.variables,
             "__vars__": MappingProxyType(context.variables),
-            **_Functions(context).namespace(),
+            **{name: _bound(fn, context) for name, fn in self.functions.items()},
         }
         start, size = len(context.prefix), 0
         try:
@@ -101,43 +103,13 @@ class TemplatePart(Part):
         return context.text_since(start)
 
 
-class _Functions:
-    """What a template can call; each call reads the context as it is at that moment."""
+def _bound(fn: Callable[..., Any], context: Context) -> Callable[..., Any]:
+    """``fn`` with ``context`` first; a closure, so the template cannot reach the context."""
 
-    __slots__ = ("context",)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(context, *args, **kwargs)
 
-    def __init__(self, context: Context) -> None:
-        self.context = context
-
-    def namespace(self) -> dict[str, Callable[..., Any]]:
-        names = ("generate_text", "generate_texts", "choose", "generate_object", "store", "input")
-        return {name: getattr(self, name) for name in names}
-
-    async def generate_text(self, **options: Any) -> Any:
-        return await llm.generate_text(self.context.prompt, **options)
-
-    async def generate_texts(self, samples: int = 1, **options: Any) -> list[Any]:
-        return await llm.generate_texts(self.context.prompt, samples, **options)
-
-    async def choose(self, options: Sequence[Any], top_k: int | None = None) -> Any:
-        """The likeliest option; with ``top_k``, the ``top_k`` likeliest, best first."""
-        if top_k is None:
-            return options[await llm.select(self.context.prompt, options)]
-        return [options[i] for i in await llm.rank(self.context.prompt, options, top_k)]
-
-    async def generate_object(self, cls: Any, **options: Any) -> Any:
-        """A value of type ``cls``: a class passed as an input, or a name of
-        ``llm.OBJECT_TYPES`` (the only strings ``llm.generate_object`` takes)."""
-        return await llm.generate_object(self.context.prompt, cls, **options)
-
-    def store(self, name: str, value: Any) -> Any:
-        """Keep ``value`` as variable ``name``; return it (``{{ store(...) }}`` shows it)."""
-        self.context[name] = value
-        return value
-
-    def input(self, name: str) -> Any:
-        """An input, or a value stored so far (also earlier in this template)."""
-        return self.context[name]
+    return call
 
 
 def _error(name: str, line: int | None, cause: str) -> TemplateError:

@@ -38,7 +38,7 @@ import functools
 import inspect
 import re
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from onetwo.builtins import llm
@@ -183,7 +183,7 @@ def j(template: str, name: str | None = None, role: Role | None = None) -> Compo
     """
     from onetwo.builtins._templates import TemplatePart  # jinja2 only when used
 
-    part = Composable((TemplatePart(template, name),))
+    part = Composable((TemplatePart(template, name, _TEMPLATE_FUNCTIONS),))
     return Composable((_Role(role, part),)) if role else part
 
 
@@ -224,12 +224,34 @@ async def _instruct(context: Context, prefix: str | None, **options: Any) -> Any
     return (prefix or "") + await llm.instruct(context.prompt, prefix, **options)
 
 
-def generate_text(**options: Any) -> Composable:
-    """``llm.generate_text`` on the text so far; the reply is appended.
+async def _generate_texts(context: Context, samples: int = 1, **options: Any) -> list[Any]:
+    return await llm.generate_texts(context.prompt, samples, **options)
 
-    Args:
-        **options: ``temperature``, ``max_tokens``, ``stop``, ``top_k``, ``top_p``.
-    """
+
+async def _choose(context: Context, options: Sequence[Any], top_k: int | None = None) -> Any:
+    if top_k is None:
+        return options[await llm.select(context.prompt, options)]
+    return [options[i] for i in await llm.rank(context.prompt, options, top_k)]
+
+
+def _keep(context: Context, name: str, value: Any) -> Any:
+    context[name] = value
+    return value
+
+
+# What a template (:func:`j`) calls: each receives the context as it is at that moment.
+_TEMPLATE_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "generate_text": _generate_text,
+    "generate_texts": _generate_texts,
+    "choose": _choose,
+    "generate_object": _generate_object,
+    "store": _keep,
+    "input": Context.__getitem__,
+}
+
+
+def generate_text(**options: Any) -> Composable:
+    """``llm.generate_text`` on the text so far (``options``: its settings); appends the reply."""
     return _model_call(llm.generate_text, _generate_text, options)
 
 
@@ -247,10 +269,7 @@ def chat(**options: Any) -> Composable:
 
     Text tagged by :func:`user`, :func:`model`, :func:`system` becomes a message of that
     role; untagged text belongs to the user. A final model message is a reply prefix.
-
-    Args:
-        **options: ``formatter``, ``temperature``, ``max_tokens``, ``stop``, ``top_k``,
-            ``top_p``.
+    ``options``: ``formatter`` and the settings, as ``llm.chat`` takes them.
     """
     return _model_call(llm.chat, _chat, options, role=PredefinedRole.MODEL)
 

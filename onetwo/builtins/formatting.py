@@ -111,6 +111,7 @@ class Formatter(abc.ABC):
 
 
 _TASK, _ANSWER = "Task:", "Answer:"
+_OBEY = "needs to obey the following rules when generating the messages below:"
 
 
 class DefaultFormatter(Formatter):
@@ -132,13 +133,10 @@ class DefaultFormatter(Formatter):
         if fewshots is None and self._kwargs.get("use_fewshots"):
             fewshots = [("Write me a palindrome.", "Level")]
         self._fewshots: list[tuple[str, str]] = list(fewshots or ())
-        self._role_map: dict[Role, str] = {r: r.value.capitalize() for r in PredefinedRole}
-        self._role_map.update(self._kwargs.get("role_map") or {})
-
-    @property
-    def role_map(self) -> Mapping[Role, str]:
-        """The name shown for each role it supports."""
-        return self._role_map
+        self.role_map: Mapping[Role, str] = {  # the name shown for each role it supports
+            **{r: r.value.capitalize() for r in PredefinedRole},
+            **(self._kwargs.get("role_map") or {}),
+        }
 
     def is_role_supported(self, role: Role) -> bool:
         return role in self.role_map
@@ -160,10 +158,9 @@ class DefaultFormatter(Formatter):
         for m in messages[:-1] if ends_with_reply else messages:
             if m.role != PredefinedRole.SYSTEM:
                 prompt += f"**{names[m.role]}**: " + m.get_chunk_list() + "\n"
-            elif m.content:
-                rules = "needs to obey the following rules when generating the messages below:"
-                intro = f'**{names[m.role]}**: Actor "{names[PredefinedRole.MODEL]}" {rules}\n'
-                prompt += intro + m.get_chunk_list() + "\n"
+            elif m.content:  # the rules of the model's turns
+                actor = f'Actor "{names[PredefinedRole.MODEL]}" {_OBEY}'
+                prompt += f"**{names[m.role]}**: {actor}\n" + m.get_chunk_list() + "\n"
         reply = messages[-1].get_chunk_list().lstrip(" ") if ends_with_reply else ChunkList()
         return prompt + f"**{names[PredefinedRole.MODEL]}**:" + (" " + reply if reply else "")
 

@@ -32,7 +32,6 @@ from onetwo.builtins.settings import RULES, ModelSettings, Rule, check_setting, 
 from onetwo.core import sampling, streaming
 from onetwo.core.builtin import Builtin, builtin, check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole
-from onetwo.core.executing import Executable
 from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
@@ -91,25 +90,22 @@ _RULES: dict[str, Rule] = {
 
 def _check(where: str, name: str, value: Any) -> Any:
     """The LLM builtins' argument check; ``cls`` may name a type of ``OBJECT_TYPES``."""
-    if isinstance(value, Executable):  # it runs before the call; its result is not checked
-        return value
     if name == "cls" and isinstance(value, str) and value in OBJECT_TYPES:
         return OBJECT_TYPES[value]  # a string is never run as Python
     return check_setting(where, name, value, _RULES)
 
 
-def _check_text(where: str, name: str, value: Any) -> Any:
-    if type(value) is str:  # the usual prompt: checked at every call, so first
-        return value
-    return _check(where, name, value)
-
-
-_CHECKS = {**dict.fromkeys(_RULES, _check), "prompt": _check_text, "content": _check_text}
+_CHECKS = dict.fromkeys(_RULES, _check)
 
 
 def _builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
     """An LLM builtin whose arguments are checked when it is called (by ``_CHECKS``)."""
     return Builtin(stub, checks=_CHECKS)
+
+
+def _built_on_others(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
+    """The same, the stub's body its default implementation (built on other builtins)."""
+    return Builtin(stub, checks=_CHECKS, default=True)
 
 
 @_builtin
@@ -127,26 +123,19 @@ async def generate_text(
     raise NotImplementedError
 
 
-@_builtin
+@_built_on_others
 async def stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
     """Complete ``prompt`` like ``generate_text``, sending the text as it arrives.
 
     The pieces reach ``ot.stream_updates`` as token deltas; the result is the whole text.
     A backend without native streaming sends it as one piece when the call ends.
     """
-    raise NotImplementedError
-
-
-@stream_text.default_implementation
-async def _stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
     text: str = await generate_text.fallback(prompt, **settings)
-    emit_delta = getattr(streaming, "emit_delta", None)  # None until the channel lands
-    if emit_delta is not None:
-        emit_delta(text)
+    streaming.emit_delta(text)
     return text
 
 
-@_builtin
+@_built_on_others
 async def generate_texts(
     prompt: Prompt,
     samples: int = 1,
@@ -155,15 +144,11 @@ async def generate_texts(
     **settings: Unpack[ModelSettings],
 ) -> list[Any]:
     """``samples`` independent completions of ``prompt``."""
-    raise NotImplementedError
+    call = generate_text.fallback(prompt, include_details=include_details, **settings)
+    return await sampling.repeat_and_execute(call, samples)
 
 
-@generate_texts.default_implementation
-async def _generate_texts(prompt: Prompt, samples: int = 1, **options: Any) -> list[Any]:
-    return await sampling.repeat_and_execute(generate_text.fallback(prompt, **options), samples)
-
-
-@_builtin
+@_built_on_others
 async def chat(
     messages: Sequence[Message],
     *,
@@ -173,21 +158,8 @@ async def chat(
 ) -> Any:
     """The model's next turn in a conversation. A final MODEL message is a reply prefix.
 
-    The default implementation (for completion models) formats the messages into one
-    prompt with ``formatter`` (``formatting.FormatterName`` or a ``Formatter``) and calls
-    ``generate_text``, stopping where the next turn would begin.
+    By default the messages become one prompt by ``formatter`` (see ``formatting``).
     """
-    raise NotImplementedError
-
-
-@chat.default_implementation
-async def _chat(
-    messages: Sequence[Message],
-    *,
-    formatter: Formatter | FormatterName | str | None = None,
-    include_details: bool = False,
-    **settings: Unpack[ModelSettings],
-) -> Any:
     fmt = get_formatter(formatter)
     formatted = fmt.format(messages, raise_error_if_already_formatted=False)
     prompt = str(formatted) if all(c.content_type == "str" for c in formatted) else formatted
@@ -199,7 +171,7 @@ async def _chat(
     return result.strip()
 
 
-@_builtin
+@_built_on_others
 async def instruct(
     prompt: Prompt,
     assistant_prefix: str | ChunkList | None = None,
@@ -209,17 +181,12 @@ async def instruct(
     **settings: Unpack[ModelSettings],
 ) -> Any:
     """Answer one user instruction; ``assistant_prefix`` starts the answer (not repeated)."""
-    raise NotImplementedError
-
-
-@instruct.default_implementation
-async def _instruct(
-    prompt: Prompt, assistant_prefix: str | ChunkList | None = None, **kwargs: Any
-) -> Any:
     messages = [Message(PredefinedRole.USER, prompt)]
     if assistant_prefix:
         messages.append(Message(PredefinedRole.MODEL, assistant_prefix))
-    return await chat.fallback(messages, **kwargs)
+    return await chat.fallback(
+        messages, formatter=formatter, include_details=include_details, **settings
+    )
 
 
 @builtin
@@ -272,23 +239,13 @@ async def _rank(
     return (order, scores) if include_details else order
 
 
-@_builtin
-async def generate_object(
-    prompt: Prompt,
-    cls: Any,
-    **settings: Unpack[ModelSettings],
-) -> Any:
+@_built_on_others
+async def generate_object(prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]) -> Any:
     """Generate a value of type ``cls`` (int, float, str, list, dict, a pydantic model...).
 
     ``cls`` may be named by a string only from ``OBJECT_TYPES`` (``"int"``...).
     """
-    raise NotImplementedError
-
-
-@generate_object.default_implementation
-async def _generate_object(prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]) -> Any:
-    text = await generate_text.fallback(prompt, **settings)
-    return parse_object(text, cls)
+    return parse_object(await generate_text.fallback(prompt, **settings), cls)
 
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)")
@@ -326,8 +283,7 @@ def _json_block(text: str) -> str:
     if not starts:
         return text.strip()
     start = min(starts)
-    decoder = json.JSONDecoder()
-    _, end = decoder.raw_decode(text, start)
+    _, end = json.JSONDecoder().raw_decode(text, start)
     return text[start:end]
 
 
@@ -343,14 +299,9 @@ async def detokenize(tokens: Sequence[int]) -> str:
     raise NotImplementedError
 
 
-@_builtin
+@_built_on_others
 async def count_tokens(content: Prompt) -> int:
     """How many tokens ``content`` is, for the model."""
-    raise NotImplementedError
-
-
-@count_tokens.default_implementation
-async def _count_tokens(content: Prompt) -> int:
     return len(await tokenize.fallback(content))
 
 

@@ -43,13 +43,8 @@ def merge(*layers: Mapping[str, Any] | None) -> ModelSettings:
         *layers: e.g. the backend's defaults, then the call's arguments.
     """
     merged: dict[str, Any] = {}
-    for layer in layers:
-        if not layer:
-            continue
-        for name in SETTING_NAMES:
-            value = layer.get(name)
-            if value is not None:
-                merged[name] = value
+    for layer in filter(None, layers):
+        merged.update({k: layer[k] for k in SETTING_NAMES if layer.get(k) is not None})
     return merged  # type: ignore[return-value]
 
 

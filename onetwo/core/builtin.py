@@ -5,9 +5,10 @@
 implementation of the current registry (``onetwo.core.registry``) with keyword arguments,
 those not given (or ``None``) taken from the configured defaults. A *default
 implementation* answers when nothing is configured (``count_tokens`` counts ``tokenize``'s
-tokens). Async implementations run on the event loop, sync ones on a pool of
-:data:`SYNC_THREADS` threads in a copy of the caller's context, so that a blocking call
-does not stall the run.
+tokens): the stub's own body with ``Builtin(stub, default=True)``, or a function given to
+:meth:`Builtin.default_implementation`. Async implementations run on the event loop, sync
+ones on a pool of :data:`SYNC_THREADS` threads in a copy of the caller's context, so that
+a blocking call does not stall the run.
 
 Example:
     >>> @builtin
@@ -22,9 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import inspect
-import threading
 import typing
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +58,11 @@ class Builtin(Generic[P, T]):
         name: the registry key, e.g. ``"llm.generate_text"``.
         checks: by parameter name, what validates an argument when the builtin is called
             (it lets executables through: their results are not checked).
+
+    ``default=True``: the stub's body is the default implementation.
     """
+
+    __name__: str  # the stub's, as its docstring, module and ``__wrapped__``
 
     def __init__(
         self,
@@ -65,14 +70,10 @@ class Builtin(Generic[P, T]):
         *,
         name: str | None = None,
         checks: Mapping[str, Check] | None = None,
+        default: bool = False,
     ) -> None:
-        module = stub.__module__.rsplit(".", 1)[-1]
-        self.name = name or f"{module}.{stub.__name__}"
-        self.__name__ = stub.__name__
-        self.__qualname__ = stub.__qualname__
-        self.__doc__ = stub.__doc__
-        self.__module__ = stub.__module__
-        self.__wrapped__ = stub
+        functools.update_wrapper(self, stub)
+        self.name = name or f"{stub.__module__.rsplit('.', 1)[-1]}.{stub.__name__}"
         sig = spelled_out(stub)
         self.__signature__ = sig
         params = list(sig.parameters.values())
@@ -87,7 +88,7 @@ class Builtin(Generic[P, T]):
             p.name: p.default for p in params if p.default is not _EMPTY and p.default is not None
         }
         self.checks = checks or {}
-        self._default_binding: Binding | None = None
+        self._default_binding = Binding.of(stub, {}) if default else None
         self._fills: dict[int, tuple[Binding, dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
@@ -115,7 +116,7 @@ class Builtin(Generic[P, T]):
         if checks:
             for name, value in given.items():
                 check = checks.get(name)
-                if check is not None and value is not None:
+                if check is not None and value is not None and not isinstance(value, Executable):
                     given[name] = check(self.name, name, value)
         return BuiltinCall(self, given)
 
@@ -147,14 +148,9 @@ class Builtin(Generic[P, T]):
 
     def update(self, **defaults: Any) -> None:
         """Change the defaults of the current binding, keeping its implementation."""
-        registry = current_registry()
-        binding = registry.get(self.name)
-        if binding is None:
-            if self._default_binding is None:
-                raise self._not_configured()
-            binding = self._default_binding
+        binding = self._binding()
         self._check_defaults(binding, defaults)
-        registry[self.name] = binding.with_defaults(**defaults)
+        current_registry()[self.name] = binding.with_defaults(**defaults)
 
     def _check_defaults(self, binding: Binding, defaults: Mapping[str, Any]) -> None:
         # The builtin's parameters, and those only the implementation has.
@@ -166,7 +162,7 @@ class Builtin(Generic[P, T]):
         registry = current_registry()
         binding = registry.get(self.name)
         if binding is not None:
-            registry[self.name] = Binding(binding.impl, {}, binding.accepts, binding.is_async)
+            registry[self.name] = dataclasses.replace(binding, defaults={})
 
     def unconfigure(self) -> None:
         """Remove the binding from the current registry (the default implementation stays)."""
@@ -184,8 +180,12 @@ class Builtin(Generic[P, T]):
         binding = current_registry().get(self.name) or self._default_binding
         return binding.impl if binding is not None else None
 
-    def _not_configured(self) -> ConfigurationError:
-        return ConfigurationError(
+    def _binding(self) -> Binding:
+        """The binding a call runs now: the registry's, else the default implementation."""
+        binding = current_registry().get(self.name) or self._default_binding
+        if binding is not None:
+            return binding
+        raise ConfigurationError(
             f"{self.name} is not configured: no backend registered an implementation for it. "
             "Register a backend first, e.g. `from onetwo.backends import fake; "
             "fake.FakeBackend(default_reply='...').register()` or "
@@ -196,9 +196,7 @@ class Builtin(Generic[P, T]):
     # --- running -------------------------------------------------------------------
 
     def _binding_and_fill(self) -> tuple[Binding, dict[str, Any]]:
-        binding = current_registry().get(self.name) or self._default_binding
-        if binding is None:
-            raise self._not_configured()
+        binding = self._binding()
         cached = self._fills.get(id(binding))
         if cached is not None and cached[0] is binding:
             return cached
@@ -287,22 +285,14 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
     if binding.is_async:
         return await binding.impl(**kwargs)
     run = functools.partial(contextvars.copy_context().run, binding.impl, **kwargs)
-    result = await asyncio.get_running_loop().run_in_executor(_sync_pool(), run)
+    result = await asyncio.get_running_loop().run_in_executor(_SYNC_POOL, run)
     if isinstance(result, Executable) or inspect.isawaitable(result):
         result = await result
     return result
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _sync_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:  # threads are started on demand, up to SYNC_THREADS
-        if _pool is None:
-            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="onetwo-sync")
-        return _pool
+# Its threads are started on demand, up to SYNC_THREADS.
+_SYNC_POOL = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="onetwo-sync")
 
 
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:

@@ -317,6 +317,4 @@ class Message:
 
     def get_chunk_list(self) -> ChunkList:
         """The content as a :class:`ChunkList`."""
-        if isinstance(self.content, ChunkList):
-            return self.content
-        return ChunkList([self.content])
+        return self.content if isinstance(self.content, ChunkList) else ChunkList([self.content])

@@ -253,7 +253,7 @@ ESCAPES = {
     "str.format": '{{ "{0.__class__.__mro__}".format(1) }}',
     "stored str.format (CVE-2024-56326)": '{% set f = "{0.__class__}".format %}{{ f(1) }}',
     "attr filter (CVE-2025-27516)": '{{ ("{0.__class__}" | attr("format"))(1) }}',
-    "a bound function's object": "{{ generate_text.__self__.context }}",
+    "a function's captured context": "{{ generate_text.__closure__ }}",
     "a global's module": "{{ cycler.__init__.__globals__ }}",
 }
 
