@@ -275,7 +275,7 @@ class _Evaluation:
             if kept and finals and result.final_state is not None:
                 summary.final_states[key] = result.final_state
             if callback is not None or aggregations:
-                alone = EvaluationSummary.of([result], result.metrics, self.name)
+                alone = EvaluationSummary.alone(result, key, self.name)
                 for aggregate in aggregations or ():
                     aggregate(summary, alone)
                 if callback is not None:

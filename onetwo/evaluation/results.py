@@ -217,6 +217,28 @@ class EvaluationSummary(_Displayed):
         summary.timing.start_time = summary.timing.end_time - datetime.timedelta(seconds=duration)
         return summary
 
+    @classmethod
+    def alone(cls, result: ExampleResult, key: Hashable, name: str) -> EvaluationSummary:
+        """The summary of one example (what ``callback=`` gets), made cheaply; its timing
+        is its trace's (none without tracing)."""
+        metrics, trace = result.metrics, result.trace
+        start = end = datetime.datetime.min
+        if trace is not None and trace.end is not None:
+            start, end = map(datetime.datetime.fromtimestamp, (trace.start, trace.end))
+        return cls(
+            ExampleResults({key: result}),
+            dict(metrics),
+            dict.fromkeys(metrics, 1),
+            name,
+            EvaluationTiming(start, end),
+            {},
+            {},
+            {},
+            1,
+            result.error is not None,
+            {m: [v] for m, v in metrics.items()},
+        )
+
     def add(self, result: ExampleResult, *, keep: bool = True, debug: bool = False) -> Hashable:
         """Count ``result`` in (metrics, counters) and keep it in ``results`` if ``keep``
         (and in ``results_debug`` if ``debug``). Returns its key: ``result.key``, else its

@@ -29,6 +29,7 @@ from onetwo.run.results import read_traces
 
 __all__ = [
     "REPORT",
+    "SHOWN",
     "SUMMARY",
     "backend_stats",
     "latest_rows",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 SUMMARY = "summary.json"
-_SHOWN = 200  # examples shown side by side, with their traces
+SHOWN = 200  # examples shown side by side, with their traces (the first ones)
 _PAGE_STYLE = "body{font-family:system-ui,sans-serif;margin:1.5em}h1{font-size:1.4em}"
 REPORT = "report.html"
 
@@ -200,7 +201,7 @@ def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], traces_pa
     table = rendering.table(headers, ([rendering.escape(c) for c in r] for r in table_rows))
     # The first examples only: the renderer shows at most that many rows, and the totals of
     # every row are in the summary table above it.
-    keys = list(dict.fromkeys((str(r["id"]), r["sample"], r["index"]) for r in rows))[:_SHOWN]
+    keys = list(dict.fromkeys((str(r["id"]), r["sample"], r["index"]) for r in rows))[:SHOWN]
     backends = list(summary["backends"])
     wanted = {(i, b, s) for i, s, _ in keys for b in backends}
     by_row = {k: r for r in rows if (k := (str(r["id"]), r["backend"], r["sample"])) in wanted}
@@ -216,7 +217,7 @@ def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], traces_pa
             for b in backends
         }
     )
-    renderer = ot.HTMLRenderer(max_rows=_SHOWN)
+    renderer = ot.HTMLRenderer(max_rows=SHOWN)
     trace_blocks = []
     for i, s, _ in keys:
         parts = [
