@@ -147,7 +147,7 @@ class Runner:
 
     def _finished(self, backend: str, entry: Entry, sample: int, result: ExampleResult) -> None:
         result.index = entry.index
-        samples = [result]
+        samples: list[ExampleResult | None] = [result]
         if self.work.num_samples > 1:
             samples = self._waiting.setdefault(
                 (entry.index, backend), [None] * self.work.num_samples
