@@ -207,7 +207,7 @@ def main() -> None:
     median = statistics.median
     floor, mechanism, floor2, whole = map(median, (floors, mechanisms, floors2, wholes))
     slow_floor, slow_cli = median(slow_floors), median(slow_clis)
-    rows = [
+    rows: list[tuple[str, ...]] = [
         ("measure", "median", "floor", "overhead"),
         (
             "start-up to first call (s)",
