@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from onetwo.builtins import llm
@@ -92,93 +92,91 @@ def _question_of(example: Mapping[str, Any] | None, question_key: str, critic: s
     return example[question_key]
 
 
-async def _judge(messages: list[Message]) -> tuple[str, str, str]:
-    """The model's reply (stripped), its rating part (lower case) and its reason."""
-    reply = str(await llm.chat(messages, stop=["\nQuestion:"])).strip()
-    rating, *reason = _REASON.split(reply, maxsplit=1)
-    return reply, rating.lower(), reason[0].split("\n\n")[0].strip() if reason else ""
-
-
-def _info(
-    target: Any, prediction: Any, value: float, reason: str, messages: list[Message]
-) -> dict[str, Any]:
-    return {
-        "critic_golden_answer": target,
-        "critic_candidate_answer": prediction,
-        "critic_answer_is_correct": value,
-        "critic_reason": reason,
-        "critic_prompt": messages,
-    }
-
-
-@make_executable
-async def naive_evaluation_critic(
-    target: Any,
-    prediction: Any,
-    example: Mapping[str, Any] | None = None,
-    question_key: str = "question",
-) -> tuple[float, dict[str, Any]]:
-    """1.0 if the model judges ``prediction`` the same answer as ``target``, else 0.0.
-
-    Args:
-        target: the expected answer.
-        prediction: the strategy's answer.
-        example: the example; its ``question_key`` field is the question.
-        question_key: where the question is in the example.
-
-    Returns:
-        ``(1.0 or 0.0, info)``; ``info["critic_reason"]`` is the model's reason.
-
-    Raises:
-        ValueError: the example has no question, or the reply says neither yes nor no.
-    """
-    question = _question_of(example, question_key, "naive_evaluation_critic")
-    messages = _messages(_VERDICT, _VERDICT_SHOTS, question, target, prediction)
-    reply, rating, reason = await _judge(messages)
+def _verdict(reply: str, rating: str) -> float:
+    """1.0 for a yes, 0.0 for a no (the first of them, or the only one)."""
     words = re.findall(r"[a-z]+", rating)
-    first = words[0] if words else ""
-    if first in ("yes", "no"):
-        value = float(first == "yes")
-    elif ("yes" in words) != ("no" in words):
-        value = float("yes" in words)
-    else:
-        raise ValueError(
-            f"naive_evaluation_critic: the model's reply starts with neither yes nor no: "
-            f"{reply!r:.200}. Use a model that follows instructions, or a custom metric."
-        )
-    return value, _info(target, prediction, value, reason, messages)
+    if words and words[0] in ("yes", "no"):
+        return float(words[0] == "yes")
+    if ("yes" in words) != ("no" in words):
+        return float("yes" in words)
+    raise ValueError(
+        f"naive_evaluation_critic: the model's reply starts with neither yes nor no: "
+        f"{reply!r:.200}. Use a model that follows instructions, or a custom metric."
+    )
 
 
-@make_executable
-async def naive_fuzzy_evaluation_critic(
-    target: Any,
-    prediction: Any,
-    example: Mapping[str, Any] | None = None,
-    question_key: str = "question",
-) -> tuple[float, dict[str, Any]]:
-    """The model's score in [0.0, 1.0] of how well ``prediction`` matches ``target``.
-
-    Args:
-        target: the expected answer.
-        prediction: the strategy's answer.
-        example: the example; its ``question_key`` field is the question.
-        question_key: where the question is in the example.
-
-    Returns:
-        ``(score, info)``, the score clipped to [0, 1]; ``info["critic_reason"]`` is the
-        model's reason.
-
-    Raises:
-        ValueError: the example has no question, or the reply holds no number.
-    """
-    question = _question_of(example, question_key, "naive_fuzzy_evaluation_critic")
-    messages = _messages(_SCORE, _SCORE_SHOTS, question, target, prediction)
-    reply, rating, reason = await _judge(messages)
+def _score(reply: str, rating: str) -> float:
+    """The first number of the rating, clipped to [0, 1]."""
     number = _NUMBER.search(rating)
     if number is None:
         raise ValueError(
             f"naive_fuzzy_evaluation_critic: no score in the model's reply: {reply!r:.200}. "
             "Use a model that follows instructions, or a custom metric."
         )
-    value = min(1.0, max(0.0, float(number.group())))
-    return value, _info(target, prediction, value, reason, messages)
+    return min(1.0, max(0.0, float(number.group())))
+
+
+_ARGS = """
+
+    Args:
+        target: the expected answer.
+        prediction: the strategy's answer.
+        example: the example; its ``question_key`` field is the question.
+        question_key: where the question is in the example.
+
+    Returns:
+        ``(value, info)``; ``info["critic_reason"]`` is the model's reason.
+
+    Raises:
+        ValueError: the example has no question, or the reply cannot be read.
+    """
+
+
+def _critic(
+    name: str,
+    instruction: str,
+    shots: list[tuple[str, str, str, str]],
+    read: Callable[[str, str], float],
+    summary: str,
+) -> Any:
+    """A critic: asks the model with ``instruction`` and ``shots``, reads the reply with
+    ``read(reply, rating line)``."""
+
+    async def critic(
+        target: Any,
+        prediction: Any,
+        example: Mapping[str, Any] | None = None,
+        question_key: str = "question",
+    ) -> tuple[float, dict[str, Any]]:
+        question = _question_of(example, question_key, name)
+        messages = _messages(instruction, shots, question, target, prediction)
+        reply = str(await llm.chat(messages, stop=["\nQuestion:"])).strip()
+        rating, *reason = _REASON.split(reply, maxsplit=1)
+        value = read(reply, rating.lower())
+        return value, {
+            "critic_golden_answer": target,
+            "critic_candidate_answer": prediction,
+            "critic_answer_is_correct": value,
+            "critic_reason": reason[0].split("\n\n")[0].strip() if reason else "",
+            "critic_prompt": messages,
+        }
+
+    critic.__name__ = critic.__qualname__ = name
+    critic.__doc__ = summary + _ARGS
+    return make_executable(critic)
+
+
+naive_evaluation_critic = _critic(
+    "naive_evaluation_critic",
+    _VERDICT,
+    _VERDICT_SHOTS,
+    _verdict,
+    "1.0 if the model judges ``prediction`` the same answer as ``target``, else 0.0.",
+)
+naive_fuzzy_evaluation_critic = _critic(
+    "naive_fuzzy_evaluation_critic",
+    _SCORE,
+    _SCORE_SHOTS,
+    _score,
+    "The model's score in [0.0, 1.0] of how well ``prediction`` matches ``target``.",
+)

@@ -32,7 +32,6 @@ import numbers
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence, Sized
 from typing import Any, TypedDict, Unpack
 
-from onetwo.agents.agents_base import Agent
 from onetwo.core import tracing
 from onetwo.core.builtin import check_arguments
 from onetwo.core.executing import Executable, make_executable
@@ -313,6 +312,12 @@ class _Options(TypedDict, total=False):
     name: str | None
 
 
+def _is_agent(strategy: Strategy) -> bool:
+    from onetwo.agents.agents_base import Agent  # only then: `import ot` stays light
+
+    return isinstance(strategy, Agent)
+
+
 def _settings(strategy: Strategy, options: Mapping[str, Any], where: str) -> _Evaluation:
     check_arguments(f"{where}()", options, _Options.__annotations__)
     if not callable(strategy):
@@ -328,7 +333,7 @@ def _settings(strategy: Strategy, options: Mapping[str, Any], where: str) -> _Ev
         _metrics_of(options.get("metric_functions")),
         options.get("name") or str(name or type(strategy).__name__).rsplit("<locals>.", 1)[-1],
         options.get("enable_tracing", True),
-        bool(options.get("output_final_states")) and isinstance(strategy, Agent),
+        bool(options.get("output_final_states")) and _is_agent(strategy),
         options.get("example_key_function"),
     )
 
