@@ -349,10 +349,12 @@ async def _run_all(
             f"examples must be an iterable of examples (e.g. a list of dicts), got a "
             f"{type(examples).__name__}: {examples!r:.80}. For one example, pass [example]."
         )
-    if len(runs) > 1 or not isinstance(examples, Sized):  # read more than once, or counted
+    if len(runs) > 1:  # each run reads them
         examples = list(examples)
-    total = options.get("examples_total_num") or len(examples)
-    bar = progress_bar(options.get("progress", True), total * len(runs), label)
+    total = options.get("examples_total_num")  # a generator is consumed as it runs
+    if total is None and isinstance(examples, Sized):
+        total = len(examples)
+    bar = progress_bar(options.get("progress", True), total and total * len(runs), label)
     jobs = []
     for run, registry in runs.values():
         job = make_executable(run.run_all)(examples, options, bar)

@@ -235,3 +235,30 @@ def test_fuzzy_critic_scores_and_both_critics_refuse_what_they_cannot_read() -> 
     )
     (failed,) = summary.errors  # recorded on the example, not raised
     assert "example with keys ['answer', 'q']" in str(failed.error)
+
+
+def test_examples_from_a_generator_are_consumed_as_they_run() -> None:
+    read: list[int] = []
+
+    def examples() -> Any:
+        for i in range(250):
+            read.append(i)
+            yield {"question": str(i), "answer": str(i)}
+
+    started: list[int] = []
+
+    @ot.make_executable
+    async def strategy(question: str) -> str:
+        started.append(len(read))
+        return question
+
+    summary = ot.evaluate(
+        strategy,
+        examples(),
+        metric_functions={"accuracy": accuracy},
+        examples_total_num=250,
+        chunk_size=10,
+        progress=False,
+    )
+    assert summary.metrics == {"accuracy": 1.0} and summary.counters["total_count"] == 250
+    assert started[0] < 250  # the first example ran before the last was read
