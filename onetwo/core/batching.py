@@ -397,7 +397,7 @@ class BatchMethod(Generic[Owner, Req, Res]):
         self._fn, self._params, self._name = fn, params, fn.__qualname__
         self._bound: dict[int, tuple[weakref.ref[Any], BatchFunction[Req, Res]]] = {}
         self._lock = threading.Lock()
-        plain = {k: v for k, v in params.items() if not _of_instance(v) and v is not None}
+        plain = {k: v for k, v in params.items() if not callable(v) and v is not None}
         BatchConfig(**{"batch_size": 1, **plain}, owner=self._name)  # fail at decoration
 
     @overload
@@ -419,7 +419,7 @@ class BatchMethod(Generic[Owner, Req, Res]):
 
     def _bind(self, instance: Owner) -> tuple[weakref.ref[Any], BatchFunction[Req, Res]]:
         ref: weakref.ref[Any] = weakref.ref(instance)  # TypeError? add __weakref__ to __slots__
-        params = {k: v(instance) if _of_instance(v) else v for k, v in self._params.items()}
+        params = {k: v(instance) if callable(v) else v for k, v in self._params.items()}
         method: Callable[..., Any] = self._fn
 
         @functools.wraps(method)
@@ -439,8 +439,8 @@ def batch_method(
     """Like :func:`batch_function`, for methods: one queue (and config) per instance.
 
     Takes the parameters of :func:`batch_function`, each a value or a function of the
-    instance (a callable of one argument), read when the instance first uses the method
-    (e.g. a constructor's).
+    instance, read when the instance first uses the method (e.g. a constructor's): a
+    ``batching_function`` too (``lambda self: self.can_batch``).
 
     Example:
         >>> class Embedder:
@@ -450,14 +450,6 @@ def batch_method(
         ...         return [[float(len(t))] for t in texts]
     """
     return lambda fn: BatchMethod(fn, params)
-
-
-def _of_instance(value: Any) -> bool:
-    """Whether a batch method's parameter is a function of the instance (one argument)."""
-    try:
-        return callable(value) and len(inspect.signature(value).parameters) == 1
-    except (TypeError, ValueError):  # no signature: a value
-        return False
 
 
 def add_batching(cls: type[T]) -> type[T]:

@@ -92,10 +92,30 @@ def test_batch_methods_of_an_add_batching_class() -> None:
         def my_single_fn(self, s: str) -> str:
             raise AssertionError("only the signature: the batch function answers")
 
+        def can_batch_method(
+            self, requests: Sequence[dict[str, Any]], req: dict[str, Any]
+        ) -> tuple[bool, bool]:
+            return (not requests or req["s"][0] == requests[0]["s"][0]), False
+
+        # The reference's FromInstance('can_batch_method'): a function of the instance.
+        @batching.batch_method(batching_function=lambda self: self.can_batch_method)
+        def my_other_fn(self, requests: Sequence[dict[str, Any]]) -> list[str]:
+            self.batches.append([r["s"] for r in requests])
+            return [r["s"] + " other" for r in requests]
+
+        @batching.batchable_function(implementation=my_other_fn)
+        def my_other_single_fn(self, s: str) -> str:
+            raise AssertionError("only the signature: the batch function answers")
+
     c = ClassWithBatch()
     results = ot.run(_gathered(*(functools.partial(c.my_single_fn, s) for s in "abcde")))
     assert results == [f"{s} done" for s in "abcde"]
     assert sorted(map(len, c.batches)) == [1, 2, 2]
+    c.batches.clear()
+    words = ["a1", "b1", "a2", "b2", "a3"]
+    results = ot.run(_gathered(*(functools.partial(c.my_other_single_fn, w) for w in words)))
+    assert results == [f"{w} other" for w in words]
+    assert c.batches == [["a1", "a2", "a3"], ["b1", "b2"]]
 
 
 def test_batch_function_with_threadpool_and_a_wrapper() -> None:
