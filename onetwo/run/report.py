@@ -200,17 +200,22 @@ def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], traces_pa
     headers, table_rows = _table_rows(summary["backends"])
     table = rendering.table(headers, ([rendering.escape(c) for c in r] for r in table_rows))
     # The first examples only: the renderer shows at most that many rows, and the totals of
-    # every row are in the summary table above it.
-    keys = list(dict.fromkeys((str(r["id"]), r["sample"], r["index"]) for r in rows))[:SHOWN]
-    backends = list(summary["backends"])
-    wanted = {(i, b, s) for i, s, _ in keys for b in backends}
-    by_row = {k: r for r in rows if (k := (str(r["id"]), r["backend"], r["sample"])) in wanted}
+    # every row are in the summary table above it. Rows are in dataset order: theirs first.
+    shown: dict[tuple[str, int, int], None] = {}
+    by_row = {}
+    for r in rows:
+        if (key := (str(r["id"]), r["sample"], r["index"])) not in shown:
+            if len(shown) == SHOWN:
+                break
+            shown[key] = None
+        by_row[(key[0], r["backend"], key[1])] = r
+    keys, backends = list(shown), list(summary["backends"])
     by_key = {k: _trace_of(t) for k, t in read_traces(traces_path, set(by_row)).items()}
     comparison = Comparison(
         {
             b: EvaluationSummary.of(
                 [_result_of(by_row.get((i, b, s)), by_key.get((i, b, s)), n) for i, s, n in keys],
-                list(dict.fromkeys(m for r in rows if r["backend"] == b for m in r["metrics"])),
+                list(summary["backends"][b]["metrics"]),
                 b,
                 summary["wall_time_s"],
             )
