@@ -503,10 +503,16 @@ def _in_threads(fn: Callable[..., Any], requests: list[dict[str, Any]]) -> list[
         return list(pool.map(one, contexts, requests))
 
 
-def batch_function_with_threadpool(wrapper: Wrapper | None = None, **params: Any) -> Decorator:
-    """OneTwo's: a sync function of one request, sent in batches (``params``: those of
+def batch_function_with_threadpool(
+    batch_size: Any = None,
+    batching_function: Any = None,
+    wrapper: Wrapper | None = None,
+    **params: Any,
+) -> Decorator:
+    """OneTwo's: a sync function of one request, sent in batches (the parameters: those of
     :func:`batch_function`), each request of a batch in a thread of its own; ``wrapper``
     wraps the batch function (argument dicts -> results), e.g. to count batches."""
+    params.update(batch_size=batch_size, batching_function=batching_function)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         run = functools.wraps(fn)(functools.partial(_in_threads, fn))
@@ -515,9 +521,15 @@ def batch_function_with_threadpool(wrapper: Wrapper | None = None, **params: Any
     return decorate
 
 
-def batch_method_with_threadpool(wrapper: Wrapper | None = None, **params: Any) -> Decorator:
+def batch_method_with_threadpool(
+    batch_size: Any = None,
+    batching_function: Any = None,
+    wrapper: Wrapper | None = None,
+    **params: Any,
+) -> Decorator:
     """:func:`batch_function_with_threadpool` for a method: a queue per instance, parameters
     as for :func:`batch_method`; ``wrapper`` wraps ``(self, requests) -> results``."""
+    params.update(batch_size=batch_size, batching_function=batching_function)
 
     def decorate(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(method)
