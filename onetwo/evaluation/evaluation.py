@@ -265,10 +265,9 @@ class _Evaluation:
         keep = options.get("output_filter") or (lambda example, result: True)
         debug, finals = options.get("output_results_debug"), options.get("output_final_states")
         callback, aggregations = options.get("callback"), options.get("aggregation_functions")
-        run = make_executable(self.run_example)
 
         async def one(index: int, example: Example) -> None:
-            result = await run(index, example, bar)
+            result = await self.run_example(index, example, bar)
             kept = bool(keep(example, result))
             key = summary.add(result, keep=kept, debug=bool(debug))
             if kept and finals and result.final_state is not None:
