@@ -11,8 +11,10 @@ them through (the same ``ot.evaluate`` with a ``callback=`` that sees each examp
 ends), and for the command line itself in-process (``cli.execute``: loading the dataset,
 results.jsonl and traces.jsonl written as each example finishes, summary.json and
 report.html). The overhead is relative to ``ot.evaluate``; each measure alternates with
-its floor (``interleaved``), so both see the same noise. Last, the same with a model that
-takes 50 ms a call and 100 examples in flight (2,000 examples), closer to a real run.
+its floor (``interleaved``), so both see the same noise; the process's CPU time (all
+threads) is reported under the wall time, steadier on a shared machine. Last, the same
+with a model that takes 50 ms a call and 100 examples in flight (2,000 examples), closer
+to a real run.
 
     .venv/bin/python benchmarks/bench_cli.py [--repeats 3] [--examples 10000]
 """
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,18 +116,34 @@ def startup(folder: Path, repeats: int) -> tuple[float, float]:
     return statistics.median(clis), statistics.median(floors)
 
 
+CPU_US: dict[str, list[float]] = {}  # label -> CPU µs per example of each call, in order
+
+
+@contextlib.contextmanager
+def _timed(label: str, n: int, wall: list[float]) -> Iterator[None]:
+    """Time the body: wall µs per example into ``wall``, CPU µs into ``CPU_US[label]``."""
+    start, cpu = time.perf_counter(), time.process_time()
+    yield
+    wall.append((time.perf_counter() - start) / n * 1e6)
+    CPU_US.setdefault(label, []).append((time.process_time() - cpu) / n * 1e6)
+
+
 def evaluate_us(
-    strategy: Any, examples: list[dict[str, str]], latency: float = 0.0, in_flight: int = 16
+    strategy: Any,
+    examples: list[dict[str, str]],
+    latency: float = 0.0,
+    in_flight: int = 16,
+    label: str = "floor",
 ) -> float:
     FakeBackend(default_reply="4", latency=latency).register()
     metric = {"exact": lambda target, prediction: prediction == target}
-    start = time.perf_counter()
-    summary = ot.evaluate(
-        strategy, examples, metric_functions=metric, progress=False, chunk_size=in_flight
-    )
-    elapsed = time.perf_counter() - start
+    wall: list[float] = []
+    with _timed(label, len(examples), wall):
+        summary = ot.evaluate(
+            strategy, examples, metric_functions=metric, progress=False, chunk_size=in_flight
+        )
     assert summary.metrics == {"exact": 1.0}
-    return elapsed / len(examples) * 1e6
+    return wall[0]
 
 
 def callback_us(strategy: Any, examples: list[dict[str, str]]) -> float:
@@ -132,21 +151,28 @@ def callback_us(strategy: Any, examples: list[dict[str, str]]) -> float:
     FakeBackend(default_reply="4").register()
     metric = {"exact": lambda target, prediction: prediction == target}
     seen: list[object] = []
-    start = time.perf_counter()
-    ot.evaluate(
-        strategy,
-        examples,
-        metric_functions=metric,
-        progress=False,
-        chunk_size=16,
-        callback=lambda index, example, summary: seen.append(summary.results[index]),
-    )
+    wall: list[float] = []
+    with _timed("callback", len(examples), wall):
+        ot.evaluate(
+            strategy,
+            examples,
+            metric_functions=metric,
+            progress=False,
+            chunk_size=16,
+            callback=lambda index, example, summary: seen.append(summary.results[index]),
+        )
     assert len(seen) == len(examples)
-    return (time.perf_counter() - start) / len(examples) * 1e6
+    return wall[0]
 
 
 def cli_us(
-    folder: Path, dataset: str, n: int, run: int, latency: float = 0.0, in_flight: int = 16
+    folder: Path,
+    dataset: str,
+    n: int,
+    run: int,
+    latency: float = 0.0,
+    in_flight: int = 16,
+    label: str = "cli",
 ) -> float:
     config = RunConfig(
         strategy=str(folder / "solve.py") + ":solve",
@@ -159,12 +185,11 @@ def cli_us(
         output_dir=str(folder / f"{dataset}.{latency}.{run}"),
         progress=False,
     )
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
+    wall: list[float] = []
+    with _timed(label, n, wall), contextlib.redirect_stdout(io.StringIO()):
         status = cli.execute(config)
-    elapsed = time.perf_counter() - start
     assert status == 0
-    return elapsed / n * 1e6
+    return wall[0]
 
 
 def main() -> None:
@@ -188,25 +213,31 @@ def main() -> None:
         # The same strategy everywhere: the one the command line loads from solve.py.
         strategy = load_function(str(folder / "solve.py") + ":solve", "--strategy").function
         repeats, latency, k = args.repeats, args.latency, args.in_flight
-        floors, mechanisms = interleaved(
-            lambda: evaluate_us(strategy, examples),
+        walls = {}
+        walls["floor"], walls["callback"] = interleaved(
+            lambda: evaluate_us(strategy, examples, label="floor"),
             lambda: callback_us(strategy, examples),
             repeats,
         )
         runs = iter(range(2 * repeats + 2))
-        floors2, wholes = interleaved(
-            lambda: evaluate_us(strategy, examples),
+        walls["floor2"], walls["cli"] = interleaved(
+            lambda: evaluate_us(strategy, examples, label="floor2"),
             lambda: cli_us(folder, "many.jsonl", n, next(runs)),
             repeats,
         )
-        slow_floors, slow_clis = interleaved(
-            lambda: evaluate_us(strategy, slow, latency, k),
-            lambda: cli_us(folder, "slow.jsonl", len(slow), next(runs), latency, k),
+        walls["slow floor"], walls["slow cli"] = interleaved(
+            lambda: evaluate_us(strategy, slow, latency, k, label="slow floor"),
+            lambda: cli_us(folder, "slow.jsonl", len(slow), next(runs), latency, k, "slow cli"),
             repeats,
         )
-    median = statistics.median
-    floor, mechanism, floor2, whole = map(median, (floors, mechanisms, floors2, wholes))
-    slow_floor, slow_cli = median(slow_floors), median(slow_clis)
+    wall = {key: statistics.median(values) for key, values in walls.items()}
+    cpu = {key: statistics.median(values[1:]) for key, values in CPU_US.items()}  # no warm-up
+
+    def row(measure: str, ours: str, floor: str, times: dict[str, float]) -> tuple[str, ...]:
+        mine, base = times[ours], times[floor]
+        return measure, f"{mine:.1f}", f"{base:.1f}", f"{(mine - base) / base:+.0%}"
+
+    slow_label = f"{len(slow)} examples, {latency * 1000:.0f} ms latency, {k} in flight"
     rows: list[tuple[str, ...]] = [
         ("measure", "median", "floor", "overhead"),
         (
@@ -215,25 +246,14 @@ def main() -> None:
             f"{floor_start:.3f}",
             f"+{cli_start - floor_start:.3f} s",
         ),
-        (
-            f"per example, {n} examples: ot.evaluate with callback= (µs)",
-            f"{mechanism:.1f}",
-            f"{floor:.1f}",
-            f"{(mechanism - floor) / floor:+.0%}",
+        row(
+            f"per example, {n} examples: ot.evaluate with callback= (µs)", "callback", "floor", wall
         ),
-        (
-            f"per example, {n} examples: the CLI in-process (µs)",
-            f"{whole:.1f}",
-            f"{floor2:.1f}",
-            f"{(whole - floor2) / floor2:+.0%}",
-        ),
-        (
-            f"per example, {len(slow)} examples, {latency * 1000:.0f} ms latency, {k} in flight: "
-            "the CLI (µs)",
-            f"{slow_cli:.1f}",
-            f"{slow_floor:.1f}",
-            f"{(slow_cli - slow_floor) / slow_floor:+.0%}",
-        ),
+        row("  the same, CPU µs (all threads)", "callback", "floor", cpu),
+        row(f"per example, {n} examples: the CLI in-process (µs)", "cli", "floor2", wall),
+        row("  the same, CPU µs (all threads)", "cli", "floor2", cpu),
+        row(f"per example, {slow_label}: the CLI (µs)", "slow cli", "slow floor", wall),
+        row("  the same, CPU µs (all threads)", "slow cli", "slow floor", cpu),
     ]
     print(table(rows))
 
