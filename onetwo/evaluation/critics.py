@@ -107,13 +107,13 @@ def _verdict(reply: str, rating: str) -> float:
 
 def _score(reply: str, rating: str) -> float:
     """The first number of the rating, clipped to [0, 1]."""
-    number = _NUMBER.search(rating)
-    if number is None:
-        raise ValueError(
-            f"naive_fuzzy_evaluation_critic: no score in the model's reply: {reply!r:.200}. "
-            "Use a model that follows instructions, or a custom metric."
-        )
-    return min(1.0, max(0.0, float(number.group())))
+    numbers = _NUMBER.findall(rating)
+    if numbers:
+        return min(1.0, max(0.0, float(numbers[0])))
+    raise ValueError(
+        f"naive_fuzzy_evaluation_critic: no score in the model's reply: {reply!r:.200}. "
+        "Use a model that follows instructions, or a custom metric."
+    )
 
 
 _ARGS = """

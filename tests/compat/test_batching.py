@@ -83,25 +83,27 @@ def test_batch_methods_of_an_add_batching_class() -> None:
             self.batch_size = 2
             self.batches: list[list[str]] = []
 
+        def answer(self, requests: Sequence[dict[str, Any]], suffix: str) -> list[str]:
+            self.batches.append([r["s"] for r in requests])
+            return [r["s"] + suffix for r in requests]
+
         @batching.batch_method(batch_size=lambda self: self.batch_size)
         def my_fn(self, requests: Sequence[dict[str, Any]]) -> list[str]:
-            self.batches.append([r["s"] for r in requests])
-            return [r["s"] + " done" for r in requests]
+            return self.answer(requests, " done")
 
         @batching.batchable_function(implementation=my_fn)
         def my_single_fn(self, s: str) -> str:
             raise AssertionError("only the signature: the batch function answers")
 
+        # The reference's FromInstance('can_batch_method'): a function of the instance.
+        @batching.batch_method(batching_function=lambda self: self.can_batch_method)
+        def my_other_fn(self, requests: Sequence[dict[str, Any]]) -> list[str]:
+            return self.answer(requests, " other")
+
         def can_batch_method(
             self, requests: Sequence[dict[str, Any]], req: dict[str, Any]
         ) -> tuple[bool, bool]:
             return (not requests or req["s"][0] == requests[0]["s"][0]), False
-
-        # The reference's FromInstance('can_batch_method'): a function of the instance.
-        @batching.batch_method(batching_function=lambda self: self.can_batch_method)
-        def my_other_fn(self, requests: Sequence[dict[str, Any]]) -> list[str]:
-            self.batches.append([r["s"] for r in requests])
-            return [r["s"] + " other" for r in requests]
 
         @batching.batchable_function(implementation=my_other_fn)
         def my_other_single_fn(self, s: str) -> str:
