@@ -244,7 +244,7 @@ def main() -> None:
             "start-up to first call (s)",
             f"{cli_start:.3f}",
             f"{floor_start:.3f}",
-            f"+{cli_start - floor_start:.3f} s",
+            f"{cli_start - floor_start:+.3f} s",
         ),
         row(
             f"per example, {n} examples: ot.evaluate with callback= (µs)", "callback", "floor", wall
