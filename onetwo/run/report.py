@@ -179,13 +179,17 @@ def _trace_of(data: dict[str, Any] | None) -> Trace | None:
     )
 
 
-def _result_of(row: dict[str, Any] | None, trace: Trace | None, index: int) -> ExampleResult:
+def _result_of(
+    row: dict[str, Any] | None, trace: Trace | None, index: int, key: tuple[str, int]
+) -> ExampleResult:
+    """One sample's result; ``key`` (id, sample) keeps the samples of an example apart."""
     if row is None:  # this backend has not run this example (an interrupted run)
-        return ExampleResult(index, None, error=_RecordedError("not run yet (interrupted)"))
+        missing = _RecordedError("not run yet (interrupted)")
+        return ExampleResult(index, None, error=missing, key=key)
     error = None if row["error"] is None else _recorded(row["error"])
     inputs = {"id": row["id"], **(trace.inputs if trace is not None else {})}
     return ExampleResult(
-        index, None, inputs, row["target"], row["output"], row["metrics"], {}, error, trace
+        index, None, inputs, row["target"], row["output"], row["metrics"], {}, error, trace, key
     )
 
 
@@ -214,7 +218,10 @@ def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], traces_pa
     comparison = Comparison(
         {
             b: EvaluationSummary.of(
-                [_result_of(by_row.get((i, b, s)), by_key.get((i, b, s)), n) for i, s, n in keys],
+                [
+                    _result_of(by_row.get((i, b, s)), by_key.get((i, b, s)), n, (i, s))
+                    for i, s, n in keys
+                ],
                 list(summary["backends"][b]["metrics"]),
                 b,
                 summary["wall_time_s"],
