@@ -28,3 +28,10 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[registry.Registr
     fresh = registry.Registry()
     monkeypatch.setattr(registry, "_global_registry", fresh)
     yield fresh
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``rig`` every test that starts the real model, so ``-m "not rig"`` never does."""
+    for item in items:
+        if "llama_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.rig)

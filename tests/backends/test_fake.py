@@ -109,7 +109,9 @@ def test_repr_and_validation() -> None:
     backend = FakeBackend({"a": "b"}, model="script-1")
     assert repr(backend) == "FakeBackend(model='script-1', replies=1, regex_replies=0, calls=0)"
     assert backend.identity() == {"provider": "fake", "model": "script-1"}
-    with pytest.raises(ValueError, match="latency must be >= 0 seconds, got -1"):
+    with pytest.raises(
+        ValueError, match=r"FakeBackend\(latency=-1\): latency must be a number of seconds >= 0"
+    ):
         FakeBackend(latency=-1)
 
 
