@@ -6,12 +6,15 @@ to its strategy's first model call, next to the floor measured the same way: a f
 
 Per example: 10,000 examples on the fake backend (no latency, no cache), one strategy
 (``solve``: one ``llm.generate_text`` call) and one metric, microseconds per example for
-``ot.evaluate`` on the whole list (the floor), for the mechanism the
-command line runs each example through (``aevaluate`` on that one example, under
-``ot.par_iter``), and for the command line itself in-process (``cli.execute``: loading,
+``ot.evaluate`` on the whole list (the floor), for the mechanism the command line runs
+them through (the same ``ot.evaluate`` with a ``callback=`` that sees each example as it
+ends), and for the command line itself in-process (``cli.execute``: loading the dataset,
 results.jsonl and traces.jsonl written as each example finishes, summary.json and
-report.html). The overhead is relative to ``ot.evaluate``. Last, the same with a model
-that takes 50 ms a call and 100 examples in flight (2,000 examples), closer to a real run.
+report.html). The overhead is relative to ``ot.evaluate``; each measure alternates with
+its floor (``interleaved``), so both see the same noise; the process's CPU time (all
+threads) is reported under the wall time, steadier on a shared machine. Last, the same
+with a model that takes 50 ms a call and 100 examples in flight (2,000 examples), closer
+to a real run.
 
     .venv/bin/python benchmarks/bench_cli.py [--repeats 3] [--examples 10000]
 """
@@ -27,16 +30,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, median_of, table
+import statistics
+
+from _common import ROOT, interleaved, table
 
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
-from onetwo.evaluation.evaluation import aevaluate
 from onetwo.run import cli
 from onetwo.run.flags import RunConfig
 from onetwo.run.strategies import load_function
@@ -99,46 +104,75 @@ def startup(folder: Path, repeats: int) -> tuple[float, float]:
         "--dataset=one.jsonl", "--backend=fake", "--backend_args=default_reply=4",
         "--cache_mode=off", "--noprogress",
     ]  # fmt: skip
-    outputs = iter(range(repeats))
+    outputs = iter(range(repeats + 1))
 
     def cli_run() -> float:
         return _time_to_first_call([*command, f"--output_dir=start{next(outputs)}"], folder, marker)
 
     floor_cmd = [sys.executable, "-c", FLOOR, str(marker)]
-    cli_s, _ = median_of(cli_run, repeats)
-    floor_s, _ = median_of(lambda: _time_to_first_call(floor_cmd, folder, marker), repeats)
-    return cli_s, floor_s
+    floors, clis = interleaved(
+        lambda: _time_to_first_call(floor_cmd, folder, marker), cli_run, repeats
+    )
+    return statistics.median(clis), statistics.median(floors)
+
+
+CPU_US: dict[str, list[float]] = {}  # label -> CPU µs per example of each call, in order
+
+
+@contextlib.contextmanager
+def _timed(label: str, n: int, wall: list[float]) -> Iterator[None]:
+    """Time the body: wall µs per example into ``wall``, CPU µs into ``CPU_US[label]``."""
+    start, cpu = time.perf_counter(), time.process_time()
+    yield
+    wall.append((time.perf_counter() - start) / n * 1e6)
+    CPU_US.setdefault(label, []).append((time.process_time() - cpu) / n * 1e6)
 
 
 def evaluate_us(
-    strategy: Any, examples: list[dict[str, str]], latency: float = 0.0, in_flight: int = 16
+    strategy: Any,
+    examples: list[dict[str, str]],
+    latency: float = 0.0,
+    in_flight: int = 16,
+    label: str = "floor",
 ) -> float:
     FakeBackend(default_reply="4", latency=latency).register()
     metric = {"exact": lambda target, prediction: prediction == target}
-    start = time.perf_counter()
-    summary = ot.evaluate(
-        strategy, examples, metric_functions=metric, progress=False, chunk_size=in_flight
-    )
-    elapsed = time.perf_counter() - start
+    wall: list[float] = []
+    with _timed(label, len(examples), wall):
+        summary = ot.evaluate(
+            strategy, examples, metric_functions=metric, progress=False, chunk_size=in_flight
+        )
     assert summary.metrics == {"exact": 1.0}
-    return elapsed / len(examples) * 1e6
+    return wall[0]
 
 
-def per_example_us(strategy: Any, examples: list[dict[str, str]]) -> float:
+def callback_us(strategy: Any, examples: list[dict[str, str]]) -> float:
+    """``ot.evaluate`` with a ``callback=`` that keeps each finished example's result."""
     FakeBackend(default_reply="4").register()
     metric = {"exact": lambda target, prediction: prediction == target}
-
-    async def one(example: dict[str, str]) -> object:
-        summary = await aevaluate(strategy, [example], metric_functions=metric, progress=False)
-        return summary.results[0]
-
-    start = time.perf_counter()
-    ot.run(ot.par_iter([ot.make_executable(one)(e) for e in examples], 16))
-    return (time.perf_counter() - start) / len(examples) * 1e6
+    seen: list[object] = []
+    wall: list[float] = []
+    with _timed("callback", len(examples), wall):
+        ot.evaluate(
+            strategy,
+            examples,
+            metric_functions=metric,
+            progress=False,
+            chunk_size=16,
+            callback=lambda index, example, summary: seen.append(summary.results[index]),
+        )
+    assert len(seen) == len(examples)
+    return wall[0]
 
 
 def cli_us(
-    folder: Path, dataset: str, n: int, run: int, latency: float = 0.0, in_flight: int = 16
+    folder: Path,
+    dataset: str,
+    n: int,
+    run: int,
+    latency: float = 0.0,
+    in_flight: int = 16,
+    label: str = "cli",
 ) -> float:
     config = RunConfig(
         strategy=str(folder / "solve.py") + ":solve",
@@ -151,12 +185,11 @@ def cli_us(
         output_dir=str(folder / f"{dataset}.{latency}.{run}"),
         progress=False,
     )
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
+    wall: list[float] = []
+    with _timed(label, n, wall), contextlib.redirect_stdout(io.StringIO()):
         status = cli.execute(config)
-    elapsed = time.perf_counter() - start
     assert status == 0
-    return elapsed / n * 1e6
+    return wall[0]
 
 
 def main() -> None:
@@ -179,43 +212,48 @@ def main() -> None:
         cli_start, floor_start = startup(folder, args.repeats)
         # The same strategy everywhere: the one the command line loads from solve.py.
         strategy = load_function(str(folder / "solve.py") + ":solve", "--strategy").function
-        floor, _ = median_of(lambda: evaluate_us(strategy, examples), args.repeats)
-        mechanism, _ = median_of(lambda: per_example_us(strategy, examples), args.repeats)
-        runs = iter(range(args.repeats))
-        whole, _ = median_of(lambda: cli_us(folder, "many.jsonl", n, next(runs)), args.repeats)
-        latency, k = args.latency, args.in_flight
-        slow_floor, _ = median_of(lambda: evaluate_us(strategy, slow, latency, k), args.repeats)
-        runs = iter(range(args.repeats))
-        slow_cli, _ = median_of(
-            lambda: cli_us(folder, "slow.jsonl", len(slow), next(runs), latency, k), args.repeats
+        repeats, latency, k = args.repeats, args.latency, args.in_flight
+        walls = {}
+        walls["floor"], walls["callback"] = interleaved(
+            lambda: evaluate_us(strategy, examples, label="floor"),
+            lambda: callback_us(strategy, examples),
+            repeats,
         )
-    rows = [
+        runs = iter(range(2 * repeats + 2))
+        walls["floor2"], walls["cli"] = interleaved(
+            lambda: evaluate_us(strategy, examples, label="floor2"),
+            lambda: cli_us(folder, "many.jsonl", n, next(runs)),
+            repeats,
+        )
+        walls["slow floor"], walls["slow cli"] = interleaved(
+            lambda: evaluate_us(strategy, slow, latency, k, label="slow floor"),
+            lambda: cli_us(folder, "slow.jsonl", len(slow), next(runs), latency, k, "slow cli"),
+            repeats,
+        )
+    wall = {key: statistics.median(values) for key, values in walls.items()}
+    cpu = {key: statistics.median(values[1:]) for key, values in CPU_US.items()}  # no warm-up
+
+    def row(measure: str, ours: str, floor: str, times: dict[str, float]) -> tuple[str, ...]:
+        mine, base = times[ours], times[floor]
+        return measure, f"{mine:.1f}", f"{base:.1f}", f"{(mine - base) / base:+.0%}"
+
+    slow_label = f"{len(slow)} examples, {latency * 1000:.0f} ms latency, {k} in flight"
+    rows: list[tuple[str, ...]] = [
         ("measure", "median", "floor", "overhead"),
         (
             "start-up to first call (s)",
             f"{cli_start:.3f}",
             f"{floor_start:.3f}",
-            f"+{cli_start - floor_start:.3f} s",
+            f"{cli_start - floor_start:+.3f} s",
         ),
-        (
-            f"per example, {n} examples: aevaluate each (µs)",
-            f"{mechanism:.1f}",
-            f"{floor:.1f}",
-            f"{(mechanism - floor) / floor:+.0%}",
+        row(
+            f"per example, {n} examples: ot.evaluate with callback= (µs)", "callback", "floor", wall
         ),
-        (
-            f"per example, {n} examples: the CLI in-process (µs)",
-            f"{whole:.1f}",
-            f"{floor:.1f}",
-            f"{(whole - floor) / floor:+.0%}",
-        ),
-        (
-            f"per example, {len(slow)} examples, {latency * 1000:.0f} ms latency, {k} in flight: "
-            "the CLI (µs)",
-            f"{slow_cli:.1f}",
-            f"{slow_floor:.1f}",
-            f"{(slow_cli - slow_floor) / slow_floor:+.0%}",
-        ),
+        row("  the same, CPU µs (all threads)", "callback", "floor", cpu),
+        row(f"per example, {n} examples: the CLI in-process (µs)", "cli", "floor2", wall),
+        row("  the same, CPU µs (all threads)", "cli", "floor2", cpu),
+        row(f"per example, {slow_label}: the CLI (µs)", "slow cli", "slow floor", wall),
+        row("  the same, CPU µs (all threads)", "slow cli", "slow floor", cpu),
     ]
     print(table(rows))
 

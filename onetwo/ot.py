@@ -29,7 +29,12 @@ from onetwo.core.running import run
 from onetwo.core.sampling import repeat
 from onetwo.core.scheduling import par_iter, parallel
 from onetwo.core.streaming import safe_stream, stream_updates, stream_with_callback
-from onetwo.evaluation.evaluation import compare, evaluate
+from onetwo.evaluation.evaluation import (
+    compare,
+    evaluate,
+    naive_evaluation_critic,
+    naive_fuzzy_evaluation_critic,
+)
 
 # The reference OneTwo's other name for it: ``ot.function_call("name", *args)``.
 function_call = function_registry
@@ -47,6 +52,8 @@ __all__ = [
     "function_registry",
     "make_composable",
     "make_executable",
+    "naive_evaluation_critic",
+    "naive_fuzzy_evaluation_critic",
     "par_iter",
     "parallel",
     "repeat",

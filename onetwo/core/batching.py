@@ -24,6 +24,12 @@ A caller cancelled while queued withdraws its request; a batch ending cancelled 
 its callers and frees its slot. A batch runs in a copy of its first request's context (a
 sync function in a thread pool); ``RunOptions(enable_batching=False)`` sends each call
 alone. Not for backends without a batch endpoint (use a semaphore).
+
+OneTwo's decorators are this mechanism under their names: ``batching_function=`` (which
+requests may share a batch), :func:`batchable_function` (a one-request signature for a
+batch function of argument dicts), :func:`batch_function_with_threadpool` and
+:func:`batch_method_with_threadpool` (a function of one request, run in threads a batch at
+a time), :func:`to_thread_pool_method` and :func:`add_batching` (not needed here).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import contextvars
 import dataclasses
 import functools
 import inspect
+import sys
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -53,14 +60,20 @@ __all__ = [
     "BatchQueue",
     "BatchStats",
     "BoundBatchMethod",
+    "add_batching",
     "batch_function",
+    "batch_function_with_threadpool",
     "batch_method",
+    "batch_method_with_threadpool",
+    "batchable_function",
     "batching_enabled",
+    "to_thread_pool_method",
 ]
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 Owner = TypeVar("Owner")
+T = TypeVar("T")
 
 # Kept while ot.run and the streams set it: False acts as RunOptions(enable_batching=False).
 batching_enabled: ContextVar[bool] = ContextVar("onetwo_batching_enabled", default=True)
@@ -69,6 +82,9 @@ DEFAULT_MAX_WAIT = 0.05  # seconds a request waits at most while requests keep a
 IDLE_ITERATIONS = 3  # loop iterations without a new request after which a batch leaves
 BatchFn: TypeAlias = Callable[[list[Req]], Awaitable[Sequence[Res]] | Sequence[Res]]
 MethodFn: TypeAlias = Callable[[Owner, list[Req]], Awaitable[Sequence[Res]] | Sequence[Res]]
+Fits: TypeAlias = Callable[[list[Any], Any], tuple[bool, bool]]  # (batch, request) -> (add, full)
+Decorator: TypeAlias = Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]
+Wrapper: TypeAlias = Callable[[Callable[..., Any]], Callable[..., Any]]  # of a batch function
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,28 +104,35 @@ class BatchConfig:
     """How a batch function forms and runs its batches, checked when made.
 
     Attributes:
-        batch_size: the most requests in one batch (>= 1).
+        batch_size: the most requests in one batch (>= 1; None: no bound, with a
+            ``batching_function``).
         max_wait: seconds a request waits at most while requests keep arriving (None: no
             bound, batches leave when full or idle).
         max_concurrent_batches: the most batch calls running at once (>= 1).
         threads: the thread pool size of a sync batch function (None: one per slot).
         clock: where ``max_wait`` is measured (None: the system clock; tests pass a
             :class:`~onetwo.core.clock.VirtualClock`).
+        batching_function: OneTwo's ``(batch, request) -> (can_add, is_full)``: whether
+            ``request`` may join the requests of ``batch`` (the first always does; the
+            others wait for a later batch, in order), and whether the batch is then full.
 
     Example: ``BatchConfig(batch_size=32, max_concurrent_batches=4).max_wait == 0.05``.
     """
 
-    batch_size: int
+    batch_size: int | None = None
     max_wait: float | None = DEFAULT_MAX_WAIT
     max_concurrent_batches: int = 1
     threads: int | None = None
     clock: Clock | None = None
+    batching_function: Fits | None = None
     owner: dataclasses.InitVar[str] = "BatchConfig"  # init only: a name for the messages
 
     def __post_init__(self, owner: str) -> None:
+        if self.batch_size is None and self.batching_function is None:
+            raise TypeError(f"{owner} needs a batch_size (or a batching_function); pass e.g. 8.")
         names = ("batch_size", "max_concurrent_batches", "threads")
-        threads = 1 if self.threads is None else self.threads
-        for param, value in zip(names, (self.batch_size, self.max_concurrent_batches, threads)):
+        size, threads = (1 if v is None else v for v in (self.batch_size, self.threads))
+        for param, value in zip(names, (size, self.max_concurrent_batches, threads)):
             is_int = isinstance(value, int) and not isinstance(value, bool)
             if not (is_int and value >= 1):
                 got = repr(value) if is_int else f"{type(value).__name__} {value!r}"
@@ -184,7 +207,7 @@ class BatchQueue(Generic[Req, Res]):
 
     def _drain(self, ripe: bool = False) -> None:
         """The one rule: while a slot is free, send a full batch, or what waits if ripe."""
-        size, slots = self.config.batch_size, self.config.max_concurrent_batches
+        size, slots = self.config.batch_size or sys.maxsize, self.config.max_concurrent_batches
         while self.in_flight < slots and (self.queued >= size or (ripe and self.queued)):
             self._send(size)
         if not self.queued:  # drop withdrawn items, stop waiting
@@ -213,12 +236,21 @@ class BatchQueue(Generic[Req, Res]):
 
     def _send(self, size: int) -> None:
         batch: list[_Item] = []
+        skipped, fits = [], self.config.batching_function
         while self._pending and len(batch) < size:
             item = self._pending.popleft()
-            if not item.taken:
+            if item.taken:
+                continue
+            add, full = fits([i.request for i in batch], item.request) if fits else (True, False)
+            if add or not batch:
                 item.taken, self.queued = True, self.queued - 1
                 if not item.future.done():  # else cancelled, its caller not yet told
                     batch.append(item)
+            else:
+                skipped.append(item)
+            if full:
+                break
+        self._pending.extendleft(reversed(skipped))  # first in the next batch, in order
         if batch:
             self._sent(len(batch))
             work = self._start(batch)  # a sync function starts now, not when the task does
@@ -335,11 +367,12 @@ BoundBatchMethod = BatchFunction  # kept name: a batch method on one instance
 
 def batch_function(
     *,
-    batch_size: int,
+    batch_size: int | None = None,
     max_wait: float | None = DEFAULT_MAX_WAIT,
     max_concurrent_batches: int = 1,
     threads: int | None = None,
     clock: Clock | None = None,
+    batching_function: Fits | None = None,
 ) -> Callable[[BatchFn[Req, Res]], BatchFunction[Req, Res]]:
     """Decorate a batch function (sync or async) so that it takes one request per call.
 
@@ -364,7 +397,7 @@ class BatchMethod(Generic[Owner, Req, Res]):
         self._fn, self._params, self._name = fn, params, fn.__qualname__
         self._bound: dict[int, tuple[weakref.ref[Any], BatchFunction[Req, Res]]] = {}
         self._lock = threading.Lock()
-        plain = {k: v for k, v in params.items() if not callable(v)}
+        plain = {k: v for k, v in params.items() if not callable(v) and v is not None}
         BatchConfig(**{"batch_size": 1, **plain}, owner=self._name)  # fail at decoration
 
     @overload
@@ -377,13 +410,11 @@ class BatchMethod(Generic[Owner, Req, Res]):
     ) -> BatchMethod[Owner, Req, Res] | BatchFunction[Req, Res]:
         if instance is None:
             return self
-        entry = self._bound.get(id(instance))
-        if entry is None or entry[0]() is not instance:
-            with self._lock:  # two threads must not each make (and split) its queue
-                entry = self._bound.get(id(instance))
-                if entry is None or entry[0]() is not instance:
-                    entry = self._bound[id(instance)] = self._bind(instance)
-                    weakref.finalize(instance, self._bound.pop, id(instance), None)
+        with self._lock:  # two threads must not each make (and split) its queue
+            entry = self._bound.get(id(instance))
+            if entry is None or entry[0]() is not instance:
+                entry = self._bound[id(instance)] = self._bind(instance)
+                weakref.finalize(instance, self._bound.pop, id(instance), None)
         return entry[1]
 
     def _bind(self, instance: Owner) -> tuple[weakref.ref[Any], BatchFunction[Req, Res]]:
@@ -408,7 +439,8 @@ def batch_method(
     """Like :func:`batch_function`, for methods: one queue (and config) per instance.
 
     Takes the parameters of :func:`batch_function`, each a value or a function of the
-    instance, read when the instance first uses the method (e.g. a constructor's).
+    instance, read when the instance first uses the method (e.g. a constructor's): a
+    ``batching_function`` too (``lambda self: self.can_batch``).
 
     Example:
         >>> class Embedder:
@@ -418,3 +450,98 @@ def batch_method(
         ...         return [[float(len(t))] for t in texts]
     """
     return lambda fn: BatchMethod(fn, params)
+
+
+def add_batching(cls: type[T]) -> type[T]:
+    """OneTwo's class decorator for classes with batch methods: ours need none (``cls``)."""
+    return cls
+
+
+def batchable_function(
+    implementation: BatchFunction[Any, Any] | BatchMethod[Any, Any, Any],
+) -> Decorator:
+    """Give ``implementation``, a batch function (or method) of argument dicts, the signature
+    of the function decorated: a call sends its arguments by name (defaults filled in,
+    ``**kwargs`` spread out) as one request and returns its result. E.g. with
+    ``@batchable_function(implementation=lengths) def length(text, times=1): ...``,
+    ``await length("ab")`` sends ``{"text": "ab", "times": 1}`` to ``lengths``."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        signature = inspect.signature(fn)
+        spread = [p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD]
+
+        @functools.wraps(fn)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            request = dict(bound.arguments)
+            request.update(request.pop(spread[0], {}) if spread else {})
+            if isinstance(implementation, BatchMethod):  # the first argument is the instance
+                owner = request.pop(next(iter(request)))
+                return await implementation.__get__(owner, type(owner))(request)
+            return await implementation(request)
+
+        return call
+
+    return decorate
+
+
+def _in_threads(fn: Callable[..., Any], requests: list[dict[str, Any]]) -> list[Any]:
+    """``fn(**request)`` for each request, each in a thread (a lone one in this thread); an
+    exception is its request's result."""
+
+    def one(context: contextvars.Context, request: dict[str, Any]) -> Any:
+        try:
+            return context.run(fn, **request)
+        except Exception as error:
+            return error
+
+    contexts = [contextvars.copy_context() for _ in requests]
+    if len(requests) == 1:
+        return [one(contexts[0], requests[0])]
+    with ThreadPoolExecutor(len(requests), thread_name_prefix="onetwo-batch") as pool:
+        return list(pool.map(one, contexts, requests))
+
+
+def batch_function_with_threadpool(
+    batch_size: Any = None,
+    batching_function: Any = None,
+    wrapper: Wrapper | None = None,
+    **params: Any,
+) -> Decorator:
+    """OneTwo's: a sync function of one request, sent in batches (the parameters: those of
+    :func:`batch_function`), each request of a batch in a thread of its own; ``wrapper``
+    wraps the batch function (argument dicts -> results), e.g. to count batches."""
+    params.update(batch_size=batch_size, batching_function=batching_function)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        run = functools.wraps(fn)(functools.partial(_in_threads, fn))
+        return batchable_function(batch_function(**params)(wrapper(run) if wrapper else run))(fn)
+
+    return decorate
+
+
+def batch_method_with_threadpool(
+    batch_size: Any = None,
+    batching_function: Any = None,
+    wrapper: Wrapper | None = None,
+    **params: Any,
+) -> Decorator:
+    """:func:`batch_function_with_threadpool` for a method: a queue per instance, parameters
+    as for :func:`batch_method`; ``wrapper`` wraps ``(self, requests) -> results``."""
+    params.update(batch_size=batch_size, batching_function=batching_function)
+
+    def decorate(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(method)
+        def run(self: Any, requests: list[dict[str, Any]]) -> list[Any]:
+            return _in_threads(functools.partial(method, self), requests)
+
+        return batchable_function(BatchMethod(wrapper(run) if wrapper else run, params))(method)
+
+    return decorate
+
+
+def to_thread_pool_method(num_workers: int | Callable[[Any], int]) -> Decorator:
+    """OneTwo's: a sync method run in a pool of ``num_workers`` threads per instance (a value
+    or a function of the instance), unbatched: ``await obj.method(...)``."""
+    return batch_method_with_threadpool(batch_size=1, max_concurrent_batches=num_workers)

@@ -5,7 +5,9 @@ with the metric functions and averages them; a failing example keeps its error i
 of stopping the run. :func:`compare` runs the same evaluation under several registries
 (backends) at once, side by side. Each example keeps its trace (model calls, tokens,
 latency, cache hits). Metric functions run under the strategy's registry: pin an LLM
-judge inside :func:`compare` with ``ot.with_registry``.
+judge inside :func:`compare` with ``ot.with_registry``. The arguments, results
+(``summary.results`` by example key, ``counters``, ``timing``) and the LLM critics
+(:func:`naive_evaluation_critic`) are OneTwo's; ``callback=`` sees each example as it ends.
 
 Example:
     >>> from onetwo import ot
@@ -27,32 +29,43 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence, Sized
 from typing import Any, TypedDict, Unpack
 
 from onetwo.core import tracing
 from onetwo.core.builtin import check_arguments
-from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
-from onetwo.core.scheduling import par_iter, parallel, progress_bar
+from onetwo.core.scheduling import DEFAULT_CHUNK_SIZE, par_iter, parallel, progress_bar
 from onetwo.core.syncrun import run_sync
-from onetwo.evaluation.results import Comparison, EvaluationSummary, ExampleResult
+from onetwo.evaluation.critics import naive_evaluation_critic, naive_fuzzy_evaluation_critic
+from onetwo.evaluation.results import (
+    Comparison,
+    EvaluationSummary,
+    EvaluationTiming,
+    ExampleResult,
+)
 
 __all__ = [
     "Comparison",
     "EvaluationSummary",
+    "EvaluationTiming",
     "ExampleResult",
     "acompare",
     "aevaluate",
     "compare",
     "evaluate",
+    "naive_evaluation_critic",
+    "naive_fuzzy_evaluation_critic",
 ]
 
 Example = Any
 Strategy = Callable[..., Any]
 MetricFunction = Callable[..., Any]
 Metrics = Mapping[str, MetricFunction] | Sequence[MetricFunction] | MetricFunction | None
+Aggregation = Callable[[EvaluationSummary, EvaluationSummary], None]  # (summary, one example's)
+Callback = Callable[[int, Example, EvaluationSummary], None]  # (index, example, its summary)
+_NOT_OPTIONS = frozenset({"strategy", "examples", "enable_batching"})
 
 
 def _question(example: Example) -> Any:
@@ -187,6 +200,9 @@ class _Evaluation:
     target_extractor: Callable[[Example], Any] | None
     metrics: list[_Metric]
     name: str
+    enable_tracing: bool = True
+    final_state: bool = False  # an agent, asked for its final state
+    example_key_function: Callable[[int, Example], Hashable] | None = None
 
     async def run_example(self, index: int, example: Example, bar: Any) -> ExampleResult:
         result = ExampleResult(index, example)
@@ -200,6 +216,8 @@ class _Evaluation:
     async def _fill(self, result: ExampleResult) -> None:
         example, index = result.example, result.index
         try:
+            if self.example_key_function is not None:
+                result.key = self.example_key_function(index, example)
             args, kwargs = _call_arguments(
                 _extract("inputs_extractor", self.inputs_extractor, example, index)
             )
@@ -209,12 +227,21 @@ class _Evaluation:
         except ValueError as e:
             result.error = e
             return
-        trace = await tracing.capture(
-            _call(self.strategy, *args, **kwargs), name=self.name, inputs=result.inputs
-        )
-        result.trace, result.prediction, result.error = trace, trace.outputs, trace.error
-        if trace.error is not None:
+        if self.final_state:
+            kwargs = {**kwargs, "return_final_state": True}
+        run = _call(self.strategy, *args, **kwargs)
+        if self.enable_tracing:
+            trace = await tracing.capture(run, name=self.name, inputs=result.inputs)
+            result.trace, result.prediction, result.error = trace, trace.outputs, trace.error
+        else:
+            try:
+                result.prediction = await run
+            except Exception as e:
+                result.error = e
+        if result.error is not None:
             return
+        if self.final_state:
+            result.prediction, result.final_state = result.prediction
         for metric in self.metrics:
             try:
                 value, info = await metric(result.target, result.prediction, example)
@@ -223,17 +250,40 @@ class _Evaluation:
                 return
             if value is not None:
                 result.metrics[metric.name] = value
-            if info:
+            if isinstance(info, Mapping):
+                result.info.update(info)
+            elif info:
                 result.info[metric.name] = info
 
     async def run_all(
-        self, examples: Sequence[Example], chunk_size: int | None, bar: Any
+        self, examples: Iterable[Example], options: Mapping[str, Any], bar: Any
     ) -> EvaluationSummary:
-        start = SYSTEM_CLOCK.now()
-        run = make_executable(self.run_example)
-        results = await par_iter([run(i, ex, bar) for i, ex in enumerate(examples)], chunk_size)
-        names = [m.name for m in self.metrics]
-        return EvaluationSummary.of(results, names, self.name, SYSTEM_CLOCK.now() - start)
+        summary = EvaluationSummary(counts={m.name: 0 for m in self.metrics}, name=self.name)
+        for key in ("dataset_name", "dataset_description"):
+            if options.get(key) is not None:
+                summary.info[key] = options[key]
+        keep = options.get("output_filter") or (lambda example, result: True)
+        debug, finals = options.get("output_results_debug"), options.get("output_final_states")
+        callback, aggregations = options.get("callback"), options.get("aggregation_functions")
+
+        async def one(index: int, example: Example) -> None:
+            result = await self.run_example(index, example, bar)
+            kept = bool(keep(example, result))
+            key = summary.add(result, keep=kept, debug=bool(debug))
+            if kept and finals and result.final_state is not None:
+                summary.final_states[key] = result.final_state
+            if callback is not None or aggregations:
+                alone = EvaluationSummary.alone(result, key, self.name)
+                for aggregate in aggregations or ():
+                    aggregate(summary, alone)
+                if callback is not None:
+                    callback(index, example, alone)
+
+        each = make_executable(one)
+        jobs = (each(i, example) for i, example in enumerate(examples))
+        await par_iter(jobs, options.get("chunk_size") or DEFAULT_CHUNK_SIZE)
+        summary.finish()
+        return summary
 
 
 # --- evaluate and compare -----------------------------------------------------------------
@@ -245,9 +295,26 @@ class _Options(TypedDict, total=False):
     inputs_extractor: Callable[[Example], Any]
     target_extractor: Callable[[Example], Any] | None
     metric_functions: Metrics
-    progress: bool | str
+    aggregation_functions: Sequence[Aggregation] | None
+    callback: Callback | None
+    examples_total_num: int | None
+    output_results: bool
+    output_results_debug: bool
+    output_final_states: bool
+    output_filter: Callable[[Example, ExampleResult], bool] | None
+    example_key_function: Callable[[int, Example], Hashable] | None
     chunk_size: int | None
+    enable_tracing: bool
+    dataset_name: str | None
+    dataset_description: str | None
+    progress: bool | str
     name: str | None
+
+
+def _is_agent(strategy: Strategy) -> bool:
+    from onetwo.agents.agents_base import Agent  # only then: `import ot` stays light
+
+    return isinstance(strategy, Agent)
 
 
 def _settings(strategy: Strategy, options: Mapping[str, Any], where: str) -> _Evaluation:
@@ -264,6 +331,9 @@ def _settings(strategy: Strategy, options: Mapping[str, Any], where: str) -> _Ev
         options.get("target_extractor", _answer),
         _metrics_of(options.get("metric_functions")),
         options.get("name") or str(name or type(strategy).__name__).rsplit("<locals>.", 1)[-1],
+        options.get("enable_tracing", True),
+        bool(options.get("output_final_states")) and _is_agent(strategy),
+        options.get("example_key_function"),
     )
 
 
@@ -278,11 +348,15 @@ async def _run_all(
             f"examples must be an iterable of examples (e.g. a list of dicts), got a "
             f"{type(examples).__name__}: {examples!r:.80}. For one example, pass [example]."
         )
-    examples = list(examples)
-    bar = progress_bar(options.get("progress", True), len(examples) * len(runs), label)
+    if len(runs) > 1:  # each run reads them
+        examples = list(examples)
+    total = options.get("examples_total_num")  # a generator is consumed as it runs
+    if total is None and isinstance(examples, Sized):
+        total = len(examples)
+    bar = progress_bar(options.get("progress", True), total and total * len(runs), label)
     jobs = []
     for run, registry in runs.values():
-        job = make_executable(run.run_all)(examples, options.get("chunk_size"), bar)
+        job = make_executable(run.run_all)(examples, options, bar)
         jobs.append(job if registry is None else with_registry(job, registry))
     try:
         return await parallel(*jobs)
@@ -307,18 +381,31 @@ def evaluate(
     inputs_extractor: Callable[[Example], Any] = _question,
     target_extractor: Callable[[Example], Any] | None = _answer,
     metric_functions: Metrics = None,
+    aggregation_functions: Sequence[Aggregation] | None = None,
+    callback: Callback | None = None,
+    examples_total_num: int | None = None,
+    output_results: bool = False,
+    output_results_debug: bool = False,
+    output_final_states: bool = False,
+    output_filter: Callable[[Example, ExampleResult], bool] | None = None,
+    example_key_function: Callable[[int, Example], Hashable] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    enable_tracing: bool = True,
+    dataset_name: str | None = None,
+    dataset_description: str | None = None,
     progress: bool | str = True,
-    chunk_size: int | None = None,
     name: str | None = None,
     enable_batching: bool = True,
 ) -> EvaluationSummary:
     """Run ``strategy`` on every example, score the predictions, and summarize.
 
+    The arguments up to ``dataset_description`` are OneTwo's, with its defaults.
+
     Args:
         strategy: a callable taking an example's inputs and returning an executable
-            (an ``@ot.make_executable`` function, a builtin such as ``llm.generate_text``),
-            a coroutine or a value.
-        examples: the dataset (iterated once).
+            (an ``@ot.make_executable`` function, a builtin such as ``llm.generate_text``,
+            an agent), a coroutine or a value.
+        examples: the dataset (iterated once; a generator is consumed as it runs).
         inputs_extractor: example → the strategy's arguments: an ``(args, kwargs)`` pair,
             a dict of keyword arguments, or any other value as the one positional
             argument. By default ``example["question"]``.
@@ -326,29 +413,42 @@ def evaluate(
             ``example["answer"]``; ``None`` for no target.
         metric_functions: name → ``fn(target, prediction)`` (or with an ``example=``
             keyword), or a list of functions (or one) named by ``__name__``. A function
-            may be async or return an executable (an LLM judge); it returns a number or
-            bool, ``None`` (no value for this example), or ``(value, info)``.
+            may be async or return an executable (an LLM judge such as
+            :func:`naive_evaluation_critic`); it returns a number or bool, ``None`` (no
+            value for this example), or ``(value, info)``.
+        aggregation_functions: each called as ``fn(summary, example_summary)`` after an
+            example is counted in, to aggregate what metrics leave in ``info``.
+        callback: called as ``callback(index, example, example_summary)`` as each example
+            finishes (in the order they finish); ``example_summary.results`` holds its
+            one :class:`ExampleResult`. E.g. to write results as they come.
+        examples_total_num: the number of examples, for the progress bar, when
+            ``examples`` has no ``len``.
+        output_results: kept for OneTwo code: ``summary.results`` always holds every
+            example (our summaries display, compare and count them from there).
+        output_results_debug: also fill ``summary.results_debug`` (the same results; ours
+            always carry their trace).
+        output_final_states: for an agent strategy, keep each final state in
+            ``summary.final_states`` (and ``result.final_state``).
+        output_filter: ``fn(example, result) -> bool``: only the examples it keeps are in
+            ``results``, ``results_debug`` and ``final_states`` (all are counted).
+        example_key_function: ``fn(index, example)`` → the example's key in those
+            mappings (default: its index).
+        chunk_size: at most this many examples in flight.
+        enable_tracing: record each example's trace (latency, tokens, cache hits, the
+            calls); without it, examples run a little faster and carry no trace.
+        dataset_name, dataset_description: kept in ``summary.info``.
         progress: show a ``tqdm.auto`` progress bar (a string is its label).
-        chunk_size: at most this many examples in flight (default 100).
         name: a label for the summary (default: the strategy's name).
         enable_batching: if False, backend batch queues send requests one by one.
 
     Returns:
-        An :class:`EvaluationSummary`; ``summary.metrics`` holds the means. An example
-        whose extractor, strategy or metric failed has its ``error`` set instead.
+        An :class:`EvaluationSummary`: ``metrics`` holds the means, ``counters`` and
+        ``timing`` the totals, ``results`` each example's :class:`ExampleResult` by key. An
+        example whose extractor, strategy or metric failed has its ``error`` set instead.
     """
+    options = {k: v for k, v in locals().items() if k not in _NOT_OPTIONS}
     return run_sync(
-        lambda: aevaluate(
-            strategy,
-            examples,
-            inputs_extractor=inputs_extractor,
-            target_extractor=target_extractor,
-            metric_functions=metric_functions,
-            progress=progress,
-            chunk_size=chunk_size,
-            name=name,
-        ),
-        enable_batching=enable_batching,
+        lambda: aevaluate(strategy, examples, **options), enable_batching=enable_batching
     )
 
 

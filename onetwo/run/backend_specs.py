@@ -1,11 +1,11 @@
 """``--backend=provider:model`` and ``--backend_args=key=value,...`` to registries.
 
-Each backend is built with ``onetwo.backends.backend(spec, cache=..., **args)``, plus one
-provider of the command line's own: ``fake`` (``fake:name`` names its model), the scripted
-:class:`~onetwo.backends.fake.FakeBackend`, for dry runs and tests. Argument values are
-parsed as JSON where they parse (``max_tokens=8`` is an int, ``stop=["\\n"]`` a list) and
-kept as text otherwise. Each backend registers into a registry of its own, so several
-run side by side.
+Each backend is built with ``onetwo.backends.backend(spec, cache=..., **args)`` (its
+``fake`` provider, the scripted :class:`~onetwo.backends.fake.FakeBackend`, serves dry runs
+and tests). Argument values are parsed as JSON where they parse (``max_tokens=8`` is an
+int, ``stop=["\\n"]`` a list) and kept as text otherwise; a fake's ``default_reply=4`` is
+the text ``"4"`` (replies are text). Each backend registers into a registry of its own, so
+several run side by side.
 
 Example:
     >>> spec = parse_spec("fake:four", "default_reply=4")
@@ -22,7 +22,6 @@ from typing import Any
 
 from onetwo import ot
 from onetwo.backends import backend
-from onetwo.backends.fake import FakeBackend
 from onetwo.core.backend import Backend
 from onetwo.core.caching import CallCache
 from onetwo.core.registry import Registry
@@ -79,14 +78,11 @@ def parse_spec(label: str, args_text: str) -> BackendSpec:
 
 
 def _build(spec: BackendSpec, cache: CallCache | None) -> Backend:
-    if spec.provider == "fake":
-        args = dict(spec.args)
-        reply = args.get("default_reply")
-        if isinstance(reply, int | float):  # `default_reply=4` parses as JSON; replies are text
-            args["default_reply"] = str(reply)
-        return FakeBackend(model=spec.model or "fake", cache=cache, **args)
-
-    return backend(spec.label, cache=cache, **spec.args)
+    args = dict(spec.args)
+    reply = args.get("default_reply")
+    if spec.provider == "fake" and isinstance(reply, int | float):  # parsed as JSON
+        args["default_reply"] = str(reply)
+    return backend(spec.label, cache=cache, **args)
 
 
 def build_registry(spec: BackendSpec, cache: CallCache | None) -> Registry:
@@ -94,10 +90,7 @@ def build_registry(spec: BackendSpec, cache: CallCache | None) -> Registry:
     try:
         built = _build(spec, cache)
     except ValueError as e:  # the shorthand's unknown provider, bad values
-        message = str(e)
-        if "Unknown backend provider" in message:
-            message += " The command line also knows 'fake' (a scripted backend, no model)."
-        raise InputError(f"--backend={spec.label}: {message}") from e
+        raise InputError(f"--backend={spec.label}: {e}") from e
     except TypeError as e:  # an argument the constructor does not take
         raise InputError(
             f"--backend={spec.label} --backend_args={spec.args}: {e}. Check the argument "

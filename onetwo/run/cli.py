@@ -114,18 +114,25 @@ class _Progress:
     """The tqdm bar on stderr, and the error count, updated as each unit finishes."""
 
     def __init__(self, total: int, enabled: bool) -> None:
-        from tqdm import tqdm
+        self.bar: Any = None
+        if enabled:  # --noprogress: not even tqdm's import
+            from tqdm import tqdm
 
-        self.bar = tqdm(total=total, file=sys.stderr, unit="ex", disable=not enabled)
+            self.bar = tqdm(total=total, file=sys.stderr, unit="ex")
         self.errors = 0
         self.rows: list[dict[str, Any]] = []  # this session's, as written
 
     def __call__(self, rows: list[dict[str, Any]]) -> None:
         self.rows += rows
         self.errors += sum(r["error"] is not None for r in rows)
-        self.bar.update()
-        if self.errors:
-            self.bar.set_postfix(errors=self.errors, refresh=False)
+        if self.bar is not None:
+            self.bar.update()
+            if self.errors:
+                self.bar.set_postfix(errors=self.errors, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _run_interruptibly(work_runner: runner.Runner) -> bool:
@@ -191,6 +198,7 @@ def execute(config: RunConfig) -> int:
         registries=registries,
         num_samples=config.num_samples,
         parallelism=config.parallelism,
+        traced={e.index for e in entries[: report.SHOWN]},  # the report shows those
     )
     progress = _Progress(len(units), config.progress)
     with results.ResultsWriter(folder, append=config.resume) as writer:
@@ -198,7 +206,7 @@ def execute(config: RunConfig) -> int:
         try:
             interrupted = _run_interruptibly(work_runner)
         finally:
-            progress.bar.close()
+            progress.close()
     rows = report.latest_rows([*earlier, *progress.rows])
     return _finish(config, folder, current, entries, specs, units, rows, interrupted, started)
 

@@ -70,7 +70,12 @@ flags.DEFINE_enum(
     "read_write: hits are read, misses computed and written; replay: a miss is an error (no "
     "model is contacted); record: always call and overwrite; off: no cache.",
 )
-flags.DEFINE_integer("parallelism", 16, "At most this many examples in flight.", lower_bound=1)
+flags.DEFINE_integer(
+    "parallelism",
+    16,
+    "At most this many examples in flight (for each sample; shared out between backends).",
+    lower_bound=1,
+)
 flags.DEFINE_integer(
     "num_samples",
     1,

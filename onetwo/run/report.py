@@ -29,6 +29,7 @@ from onetwo.run.results import read_traces
 
 __all__ = [
     "REPORT",
+    "SHOWN",
     "SUMMARY",
     "backend_stats",
     "latest_rows",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 SUMMARY = "summary.json"
-_SHOWN = 200  # examples shown side by side, with their traces
+SHOWN = 200  # examples shown side by side, with their traces (the first ones)
 _PAGE_STYLE = "body{font-family:system-ui,sans-serif;margin:1.5em}h1{font-size:1.4em}"
 REPORT = "report.html"
 
@@ -178,13 +179,17 @@ def _trace_of(data: dict[str, Any] | None) -> Trace | None:
     )
 
 
-def _result_of(row: dict[str, Any] | None, trace: Trace | None, index: int) -> ExampleResult:
+def _result_of(
+    row: dict[str, Any] | None, trace: Trace | None, index: int, key: tuple[str, int]
+) -> ExampleResult:
+    """One sample's result; ``key`` (id, sample) keeps the samples of an example apart."""
     if row is None:  # this backend has not run this example (an interrupted run)
-        return ExampleResult(index, None, error=_RecordedError("not run yet (interrupted)"))
+        missing = _RecordedError("not run yet (interrupted)")
+        return ExampleResult(index, None, error=missing, key=key)
     error = None if row["error"] is None else _recorded(row["error"])
     inputs = {"id": row["id"], **(trace.inputs if trace is not None else {})}
     return ExampleResult(
-        index, None, inputs, row["target"], row["output"], row["metrics"], {}, error, trace
+        index, None, inputs, row["target"], row["output"], row["metrics"], {}, error, trace, key
     )
 
 
@@ -199,24 +204,32 @@ def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], traces_pa
     headers, table_rows = _table_rows(summary["backends"])
     table = rendering.table(headers, ([rendering.escape(c) for c in r] for r in table_rows))
     # The first examples only: the renderer shows at most that many rows, and the totals of
-    # every row are in the summary table above it.
-    keys = list(dict.fromkeys((str(r["id"]), r["sample"], r["index"]) for r in rows))[:_SHOWN]
-    backends = list(summary["backends"])
-    wanted = {(i, b, s) for i, s, _ in keys for b in backends}
-    by_row = {k: r for r in rows if (k := (str(r["id"]), r["backend"], r["sample"])) in wanted}
+    # every row are in the summary table above it. Rows are in dataset order: theirs first.
+    shown: dict[tuple[str, int, int], None] = {}
+    by_row = {}
+    for r in rows:
+        if (key := (str(r["id"]), r["sample"], r["index"])) not in shown:
+            if len(shown) == SHOWN:
+                break
+            shown[key] = None
+        by_row[(key[0], r["backend"], key[1])] = r
+    keys, backends = list(shown), list(summary["backends"])
     by_key = {k: _trace_of(t) for k, t in read_traces(traces_path, set(by_row)).items()}
     comparison = Comparison(
         {
             b: EvaluationSummary.of(
-                [_result_of(by_row.get((i, b, s)), by_key.get((i, b, s)), n) for i, s, n in keys],
-                list(dict.fromkeys(m for r in rows if r["backend"] == b for m in r["metrics"])),
+                [
+                    _result_of(by_row.get((i, b, s)), by_key.get((i, b, s)), n, (i, s))
+                    for i, s, n in keys
+                ],
+                list(summary["backends"][b]["metrics"]),
                 b,
                 summary["wall_time_s"],
             )
             for b in backends
         }
     )
-    renderer = ot.HTMLRenderer(max_rows=_SHOWN)
+    renderer = ot.HTMLRenderer(max_rows=SHOWN)
     trace_blocks = []
     for i, s, _ in keys:
         parts = [

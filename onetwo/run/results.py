@@ -4,8 +4,9 @@ Each finished example (with all its samples, on one backend) is appended to
 ``results.jsonl`` and flushed to the operating system before the next one is counted, so
 a run that is killed loses only the examples in flight. A row holds the example's
 ``id``, the ``backend``, the ``sample`` number, the ``output``, ``target``, ``metrics``,
-``error``, ``latency_s``, tokens and cache hits. Its trace goes to ``traces.jsonl`` under
-the same keys, for the report.
+``error``, ``latency_s``, tokens and cache hits. The traces of the examples the report
+shows (the first ones) go to ``traces.jsonl`` under the same keys; rerun one example with
+``--ids`` (its calls replayed from the cache) to see its trace in the report.
 
 :func:`read_rows` reads them back for ``--resume``: a last line cut short by a kill is
 dropped, and cut off the files before they are appended to again.
@@ -68,8 +69,14 @@ def row_of(example_id: Any, backend: str, sample: int, result: ExampleResult) ->
     }
 
 
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False,
+    default=repr,
+)
+
+
 def _line(value: dict[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, default=repr) + "\n"
+    return _ENCODER.encode(value) + "\n"
 
 
 class ResultsWriter:
@@ -93,8 +100,10 @@ class ResultsWriter:
 
     def write(self, rows: Iterable[dict[str, Any]], traces: Iterable[dict[str, Any]]) -> None:
         """Append one unit's rows (and their traces), handed to the operating system."""
-        # Traces first: a row in results.jsonl means its trace is there too.
-        self._traces.write("".join(map(_line, traces)).encode())
+        # Traces first: a row in results.jsonl means its trace (if kept) is there too.
+        traces_text = "".join(map(_line, traces))
+        if traces_text:
+            self._traces.write(traces_text.encode())
         self._results.write("".join(map(_line, rows)).encode())
 
     def close(self) -> None:

@@ -1,12 +1,14 @@
-"""Running the work: every (example, backend) unit, its samples, written as it finishes.
+"""Running the work: one streaming ``ot.evaluate`` per backend (and sample), written as
+each example finishes.
 
-A *unit* is one example on one backend. It runs under that backend's registry
-(``ot.with_registry``); its ``--num_samples`` samples run as ``ot.repeat`` copies, each
-under its own sampling key, so the cache keeps a distinct sample for each. Each sample is
-evaluated by ``ot.evaluate``'s own machinery (``aevaluate`` on that one example), so a
-strategy and its metrics behave exactly as under ``ot.evaluate``. When all samples are
-done, the unit's rows are appended to ``results.jsonl`` before it counts as finished.
-Units run through ``ot.par_iter`` with at most ``--parallelism`` in flight.
+A *unit* is one example on one backend. Each backend's units run in one ``aevaluate``
+under that backend's registry (``ot.with_registry``), so a strategy and its metrics behave
+exactly as under ``ot.evaluate``, at its cost; its ``callback=`` hands over each example
+as it ends. With ``--num_samples`` above one, sample ``i`` of every unit runs in an
+evaluation of its own under the sampling key ``ot.repeat`` gives copy ``i``, so the cache
+keeps a distinct sample for each (and shares them with ``ot.repeat``). When all samples of
+a unit are done, its rows are appended to ``results.jsonl`` before it counts as finished.
+``--parallelism`` is shared out between the backends (at least one example each).
 
 :meth:`Runner.stop` (called from a SIGINT handler, from any thread) cancels the run: what
 finished is on disk, what was in flight is lost, apart from its model calls already
@@ -20,15 +22,17 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from onetwo import ot
 from onetwo.core.executing import Executable
 from onetwo.core.registry import Registry
-from onetwo.evaluation.evaluation import ExampleResult, aevaluate
+from onetwo.core.sampling import sampling_key, under_sampling_key
+from onetwo.evaluation.evaluation import EvaluationSummary, ExampleResult, aevaluate
 from onetwo.run.datasets import Entry
 from onetwo.run.results import ResultsWriter, row_of
 
@@ -45,7 +49,11 @@ class Unit:
 
 @dataclasses.dataclass(frozen=True)
 class Work:
-    """What to run: the strategy, its metrics and extractors, the units, the registries."""
+    """What to run: the strategy, its metrics and extractors, the units, the registries.
+
+    ``traced``: the example indices whose traces are written (the report shows those);
+    ``None``: every example's.
+    """
 
     strategy: Callable[..., Any]
     metrics: dict[str, Callable[..., Any]]
@@ -55,6 +63,7 @@ class Work:
     registries: dict[str, Registry]
     num_samples: int = 1
     parallelism: int = 16
+    traced: Collection[int] | None = None
 
 
 class Runner:
@@ -76,12 +85,9 @@ class Runner:
         self.writer = writer
         self.on_unit = on_unit
         self.stopped = threading.Event()
-        # Decorated once: make_executable is not free, and it runs for every unit otherwise.
-        self._make_unit = ot.make_executable(self._unit)
-        self._make_samples = ot.make_executable(self._samples)
-        self._make_one = ot.make_executable(self._one)
         self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
         self._lock = threading.Lock()
+        self._waiting: dict[tuple[int, str], list[ExampleResult | None]] = {}  # samples so far
 
     def executable(self) -> Executable[None]:
         """The whole run, for ``ot.run``."""
@@ -102,44 +108,63 @@ class Runner:
             self._task = (asyncio.get_running_loop(), task)
         if self.stopped.is_set():
             return
-        units = [self._make_unit(u) for u in self.work.units]
-        await ot.par_iter(units, self.work.parallelism)
-
-    async def _unit(self, unit: Unit) -> None:
-        registry = self.work.registries[unit.backend]
-        if self.work.num_samples == 1:  # no sampling key: shares the cache with ot.evaluate
-            results = [await ot.with_registry(self._make_one(unit.entry, unit.backend), registry)]
-        else:
-            samples = self._make_samples(unit.entry, unit.backend)
-            results = await ot.with_registry(samples, registry)
-        rows, traces = [], []
-        for sample, result in enumerate(results):
-            rows.append(row_of(unit.entry.id, unit.backend, sample, result))
-            trace = None if result.trace is None else result.trace.to_dict()
-            traces.append(
-                {"id": unit.entry.id, "backend": unit.backend, "sample": sample, "trace": trace}
+        by_backend: dict[str, list[Entry]] = {}
+        for unit in self.work.units:
+            by_backend.setdefault(unit.backend, []).append(unit.entry)
+        chunk = max(1, self.work.parallelism // max(1, len(by_backend)))
+        evaluate = ot.make_executable(self._evaluate)
+        evaluations = [
+            ot.with_registry(
+                evaluate(backend, entries, sample, chunk), self.work.registries[backend]
             )
+            for backend, entries in by_backend.items()
+            for sample in range(self.work.num_samples)
+        ]
+        await ot.parallel(*evaluations)
+
+    async def _evaluate(self, backend: str, entries: list[Entry], sample: int, chunk: int) -> None:
+        work = self.work
+
+        def finished(index: int, example: Any, summary: EvaluationSummary) -> None:
+            (result,) = summary.results.values()
+            self._finished(backend, entries[index], sample, result)
+
+        # One sample: no sampling key, so it shares the cache with ot.evaluate.
+        key = sampling_key(sample) if work.num_samples > 1 else None
+        with under_sampling_key(key) if key is not None else contextlib.nullcontext():
+            await aevaluate(
+                work.strategy,
+                [entry.example for entry in entries],
+                inputs_extractor=work.inputs_extractor,
+                target_extractor=work.target_extractor,
+                metric_functions=work.metrics,
+                callback=finished,
+                output_filter=lambda example, result: False,  # written, not kept
+                chunk_size=chunk,
+                progress=False,
+                name=backend,
+            )
+
+    def _finished(self, backend: str, entry: Entry, sample: int, result: ExampleResult) -> None:
+        result.index = entry.index
+        samples: list[ExampleResult | None] = [result]
+        if self.work.num_samples > 1:
+            samples = self._waiting.setdefault(
+                (entry.index, backend), [None] * self.work.num_samples
+            )
+            samples[sample] = result
+            if any(s is None for s in samples):
+                return
+            del self._waiting[(entry.index, backend)]
+        rows, traces = [], []
+        traced = self.work.traced is None or entry.index in self.work.traced
+        for number, done in enumerate(samples):
+            assert done is not None
+            rows.append(row_of(entry.id, backend, number, done))
+            if traced:
+                trace = None if done.trace is None else done.trace.to_dict()
+                traces.append(
+                    {"id": entry.id, "backend": backend, "sample": number, "trace": trace}
+                )
         self.writer.write(rows, traces)
         self.on_unit(rows)
-
-    async def _samples(self, entry: Entry, backend: str) -> list[ExampleResult]:
-        one = self._make_one(entry, backend)
-        repeated: Any = ot.repeat(one, self.work.num_samples)
-        if isinstance(repeated, list):  # the reference's shape: a list of executables
-            return list(await ot.parallel(*repeated))
-        return list(await repeated)
-
-    async def _one(self, entry: Entry, backend: str) -> ExampleResult:
-        work = self.work
-        summary = await aevaluate(
-            work.strategy,
-            [entry.example],
-            inputs_extractor=work.inputs_extractor,
-            target_extractor=work.target_extractor,
-            metric_functions=work.metrics,
-            progress=False,
-            name=backend,
-        )
-        result = summary.results[0]
-        result.index = entry.index
-        return result

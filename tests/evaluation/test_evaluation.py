@@ -47,7 +47,7 @@ def test_evaluate_averages_metrics_and_records_a_failing_example() -> None:
     summary = ot.evaluate(solve, EXAMPLES, metric_functions={"exact": exact}, progress=False)
     assert summary.metrics == {"exact": pytest.approx(2 / 3)}
     assert summary.counts == {"exact": 3}  # the failed example has no value
-    assert [r.prediction for r in summary.results] == [" 4", " 6", None, " 11"]
+    assert [r.prediction for r in summary.results.values()] == [" 4", " 6", None, " 11"]
     (failed,) = summary.errors
     assert failed.index == 2
     assert isinstance(failed.error, RuntimeError)
@@ -110,7 +110,7 @@ def test_an_extractor_or_metric_error_is_recorded_not_raised() -> None:
         metric_functions={"broken": broken},
         progress=False,
     )
-    ok, bad = summary.results
+    ok, bad = summary.results.values()
     assert isinstance(ok.error, ZeroDivisionError)
     assert ok.prediction == "x"  # the strategy's part still recorded
     assert isinstance(bad.error, ValueError) and isinstance(bad.error.__cause__, KeyError)
@@ -140,7 +140,7 @@ def test_a_bad_extractor_or_metric_result_says_what_it_got() -> None:
         metric_functions={"label": lambda target, prediction: "yes", "ok": exact},
         progress=False,
     )  # a metric returning text is recorded on each example, not fatal
-    assert [str(r.error) for r in summary.results] == [
+    assert [str(r.error) for r in summary.results.values()] == [
         "metric 'label' returned 'yes' (a str); a metric returns a number or a bool, None "
         "(no value for this example), or (value, info)."
     ] * 2
@@ -164,7 +164,7 @@ def test_one_metric_function_and_no_examples() -> None:
     )
     assert summary.metrics == {"exact": 1.0}
     empty = ot.evaluate(llm.generate_text, [], metric_functions=exact, progress=False)
-    assert (empty.results, empty.metrics, empty.counts) == ([], {}, {"exact": 0})
+    assert (empty.results, empty.metrics, empty.counts) == ({}, {}, {"exact": 0})
     assert "0 examples" in repr(empty) and "Evaluation" in empty._repr_html_()
     table = ot.compare(llm.generate_text, [], {"a": FakeBackend()}, progress=False)
     assert table.to_dicts() == [] and table.overview()[0]["examples"] == 0
