@@ -208,12 +208,17 @@ def _run_tasks(
 def _per_worker(
     tasks: list[tuple[str, dict[str, int]]], examples: Mapping[str, int]
 ) -> dict[str, dict[str, int]]:
-    """Each worker's counters, summed over its tasks, and its finished examples."""
+    """Each worker's counters, summed over its tasks, and its finished examples.
+
+    A worker killed mid-task appears with the examples it finished and zeros: the
+    counters of a task travel with its result, which died with it.
+    """
+    keys = dict.fromkeys(["examples", *(key for _, counts in tasks for key in counts)], 0)
     workers: dict[str, dict[str, int]] = {}
     for name, counts in tasks:
-        mine = workers.setdefault(name, {"examples": 0})
+        mine = workers.setdefault(name, dict(keys))
         for key, value in counts.items():
-            mine[key] = mine.get(key, 0) + value
+            mine[key] += value
     for name, count in examples.items():
-        workers.setdefault(name, {})["examples"] = count
+        workers.setdefault(name, dict(keys))["examples"] = count
     return workers

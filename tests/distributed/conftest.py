@@ -12,6 +12,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="the distributed tests need the extra: onetwo[ray]")
 
 ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = "onetwo-tests"  # the named actors of the tests (gates) live here
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,7 @@ def cluster() -> Iterator[Any]:
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     ray.init(
         num_cpus=2,
+        namespace=NAMESPACE,
         include_dashboard=False,
         log_to_driver=False,
         runtime_env={"env_vars": {"PYTHONPATH": path}},

@@ -161,3 +161,47 @@ def test_two_workers_with_different_values_for_one_call_are_reported(
 
 def _pids(summary: distributed.ClusterSummary) -> list[int]:
     return [int(name.rsplit(":", 1)[1]) for name in summary.workers]
+
+
+def test_a_driver_killed_mid_run_loses_only_calls_in_flight(cluster: Any, tmp_path: Path) -> None:
+    folder, first, second = tmp_path / "ray", tmp_path / "first.log", tmp_path / "second.log"
+    gate = Gate.options(name="onetwo-test-driver").remote(1)  # type: ignore[attr-defined]
+    data = helpers.examples(16, 16)
+    held = data[8]["question"]
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("driver.py")),
+            cluster.get_runtime_context().gcs_address,
+            str(folder),
+            str(first),
+            "onetwo-test-driver",
+            held,
+        ],
+        cwd=ROOT,
+        env=_env(),
+    )
+    try:
+        cluster.get(gate.victims.remote(), timeout=60)  # example 8's call is in flight
+        driver.kill()
+        driver.wait(timeout=30)
+        before = {json.dumps(r["call"]) for r in _records(folder)}
+        summary = _run(folder, helpers.Scripted(log=str(second)), examples=data, concurrency=1)
+    finally:
+        driver.kill()
+        cluster.kill(gate)
+
+    assert not summary.errors and summary.metrics == {"first": 1.0}
+    assert len(before) == 8 * 2  # examples 0-7: their two calls each, committed
+    made_first = {line.split(" ", 1)[1] for line in first.read_text().splitlines()}
+    made_again = Counter(line.split(" ", 1)[1] for line in second.read_text().splitlines())
+    assert held in made_first and held in made_again  # in flight at the kill: made again
+    assert made_again == {e["question"]: 1 for e in data[8:]} | {
+        f"{e['question']} again": 2 for e in data[8:]
+    }  # nothing the killed run finished was made again
+    assert len(_records(folder)) == 16 * 2
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path}
