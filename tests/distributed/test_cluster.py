@@ -205,3 +205,19 @@ def test_a_driver_killed_mid_run_loses_only_calls_in_flight(cluster: Any, tmp_pa
 def _env() -> dict[str, str]:
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path}
+
+
+def test_par_map_runs_a_function_per_input_in_order(cluster: Any, tmp_path: Path) -> None:
+    questions = [f"p{i}" for i in range(10)]
+    outputs = distributed.par_map(
+        helpers.solve, questions, backend=helpers.Scripted(), cache=tmp_path / "c", progress=False
+    )
+    with ot.RegistryContext():
+        helpers.Scripted()(None).register()
+        assert outputs == ot.run(ot.par_iter([helpers.solve(q) for q in questions]))
+    failing = distributed.par_map(
+        helpers.solve, [1], backend="fake:x", return_exceptions=True, progress=False
+    )
+    assert isinstance(failing[0], Exception)
+    with pytest.raises(type(failing[0])):
+        distributed.par_map(helpers.solve, [1], backend="fake:x", progress=False)
