@@ -34,7 +34,7 @@ def _run(folder: Path, setup: helpers.Scripted, **kwargs: Any) -> distributed.Cl
         helpers.solve,
         kwargs.pop("examples", helpers.examples(24, 7)),
         backend=setup,
-        cache=folder,
+        cache=kwargs.pop("cache", folder),
         cluster=kwargs.pop("cluster", distributed.RayCluster(num_workers=2)),
         metric_functions={"first": helpers.first_matches},
         progress=False,
@@ -91,6 +91,17 @@ def test_results_and_cache_equal_one_process_and_replay_offline(
     assert out.returncode == 0, out.stderr
     replayed = json.loads(out.stdout.strip().splitlines()[-1])
     assert replayed == {"predictions": local.predictions, "ray": False}
+
+    # The cluster replays it too: in replay mode a miss would fail its example.
+    again = _run(
+        tmp_path / "ray",
+        helpers.Scripted(log=str(tmp_path / "none.log")),
+        examples=data,
+        cache=CallCache(tmp_path / "ray", mode="replay"),
+    )
+    assert again.predictions == local.predictions and not again.errors
+    assert not (tmp_path / "none.log").exists()  # no call reached the model
+    assert sum(w["cache_hits"] for w in again.workers.values()) >= 7 * 3
 
 
 def test_a_worker_killed_mid_run_loses_nothing_finished(cluster: Any, tmp_path: Path) -> None:
