@@ -101,10 +101,11 @@ def evaluate(
     empty = run_evaluate(strategy, [], progress=False, **options)
     directory, mode = _cache_folder(cache)
     items = list(enumerate(examples))
-    num_workers = (cluster or RayCluster()).connect()
+    cluster = cluster or RayCluster()
+    num_workers = cluster.connect()
     size = task_size or max(1, min(_EXAMPLES_PER_TASK, math.ceil(len(items) / (4 * num_workers))))
     start = SYSTEM_CLOCK.now()
-    server = start_server(directory, len(items), (cluster or RayCluster()).lease_timeout)
+    server = start_server(directory, len(items), cluster.lease_timeout)
     try:
         job = Job(
             uuid.uuid4().hex,
@@ -197,6 +198,8 @@ def _run_tasks(
                 raise ClusterError(
                     f"a task of examples failed on every one of its {max_retries} retries: {e}"
                 ) from e
+        if bar is not None:
+            bar.update(len(items) - shown)  # the last results may beat the last poll
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

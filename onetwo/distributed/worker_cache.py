@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from onetwo.core import batching
-from onetwo.core.cache_record import Call, bound_sample, decode
+from onetwo.core.cache_record import Call, bound_sample, decode, encode
 from onetwo.core.cache_store import MemoryStore
 from onetwo.core.caching import CallCache, Mode
 from onetwo.distributed.cache_service import Commit, Resolution, Resolve
@@ -81,9 +81,8 @@ class WorkerCache(CallCache):
             raise
         mine = self._mirror.read(call.key)
         sample = None if mine is None else bound_sample(mine, call.slot)
-        if sample is None:  # cannot happen after a fill; nothing to commit
-            self._server.release.remote([name], self.holder)
-            return value
+        if sample is None:  # the mirror was emptied meanwhile (its limit)
+            sample = encode(value)
         text, conflict = await self._commit((*name, call.call_json, sample, recording))
         self._mirror_put(call.key, text)
         if not conflict:
