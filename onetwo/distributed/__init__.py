@@ -1,7 +1,8 @@
 """One experiment across a Ray cluster, with one call cache that replays it exactly.
 
 ``distributed.evaluate`` is ``ot.evaluate`` with the examples spread over Ray workers,
-and ``distributed.par_map`` the same for ``ot.par_iter`` (``pip install 'onetwo[ray]'``).
+``distributed.compare`` and ``distributed.par_map`` the same for ``ot.compare`` and
+``ot.par_iter`` (``pip install 'onetwo[ray]'``).
 Each worker builds its backend from a picklable description (a spec and its arguments:
 keys come from each worker's environment); the driver's cache folder stays the one source
 of truth, written by one process (the run's experiment server, on the driver's node):
@@ -11,7 +12,7 @@ afterwards the folder replays the whole run in one process with no cluster. See
 ``docs/distributed.md`` for when to scale out.
 
 Modules: ``cluster`` (:class:`RayCluster`), ``description`` (what a worker builds its
-backend from), ``evaluation`` (:func:`evaluate`, the driver), ``mapping``
+backend from), ``evaluation`` (:func:`evaluate`, :func:`compare`: the driver), ``mapping``
 (:func:`par_map`), ``worker`` (a task), ``worker_cache`` (a worker's cache), ``server``
 (the actor), ``cache_service``, ``leases`` and ``ledger`` (what the actor serves),
 ``summary`` (:class:`ClusterSummary`).
@@ -28,7 +29,7 @@ Example:
 from onetwo.distributed.cache_service import Conflict
 from onetwo.distributed.cluster import ClusterError, RayCluster
 from onetwo.distributed.description import BackendDescription
-from onetwo.distributed.evaluation import evaluate
+from onetwo.distributed.evaluation import compare, evaluate
 from onetwo.distributed.mapping import par_map
 from onetwo.distributed.summary import ClusterSummary
 
@@ -38,6 +39,7 @@ __all__ = [
     "ClusterSummary",
     "Conflict",
     "RayCluster",
+    "compare",
     "evaluate",
     "par_map",
 ]

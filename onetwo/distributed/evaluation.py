@@ -39,10 +39,10 @@ from onetwo.distributed.description import BackendDescription
 from onetwo.distributed.server import start_server
 from onetwo.distributed.summary import ClusterSummary
 from onetwo.distributed.worker import Job, run_examples
-from onetwo.evaluation.evaluation import EvaluationSummary
+from onetwo.evaluation.evaluation import Comparison, EvaluationSummary
 from onetwo.evaluation.evaluation import evaluate as run_evaluate
 
-__all__ = ["evaluate"]
+__all__ = ["compare", "evaluate"]
 
 _log = logging.getLogger(__name__)
 _EXAMPLES_PER_TASK = 64  # at most; fewer so that each worker gets several tasks
@@ -147,6 +147,40 @@ def evaluate(
     for conflict in conflicts:
         _log.warning("conflicting results for one call: %s", conflict.describe())
     return summary
+
+
+def compare(
+    strategy: Any, examples: Iterable[Any], backends: Mapping[str, Any], **options: Any
+) -> Comparison:
+    """``ot.compare`` on the cluster: one :func:`evaluate` per backend, side by side.
+
+    Args:
+        strategy, examples: as in :func:`evaluate` (the examples are read once).
+        backends: name → what :func:`evaluate` takes as ``backend=`` (a spec text, a
+            ``BackendSpec``, a ``setup(cache)``, or a ``BackendDescription``).
+        **options: the other arguments of :func:`evaluate` (``cache`` is shared: each
+            backend's identity keeps its calls apart).
+
+    Each backend's evaluation uses the whole cluster in turn; the summaries are
+    :class:`~onetwo.distributed.summary.ClusterSummary` objects named after the backends.
+
+    Example:
+        >>> table = distributed.compare(  # doctest: +SKIP
+        ...     solve, examples, {"mini": "openai:gpt-4o-mini", "flash": "gemini"},
+        ...     cache="cache/", metric_functions={"exact": exact},
+        ... )
+    """
+    if not backends:
+        raise ValueError("compare() needs at least one backend, got none.")
+    if "backend" in options or "name" in options:
+        raise TypeError("compare() takes its backends (and their names) in backends=.")
+    examples = list(examples)
+    return Comparison(
+        {
+            name: evaluate(strategy, examples, backend=backend, name=name, **options)
+            for name, backend in backends.items()
+        }
+    )
 
 
 def _cache_folder(cache: Any) -> tuple[str | None, Any]:

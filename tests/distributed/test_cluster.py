@@ -219,16 +219,36 @@ def _env() -> dict[str, str]:
 
 
 def test_par_map_runs_a_function_per_input_in_order(cluster: Any, tmp_path: Path) -> None:
-    questions = [f"p{i}" for i in range(10)]
+    inputs: list[Any] = [f"p{i}" for i in range(8)]
     outputs = distributed.par_map(
-        helpers.solve, questions, backend=helpers.Scripted(), cache=tmp_path / "c", progress=False
+        helpers.solve,
+        [*inputs, {"nope": 1}],  # a dict is keyword arguments: solve has no `nope`
+        backend=helpers.Scripted(),
+        cache=tmp_path / "c",
+        progress=False,
+        return_exceptions=True,
     )
     with ot.RegistryContext():
         helpers.Scripted()(None).register()
-        assert outputs == ot.run(ot.par_iter([helpers.solve(q) for q in questions]))
-    failing = distributed.par_map(
-        helpers.solve, [1], backend="fake:x", return_exceptions=True, progress=False
+        assert outputs[:-1] == ot.run(ot.par_iter([helpers.solve(q) for q in inputs]))
+    assert isinstance(outputs[-1], TypeError)
+    with pytest.raises(TypeError):
+        distributed.par_map(
+            helpers.solve, [{"nope": 1}], backend=helpers.Scripted(), progress=False
+        )
+
+
+def test_compare_runs_each_backend_on_the_cluster(cluster: Any, tmp_path: Path) -> None:
+    data = helpers.examples(6, 3)
+    table = distributed.compare(
+        helpers.solve,
+        data,
+        {"seeded": helpers.Scripted(), "fake": "fake:x"},
+        cache=tmp_path / "c",
+        metric_functions={"first": helpers.first_matches},
+        progress=False,
     )
-    assert isinstance(failing[0], Exception)
-    with pytest.raises(type(failing[0])):
-        distributed.par_map(helpers.solve, [1], backend="fake:x", progress=False)
+    assert table.names == ["seeded", "fake"]
+    assert table.metrics["seeded"] == {"first": 1.0}
+    assert len(table.summaries["fake"].errors) == 6  # no reply scripted: each example fails
+    assert isinstance(table.summaries["seeded"], distributed.ClusterSummary)
