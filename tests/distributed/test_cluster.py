@@ -168,6 +168,8 @@ def test_two_workers_with_different_values_for_one_call_are_reported(
     firsts = [prediction[0] for prediction in summary.predictions]
     assert firsts == [conflict.kept, conflict.kept]
     assert sum(w["conflicts"] for w in summary.workers.values()) == 1
+    # The second worker waited for the first one's lease, then (0.5 s later) broke it.
+    assert summary.server["lease_waits"] >= 1 and summary.server["leases_broken"] == 1
 
 
 def _pids(summary: distributed.ClusterSummary) -> list[int]:
