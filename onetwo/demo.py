@@ -38,8 +38,8 @@ QUESTIONS = [
 async def strategy(question: str, drafts: int = 3) -> dict[str, Any]:
     """Sample ``drafts`` short answers concurrently, then select the likeliest one."""
     prompt = f"Question: {question}\nShort answer:"
-    answers = await ot.repeat(
-        llm.generate_text(prompt, temperature=0.8, max_tokens=12, stop=["\n"]), drafts
+    answers = await ot.parallel(
+        *ot.repeat(llm.generate_text(prompt, temperature=0.8, max_tokens=12, stop=["\n"]), drafts)
     )
     answers = [a.strip() or "(empty)" for a in answers]
     best = await llm.select(prompt, [" " + a for a in answers])

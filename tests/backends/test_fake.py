@@ -124,7 +124,7 @@ def test_chat_and_generate_object_are_answered_directly_when_implemented() -> No
     default = FakeBackend({"Hi": "Hello"}, default_reply="formatted")
     default.register()  # by default, chat goes through a formatter to generate_text
     assert ot.run(llm.chat([Message(PredefinedRole.USER, "Hi")])) == "formatted"
-    assert default.prompts[0].startswith("**User**: Hi")
+    assert default.prompts[0] == "Task: Hi\nAnswer:"  # the reference's default prompt text
 
 
 def test_the_settings_keep_their_place_in_signatures_and_cache_keys(tmp_path: Path) -> None:
