@@ -31,7 +31,9 @@ def seeded(prompt: str, **settings: Any) -> str:
 async def solve(question: str) -> list[str]:
     """One call, then two samples of another: three values that depend on the sampling key."""
     first = await llm.generate_text(question)
-    again = await ot.parallel(*ot.repeat(llm.generate_text(f"{question} again", temperature=1.0), 2))
+    again = await ot.parallel(
+        *ot.repeat(llm.generate_text(f"{question} again", temperature=1.0), 2)
+    )
     return [first, *again]
 
 
