@@ -49,7 +49,7 @@ def par_map(
         The outputs, in input order.
     """
     summary = evaluate(fn, inputs, inputs_extractor=_as_is, target_extractor=None, **options)
-    errors = [r.error for r in summary.results if r.error is not None]
+    errors = [r.error for r in summary.results.values() if r.error is not None]
     if errors and not return_exceptions:
         raise errors[0]
-    return [r.prediction if r.error is None else r.error for r in summary.results]
+    return [r.prediction if r.error is None else r.error for r in summary.results.values()]

@@ -55,7 +55,7 @@ def test_results_and_cache_equal_one_process_and_replay_offline(
 
     assert summary.predictions == local.predictions  # sample for sample
     assert summary.metrics == local.metrics == {"first": 1.0}
-    assert [r.index for r in summary.results] == list(range(24))
+    assert [r.index for r in summary.results.values()] == list(range(24))
     assert _records(tmp_path / "ray") == _records(tmp_path / "local")
     assert summary.conflicts == []
     assert len(summary.workers) == 2, summary.workers  # both workers took tasks
