@@ -2,8 +2,10 @@
 
 :class:`GoogleGenAIAPI` implements the LLM builtins on the SDK's async client
 (``client.aio``): text, chat, structured output (response JSON schema), embeddings and
-token counts. Gemini returns no prompt log-probs and has no tokenizer endpoint, so
-``score_text`` (hence ``select``/``rank``) and ``tokenize`` raise a clear error.
+token counts, and ``select``/``rank`` by constrained generation (a reply under a JSON
+schema whose ``enum`` is the options, scored from its top log-probs: ``_choosing``).
+Gemini returns no prompt log-probs and has no tokenizer endpoint, so ``score_text`` and
+``tokenize`` raise a clear error.
 
 Example:
     >>> from onetwo import ot
@@ -34,9 +36,12 @@ try:
     from google.genai import types
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise missing_sdk(__name__, "google-genai", "gemini") from e
+from onetwo.backends import _choosing
+from onetwo.backends._choosing import Chooser, TopLogprobs
 from onetwo.backends._common import details, http_error, usage
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
+from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings
 from onetwo.core import caching, tracing
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
@@ -46,7 +51,7 @@ __all__ = ["GoogleGenAIAPI"]
 AsyncClient = genai.client.AsyncClient
 
 
-class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
+class GoogleGenAIAPI(Chooser, RemoteBackend[AsyncClient]):
     """The LLM builtins on the Gemini API (see the module docstring).
 
     Args:
@@ -65,6 +70,7 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
     provider = "gemini"
     default_url = "https://generativelanguage.googleapis.com"
     key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    builtins = (*RemoteBackend.builtins, "rank", "select")
 
     def __init__(
         self,
@@ -219,10 +225,45 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
     async def score_text(self, prompt: Prompt, targets: Sequence[str]) -> list[float]:
         """Not available: raises :class:`ConfigurationError` with the reason."""
         raise ConfigurationError(
-            f"{self!r} cannot score text (llm.score_text, select, rank): the Gemini API "
-            "returns log-probs of generated tokens only, not of a given continuation. Use "
-            "a backend that scores, e.g. onetwo.backends.local_backend()."
+            f"{self!r} cannot score text (llm.score_text): the Gemini API returns "
+            "log-probs of generated tokens only, not of a given continuation. llm.select "
+            "and llm.rank work (by constrained generation); for scores use a backend "
+            "that scores, e.g. onetwo.backends.local_backend()."
         )
+
+    async def _option_scores(self, prompt: Prompt, options: list[str], scoring: Scoring) -> Scores:
+        return await _choosing.by_generation(prompt, options, self._answer_under_schema)
+
+    @caching.cache_method(name="llm.select.generation")
+    async def _answer_under_schema(
+        self, question: str, schema: dict[str, Any]
+    ) -> tuple[str, TopLogprobs | None]:
+        """A greedy reply under ``schema``, with the top log-probs of its tokens."""
+        longest = max(len(o) for o in schema["properties"]["answer"]["enum"])
+        config = types.GenerateContentConfig(
+            temperature=0.0,
+            max_output_tokens=64 + longest,
+            response_mime_type="application/json",
+            response_json_schema=schema,
+            response_logprobs=True,
+            logprobs=20,
+        )
+        response = await self._call(
+            "generateContent",
+            lambda c: c.models.generate_content(model=self.model, contents=question, config=config),
+        )
+        candidate = response.candidates[0] if response.candidates else None
+        result = getattr(candidate, "logprobs_result", None)
+        chosen = getattr(result, "chosen_candidates", None) or []
+        top = getattr(result, "top_candidates", None) or []
+        pairs = [
+            (
+                c.token or "",
+                [(t.token or "", t.log_probability or 0.0) for t in at.candidates or []],
+            )
+            for c, at in zip(chosen, top)
+        ]
+        return _text(response), pairs or None
 
     async def tokenize(self, content: Prompt) -> list[int]:
         """Not available: raises :class:`ConfigurationError` (use ``count_tokens``)."""

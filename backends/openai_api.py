@@ -3,7 +3,8 @@
 :class:`OpenAIAPI` implements the LLM builtins on ``openai.AsyncOpenAI``. Point
 ``base_url`` at any OpenAI-compatible server (llama.cpp, vLLM...); on a llama.cpp server
 (``server_kind="llama.cpp"``, as the embedded local model uses) it also tokenizes and
-scores text exactly, so ``llm.select``/``llm.rank`` work on a real model.
+scores text exactly; ``llm.select``/``llm.rank`` work on every server (scored where it
+can score, else by constrained generation).
 
 Example:
     >>> from onetwo import ot
@@ -24,6 +25,9 @@ What each builtin sends:
   the type), validated with pydantic.
 * ``embed``: ``/v1/embeddings``. ``tokenize``/``count_tokens``/``score_text``: llama.cpp's
   ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``).
+* ``select``/``rank``: on llama.cpp, each option's token log-probs (as ``score_text``,
+  combined as ``scoring=`` says); elsewhere a chat reply constrained to one of the options
+  by a JSON schema, scored from its ``top_logprobs`` (``_choosing``).
 
 Retries (the SDK's own are off), rate limits, the network guard and the API key (never
 in cache keys, traces, reprs or logs) are the remote backends' shared request path:
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import zlib
 from collections.abc import Awaitable, Sequence
 from typing import Any, Literal, Unpack, cast
 
@@ -44,12 +49,21 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise missing_sdk(__name__, "openai", "openai") from e
 
-from onetwo.backends import _llamacpp
-from onetwo.backends._openai_wire import drop_prefix, map_error, results, to_messages
+from onetwo.backends import _choosing, _llamacpp
+from onetwo.backends._choosing import Chooser, TopLogprobs
+from onetwo.backends._openai_wire import (
+    drop_prefix,
+    logprob_entries,
+    map_error,
+    results,
+    to_messages,
+)
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._settings import takes_settings
+from onetwo.builtins import choice
+from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings, merge
-from onetwo.core import caching
+from onetwo.core import caching, sampling
 from onetwo.errors import ConfigurationError
 
 __all__ = ["OpenAIAPI", "ServerKind"]
@@ -57,7 +71,7 @@ __all__ = ["OpenAIAPI", "ServerKind"]
 ServerKind = Literal["openai", "llama.cpp", "compatible"]
 
 
-class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
+class OpenAIAPI(Chooser, RemoteBackend[openai.AsyncOpenAI]):
     """The LLM builtins on the OpenAI API or an OpenAI-compatible server (module doc).
 
     Args:
@@ -69,6 +83,9 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
             server kind but ``"openai"``).
         max_samples_per_request: split ``generate_texts`` into requests of at most this
             many samples (``n``); llama.cpp allows at most its number of slots.
+        seed: send each request the seed ``seed`` + a hash of its sampling key, so a
+            rerun samples the same texts (on servers that honour ``seed``) while
+            repeated samples (``ot.repeat``) still differ.
         **options: as :class:`~onetwo.backends._remote.RemoteBackend` takes them, e.g.
             ``base_url`` (the server, e.g. ``"http://127.0.0.1:8080/v1"``; default
             ``$OPENAI_BASE_URL``, else OpenAI's), ``api_key`` (default
@@ -82,7 +99,7 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
     provider = "openai"
     default_url = "https://api.openai.com/v1"
     key_env = ("OPENAI_API_KEY",)
-    builtins = (*RemoteBackend.builtins, "generate_texts")
+    builtins = (*RemoteBackend.builtins, "generate_texts", "rank", "select")
 
     def __init__(
         self,
@@ -91,6 +108,7 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         server_kind: ServerKind | None = None,
         use_completions: bool | None = None,
         max_samples_per_request: int | None = None,
+        seed: int | None = None,
         **options: Unpack[RemoteOptions],
     ) -> None:
         given_url = options.get("base_url")
@@ -103,6 +121,7 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
             use_completions if use_completions is not None else self.server_kind != "openai"
         )
         self.max_samples_per_request = max_samples_per_request
+        self.seed = seed
 
     def identity(self) -> dict[str, Any]:
         identity = super().identity()
@@ -110,6 +129,8 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         identity["generate_text_via"] = "completions" if self.use_completions else "chat"
         if self.embedding_model != self.model:
             identity["embedding_model"] = self.embedding_model
+        if self.seed is not None:
+            identity["seed"] = self.seed
         return identity
 
     @property
@@ -161,6 +182,9 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
                     "top_p. (OpenAI-compatible servers such as llama.cpp accept it.)"
                 )
             args["extra_body"] = {"top_k": top_k}
+        if self.seed is not None:
+            key = sampling.current_sampling_key().encode()
+            args["seed"] = (self.seed + zlib.crc32(key)) % 2**31
         return args
 
     def _complete(
@@ -282,13 +306,60 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         """How many tokens ``content`` is (llama.cpp servers only)."""
         return len(await self.tokenize(content))
 
-    @caching.cache_method(name="llm.score_text")
     async def score_text(self, prompt: Prompt, targets: Sequence[str]) -> list[float]:
         """Log-probability of each target after ``prompt`` (sum over its tokens).
 
         Exact on llama.cpp servers: each target is forced with a token-id grammar and the
         log-probs of its tokens are summed (see ``onetwo.backends._llamacpp``).
         """
+        texts = choice.check_targets("llm.score_text", "targets", targets)
         if not self.can_tokenize:
-            raise self._refuse("score text (llm.score_text, select, rank)")
-        return await _llamacpp.score(self, str(prompt), targets)
+            raise self._refuse("score text (llm.score_text)")
+        return [sum(t) for t in await self._token_logprobs(str(prompt), texts)]
+
+    @caching.cache_method(name="llm.score_text.tokens")
+    async def _token_logprobs(self, prompt: str, targets: list[str]) -> list[list[float]]:
+        return await _llamacpp.token_logprobs(self, prompt, targets)
+
+    async def _option_scores(self, prompt: Prompt, options: list[str], scoring: Scoring) -> Scores:
+        if not self.can_tokenize:
+            return await _choosing.by_generation(prompt, options, self._answer_under_schema)
+        tokens = await self._token_logprobs(str(prompt), options)
+        sums = [sum(t) for t in tokens]
+        if scoring == "normalized":
+            base = await self._token_logprobs(choice.UNCONDITIONAL_PROMPT, options)
+            return choice.combine(scoring, sums, [sum(t) for t in base])
+        return choice.combine(scoring, sums, [len(t) for t in tokens])
+
+    @caching.cache_method(name="llm.select.generation")
+    async def _answer_under_schema(
+        self, question: str, schema: dict[str, Any]
+    ) -> tuple[str, TopLogprobs | None]:
+        """A greedy chat reply under ``schema``, with the top log-probs of its tokens."""
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": "choice", "schema": schema, "strict": True},
+        }
+        longest = max(len(o) for o in schema["properties"]["answer"]["enum"])
+        response = await self._call(
+            "chat",
+            lambda c: c.chat.completions.create(
+                model=self._request_model(),
+                messages=[{"role": "user", "content": question}],
+                temperature=0.0,
+                max_tokens=64 + longest,
+                logprobs=True,
+                top_logprobs=20,
+                response_format=cast(Any, response_format),
+            ),
+        )
+        first = response.choices[0]
+        entries = logprob_entries(first.logprobs)
+        top = [
+            (
+                str(e.get("token", "")),
+                [(t["token"], t["logprob"]) for t in e.get("top_logprobs") or []],
+            )
+            for e in entries
+        ]
+        return first.message.content or "", top or None

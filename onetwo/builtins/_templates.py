@@ -88,8 +88,8 @@ class _Functions:
     async def choose(self, options: Sequence[Any], top_k: int | None = None) -> Any:
         """The likeliest option; with ``top_k``, the ``top_k`` likeliest, best first."""
         if top_k is None:
-            return options[await llm.select(self.context.prompt, options)]
-        return [options[i] for i in await llm.rank(self.context.prompt, options, top_k)]
+            return await llm.select(self.context.prompt, options)
+        return await llm.rank(self.context.prompt, options, top_k)
 
     async def generate_object(self, cls: Any, **options: Any) -> Any:
         """A value of type ``cls``: a class passed as an input, or a name in ``_TYPES``."""

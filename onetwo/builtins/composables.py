@@ -224,7 +224,8 @@ class _Select(Part):
         forks = [context.fork() for _ in self.branches]
         await parallel(*(make_executable(b.render)(f) for b, f in zip(self.branches, forks)))
         options = [fork.text_since(start) for fork in forks]
-        winner = forks[await llm.select(context.prompt, options)]
+        _, best, _ = await llm.select(context.prompt, options, include_details=True)
+        winner = forks[best]
         context.prefix.chunks.extend(winner.prefix.chunks[start:])
         context.variables.update(winner.variables)
         return winner.text_since(start)

@@ -6,8 +6,8 @@ configured defaults (``llm.generate_text.update(temperature=0.0)``). The text bu
 take the sampling settings of ``onetwo.builtins.settings.ModelSettings``. A builtin a
 backend does not implement falls back on others: ``generate_texts`` → ``repeat
 (generate_text)``; ``instruct`` → ``chat`` → a formatter + ``generate_text``; ``select``,
-``rank`` → ``score_text``; ``count_tokens`` → ``tokenize``; ``generate_object`` →
-``generate_text`` + parsing (pydantic).
+``rank`` → ``score_text`` (``onetwo.builtins.choice``); ``count_tokens`` → ``tokenize``;
+``generate_object`` → ``generate_text`` + parsing (pydantic).
 
 Example:
     >>> from onetwo import ot
@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -27,6 +28,8 @@ from typing import Any, TypeVar, Unpack
 
 import pydantic
 
+from onetwo.builtins import choice
+from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.formatting import Formatter, get_formatter
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import sampling, streaming
@@ -163,52 +166,97 @@ async def _instruct(prompt: Prompt, assistant_prefix: str | None = None, **kwarg
 
 @builtin
 async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
-    """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier)."""
+    """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier).
+
+    ``targets`` is a list of texts (a lone str is refused, not scored letter by letter).
+    """
     raise NotImplementedError
 
 
-async def _scores(caller: str, prompt: Prompt, options: Sequence[Any]) -> list[float]:
-    if isinstance(options, str) or not options:
-        raise ValueError(f"{caller} needs a non-empty list of options, got {options!r:.80}.")
+async def _option_scores(
+    caller: str, prompt: Prompt, options: Sequence[Any], scoring: Scoring | None, top_k: int = 0
+) -> Scores:
+    """Score the options with ``score_text`` (and ``count_tokens`` for the mean)."""
+    targets, how = choice.check_options(caller, options, scoring, top_k)
     try:
-        return await score_text(prompt, [str(o) for o in options])
+        sums = await score_text(prompt, targets)
+        if how == "normalized":
+            return choice.combine(how, sums, await score_text(choice.UNCONDITIONAL_PROMPT, targets))
     except ConfigurationError as e:
         raise ConfigurationError(
             f"{caller} cannot run: it ranks options with llm.score_text, which is not "
-            "configured (this backend cannot score text). Register a backend that supports "
-            "scoring, e.g. `onetwo.backends.local_backend().register()` (llama.cpp server), "
-            "or bind a scorer with `llm.score_text.configure(fn)`."
+            "configured (this backend cannot score text). Register a backend that can "
+            "choose, e.g. `onetwo.backends.local_backend().register()` (llama.cpp), "
+            "OpenAIAPI or GoogleGenAIAPI, or bind a scorer with `llm.score_text.configure(fn)`."
         ) from e
+    if how == "sum":
+        return choice.combine(how, sums, sums)
+    try:
+        base, *full = await asyncio.gather(
+            count_tokens(prompt), *(count_tokens(str(prompt) + t) for t in targets)
+        )
+    except ConfigurationError:
+        if scoring is not None:  # asked for explicitly: say why it cannot be done
+            raise
+        return choice.combine("sum", sums, sums)  # no tokenizer: the method says "sum"
+    counts = [max(n - base, 1) if t else 0 for n, t in zip(full, targets)]
+    return choice.combine(how, sums, counts)
 
 
 @builtin
-async def select(prompt: Prompt, options: Sequence[Any], *, include_details: bool = False) -> Any:
-    """The index of the likeliest option; ``(index, scores)`` with ``include_details``."""
+async def select(
+    prompt: Prompt,
+    options: Sequence[Any],
+    *,
+    include_details: bool = False,
+    scoring: Scoring | None = None,
+) -> Any:
+    """The likeliest option; ``(option, index, scores)`` with ``include_details``.
+
+    ``scores`` is a :class:`~onetwo.builtins.choice.Scores` (one per option, with the
+    ``method`` that produced them); ``scoring`` is ``"mean"`` (default), ``"sum"`` or
+    ``"normalized"`` (see ``onetwo.builtins.choice``).
+    """
     raise NotImplementedError
 
 
 @select.default_implementation
-async def _select(prompt: Prompt, options: Sequence[Any], *, include_details: bool = False) -> Any:
-    scores = await _scores("llm.select", prompt, options)
-    best = max(range(len(scores)), key=scores.__getitem__)
-    return (best, scores) if include_details else best
+async def _select(
+    prompt: Prompt,
+    options: Sequence[Any],
+    *,
+    include_details: bool = False,
+    scoring: Scoring | None = None,
+) -> Any:
+    scores = await _option_scores("llm.select", prompt, options, scoring)
+    return choice.selected(options, scores, include_details)
 
 
 @builtin
 async def rank(
-    prompt: Prompt, options: Sequence[Any], top_k: int = 1, *, include_details: bool = False
+    prompt: Prompt,
+    options: Sequence[Any],
+    top_k: int = 1,
+    *,
+    include_details: bool = False,
+    scoring: Scoring | None = None,
 ) -> Any:
-    """Indices of the ``top_k`` likeliest options, best first (``(indices, scores)``)."""
+    """The ``top_k`` likeliest options, best first (``top_k=0``: all of them); with
+    ``include_details``, ``(options, scores)`` with one score per option given."""
     raise NotImplementedError
 
 
 @rank.default_implementation
 async def _rank(
-    prompt: Prompt, options: Sequence[Any], top_k: int = 1, *, include_details: bool = False
+    prompt: Prompt,
+    options: Sequence[Any],
+    top_k: int = 1,
+    *,
+    include_details: bool = False,
+    scoring: Scoring | None = None,
 ) -> Any:
-    scores = await _scores("llm.rank", prompt, options)
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])[:top_k]
-    return (order, scores) if include_details else order
+    scores = await _option_scores("llm.rank", prompt, options, scoring, top_k)
+    return choice.ranked(options, scores, top_k, include_details)
 
 
 @builtin
