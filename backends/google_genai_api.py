@@ -24,7 +24,7 @@ out of every trace, cache and log) is shared with the OpenAI backend: see ``_rem
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Unpack, cast
 
 from onetwo.backends._common import missing_sdk
@@ -39,11 +39,14 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from onetwo.backends import _choosing
 from onetwo.backends._choosing import Chooser, TopLogprobs
 from onetwo.backends._common import details, http_error, usage
+from onetwo.backends._openai_wire import chunk_bytes
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
+from onetwo.backends._settings import takes_settings
 from onetwo.builtins.choice import Scores, Scoring
-from onetwo.builtins.settings import ModelSettings
+from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching, tracing
+from onetwo.core.content import Chunk, ChunkList, PredefinedRole
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
 
 __all__ = ["GoogleGenAIAPI"]
@@ -70,7 +73,7 @@ class GoogleGenAIAPI(Chooser, RemoteBackend[AsyncClient]):
     provider = "gemini"
     default_url = "https://generativelanguage.googleapis.com"
     key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-    builtins = (*RemoteBackend.builtins, "rank", "select")
+    builtins = (*RemoteBackend.builtins, "chat_with_tools", "rank", "select")
 
     def __init__(
         self,
@@ -146,12 +149,7 @@ class GoogleGenAIAPI(Chooser, RemoteBackend[AsyncClient]):
             **config,
         )
         began = now()
-        response = await self._call(
-            "generateContent",
-            lambda c: c.models.generate_content(
-                model=self.model, contents=contents, config=generation
-            ),
-        )
+        response = await self._respond(contents, generation)
         text = _text(response)
         if not include_details and not tracing.is_enabled():
             return text
@@ -167,6 +165,13 @@ class GoogleGenAIAPI(Chooser, RemoteBackend[AsyncClient]):
         if not include_details:
             return text
         return text, details(used, response.model_version, _logprobs(candidate))
+
+    async def _respond(self, contents: Any, config: types.GenerateContentConfig) -> Any:
+        """One ``generateContent`` request."""
+        return await self._call(
+            "generateContent",
+            lambda c: c.models.generate_content(model=self.model, contents=contents, config=config),
+        )
 
     async def _complete(
         self, prompt: str, n: int, include_details: bool, settings: ModelSettings
@@ -248,10 +253,7 @@ class GoogleGenAIAPI(Chooser, RemoteBackend[AsyncClient]):
             response_logprobs=True,
             logprobs=20,
         )
-        response = await self._call(
-            "generateContent",
-            lambda c: c.models.generate_content(model=self.model, contents=question, config=config),
-        )
+        response = await self._respond(question, config)
         candidate = response.candidates[0] if response.candidates else None
         result = getattr(candidate, "logprobs_result", None)
         chosen = getattr(result, "chosen_candidates", None) or []
@@ -265,12 +267,110 @@ class GoogleGenAIAPI(Chooser, RemoteBackend[AsyncClient]):
         ]
         return _text(response), pairs or None
 
+    @caching.cache_method(name="llm.chat_with_tools", is_sampled=True)
+    @takes_settings()
+    async def chat_with_tools(
+        self,
+        messages: Sequence[Any],
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        tool_choice: str | None = None,
+        **settings: Unpack[ModelSettings],
+    ) -> dict[str, Any]:
+        """The next turn, calling ``tools`` natively (function declarations)."""
+        system, contents = _tool_contents(messages)
+        declarations = [
+            types.FunctionDeclaration(
+                name=t["name"],
+                description=t.get("description"),
+                parameters_json_schema=t.get("parameters"),
+            )
+            for t in tools
+        ]
+        mode = _MODES.get(tool_choice)
+        calling = types.FunctionCallingConfig(
+            mode=types.FunctionCallingConfigMode(mode or "ANY"),
+            allowed_function_names=None if mode else [str(tool_choice)],
+        )
+        settings = merge(self.settings, settings)
+        stop = settings.get("stop")
+        config = types.GenerateContentConfig(
+            temperature=settings.get("temperature"),
+            max_output_tokens=settings.get("max_tokens"),
+            stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
+            top_k=settings.get("top_k"),
+            top_p=settings.get("top_p"),
+            system_instruction=system,
+            tools=[types.Tool(function_declarations=declarations)],
+            tool_config=types.ToolConfig(function_calling_config=calling),
+        )
+        response = await self._respond(contents, config)
+        candidate = response.candidates[0] if response.candidates else None
+        parts = candidate.content.parts if candidate and candidate.content else None
+        calls = [p.function_call for p in parts or () if p.function_call]
+        return {
+            "text": _text(response),
+            "tool_calls": [
+                {"id": c.id or f"call_{i}", "name": c.name or "", "arguments": dict(c.args or {})}
+                for i, c in enumerate(calls)
+            ],
+        }
+
     async def tokenize(self, content: Prompt) -> list[int]:
         """Not available: raises :class:`ConfigurationError` (use ``count_tokens``)."""
         raise ConfigurationError(
             f"{self!r} cannot tokenize: the Gemini API has no tokenizer endpoint. "
             "llm.count_tokens works."
         )
+
+
+_MODES = {None: "AUTO", "auto": "AUTO", "none": "NONE", "required": "ANY"}
+
+
+def _parts(content: Any) -> list[types.Part]:
+    """A message's content as parts: text, and images as inline data."""
+    chunks = content.chunks if isinstance(content, ChunkList) else [content]
+    parts = []
+    for chunk in chunks:
+        chunk = chunk if isinstance(chunk, Chunk) else Chunk(chunk)
+        if isinstance(chunk.content, str):
+            parts.append(types.Part(text=chunk.content))
+        else:
+            data, mime = chunk_bytes(chunk)
+            parts.append(types.Part(inline_data=types.Blob(data=data, mime_type=mime)))
+    return parts
+
+
+def _tool_contents(messages: Sequence[Any]) -> tuple[str | None, list[types.Content]]:
+    """The system instruction and the contents of a ``chat_with_tools`` conversation: an
+    earlier reply (a dict) is the model's turn with its function calls, a TOOL message
+    the function's response (named after the call it answers)."""
+    system, contents, names = [], [], {}
+    for m in messages:
+        if isinstance(m, Mapping):
+            parts = [types.Part(text=m["text"])] if m.get("text") else []
+            for call in m.get("tool_calls") or ():
+                names[call["id"]] = call["name"]
+                function = types.FunctionCall(
+                    id=call["id"], name=call["name"], args=call["arguments"]
+                )
+                parts.append(types.Part(function_call=function))
+            contents.append(types.Content(role="model", parts=parts))
+        elif m.role == PredefinedRole.SYSTEM:
+            system.append(str(m.content))
+        elif m.role == PredefinedRole.TOOL:
+            response = types.FunctionResponse(
+                id=m.tool_call_id,
+                name=names.get(m.tool_call_id or "", ""),
+                response={"result": str(m.content)},
+            )
+            contents.append(
+                types.Content(role="user", parts=[types.Part(function_response=response)])
+            )
+        else:
+            role = "model" if m.role == PredefinedRole.MODEL else "user"
+            contents.append(types.Content(role=role, parts=_parts(m.content)))
+    return ("\n".join(system) if system else None), contents
 
 
 def _text(response: types.GenerateContentResponse) -> str:

@@ -311,6 +311,8 @@ class LocalModel(OpenAIAPI):
     """
 
     provider = "local"
+    # The text protocol serves agents here: llama.cpp's server ignores ``tools=``.
+    builtins = tuple(b for b in OpenAIAPI.builtins if b != "chat_with_tools")
 
     def __init__(
         self, model: str = "smollm2", *, server: LocalServer | None = None, **kwargs: Any

@@ -23,6 +23,8 @@ What each builtin sends:
   prefix that llama.cpp continues.
 * ``generate_object``: structured output (``response_format`` with the JSON schema of
   the type), validated with pydantic.
+* ``chat_with_tools``: ``/v1/chat/completions`` with ``tools=`` (each a function) and
+  ``tool_choice``; the reply's ``tool_calls`` come back with their arguments decoded.
 * ``embed``: ``/v1/embeddings``. ``tokenize``/``count_tokens``/``score_text``: llama.cpp's
   ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``).
 * ``select``/``rank``: on llama.cpp, each option's token log-probs (as ``score_text``,
@@ -39,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import os
 import zlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Literal, Unpack, cast
 
 from onetwo.backends._common import missing_sdk
@@ -57,6 +59,8 @@ from onetwo.backends._openai_wire import (
     map_error,
     results,
     to_messages,
+    tool_calls,
+    tool_messages,
 )
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._settings import takes_settings
@@ -99,7 +103,7 @@ class OpenAIAPI(Chooser, RemoteBackend[openai.AsyncOpenAI]):
     provider = "openai"
     default_url = "https://api.openai.com/v1"
     key_env = ("OPENAI_API_KEY",)
-    builtins = (*RemoteBackend.builtins, "generate_texts", "rank", "select")
+    builtins = (*RemoteBackend.builtins, "chat_with_tools", "generate_texts", "rank", "select")
 
     def __init__(
         self,
@@ -286,6 +290,33 @@ class OpenAIAPI(Chooser, RemoteBackend[openai.AsyncOpenAI]):
             *(self._complete(str(prompt), n, include_details, merged) for n in sizes)
         )
         return [r for part in parts for r in part]
+
+    @caching.cache_method(name="llm.chat_with_tools", is_sampled=True)
+    @takes_settings()
+    async def chat_with_tools(
+        self,
+        messages: Sequence[Any],
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        tool_choice: str | None = None,
+        **settings: Unpack[ModelSettings],
+    ) -> dict[str, Any]:
+        """The next turn, calling ``tools`` natively (``tools=``); see the builtin."""
+        args = self._sampling(merge(self.settings, settings))
+        args["tools"] = [{"type": "function", "function": dict(t)} for t in tools]
+        if tool_choice in ("auto", "none", "required"):
+            args["tool_choice"] = tool_choice
+        elif tool_choice is not None:
+            args["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
+        wire = tool_messages(messages)
+        response = await self._call(
+            "chat",
+            lambda c: c.chat.completions.create(
+                model=self._request_model(), messages=cast(Any, wire), **args
+            ),
+        )
+        message = response.choices[0].message
+        return {"text": message.content or "", "tool_calls": tool_calls(message)}
 
     def _refuse(self, what: str) -> ConfigurationError:
         return ConfigurationError(

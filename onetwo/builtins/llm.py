@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, Unpack
 
 import pydantic
@@ -39,6 +39,7 @@ from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
     "chat",
+    "chat_with_tools",
     "configure_backend",
     "count_tokens",
     "embed",
@@ -366,3 +367,28 @@ def reset_defaults() -> None:
     """Drop the configured defaults of every LLM builtin (implementations stay)."""
     for b in _ALL:
         b.reset_defaults()
+
+
+@builtin
+async def chat_with_tools(
+    messages: Sequence[Any],
+    tools: Sequence[Mapping[str, Any]],
+    *,
+    tool_choice: str | None = None,
+    **settings: Unpack[ModelSettings],
+) -> dict[str, Any]:
+    """The model's next turn with native function calling: ``{"text", "tool_calls"}``.
+
+    ``tools`` are function declarations ``{"name", "description", "parameters"}`` (a JSON
+    schema; ``onetwo.agents.Tool.schema()`` makes one). ``tool_choice``: ``"auto"``
+    (``None``), ``"none"``, ``"required"``, or the name of the tool to call. Each tool call
+    is ``{"id", "name", "arguments"}`` (a dict). To answer, append the returned dict
+    itself to ``messages`` (it stands for the model's turn) and one
+    ``Message(PredefinedRole.TOOL, result, tool_call_id=id)`` per call, and call again.
+    Only backends with native function calling configure it (OpenAI, Gemini); agents
+    use a text protocol where it is not configured.
+    """
+    raise NotImplementedError
+
+
+_ALL = (*_ALL, chat_with_tools)  # declared last, an LLM builtin all the same
