@@ -16,7 +16,9 @@ OneTwoError
 │   └── OutputParseError    the reply could not be parsed into the requested type
 ├── CacheError              the call cache cannot be used as asked
 │   └── CacheMiss           replay mode found no entry for a call (.call)
+├── InvalidArgumentError    a bad argument (also a TypeError and a ValueError)
 └── TemplateError           a composable template failed (.template_name, .line)
+    └── FormatError         c.f could not fill in its text (also a ValueError)
 ```
 
 Example:
@@ -40,6 +42,8 @@ __all__ = [
     "CacheError",
     "CacheMiss",
     "ConfigurationError",
+    "FormatError",
+    "InvalidArgumentError",
     "NetworkBlocked",
     "OneTwoError",
     "OutputParseError",
@@ -154,3 +158,16 @@ class TemplateError(OneTwoError):
         super().__init__(message)
         self.template_name = template_name
         self.line = line
+
+
+class InvalidArgumentError(OneTwoError, TypeError, ValueError):
+    """A call, chunk or message got an argument of the wrong type or value.
+
+    It is a ``TypeError`` and a ``ValueError`` too: ``except ValueError`` (what OneTwo
+    raised) and ``except TypeError`` both catch it. The message names the parameter, the
+    value received and what to pass instead.
+    """
+
+
+class FormatError(TemplateError, ValueError):
+    """``c.f`` could not fill in its text (a missing variable, a field it does not allow)."""

@@ -118,7 +118,7 @@ class Context:
             content = Chunk(content)
         role = role or content.role or self.role
         if role is not None and role != content.role:
-            content = Chunk(content.content, content.content_type, role)
+            content = dataclasses.replace(content, role=role)
         self.prefix.chunks.append(content)
 
     def fork(self) -> Context:

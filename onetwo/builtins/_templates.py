@@ -13,18 +13,44 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from onetwo.builtins import llm
 from onetwo.builtins._composing import Context, Part, to_text
 from onetwo.errors import TemplateError
 
-__all__ = ["TemplatePart"]
+__all__ = ["MAX_OUTPUT", "TemplatePart"]
 
-_ENV = SandboxedEnvironment(
+MAX_OUTPUT = 1_000_000
+"""The most characters one template renders (or one ``*`` builds) before it is refused."""
+
+
+class _Sandbox(SandboxedEnvironment):
+    """jinja2's sandbox, refusing ``*`` and ``**`` results too big to be a prompt."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        sized, count = (left, right) if isinstance(right, int) else (right, left)
+        if not isinstance(count, int):
+            too_big = False
+        elif operator == "*":
+            too_big = isinstance(sized, str | list | tuple) and len(sized) * count > MAX_OUTPUT
+        else:  # `**`: refuse an int of more than MAX_OUTPUT bits
+            too_big = isinstance(left, int) and right * abs(left).bit_length() > MAX_OUTPUT
+        if too_big:
+            raise SecurityError(
+                f"{left!r:.20} {operator} {right!r:.20} would exceed {MAX_OUTPUT:,} "
+                "characters; build long text outside the template"
+            )
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox(
     undefined=jinja2.StrictUndefined,
     enable_async=True,
     keep_trailing_newline=True,  # the prompt is exactly the text written
@@ -32,7 +58,6 @@ _ENV = SandboxedEnvironment(
 )
 # jinja2 names the frames of string templates "<template>" when it rewrites tracebacks.
 _FRAME_FILENAME = "<template>"
-_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, dict)}
 _UNDEFINED = re.compile(r"^'(\w+)' is undefined$")
 
 
@@ -55,10 +80,19 @@ class TemplatePart(Part):
         return f"j({self.source!r:.40})"
 
     async def render(self, context: Context) -> Any:
-        variables = {**context.variables, **_Functions(context).namespace()}
-        start = len(context.prefix)
+        variables = {
+            **context.variables,
+            "__vars__": MappingProxyType(context.variables),
+            **_Functions(context).namespace(),
+        }
+        start, size = len(context.prefix), 0
         try:
             async for piece in self._template.generate_async(variables):
+                size += len(piece)
+                if size > MAX_OUTPUT:
+                    raise SecurityError(
+                        f"the output exceeds {MAX_OUTPUT:,} characters; use a shorter template"
+                    )
                 context.append(piece)
         except TemplateError:
             raise  # from a template run inside this one: it already names its line
@@ -92,9 +126,8 @@ class _Functions:
         return await llm.rank(self.context.prompt, options, top_k)
 
     async def generate_object(self, cls: Any, **options: Any) -> Any:
-        """A value of type ``cls``: a class passed as an input, or a name in ``_TYPES``."""
-        if isinstance(cls, str):
-            cls = _type_named(cls)
+        """A value of type ``cls``: a class passed as an input, or a name of
+        ``llm.OBJECT_TYPES`` (the only strings ``llm.generate_object`` takes)."""
         return await llm.generate_object(self.context.prompt, cls, **options)
 
     def store(self, name: str, value: Any) -> Any:
@@ -105,19 +138,6 @@ class _Functions:
     def input(self, name: str) -> Any:
         """An input, or a value stored so far (also earlier in this template)."""
         return self.context[name]
-
-
-def _type_named(name: str) -> type:
-    # Never hand the string itself on: pydantic would evaluate it as a forward reference,
-    # i.e. run it as Python, outside the sandbox.
-    try:
-        return _TYPES[name]
-    except KeyError:
-        raise TypeError(
-            f"generate_object({name!r}): a type is named by one of {sorted(_TYPES)}; pass "
-            f"any other class as an input, e.g. prompt(Answer=Answer), then write "
-            "generate_object(Answer)."
-        ) from None
 
 
 def _error(name: str, line: int | None, cause: str) -> TemplateError:
@@ -143,7 +163,7 @@ def _describe(error: Exception) -> str:
             var = match.group(1)
             return (
                 f"{var!r} is undefined. Pass it as an input, e.g. prompt({var}=...); "
-                f"for a value stored in this template, use input({var!r})."
+                f"for a value stored in this template, use input({var!r}) or __vars__.{var}."
             )
     text = error.args[0] if isinstance(error, KeyError) and error.args else error
     return f"{type(error).__name__}: {text}"

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 __all__ = [
     "SCORINGS",
     "UNCONDITIONAL_PROMPT",
     "Scores",
     "Scoring",
+    "check_choice",
     "check_options",
     "check_targets",
     "combine",
@@ -67,31 +68,39 @@ class Scores(list[float]):
         return f"Scores({list(self)!r}, method={self.method!r})"
 
 
-def check_targets(caller: str, parameter: str, targets: Any) -> list[str]:
+def check_targets(where: str, name: str, targets: Any) -> list[str]:
     """``targets`` as a list of str; a lone str (whose letters would be scored) is refused."""
     if isinstance(targets, str | bytes) or not isinstance(targets, Sequence):
         raise TypeError(
-            f"{caller}: {parameter} must be a list of texts, got {type(targets).__name__} "
+            f"{where}: {name} must be a list of texts, got {type(targets).__name__} "
             f"{targets!r:.80}. Wrap a single text in a list: [{targets!r:.40}]."
         )
     return [str(t) for t in targets]
 
 
-def check_options(
-    caller: str, options: Any, scoring: str | None, top_k: Any = 0
-) -> tuple[list[str], Scoring]:
-    """The options as texts and the scoring to use, or a ``ValueError``/``TypeError``."""
-    texts = check_targets(caller, "options", options)
-    if not texts:
-        raise ValueError(f"{caller} needs a non-empty list of options, got {options!r:.80}.")
-    if scoring is not None and scoring not in SCORINGS:
-        raise ValueError(f"{caller}: scoring must be one of {SCORINGS}, got {scoring!r}.")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+def check_choice(where: str, name: str, value: Any) -> Any:
+    """The check of ``select``/``rank``'s ``options``, ``top_k`` and ``scoring``."""
+    if name == "options" and not check_targets(where, name, value):
+        raise ValueError(f"{where} needs a non-empty list of options, got {value!r:.80}.")
+    if name == "scoring" and value not in SCORINGS:
+        raise ValueError(f"{where}: scoring must be one of {SCORINGS}, got {value!r}.")
+    if name == "top_k" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ValueError(
-            f"{caller}: top_k must be an int >= 0 (the number of options to return, 0 for "
-            f"all of them ranked), got {top_k!r}."
+            f"{where}: top_k must be an int >= 0 (the number of options to return, 0 for "
+            f"all of them ranked), got {value!r}."
         )
-    return texts, scoring or "mean"
+    return value
+
+
+def check_options(
+    where: str, options: Any, scoring: str | None, top_k: int = 0
+) -> tuple[list[str], Scoring]:
+    """The options as texts and the scoring to use (``"mean"`` by default), checked."""
+    check_choice(where, "top_k", top_k)
+    if scoring is not None:
+        check_choice(where, "scoring", scoring)
+    check_choice(where, "options", options)
+    return [str(o) for o in options], cast(Scoring, scoring or "mean")
 
 
 def combine(scoring: Scoring, sums: Sequence[float], other: Sequence[float]) -> Scores:

@@ -20,7 +20,8 @@ Example:
 The same as a template, ``c.j("Q: {{ question }}\\nA:{{ store('answer',
 generate_text()) }}")``, sends the same calls (and shares their cache entries).
 
-* Text: a ``str``, :func:`f` (``str.format`` with the variables), :func:`j` (jinja2).
+* Text: a ``str``, :func:`f` (``str.format`` with the variables), :func:`j` (jinja2),
+  :func:`c` (any content: bytes, images, chunks).
 * Model calls: :func:`generate_text`, :func:`generate_object`, :func:`chat`,
   :func:`instruct`, :func:`select` (the likeliest of several branches, run concurrently).
 * Variables: inputs bound by calling a composable (``prompt(question=...)``) and
@@ -35,6 +36,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import re
+import string
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,14 +54,15 @@ from onetwo.builtins._composing import (
     parts_of,
 )
 from onetwo.core.builtin import Builtin, check_arguments
-from onetwo.core.content import PredefinedRole, Role
+from onetwo.core.content import Chunk, ChunkList, PredefinedRole, Role
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.scheduling import parallel
-from onetwo.errors import TemplateError
+from onetwo.errors import FormatError
 
 __all__ = [
     "Composable",
     "Context",
+    "c",
     "chat",
     "compose",
     "f",
@@ -90,38 +94,86 @@ def __getattr__(name: str) -> Any:
 # --- text -------------------------------------------------------------------------------
 
 
+_FORMATTER = string.Formatter()
+_FIELD = re.compile(r"(\w+)((?:\[\w+\])*)")  # a name, then [index] or [key] lookups
+_MAX_WIDTH = 10_000
+
+
 def _format(context: Context, text: str) -> str:
+    """``text`` filled in like ``str.format``, but reading only variables (never attributes)."""
+    pieces = []
     try:
-        return text.format_map(context)
-    except (KeyError, IndexError, ValueError, AttributeError) as e:
-        if isinstance(e, KeyError):  # the context's message: the variables, and the fix
-            cause = e.args[0]
-        else:
-            cause = f"{e}. Use named fields such as {{question}}; write {{{{ and }}}} for braces."
-        raise TemplateError(
+        for literal, field, spec, conversion in _FORMATTER.parse(text):
+            pieces.append(literal)
+            if field is not None:
+                value = _field(context, field)
+                if conversion:
+                    value = _FORMATTER.convert_field(value, conversion)
+                spec = spec or ""
+                if "{" in spec or any(int(n) > _MAX_WIDTH for n in re.findall(r"\d+", spec)):
+                    raise ValueError(
+                        f"the format spec {spec!r} is nested or wider than {_MAX_WIDTH}; use "
+                        "a plain one such as {n:>8}"
+                    )
+                pieces.append(format(value, spec))
+    except (KeyError, IndexError, ValueError, TypeError) as e:
+        cause = e.args[0] if isinstance(e, KeyError) else e  # KeyError: the context's message
+        raise FormatError(
             f"c.f({text!r:.60}) cannot be filled in: {cause}", template_name="c.f"
         ) from e
+    return "".join(pieces)
 
 
-def f(text: str) -> Composable:
+def _field(context: Context, field: str) -> Any:
+    match = _FIELD.fullmatch(field)
+    if match is None:
+        raise ValueError(
+            f"{{{field}}} is not a variable name. c.f takes named fields such as {{question}}, "
+            "with [index] or [key] but no attributes (store what you need as a variable); "
+            "write {{ and }} for literal braces"
+        )
+    value = context[match.group(1)]
+    for key in re.findall(r"\[(\w+)\]", match.group(2)):
+        value = value[int(key) if key.isdigit() else key]
+    return value
+
+
+def f(text: str, role: Role | None = None) -> Composable:
     """``text.format(**variables)``: the inputs and the values stored so far.
+
+    Fields are variable names, optionally indexed (``{items[0]}``, ``{row[name]}``) and
+    formatted (``{n:03d}``, ``{x!r}``); attributes (``{m.name}``) are refused, so text
+    from outside cannot reach into objects. The text gets ``role`` if given.
 
     Example: ``"Q: " + c.f("{question}")``; literal braces are written ``{{`` and ``}}``.
     """
     if not isinstance(text, str):
         raise TypeError(f"c.f() needs a str, got {type(text).__name__}.")
-    return Composable((Call(_format, (text,), {}, name="f"),))
+    return Composable((Call(_format, (text,), {}, name="f", role=role),))
 
 
-def j(template: str, name: str | None = None) -> Composable:
+def c(content: Any, role: Role | None = None) -> Composable:
+    """``content`` (a str, bytes, a PIL image, a ``Chunk`` or ``ChunkList``) as prompt text.
+
+    Example: ``c.c(Chunk(png_bytes, "image/png")) + "What is this?" + c.generate_text()``.
+    """
+    if not isinstance(content, Chunk | ChunkList):
+        content = Chunk(content)
+    parts = Composable(parts_of(content))
+    return Composable((_Role(role, parts),)) if role else parts
+
+
+def j(template: str, name: str | None = None, role: Role | None = None) -> Composable:
     """A jinja2 template whose functions call the model on the text rendered so far.
 
     Inside the template: ``generate_text(**options)``, ``generate_texts(samples,
     **options)``, ``choose(options, top_k=None)``, ``generate_object(cls)`` (a class
     passed as an input, or one of ``'int'``, ``'float'``, ``'str'``, ``'bool'``,
     ``'list'``, ``'dict'``), ``store(name, value)`` (returns ``value``), ``input(name)``
-    (an input, or a value stored so far), and the inputs and earlier stored values as
-    variables. The template runs in jinja2's sandbox. A syntax error raises
+    (an input, or a value stored so far), the inputs and earlier stored values as
+    variables, and ``__vars__`` (all of them, also those stored in this template, e.g.
+    ``{{ __vars__.city }}``). The template runs in jinja2's sandbox, its output is capped
+    (``_templates.MAX_OUTPUT`` characters). A syntax error raises
     ``TemplateError`` here; a failure while rendering raises it at run time, with
     ``name`` and the line.
 
@@ -131,7 +183,8 @@ def j(template: str, name: str | None = None) -> Composable:
     """
     from onetwo.builtins._templates import TemplatePart  # jinja2 only when used
 
-    return Composable((TemplatePart(template, name),))
+    part = Composable((TemplatePart(template, name),))
+    return Composable((_Role(role, part),)) if role else part
 
 
 # --- model calls ------------------------------------------------------------------------

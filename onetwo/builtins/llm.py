@@ -21,20 +21,22 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar, Unpack
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar, Unpack
 
 import pydantic
 
 from onetwo.builtins import choice
 from onetwo.builtins.choice import Scores, Scoring
-from onetwo.builtins.formatting import Formatter, get_formatter
-from onetwo.builtins.settings import ModelSettings, merge
+from onetwo.builtins.formatting import Formatter, FormatterName, get_formatter
+from onetwo.builtins.settings import RULES, ModelSettings, Rule, check_setting, merge
 from onetwo.core import sampling, streaming
-from onetwo.core.builtin import Builtin, builtin, check_arguments
+from onetwo.core.builtin import Builtin, check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole
+from onetwo.core.executing import Executable
 from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "chat_with_tools",
     "configure_backend",
     "count_tokens",
+    "detokenize",
     "embed",
     "generate_object",
     "generate_text",
@@ -56,10 +59,65 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Prompt = str | ChunkList
+OBJECT_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, dict)}
+"""The types ``generate_object`` takes by name (a string is never evaluated as Python)."""
 
 
-@builtin
+def _is_prompt(value: Any) -> bool:
+    return isinstance(value, str | ChunkList)
+
+
+def _all(kind: type) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list | tuple) and all(isinstance(x, kind) for x in v)
+
+
+_PROMPT = (
+    "a str or a ChunkList (bytes go in a Chunk with their type, ChunkList([Chunk(b, "
+    "'image/png')]); messages go to llm.chat; convert other values with str())"
+)
+_RULES: dict[str, Rule] = {
+    **RULES,
+    "prompt": (_is_prompt, _PROMPT),
+    "content": (_is_prompt, _PROMPT),
+    "messages": (_all(Message), "a list of Message, e.g. [Message(PredefinedRole.USER, text)]"),
+    "samples": (lambda v: type(v) is int and v >= 0, "a whole number >= 0, e.g. samples=3"),
+    "include_details": (lambda v: isinstance(v, bool), "True or False"),
+    "assistant_prefix": (_is_prompt, "a str or a ChunkList"),
+    "tokens": (_all(int), "a list of int token ids"),
+    "cls": (
+        lambda v: not isinstance(v, str),
+        f"a type or one of {sorted(OBJECT_TYPES)} (never run as Python); pass the class "
+        "itself (in a template: as an input, prompt(Answer=Answer))",
+    ),
+}
+
+
+def _check(where: str, name: str, value: Any) -> Any:
+    """The LLM builtins' argument check; ``cls`` may name a type of ``OBJECT_TYPES``."""
+    if isinstance(value, Executable):  # it runs before the call; its result is not checked
+        return value
+    if name == "cls" and isinstance(value, str) and value in OBJECT_TYPES:
+        return OBJECT_TYPES[value]  # a string is never run as Python
+    return check_setting(where, name, value, _RULES)
+
+
+def _check_text(where: str, name: str, value: Any) -> Any:
+    if type(value) is str:  # the usual prompt: checked at every call, so first
+        return value
+    return _check(where, name, value)
+
+
+_CHECKS = {**dict.fromkeys(_RULES, _check), "prompt": _check_text, "content": _check_text}
+
+
+def _builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
+    """An LLM builtin whose arguments are checked when it is called (by ``_CHECKS``)."""
+    return Builtin(stub, checks=_CHECKS)
+
+
+@_builtin
 async def generate_text(
     prompt: Prompt,
     *,
@@ -74,7 +132,7 @@ async def generate_text(
     raise NotImplementedError
 
 
-@builtin
+@_builtin
 async def stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
     """Complete ``prompt`` like ``generate_text``, sending the text as it arrives.
 
@@ -86,14 +144,14 @@ async def stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
 
 @stream_text.default_implementation
 async def _stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
-    text: str = await generate_text(prompt, **settings)
+    text: str = await generate_text.fallback(prompt, **settings)
     emit_delta = getattr(streaming, "emit_delta", None)  # None until the channel lands
     if emit_delta is not None:
         emit_delta(text)
     return text
 
 
-@builtin
+@_builtin
 async def generate_texts(
     prompt: Prompt,
     samples: int = 1,
@@ -107,18 +165,23 @@ async def generate_texts(
 
 @generate_texts.default_implementation
 async def _generate_texts(prompt: Prompt, samples: int = 1, **options: Any) -> list[Any]:
-    return await sampling.repeat(generate_text(prompt, **options), samples)
+    return await sampling.repeat(generate_text.fallback(prompt, **options), samples)
 
 
-@builtin
+@_builtin
 async def chat(
     messages: Sequence[Message],
     *,
-    formatter: Formatter | str | None = None,
+    formatter: Formatter | FormatterName | str | None = None,
     include_details: bool = False,
     **settings: Unpack[ModelSettings],
 ) -> Any:
-    """The model's next turn in a conversation. A final MODEL message is a reply prefix."""
+    """The model's next turn in a conversation. A final MODEL message is a reply prefix.
+
+    The default implementation (for completion models) formats the messages into one
+    prompt with ``formatter`` (``formatting.FormatterName`` or a ``Formatter``) and calls
+    ``generate_text``, stopping where the next turn would begin.
+    """
     raise NotImplementedError
 
 
@@ -126,30 +189,27 @@ async def chat(
 async def _chat(
     messages: Sequence[Message],
     *,
-    formatter: Formatter | str | None = None,
+    formatter: Formatter | FormatterName | str | None = None,
     include_details: bool = False,
     **settings: Unpack[ModelSettings],
 ) -> Any:
-    if isinstance(messages, str | ChunkList) or not all(isinstance(m, Message) for m in messages):
-        raise TypeError(
-            f"llm.chat needs a sequence of Message, got {messages!r:.80}. Use "
-            "[Message(PredefinedRole.USER, text)], or llm.instruct(text) for one user turn."
-        )
     fmt = get_formatter(formatter)
-    stop = [*(settings.get("stop") or ()), *fmt.stop_sequences()]
-    settings = merge(settings, {"stop": stop})
-    result = await generate_text(fmt.format(messages), include_details=include_details, **settings)
+    formatted = fmt.format(messages, raise_error_if_already_formatted=False)
+    prompt = str(formatted) if all(c.content_type == "str" for c in formatted) else formatted
+    given_stops = settings.get("stop") or generate_text.defaults.get("stop") or ()
+    settings = merge(settings, {"stop": [*given_stops, *fmt.extra_stop_sequences()] or None})
+    result = await generate_text.fallback(prompt, include_details=include_details, **settings)
     if include_details:
         return result[0].strip(), result[1]
     return result.strip()
 
 
-@builtin
+@_builtin
 async def instruct(
     prompt: Prompt,
-    assistant_prefix: str | None = None,
+    assistant_prefix: str | ChunkList | None = None,
     *,
-    formatter: Formatter | str | None = None,
+    formatter: Formatter | FormatterName | str | None = None,
     include_details: bool = False,
     **settings: Unpack[ModelSettings],
 ) -> Any:
@@ -158,14 +218,29 @@ async def instruct(
 
 
 @instruct.default_implementation
-async def _instruct(prompt: Prompt, assistant_prefix: str | None = None, **kwargs: Any) -> Any:
+async def _instruct(
+    prompt: Prompt, assistant_prefix: str | ChunkList | None = None, **kwargs: Any
+) -> Any:
     messages = [Message(PredefinedRole.USER, prompt)]
     if assistant_prefix:
         messages.append(Message(PredefinedRole.MODEL, assistant_prefix))
-    return await chat(messages, **kwargs)
+    return await chat.fallback(messages, **kwargs)
 
 
-@builtin
+def _choice_builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
+    """``score_text``, ``select``, ``rank``: their own checks (``top_k`` counts options)."""
+    return Builtin(stub, checks=_CHOICE_CHECKS)
+
+
+_CHOICE_CHECKS = {
+    "prompt": _check_text,
+    "include_details": _check,
+    "targets": choice.check_targets,
+    **dict.fromkeys(("options", "top_k", "scoring"), choice.check_choice),
+}
+
+
+@_choice_builtin
 async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
     """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier).
 
@@ -204,7 +279,7 @@ async def _option_scores(
     return choice.combine(how, sums, counts)
 
 
-@builtin
+@_choice_builtin
 async def select(
     prompt: Prompt,
     options: Sequence[Any],
@@ -233,7 +308,7 @@ async def _select(
     return choice.selected(options, scores, include_details)
 
 
-@builtin
+@_choice_builtin
 async def rank(
     prompt: Prompt,
     options: Sequence[Any],
@@ -260,19 +335,22 @@ async def _rank(
     return choice.ranked(options, scores, top_k, include_details)
 
 
-@builtin
+@_builtin
 async def generate_object(
     prompt: Prompt,
     cls: Any,
     **settings: Unpack[ModelSettings],
 ) -> Any:
-    """Generate a value of type ``cls`` (int, float, str, list, dict, a pydantic model...)."""
+    """Generate a value of type ``cls`` (int, float, str, list, dict, a pydantic model...).
+
+    ``cls`` may be named by a string only from ``OBJECT_TYPES`` (``"int"``...).
+    """
     raise NotImplementedError
 
 
 @generate_object.default_implementation
 async def _generate_object(prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]) -> Any:
-    text = await generate_text(prompt, **settings)
+    text = await generate_text.fallback(prompt, **settings)
     return parse_object(text, cls)
 
 
@@ -282,6 +360,7 @@ _INTEGER = re.compile(r"[-+]?\d+")
 
 def parse_object(text: str, cls: Any) -> Any:
     """Parse a model's reply into ``cls``: plain values directly, others from JSON."""
+    cls = _check("llm.parse_object", "cls", cls)  # pydantic would evaluate a string
     adapter = pydantic.TypeAdapter(cls)
     try:
         if cls is str:
@@ -315,13 +394,19 @@ def _json_block(text: str) -> str:
     return text[start:end]
 
 
-@builtin
+@_builtin
 async def tokenize(content: Prompt) -> list[int]:
     """The model's token ids for ``content``."""
     raise NotImplementedError
 
 
-@builtin
+@_builtin
+async def detokenize(tokens: Sequence[int]) -> str:
+    """The text of the model's token ids ``tokens`` (the inverse of ``tokenize``)."""
+    raise NotImplementedError
+
+
+@_builtin
 async def count_tokens(content: Prompt) -> int:
     """How many tokens ``content`` is, for the model."""
     raise NotImplementedError
@@ -329,10 +414,10 @@ async def count_tokens(content: Prompt) -> int:
 
 @count_tokens.default_implementation
 async def _count_tokens(content: Prompt) -> int:
-    return len(await tokenize(content))
+    return len(await tokenize.fallback(content))
 
 
-@builtin
+@_builtin
 async def embed(content: Prompt) -> list[float]:
     """An embedding vector for ``content``."""
     raise NotImplementedError
@@ -369,7 +454,8 @@ def reset_defaults() -> None:
         b.reset_defaults()
 
 
-@builtin
+# Checked as the others, but for ``messages``, which may hold earlier replies (dicts).
+@functools.partial(Builtin, checks={k: v for k, v in _CHECKS.items() if k != "messages"})
 async def chat_with_tools(
     messages: Sequence[Any],
     tools: Sequence[Mapping[str, Any]],

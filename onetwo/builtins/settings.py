@@ -3,7 +3,8 @@
 One :class:`ModelSettings` type names them (``temperature``, ``max_tokens``, ``stop``,
 ``top_k``, ``top_p``) instead of each signature spelling them again. A backend receives
 them as keyword arguments, merges its own defaults under the call's with :func:`merge`, and
-maps the result onto its wire format.
+maps the result onto its wire format. :func:`check_setting` refuses a bad value with a
+message that says what to pass (the builtins check their arguments with it).
 
 Example:
     >>> merge({"temperature": 0.7, "max_tokens": 64}, {"temperature": None, "stop": ["\\n"]})
@@ -12,10 +13,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict
 
-__all__ = ["SETTING_NAMES", "ModelSettings", "merge"]
+from onetwo.errors import InvalidArgumentError
+
+__all__ = ["RULES", "SETTING_NAMES", "ModelSettings", "Rule", "check_setting", "merge"]
 
 
 class ModelSettings(TypedDict, total=False):
@@ -47,3 +51,44 @@ def merge(*layers: Mapping[str, Any] | None) -> ModelSettings:
             if value is not None:
                 merged[name] = value
     return merged  # type: ignore[return-value]
+
+
+Rule = tuple[Callable[[Any], bool], str]
+"""(is the value right?, what to pass instead), for :func:`check_setting`."""
+
+RULES: dict[str, Rule] = {
+    "temperature": (lambda v: _is_number(v) and v >= 0, "a number >= 0, e.g. 0.7 (0: greedy)"),
+    "max_tokens": (lambda v: _is_int(v) and v >= 1, "a whole number of tokens >= 1, e.g. 64"),
+    "stop": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(s, str) for s in v),
+        "a str or a list of str, e.g. stop=['\\n']",
+    ),
+    "top_k": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0, e.g. 40"),
+    "top_p": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1, e.g. 0.95"),
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def check_setting(where: str, name: str, value: Any, rules: Mapping[str, Rule] = RULES) -> Any:
+    """Raise ``InvalidArgumentError`` if ``value`` breaks ``rules[name]``; return the value.
+
+    A single ``stop`` string becomes a one-element list (never a list of letters).
+
+    Example:
+        >>> check_setting("llm.generate_text", "stop", "END")
+        ['END']
+    """
+    if name == "stop" and isinstance(value, str):
+        return [value]
+    ok, what = rules[name]
+    if not ok(value):
+        shown = f"{type(value).__name__} {value!r:.60}"
+        raise InvalidArgumentError(f"{where}: {name} must be {what}; got {shown}.")
+    return value

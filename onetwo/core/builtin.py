@@ -26,7 +26,7 @@ import functools
 import inspect
 import threading
 import typing
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -45,6 +45,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _EMPTY = inspect.Parameter.empty
+Check = Callable[[str, str, Any], Any]
+"""``check(builtin_name, parameter, value)``: raises on a bad value, returns the value to use."""
 _NO_DEFAULT = "has no parameter(s) {} to set a default for; its parameters are {}"
 
 
@@ -53,9 +55,17 @@ class Builtin(Generic[P, T]):
 
     Attributes:
         name: the registry key, e.g. ``"llm.generate_text"``.
+        checks: by parameter name, what validates an argument when the builtin is called
+            (it lets executables through: their results are not checked).
     """
 
-    def __init__(self, stub: Callable[P, Awaitable[T]], *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        stub: Callable[P, Awaitable[T]],
+        *,
+        name: str | None = None,
+        checks: Mapping[str, Check] | None = None,
+    ) -> None:
         module = stub.__module__.rsplit(".", 1)[-1]
         self.name = name or f"{module}.{stub.__name__}"
         self.__name__ = stub.__name__
@@ -76,6 +86,7 @@ class Builtin(Generic[P, T]):
         self._declared = {
             p.name: p.default for p in params if p.default is not _EMPTY and p.default is not None
         }
+        self.checks = checks or {}
         self._default_binding: Binding | None = None
         self._fills: dict[int, tuple[Binding, dict[str, Any]]] = {}
 
@@ -100,7 +111,23 @@ class Builtin(Generic[P, T]):
         for name in self._required:
             if name not in given:
                 raise TypeError(f"{self.name}() is missing the required argument {name!r}.")
+        checks = self.checks
+        if checks:
+            for name, value in given.items():
+                check = checks.get(name)
+                if check is not None and value is not None:
+                    given[name] = check(self.name, name, value)
         return BuiltinCall(self, given)
+
+    def fallback(self, *args: P.args, **kwargs: P.kwargs) -> BuiltinCall[T]:
+        """A call from another builtin's default implementation, e.g. ``chat`` → this.
+
+        Unlike a direct call, it leaves out the arguments the implementation does not
+        declare, so a user's ``generate_text(prompt)`` answers every builtin built on it.
+        """
+        call = self(*args, **kwargs)
+        call._lenient = True
+        return call
 
     # --- configuration -------------------------------------------------------------
 
@@ -110,20 +137,29 @@ class Builtin(Generic[P, T]):
         return impl
 
     def configure(self, impl: Callable[..., Any], /, **defaults: Any) -> None:
-        """Bind ``impl`` (with default argument values) in the current registry."""
-        check_arguments(self.name, defaults, self._params, _NO_DEFAULT)
-        current_registry()[self.name] = Binding.of(impl, defaults)
+        """Bind ``impl`` in the current registry, with default argument values.
+
+        The defaults may be for the builtin's parameters or for ``impl``'s own ones.
+        """
+        binding = Binding.of(impl, defaults)
+        self._check_defaults(binding, defaults)
+        current_registry()[self.name] = binding
 
     def update(self, **defaults: Any) -> None:
         """Change the defaults of the current binding, keeping its implementation."""
-        check_arguments(self.name, defaults, self._params, _NO_DEFAULT)
         registry = current_registry()
         binding = registry.get(self.name)
         if binding is None:
             if self._default_binding is None:
                 raise self._not_configured()
             binding = self._default_binding
+        self._check_defaults(binding, defaults)
         registry[self.name] = binding.with_defaults(**defaults)
+
+    def _check_defaults(self, binding: Binding, defaults: Mapping[str, Any]) -> None:
+        # The builtin's parameters, and those only the implementation has.
+        allowed = self._params | (binding.accepts or frozenset())
+        check_arguments(self.name, defaults, allowed, _NO_DEFAULT)
 
     def reset_defaults(self) -> None:
         """Drop the configured defaults, keeping the implementation."""
@@ -199,11 +235,12 @@ def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
 class BuiltinCall(Executable[T]):
     """One call of a builtin with its arguments; runs the current implementation."""
 
-    __slots__ = ("_builtin", "_given")
+    __slots__ = ("_builtin", "_given", "_lenient")
 
     def __init__(self, builtin: Builtin[Any, T], given: dict[str, Any]) -> None:
         self._builtin = builtin
         self._given = given
+        self._lenient = False  # see Builtin.fallback
 
     @property
     def builtin(self) -> Builtin[Any, T]:
@@ -230,7 +267,10 @@ class BuiltinCall(Executable[T]):
                     pending = [*(pending or ()), k]
         accepts = binding.accepts
         if accepts is not None and not accepts.issuperset(kwargs):
-            raise _unsupported(b, binding, kwargs)
+            if not self._lenient:
+                raise _unsupported(b, binding, kwargs)
+            kwargs = {k: v for k, v in kwargs.items() if k in accepts}
+            pending = [k for k in pending or () if k in kwargs] or None
         if pending is None and binding.is_async:  # fast path: no coroutine of ours around it
             call = binding.impl(**kwargs)
         else:

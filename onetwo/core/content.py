@@ -1,8 +1,9 @@
 """Chat content: messages with roles, and prompts made of chunks.
 
 A prompt is either a plain ``str`` or a :class:`ChunkList`, a sequence of
-:class:`Chunk` s (text, or bytes such as an image, each optionally tagged with the chat
-role it belongs to). A chat is a list of :class:`Message` s.
+:class:`Chunk` s (text, bytes with a MIME type, or a ``PIL.Image.Image``; each optionally
+tagged with the chat role it belongs to). A chat is a list of :class:`Message` s. Bad
+content raises ``InvalidArgumentError``, a ``TypeError`` and ``ValueError`` both.
 
 Example:
     >>> from onetwo.core.content import Message, PredefinedRole, ChunkList
@@ -16,8 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable, Iterator
+import io
+import itertools
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, overload
+
+from onetwo.errors import InvalidArgumentError
 
 __all__ = ["Chunk", "ChunkList", "ContentType", "Message", "PredefinedRole", "Role"]
 
@@ -31,6 +37,7 @@ class PredefinedRole(enum.StrEnum):
     USER = "user"
     MODEL = "model"
     SYSTEM = "system"
+    CONTEXT = "context"
     TOOL = "tool"
 
     def __str__(self) -> str:
@@ -41,33 +48,82 @@ Role = PredefinedRole | str
 
 
 class ContentType(enum.StrEnum):
-    """What a chunk holds."""
+    """What a chunk holds when no MIME type is given; a MIME type (``"image/png"``) also works.
+
+    ``"ctrl"`` marks text that is a model's control token (never stripped).
+    """
 
     STR = "str"
     BYTES = "bytes"
 
 
+def _is_image(value: Any) -> bool:
+    """Whether ``value`` is a PIL image (never imports pillow: an image's maker did)."""
+    module = sys.modules.get("PIL.Image")
+    return module is not None and isinstance(value, module.Image)
+
+
+def _accepts(content: Any, content_type: str) -> bool:
+    """Whether ``content`` (str, bytes or a PIL image) can be of ``content_type``."""
+    if isinstance(content, str):
+        return content_type in ("str", "ctrl") or content_type.startswith("text/")
+    if isinstance(content, bytes):
+        return content_type == "bytes" or ("/" in content_type and content_type[:5] != "text/")
+    return content_type.startswith("image/")
+
+
+def _default_type(content: Any) -> str:
+    if isinstance(content, str):
+        return "str"
+    if isinstance(content, bytes):
+        return "bytes"
+    return f"image/{(content.format or 'jpeg').lower()}"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Chunk:
-    """One piece of a prompt: text (or bytes), optionally with the chat role it belongs to."""
+    """One piece of a prompt: text, bytes or a ``PIL.Image.Image``, with an optional role.
 
-    content: str | bytes
-    content_type: ContentType = ContentType.STR
+    ``content_type`` is ``"str"``, ``"ctrl"``, ``"bytes"`` or a MIME type (``"image/png"``,
+    checked against the content); left out, it follows the content (an image's own format,
+    else ``image/jpeg``). ``metadata`` is passed on to backends that use it. A chunk is
+    false when empty (``is_empty()``).
+
+    Example:
+        >>> Chunk(png_bytes, "image/png").as_bytes()   # doctest: +SKIP
+        (b'\x89PNG...', 'image/png')
+    """
+
+    content: str | bytes | Any  # Any: a PIL.Image.Image (pillow is optional)
+    content_type: str = ""
     role: Role | None = None
+    metadata: Any = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.content, bytes) and self.content_type == ContentType.STR:
-            object.__setattr__(self, "content_type", ContentType.BYTES)
-        elif not isinstance(self.content, str | bytes):
-            raise TypeError(
-                f"Chunk content must be str or bytes, got {type(self.content).__name__}: "
-                f"{self.content!r}. Convert it with str() first."
+        content, content_type = self.content, self.content_type
+        if not isinstance(content, str | bytes) and not _is_image(content):
+            raise InvalidArgumentError(
+                f"Chunk content must be str, bytes or a PIL.Image.Image, got "
+                f"{type(content).__name__}: {content!r:.80}. Convert it with str() first."
+            )
+        if not content_type:
+            object.__setattr__(self, "content_type", _default_type(content))
+        elif not isinstance(content_type, str) or not _accepts(content, content_type):
+            raise InvalidArgumentError(
+                f"Chunk content_type {content_type!r} does not fit content of type "
+                f"{type(content).__name__}: text takes 'str', 'ctrl' or 'text/...', bytes "
+                "take 'bytes' or a MIME type ('image/png'), a PIL image takes 'image/...'."
             )
 
     def __str__(self) -> str:
-        if isinstance(self.content, bytes):
+        if isinstance(self.content, str):
+            return self.content
+        if self.content_type == "bytes":
             return f"<{len(self.content)} bytes>"
-        return self.content
+        return f"<{self.content_type}>"
+
+    def __bool__(self) -> bool:
+        return not self.is_empty()
 
     def __add__(self, other: Any) -> ChunkList:
         return ChunkList([self]).__add__(other)
@@ -75,9 +131,45 @@ class Chunk:
     def __radd__(self, other: Any) -> ChunkList:
         return ChunkList([self]).__radd__(other)
 
+    def is_empty(self) -> bool:
+        """Whether there is nothing in it: empty text or bytes, or a 0x0 image."""
+        if isinstance(self.content, str | bytes):
+            return not self.content
+        return bool(self.content.size == (0, 0))
+
+    def strip(self, chars: str | None = None, /) -> Chunk:
+        """A copy with ``str.strip`` applied to plain text (not to control tokens or bytes)."""
+        return self._stripped(str.strip, chars)
+
+    def lstrip(self, chars: str | None = None, /) -> Chunk:
+        """A copy with ``str.lstrip`` applied to plain text."""
+        return self._stripped(str.lstrip, chars)
+
+    def rstrip(self, chars: str | None = None, /) -> Chunk:
+        """A copy with ``str.rstrip`` applied to plain text."""
+        return self._stripped(str.rstrip, chars)
+
+    def _stripped(self, strip: Callable[[str, str | None], str], chars: str | None) -> Chunk:
+        if self.content_type != "str":
+            return self
+        return dataclasses.replace(self, content=strip(str(self.content), chars))
+
+    def as_bytes(self) -> tuple[bytes, str]:
+        """The content encoded as bytes, with its MIME type (PIL images as PNG).
+
+        What backends send for a non-text chunk; text is UTF-8 with ``text/plain``.
+        """
+        if isinstance(self.content, bytes):
+            return self.content, self.content_type
+        if isinstance(self.content, str):
+            return self.content.encode(), "text/plain"
+        buffer = io.BytesIO()
+        self.content.save(buffer, format="PNG")
+        return buffer.getvalue(), "image/png"
+
 
 def _is_content(value: Any) -> bool:
-    return isinstance(value, str | bytes | Chunk | ChunkList)
+    return isinstance(value, str | bytes | Chunk | ChunkList) or _is_image(value)
 
 
 def _as_chunks(value: Any) -> list[Chunk]:
@@ -85,11 +177,11 @@ def _as_chunks(value: Any) -> list[Chunk]:
         return [value]
     if isinstance(value, ChunkList):
         return list(value.chunks)
-    if isinstance(value, str | bytes):
+    if isinstance(value, str | bytes) or _is_image(value):
         return [Chunk(value)]
-    raise TypeError(
-        f"cannot make prompt chunks from {type(value).__name__}: {value!r}; "
-        "use str, bytes, Chunk or ChunkList."
+    raise InvalidArgumentError(
+        f"cannot make prompt chunks from {type(value).__name__}: {value!r:.80}; "
+        "use str, bytes, a PIL image, Chunk or ChunkList."
     )
 
 
@@ -112,6 +204,9 @@ class ChunkList:
 
     def __iter__(self) -> Iterator[Chunk]:
         return iter(self.chunks)
+
+    def __bool__(self) -> bool:
+        return any(self.chunks)
 
     @overload
     def __getitem__(self, i: int) -> Chunk: ...
@@ -143,6 +238,26 @@ class ChunkList:
         self.chunks.extend(_as_chunks(other))
         return self
 
+    def lstrip(self, chars: str | None = None, /) -> ChunkList:
+        """A copy without leading empty chunks, the first one ``lstrip``-ed (dropped if empty)."""
+        chunks = list(itertools.dropwhile(Chunk.is_empty, self.chunks))
+        if chunks:
+            chunks[0] = chunks[0].lstrip(chars)
+        return ChunkList(chunks[1:] if chunks and chunks[0].is_empty() else chunks)
+
+    def rstrip(self, chars: str | None = None, /) -> ChunkList:
+        """A copy ``rstrip``-ed from the end: chunks stripped to nothing are dropped."""
+        chunks = list(self.chunks)
+        while chunks and chunks[-1].rstrip(chars).is_empty():
+            chunks.pop()
+        if chunks:
+            chunks[-1] = chunks[-1].rstrip(chars)
+        return ChunkList(chunks)
+
+    def strip(self, chars: str | None = None, /) -> ChunkList:
+        """``lstrip`` then ``rstrip``."""
+        return self.lstrip(chars).rstrip(chars)
+
     def to_messages(self, default_role: Role = PredefinedRole.USER) -> list[Message]:
         """Group consecutive chunks by role into chat messages (untagged → ``default_role``)."""
         messages: list[Message] = []
@@ -150,17 +265,22 @@ class ChunkList:
             role = default_role if chunk.role is None else chunk.role
             if messages and messages[-1].role == role:
                 messages[-1] = Message(role, _join(messages[-1].content, chunk))
-            elif chunk.role is None or isinstance(chunk.content, str):
+            elif _is_plain(chunk):
                 messages.append(Message(role, chunk.content))
             else:
-                messages.append(Message(role, ChunkList([chunk])))
+                messages.append(Message(role, ChunkList([dataclasses.replace(chunk, role=None)])))
         return messages
 
 
+def _is_plain(chunk: Chunk) -> bool:
+    """Whether a message may hold the chunk's content as a plain str or bytes."""
+    return chunk.content_type in ("str", "bytes") and chunk.metadata is None
+
+
 def _join(content: str | bytes | ChunkList, chunk: Chunk) -> str | ChunkList:
-    if isinstance(content, str) and isinstance(chunk.content, str):
+    if isinstance(content, str) and isinstance(chunk.content, str) and _is_plain(chunk):
         return content + chunk.content
-    return ChunkList([*_as_chunks(content), Chunk(chunk.content, chunk.content_type)])
+    return ChunkList([*_as_chunks(content), dataclasses.replace(chunk, role=None)])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -175,8 +295,28 @@ class Message:
     tool_call_id: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.role, str) and not isinstance(self.role, PredefinedRole):
+        if not isinstance(self.role, str):
+            raise InvalidArgumentError(
+                f"Message role must be a PredefinedRole or a str, got {self.role!r:.80}; "
+                "e.g. Message(PredefinedRole.USER, 'Hi'). The role comes first."
+            )
+        if isinstance(self.content, Chunk):
+            object.__setattr__(self, "content", ChunkList([self.content]))
+        elif not isinstance(self.content, str | bytes | ChunkList):
+            raise InvalidArgumentError(
+                f"Message content must be str, bytes, Chunk or ChunkList, got "
+                f"{type(self.content).__name__}: {self.content!r:.80}."
+            )
+        if self.tool_call_id is not None and not isinstance(self.tool_call_id, str):
+            raise InvalidArgumentError(f"tool_call_id must be a str, got {self.tool_call_id!r}.")
+        if not isinstance(self.role, PredefinedRole):
             try:
                 object.__setattr__(self, "role", PredefinedRole(self.role))
             except ValueError:
                 pass  # a custom role name is allowed
+
+    def get_chunk_list(self) -> ChunkList:
+        """The content as a :class:`ChunkList`."""
+        if isinstance(self.content, ChunkList):
+            return self.content
+        return ChunkList([self.content])

@@ -51,7 +51,10 @@ def test_bad_choice_arguments_are_refused_before_any_call() -> None:
         ot.run(llm.select("q", "abc"))
     with pytest.raises(ValueError, match="non-empty list of options"):
         ot.run(llm.rank("q", []))
-    assert backend.calls == []
+    with pytest.raises(TypeError, match=r"targets must be a list of texts, got str 'abc'"):
+        llm.score_text("q", "abc")  # refused when called: the letters are never scored
+    assert ot.run(llm.score_text("q", ("a",))) == [0.0]
+    assert [c.name for c in backend.calls] == ["score_text"]
 
 
 def test_mean_scoring_without_a_tokenizer_falls_back_to_the_sum_and_says_so() -> None:

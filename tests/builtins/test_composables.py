@@ -212,13 +212,18 @@ def test_chat_on_a_text_model_formats_the_roles_and_continues_a_model_prefix() -
     backend.register()
     prompt = c.user("Capital of France?") + c.model("The capital is") + c.chat()
     assert ot.run(prompt) == "Capital of France?The capital isParis."
-    assert backend.prompts == ["**User**: Capital of France?\n**Model**: The capital is"]
+    assert backend.prompts == ["Task: Capital of France?\nAnswer: The capital is"]
 
 
 def test_generated_text_inside_a_role_gets_that_role() -> None:
     seen: list[list[Message]] = []
     FakeBackend(default_reply="draft").register()
-    llm.chat.configure(lambda messages, **kw: seen.append(list(messages)) or "ok")
+
+    def chat(messages: list[Message], **kw: Any) -> str:
+        seen.append(list(messages))
+        return "ok"
+
+    llm.chat.configure(chat)
     ot.run(c.user("Write:") + c.model(c.generate_text()) + c.user("Shorter.") + c.chat())
     assert seen[0] == [
         Message(R.USER, "Write:"),
@@ -232,7 +237,7 @@ def test_instruct_sends_the_text_so_far_and_appends_prefix_and_answer() -> None:
     backend.register()
     prompt = "Capital of " + c.f("{country}") + "?" + c.instruct(assistant_prefix="It is")
     assert ot.run(prompt(country="France")) == "Capital of France?It isParis."
-    assert backend.prompts == ["**User**: Capital of France?\n**Model**: It is"]
+    assert backend.prompts == ["Task: Capital of France?\nAnswer: It is"]
 
 
 def test_select_keeps_the_likeliest_branch_and_its_variables() -> None:
@@ -316,7 +321,7 @@ def test_composition_rejects_values_that_are_not_prompt_text() -> None:
     with pytest.raises(TypeError, match=r"cannot compose int 5.*str\(\)"):
         c.generate_text() + 5
     with pytest.raises(TypeError, match="cannot compose"):
-        5 + c.generate_text()  # type: ignore[operator]
+        5 + c.generate_text()
 
 
 def test_options_are_checked_when_the_composable_is_built() -> None:
@@ -346,7 +351,12 @@ def test_the_registry_is_read_when_the_composable_runs() -> None:
 
 def test_bytes_in_the_prefix_reach_the_model_as_chunks() -> None:
     prompts: list[Any] = []
-    llm.generate_text.configure(lambda prompt, **kw: prompts.append(prompt) or "a cat")
+
+    def generate(prompt: Any, **kw: Any) -> str:
+        prompts.append(prompt)
+        return "a cat"
+
+    llm.generate_text.configure(generate)
     image = Chunk(b"\x89PNG")
     assert ot.run(c.f("Look: ") + image + " It shows" + c.generate_text()) == (
         "Look: <4 bytes> It showsa cat"

@@ -22,18 +22,18 @@ def test_generate_texts_defaults_to_repeated_generate_text_with_sampling_keys() 
 
 
 def test_instruct_goes_through_chat_and_the_formatter_to_generate_text() -> None:
-    backend = FakeBackend(default_reply=" Paris\n**User**: and more")
+    backend = FakeBackend(default_reply=" Paris\nTask: and more")
     backend.register()
     assert ot.run(llm.instruct("Capital of France?")) == "Paris"
-    assert backend.prompts == ["**User**: Capital of France?\n**Model**:"]
-    assert backend.calls[0].arguments["stop"] == ["\n**User**:", "\n**System**:"]
+    assert backend.prompts == ["Task: Capital of France?\nAnswer:"]
+    assert backend.calls[0].arguments["stop"] == ["\nTask:", "\n**User**:"]
 
 
 def test_instruct_with_assistant_prefix_continues_the_model_turn() -> None:
     backend = FakeBackend(default_reply=" Paris.")
     backend.register()
     assert ot.run(llm.instruct("Capital?", assistant_prefix="The capital is")) == "Paris."
-    assert backend.prompts == ["**User**: Capital?\n**Model**: The capital is"]
+    assert backend.prompts == ["Task: Capital?\nAnswer: The capital is"]
 
 
 def test_chat_formats_every_role_and_passes_options() -> None:
@@ -47,11 +47,11 @@ def test_chat_formats_every_role_and_passes_options() -> None:
     ]
     text, details = ot.run(llm.chat(messages, temperature=0.2, include_details=True))
     assert text == "ok" and details["finish_reason"] == "stop"
-    assert backend.prompts == [
-        "**System**: Be brief.\n**User**: Hi\n**Model**: Hello\n**User**: Bye\n**Model**:"
-    ]
+    rules = 'Actor "Model" needs to obey the following rules when generating the messages below:'
+    turns = "**User**: Hi\n**Model**: Hello\n**User**: Bye\n**Model**:"
+    assert backend.prompts == [f"**System**: {rules}\nBe brief.\n{turns}"]
     assert backend.calls[0].arguments["temperature"] == 0.2
-    with pytest.raises(TypeError, match="sequence of Message"):
+    with pytest.raises(TypeError, match="list of Message"):
         ot.run(llm.chat("not messages"))  # type: ignore[arg-type]
 
 

@@ -44,7 +44,9 @@ def test_to_messages_groups_consecutive_chunks_by_role() -> None:
 
 
 def test_bad_content_is_a_type_error_naming_the_value() -> None:
-    with pytest.raises(TypeError, match="Chunk content must be str or bytes, got int: 3"):
-        Chunk(3)  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match=r"Chunk content must be str, bytes or a PIL\.Image\.Image, got int"
+    ):
+        Chunk(3)
     with pytest.raises(TypeError, match="cannot make prompt chunks from float"):
         ChunkList([1.5])  # type: ignore[list-item]

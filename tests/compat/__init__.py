@@ -1,0 +1,1 @@
+"""The reference OneTwo's documented examples, run on onetwo (issue 12)."""
