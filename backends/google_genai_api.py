@@ -1,7 +1,8 @@
 """The Gemini backend: Google's Gemini API through the official ``google-genai`` SDK.
 
 :class:`GoogleGenAIAPI` implements the LLM builtins on the SDK's async client
-(``client.aio``): text, chat, structured output (response JSON schema), embeddings and
+(``client.aio``): text, chat (images as inline data: ``_media``), structured output
+(response JSON schema), native function calling (``chat_with_tools``), embeddings and
 token counts, and ``select``/``rank`` by constrained generation (a reply under a JSON
 schema whose ``enum`` is the options, scored from its top log-probs: ``_choosing``).
 Gemini returns no prompt log-probs and has no tokenizer endpoint, so ``score_text`` and
@@ -39,6 +40,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from onetwo.backends import _choosing
 from onetwo.backends._choosing import Chooser, TopLogprobs
 from onetwo.backends._common import details, http_error, usage
+from onetwo.backends._media import MediaPrompts
 from onetwo.backends._openai_wire import chunk_bytes
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
@@ -46,7 +48,7 @@ from onetwo.backends._settings import takes_settings
 from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching, tracing
-from onetwo.core.content import Chunk, ChunkList, PredefinedRole
+from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
 
 __all__ = ["GoogleGenAIAPI"]
@@ -54,7 +56,7 @@ __all__ = ["GoogleGenAIAPI"]
 AsyncClient = genai.client.AsyncClient
 
 
-class GoogleGenAIAPI(Chooser, RemoteBackend[AsyncClient]):
+class GoogleGenAIAPI(Chooser, MediaPrompts, RemoteBackend[AsyncClient]):
     """The LLM builtins on the Gemini API (see the module docstring).
 
     Args:
@@ -194,6 +196,13 @@ class GoogleGenAIAPI(Chooser, RemoteBackend[AsyncClient]):
         return await self._generate(
             contents, include_details, settings, system_instruction=instruction
         )
+
+    async def _converse_media(
+        self, messages: Sequence[Message], include_details: bool, settings: ModelSettings
+    ) -> Any:
+        # Images go as `inline_data` parts (bytes and MIME type).
+        system, contents = _tool_contents(messages)
+        return await self._generate(contents, include_details, settings, system_instruction=system)
 
     async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
         return str(

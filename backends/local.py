@@ -327,6 +327,13 @@ class LocalModel(OpenAIAPI):
     def _request_model(self) -> str:
         return self.model if self.model in KNOWN_MODELS else "local"
 
+    def _media_refused(self) -> Exception:
+        return ConfigurationError(
+            f"The local model {self.model!r} takes text only: it cannot read the image in "
+            "this prompt (llama.cpp needs a multimodal GGUF and its projector for that). "
+            "Send images to OpenAIAPI or GoogleGenAIAPI, or leave them out of the prompt."
+        )
+
     async def _base_url(self) -> str:
         return await self.server.astart() + "/v1"
 

@@ -20,7 +20,9 @@ What each builtin sends:
   ``n`` samples per request) on compatible servers; a one-message chat on OpenAI itself,
   whose models are chat-only (``use_completions=`` overrides).
 * ``chat`` / ``instruct``: ``/v1/chat/completions``; a final MODEL message is a reply
-  prefix that llama.cpp continues.
+  prefix that llama.cpp continues. Images (a ``Chunk`` of bytes with a MIME type, or a
+  PIL image) go as ``image_url`` parts with ``data:`` URLs, in ``chat`` and in
+  ``generate_text`` (then a one-message chat): ``_media``.
 * ``generate_object``: structured output (``response_format`` with the JSON schema of
   the type), validated with pydantic.
 * ``chat_with_tools``: ``/v1/chat/completions`` with ``tools=`` (each a function) and
@@ -53,6 +55,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from onetwo.backends import _choosing, _llamacpp
 from onetwo.backends._choosing import Chooser, TopLogprobs
+from onetwo.backends._media import MediaPrompts
 from onetwo.backends._openai_wire import (
     drop_prefix,
     logprob_entries,
@@ -68,6 +71,7 @@ from onetwo.builtins import choice
 from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching, sampling
+from onetwo.core.content import Message
 from onetwo.errors import ConfigurationError
 
 __all__ = ["OpenAIAPI", "ServerKind"]
@@ -75,7 +79,7 @@ __all__ = ["OpenAIAPI", "ServerKind"]
 ServerKind = Literal["openai", "llama.cpp", "compatible"]
 
 
-class OpenAIAPI(Chooser, RemoteBackend[openai.AsyncOpenAI]):
+class OpenAIAPI(Chooser, MediaPrompts, RemoteBackend[openai.AsyncOpenAI]):
     """The LLM builtins on the OpenAI API or an OpenAI-compatible server (module doc).
 
     Args:
@@ -244,6 +248,13 @@ class OpenAIAPI(Chooser, RemoteBackend[openai.AsyncOpenAI]):
         [result] = await self._chat(wire, 1, include_details, settings)
         if wire and wire[-1]["role"] == "assistant":
             result = drop_prefix(result, wire[-1]["content"])
+        return result
+
+    async def _converse_media(
+        self, messages: Sequence[Message], include_details: bool, settings: ModelSettings
+    ) -> Any:
+        # Images go as `image_url` parts with `data:` URLs (see `_openai_wire`).
+        [result] = await self._chat(tool_messages(messages), 1, include_details, settings)
         return result
 
     async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:

@@ -14,14 +14,20 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from tests.rig.gemini_shim import GeminiShim, to_gemini_response, to_openai_chat
 
-__all__ = ["ToolGeminiShim"]
+__all__ = ["ToolGeminiShim", "decode_bytes"]
 
 _CHOICES = {"AUTO": "auto", "NONE": "none", "ANY": "required"}
+
+
+def decode_bytes(data: str) -> bytes:
+    """Bytes from the JSON of a Gemini request (the SDK sends URL-safe base64, unpadded)."""
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -34,7 +40,8 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
                 texts.append(part["text"])
             elif "inlineData" in part:
                 blob = part["inlineData"]
-                url = f"data:{blob['mimeType']};base64,{blob['data']}"
+                mime = blob.get("mimeType") or blob.get("mime_type")  # the SDK sends either
+                url = f"data:{mime};base64,{base64.b64encode(decode_bytes(blob['data'])).decode()}"
                 images.append({"type": "image_url", "image_url": {"url": url}})
             elif "functionCall" in part:
                 call = part["functionCall"]
