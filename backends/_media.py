@@ -50,21 +50,37 @@ class MediaPrompts:
         """The next turn after ``messages``, whose contents may hold images."""
         raise NotImplementedError
 
-    async def generate_text(self, prompt: Any, **kwargs: Any) -> Any:
+    @takes_settings()
+    async def generate_text(
+        self, prompt: Any, *, include_details: bool = False, **settings: Unpack[ModelSettings]
+    ) -> Any:
         """Continue ``prompt``; one with images is a chat of one user message."""
         if not has_media(prompt):
-            return await super().generate_text(prompt, **kwargs)  # type: ignore[misc]
-        return await self.chat([Message(PredefinedRole.USER, prompt)], **kwargs)
+            parent = super().generate_text  # type: ignore[misc]
+            return await parent(prompt, include_details=include_details, **settings)
+        message = Message(PredefinedRole.USER, prompt)
+        return await self.chat([message], include_details=include_details, **settings)
 
-    async def chat(self, messages: Sequence[Message], **kwargs: Any) -> Any:
-        """The model's next turn; messages with images go as multimodal parts."""
+    @takes_settings()
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        formatter: Any = None,
+        include_details: bool = False,
+        **settings: Unpack[ModelSettings],
+    ) -> Any:
+        """The model's next turn; messages with images go as multimodal parts (the
+        server applies its own template: ``formatter`` is unused)."""
         if not any(isinstance(m, Message) and has_media(m.content) for m in messages):
-            return await super().chat(messages, **kwargs)  # type: ignore[misc]
+            parent = super().chat  # type: ignore[misc]
+            return await parent(
+                messages, formatter=formatter, include_details=include_details, **settings
+            )
         refused = self._media_refused()
         if refused is not None:
             raise refused
-        kwargs.pop("formatter", None)  # the server applies its own template
-        return await self._media_chat(list(messages), **kwargs)
+        return await self._media_chat(list(messages), include_details=include_details, **settings)
 
     @caching.cache_method(name="llm.chat", is_sampled=True)
     @takes_settings()
