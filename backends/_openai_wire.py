@@ -21,6 +21,7 @@ __all__ = [
     "chunk_bytes",
     "content_parts",
     "drop_prefix",
+    "echoed_logprobs",
     "logprob_entries",
     "map_error",
     "results",
@@ -185,6 +186,23 @@ def _logprobs(logprobs: Any, text: str) -> list[tuple[str, float]] | None:
         return None if text else []
     entries = logprob_entries(logprobs)
     return [(str(e.get("token", "")), float(e.get("logprob", 0.0))) for e in entries]
+
+
+def echoed_logprobs(choice: Any, text: str, start: int) -> list[float] | None:
+    """The log-probs of the tokens of ``text[start:]`` in a completion that echoed
+    ``text`` (``echo=True``, OpenAI's legacy log-probs format); ``None`` when the server
+    sent no prompt log-probs. A token across ``start`` counts as the target's."""
+    logprobs = getattr(choice, "logprobs", None)
+    offsets = getattr(logprobs, "text_offset", None)
+    values = getattr(logprobs, "token_logprobs", None)
+    if not offsets or not values or not str(choice.text or "").startswith(text):
+        return None
+    ends = [*offsets[1:], len(choice.text)]
+    return [
+        float(v)
+        for v, begin, end in zip(values, offsets, ends)
+        if begin < len(text) and end > start and v is not None
+    ]
 
 
 def logprob_entries(logprobs: Any) -> list[dict[str, Any]]:

@@ -28,10 +28,12 @@ What each builtin sends:
 * ``chat_with_tools``: ``/v1/chat/completions`` with ``tools=`` (each a function) and
   ``tool_choice``; the reply's ``tool_calls`` come back with their arguments decoded.
 * ``embed``: ``/v1/embeddings``. ``tokenize``/``count_tokens``/``score_text``: llama.cpp's
-  ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``).
-* ``select``/``rank``: on llama.cpp, each option's token log-probs (as ``score_text``,
-  combined as ``scoring=`` says); elsewhere a chat reply constrained to one of the options
-  by a JSON schema, scored from its ``top_logprobs`` (``_choosing``).
+  ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``);
+  ``score_text`` elsewhere: ``/v1/completions`` with ``echo=True`` (OpenAI's legacy
+  completions, vLLM), refused once a server answers without prompt log-probs.
+* ``select``/``rank``: each option's token log-probs (as ``score_text``, combined as
+  ``scoring=`` says) where the server gives them; elsewhere a chat reply constrained to
+  one of the options by a JSON schema, scored from its ``top_logprobs`` (``_choosing``).
 
 Retries (the SDK's own are off), rate limits, the network guard and the API key (never
 in cache keys, traces, reprs or logs) are the remote backends' shared request path:
@@ -58,6 +60,7 @@ from onetwo.backends._choosing import Chooser, TopLogprobs
 from onetwo.backends._media import MediaPrompts
 from onetwo.backends._openai_wire import (
     drop_prefix,
+    echoed_logprobs,
     logprob_entries,
     map_error,
     results,
@@ -130,6 +133,7 @@ class OpenAIAPI(Chooser, MediaPrompts, RemoteBackend[openai.AsyncOpenAI]):
         )
         self.max_samples_per_request = max_samples_per_request
         self.seed = seed
+        self._echoes: bool | None = None  # whether the server returns prompt log-probs
 
     def identity(self) -> dict[str, Any]:
         identity = super().identity()
@@ -332,10 +336,17 @@ class OpenAIAPI(Chooser, MediaPrompts, RemoteBackend[openai.AsyncOpenAI]):
     def _refuse(self, what: str) -> ConfigurationError:
         return ConfigurationError(
             f"{self!r} cannot {what}: this needs a llama.cpp server (its /tokenize endpoint "
-            f"and forced-token log-probs), and server_kind is {self.server_kind!r}. Use the "
+            "and forced-token log-probs) or, for scores, a completions endpoint that returns "
+            f"prompt log-probs (echo=True); server_kind is {self.server_kind!r}. Use the "
             "embedded model (onetwo.backends.local_backend()) or "
             "OpenAIAPI(base_url=..., server_kind='llama.cpp') for a llama.cpp server."
         )
+
+    @property
+    def can_score(self) -> bool:
+        """Whether ``score_text`` may work: on llama.cpp, or through ``/v1/completions``
+        with ``echo`` until a server answers without prompt log-probs."""
+        return self.can_tokenize or (self.use_completions and self._echoes is not False)
 
     @caching.cache_method(name="llm.tokenize")
     async def tokenize(self, content: Prompt) -> list[int]:
@@ -355,18 +366,46 @@ class OpenAIAPI(Chooser, MediaPrompts, RemoteBackend[openai.AsyncOpenAI]):
         log-probs of its tokens are summed (see ``onetwo.backends._llamacpp``).
         """
         texts = choice.check_targets("llm.score_text", "targets", targets)
-        if not self.can_tokenize:
+        if not self.can_score:
             raise self._refuse("score text (llm.score_text)")
         return [sum(t) for t in await self._token_logprobs(str(prompt), texts)]
 
     @caching.cache_method(name="llm.score_text.tokens")
     async def _token_logprobs(self, prompt: str, targets: list[str]) -> list[list[float]]:
-        return await _llamacpp.token_logprobs(self, prompt, targets)
+        if self.can_tokenize:
+            return await _llamacpp.token_logprobs(self, prompt, targets)
+        return list(await asyncio.gather(*(self._echoed(prompt, t) for t in targets)))
+
+    async def _echoed(self, prompt: str, target: str) -> list[float]:
+        """The target's token log-probs from a completion echoing prompt + target."""
+        if not target:
+            return []
+        response = await self._call(
+            "score_text",
+            lambda c: c.completions.create(
+                model=self._request_model(),
+                prompt=prompt + target,
+                echo=True,
+                max_tokens=1,
+                logprobs=1,
+                temperature=0.0,
+            ),
+        )
+        values = echoed_logprobs(response.choices[0], prompt + target, len(prompt))
+        self._echoes = values is not None
+        if values is None:
+            raise self._refuse("score text (llm.score_text): the server sent no prompt log-probs")
+        return values
 
     async def _option_scores(self, prompt: Prompt, options: list[str], scoring: Scoring) -> Scores:
-        if not self.can_tokenize:
+        try:
+            tokens = await self._token_logprobs(str(prompt), options) if self.can_score else None
+        except ConfigurationError:
+            if self.can_score:
+                raise
+            tokens = None  # the server does not echo prompt log-probs: it learnt that
+        if tokens is None:
             return await _choosing.by_generation(prompt, options, self._answer_under_schema)
-        tokens = await self._token_logprobs(str(prompt), options)
         sums = [sum(t) for t in tokens]
         if scoring == "normalized":
             base = await self._token_logprobs(choice.UNCONDITIONAL_PROMPT, options)

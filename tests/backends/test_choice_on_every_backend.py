@@ -175,3 +175,21 @@ def test_chat_only_select_sees_the_prompt_and_the_options(chat_only: ChatOnlySer
     [message] = chat_only.requests[-1].body["messages"]
     assert message == {"role": "user", "content": message["content"]}
     assert message["content"].startswith("Pick one:") and '- "a"\n- "b"' in message["content"]
+
+
+def test_a_server_with_prompt_log_probs_scores_by_echo(llama_url: str) -> None:
+    from tests.rig.echo_server import EchoLogprobServer
+
+    server = EchoLogprobServer(llama_url).start()
+    try:
+        OpenAIAPI("smollm2", base_url=server.url + "/v1").register()  # compatible: completions
+        option, _, scores = ot.run(llm.select(PROMPT, OPTIONS, include_details=True))
+        assert option == " Paris" and scores.method == "score_text:mean"
+        assert all(r["echo"] is True and r["prompt"].startswith(PROMPT) for r in server.requests)
+        [score] = ot.run(llm.score_text(PROMPT, [" Paris. It is a big city"]))
+        assert score == pytest.approx(-14.4186, abs=0.05)  # the rig notes' check value
+        _llama_backend(llama_url).register()  # the same model, scored by forcing tokens
+        _, _, forced = ot.run(llm.select(PROMPT, OPTIONS, include_details=True))
+        assert list(scores) == pytest.approx(list(forced), abs=0.05)
+    finally:
+        server.stop()
