@@ -15,9 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any, Unpack
 
+from onetwo.backends._remote import RemoteBackend
 from onetwo.backends._settings import takes_settings
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching
@@ -50,37 +52,26 @@ class MediaPrompts:
         """The next turn after ``messages``, whose contents may hold images."""
         raise NotImplementedError
 
-    @takes_settings()
-    async def generate_text(
-        self, prompt: Any, *, include_details: bool = False, **settings: Unpack[ModelSettings]
-    ) -> Any:
+    async def generate_text(self, prompt: Any, **options: Any) -> Any:
         """Continue ``prompt``; one with images is a chat of one user message."""
         if not has_media(prompt):
-            parent = super().generate_text  # type: ignore[misc]
-            return await parent(prompt, include_details=include_details, **settings)
-        message = Message(PredefinedRole.USER, prompt)
-        return await self.chat([message], include_details=include_details, **settings)
+            return await super().generate_text(prompt, **options)  # type: ignore[misc]
+        return await self.chat([Message(PredefinedRole.USER, prompt)], **options)
 
-    @takes_settings()
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        formatter: Any = None,
-        include_details: bool = False,
-        **settings: Unpack[ModelSettings],
-    ) -> Any:
+    async def chat(self, messages: Sequence[Message], **options: Any) -> Any:
         """The model's next turn; messages with images go as multimodal parts (the
         server applies its own template: ``formatter`` is unused)."""
         if not any(isinstance(m, Message) and has_media(m.content) for m in messages):
-            parent = super().chat  # type: ignore[misc]
-            return await parent(
-                messages, formatter=formatter, include_details=include_details, **settings
-            )
+            return await super().chat(messages, **options)  # type: ignore[misc]
         refused = self._media_refused()
         if refused is not None:
             raise refused
-        return await self._media_chat(list(messages), include_details=include_details, **settings)
+        options.pop("formatter", None)
+        return await self._media_chat(list(messages), **options)
+
+    # What the registry and the cache read: the builtins' parameters, spelled out.
+    generate_text.__signature__ = inspect.signature(RemoteBackend.generate_text)  # type: ignore[attr-defined]
+    chat.__signature__ = inspect.signature(RemoteBackend.chat)  # type: ignore[attr-defined]
 
     @caching.cache_method(name="llm.chat", is_sampled=True)
     @takes_settings()

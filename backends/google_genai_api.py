@@ -44,9 +44,9 @@ from onetwo.backends._media import MediaPrompts
 from onetwo.backends._openai_wire import chunk_bytes
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
-from onetwo.backends._settings import takes_settings
+from onetwo.backends._tools import NativeTools, ToolTurn
 from onetwo.builtins.choice import Scores, Scoring
-from onetwo.builtins.settings import ModelSettings, merge
+from onetwo.builtins.settings import ModelSettings
 from onetwo.core import caching, tracing
 from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
@@ -56,7 +56,7 @@ __all__ = ["GoogleGenAIAPI"]
 AsyncClient = genai.client.AsyncClient
 
 
-class GoogleGenAIAPI(Chooser, MediaPrompts, RemoteBackend[AsyncClient]):
+class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClient]):
     """The LLM builtins on the Gemini API (see the module docstring).
 
     Args:
@@ -140,15 +140,8 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, RemoteBackend[AsyncClient]):
     async def _generate(
         self, contents: Any, include_details: bool, settings: ModelSettings, **config: Any
     ) -> Any:
-        stop = settings.get("stop")
-        generation = types.GenerateContentConfig(
-            temperature=settings.get("temperature"),
-            max_output_tokens=settings.get("max_tokens"),
-            stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
-            top_k=settings.get("top_k"),
-            top_p=settings.get("top_p"),
-            response_logprobs=True if include_details else None,
-            **config,
+        generation = _config(
+            settings, response_logprobs=True if include_details else None, **config
         )
         began = now()
         response = await self._respond(contents, generation)
@@ -276,39 +269,23 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, RemoteBackend[AsyncClient]):
         ]
         return _text(response), pairs or None
 
-    @caching.cache_method(name="llm.chat_with_tools", is_sampled=True)
-    @takes_settings()
-    async def chat_with_tools(
-        self,
-        messages: Sequence[Any],
-        tools: Sequence[Mapping[str, Any]],
-        *,
-        tool_choice: str | None = None,
-        **settings: Unpack[ModelSettings],
-    ) -> dict[str, Any]:
-        """The next turn, calling ``tools`` natively (function declarations)."""
-        system, contents = _tool_contents(messages)
+    async def _tool_turn(self, turn: ToolTurn) -> dict[str, Any]:
+        system, contents = _tool_contents(turn.messages)
         declarations = [
             types.FunctionDeclaration(
                 name=t["name"],
                 description=t.get("description"),
                 parameters_json_schema=t.get("parameters"),
             )
-            for t in tools
+            for t in turn.tools
         ]
-        mode = _MODES.get(tool_choice)
+        mode = _MODES.get(turn.tool_choice)
         calling = types.FunctionCallingConfig(
             mode=types.FunctionCallingConfigMode(mode or "ANY"),
-            allowed_function_names=None if mode else [str(tool_choice)],
+            allowed_function_names=None if mode else [str(turn.tool_choice)],
         )
-        settings = merge(self.settings, settings)
-        stop = settings.get("stop")
-        config = types.GenerateContentConfig(
-            temperature=settings.get("temperature"),
-            max_output_tokens=settings.get("max_tokens"),
-            stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
-            top_k=settings.get("top_k"),
-            top_p=settings.get("top_p"),
+        config = _config(
+            turn.settings,
             system_instruction=system,
             tools=[types.Tool(function_declarations=declarations)],
             tool_config=types.ToolConfig(function_calling_config=calling),
@@ -331,6 +308,19 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, RemoteBackend[AsyncClient]):
             f"{self!r} cannot tokenize: the Gemini API has no tokenizer endpoint. "
             "llm.count_tokens works."
         )
+
+
+def _config(settings: ModelSettings, **config: Any) -> types.GenerateContentConfig:
+    """The request's generation config: the sampling settings and ``config``."""
+    stop = settings.get("stop")
+    return types.GenerateContentConfig(
+        temperature=settings.get("temperature"),
+        max_output_tokens=settings.get("max_tokens"),
+        stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
+        top_k=settings.get("top_k"),
+        top_p=settings.get("top_p"),
+        **config,
+    )
 
 
 _MODES = {None: "AUTO", "auto": "AUTO", "none": "NONE", "required": "ANY"}

@@ -45,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import os
 import zlib
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Literal, Unpack, cast
 
 from onetwo.backends._common import missing_sdk
@@ -70,6 +70,7 @@ from onetwo.backends._openai_wire import (
 )
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._settings import takes_settings
+from onetwo.backends._tools import NativeTools, ToolTurn
 from onetwo.builtins import choice
 from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings, merge
@@ -82,7 +83,7 @@ __all__ = ["OpenAIAPI", "ServerKind"]
 ServerKind = Literal["openai", "llama.cpp", "compatible"]
 
 
-class OpenAIAPI(Chooser, MediaPrompts, RemoteBackend[openai.AsyncOpenAI]):
+class OpenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[openai.AsyncOpenAI]):
     """The LLM builtins on the OpenAI API or an OpenAI-compatible server (module doc).
 
     Args:
@@ -306,24 +307,14 @@ class OpenAIAPI(Chooser, MediaPrompts, RemoteBackend[openai.AsyncOpenAI]):
         )
         return [r for part in parts for r in part]
 
-    @caching.cache_method(name="llm.chat_with_tools", is_sampled=True)
-    @takes_settings()
-    async def chat_with_tools(
-        self,
-        messages: Sequence[Any],
-        tools: Sequence[Mapping[str, Any]],
-        *,
-        tool_choice: str | None = None,
-        **settings: Unpack[ModelSettings],
-    ) -> dict[str, Any]:
-        """The next turn, calling ``tools`` natively (``tools=``); see the builtin."""
-        args = self._sampling(merge(self.settings, settings))
-        args["tools"] = [{"type": "function", "function": dict(t)} for t in tools]
-        if tool_choice in ("auto", "none", "required"):
-            args["tool_choice"] = tool_choice
-        elif tool_choice is not None:
-            args["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
-        wire = tool_messages(messages)
+    async def _tool_turn(self, turn: ToolTurn) -> dict[str, Any]:
+        args = self._sampling(turn.settings)
+        args["tools"] = [{"type": "function", "function": dict(t)} for t in turn.tools]
+        if turn.tool_choice in ("auto", "none", "required"):
+            args["tool_choice"] = turn.tool_choice
+        elif turn.tool_choice is not None:
+            args["tool_choice"] = {"type": "function", "function": {"name": turn.tool_choice}}
+        wire = tool_messages(turn.messages)
         response = await self._call(
             "chat",
             lambda c: c.chat.completions.create(

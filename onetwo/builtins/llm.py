@@ -297,15 +297,9 @@ async def select(
 
 
 @select.default_implementation
-async def _select(
-    prompt: Prompt,
-    options: Sequence[Any],
-    *,
-    include_details: bool = False,
-    scoring: Scoring | None = None,
-) -> Any:
-    scores = await _option_scores("llm.select", prompt, options, scoring)
-    return choice.selected(options, scores, include_details)
+async def _select(prompt: Prompt, options: Sequence[Any], **choosing: Any) -> Any:
+    scores = await _option_scores("llm.select", prompt, options, choosing.get("scoring"))
+    return choice.selected(options, scores, choosing.get("include_details", False))
 
 
 @_choice_builtin
@@ -323,16 +317,9 @@ async def rank(
 
 
 @rank.default_implementation
-async def _rank(
-    prompt: Prompt,
-    options: Sequence[Any],
-    top_k: int = 1,
-    *,
-    include_details: bool = False,
-    scoring: Scoring | None = None,
-) -> Any:
-    scores = await _option_scores("llm.rank", prompt, options, scoring, top_k)
-    return choice.ranked(options, scores, top_k, include_details)
+async def _rank(prompt: Prompt, options: Sequence[Any], top_k: int = 1, **choosing: Any) -> Any:
+    scores = await _option_scores("llm.rank", prompt, options, choosing.get("scoring"), top_k)
+    return choice.ranked(options, scores, top_k, choosing.get("include_details", False))
 
 
 @_builtin
