@@ -20,6 +20,10 @@ batching, which can change a near-tie), and the three drafts of a question still
 good answer can beat a short one and an empty draft never wins; ``sum`` favours the
 shortest drafts (an empty one scores 0.0, the best possible: it used to win here);
 ``normalized`` favours the drafts the question makes likelier than they are anyway.
+Measured on the embedded model with seed 0: ``mean`` picks "No answer was provided."
+for the color (a fluent sentence beats "red") and "They make wax, pollen, and nectar."
+for the bees; ``sum`` picks "Red" and "Wasp" (the shortest drafts); ``normalized``
+picks "red" and "They make wax, pollen, and nectar.".
 
 Options: ``--cache DIR`` keeps the cache folder (default: a temporary one), ``--fake``
 runs on the scripted fake backend instead of the local model.
