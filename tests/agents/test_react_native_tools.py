@@ -47,7 +47,8 @@ def _script(messages: list[Any], tools: list[dict[str, Any]], **kw: Any) -> dict
             "text": "fix",
             "tool_calls": [{"id": "b", "name": "population", "arguments": {"city": "Bern"}}],
         }
-    return {"text": f"About {results[-1].content} people.", "tool_calls": []}
+    answer = str(results[-1].content)
+    return {"text": f"About {answer} people.", "tool_calls": []}
 
 
 def test_react_calls_tools_natively_when_the_backend_can() -> None:
