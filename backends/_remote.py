@@ -15,8 +15,10 @@ Every request goes one way, :meth:`RemoteBackend._call`::
     _on_loop(                          # runtime.on_runtime: where clients and limits live
         retry policy(                  # tenacity, entered only after a failed attempt
             rate limiter slot(         # skipped when unlimited
-                SDK request            # whose httpx hook is the network guard
-            ) -> error mapping         # SDK exceptions become onetwo's
+                timeout(               # one deadline for the whole attempt
+                    SDK request        # whose httpx hook is the network guard
+                ) -> answer check      # a text or the wrong shape is a BackendError
+            ) -> error mapping         # SDK exceptions become onetwo's, keys redacted
         )
     )
 
@@ -31,23 +33,40 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack
 
+import pydantic
+
 from onetwo.backends import network
-from onetwo.backends._common import Secret, object_schema, parse_json, turns
+from onetwo.backends._common import (
+    Secret,
+    answer_problem,
+    object_schema,
+    parse_json,
+    redact,
+    split_url,
+    turns,
+)
 from onetwo.backends._ratelimit import RateLimiter
 from onetwo.backends._retry import RetryPolicy
-from onetwo.backends._settings import takes_settings
+from onetwo.backends._settings import check_options, takes_settings
 from onetwo.builtins import llm
 from onetwo.builtins.settings import ModelSettings, merge
-from onetwo.core import batching, caching, runtime
+from onetwo.core import batching, caching, runtime, streaming
 from onetwo.core.backend import Backend
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.core.content import ChunkList, Message
-from onetwo.errors import BackendError, ConfigurationError
+from onetwo.errors import (
+    BackendError,
+    BackendHTTPError,
+    BackendTimeout,
+    ConfigurationError,
+    OneTwoError,
+)
 
 if TYPE_CHECKING:
     from onetwo.core.caching import CallCache
@@ -60,6 +79,29 @@ Prompt = str | ChunkList
 
 now = SYSTEM_CLOCK.now
 """The time a request's latency is measured with."""
+
+
+def _emit(text: str) -> None:
+    """Hand a piece of a streamed text to ``ot.stream_updates`` (if its channel is here)."""
+    emit_delta = getattr(streaming, "emit_delta", None)  # lands with the token channel
+    if emit_delta is not None and text:
+        emit_delta(text)
+
+
+_SDKS = ("openai", "google.genai", "httpx", "httpx2", "pydantic")
+
+
+def _read_by_sdk(error: BaseException) -> bool:
+    """Whether ``error`` (a ``TypeError``, ``ValueError``...) was raised inside an SDK's
+    own code: the SDK choking on an answer of the wrong shape. Raised in our code, the
+    same errors are bugs, and stay what they are."""
+    if not isinstance(error, AttributeError | TypeError | KeyError | IndexError | ValueError):
+        return False
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    module = str(frame.tb_frame.f_globals.get("__name__", "")) if frame else ""
+    return any(module == sdk or module.startswith(sdk + ".") for sdk in _SDKS)
 
 
 class RemoteOptions(ModelSettings, total=False):
@@ -88,13 +130,16 @@ class RemoteBackend(Backend, Generic[Client]):
         **options: the :class:`RemoteOptions`:
 
             * ``api_key``: the key; default: the first of :attr:`key_env` that is set.
-            * ``base_url``: the server; default :attr:`default_url`.
+            * ``base_url``: the server; default :attr:`default_url`. A key in its
+              userinfo or query reaches the server only: reprs and the cache identity
+              show ``***`` (:func:`~onetwo.backends._common.split_url`).
             * ``embedding_model``: the model for ``embed`` (default ``model``).
             * ``embed_batch_size``: most inputs per embeddings request (concurrent
               ``embed`` calls are batched; default 32).
             * ``cache``: a ``CallCache``, a folder, or ``None``.
-            * ``timeout``: seconds per attempt before
-              :class:`~onetwo.errors.BackendTimeout` (default 60).
+            * ``timeout``: seconds per attempt, the whole of it (connecting, sending,
+              reading every byte), before :class:`~onetwo.errors.BackendTimeout`
+              (default 60); a server trickling its answer cannot stretch it.
             * ``retry``: the :class:`RetryPolicy` (default: 5 attempts, 0.5 s initial
               backoff).
             * ``requests_per_second``, ``max_concurrency``: limits for the process
@@ -114,6 +159,7 @@ class RemoteBackend(Backend, Generic[Client]):
         "generate_object",
         "generate_text",
         "score_text",
+        "stream_text",
         "tokenize",
     )
     """The LLM builtins :meth:`register` binds to this backend's methods."""
@@ -125,10 +171,13 @@ class RemoteBackend(Backend, Generic[Client]):
                 f"{type(self).__name__}() got unexpected argument(s) {unknown}; besides "
                 f"its own, it takes {sorted(_OPTIONS)}."
             )
+        check_options(type(self).__name__, model=model, **options)
         super().__init__(model=model, cache=options.get("cache"))
         self.settings: ModelSettings = merge(options)
         base_url = options.get("base_url")
-        self.base_url = base_url.rstrip("/") if base_url else None
+        # What the client is given, what may be shown, the credentials the URL carried.
+        self._url, self.base_url, self._url_args = split_url(base_url) if base_url else ("", "", {})
+        self._url, self.base_url = self._url.rstrip("/"), self.base_url.rstrip("/")
         self.embedding_model = options.get("embedding_model") or model
         self.embed_batch_size = options.get("embed_batch_size", 32)
         self.timeout = options.get("timeout", 60.0)
@@ -194,10 +243,19 @@ class RemoteBackend(Backend, Generic[Client]):
         """One embedding request for ``texts``."""
         raise NotImplementedError
 
+    async def _stream(
+        self, prompt: str, settings: ModelSettings, progress: Callable[[str], None]
+    ) -> str:
+        """``prompt`` continued as the server streams it: ``progress(text so far)`` after
+        each piece of an attempt (each attempt starts again from ``""``); the whole text."""
+        raise NotImplementedError
+
     # --- the request path -----------------------------------------------------------
 
     async def _base_url(self) -> str | None:
-        return self.base_url
+        """Where requests go (``None``: the SDK's default), without the credentials a
+        ``base_url`` carried: those reach the httpx client on their own."""
+        return self._url or None
 
     def _key(self) -> str:
         if self._api_key is not None:
@@ -205,6 +263,7 @@ class RemoteBackend(Backend, Generic[Client]):
         for name in self.key_env:
             value = os.environ.get(name)
             if value:
+                Secret(value)  # remembered, so that errors and logs are redacted of it
                 return value
         raise self._no_key()
 
@@ -222,7 +281,8 @@ class RemoteBackend(Backend, Generic[Client]):
         if client is None:
             url = base_url or self.default_url
             network.check_url(url)
-            client = clients[base_url] = self._make_client(base_url, network.httpx_args(url))
+            http_args = {**network.httpx_args(url), **self._url_args}
+            client = clients[base_url] = self._make_client(base_url, http_args)
         return client
 
     async def _close_all(self, clients: dict[str | None, Client]) -> None:
@@ -241,24 +301,61 @@ class RemoteBackend(Backend, Generic[Client]):
     async def _send(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
         client = await self._client()
         try:  # the first attempt, with no retry machinery in its way
-            return await self._attempt(client, send)
+            return await self._attempt(what, client, send)
         except Exception as e:
             return await self.retry.call(
-                lambda: self._attempt(client, send), what=lambda: f"{self!r} {what}", failed=e
+                lambda: self._attempt(what, client, send),
+                what=lambda: f"{self!r} {what}",
+                failed=e,
             )
 
-    async def _attempt(self, client: Client, send: Callable[[Client], Awaitable[T]]) -> T:
+    async def _attempt(
+        self, what: str, client: Client, send: Callable[[Client], Awaitable[T]]
+    ) -> T:
         try:
             limiter = self.rate_limiter
             if limiter.unlimited:
-                return await send(client)
+                return await self._whole(what, send(client))
             async with limiter.slot():
-                return await send(client)
+                return await self._whole(what, send(client))
         except Exception as e:
             error = self._map_error(e)
+            if isinstance(error, pydantic.ValidationError | json.JSONDecodeError) or (
+                _read_by_sdk(error)
+            ):
+                error = BackendError(
+                    f"{self!r} {what}: the answer is not of the API's shape (reading it "
+                    f"failed with {type(e).__name__}: {e}). Check base_url."
+                )
+            if not isinstance(error, OneTwoError):
+                raise
+            # A server may echo a key in its error, an SDK put the URL's into its text.
+            error.args = redact(error.args)
+            if isinstance(error, BackendHTTPError):
+                error.body = redact(error.body)
             if error is e:
                 raise
-            raise error from e
+            raise error from (e if redact(str(e)) == str(e) else None)
+
+    async def _whole(self, what: str, request: Awaitable[T]) -> T:
+        """The answer to ``request`` within :attr:`timeout`, for the whole attempt
+        (connecting, sending, every byte of the answer), checked for the API's shape."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                answer = await request
+        except TimeoutError:
+            raise BackendTimeout(
+                f"{self!r} {what}: no complete answer within timeout={self.timeout:g}s (the "
+                "whole attempt: connecting, sending and reading every byte). Pass a larger "
+                "timeout= for long generations."
+            ) from None
+        problem = answer_problem(what, answer)
+        if problem:
+            raise BackendError(
+                f"{self!r} {what}: the server answered with {problem}. Check that base_url "
+                "is the API's root (for OpenAI-compatible servers it usually ends in /v1)."
+            )
+        return answer
 
     # --- the builtins -----------------------------------------------------------------
 
@@ -269,8 +366,51 @@ class RemoteBackend(Backend, Generic[Client]):
     ) -> Any:
         """Continue ``prompt``; ``(text, details)`` with ``include_details``."""
         settings = merge(self.settings, settings)
-        [result] = await self._complete(str(prompt), 1, include_details, settings)
-        return result
+        results = await self._complete(str(prompt), 1, include_details, settings)
+        if len(results) != 1:
+            raise BackendError(
+                f"{self!r}: asked for one completion, the server returned {len(results)}."
+            )
+        return results[0]
+
+    @takes_settings()
+    async def stream_text(self, prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
+        """Continue ``prompt`` as ``generate_text`` does, emitting the text as the server
+        sends it (``onetwo.core.streaming.emit_delta``: ``ot.stream_updates`` shows it).
+
+        Cached as the final text under ``generate_text``'s key, so a replay (or a prompt
+        ``generate_text`` already answered) emits the whole text at once. ``timeout=``
+        bounds the whole stream, as any attempt. A retry after a broken stream emits
+        only what goes beyond the text already emitted.
+        """
+        shown: list[str] = []  # the text emitted so far, across attempts
+        text = await self._streamed_text(prompt, shown=shown, **settings)
+        if not shown:  # from the cache, or shared with an identical call in flight
+            _emit(text)
+        elif text.startswith(shown[0]) and len(text) > len(shown[0]):
+            _emit(text[len(shown[0]) :])
+        return text
+
+    @caching.cache_method(name="llm.generate_text", is_sampled=True, ignore_args=["shown"])
+    @takes_settings()
+    async def _streamed_text(
+        self,
+        prompt: Prompt,
+        *,
+        include_details: bool = False,  # as in generate_text, whose cache key this shares
+        shown: list[str] | None = None,
+        **settings: Unpack[ModelSettings],
+    ) -> str:
+        del include_details
+        emitted = shown if shown is not None else []
+
+        def progress(text: str) -> None:
+            before = emitted[0] if emitted else ""
+            if len(text) > len(before) and text.startswith(before):
+                _emit(text[len(before) :])
+                emitted[:] = [text]
+
+        return await self._stream(str(prompt), merge(self.settings, settings), progress)
 
     # The server applies its own chat template: a formatter changes nothing, so it is
     # left out of the key (and may be any object).

@@ -30,6 +30,7 @@ from typing import TypeVar
 
 import tenacity
 
+from onetwo.backends._settings import check_options
 from onetwo.core.clock import SYSTEM_CLOCK, Clock, wall_time
 from onetwo.errors import BackendHTTPError, BackendTimeout, BackendUnavailable
 
@@ -102,8 +103,14 @@ class RetryPolicy:
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}.")
+        check_options(
+            "RetryPolicy",
+            attempts=self.attempts,
+            initial_backoff=self.initial_backoff,
+            max_backoff=self.max_backoff,
+            max_retry_after=self.max_retry_after,
+            clock=self.clock,
+        )
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         asked = _asked_wait(state.outcome.exception() if state.outcome else None)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Unpack, cast
 
 import pydantic
 
-from onetwo.backends._settings import takes_settings
+from onetwo.backends._settings import check_options, takes_settings
 from onetwo.builtins import llm
 from onetwo.builtins.settings import SETTING_NAMES, ModelSettings
 from onetwo.core import batching, caching, running, tracing
@@ -124,14 +124,13 @@ class FakeBackend(Backend):
         max_concurrent_batches: int = 1,
         implements: Collection[str] = _IMPLEMENTS,
     ) -> None:
-        super().__init__(model=model, cache=cache)
-        if latency < 0:
-            raise ValueError(f"latency must be >= 0 seconds, got {latency!r}.")
         if batch_size < 1 or max_concurrent_batches < 1:
             raise ValueError(
                 f"batch_size and max_concurrent_batches must be >= 1, got {batch_size!r} "
                 f"and {max_concurrent_batches!r}."
             )
+        check_options(type(self).__name__, **locals())
+        super().__init__(model=model, cache=cache)
         self.implements = tuple(implements)
         self.batch_size = batch_size
         self.max_concurrent_batches = max_concurrent_batches

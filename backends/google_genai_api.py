@@ -25,7 +25,7 @@ out of every trace, cache and log) is shared with the OpenAI backend: see ``_rem
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Unpack, cast
 
 from onetwo.backends._common import missing_sdk
@@ -44,6 +44,7 @@ from onetwo.backends._media import MediaPrompts
 from onetwo.backends._openai_wire import chunk_bytes
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
+from onetwo.backends._settings import check_options
 from onetwo.backends._tools import NativeTools, ToolTurn
 from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings
@@ -85,6 +86,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         embedding_dimensions: int | None = None,
         **options: Unpack[RemoteOptions],
     ) -> None:
+        check_options(type(self).__name__, **locals())
         options.setdefault("embedding_model", "gemini-embedding-001")
         options.setdefault("embed_batch_size", 100)
         super().__init__(model, **options)
@@ -217,6 +219,37 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
             ),
         )
         return [e.values for e in response.embeddings or []]
+
+    def _generation_config(self, settings: ModelSettings) -> types.GenerateContentConfig:
+        """The sampling settings as Gemini's generation config."""
+        stop = settings.get("stop")
+        return types.GenerateContentConfig(
+            temperature=settings.get("temperature"),
+            max_output_tokens=settings.get("max_tokens"),
+            stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
+            top_k=settings.get("top_k"),
+            top_p=settings.get("top_p"),
+        )
+
+    async def _stream(
+        self, prompt: str, settings: ModelSettings, progress: Callable[[str], None]
+    ) -> str:
+        """``prompt`` continued as the server streams it (``streamGenerateContent``)."""
+        config = self._generation_config(settings)
+
+        async def send(client: AsyncClient) -> list[str]:
+            pieces: list[str] = []
+            chunks = await client.models.generate_content_stream(
+                model=self.model, contents=prompt, config=config
+            )
+            async for chunk in chunks:
+                piece = _text(chunk)
+                if piece:
+                    pieces.append(piece)
+                    progress("".join(pieces))
+            return pieces
+
+        return "".join(await self._call("streamGenerateContent", send))
 
     # --- tokens and scores ------------------------------------------------------------
 

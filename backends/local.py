@@ -36,6 +36,7 @@ import urllib.request
 import weakref
 from typing import Any
 
+from onetwo.backends._settings import check_options
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.errors import ConfigurationError
 
@@ -151,6 +152,7 @@ class LocalServer:
         port: int = 0,
         verbose: bool = False,
     ) -> None:
+        check_options(type(self).__name__, **locals())
         self.model = model
         self.n_parallel = n_parallel
         self.n_ctx_per_slot = n_ctx_per_slot

@@ -45,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import os
 import zlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, Unpack, cast
 
 from onetwo.backends._common import missing_sdk
@@ -69,14 +69,14 @@ from onetwo.backends._openai_wire import (
     tool_messages,
 )
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
-from onetwo.backends._settings import takes_settings
+from onetwo.backends._settings import check_options, takes_settings
 from onetwo.backends._tools import NativeTools, ToolTurn
 from onetwo.builtins import choice
 from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching, sampling
 from onetwo.core.content import Message
-from onetwo.errors import ConfigurationError
+from onetwo.errors import BackendError, ConfigurationError, InvalidArgumentError
 
 __all__ = ["OpenAIAPI", "ServerKind"]
 
@@ -123,6 +123,7 @@ class OpenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[openai.AsyncOp
         seed: int | None = None,
         **options: Unpack[RemoteOptions],
     ) -> None:
+        check_options(type(self).__name__, **locals())
         given_url = options.get("base_url")
         self.server_kind: ServerKind = server_kind or ("compatible" if given_url else "openai")
         options["base_url"] = given_url or os.environ.get("OPENAI_BASE_URL")
@@ -133,6 +134,10 @@ class OpenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[openai.AsyncOp
             use_completions if use_completions is not None else self.server_kind != "openai"
         )
         self.max_samples_per_request = max_samples_per_request
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidArgumentError(
+                f"OpenAIAPI(seed={seed!r}): seed must be an int, e.g. seed=0."
+            )
         self.seed = seed
         self._echoes: bool | None = None  # whether the server returns prompt log-probs
 
@@ -283,6 +288,41 @@ class OpenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[openai.AsyncOp
         if self.embedding_model == self.model:
             return self._request_model()
         return self.embedding_model
+
+    async def _stream(
+        self, prompt: str, settings: ModelSettings, progress: Callable[[str], None]
+    ) -> str:
+        """``prompt`` continued as the server streams it (server-sent events): the
+        completions endpoint, or a one-message chat where ``generate_text`` uses one."""
+        args = self._sampling(settings)
+
+        async def send(client: openai.AsyncOpenAI) -> list[str]:
+            model = self._request_model()
+            if self.use_completions:
+                request = client.completions.create(model=model, prompt=prompt, stream=True, **args)
+            else:
+                messages: Any = [{"role": "user", "content": prompt}]
+                request = client.chat.completions.create(
+                    model=model, messages=messages, stream=True, **args
+                )
+            pieces: list[str] = []
+            async with await request as stream:
+                kind = stream.response.headers.get("content-type", "")
+                if not kind.startswith("text/event-stream"):
+                    raise BackendError(
+                        f"{self!r} stream: the server answered {kind or 'no content type'}, "
+                        "not a stream of server-sent events; check base_url."
+                    )
+                async for chunk in stream:
+                    for choice in chunk.choices or ():  # the usage chunk has none
+                        delta = getattr(choice, "delta", None)
+                        piece = choice.text if delta is None else delta.content
+                        if piece:
+                            pieces.append(piece)
+                            progress("".join(pieces))
+            return pieces
+
+        return "".join(await self._call("stream", send))
 
     # --- generate_texts, tokens and scores ----------------------------------------------
 

@@ -63,8 +63,8 @@ async def strategy(
 ) -> dict[str, Any]:
     """Sample ``drafts`` short answers concurrently, then select the likeliest one."""
     prompt = f"{EXAMPLE}Question: {question}\nShort answer:"
-    replies = await ot.repeat(llm.generate_text(prompt, temperature=0.8, max_tokens=12), drafts)
-    answers = [first_line(r) for r in replies]
+    draft = llm.generate_text(prompt, temperature=0.8, max_tokens=12)
+    answers = [first_line(r) for r in await ot.parallel(*ot.repeat(draft, drafts))]
     options = [" " + a if a else "" for a in answers]
     _, best, scores = await llm.select(prompt, options, include_details=True, scoring=scoring)
     return {

@@ -14,7 +14,7 @@ Example:
 
 from onetwo import __version__
 from onetwo.builtins.composables import make_composable
-from onetwo.core.executing import Executable, make_executable
+from onetwo.core.executable import Executable, make_executable
 from onetwo.core.registry import (
     Registry,
     RegistryContext,
@@ -28,8 +28,11 @@ from onetwo.core.rendering import HTMLRenderer
 from onetwo.core.running import run
 from onetwo.core.sampling import repeat
 from onetwo.core.scheduling import par_iter, parallel
-from onetwo.core.streaming import safe_stream, stream_updates
+from onetwo.core.streaming import safe_stream, stream_updates, stream_with_callback
 from onetwo.evaluation.evaluation import compare, evaluate
+
+# The reference OneTwo's other name for it: ``ot.function_call("name", *args)``.
+function_call = function_registry
 
 __all__ = [
     "Executable",
@@ -40,6 +43,7 @@ __all__ = [
     "compare",
     "copy_registry",
     "evaluate",
+    "function_call",
     "function_registry",
     "make_composable",
     "make_executable",
@@ -50,6 +54,7 @@ __all__ = [
     "safe_stream",
     "set_registry",
     "stream_updates",
+    "stream_with_callback",
     "with_current_registry",
     "with_registry",
 ]

@@ -48,7 +48,7 @@ from onetwo.agents.limits import deadline
 from onetwo.core import tracing
 from onetwo.core.clock import SYSTEM_CLOCK, Clock
 from onetwo.core.executing import Executable, make_executable
-from onetwo.core.sampling import repeat
+from onetwo.core.sampling import repeat_and_execute
 
 __all__ = ["Agent", "AgentStream", "SingleSampleAgent", "UpdateListState"]
 
@@ -423,7 +423,7 @@ class SingleSampleAgent(Agent[I, O, S, U, E]):
         if num_candidates == 1:
             return [await _one_step(self, state, environment)]
         one = _Awaiting(lambda: _one_step(self, state, environment))
-        return list(await repeat(one, num_candidates))
+        return list(await repeat_and_execute(one, num_candidates))
 
 
 @tracing.trace(name="step", skip=["agent", "environment"])

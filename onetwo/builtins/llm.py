@@ -165,7 +165,7 @@ async def generate_texts(
 
 @generate_texts.default_implementation
 async def _generate_texts(prompt: Prompt, samples: int = 1, **options: Any) -> list[Any]:
-    return await sampling.repeat(generate_text.fallback(prompt, **options), samples)
+    return await sampling.repeat_and_execute(generate_text.fallback(prompt, **options), samples)
 
 
 @_builtin

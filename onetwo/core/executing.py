@@ -1,235 +1,42 @@
-"""Lazy executables: descriptions of work that run only when awaited or ``ot.run``.
+"""Executables and the ways to run them, under the module path OneTwo users import.
 
-An :class:`Executable` is a recipe, not a running task: building one (calling a builtin,
-or a :func:`make_executable` function) does nothing; each ``await`` runs it afresh, so
-the same executable can run again, under another registry or sampling key. Arguments
-that are themselves executables run first, concurrently (except ``non_executed_args``).
+``from onetwo.core import executing`` gives the names the reference OneTwo has there:
+``executing.run``, ``executing.parallel``, ``executing.par_iter``, the streams and
+``executing.make_executable``. Each is the one of ``onetwo.ot``; the lazy executables
+themselves live in ``onetwo.core.executable``.
 
 Example:
-    >>> from onetwo import ot
-    >>> @ot.make_executable
-    ... async def shout(text: str) -> str:
-    ...     return text.upper()
-    >>> ot.run(shout("hi"))
-    'HI'
+    >>> from onetwo.core import executing
+    >>> @executing.make_executable
+    ... def add(a: int, b: int) -> int:
+    ...     return a + b
+    >>> executing.run(executing.parallel(add(1, 2), add(3, 4)))
+    [3, 7]
 """
 
-from __future__ import annotations
-
-import asyncio
-import functools
-import inspect
-from collections.abc import Callable, Coroutine, Generator, Iterable
-from typing import Any, Generic, TypeVar, overload
+from onetwo.core.executable import (
+    Executable,
+    FunctionExecutable,
+    coroutines_of,
+    make_executable,
+    resolve_arguments,
+    set_composer,
+)
+from onetwo.core.running import run
+from onetwo.core.scheduling import par_iter, parallel
+from onetwo.core.streaming import safe_stream, stream_updates, stream_with_callback
 
 __all__ = [
     "Executable",
     "FunctionExecutable",
     "coroutines_of",
     "make_executable",
+    "par_iter",
+    "parallel",
     "resolve_arguments",
+    "run",
+    "safe_stream",
     "set_composer",
+    "stream_updates",
+    "stream_with_callback",
 ]
-
-T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
-
-# What `+` does with an executable: set by `onetwo.builtins` (composable prompts) on import.
-_compose: Callable[[Any, Any], Any] | None = None
-
-
-def set_composer(compose: Callable[[Any, Any], Any]) -> None:
-    """Make ``executable + other`` (and ``other + executable``) return ``compose(a, b)``.
-
-    The core knows nothing of prompts: ``onetwo.builtins`` registers its ``compose`` when
-    it is imported, which every module that creates builtins or composables does.
-    """
-    global _compose
-    _compose = compose
-
-
-class Executable(Generic[T]):
-    """A lazy computation producing a ``T``: await it, or pass it to ``ot.run``.
-
-    Subclasses implement :meth:`_run`, returning a fresh coroutine each time.
-    Executables compose with ``+`` into composable prompts (see :func:`set_composer`).
-    """
-
-    __slots__ = ()
-
-    def _run(self) -> Coroutine[Any, Any, T]:
-        raise NotImplementedError
-
-    def __await__(self) -> Generator[Any, None, T]:
-        return self._run().__await__()
-
-    def __add__(self, other: Any) -> Any:
-        return NotImplemented if _compose is None else _compose(self, other)
-
-    def __radd__(self, other: Any) -> Any:
-        return NotImplemented if _compose is None else _compose(other, self)
-
-
-def coroutines_of(executables: Iterable[Executable[Any]]) -> list[Coroutine[Any, Any, Any]]:
-    """One fresh coroutine per executable, e.g. for ``asyncio.gather``.
-
-    If one ``_run()`` fails at once (a builtin not configured), those already made are
-    closed, so none is left never-awaited.
-    """
-    coros: list[Coroutine[Any, Any, Any]] = []
-    try:
-        for e in executables:
-            coros.append(e._run())
-    except BaseException:
-        for c in coros:
-            c.close()
-        raise
-    return coros
-
-
-# How a decorated function produces its value; decided once, at decoration time.
-_SYNC, _ASYNC, _ASYNC_GEN, _GEN = range(4)
-
-
-class _FunctionSpec:
-    __slots__ = ("fn", "kind", "name", "passed", "skip")
-
-    def __init__(self, fn: Callable[..., Any], non_executed_args: Iterable[str]) -> None:
-        self.fn = fn
-        self.name = getattr(fn, "__qualname__", repr(fn))
-        if inspect.iscoroutinefunction(fn):
-            self.kind = _ASYNC
-        elif inspect.isasyncgenfunction(fn):
-            self.kind = _ASYNC_GEN
-        elif inspect.isgeneratorfunction(fn):
-            self.kind = _GEN
-        else:
-            self.kind = _SYNC
-        self.skip = frozenset(non_executed_args)
-        # Where the executables passed through are: the names, and their positions.
-        self.passed: frozenset[int | str] = frozenset(self.skip)
-        if self.skip:
-            params = inspect.signature(fn).parameters
-            unknown = self.skip - params.keys()
-            if unknown:
-                raise ValueError(
-                    f"non_executed_args names {sorted(unknown)}, which {self.name} does not "
-                    f"have; its parameters are {list(params)}."
-                )
-            positional = [
-                p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            ]
-            self.passed |= {i for i, p in enumerate(positional) if p.name in self.skip}
-
-
-class FunctionExecutable(Executable[T]):
-    """A call of a :func:`make_executable` function, bound to its arguments, not yet run."""
-
-    __slots__ = ("_args", "_kwargs", "_spec")
-
-    def __init__(self, spec: _FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self._spec = spec
-        self._args = args
-        self._kwargs = kwargs
-
-    @property
-    def function(self) -> Callable[..., Any]:
-        """The decorated function this is a call of."""
-        return self._spec.fn
-
-    def __repr__(self) -> str:
-        return f"<Executable {self._spec.name}(…)>"
-
-    async def _run(self) -> T:
-        spec = self._spec
-        args, kwargs = await resolve_arguments(self._args, self._kwargs, spec)
-        fn = spec.fn
-        kind = spec.kind
-        if kind == _ASYNC:
-            result = await fn(*args, **kwargs)
-        elif kind == _SYNC:
-            result = fn(*args, **kwargs)
-        elif kind == _ASYNC_GEN:
-            result = None
-            async for result in fn(*args, **kwargs):  # noqa: B007 - the last update is the result
-                pass
-        else:
-            result = None
-            for result in fn(*args, **kwargs):  # noqa: B007
-                pass
-        # A strategy may return an executable (e.g. `return llm.generate_text(p)`): run it.
-        while isinstance(result, Executable):
-            result = await result
-        return result
-
-
-async def resolve_arguments(
-    args: tuple[Any, ...], kwargs: dict[str, Any], spec: _FunctionSpec | None = None
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Run the executables among ``args``/``kwargs`` concurrently; return the values.
-
-    Arguments named in the spec's ``non_executed_args`` are passed through unchanged.
-    Fast path: when no argument is an executable, the inputs are returned as they are.
-    """
-    passed = () if spec is None else spec.passed
-    pending: list[tuple[int | str, Executable[Any]]] = [
-        (i, a) for i, a in enumerate(args) if isinstance(a, Executable) and i not in passed
-    ]
-    pending += [(k, v) for k, v in kwargs.items() if isinstance(v, Executable) and k not in passed]
-    if not pending:
-        return args, kwargs
-    if len(pending) == 1:
-        values = [await pending[0][1]]
-    else:
-        values = await asyncio.gather(*coroutines_of(e for _, e in pending))
-    new_args = list(args)
-    new_kwargs = dict(kwargs)
-    for (where, _), value in zip(pending, values):
-        if isinstance(where, int):
-            new_args[where] = value
-        else:
-            new_kwargs[where] = value
-    return tuple(new_args), new_kwargs
-
-
-@overload
-def make_executable(fn: F, /) -> Callable[..., Executable[Any]]: ...
-@overload
-def make_executable(
-    *, non_executed_args: Iterable[str] = ()
-) -> Callable[[F], Callable[..., Executable[Any]]]: ...
-
-
-def make_executable(
-    fn: Callable[..., Any] | None = None, /, *, non_executed_args: Iterable[str] = ()
-) -> Any:
-    """Turn a function into a factory of lazy executables.
-
-    Works on sync and async functions, (async) generators (the last value yielded is the
-    result) and methods. Calling the decorated function runs nothing: it returns an
-    :class:`Executable` bound to the arguments.
-
-    Args:
-        fn: the function (when used as ``@make_executable`` without parentheses).
-        non_executed_args: parameter names whose executable arguments are passed
-            through as executables instead of being run first.
-
-    Example:
-        >>> @make_executable(non_executed_args=["step"])
-        ... async def twice(step):
-        ...     return [await step, await step]
-    """
-
-    def decorate(f: Callable[..., Any]) -> Callable[..., Executable[Any]]:
-        spec = _FunctionSpec(f, non_executed_args)
-
-        @functools.wraps(f)
-        def factory(*args: Any, **kwargs: Any) -> Executable[Any]:
-            return FunctionExecutable(spec, args, kwargs)
-
-        factory.__onetwo_spec__ = spec  # type: ignore[attr-defined]
-        return factory
-
-    if fn is not None:
-        return decorate(fn)
-    return decorate

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
-from onetwo.core.executing import Executable
+from onetwo.core.executable import Executable, make_executable
 
 __all__ = [
     "Binding",
@@ -138,7 +138,14 @@ def current_registry() -> Registry:
 
 
 class _CurrentRegistryView(MutableMapping[str, Any]):
-    """``ot.function_registry``: always the current registry, as name → implementation."""
+    """``ot.function_registry``: always the current registry, as name → implementation.
+
+    Called, ``ot.function_registry("name", *args, **kwargs)`` is an executable calling
+    the implementation registered as ``name`` when it runs (also ``ot.function_call``).
+    """
+
+    def __call__(self, name: str, /, *args: Any, **kwargs: Any) -> Executable[Any]:
+        return _call_registered(name, *args, **kwargs)
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         return current_registry()[name].impl
@@ -159,7 +166,12 @@ class _CurrentRegistryView(MutableMapping[str, Any]):
         return repr(current_registry())
 
 
-function_registry: MutableMapping[str, Any] = _CurrentRegistryView()
+@make_executable
+def _call_registered(name: str, /, *args: Any, **kwargs: Any) -> Any:
+    return current_registry()[name].impl(*args, **kwargs)
+
+
+function_registry = _CurrentRegistryView()
 
 
 def copy_registry() -> Registry:
@@ -180,19 +192,22 @@ def set_registry(registry: Registry) -> None:
 class RegistryContext:
     """A ``with`` block working on a copy of the current registry; changes stay inside.
 
+    ``RegistryContext(registry)`` works on ``registry`` itself instead.
+
     Example:
         >>> with RegistryContext():
         ...     backend.register()          # doctest: +SKIP
         ...     reg = copy_registry()       # doctest: +SKIP
     """
 
-    __slots__ = ("_token",)
+    __slots__ = ("_registry", "_token")
 
-    def __init__(self) -> None:
+    def __init__(self, registry: Registry | None = None) -> None:
+        self._registry = registry
         self._token: Token[Registry | None] | None = None
 
     def __enter__(self) -> Registry:
-        registry = current_registry().copy()
+        registry = current_registry().copy() if self._registry is None else self._registry
         self._token = _override.set(registry)
         return registry
 
@@ -202,22 +217,13 @@ class RegistryContext:
         self._token = None
 
 
-class _WithRegistry(Executable[T]):
-    __slots__ = ("_executable", "_registry")
-
-    def __init__(self, executable: Executable[T], registry: Registry | None) -> None:
-        self._executable = executable
-        self._registry = registry
-
-    def __repr__(self) -> str:
-        return f"with_registry({self._executable!r})"
-
-    async def _run(self) -> T:
-        token = _override.set(self._registry)
-        try:
-            return await self._executable
-        finally:
-            _override.reset(token)
+@make_executable("executable")
+async def _under_registry(executable: Executable[T], registry: Registry) -> T:
+    token = _override.set(registry)
+    try:
+        return await executable
+    finally:
+        _override.reset(token)
 
 
 def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
@@ -228,7 +234,7 @@ def with_registry(executable: Executable[T], registry: Registry) -> Executable[T
     if not isinstance(executable, Executable):
         raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")
     _check_registry("with_registry", registry)
-    return _WithRegistry(executable, registry)
+    return _under_registry(executable, registry)
 
 
 def _check_registry(where: str, registry: Any) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from onetwo.core.executing import Executable
+from onetwo.core.executable import Executable
 from onetwo.core.syncrun import run_sync
 
 __all__ = ["run"]

@@ -15,11 +15,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import warnings
+import importlib.util
+import traceback
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from onetwo.core.executing import Executable
+from onetwo.core.executable import Executable
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel", "progress_bar"]
 
@@ -109,6 +110,8 @@ class _ParIter(Executable[list[Any]]):
                     if not return_exceptions:
                         failure.append(e)
                         raise
+                    # A copy of the error keeps its traceback (as OneTwo's does) in a note.
+                    e.add_note("".join(traceback.format_tb(e.__traceback__)))
                     results[index] = e
                 if bar is not None:
                     bar.update()
@@ -142,15 +145,17 @@ def _known_length(iterable: Iterable[Any]) -> int | None:
 
 
 def progress_bar(progress: bool | str, total: int | None, label: str | None = None) -> Any:
-    """A ``tqdm.auto`` bar of ``total`` steps (``progress`` a string: its label), or None."""
+    """A progress bar of ``total`` steps (``progress`` a string: its label), or None.
+
+    A notebook widget (``tqdm.auto``) where ipywidgets is installed, else a text bar:
+    without it, ``tqdm.auto`` in Jupyter warns "IProgress not found" to the reader.
+    """
     if not progress:
         return None
-    with warnings.catch_warnings():
-        # In Jupyter without ipywidgets, tqdm.auto warns and falls back to a text bar,
-        # which is all we need: no warning for the notebook user.
-        warnings.filterwarnings("ignore", message="IProgress not found")
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm
+    else:
         from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=progress if isinstance(progress, str) else label)
 
 
@@ -168,7 +173,7 @@ def par_iter(
         chunk_size: the maximum number in flight (default 100).
         return_exceptions: if True, a failed item's exception is its result; otherwise the
             first failure stops the run and is raised.
-        progress: show a ``tqdm.auto`` progress bar (a string is used as its label).
+        progress: show a progress bar (a string is used as its label).
     """
     if chunk_size is None:
         chunk_size = DEFAULT_CHUNK_SIZE

@@ -46,7 +46,7 @@ from onetwo.core._trace_tree import (
 )
 from onetwo.core._trace_wrappers import wrap
 from onetwo.core.clock import wall_time
-from onetwo.core.executing import Executable, FunctionExecutable, make_executable
+from onetwo.core.executable import Executable, FunctionExecutable, make_executable
 from onetwo.core.sampling import current_sampling_key
 
 __all__ = [

@@ -265,7 +265,7 @@ def test_the_html_renderer_shows_the_run_as_steps() -> None:
 
 def test_a_streamed_run_reports_each_step_as_it_finishes() -> None:
     _fake("[Act]: capital('Switzerland')", "[Finish]: Bern")
-    with ot.safe_stream(ReActAgent(tools=[Tool(capital)])("q")) as updates:
+    with ot.stream_updates(ReActAgent(tools=[Tool(capital)])("q")) as updates:
         seen = [(u.name, u.final) for u in updates]
     assert seen == [
         ("llm.generate_text", False),

@@ -39,9 +39,9 @@ def test_draws_are_reproducible_and_differ_between_repeat_copies() -> None:
     agent = Dice()
     first = ot.run(agent("roll"))
     assert ot.run(agent("roll")) == first  # no global random: the same draws again
-    copies: list[Any] = ot.run(ot.repeat(agent("roll"), 8))
+    copies: list[Any] = ot.run(ot.parallel(*ot.repeat(agent("roll"), 8)))
     assert len(set(copies)) > 1  # each copy has its own sampling key, so its own draws
-    assert ot.run(ot.repeat(agent("roll"), 8)) == copies
+    assert ot.run(ot.parallel(*ot.repeat(agent("roll"), 8))) == copies
 
 
 async def test_candidates_keep_their_probability() -> None:

@@ -2,14 +2,16 @@
 
 A FaultProxy (tests/rig/faults.py) sits between the backend and the llama.cpp server (or
 the Gemini shim) and spoils the next requests as scripted: 429 with retry-after, 500,
-malformed JSON, a slow answer, a dropped connection, a redirect. Every request it receives
-is counted. Waits (retry-after, backoff, rate limits) go through a RecordingClock, so they
-are checked exactly and nothing sleeps.
+malformed JSON, JSON of the wrong shape, an HTML page, a slow, trickled or stalled answer,
+a dropped or reset connection, a redirect. Every request it receives is counted. Waits
+(retry-after, backoff, rate limits) go through a RecordingClock, so they are checked
+exactly and nothing sleeps.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from onetwo import ot
 from onetwo.backends import RateLimiter, RetryPolicy
 from onetwo.builtins import llm
+from onetwo.core.content import Message, PredefinedRole
 from onetwo.errors import (
     BackendError,
     BackendHTTPError,
@@ -214,4 +217,101 @@ def test_a_redirect_off_the_machine_is_blocked(rig: tuple[FaultProxy, Any]) -> N
     proxy.inject(Fault.redirect("http://10.255.0.1:9/v1/completions"))
     with pytest.raises(NetworkBlocked, match=r"10\.255\.0\.1"):  # both SDKs follow redirects
         ot.run(GENERATE)
+    assert len(proxy.paths) == 1
+
+
+# --- answers spoiled in time or in shape: each ends in a retry or a BackendError within
+# the attempt's timeout (a trickling server once kept a timeout=1.0 attempt alive 9 s).
+
+TIMEOUT = 1.0
+WITHIN = TIMEOUT + 1.0  # the deadline, plus a second for the machinery on a busy machine
+
+
+def timed_failure(error: type[BaseException]) -> tuple[BaseException, float]:
+    began = time.monotonic()
+    with pytest.raises(error) as info:
+        ot.run(GENERATE)
+    return info.value, time.monotonic() - began
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.trickle(0.1, chunk=4), Fault.stall(30)],
+    ids=["trickle", "stall"],
+)
+def test_a_slow_answer_is_bounded_by_the_attempt_timeout_then_retried(
+    rig: tuple[FaultProxy, Any], fault: Fault
+) -> None:
+    proxy, make = rig
+    make(timeout=TIMEOUT, retry=RetryPolicy(attempts=1))
+    proxy.inject(fault)
+    error, elapsed = timed_failure(BackendTimeout)
+    assert elapsed < WITHIN, f"{fault.kind}: the attempt lasted {elapsed:.1f}s"
+    assert "timeout=1s" in str(error) and "whole attempt" in str(error)
+    make(timeout=TIMEOUT)  # with retries, the next attempt gets the real answer
+    proxy.inject(fault)
+    began = time.monotonic()
+    assert ot.run(GENERATE)
+    assert time.monotonic() - began < WITHIN + TIMEOUT
+    assert len(proxy.paths) == 3
+
+
+def test_a_reset_connection_is_retried_then_backend_unavailable(
+    rig: tuple[FaultProxy, Any],
+) -> None:
+    proxy, make = rig
+    make(timeout=TIMEOUT)
+    proxy.inject(Fault.reset())
+    assert ot.run(GENERATE)
+    assert len(proxy.paths) == 2
+    make(timeout=TIMEOUT, retry=RetryPolicy(attempts=1))
+    proxy.inject(Fault.reset())
+    _, elapsed = timed_failure(BackendUnavailable)
+    assert elapsed < WITHIN
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.wrong_shape(),
+        Fault.wrong_shape({"choices": [], "candidates": []}),
+        Fault.wrong_shape({"choices": [{"unexpected": 1}], "candidates": [{"unexpected": 1}]}),
+        Fault.wrong_shape([1, 2]),
+        Fault.html(),
+    ],
+    ids=["object", "empty", "wrong-items", "list", "html"],
+)
+def test_an_answer_of_the_wrong_shape_is_a_backend_error_not_retried(
+    rig: tuple[FaultProxy, Any], fault: Fault
+) -> None:
+    proxy, make = rig
+    make(timeout=TIMEOUT)
+    proxy.inject(fault)
+    error, elapsed = timed_failure(BackendError)
+    assert type(error) is BackendError, repr(error)  # not a TypeError, AttributeError...
+    assert "JSON" in str(error) or "answered with" in str(error)
+    assert elapsed < WITHIN
+    assert len(proxy.paths) == 1  # the same server would answer the same: no retry
+    assert ot.run(GENERATE)  # and the backend is fine for the next call
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        llm.chat([Message(PredefinedRole.USER, "Hi")]),
+        llm.embed("Hi"),
+        llm.generate_object("A number:", int),
+    ],
+    ids=["chat", "embed", "generate_object"],
+)
+@pytest.mark.parametrize("fault", [Fault.wrong_shape(), Fault.html()], ids=["object", "html"])
+def test_every_request_kind_refuses_a_wrong_answer(
+    rig: tuple[FaultProxy, Any], call: Any, fault: Fault
+) -> None:
+    proxy, make = rig
+    make(timeout=TIMEOUT)
+    proxy.inject(fault)
+    with pytest.raises(BackendError) as info:
+        ot.run(call)
+    assert type(info.value) is BackendError, repr(info.value)
     assert len(proxy.paths) == 1

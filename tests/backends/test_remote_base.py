@@ -54,3 +54,28 @@ def test_a_missing_key_says_where_to_put_it(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("GOOGLE_API_KEY", "from-env")
     assert backend._key() == "from-env"
     assert "from-env" not in repr(backend) + repr(backend.identity())
+
+
+@pytest.mark.parametrize("make", [OpenAIAPI, genai_api.GoogleGenAIAPI])
+def test_credentials_in_base_url_are_not_shown(make: Any) -> None:
+    url = "http://me:hunter2-password@127.0.0.1:9/v1?key=query-key-123&api-version=2"
+    backend = make("m", base_url=url, api_key="k")
+    shown = repr(backend) + repr(backend.identity())
+    assert "hunter2-password" not in shown and "query-key-123" not in shown
+    assert backend.base_url == "http://me:***@127.0.0.1:9/v1?key=***&api-version=2"
+    # Two keys for one server share the cache: the identity holds no credential.
+    other = make("m", base_url=url.replace("query-key-123", "another-key-456"), api_key="k")
+    assert other.identity() == backend.identity()
+
+
+def test_a_key_from_the_environment_is_redacted_from_errors_once_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from onetwo.backends._common import redact
+
+    monkeypatch.setenv("GEMINI_API_KEY", "env-key-0123456789")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    backend = genai_api.GoogleGenAIAPI("g")
+    assert backend._key() == "env-key-0123456789"
+    body = {"error": {"message": "bad key env-key-0123456789", "details": ["env-key-0123456789"]}}
+    assert redact(body) == {"error": {"message": "bad key ***", "details": ["***"]}}

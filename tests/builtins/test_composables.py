@@ -175,8 +175,8 @@ def test_under_repeat_each_copy_is_its_own_sample() -> None:
         default_reply=lambda prompt, **kw: f"<{sampling.current_sampling_key()}>"
     ).register()
     prompt = "Q" + c.store("a", c.generate_text()) + c.j("{{ generate_text() }}")
-    assert ot.run(ot.repeat(prompt, 3)) == ["Q<0><0>", "Q<1><1>", "Q<2><2>"]
-    contexts = ot.run(ot.repeat(prompt.with_context(), 2))
+    assert ot.run(ot.parallel(*ot.repeat(prompt, 3))) == ["Q<0><0>", "Q<1><1>", "Q<2><2>"]
+    contexts = ot.run(ot.parallel(*ot.repeat(prompt.with_context(), 2)))
     assert [ctx["a"] for ctx in contexts] == ["<0>", "<1>"]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
+from onetwo.core import sampling
 from onetwo.core.caching import CallCache
 
 
@@ -60,7 +61,9 @@ def main() -> None:
 
         strategy = ot.par_iter(
             [
-                ot.repeat(ot.repeat(jittered(f"prompt {i}"), args.inner), args.outer)
+                sampling.repeat_and_execute(
+                    sampling.repeat_and_execute(jittered(f"prompt {i}"), args.inner), args.outer
+                )
                 for i in range(args.prompts)
             ],
             chunk_size=5,

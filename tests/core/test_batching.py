@@ -869,7 +869,7 @@ async def two_steps(question: str) -> list[str]:
     first = await ot.parallel(
         llm.generate_text(question + " a"), llm.generate_text(question + " b")
     )
-    again = await ot.repeat(llm.generate_text(question + " c"), 3)
+    again = await ot.parallel(*ot.repeat(llm.generate_text(question + " c"), 3))
     return [*first, *again]
 
 

@@ -293,7 +293,7 @@ def test_a_tagged_class_must_be_a_pydantic_model() -> None:
 
 
 def _sampled(backend: FakeBackend, n: int, prompt: str = "p") -> Any:
-    return ot.repeat(llm.generate_text(prompt, temperature=1.0), n)
+    return ot.parallel(*ot.repeat(llm.generate_text(prompt, temperature=1.0), n))
 
 
 def _counter_backend(folder: str | caching.CallCache) -> FakeBackend:
@@ -315,7 +315,8 @@ def test_each_repeat_gets_its_own_sample_and_more_repeats_only_add(folder: str) 
 
 def test_nested_repeats_bind_their_composed_keys(folder: str) -> None:
     backend = _counter_backend(folder)
-    nested = ot.repeat(ot.repeat(llm.generate_text("p", temperature=1.0), 2), 3)
+    inner = ot.parallel(*ot.repeat(llm.generate_text("p", temperature=1.0), 2))
+    nested = ot.parallel(*ot.repeat(inner, 3))
     first = ot.run(nested)
     assert len({s for row in first for s in row}) == 6
     assert ot.run(nested) == first and len(backend.calls) == 6
@@ -336,7 +337,7 @@ def test_unsampled_methods_ignore_the_sampling_key(folder: str) -> None:
     async def score() -> float:
         return await backend.score("p", "t")
 
-    assert ot.run(ot.repeat(score(), 3)) == [1.0, 1.0, 1.0]
+    assert ot.run(ot.parallel(*ot.repeat(score(), 3))) == [1.0, 1.0, 1.0]
     assert len(backend.calls) == 1
 
 
@@ -376,7 +377,7 @@ def test_replay_mode_raises_cache_miss_naming_the_call(folder: str) -> None:
     backend.register()
     assert ot.run(llm.generate_text("known")) == "x"
     with pytest.raises(CacheMiss, match="replay mode: no cached result") as info:
-        ot.run(ot.repeat(llm.generate_text("unknown", max_tokens=5), 2))
+        ot.run(ot.parallel(*ot.repeat(llm.generate_text("unknown", max_tokens=5), 2)))
     assert "llm.generate_text(prompt='unknown', max_tokens=5)" in info.value.call
     assert "fake:fake" in info.value.call and "sampling key" in info.value.call
     assert backend.calls == []
@@ -825,7 +826,7 @@ def test_cache_hits_never_enter_the_batch_queue(folder: str) -> None:
 async def test_ot_run_inside_a_running_loop_shares_the_cache_with_it(folder: str) -> None:
     # As in Jupyter: a loop runs already, so ot.run runs a fresh loop in a worker thread.
     backend = _counter_backend(folder)
-    strategy = ot.repeat(llm.generate_text("p", temperature=1.0), 3)
+    strategy = ot.parallel(*ot.repeat(llm.generate_text("p", temperature=1.0), 3))
     first = ot.run(strategy)
     assert ot.run(strategy) == first and len(backend.calls) == 3
     assert await strategy == first and len(backend.calls) == 3  # on the notebook's own loop

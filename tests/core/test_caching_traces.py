@@ -27,8 +27,8 @@ def test_first_run_misses_and_the_rerun_hits(tmp_path: Path) -> None:
 
 def test_repeated_samples_are_flagged_per_sample(tmp_path: Path) -> None:
     FakeBackend(default_reply="x", cache=tmp_path).register()
-    ot.run(ot.repeat(llm.generate_text("q"), 2))
-    _, trace = ot.run(ot.repeat(llm.generate_text("q"), 3), enable_tracing=True)
+    ot.run(ot.parallel(*ot.repeat(llm.generate_text("q"), 2)))
+    _, trace = ot.run(ot.parallel(*ot.repeat(llm.generate_text("q"), 3)), enable_tracing=True)
     flags = {d["sampling_key"]: d["cache_hit"] for d in _model_calls(trace)}
     assert flags == {"0": True, "1": True, "2": False}
 

@@ -141,3 +141,35 @@ def test_run_rejects_non_executables_with_a_fix() -> None:
 
     with pytest.raises(TypeError, match=r"needs an Executable, got function"):
         ot.run(coro_fn)  # type: ignore[arg-type]
+
+
+def test_callable_objects_run_their_call_whether_sync_async_or_a_generator() -> None:
+    class Async:
+        async def __call__(self, x: int) -> int:
+            return x + 1
+
+    class Drafts:
+        async def __call__(self, x: int) -> Any:
+            yield x
+            yield x * 10
+
+    assert ot.run(ot.make_executable(Async())(1)) == 2  # awaited, not a bare coroutine
+    assert ot.run(ot.make_executable(Drafts())(2)) == 20
+    with ot.safe_stream(ot.make_executable(Drafts())(2)) as results:
+        assert list(results) == [2, 20]
+
+
+def test_positional_names_and_non_copied_args_must_name_parameters() -> None:
+    @ot.make_executable("step")
+    async def first(step: Any, other: Any) -> tuple[Any, Any]:
+        return step, other
+
+    step, other = echo_value(1), echo_value(2)
+    assert ot.run(first(step, other)) == (step, 2)
+    with pytest.raises(ValueError, match=r"non_copied_args names \['nope'\]"):
+        ot.make_executable(non_copied_args=["nope"])(lambda x: x)
+
+
+@ot.make_executable
+def echo_value(x: Any) -> Any:
+    return x

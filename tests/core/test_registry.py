@@ -192,7 +192,7 @@ def test_a_sync_implementation_runs_in_the_callers_context() -> None:
 
     with ot.RegistryContext():
         _shout.configure(impl)
-        _, trace = ot.run(ot.repeat(_shout("x"), 2), enable_tracing=True)
+        _, trace = ot.run(ot.parallel(*ot.repeat(_shout("x"), 2)), enable_tracing=True)
     assert sorted(key for key, _ in seen) == ["0", "1"]
     assert all(name.startswith("onetwo-sync") for _, name in seen)
     assert [n.details["where"] for n in trace.calls("test_registry._shout")] == ["thread"] * 2

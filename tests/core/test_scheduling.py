@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import nbclient
+import nbformat
 import pytest
 
 from onetwo import ot
+from onetwo.core.scheduling import progress_bar
 
 
 @ot.make_executable
@@ -129,6 +134,31 @@ def test_par_iter_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
     assert ot.run(ot.par_iter([echo(i) for i in range(3)], progress="items")) == [0, 1, 2]
     err = capsys.readouterr().err
     assert "items" in err and "3/3" in err
+
+
+def test_without_ipywidgets_the_bar_is_plain_text_and_jupyter_shows_no_warning(
+    tmp_path: Path,
+) -> None:
+    assert importlib.util.find_spec("ipywidgets") is None  # the case of the report
+    bar = progress_bar(True, 1)
+    assert type(bar).__module__ == "tqdm.std"
+    bar.close()
+    # In a real Jupyter kernel, where tqdm.auto would warn "IProgress not found".
+    cell = nbformat.v4.new_code_cell(
+        "from onetwo import ot\n"
+        "ot.run(ot.par_iter([ot.parallel() for _ in range(3)], progress='items'))"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+    shown = "".join(o.get("text", "") for o in notebook.cells[0].outputs)
+    assert "items" in shown and "3/3" in shown
+    assert "IProgress" not in shown and "Warning" not in shown
 
 
 def test_nested_parallelism() -> None:

@@ -136,7 +136,7 @@ def test_default_implementations_nest_the_backend_call() -> None:
 
 def test_repeat_records_the_sampling_key() -> None:
     FakeBackend(default_reply="x").register()
-    _, trace = ot.run(ot.repeat(llm.generate_text("q"), 3), enable_tracing=True)
+    _, trace = ot.run(ot.parallel(*ot.repeat(llm.generate_text("q"), 3)), enable_tracing=True)
     keys = sorted(c.details["sampling_key"] for c in trace.calls())
     assert keys == ["0", "1", "2"]
 

@@ -2,10 +2,11 @@
 
 :class:`FaultProxy` forwards every request to an upstream server (the llama.cpp server,
 or the Gemini shim) unchanged, except that the next requests can be given faults first,
-in order: an error status (with ``retry-after``), a malformed JSON body, a slow answer, a
-dropped connection, or a redirect. Once the scripted faults are used up, requests pass
-through. Every request received, faulted or not, is recorded (method, path, headers, body),
-so tests count what a backend really sent.
+in order: an error status (with ``retry-after``), a malformed JSON body, JSON of the wrong
+shape, an HTML page, a slow answer, the real answer trickled a few bytes at a time or
+stalled half-way, a dropped or reset connection, or a redirect. Once the scripted faults
+are used up, requests pass through. Every request received, faulted or not, is recorded
+(method, path, headers, body), so tests count what a backend really sent.
 
 Example:
     >>> proxy = FaultProxy("http://127.0.0.1:8080").start()   # doctest: +SKIP
@@ -19,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -39,7 +41,8 @@ __all__ = ["Fault", "FaultProxy", "Received"]
 class Fault:
     """What to do to one request instead of (or before) forwarding it.
 
-    Build with :meth:`status`, :meth:`malformed`, :meth:`slow`, :meth:`drop` or
+    Build with :meth:`status`, :meth:`malformed`, :meth:`wrong_shape`, :meth:`html`,
+    :meth:`slow`, :meth:`trickle`, :meth:`stall`, :meth:`drop`, :meth:`reset` or
     :meth:`redirect`.
     """
 
@@ -49,6 +52,7 @@ class Fault:
     body: Any = None
     delay: float = 0.0
     location: str = ""
+    chunk: int = 0
 
     @classmethod
     def status(cls, code: int, *, retry_after: float | None = None, body: Any = None) -> Fault:
@@ -64,6 +68,35 @@ class Fault:
     def slow(cls, seconds: float) -> Fault:
         """Wait ``seconds``, then forward the request (a client timeout fires first)."""
         return cls("slow", delay=seconds)
+
+    @classmethod
+    def wrong_shape(cls, body: Any = None) -> Fault:
+        """Answer 200 with valid JSON that is not what the API returns (default
+        ``{"unexpected": true}``)."""
+        return cls("wrong_shape", body={"unexpected": True} if body is None else body)
+
+    @classmethod
+    def html(cls) -> Fault:
+        """Answer 200 with an HTML page (a captive portal, a web server's index)."""
+        return cls("html")
+
+    @classmethod
+    def trickle(cls, every: float, chunk: int = 4) -> Fault:
+        """Forward the request, then send the real answer ``chunk`` bytes at a time, one
+        chunk every ``every`` seconds: each read is quick, the whole answer slow."""
+        return cls("trickle", delay=every, chunk=chunk)
+
+    @classmethod
+    def stall(cls, seconds: float = 30.0) -> Fault:
+        """Forward the request, send the answer's headers and half its body, then send
+        nothing more for ``seconds`` (or until the client hangs up)."""
+        return cls("stall", delay=seconds)
+
+    @classmethod
+    def reset(cls) -> Fault:
+        """Forward the request, send the headers and half the body, then reset the
+        connection (TCP RST)."""
+        return cls("reset")
 
     @classmethod
     def drop(cls) -> Fault:
@@ -162,9 +195,43 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(307, b"", "text/plain", {"Location": fault.location})
             if fault.kind == "malformed":
                 return self._send(200, b'{"choices": [{"text": "unterminated', "application/json")
+            if fault.kind == "wrong_shape":
+                return self._send(200, json.dumps(fault.body).encode(), "application/json")
+            if fault.kind == "html":
+                return self._send(200, _HTML, "text/html; charset=utf-8")
             if fault.kind == "slow":
                 time.sleep(fault.delay)
-        self._forward(method, body)
+        status, data, content_type = self._forward(method, body)
+        if fault is not None and fault.kind in ("trickle", "stall", "reset"):
+            return self._spoil(fault, status, data, content_type)
+        self._send(status, data, content_type)
+
+    def _spoil(self, fault: Fault, status: int, data: bytes, content_type: str) -> None:
+        """Send the real answer, spoiled in time (trickle, stall) or cut off (reset)."""
+        self.close_connection = True
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if fault.kind == "trickle":
+                for i in range(0, len(data), fault.chunk):
+                    self.wfile.write(data[i : i + fault.chunk])
+                    self.wfile.flush()
+                    time.sleep(fault.delay)
+                return
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            if fault.kind == "stall":
+                self.connection.settimeout(fault.delay)
+                self.connection.recv(1)  # returns when the client hangs up, or times out
+            else:  # SO_LINGER 0: close() sends RST instead of FIN
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.connection.close()
+        except OSError:  # the client gave up first, as it should
+            pass
 
     def _fail(self, fault: Fault) -> None:
         code = fault.status_code
@@ -195,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client gave up (timeout) before the answer
             self.close_connection = True
 
-    def _forward(self, method: str, body: bytes | None) -> None:
+    def _forward(self, method: str, body: bytes | None) -> tuple[int, bytes, str]:
         headers = {
             k: v
             for k, v in self.headers.items()
@@ -211,7 +278,10 @@ class _Handler(BaseHTTPRequestHandler):
         except urllib.error.HTTPError as e:
             status, data = e.code, e.read()
             content_type = e.headers.get("Content-Type", "application/json")
-        self._send(status, data, content_type)
+        return status, data, content_type
+
+
+_HTML = b"<!doctype html><html><head><title>Welcome</title></head><body>It works!</body></html>"
 
 
 def _decode(body: bytes | None) -> Any:

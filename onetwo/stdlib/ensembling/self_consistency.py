@@ -28,7 +28,7 @@ from typing import Any
 
 from onetwo.core import tracing
 from onetwo.core.executing import Executable, make_executable
-from onetwo.core.sampling import repeat
+from onetwo.core.sampling import Repeated, RoundRobin, repeat_and_execute
 
 __all__ = ["ExtractConsensus", "SelfConsistency"]
 
@@ -43,7 +43,8 @@ class SelfConsistency:
 
     Attributes:
         sampler: the strategy: called with the arguments, it returns an executable of
-            one output.
+            one output; or a sampler (``sampling.Repeated(strategy)``, ``RoundRobin``),
+            which draws the ``num_samples`` samples itself.
         num_samples: how many samples to draw.
         output_filter: keeps an output when it returns True (sync or async).
         scorer: ``(args, kwargs, output) -> float``, the vote of one output (default 1).
@@ -64,7 +65,10 @@ class SelfConsistency:
     @make_executable
     @tracing.trace(name="SelfConsistency")
     async def __call__(self, *args: Any, **kwargs: Any) -> list[tuple[Any, float]]:
-        outputs = await repeat(self.sampler(*args, **kwargs), self.num_samples)
+        if isinstance(self.sampler, Repeated | RoundRobin):
+            outputs = await self.sampler(*args, num_samples=self.num_samples, **kwargs)
+        else:
+            outputs = await repeat_and_execute(self.sampler(*args, **kwargs), self.num_samples)
         buckets: dict[Hashable, list[tuple[Any, float]]] = {}
         for output in outputs:
             if not await _maybe_await(self.output_filter(output)):
