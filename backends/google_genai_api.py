@@ -142,7 +142,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     async def _generate(
         self, contents: Any, include_details: bool, settings: ModelSettings, **config: Any
     ) -> Any:
-        generation = _config(
+        generation = self._generation_config(
             settings, response_logprobs=True if include_details else None, **config
         )
         began = now()
@@ -220,8 +220,10 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         )
         return [e.values for e in response.embeddings or []]
 
-    def _generation_config(self, settings: ModelSettings) -> types.GenerateContentConfig:
-        """The sampling settings as Gemini's generation config."""
+    def _generation_config(
+        self, settings: ModelSettings, **config: Any
+    ) -> types.GenerateContentConfig:
+        """The sampling settings as Gemini's generation config, with ``config``."""
         stop = settings.get("stop")
         return types.GenerateContentConfig(
             temperature=settings.get("temperature"),
@@ -229,6 +231,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
             stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
             top_k=settings.get("top_k"),
             top_p=settings.get("top_p"),
+            **config,
         )
 
     async def _stream(
@@ -317,7 +320,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
             mode=types.FunctionCallingConfigMode(mode or "ANY"),
             allowed_function_names=None if mode else [str(turn.tool_choice)],
         )
-        config = _config(
+        config = self._generation_config(
             turn.settings,
             system_instruction=system,
             tools=[types.Tool(function_declarations=declarations)],
@@ -341,19 +344,6 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
             f"{self!r} cannot tokenize: the Gemini API has no tokenizer endpoint. "
             "llm.count_tokens works."
         )
-
-
-def _config(settings: ModelSettings, **config: Any) -> types.GenerateContentConfig:
-    """The request's generation config: the sampling settings and ``config``."""
-    stop = settings.get("stop")
-    return types.GenerateContentConfig(
-        temperature=settings.get("temperature"),
-        max_output_tokens=settings.get("max_tokens"),
-        stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
-        top_k=settings.get("top_k"),
-        top_p=settings.get("top_p"),
-        **config,
-    )
 
 
 _MODES = {None: "AUTO", "auto": "AUTO", "none": "NONE", "required": "ANY"}
