@@ -10,11 +10,12 @@ forcing one token at a time exactly. For each target:
    the second adds to the first;
 2. ``/v1/completions`` with the prompt's token ids, ``max_tokens=len(target tokens)``,
    ``logprobs=1`` and the grammar ``root ::= <[id1]> <[id2]> ...``;
-3. sum the returned log-probs.
+3. read the returned log-probs, one per forced token (``score_text`` sums them,
+   ``llm.select`` combines them as its ``scoring`` says).
 
 Example:
-    >>> await score(backend, "The capital of France is", [" Paris", " London"])  # doctest: +SKIP
-    [-0.26, -5.1]
+    >>> await token_logprobs(backend, "The capital of France is", [" Paris"])  # doctest: +SKIP
+    [[-0.26]]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 from onetwo.backends._openai_wire import logprob_entries
 from onetwo.errors import BackendError
 
-__all__ = ["LlamaCppServer", "score", "tokenize"]
+__all__ = ["LlamaCppServer", "token_logprobs", "tokenize"]
 
 T = TypeVar("T")
 
@@ -54,16 +55,20 @@ async def tokenize(backend: LlamaCppServer, text: str) -> list[int]:
     return [int(t) for t in tokens]
 
 
-async def score(backend: LlamaCppServer, prompt: str, targets: Sequence[str]) -> list[float]:
-    """The summed log-probability of each target as the continuation of ``prompt``."""
+async def token_logprobs(
+    backend: LlamaCppServer, prompt: str, targets: Sequence[str]
+) -> list[list[float]]:
+    """The log-probability of each token of each target as the continuation of ``prompt``."""
     prefix = await tokenize(backend, prompt)
     return list(await asyncio.gather(*(_score_one(backend, prompt, prefix, t) for t in targets)))
 
 
-async def _score_one(backend: LlamaCppServer, prompt: str, prefix: list[int], target: str) -> float:
+async def _score_one(
+    backend: LlamaCppServer, prompt: str, prefix: list[int], target: str
+) -> list[float]:
     context, forced = _split(prefix, await tokenize(backend, prompt + target))
     if not forced:
-        return 0.0
+        return []
     if not context:
         raise ValueError("llm.score_text needs a non-empty prompt on a llama.cpp server.")
     response = await backend._call(
@@ -84,7 +89,7 @@ async def _score_one(backend: LlamaCppServer, prompt: str, prefix: list[int], ta
             f"{backend!r}: scoring forced the tokens {forced} but the server generated "
             f"{generated}; it may not support token-id grammars (llama.cpp's `<[id]>`)."
         )
-    return float(sum(float(e["logprob"]) for e in entries[: len(forced)]))
+    return [float(e["logprob"]) for e in entries[: len(forced)]]
 
 
 def _split(prefix: list[int], full: list[int]) -> tuple[list[int], list[int]]:

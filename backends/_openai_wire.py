@@ -1,22 +1,36 @@
-"""What :class:`~onetwo.backends.openai_api.OpenAIAPI` sends and gets back: messages in,
-texts, details and log-probs out, SDK exceptions turned into onetwo's."""
+"""What :class:`~onetwo.backends.openai_api.OpenAIAPI` sends and gets back: messages
+(with images and tool calls) in, texts, details, log-probs and tool calls out, SDK
+exceptions turned into onetwo's."""
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import openai
 
 from onetwo.backends._common import details, http_error, usage
 from onetwo.backends._retry import parse_retry_after
 from onetwo.core import tracing
+from onetwo.core.content import Chunk, ChunkList, Message
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, NetworkBlocked
 
-__all__ = ["drop_prefix", "logprob_entries", "map_error", "results", "to_messages"]
+__all__ = [
+    "chunk_bytes",
+    "content_parts",
+    "drop_prefix",
+    "echoed_logprobs",
+    "logprob_entries",
+    "map_error",
+    "results",
+    "to_messages",
+    "tool_calls",
+    "tool_messages",
+]
 
-_ROLES = {"user": "user", "model": "assistant", "system": "system"}
+_ROLES = {"user": "user", "model": "assistant", "system": "system", "tool": "tool"}
 
 
 def map_error(error: Exception, timeout: float) -> BaseException:
@@ -45,6 +59,79 @@ def map_error(error: Exception, timeout: float) -> BaseException:
 def to_messages(turns: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """``(role, text)`` turns as the chat endpoint's ``messages`` (MODEL is ``assistant``)."""
     return [{"role": _ROLES.get(role, role), "content": text} for role, text in turns]
+
+
+def content_parts(content: str | bytes | ChunkList | Chunk) -> str | list[dict[str, Any]]:
+    """A message's content: its text, or content parts where it holds images (each sent
+    as a ``data:`` URL)."""
+    chunks = content.chunks if isinstance(content, ChunkList) else [content]
+    chunks = [c if isinstance(c, Chunk) else Chunk(c) for c in chunks]
+    if all(isinstance(c.content, str) for c in chunks):
+        return "".join(str(c) for c in chunks)
+    parts: list[dict[str, Any]] = []
+    for chunk in chunks:
+        if isinstance(chunk.content, str):
+            parts.append({"type": "text", "text": chunk.content})
+            continue
+        data, mime = chunk_bytes(chunk)
+        url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
+def chunk_bytes(chunk: Chunk) -> tuple[bytes, str]:
+    """The bytes and MIME type of a non-text chunk (an image: PIL images as PNG)."""
+    as_bytes = getattr(chunk, "as_bytes", None)  # the Chunk of PIL images and MIME types
+    if as_bytes is not None:
+        return cast(tuple[bytes, str], as_bytes())
+    return bytes(cast(bytes, chunk.content)), str(chunk.content_type)
+
+
+def tool_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """``llm.chat_with_tools`` messages on the wire: a :class:`Message` as a role and its
+    content (a TOOL message with its ``tool_call_id``); an earlier reply (the builtin's
+    dict) as the assistant turn with its ``tool_calls``."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, Mapping):
+            entry: dict[str, Any] = {"role": "assistant", "content": m.get("text") or None}
+            calls = [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+                }
+                for c in m.get("tool_calls") or ()
+            ]
+            if calls:
+                entry["tool_calls"] = calls
+        elif isinstance(m, Message):
+            role = str(m.role)
+            entry = {"role": _ROLES.get(role, role), "content": content_parts(m.content)}
+            if m.tool_call_id is not None:
+                entry["tool_call_id"] = m.tool_call_id
+        else:
+            raise TypeError(
+                f"llm.chat_with_tools needs Message objects (or earlier replies), got "
+                f"{type(m).__name__}: {m!r:.80}."
+            )
+        out.append(entry)
+    return out
+
+
+def tool_calls(message: Any) -> list[dict[str, Any]]:
+    """The tool calls of a chat reply, as ``{"id", "name", "arguments"}`` dicts."""
+    out = []
+    for call in getattr(message, "tool_calls", None) or ():
+        try:
+            arguments = json.loads(call.function.arguments or "{}")
+        except json.JSONDecodeError as e:
+            raise BackendError(
+                f"The server's tool call {call.function.name!r} has arguments that are "
+                f"not JSON: {call.function.arguments!r:.200}"
+            ) from e
+        out.append({"id": call.id, "name": call.function.name, "arguments": arguments})
+    return out
 
 
 def drop_prefix(result: Any, prefix: str) -> Any:
@@ -99,6 +186,23 @@ def _logprobs(logprobs: Any, text: str) -> list[tuple[str, float]] | None:
         return None if text else []
     entries = logprob_entries(logprobs)
     return [(str(e.get("token", "")), float(e.get("logprob", 0.0))) for e in entries]
+
+
+def echoed_logprobs(choice: Any, text: str, start: int) -> list[float] | None:
+    """The log-probs of the tokens of ``text[start:]`` in a completion that echoed
+    ``text`` (``echo=True``, OpenAI's legacy log-probs format); ``None`` when the server
+    sent no prompt log-probs. A token across ``start`` counts as the target's."""
+    logprobs = getattr(choice, "logprobs", None)
+    offsets = getattr(logprobs, "text_offset", None)
+    values = getattr(logprobs, "token_logprobs", None)
+    if not offsets or not values or not str(choice.text or "").startswith(text):
+        return None
+    ends = [*offsets[1:], len(choice.text)]
+    return [
+        float(v)
+        for v, begin, end in zip(values, offsets, ends)
+        if begin < len(text) and end > start and v is not None
+    ]
 
 
 def logprob_entries(logprobs: Any) -> list[dict[str, Any]]:

@@ -1,9 +1,12 @@
 """The Gemini backend: Google's Gemini API through the official ``google-genai`` SDK.
 
 :class:`GoogleGenAIAPI` implements the LLM builtins on the SDK's async client
-(``client.aio``): text, chat, structured output (response JSON schema), embeddings and
-token counts. Gemini returns no prompt log-probs and has no tokenizer endpoint, so
-``score_text`` (hence ``select``/``rank``) and ``tokenize`` raise a clear error.
+(``client.aio``): text, chat (images as inline data: ``_media``), structured output
+(response JSON schema), native function calling (``chat_with_tools``), embeddings and
+token counts, and ``select``/``rank`` by constrained generation (a reply under a JSON
+schema whose ``enum`` is the options, scored from its top log-probs: ``_choosing``).
+Gemini returns no prompt log-probs and has no tokenizer endpoint, so ``score_text`` and
+``tokenize`` raise a clear error.
 
 Example:
     >>> from onetwo import ot
@@ -22,7 +25,7 @@ out of every trace, cache and log) is shared with the OpenAI backend: see ``_rem
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Unpack, cast
 
 from onetwo.backends._common import missing_sdk
@@ -34,12 +37,19 @@ try:
     from google.genai import types
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise missing_sdk(__name__, "google-genai", "gemini") from e
+from onetwo.backends import _choosing
+from onetwo.backends._choosing import Chooser, TopLogprobs
 from onetwo.backends._common import details, http_error, usage
+from onetwo.backends._media import MediaPrompts
+from onetwo.backends._openai_wire import chunk_bytes
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
 from onetwo.backends._settings import check_options
+from onetwo.backends._tools import NativeTools, ToolTurn
+from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings
 from onetwo.core import caching, tracing
+from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
 
 __all__ = ["GoogleGenAIAPI"]
@@ -47,7 +57,7 @@ __all__ = ["GoogleGenAIAPI"]
 AsyncClient = genai.client.AsyncClient
 
 
-class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
+class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClient]):
     """The LLM builtins on the Gemini API (see the module docstring).
 
     Args:
@@ -66,6 +76,7 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
     provider = "gemini"
     default_url = "https://generativelanguage.googleapis.com"
     key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    builtins = (*RemoteBackend.builtins, "chat_with_tools", "rank", "select")
 
     def __init__(
         self,
@@ -131,23 +142,11 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
     async def _generate(
         self, contents: Any, include_details: bool, settings: ModelSettings, **config: Any
     ) -> Any:
-        stop = settings.get("stop")
-        generation = types.GenerateContentConfig(
-            temperature=settings.get("temperature"),
-            max_output_tokens=settings.get("max_tokens"),
-            stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
-            top_k=settings.get("top_k"),
-            top_p=settings.get("top_p"),
-            response_logprobs=True if include_details else None,
-            **config,
+        generation = self._generation_config(
+            settings, response_logprobs=True if include_details else None, **config
         )
         began = now()
-        response = await self._call(
-            "generateContent",
-            lambda c: c.models.generate_content(
-                model=self.model, contents=contents, config=generation
-            ),
-        )
+        response = await self._respond(contents, generation)
         text = _text(response)
         if not include_details and not tracing.is_enabled():
             return text
@@ -163,6 +162,13 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
         if not include_details:
             return text
         return text, details(used, response.model_version, _logprobs(candidate))
+
+    async def _respond(self, contents: Any, config: types.GenerateContentConfig) -> Any:
+        """One ``generateContent`` request."""
+        return await self._call(
+            "generateContent",
+            lambda c: c.models.generate_content(model=self.model, contents=contents, config=config),
+        )
 
     async def _complete(
         self, prompt: str, n: int, include_details: bool, settings: ModelSettings
@@ -186,6 +192,13 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
             contents, include_details, settings, system_instruction=instruction
         )
 
+    async def _converse_media(
+        self, messages: Sequence[Message], include_details: bool, settings: ModelSettings
+    ) -> Any:
+        # Images go as `inline_data` parts (bytes and MIME type).
+        system, contents = _tool_contents(messages)
+        return await self._generate(contents, include_details, settings, system_instruction=system)
+
     async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
         return str(
             await self._generate(
@@ -207,8 +220,10 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
         )
         return [e.values for e in response.embeddings or []]
 
-    def _generation_config(self, settings: ModelSettings) -> types.GenerateContentConfig:
-        """The sampling settings as Gemini's generation config."""
+    def _generation_config(
+        self, settings: ModelSettings, **config: Any
+    ) -> types.GenerateContentConfig:
+        """The sampling settings as Gemini's generation config, with ``config``."""
         stop = settings.get("stop")
         return types.GenerateContentConfig(
             temperature=settings.get("temperature"),
@@ -216,6 +231,7 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
             stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
             top_k=settings.get("top_k"),
             top_p=settings.get("top_p"),
+            **config,
         )
 
     async def _stream(
@@ -252,10 +268,75 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
     async def score_text(self, prompt: Prompt, targets: Sequence[str]) -> list[float]:
         """Not available: raises :class:`ConfigurationError` with the reason."""
         raise ConfigurationError(
-            f"{self!r} cannot score text (llm.score_text, select, rank): the Gemini API "
-            "returns log-probs of generated tokens only, not of a given continuation. Use "
-            "a backend that scores, e.g. onetwo.backends.local_backend()."
+            f"{self!r} cannot score text (llm.score_text): the Gemini API returns "
+            "log-probs of generated tokens only, not of a given continuation. llm.select "
+            "and llm.rank work (by constrained generation); for scores use a backend "
+            "that scores, e.g. onetwo.backends.local_backend()."
         )
+
+    async def _option_scores(self, prompt: Prompt, options: list[str], scoring: Scoring) -> Scores:
+        return await _choosing.by_generation(prompt, options, self._answer_under_schema)
+
+    @caching.cache_method(name="llm.select.generation")
+    async def _answer_under_schema(
+        self, question: str, schema: dict[str, Any]
+    ) -> tuple[str, TopLogprobs | None]:
+        """A greedy reply under ``schema``, with the top log-probs of its tokens."""
+        longest = max(len(o) for o in schema["properties"]["answer"]["enum"])
+        config = types.GenerateContentConfig(
+            temperature=0.0,
+            max_output_tokens=64 + longest,
+            response_mime_type="application/json",
+            response_json_schema=schema,
+            response_logprobs=True,
+            logprobs=20,
+        )
+        response = await self._respond(question, config)
+        candidate = response.candidates[0] if response.candidates else None
+        result = getattr(candidate, "logprobs_result", None)
+        chosen = getattr(result, "chosen_candidates", None) or []
+        top = getattr(result, "top_candidates", None) or []
+        pairs = [
+            (
+                c.token or "",
+                [(t.token or "", t.log_probability or 0.0) for t in at.candidates or []],
+            )
+            for c, at in zip(chosen, top)
+        ]
+        return _text(response), pairs or None
+
+    async def _tool_turn(self, turn: ToolTurn) -> dict[str, Any]:
+        system, contents = _tool_contents(turn.messages)
+        declarations = [
+            types.FunctionDeclaration(
+                name=t["name"],
+                description=t.get("description"),
+                parameters_json_schema=t.get("parameters"),
+            )
+            for t in turn.tools
+        ]
+        mode = _MODES.get(turn.tool_choice)
+        calling = types.FunctionCallingConfig(
+            mode=types.FunctionCallingConfigMode(mode or "ANY"),
+            allowed_function_names=None if mode else [str(turn.tool_choice)],
+        )
+        config = self._generation_config(
+            turn.settings,
+            system_instruction=system,
+            tools=[types.Tool(function_declarations=declarations)],
+            tool_config=types.ToolConfig(function_calling_config=calling),
+        )
+        response = await self._respond(contents, config)
+        candidate = response.candidates[0] if response.candidates else None
+        parts = candidate.content.parts if candidate and candidate.content else None
+        calls = [p.function_call for p in parts or () if p.function_call]
+        return {
+            "text": _text(response),
+            "tool_calls": [
+                {"id": c.id or f"call_{i}", "name": c.name or "", "arguments": dict(c.args or {})}
+                for i, c in enumerate(calls)
+            ],
+        }
 
     async def tokenize(self, content: Prompt) -> list[int]:
         """Not available: raises :class:`ConfigurationError` (use ``count_tokens``)."""
@@ -263,6 +344,55 @@ class GoogleGenAIAPI(RemoteBackend[AsyncClient]):
             f"{self!r} cannot tokenize: the Gemini API has no tokenizer endpoint. "
             "llm.count_tokens works."
         )
+
+
+_MODES = {None: "AUTO", "auto": "AUTO", "none": "NONE", "required": "ANY"}
+
+
+def _parts(content: Any) -> list[types.Part]:
+    """A message's content as parts: text, and images as inline data."""
+    chunks = content.chunks if isinstance(content, ChunkList) else [content]
+    parts = []
+    for chunk in chunks:
+        chunk = chunk if isinstance(chunk, Chunk) else Chunk(chunk)
+        if isinstance(chunk.content, str):
+            parts.append(types.Part(text=chunk.content))
+        else:
+            data, mime = chunk_bytes(chunk)
+            parts.append(types.Part(inline_data=types.Blob(data=data, mime_type=mime)))
+    return parts
+
+
+def _tool_contents(messages: Sequence[Any]) -> tuple[str | None, list[types.Content]]:
+    """The system instruction and the contents of a ``chat_with_tools`` conversation: an
+    earlier reply (a dict) is the model's turn with its function calls, a TOOL message
+    the function's response (named after the call it answers)."""
+    system, contents, names = [], [], {}
+    for m in messages:
+        if isinstance(m, Mapping):
+            parts = [types.Part(text=m["text"])] if m.get("text") else []
+            for call in m.get("tool_calls") or ():
+                names[call["id"]] = call["name"]
+                function = types.FunctionCall(
+                    id=call["id"], name=call["name"], args=call["arguments"]
+                )
+                parts.append(types.Part(function_call=function))
+            contents.append(types.Content(role="model", parts=parts))
+        elif m.role == PredefinedRole.SYSTEM:
+            system.append(str(m.content))
+        elif m.role == PredefinedRole.TOOL:
+            response = types.FunctionResponse(
+                id=m.tool_call_id,
+                name=names.get(m.tool_call_id or "", ""),
+                response={"result": str(m.content)},
+            )
+            contents.append(
+                types.Content(role="user", parts=[types.Part(function_response=response)])
+            )
+        else:
+            role = "model" if m.role == PredefinedRole.MODEL else "user"
+            contents.append(types.Content(role=role, parts=_parts(m.content)))
+    return ("\n".join(system) if system else None), contents
 
 
 def _text(response: types.GenerateContentResponse) -> str:

@@ -313,6 +313,8 @@ class LocalModel(OpenAIAPI):
     """
 
     provider = "local"
+    # The text protocol serves agents here: llama.cpp's server ignores ``tools=``.
+    builtins = tuple(b for b in OpenAIAPI.builtins if b != "chat_with_tools")
 
     def __init__(
         self, model: str = "smollm2", *, server: LocalServer | None = None, **kwargs: Any
@@ -326,6 +328,13 @@ class LocalModel(OpenAIAPI):
 
     def _request_model(self) -> str:
         return self.model if self.model in KNOWN_MODELS else "local"
+
+    def _media_refused(self) -> Exception:
+        return ConfigurationError(
+            f"The local model {self.model!r} takes text only: it cannot read the image in "
+            "this prompt (llama.cpp needs a multimodal GGUF and its projector for that). "
+            "Send images to OpenAIAPI or GoogleGenAIAPI, or leave them out of the prompt."
+        )
 
     async def _base_url(self) -> str:
         return await self.server.astart() + "/v1"

@@ -3,7 +3,8 @@
 :class:`OpenAIAPI` implements the LLM builtins on ``openai.AsyncOpenAI``. Point
 ``base_url`` at any OpenAI-compatible server (llama.cpp, vLLM...); on a llama.cpp server
 (``server_kind="llama.cpp"``, as the embedded local model uses) it also tokenizes and
-scores text exactly, so ``llm.select``/``llm.rank`` work on a real model.
+scores text exactly; ``llm.select``/``llm.rank`` work on every server (scored where it
+can score, else by constrained generation).
 
 Example:
     >>> from onetwo import ot
@@ -19,11 +20,20 @@ What each builtin sends:
   ``n`` samples per request) on compatible servers; a one-message chat on OpenAI itself,
   whose models are chat-only (``use_completions=`` overrides).
 * ``chat`` / ``instruct``: ``/v1/chat/completions``; a final MODEL message is a reply
-  prefix that llama.cpp continues.
+  prefix that llama.cpp continues. Images (a ``Chunk`` of bytes with a MIME type, or a
+  PIL image) go as ``image_url`` parts with ``data:`` URLs, in ``chat`` and in
+  ``generate_text`` (then a one-message chat): ``_media``.
 * ``generate_object``: structured output (``response_format`` with the JSON schema of
   the type), validated with pydantic.
+* ``chat_with_tools``: ``/v1/chat/completions`` with ``tools=`` (each a function) and
+  ``tool_choice``; the reply's ``tool_calls`` come back with their arguments decoded.
 * ``embed``: ``/v1/embeddings``. ``tokenize``/``count_tokens``/``score_text``: llama.cpp's
-  ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``).
+  ``/tokenize``, and log-probs of the target forced with a token-id grammar (``_llamacpp``);
+  ``score_text`` elsewhere: ``/v1/completions`` with ``echo=True`` (OpenAI's legacy
+  completions, vLLM), refused once a server answers without prompt log-probs.
+* ``select``/``rank``: each option's token log-probs (as ``score_text``, combined as
+  ``scoring=`` says) where the server gives them; elsewhere a chat reply constrained to
+  one of the options by a JSON schema, scored from its ``top_logprobs`` (``_choosing``).
 
 Retries (the SDK's own are off), rate limits, the network guard and the API key (never
 in cache keys, traces, reprs or logs) are the remote backends' shared request path:
@@ -34,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, Unpack, cast
 
@@ -44,20 +55,35 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise missing_sdk(__name__, "openai", "openai") from e
 
-from onetwo.backends import _llamacpp
-from onetwo.backends._openai_wire import drop_prefix, map_error, results, to_messages
+from onetwo.backends import _choosing, _llamacpp
+from onetwo.backends._choosing import Chooser, TopLogprobs
+from onetwo.backends._media import MediaPrompts
+from onetwo.backends._openai_wire import (
+    drop_prefix,
+    echoed_logprobs,
+    logprob_entries,
+    map_error,
+    results,
+    to_messages,
+    tool_calls,
+    tool_messages,
+)
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._settings import check_options, takes_settings
+from onetwo.backends._tools import NativeTools, ToolTurn
+from onetwo.builtins import choice
+from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings, merge
-from onetwo.core import caching
-from onetwo.errors import BackendError, ConfigurationError
+from onetwo.core import caching, sampling
+from onetwo.core.content import Message
+from onetwo.errors import BackendError, ConfigurationError, InvalidArgumentError
 
 __all__ = ["OpenAIAPI", "ServerKind"]
 
 ServerKind = Literal["openai", "llama.cpp", "compatible"]
 
 
-class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
+class OpenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[openai.AsyncOpenAI]):
     """The LLM builtins on the OpenAI API or an OpenAI-compatible server (module doc).
 
     Args:
@@ -69,6 +95,9 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
             server kind but ``"openai"``).
         max_samples_per_request: split ``generate_texts`` into requests of at most this
             many samples (``n``); llama.cpp allows at most its number of slots.
+        seed: send each request the seed ``seed`` + a hash of its sampling key, so a
+            rerun samples the same texts (on servers that honour ``seed``) while
+            repeated samples (``ot.repeat``) still differ.
         **options: as :class:`~onetwo.backends._remote.RemoteBackend` takes them, e.g.
             ``base_url`` (the server, e.g. ``"http://127.0.0.1:8080/v1"``; default
             ``$OPENAI_BASE_URL``, else OpenAI's), ``api_key`` (default
@@ -82,7 +111,7 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
     provider = "openai"
     default_url = "https://api.openai.com/v1"
     key_env = ("OPENAI_API_KEY",)
-    builtins = (*RemoteBackend.builtins, "generate_texts")
+    builtins = (*RemoteBackend.builtins, "chat_with_tools", "generate_texts", "rank", "select")
 
     def __init__(
         self,
@@ -91,6 +120,7 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         server_kind: ServerKind | None = None,
         use_completions: bool | None = None,
         max_samples_per_request: int | None = None,
+        seed: int | None = None,
         **options: Unpack[RemoteOptions],
     ) -> None:
         check_options(type(self).__name__, **locals())
@@ -104,6 +134,12 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
             use_completions if use_completions is not None else self.server_kind != "openai"
         )
         self.max_samples_per_request = max_samples_per_request
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidArgumentError(
+                f"OpenAIAPI(seed={seed!r}): seed must be an int, e.g. seed=0."
+            )
+        self.seed = seed
+        self._echoes: bool | None = None  # whether the server returns prompt log-probs
 
     def identity(self) -> dict[str, Any]:
         identity = super().identity()
@@ -111,6 +147,8 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         identity["generate_text_via"] = "completions" if self.use_completions else "chat"
         if self.embedding_model != self.model:
             identity["embedding_model"] = self.embedding_model
+        if self.seed is not None:
+            identity["seed"] = self.seed
         return identity
 
     @property
@@ -162,6 +200,9 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
                     "top_p. (OpenAI-compatible servers such as llama.cpp accept it.)"
                 )
             args["extra_body"] = {"top_k": top_k}
+        if self.seed is not None:
+            key = sampling.current_sampling_key().encode()
+            args["seed"] = (self.seed + zlib.crc32(key)) % 2**31
         return args
 
     def _complete(
@@ -217,6 +258,13 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         [result] = await self._chat(wire, 1, include_details, settings)
         if wire and wire[-1]["role"] == "assistant":
             result = drop_prefix(result, wire[-1]["content"])
+        return result
+
+    async def _converse_media(
+        self, messages: Sequence[Message], include_details: bool, settings: ModelSettings
+    ) -> Any:
+        # Images go as `image_url` parts with `data:` URLs (see `_openai_wire`).
+        [result] = await self._chat(tool_messages(messages), 1, include_details, settings)
         return result
 
     async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
@@ -299,13 +347,37 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         )
         return [r for part in parts for r in part]
 
+    async def _tool_turn(self, turn: ToolTurn) -> dict[str, Any]:
+        args = self._sampling(turn.settings)
+        args["tools"] = [{"type": "function", "function": dict(t)} for t in turn.tools]
+        if turn.tool_choice in ("auto", "none", "required"):
+            args["tool_choice"] = turn.tool_choice
+        elif turn.tool_choice is not None:
+            args["tool_choice"] = {"type": "function", "function": {"name": turn.tool_choice}}
+        wire = tool_messages(turn.messages)
+        response = await self._call(
+            "chat",
+            lambda c: c.chat.completions.create(
+                model=self._request_model(), messages=cast(Any, wire), **args
+            ),
+        )
+        message = response.choices[0].message
+        return {"text": message.content or "", "tool_calls": tool_calls(message)}
+
     def _refuse(self, what: str) -> ConfigurationError:
         return ConfigurationError(
             f"{self!r} cannot {what}: this needs a llama.cpp server (its /tokenize endpoint "
-            f"and forced-token log-probs), and server_kind is {self.server_kind!r}. Use the "
+            "and forced-token log-probs) or, for scores, a completions endpoint that returns "
+            f"prompt log-probs (echo=True); server_kind is {self.server_kind!r}. Use the "
             "embedded model (onetwo.backends.local_backend()) or "
             "OpenAIAPI(base_url=..., server_kind='llama.cpp') for a llama.cpp server."
         )
+
+    @property
+    def can_score(self) -> bool:
+        """Whether ``score_text`` may work: on llama.cpp, or through ``/v1/completions``
+        with ``echo`` until a server answers without prompt log-probs."""
+        return self.can_tokenize or (self.use_completions and self._echoes is not False)
 
     @caching.cache_method(name="llm.tokenize")
     async def tokenize(self, content: Prompt) -> list[int]:
@@ -318,13 +390,88 @@ class OpenAIAPI(RemoteBackend[openai.AsyncOpenAI]):
         """How many tokens ``content`` is (llama.cpp servers only)."""
         return len(await self.tokenize(content))
 
-    @caching.cache_method(name="llm.score_text")
     async def score_text(self, prompt: Prompt, targets: Sequence[str]) -> list[float]:
         """Log-probability of each target after ``prompt`` (sum over its tokens).
 
         Exact on llama.cpp servers: each target is forced with a token-id grammar and the
         log-probs of its tokens are summed (see ``onetwo.backends._llamacpp``).
         """
-        if not self.can_tokenize:
-            raise self._refuse("score text (llm.score_text, select, rank)")
-        return await _llamacpp.score(self, str(prompt), targets)
+        texts = choice.check_targets("llm.score_text", "targets", targets)
+        if not self.can_score:
+            raise self._refuse("score text (llm.score_text)")
+        return [sum(t) for t in await self._token_logprobs(str(prompt), texts)]
+
+    @caching.cache_method(name="llm.score_text.tokens")
+    async def _token_logprobs(self, prompt: str, targets: list[str]) -> list[list[float]]:
+        if self.can_tokenize:
+            return await _llamacpp.token_logprobs(self, prompt, targets)
+        return list(await asyncio.gather(*(self._echoed(prompt, t) for t in targets)))
+
+    async def _echoed(self, prompt: str, target: str) -> list[float]:
+        """The target's token log-probs from a completion echoing prompt + target."""
+        if not target:
+            return []
+        response = await self._call(
+            "score_text",
+            lambda c: c.completions.create(
+                model=self._request_model(),
+                prompt=prompt + target,
+                echo=True,
+                max_tokens=1,
+                logprobs=1,
+                temperature=0.0,
+            ),
+        )
+        values = echoed_logprobs(response.choices[0], prompt + target, len(prompt))
+        self._echoes = values is not None
+        if values is None:
+            raise self._refuse("score text (llm.score_text): the server sent no prompt log-probs")
+        return values
+
+    async def _option_scores(self, prompt: Prompt, options: list[str], scoring: Scoring) -> Scores:
+        try:
+            tokens = await self._token_logprobs(str(prompt), options) if self.can_score else None
+        except ConfigurationError:
+            if self.can_score:
+                raise
+            tokens = None  # the server does not echo prompt log-probs: it learnt that
+        if tokens is None:
+            return await _choosing.by_generation(prompt, options, self._answer_under_schema)
+        sums = [sum(t) for t in tokens]
+        if scoring == "normalized":
+            base = await self._token_logprobs(choice.UNCONDITIONAL_PROMPT, options)
+            return choice.combine(scoring, sums, [sum(t) for t in base])
+        return choice.combine(scoring, sums, [len(t) for t in tokens])
+
+    @caching.cache_method(name="llm.select.generation")
+    async def _answer_under_schema(
+        self, question: str, schema: dict[str, Any]
+    ) -> tuple[str, TopLogprobs | None]:
+        """A greedy chat reply under ``schema``, with the top log-probs of its tokens."""
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": "choice", "schema": schema, "strict": True},
+        }
+        longest = max(len(o) for o in schema["properties"]["answer"]["enum"])
+        response = await self._call(
+            "chat",
+            lambda c: c.chat.completions.create(
+                model=self._request_model(),
+                messages=[{"role": "user", "content": question}],
+                temperature=0.0,
+                max_tokens=64 + longest,
+                logprobs=True,
+                top_logprobs=20,
+                response_format=cast(Any, response_format),
+            ),
+        )
+        first = response.choices[0]
+        entries = logprob_entries(first.logprobs)
+        top = [
+            (
+                str(e.get("token", "")),
+                [(t["token"], t["logprob"]) for t in e.get("top_logprobs") or []],
+            )
+            for e in entries
+        ]
+        return first.message.content or "", top or None

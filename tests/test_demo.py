@@ -36,6 +36,14 @@ def test_demo_on_the_fake_backend() -> None:
 def test_demo_on_the_embedded_local_model() -> None:
     stdout = _demo()
     assert "identical: True" in stdout
-    assert stdout.count("best:") == 3
+    assert stdout.count("best:") == 3 and "scores: score_text:mean" in stdout
+    assert "best:   '(empty)'" not in stdout  # an empty draft never wins by the mean
     # 9 sampled drafts + 3 select scorings, all computed once, then all replayed.
     assert "'hits': 0, 'misses': 12" in stdout and "'hits': 12, 'misses': 0" in stdout
+    # Seeded samples on one decoding slot: a second run (a fresh cache) picks the same.
+    assert _picks(_demo()) == _picks(stdout)
+
+
+def _picks(stdout: str) -> list[str]:
+    """The drafts, their scores and the picks: every line but the timings."""
+    return [line for line in stdout.splitlines() if "run:" not in line and "replay:" not in line]

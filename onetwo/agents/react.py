@@ -20,6 +20,12 @@ At ``max_steps`` steps (the field, or ``max_steps=`` of the call, whichever is s
 the agent prompts for ``[Finish]:`` and returns that text: a run always ends with an
 answer, never ``None``.
 
+Where the backend calls tools natively (``llm.chat_with_tools`` is configured: OpenAI,
+Gemini), the same agent uses that instead of the text protocol: the tools go as function
+declarations, each step is a chat turn whose tool call the agent runs and answers with a
+TOOL message, and a turn without a tool call is the final answer (at ``max_steps``, a
+turn with ``tool_choice="none"``). ``native_tools=False`` keeps the text protocol.
+
 Example:
     >>> agent = ReActAgent(tools=[Tool(search)], max_steps=5)   # doctest: +SKIP
     >>> ot.run(agent("What is the capital of France?"))          # doctest: +SKIP
@@ -40,10 +46,12 @@ from onetwo.agents.environment import ToolEnvironment
 from onetwo.agents.tool_agent import ToolUsingAgent, describe_tools
 from onetwo.agents.tools import Tool
 from onetwo.builtins import llm
+from onetwo.core.content import Message, PredefinedRole
 from onetwo.core.executing import make_executable
 
 __all__ = [
     "DEFAULT_REACT_INSTRUCTION",
+    "NATIVE_TOOLS_INSTRUCTION",
     "FunctionCall",
     "ReActAgent",
     "ReActPrompt",
@@ -104,6 +112,32 @@ Answer the question step by step, using the tools below. In each step write one 
 "[Thought]: ..." with your reasoning, then either one line "[Act]: tool_name(arguments)" \
 to call a tool (arguments as Python literals), after which you will see "[Observe]: ..." \
 with its result, or, once you know the answer, one line "[Finish]: the answer"."""
+
+
+NATIVE_TOOLS_INSTRUCTION = """\
+Answer the user's question. Call the tools when they help, one at a time. Once you know \
+the answer, reply with the answer alone, without calling a tool."""
+_FINISH_NOW = "Do not call any more tools: give your final answer now."
+
+
+def _native_messages(state: ReActState, instruction: str, force_finish: bool) -> list[Any]:
+    """The conversation of a natively calling run: each step's tool call (an earlier
+    reply of ``llm.chat_with_tools``) and its result (a TOOL message)."""
+    messages: list[Any] = [
+        Message(PredefinedRole.SYSTEM, instruction),
+        Message(PredefinedRole.USER, str(state.inputs)),
+    ]
+    for i, step in enumerate(state.updates):
+        if step.action is None:
+            continue
+        call_id = f"call_{i}"
+        call = {"id": call_id, "name": step.action.function_name, "arguments": step.action.kwargs}
+        messages.append({"text": step.thought, "tool_calls": [call]})
+        result = step.render_observation()
+        messages.append(Message(PredefinedRole.TOOL, result, tool_call_id=call_id))
+    if force_finish:
+        messages.append(Message(PredefinedRole.USER, _FINISH_NOW))
+    return messages
 
 
 def _render_steps(state: ReActState) -> str:
@@ -286,11 +320,21 @@ class ReActAgent(ToolUsingAgent[Any, str, ReActState, ReActStep]):
         prompt: builds the prompt and calls the model (``ReActPrompt``).
         exemplars: worked examples shown in the prompt (e.g. states of earlier runs).
         stop_prefix: kept for compatibility with the reference; unused.
+        native_tools: call tools natively when the backend can (``None``, the default:
+            when ``llm.chat_with_tools`` is configured), always (``True``) or never.
+        native_instruction: the system message of a natively calling run.
     """
 
     prompt: ReActPrompt = dataclasses.field(default_factory=ReActPrompt)
     exemplars: list[ReActState] = dataclasses.field(default_factory=list)
     stop_prefix: str = ""
+    native_tools: bool | None = None
+    native_instruction: str = NATIVE_TOOLS_INSTRUCTION
+
+    def _calls_natively(self) -> bool:
+        if self.native_tools is not None:
+            return self.native_tools
+        return llm.chat_with_tools.implementation is not None
 
     def _get_stop_sequences(self) -> list[str]:
         return ["[Observe]", "[Question]"]
@@ -316,6 +360,9 @@ class ReActAgent(ToolUsingAgent[Any, str, ReActState, ReActStep]):
         return await self._ask_final_answer(state)
 
     async def _ask_final_answer(self, state: ReActState) -> ReActStep:
+        if self._calls_natively():
+            turn = await self._native_reply(state, force_finish=True)
+            return ReActStep(is_finished=True, observation=str(turn["text"]).strip())
         reply = await self._reply(state, force_finish=True)
         # A model that ignores the prompt may write another tag first: keep its text only.
         return ReActStep(is_finished=True, observation=_TAG.sub("", reply).strip())
@@ -331,12 +378,32 @@ class ReActAgent(ToolUsingAgent[Any, str, ReActState, ReActStep]):
             tools=self.tool_list,
         )
 
+    async def _native_reply(self, state: ReActState, *, force_finish: bool) -> dict[str, Any]:
+        """The model's turn through ``llm.chat_with_tools`` (native function calling)."""
+        messages = _native_messages(state, self.native_instruction, force_finish)
+        tools = [t.schema() for t in self.tool_list]
+        choice = "none" if force_finish else None
+        return await llm.chat_with_tools(
+            messages, tools, tool_choice=choice, max_tokens=self.prompt.max_tokens
+        )
+
+    async def _native_step(self, state: ReActState) -> ReActStep:
+        reply = await self._native_reply(state, force_finish=False)
+        text = str(reply["text"]).strip()
+        if not reply["tool_calls"]:
+            return ReActStep(is_finished=True, observation=text)
+        call = reply["tool_calls"][0]  # one call per step; the model sees its result next
+        return ReActStep(thought=text, action=FunctionCall(call["name"], (), call["arguments"]))
+
     async def _sample_single_next_step(
         self, *, state: ReActState, environment: ToolEnvironment | None = None
     ) -> ReActStep:
         if len(state.updates) >= self.max_steps:
             return await self._ask_final_answer(state)
-        step = react_parse(await self._reply(state, force_finish=False))
+        if self._calls_natively():
+            step = await self._native_step(state)
+        else:
+            step = react_parse(await self._reply(state, force_finish=False))
         if step.action is None:
             return step
         return await self._in_environment(environment, lambda env: self._act(state, step, env))

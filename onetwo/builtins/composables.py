@@ -230,8 +230,8 @@ async def _generate_texts(context: Context, samples: int = 1, **options: Any) ->
 
 async def _choose(context: Context, options: Sequence[Any], top_k: int | None = None) -> Any:
     if top_k is None:
-        return options[await llm.select(context.prompt, options)]
-    return [options[i] for i in await llm.rank(context.prompt, options, top_k)]
+        return await llm.select(context.prompt, options)
+    return await llm.rank(context.prompt, options, top_k)
 
 
 def _keep(context: Context, name: str, value: Any) -> Any:
@@ -296,7 +296,8 @@ class _Select(Part):
         forks = [context.fork() for _ in self.branches]
         await parallel(*(make_executable(b.render)(f) for b, f in zip(self.branches, forks)))
         options = [fork.text_since(start) for fork in forks]
-        winner = forks[await llm.select(context.prompt, options)]
+        _, best, _ = await llm.select(context.prompt, options, include_details=True)
+        winner = forks[best]
         context.prefix.chunks.extend(winner.prefix.chunks[start:])
         context.variables.update(winner.variables)
         return winner.text_since(start)

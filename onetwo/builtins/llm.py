@@ -6,8 +6,8 @@ configured defaults (``llm.generate_text.update(temperature=0.0)``). The text bu
 take the sampling settings of ``onetwo.builtins.settings.ModelSettings``. A builtin a
 backend does not implement falls back on others: ``generate_texts`` → ``repeat
 (generate_text)``; ``instruct`` → ``chat`` → a formatter + ``generate_text``; ``select``,
-``rank`` → ``score_text``; ``count_tokens`` → ``tokenize``; ``generate_object`` →
-``generate_text`` + parsing (pydantic).
+``rank`` → ``score_text`` (``onetwo.builtins.choice``); ``count_tokens`` → ``tokenize``;
+``generate_object`` → ``generate_text`` + parsing (pydantic).
 
 Example:
     >>> from onetwo import ot
@@ -20,22 +20,27 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, Unpack
 
 import pydantic
 
+from onetwo.builtins import choice
+from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.formatting import Formatter, FormatterName, get_formatter
 from onetwo.builtins.settings import RULES, ModelSettings, Rule, check_setting, merge
 from onetwo.core import sampling, streaming
-from onetwo.core.builtin import Builtin, builtin, check_arguments
+from onetwo.core.builtin import Builtin, check_arguments
 from onetwo.core.content import ChunkList, Message, PredefinedRole
 from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
     "chat",
+    "chat_with_tools",
     "configure_backend",
     "count_tokens",
     "detokenize",
@@ -189,54 +194,99 @@ async def instruct(
     )
 
 
-@builtin
+def _choice_builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
+    """``score_text``, ``select``, ``rank``: their own checks (``top_k`` counts options)."""
+    return Builtin(stub, checks=_CHOICE_CHECKS)
+
+
+_CHOICE_CHECKS = {
+    "prompt": _check_text,
+    "include_details": _check,
+    "targets": choice.check_targets,
+    **dict.fromkeys(("options", "top_k", "scoring"), choice.check_choice),
+}
+
+
+@_choice_builtin
 async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
-    """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier)."""
+    """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier).
+
+    ``targets`` is a list of texts (a lone str is refused, not scored letter by letter).
+    """
     raise NotImplementedError
 
 
-async def _scores(caller: str, prompt: Prompt, options: Sequence[Any]) -> list[float]:
-    if isinstance(options, str) or not options:
-        raise ValueError(f"{caller} needs a non-empty list of options, got {options!r:.80}.")
+async def _option_scores(
+    caller: str, prompt: Prompt, options: Sequence[Any], scoring: Scoring | None, top_k: int = 0
+) -> Scores:
+    """Score the options with ``score_text`` (and ``count_tokens`` for the mean)."""
+    targets, how = choice.check_options(caller, options, scoring, top_k)
     try:
-        return await score_text(prompt, [str(o) for o in options])
+        sums = await score_text(prompt, targets)
+        if how == "normalized":
+            return choice.combine(how, sums, await score_text(choice.UNCONDITIONAL_PROMPT, targets))
     except ConfigurationError as e:
         raise ConfigurationError(
             f"{caller} cannot run: it ranks options with llm.score_text, which is not "
-            "configured (this backend cannot score text). Register a backend that supports "
-            "scoring, e.g. `onetwo.backends.local_backend().register()` (llama.cpp server), "
-            "or bind a scorer with `llm.score_text.configure(fn)`."
+            "configured (this backend cannot score text). Register a backend that can "
+            "choose, e.g. `onetwo.backends.local_backend().register()` (llama.cpp), "
+            "OpenAIAPI or GoogleGenAIAPI, or bind a scorer with `llm.score_text.configure(fn)`."
         ) from e
+    if how == "sum":
+        return choice.combine(how, sums, sums)
+    try:
+        base, *full = await asyncio.gather(
+            count_tokens(prompt), *(count_tokens(str(prompt) + t) for t in targets)
+        )
+    except ConfigurationError:
+        if scoring is not None:  # asked for explicitly: say why it cannot be done
+            raise
+        return choice.combine("sum", sums, sums)  # no tokenizer: the method says "sum"
+    counts = [max(n - base, 1) if t else 0 for n, t in zip(full, targets)]
+    return choice.combine(how, sums, counts)
 
 
-@builtin
-async def select(prompt: Prompt, options: Sequence[Any], *, include_details: bool = False) -> Any:
-    """The index of the likeliest option; ``(index, scores)`` with ``include_details``."""
+@_choice_builtin
+async def select(
+    prompt: Prompt,
+    options: Sequence[Any],
+    *,
+    include_details: bool = False,
+    scoring: Scoring | None = None,
+) -> Any:
+    """The likeliest option; ``(option, index, scores)`` with ``include_details``.
+
+    ``scores`` is a :class:`~onetwo.builtins.choice.Scores` (one per option, with the
+    ``method`` that produced them); ``scoring`` is ``"mean"`` (default), ``"sum"`` or
+    ``"normalized"`` (see ``onetwo.builtins.choice``).
+    """
     raise NotImplementedError
 
 
 @select.default_implementation
-async def _select(prompt: Prompt, options: Sequence[Any], *, include_details: bool = False) -> Any:
-    scores = await _scores("llm.select", prompt, options)
-    best = max(range(len(scores)), key=scores.__getitem__)
-    return (best, scores) if include_details else best
+async def _select(prompt: Prompt, options: Sequence[Any], **choosing: Any) -> Any:
+    scores = await _option_scores("llm.select", prompt, options, choosing.get("scoring"))
+    return choice.selected(options, scores, choosing.get("include_details", False))
 
 
-@builtin
+@_choice_builtin
 async def rank(
-    prompt: Prompt, options: Sequence[Any], top_k: int = 1, *, include_details: bool = False
+    prompt: Prompt,
+    options: Sequence[Any],
+    top_k: int = 1,
+    *,
+    include_details: bool = False,
+    scoring: Scoring | None = None,
 ) -> Any:
-    """Indices of the ``top_k`` likeliest options, best first (``(indices, scores)``)."""
+    """The ``top_k`` likeliest options, best first (``top_k=0``: all of them); with
+    ``include_details``, ``(options, scores)`` with one score per option given."""
     raise NotImplementedError
 
 
 @rank.default_implementation
-async def _rank(
-    prompt: Prompt, options: Sequence[Any], top_k: int = 1, *, include_details: bool = False
-) -> Any:
-    scores = await _scores("llm.rank", prompt, options)
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])[:top_k]
-    return (order, scores) if include_details else order
+async def _rank(prompt: Prompt, options: Sequence[Any], top_k: int = 1, **choosing: Any) -> Any:
+    scores = await _option_scores("llm.rank", prompt, options, choosing.get("scoring"), top_k)
+    return choice.ranked(options, scores, top_k, choosing.get("include_details", False))
 
 
 @_built_on_others
@@ -340,3 +390,29 @@ def reset_defaults() -> None:
     """Drop the configured defaults of every LLM builtin (implementations stay)."""
     for b in _ALL:
         b.reset_defaults()
+
+
+# Checked as the others, but for ``messages``, which may hold earlier replies (dicts).
+@functools.partial(Builtin, checks={k: v for k, v in _CHECKS.items() if k != "messages"})
+async def chat_with_tools(
+    messages: Sequence[Any],
+    tools: Sequence[Mapping[str, Any]],
+    *,
+    tool_choice: str | None = None,
+    **settings: Unpack[ModelSettings],
+) -> dict[str, Any]:
+    """The model's next turn with native function calling: ``{"text", "tool_calls"}``.
+
+    ``tools`` are function declarations ``{"name", "description", "parameters"}`` (a JSON
+    schema; ``onetwo.agents.Tool.schema()`` makes one). ``tool_choice``: ``"auto"``
+    (``None``), ``"none"``, ``"required"``, or the name of the tool to call. Each tool call
+    is ``{"id", "name", "arguments"}`` (a dict). To answer, append the returned dict
+    itself to ``messages`` (it stands for the model's turn) and one
+    ``Message(PredefinedRole.TOOL, result, tool_call_id=id)`` per call, and call again.
+    Only backends with native function calling configure it (OpenAI, Gemini); agents
+    use a text protocol where it is not configured.
+    """
+    raise NotImplementedError
+
+
+_ALL = (*_ALL, chat_with_tools)  # declared last, an LLM builtin all the same

@@ -102,7 +102,7 @@ def test_latency_overlaps_across_concurrent_calls() -> None:
 def test_default_scores_prefer_the_scripted_reply() -> None:
     FakeBackend({"Sky?": " blue sky"}).register()
     assert ot.run(llm.score_text("Sky?", ["red", "blue"])) == [-1.0, 0.0]
-    assert ot.run(llm.select("Sky?", ["red", "blue"])) == 1
+    assert ot.run(llm.select("Sky?", ["red", "blue"])) == "blue"
 
 
 def test_repr_and_validation() -> None:
@@ -162,7 +162,7 @@ def test_dry_run_stubs_every_call_and_contacts_no_backend() -> None:
 
     dry = dry_run(strategy())
     assert backend.calls == []
-    assert dry.text == f"{DRY_RUN_REPLY}|0|{DRY_RUN_REPLY}|0" and dry.variables == {}
+    assert dry.text == f"{DRY_RUN_REPLY}| x|{DRY_RUN_REPLY}|0" and dry.variables == {}
     assert dry.calls[0] == DryRunCall("llm.generate_text", "Q:", {"max_tokens": 5})
     assert dry.calls[1] == DryRunCall("llm.score_text", "Pick:", {"targets": [" x", " y"]})
     assert dry.calls[2] == DryRunCall("llm.chat", [Message(PredefinedRole.USER, "Hi")], {})

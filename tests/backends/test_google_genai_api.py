@@ -168,9 +168,8 @@ def test_vertex_ai_settings_in_the_environment_are_ignored(
 
 
 def test_scoring_and_tokenizing_say_clearly_they_are_unavailable(backend: object) -> None:
-    with pytest.raises(ConfigurationError, match="cannot run") as info:
-        ot.run(llm.select("Q", ["a", "b"]))
-    assert "cannot score text" in str(info.value.__cause__)
+    with pytest.raises(ConfigurationError, match=r"cannot score text.*llm.select"):
+        ot.run(llm.score_text("Q", ["a", "b"]))
     with pytest.raises(ConfigurationError, match="no tokenizer endpoint"):
         ot.run(llm.tokenize("hello"))
 

@@ -168,10 +168,10 @@ def test_score_text_matches_the_check_value(backend: OpenAIAPI) -> None:
 def test_select_and_rank_pick_the_likeliest_option(backend: OpenAIAPI) -> None:
     prompt = "The capital of France is"
     options = [" London", " Paris", " a banana"]
-    assert ot.run(llm.select(prompt, options)) == 1
-    best, scores = ot.run(llm.select(prompt, options, include_details=True))
-    assert best == 1 and len(scores) == 3 and all(s < 0 for s in scores)
-    assert ot.run(llm.rank(prompt, options, top_k=3))[0] == 1
+    assert ot.run(llm.select(prompt, options)) == " Paris"
+    best, index, scores = ot.run(llm.select(prompt, options, include_details=True))
+    assert (best, index) == (" Paris", 1) and len(scores) == 3 and all(s < 0 for s in scores)
+    assert ot.run(llm.rank(prompt, options, top_k=3))[0] == " Paris"
 
 
 def test_score_text_when_the_target_merges_with_the_prompt(backend: OpenAIAPI) -> None:
@@ -272,9 +272,14 @@ def test_a_real_400_raises_at_once_with_status_and_the_servers_message(
 
 def test_a_server_that_cannot_score_says_so(llama_url: str) -> None:
     OpenAIAPI("smollm2", base_url=llama_url + "/v1").register()  # server_kind="compatible"
-    with pytest.raises(ConfigurationError, match="cannot run") as info:
-        ot.run(llm.select("The capital of France is", [" Paris", " London"]))
-    assert "llama.cpp" in str(info.value.__cause__)
+    with pytest.raises(ConfigurationError, match="cannot score text") as info:
+        ot.run(llm.score_text("The capital of France is", [" Paris", " London"]))
+    assert "llama.cpp" in str(info.value)
+    # select still works: by constrained generation (tests/backends/test_choice_*.py)
+    assert ot.run(llm.select("The capital of France is", [" Paris", " London"])) in (
+        " Paris",
+        " London",
+    )
     with pytest.raises(ConfigurationError, match="cannot tokenize"):
         ot.run(llm.count_tokens("hello"))
 

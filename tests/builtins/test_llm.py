@@ -63,11 +63,11 @@ def test_a_backend_chat_replaces_the_fallback_for_instruct() -> None:
 
 def test_select_and_rank_use_score_text() -> None:
     FakeBackend(scores={"red": -2.0, "blue": -0.5, "green": -1.0}).register()
-    assert ot.run(llm.select("Sky?", ["red", "blue", "green"])) == 1
-    index, scores = ot.run(llm.select("Sky?", ["red", "blue"], include_details=True))
-    assert (index, scores) == (1, [-2.0, -0.5])
-    assert ot.run(llm.rank("Sky?", ["red", "blue", "green"], top_k=2)) == [1, 2]
-    assert ot.run(llm.rank("Sky?", ["red", "blue", "green"])) == [1]
+    assert ot.run(llm.select("Sky?", ["red", "blue", "green"])) == "blue"
+    option, index, scores = ot.run(llm.select("Sky?", ["red", "blue"], include_details=True))
+    assert (option, index, scores) == ("blue", 1, [-2.0, -0.5])
+    assert ot.run(llm.rank("Sky?", ["red", "blue", "green"], top_k=2)) == ["blue", "green"]
+    assert ot.run(llm.rank("Sky?", ["red", "blue", "green"])) == ["blue"]
 
 
 def test_select_without_a_scorer_says_what_is_missing() -> None:
