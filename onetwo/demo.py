@@ -37,6 +37,8 @@ import time
 from typing import Any
 
 from onetwo import ot
+from onetwo.backends.fake import FakeBackend
+from onetwo.backends.local import LocalServer, local_backend
 from onetwo.builtins import llm
 from onetwo.builtins.choice import SCORINGS, Scoring
 from onetwo.core.caching import CallCache
@@ -80,11 +82,7 @@ _SERVER: Any = None
 
 def _make_backend(fake: bool, cache: CallCache, seed: int) -> Any:
     if fake:
-        from onetwo.backends.fake import FakeBackend
-
         return FakeBackend(default_reply=" Paris", cache=cache)
-    from onetwo.backends.local import LocalServer, local_backend
-
     # One decoding slot: llama.cpp then decodes each request alone, so a seeded sample
     # is the same on every run (batched with others, its logits can differ slightly).
     global _SERVER

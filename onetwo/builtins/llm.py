@@ -200,7 +200,7 @@ def _choice_builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
 
 
 _CHOICE_CHECKS = {
-    "prompt": _check_text,
+    "prompt": _check,
     "include_details": _check,
     "targets": choice.check_targets,
     **dict.fromkeys(("options", "top_k", "scoring"), choice.check_choice),

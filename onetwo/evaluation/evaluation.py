@@ -312,9 +312,8 @@ class _Options(TypedDict, total=False):
 
 
 def _is_agent(strategy: Strategy) -> bool:
-    from onetwo.agents.agents_base import Agent  # only then: `import ot` stays light
-
-    return isinstance(strategy, Agent)
+    """An agent (``onetwo.agents``) by its shape: evaluation sits below the agents layer."""
+    return all(callable(getattr(strategy, m, None)) for m in ("initialize_state", "stream_states"))
 
 
 def _settings(strategy: Strategy, options: Mapping[str, Any], where: str) -> _Evaluation:
