@@ -13,7 +13,9 @@ Example:
 
 A folder is opened safely: nothing is unpickled, no file is made or deleted next to the
 database (a tampered ``filename`` column reaches nothing), and the ``Settings`` table,
-which diskcache replays as PRAGMAs, is checked before diskcache opens the folder.
+which diskcache replays as PRAGMAs, is checked before diskcache opens the folder. A damaged
+database is a ``CacheError`` saying so, from every method, never an ``sqlite3`` error.
+Keys starting with ``onetwo:`` (the format, blobs) are not records: ``items`` skips them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import diskcache
 import diskcache.core
@@ -33,16 +34,19 @@ from onetwo.errors import CacheError
 
 __all__ = ["DiskStore", "MemoryStore", "Store"]
 
-FORMAT = "onetwo-call-cache/2"
-_FORMAT_KEY = "onetwo:format"  # the one row that is not a record
+FORMAT = "onetwo-call-cache/3"
+_FORMAT_KEY = "onetwo:format"
+_INTERNAL = "onetwo:"  # the prefix of the rows that are not records
+T = TypeVar("T")
 
 
 class Store(Protocol):
     """What ``CallCache`` needs from a store of record texts.
 
     ``update(key, change)`` sets the text at ``key`` to ``change(its text or None)``
-    atomically (``None``: leave it); ``items`` lists records in the order first written;
-    ``check`` reports problems of the storage, not of the records.
+    atomically (``None``: leave it, ``""``: delete it); ``items`` lists records (not the
+    ``onetwo:`` rows) in the order first written; ``check`` reports problems of the storage,
+    not of the records.
     """
 
     directory: str | None  # the folder, or None in memory
@@ -70,11 +74,13 @@ class MemoryStore:
         return self._data.get(key)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return sum(1 for _ in self.items())
 
     def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
         with self._lock:
-            if (new := change(self._data.get(key))) is not None:
+            if (new := change(self._data.get(key))) == "":
+                self._data.pop(key, None)
+            elif new is not None:
                 self._data[key] = new
 
     def delete(self, keys: Iterable[Key]) -> None:
@@ -84,7 +90,7 @@ class MemoryStore:
 
     def items(self) -> Iterator[tuple[Key, str]]:
         with self._lock:
-            return iter(list(self._data.items()))
+            return iter([(k, v) for k, v in self._data.items() if not k.startswith(_INTERNAL)])
 
     def volume(self) -> int:
         return sum(len(k) + len(v.encode()) for k, v in self._data.items())
@@ -114,15 +120,24 @@ _SETTINGS: dict[str, Any] = {
 _KNOWN_SETTINGS = frozenset(diskcache.core.DEFAULT_SETTINGS) | frozenset(diskcache.core.METADATA)
 _RAW = diskcache.core.MODE_RAW
 _READ = "SELECT mode, value FROM Cache WHERE key = ? AND raw = 1"  # leaner than Cache.get
-_ITEMS = f"SELECT key, raw, mode, value FROM Cache WHERE key <> '{_FORMAT_KEY}' ORDER BY rowid"
-_COUNT = f"SELECT COUNT(*) FROM Cache WHERE key <> '{_FORMAT_KEY}'"
+_RECORDS = f"FROM Cache WHERE key NOT GLOB '{_INTERNAL}*'"
+_ITEMS = f"SELECT key, raw, mode, value {_RECORDS} ORDER BY rowid"
+_COUNT = f"SELECT COUNT(*) {_RECORDS}"
+_ACTION = (
+    "Restore the folder from a copy; if the cache still opens, export_jsonl() saves the "
+    "entries that are readable, to import_jsonl() into a new folder"
+)
 
 
 def _foreign(what: str) -> CacheError:
     return CacheError(
         f"the cache folder holds {what}, which onetwo never writes; refusing to load it "
-        "(it may have been tampered with). Use a folder written by onetwo's call cache."
+        f"(it was damaged or tampered with). {_ACTION}."
     )
+
+
+def _damaged(path: str, e: sqlite3.Error) -> CacheError:
+    return CacheError(f"the cache database in {path!r} is damaged ({e}). {_ACTION}.")
 
 
 class _SafeDisk(diskcache.Disk):
@@ -147,20 +162,26 @@ class DiskStore:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory: str | None = os.fspath(directory)
-        path = self.directory
+        self._path = path = self.directory
         if os.path.exists(path) and not os.path.isdir(path):
             raise CacheError(f"the cache folder {path!r} is a file; give a folder path.")
-        fresh = _inspect(path, os.path.join(path, diskcache.core.DBNAME))
         self._readers = threading.local()
-        try:
-            self._db = diskcache.Cache(path, disk=_SafeDisk, **_SETTINGS)
-        except sqlite3.DatabaseError as e:
-            raise CacheError(f"cannot open the cache folder {path!r}: {e}.") from e
+        fresh = _inspect(path, os.path.join(path, diskcache.core.DBNAME))
+        self._db = self._guard(lambda: diskcache.Cache(path, disk=_SafeDisk, **_SETTINGS))
         if fresh:
-            self._db.set(_FORMAT_KEY, FORMAT, retry=True)
+            self._guard(lambda: self._db.set(_FORMAT_KEY, FORMAT, retry=True))
+
+    def _guard(self, run: Callable[[], T]) -> T:
+        try:
+            return run()
+        except sqlite3.Error as e:
+            raise _damaged(self._path, e) from None
 
     def read(self, key: Key) -> str | None:
-        row = self._reader()[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
+        try:
+            row = self._reader()[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
+        except sqlite3.Error as e:
+            raise _damaged(self._path, e) from None
         if row is None:
             return None
         if row[0] != _RAW or type(row[1]) is not str:
@@ -170,31 +191,41 @@ class DiskStore:
     def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
         # While this transaction holds the write lock nobody else commits, so the reader
         # sees what the writer would.
-        with self._db.transact(retry=True):
-            if (new := change(self.read(key))) is not None:
-                self._db.set(key, new, retry=True)
+        def run() -> None:
+            with self._db.transact(retry=True):
+                if (new := change(self.read(key))) == "":
+                    self._db.delete(key, retry=True)
+                elif new is not None:
+                    self._db.set(key, new, retry=True)
+
+        self._guard(run)
 
     def delete(self, keys: Iterable[Key]) -> None:
-        with self._db.transact(retry=True):
-            for key in keys:
-                self._db.delete(key, retry=True)
+        def run() -> None:
+            with self._db.transact(retry=True):
+                for key in keys:
+                    self._db.delete(key, retry=True)
+
+        self._guard(run)
 
     def items(self) -> Iterator[tuple[Key, str]]:
-        for key, raw, mode, value in self._reader()[1].execute(_ITEMS):
+        rows = self._guard(lambda: self._reader()[1].execute(_ITEMS))
+        while (row := self._guard(rows.fetchone)) is not None:
+            key, raw, mode, value = row
             if raw != 1 or type(key) is not str or mode != _RAW or type(value) is not str:
                 raise _foreign("a pickled key or value")
             yield Key(key), value
 
     def __len__(self) -> int:
-        return int(self._reader()[1].execute(_COUNT).fetchone()[0])
+        return int(self._guard(lambda: self._reader()[1].execute(_COUNT).fetchone()[0]))
 
     def volume(self) -> int:
-        return int(self._db.volume())
+        return int(self._guard(self._db.volume))
 
     def check(self, fix: bool) -> list[str]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")  # diskcache reports problems as warnings
-            return [str(w.message) for w in self._db.check(fix=fix, retry=True)]
+        """SQLite's integrity check (nothing to fix here: ``fix`` touches no file)."""
+        rows = self._guard(lambda: self._reader()[1].execute("PRAGMA integrity_check").fetchall())
+        return [f"the database is damaged: {r[0]}. {_ACTION}." for r in rows if r[0] != "ok"]
 
     def _reader(self) -> tuple[int, sqlite3.Connection, Callable[..., sqlite3.Cursor]]:
         """This thread's read-only connection (a new one after a fork), and a cursor's execute."""
@@ -232,7 +263,7 @@ def _inspect(folder: str, db_path: str) -> bool:
     except sqlite3.DatabaseError as e:
         if "no such table" in str(e):
             return True
-        raise CacheError(f"the cache database {db_path!r} is not readable: {e}.") from e
+        raise _damaged(folder, e) from None
     for key, value in settings:
         if key not in _KNOWN_SETTINGS or not isinstance(value, int | float | str):
             raise _foreign(f"an unknown setting {key!r}")
