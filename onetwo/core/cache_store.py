@@ -274,6 +274,8 @@ def _inspect(folder: str, db_path: str) -> bool:
             f"{folder!r} holds a diskcache that the onetwo call cache did not write; give "
             "the call cache a folder of its own."
         )
+    if fmt is not None and not str(fmt[0]).startswith(FORMAT[:-1]):
+        raise _foreign(f"the format {str(fmt[0])[:40]!r}")
     if fmt is not None and fmt[0] != FORMAT:
         raise CacheError(
             f"the cache folder {folder!r} has the format {fmt[0]!r}, and this onetwo reads "
