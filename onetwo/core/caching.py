@@ -37,8 +37,8 @@ import inspect
 import json
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Literal, TypeVar, get_args
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar, get_args, overload
 
 from onetwo.core.cache_record import (
     ACCEPTED,
@@ -73,7 +73,8 @@ __all__ = [
     "register_types",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 T = TypeVar("T")
 Mode = Literal["read_write", "replay", "record", "off"]
 _Path = str | os.PathLike[str]
@@ -287,6 +288,20 @@ class CallCache:
         self, key: Key, call: str, slot: str, value: Any, describe: Callable[[], str]
     ) -> tuple[str, bool]:
         """Store ``value`` for ``slot``; return (the stored sample, whether it is ours)."""
+        sample = self._encode(value, describe)
+
+        def put(record: Record) -> tuple[Record, int, bool]:
+            return (record, *record.bind(slot, sample, self._recording))
+
+        record, i, own = self._edit(key, call, put)  # type: ignore[misc]
+        for other, j in record.bindings.items():  # what recording rewrote is stale here
+            if j == i:
+                self._memo.pop((key, other), None)
+        self.writes += 1
+        return record.samples[i], own
+
+    def _encode(self, value: Any, describe: Callable[[], str]) -> str:
+        """The sample of ``value``, its long bytes stored in blob rows."""
         blobs: dict[str, bytes] = {}
         try:
             sample = encode(value, blobs)
@@ -300,16 +315,7 @@ class CallCache:
         for digest, data in blobs.items():  # before the record: no reference without its blob
             text = base64.b64encode(data).decode("ascii")
             self._store.update(blob_key(digest), functools.partial(_unless_same, text))
-
-        def put(record: Record) -> tuple[Record, int, bool]:
-            return (record, *record.bind(slot, sample, self._recording))
-
-        record, i, own = self._edit(key, call, put)  # type: ignore[misc]
-        for other, j in record.bindings.items():  # what recording rewrote is stale here
-            if j == i:
-                self._memo.pop((key, other), None)
-        self.writes += 1
-        return record.samples[i], own
+        return sample
 
     def _blob(self, digest: Any) -> bytes:
         """The bytes of a blob row, checked against its digest."""
@@ -347,6 +353,10 @@ class CallCache:
             if damaged is None:
                 raise
             damaged.append((None, str(e)))
+
+    def get_key_count(self) -> int:
+        """How many calls (keys) the cache holds, as ``stats()["entries"]``."""
+        return len(self._store)
 
     def stats(self) -> dict[str, int]:
         """Hits, misses, writes, shared in-flight calls; ``entries`` (calls) and ``bytes``."""
@@ -493,9 +503,25 @@ class SimpleFunctionCache(CallCache):
         return key_of(call), call
 
     async def cache_value(self, key: str, sampling_key: str | None, value: Any) -> None:
-        """Store ``value`` for ``key`` (and bind ``sampling_key`` to it, if not bound yet)."""
+        """Add ``value`` to the values of ``key``; a ``sampling_key`` bound already has its
+        value replaced, a new one is bound to the first value no sampling key holds."""
         k, call = self._call(key)
-        self._write(k, call, sampling_key or "", value, lambda: f"cache_value({key!r:.80})")
+        sample = self._encode(value, lambda: f"cache_value({key!r:.80})")
+
+        def put(record: Record) -> bool:
+            if sampling_key is not None and record.bindings.get(sampling_key, -1) >= 0:
+                record.samples[record.bindings[sampling_key]] = sample
+                return True
+            if sample not in record.samples:
+                record.samples.append(sample)
+            if sampling_key is not None:
+                i = record.claimable(sampling_key)
+                record.bindings[sampling_key] = record.samples.index(sample) if i is None else i
+            return True
+
+        self._edit(k, call, put)
+        self._memo.clear()
+        self.writes += 1
 
     async def get_cached_value(self, key: str, sampling_key: str | None) -> Any:
         """The value for ``key`` bound to ``sampling_key`` (else one no key holds), or None."""
@@ -504,10 +530,6 @@ class SimpleFunctionCache(CallCache):
             return value
         sample, _ = self._take(k, "", slot, claim=False) if self._reads else (None, None)
         return None if sample is None else self._decode(sample)
-
-    def get_key_count(self) -> int:
-        """How many keys the cache holds."""
-        return len(self._store)
 
     def save(self, cache_filename: _Path | None = None, overwrite: bool = True) -> int:
         """Write every entry to the file; return how many."""
@@ -614,9 +636,20 @@ class FileCacheEnabled(CacheEnabled):
         return self._file_cache().save(path, overwrite=overwrite)
 
 
+class _CachedMethod(Protocol):
+    """What ``cache_method(...)`` returns: a decorator whose methods are async."""
+
+    @overload
+    def __call__(
+        self, method: Callable[P, Coroutine[Any, Any, R]]
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    @overload
+    def __call__(self, method: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+
 def cache_method(
     name: str | None = None, *, is_sampled: bool = False, ignore_args: Iterable[str] = ()
-) -> Callable[[F], F]:
+) -> _CachedMethod:
     """Cache a backend method in ``self.cache`` (no cache, or ``self.disable_caching``: call
     straight through). The cached method is async; a sync one runs in a worker thread.
 
@@ -635,7 +668,7 @@ def cache_method(
         ...         ...
     """
 
-    def decorate(method: F) -> F:
+    def decorate(method: Callable[..., Any]) -> Callable[..., Any]:
         fn: Callable[..., Any] = method
         if not inspect.iscoroutinefunction(method):
 
@@ -669,6 +702,6 @@ def cache_method(
             return value
 
         wrapper.__onetwo_cache_spec__ = spec  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate

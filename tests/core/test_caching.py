@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import json
 import os
 import sqlite3
@@ -371,7 +372,8 @@ async def test_a_claim_ends_when_its_call_fails(folder: str) -> None:
         await asyncio.sleep(0.005)
         return await second.generate("p")
 
-    failed, value = await asyncio.gather(first.generate("p"), late(), return_exceptions=True)
+    results: Any = await asyncio.gather(first.generate("p"), late(), return_exceptions=True)
+    failed, value = results
     assert isinstance(failed, RuntimeError) and value == "from second"  # not after the lease
 
 
@@ -658,7 +660,7 @@ def test_check_finds_a_record_not_matching_its_key_and_an_undecodable_value(fold
     forged = {key_of(call % "p"): Record(call % "z", ['"x"'], {"": 0}).dump()}
     forged[key_of(call % "q")] = Record(call % "q", ["{forged"], {"": 0}).dump()
     for key, text in forged.items():
-        store.update(key, lambda old, t=text: t)
+        store.update(key, functools.partial(lambda t, old: t, text))
     problems = caching.CallCache(store).check()
     assert sum("the key does not match the call" in p for p in problems) == 1
     assert sum("could not be decoded" in p for p in problems) == 1

@@ -114,8 +114,8 @@ def _damage(folder: Path, rng: random.Random) -> str:
     elif kind == "flip byte":
         _flip(db, rng.randrange(size))
     elif kind == "flip value":  # inside a stored answer, where SQLite has no check at all
-        data = db.read_bytes()
-        starts = [i for i in range(len(data)) if data.startswith(b"the answer to", i)]
+        stored = db.read_bytes()
+        starts = [i for i in range(len(stored)) if stored.startswith(b"the answer to", i)]
         _flip(db, rng.choice(starts) + rng.randrange(len(_answer("question 1"))))
     else:
         with sqlite3.connect(db) as con:
@@ -160,7 +160,7 @@ def test_a_flipped_byte_in_a_stored_value_is_an_error_not_the_value(
     data = _db(folder).read_bytes()
     _flip(_db(folder), data.index(b"the answer to question 7 ") + 30)
     backend = _backend(CallCache(folder, mode="replay"))
-    with pytest.raises(CacheError, match="checksum does not match.*Restore the folder"):
+    with pytest.raises(CacheError, match=r"checksum does not match.*Restore the folder"):
         asyncio.run(backend.generate_text("question 7"))
 
 
@@ -227,7 +227,7 @@ def test_a_deeply_nested_result_or_argument_is_a_cache_error(tmp_path: Path) -> 
     backend = Nested(cache=tmp_path / "cache")
     with pytest.raises(CacheError, match="nested too deeply"):
         asyncio.run(backend.generate("p", depth=100_000))
-    with pytest.raises(CacheError, match="`prompt` is a value .*no stable cache key"):
+    with pytest.raises(CacheError, match=r"`prompt` is a value .*no stable cache key"):
         asyncio.run(backend.generate(_nested(100_000)))
     assert backend.cache is not None and backend.cache.stats()["entries"] == 0
     assert asyncio.run(backend.generate("p", depth=50)) == _nested(50)  # a sane depth works
@@ -245,7 +245,7 @@ def test_a_lone_surrogate_in_a_reply_is_stored_faithfully(tmp_path: Path) -> Non
 def test_every_damage_message_names_the_action(template: Path, tmp_path: Path) -> None:
     folder = _copy(template, tmp_path)
     _db(folder).write_bytes(b"not a database at all" * 100)
-    with pytest.raises(CacheError, match="is damaged.*Restore the folder from a copy"):
+    with pytest.raises(CacheError, match=r"is damaged.*Restore the folder from a copy"):
         CallCache(folder)
     os.remove(_db(folder))
     assert CallCache(folder).stats()["entries"] == 0  # a folder without a database is new
