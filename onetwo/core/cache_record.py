@@ -126,19 +126,14 @@ def _tagged(value: Any, inner: Callable[[Any], Any], key: bool, blobs: Any = Non
         return {TAG: "tuple", "items": [inner(v) for v in value]}
     if t is bytes and not key and (blobs is None or len(value) < BLOB_MIN):
         return {TAG: "bytes", "b64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, bytes | bytearray):  # a key part, or a blob of a value
+    if isinstance(value, bytes | bytearray) and (key or t is bytes):  # a key part, or a blob
         digest = hashlib.sha256(value).hexdigest()
         if not key:
             blobs[digest] = value
         return {TAG: "blob" if not key else "bytes", "sha256": digest, "len": len(value)}
     if key and hasattr(value, "as_bytes") and not isinstance(getattr(value, "content", 0), str):
-        data, mime = value.as_bytes()
-        return {
-            TAG: "media",
-            "bytes": inner(data),
-            "mime": mime,
-            "role": getattr(value, "role", None),
-        }
+        (data, mime), role = value.as_bytes(), getattr(value, "role", None)
+        return {TAG: "media", "bytes": inner(data), "mime": mime, "role": role}
     if isinstance(value, Chunk):
         return {TAG: "chunk", "content": inner(value.content), "role": inner(value.role)}
     if isinstance(value, ChunkList):

@@ -20,11 +20,12 @@ Keys starting with ``onetwo:`` (the format, blobs) are not records: ``items`` sk
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import diskcache
 import diskcache.core
@@ -37,7 +38,6 @@ __all__ = ["DiskStore", "MemoryStore", "Store"]
 FORMAT = "onetwo-call-cache/3"
 _FORMAT_KEY = "onetwo:format"
 _INTERNAL = "onetwo:"  # the prefix of the rows that are not records
-T = TypeVar("T")
 
 
 class Store(Protocol):
@@ -167,13 +167,15 @@ class DiskStore:
             raise CacheError(f"the cache folder {path!r} is a file; give a folder path.")
         self._readers = threading.local()
         fresh = _inspect(path, os.path.join(path, diskcache.core.DBNAME))
-        self._db = self._guard(lambda: diskcache.Cache(path, disk=_SafeDisk, **_SETTINGS))
-        if fresh:
-            self._guard(lambda: self._db.set(_FORMAT_KEY, FORMAT, retry=True))
+        with self._guard():
+            self._db = diskcache.Cache(path, disk=_SafeDisk, **_SETTINGS)
+            if fresh:
+                self._db.set(_FORMAT_KEY, FORMAT, retry=True)
 
-    def _guard(self, run: Callable[[], T]) -> T:
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
         try:
-            return run()
+            yield
         except sqlite3.Error as e:
             raise _damaged(self._path, e) from None
 
@@ -191,40 +193,36 @@ class DiskStore:
     def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
         # While this transaction holds the write lock nobody else commits, so the reader
         # sees what the writer would.
-        def run() -> None:
-            with self._db.transact(retry=True):
-                if (new := change(self.read(key))) == "":
-                    self._db.delete(key, retry=True)
-                elif new is not None:
-                    self._db.set(key, new, retry=True)
-
-        self._guard(run)
+        with self._guard(), self._db.transact(retry=True):
+            if (new := change(self.read(key))) == "":
+                self._db.delete(key, retry=True)
+            elif new is not None:
+                self._db.set(key, new, retry=True)
 
     def delete(self, keys: Iterable[Key]) -> None:
-        def run() -> None:
-            with self._db.transact(retry=True):
-                for key in keys:
-                    self._db.delete(key, retry=True)
-
-        self._guard(run)
+        with self._guard(), self._db.transact(retry=True):
+            for key in keys:
+                self._db.delete(key, retry=True)
 
     def items(self) -> Iterator[tuple[Key, str]]:
-        rows = self._guard(lambda: self._reader()[1].execute(_ITEMS))
-        while (row := self._guard(rows.fetchone)) is not None:
-            key, raw, mode, value = row
-            if raw != 1 or type(key) is not str or mode != _RAW or type(value) is not str:
-                raise _foreign("a pickled key or value")
-            yield Key(key), value
+        with self._guard():
+            for key, raw, mode, value in self._reader()[1].execute(_ITEMS):
+                if raw != 1 or type(key) is not str or mode != _RAW or type(value) is not str:
+                    raise _foreign("a pickled key or value")
+                yield Key(key), value
 
     def __len__(self) -> int:
-        return int(self._guard(lambda: self._reader()[1].execute(_COUNT).fetchone()[0]))
+        with self._guard():
+            return int(self._reader()[1].execute(_COUNT).fetchone()[0])
 
     def volume(self) -> int:
-        return int(self._guard(self._db.volume))
+        with self._guard():
+            return int(self._db.volume())
 
     def check(self, fix: bool) -> list[str]:
         """SQLite's integrity check (nothing to fix here: ``fix`` touches no file)."""
-        rows = self._guard(lambda: self._reader()[1].execute("PRAGMA integrity_check").fetchall())
+        with self._guard():
+            rows = self._reader()[1].execute("PRAGMA integrity_check").fetchall()
         return [f"the database is damaged: {r[0]}. {_ACTION}." for r in rows if r[0] != "ok"]
 
     def _reader(self) -> tuple[int, sqlite3.Connection, Callable[..., sqlite3.Cursor]]:

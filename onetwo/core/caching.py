@@ -107,7 +107,7 @@ class CallCache:
         self._store: Store = store
         self.directory: str | None = store.directory
         self.mode, self.lease = mode, lease
-        self._decode: Callable[[str], Any] = functools.partial(decode, blob=self._blob)
+        self._blobs = self._blob  # bound once: the hot path passes it to decode()
         self._memo: dict[tuple[Key, str], str] = {}
         self._inflight: dict[tuple[Key, str], asyncio.Future[str]] = {}  # shared calls
         self._claims: dict[tuple[Key, str], int] = {}  # the claims of this cache's calls
@@ -168,7 +168,7 @@ class CallCache:
         if sample is None:
             return MISS
         self.hits += 1
-        return self._decode(sample)
+        return decode(sample, self._blobs)
 
     async def fill(self, call: Call) -> Any:
         """The result of a call :meth:`lookup` missed, written before it is returned.
@@ -316,6 +316,9 @@ class CallCache:
             text = base64.b64encode(data).decode("ascii")
             self._store.update(blob_key(digest), functools.partial(_unless_same, text))
         return sample
+
+    def _decode(self, sample: str) -> Any:
+        return decode(sample, self._blobs)
 
     def _blob(self, digest: Any) -> bytes:
         """The bytes of a blob row, checked against its digest."""
@@ -491,8 +494,16 @@ class SimpleFunctionCache(CallCache):
     ):
         super().__init__(MemoryStore(), mode=mode)
         self.cache_filename, self.cached_value_decoder = cache_filename, cached_value_decoder
-        if (then := cached_value_decoder) is not None:
-            self._decode = lambda text: then(decode(text, self._blob))
+
+    def lookup(self, key: Key, slot: str) -> Any:
+        value = super().lookup(key, slot)
+        return value if value is MISS else self._decoded(value)
+
+    def _decode(self, sample: str) -> Any:
+        return self._decoded(decode(sample, self._blobs))
+
+    def _decoded(self, value: Any) -> Any:
+        return value if self.cached_value_decoder is None else self.cached_value_decoder(value)
 
     def _location(self) -> Any:
         return self.cache_filename
