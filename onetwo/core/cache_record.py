@@ -58,6 +58,7 @@ __all__ = [
     "key_json",
     "key_of",
     "register_types",
+    "sealed",
 ]
 
 ACCEPTED = (
@@ -268,7 +269,8 @@ def _verified(text: str, key: Key) -> str:
     raise _damaged(key, "its checksum does not match: it changed on disk")
 
 
-def _sealed(body: str) -> str:
+def sealed(body: str) -> str:
+    """``body`` as stored: its CRC-32 in hex, then itself (lone surrogates escaped)."""
     try:
         data = body.encode()
     except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold: escape it as JSON
@@ -333,7 +335,7 @@ class Record:
 
     def dump(self) -> str:
         """The stored text: a checksum, then bindings, samples, call, one line each."""
-        return _sealed("\n".join([dump_json(self.bindings), *self.samples, self.call]))
+        return sealed("\n".join([dump_json(self.bindings), *self.samples, self.call]))
 
     def identity(self) -> dict[str, Any]:
         """The identity of the backend that made the call."""

@@ -30,12 +30,13 @@ from typing import Any, Protocol
 import diskcache
 import diskcache.core
 
-from onetwo.core.cache_record import Key
+from onetwo.core.cache_record import Key, sealed
 from onetwo.errors import CacheError
 
 __all__ = ["DiskStore", "MemoryStore", "Store"]
 
 FORMAT = "onetwo-call-cache/3"
+_UNSEALED = "onetwo-call-cache/2"  # the same records without checksums: sealed on open
 _FORMAT_KEY = "onetwo:format"
 _INTERNAL = "onetwo:"  # the prefix of the rows that are not records
 
@@ -169,8 +170,16 @@ class DiskStore:
         fresh = _inspect(path, os.path.join(path, diskcache.core.DBNAME))
         with self._guard():
             self._db = diskcache.Cache(path, disk=_SafeDisk, **_SETTINGS)
-            if fresh:
-                self._db.set(_FORMAT_KEY, FORMAT, retry=True)
+            if fresh or fresh is None:
+                self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Write the format of a new folder, or seal the records of an older one."""
+        with self._db.transact(retry=True):
+            if self.read(Key(_FORMAT_KEY)) == _UNSEALED:  # another process may have done it
+                for key, text in list(self.items()):
+                    self._db.set(key, sealed(text), retry=True)
+            self._db.set(_FORMAT_KEY, FORMAT, retry=True)
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -248,8 +257,9 @@ class DiskStore:
         self._db.close()
 
 
-def _inspect(folder: str, db_path: str) -> bool:
-    """Whether the folder is new; refuses one onetwo did not write (before diskcache opens it)."""
+def _inspect(folder: str, db_path: str) -> bool | None:
+    """Whether the folder is new (``None``: of the format before this one); refuses one
+    onetwo did not write (before diskcache opens it)."""
     if not os.path.exists(db_path):
         return True
     try:
@@ -274,6 +284,8 @@ def _inspect(folder: str, db_path: str) -> bool:
         )
     if fmt is not None and not str(fmt[0]).startswith(FORMAT[:-1]):
         raise _foreign(f"the format {str(fmt[0])[:40]!r}")
+    if fmt is not None and fmt[0] == _UNSEALED:
+        return None
     if fmt is not None and fmt[0] != FORMAT:
         raise CacheError(
             f"the cache folder {folder!r} has the format {fmt[0]!r}, and this onetwo reads "

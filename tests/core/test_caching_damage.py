@@ -249,3 +249,17 @@ def test_every_damage_message_names_the_action(template: Path, tmp_path: Path) -
         CallCache(folder)
     os.remove(_db(folder))
     assert CallCache(folder).stats()["entries"] == 0  # a folder without a database is new
+
+
+def test_a_folder_of_the_previous_format_gets_its_checksums_on_open(
+    template: Path, tmp_path: Path
+) -> None:
+    folder = _copy(template, tmp_path)
+    with sqlite3.connect(_db(folder)) as con:  # as onetwo-call-cache/2 stored them
+        con.execute("UPDATE Cache SET value = substr(value, 9) WHERE key NOT GLOB 'onetwo:*'")
+        con.execute("UPDATE Cache SET value = 'onetwo-call-cache/2' WHERE key = 'onetwo:format'")
+    con.close()
+    cache = CallCache(folder, mode="replay")
+    backend = _backend(cache)
+    assert [asyncio.run(backend.generate_text(p)) for p in PROMPTS] == [_answer(p) for p in PROMPTS]
+    assert backend.calls == [] and cache.check() == []
