@@ -51,6 +51,7 @@ __all__ = [
     "Key",
     "MethodSpec",
     "Record",
+    "blob_key",
     "bound_sample",
     "decode",
     "digest_of",
