@@ -103,6 +103,8 @@ class CallCache:
 
     def __init__(self, directory: _Path | Store, *, mode: Mode = "read_write", lease: float = 60.0):
         _check_mode(mode)  # before the folder is made
+        if not (isinstance(lease, int | float) and lease >= 0):
+            raise ValueError(f"lease must be a number of seconds >= 0, got {lease!r}.")
         store = DiskStore(directory) if isinstance(directory, str | os.PathLike) else directory
         self._store: Store = store
         self.directory: str | None = store.directory

@@ -855,3 +855,9 @@ async def test_ot_run_inside_a_running_loop_shares_the_cache_with_it(folder: str
     first = ot.run(strategy)
     assert ot.run(strategy) == first and len(backend.calls) == 3
     assert await strategy == first and len(backend.calls) == 3  # on the notebook's own loop
+
+
+@pytest.mark.parametrize("lease", [-1, float("nan"), "60"])
+def test_a_lease_that_is_not_a_duration_is_refused(folder: str, lease: Any) -> None:
+    with pytest.raises(ValueError, match="lease must be a number of seconds"):
+        caching.CallCache(folder, lease=lease)
