@@ -129,9 +129,9 @@ def test_two_processes_in_lockstep_on_500_shared_keys_make_500_model_calls(
 ) -> None:
     folder = str(tmp_path / "cache")
     CallCache(folder).close()
-    at = str(time.time() + 2.0)
+    at = str(time.time() + 4.0)  # both started and imported by then, even on a busy machine
     a, b = (
-        _start("range", folder, "--stop", "500", "--tag", tag, "--at", at, "--latency", "0.002")
+        _start("range", folder, "--stop", "500", "--tag", tag, "--at", at, "--latency", "0.01")
         for tag in "AB"
     )
     out_a, out_b = _finish(a), _finish(b)
