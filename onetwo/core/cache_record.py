@@ -357,19 +357,19 @@ class Record:
         held = {j for s, j in self.bindings.items() if s}
         return next((j for j in range(len(self.samples)) if j not in held), None)
 
-    def claim(
-        self, slot: str, now: float, lease: float, mine: int, alive: Callable[[int], bool]
-    ) -> float | None:
-        """Claim ``slot`` until ``now + lease`` (seconds since the epoch) unless a claim other
-        than ``mine``, unexpired and of a live process, holds it; return that claim's end
-        (``None``: the claim is ours now)."""
+    def held(self, slot: str, now: float, mine: int, alive: Callable[[int], bool]) -> float | None:
+        """The end (seconds since the epoch) of the claim on ``slot``, if it is not ``mine``,
+        has not ended and its process is ``alive``; else ``None``."""
         if (i := self.bindings.get(slot, 0)) < 0 and i != mine:
             until, pid = (-i >> _PID_BITS) / 1000, -i & _PID_MASK
             if until > now and alive(pid):
                 return until
-        end = int((now + lease) * 1000) << _PID_BITS
-        self.bindings[slot] = -(end | os.getpid() & _PID_MASK or 1)
         return None
+
+    def claim(self, slot: str, until: float) -> int:
+        """Claim ``slot`` for this process until ``until`` (seconds since the epoch)."""
+        self.bindings[slot] = -((int(until * 1000) << _PID_BITS) | os.getpid() & _PID_MASK or 1)
+        return self.bindings[slot]
 
     def release(self, slot: str, mine: int) -> bool | None:
         """Drop the claim ``mine`` on ``slot``: ``True`` if it was there (else ``None``)."""

@@ -246,28 +246,27 @@ class CallCache:
     def _take(self, key: Key, call: str, slot: str, claim: bool) -> tuple[str | None, float | None]:
         """Bind ``slot`` to a sample nobody holds: (it, None); else (with ``claim``) claim it:
         (None, None) if the claim is ours, (None, its end) if another process holds it."""
-        held: list[float] = []
-        mine = self._claims.get((key, slot), 0)
+        mine, held = self._claims.get((key, slot), 0), None  # ours even if from a gone loop
 
         def take(record: Record) -> str | None:
+            nonlocal held
             if (i := record.claimable(slot)) is not None:
                 record.bindings[slot] = i
                 return record.samples[i]
-            if not claim:
-                return None
-            if (until := record.claim(slot, wall_time(), self.lease, mine, _alive)) is not None:
-                held.append(until)
+            if not claim or (held := record.held(slot, wall_time(), mine, _alive)) is not None:
                 return None  # nothing written
-            self._claims[key, slot] = record.bindings[slot]  # ours even from a gone loop
+            self._claims[key, slot] = record.claim(slot, wall_time() + self.lease)
             return ""  # (never a sample) our claim is written
 
         # A read first, to take the write lock only when there is something to write.
         if (text := self._store.read(key)) is not None:
             record = Record.parse(text, key)
-            if record.claimable(slot) is None and (not claim or take(record) is None):
-                return None, held[0] if held else None
+            if record.claimable(slot) is None and (
+                not claim or (held := record.held(slot, wall_time(), mine, _alive)) is not None
+            ):
+                return None, held
         sample = self._edit(key, call if claim else None, take)
-        return sample or None, held[0] if held else None
+        return sample or None, held
 
     def _edit(self, key: Key, new: str | None, edit: Callable[[Record], T | None]) -> T | None:
         """``edit`` the record at ``key`` (a new one of call ``new`` if absent, or none if
