@@ -137,7 +137,8 @@ def _tagged(value: Any, inner: Callable[[Any], Any], key: bool, blobs: Any = Non
         (data, mime), role = value.as_bytes(), getattr(value, "role", None)
         return {TAG: "media", "bytes": inner(data), "mime": mime, "role": role}
     if isinstance(value, Chunk):
-        return {TAG: "chunk", "content": inner(value.content), "role": inner(value.role)}
+        chunk = {TAG: "chunk", "content": inner(value.content), "role": inner(value.role)}
+        return chunk if key else chunk | {"type": inner(value.content_type)}  # keys as before
     if isinstance(value, ChunkList):
         return {TAG: "chunk_list", "items": [inner(c) for c in value.chunks]}
     if isinstance(value, Message):
@@ -205,7 +206,7 @@ _REBUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
     "tuple": lambda o: tuple(o["items"]),
     "dict": lambda o: {k: v for k, v in o["items"]},
     "bytes": lambda o: base64.b64decode(o["b64"], validate=True),
-    "chunk": lambda o: Chunk(o["content"], role=o["role"]),
+    "chunk": lambda o: Chunk(o["content"], *([o["type"]] if "type" in o else []), role=o["role"]),
     "chunk_list": lambda o: ChunkList(o["items"]),
     "message": lambda o: Message(o["role"], o["content"]),
     "enum": lambda o: _resolve(o["class"], enum.Enum)(o["value"]),

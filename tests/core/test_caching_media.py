@@ -12,7 +12,8 @@ import pytest
 
 from onetwo.core import caching
 from onetwo.core.backend import Backend
-from onetwo.core.cache_record import key_json
+from onetwo.core.cache_record import decode, encode, key_json
+from onetwo.core.content import Chunk
 from onetwo.errors import CacheError
 
 FIVE_MB = bytes(range(256)) * (5 * 2**20 // 256)
@@ -105,3 +106,8 @@ def test_a_damaged_blob_is_a_cache_error(tmp_path: Path) -> None:
     with pytest.raises(CacheError, match=r"missing or damaged.*Restore the folder"):
         asyncio.run(Vision(cache=cache).render(1))
     assert any("missing or damaged" in p for p in cache.check())
+
+
+def test_a_bytes_chunk_value_keeps_its_content_type() -> None:
+    chunk = Chunk(b"\x89PNG" + bytes(5000))
+    assert decode(encode(chunk)) == chunk
