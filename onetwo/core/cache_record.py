@@ -6,14 +6,15 @@ its **samples** (results, one JSON line each: :func:`encode`) and its **bindings
 key -> index of its sample; ``""`` outside repeats), stored as lines so that a replay
 (:func:`bound_sample`) reads one sample without parsing the rest. A negative binding is a
 **claim**: a process is computing that sample, until the time it gives (see ``CallCache``).
-The stored text starts with the CRC-32 of the rest, checked on every read: a damaged entry
-is a ``CacheError``, never a wrong value.
+The stored text starts with the CRC-32 of its key and the rest, checked on every read: a
+damaged entry, or one a damaged index finds under another key, is a ``CacheError``, never a
+wrong value.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
     >>> record.bind("", encode("blue"), recording=False)
     (0, True)
-    >>> decode(bound_sample(record.dump(), "", Key("k")))
+    >>> decode(bound_sample(record.dump(Key("k")), "", Key("k")))
     'blue'
 
 Non-JSON values are tagged (``{"__onetwo__": "tuple", "items": [...]}``). Decoding never
@@ -206,12 +207,16 @@ _REBUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
     "tuple": lambda o: tuple(o["items"]),
     "dict": lambda o: {k: v for k, v in o["items"]},
     "bytes": lambda o: base64.b64decode(o["b64"], validate=True),
-    "chunk": lambda o: Chunk(o["content"], *([o["type"]] if "type" in o else []), role=o["role"]),
+    "chunk": lambda o: Chunk(o["content"], role=o["role"], **_typed(o)),
     "chunk_list": lambda o: ChunkList(o["items"]),
     "message": lambda o: Message(o["role"], o["content"]),
     "enum": lambda o: _resolve(o["class"], enum.Enum)(o["value"]),
     "pydantic": lambda o: _resolve(o["class"], pydantic.BaseModel).model_validate(o["data"]),
 }
+
+
+def _typed(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"content_type": obj["type"]} if "type" in obj else {}  # none before format 3
 
 
 def _from_json(obj: dict[str, Any], blob: Blobs | None) -> Any:
@@ -261,23 +266,24 @@ def _damaged(key: Key, what: str) -> CacheError:
 
 
 def _verified(text: str, key: Key) -> str:
-    """The stored ``text`` without its checksum, if the checksum matches."""
+    """The ``text`` stored at ``key`` without its checksum, if the checksum matches."""
     body = text[8:]
     try:
-        if zlib.crc32(body.encode()) == int(text[:8], 16):
+        if zlib.crc32(f"{key}{body}".encode()) == int(text[:8], 16):
             return body
     except (ValueError, UnicodeEncodeError):
         pass
     raise _damaged(key, "its checksum does not match: it changed on disk")
 
 
-def sealed(body: str) -> str:
-    """``body`` as stored: its CRC-32 in hex, then itself (lone surrogates escaped)."""
+def sealed(body: str, key: Key) -> str:
+    """``body`` as stored at ``key``: the CRC-32 of both in hex, then ``body`` (with lone
+    surrogates escaped)."""
     try:
-        data = body.encode()
+        data = f"{key}{body}".encode()
     except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold: escape it as JSON
         body = _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", body)
-        data = body.encode()
+        data = f"{key}{body}".encode()
     return f"{zlib.crc32(data):08x}{body}"
 
 
@@ -335,9 +341,9 @@ class Record:
             type(i) is int and i < n for i in bindings.values()
         )
 
-    def dump(self) -> str:
-        """The stored text: a checksum, then bindings, samples, call, one line each."""
-        return sealed("\n".join([dump_json(self.bindings), *self.samples, self.call]))
+    def dump(self, key: Key) -> str:
+        """The text stored at ``key``: a checksum, then bindings, samples, call, a line each."""
+        return sealed("\n".join([dump_json(self.bindings), *self.samples, self.call]), key)
 
     def identity(self) -> dict[str, Any]:
         """The identity of the backend that made the call."""

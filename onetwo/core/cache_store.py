@@ -178,7 +178,7 @@ class DiskStore:
         with self._db.transact(retry=True):
             if self.read(Key(_FORMAT_KEY)) == _UNSEALED:  # another process may have done it
                 for key, text in list(self.items()):
-                    self._db.set(key, sealed(text), retry=True)
+                    self._db.set(key, sealed(text, key), retry=True)
             self._db.set(_FORMAT_KEY, FORMAT, retry=True)
 
     @contextlib.contextmanager

@@ -280,7 +280,7 @@ class CallCache:
             out[0] = edit(record)
             if out[0] is None:
                 return None
-            return record.dump() if record.samples or record.bindings else ""  # "": delete
+            return record.dump(key) if record.samples or record.bindings else ""  # "": delete
 
         self._store.update(key, change)
         return out[0]

@@ -657,8 +657,9 @@ def test_check_finds_a_record_not_matching_its_key_and_an_undecodable_value(fold
     # Records written with a valid checksum (as by a buggy writer, not by damage).
     store = MemoryStore()
     call = '{"backend":{},"method":"m","params":{"prompt":"%s"}}'
-    forged = {key_of(call % "p"): Record(call % "z", ['"x"'], {"": 0}).dump()}
-    forged[key_of(call % "q")] = Record(call % "q", ["{forged"], {"": 0}).dump()
+    p, q = key_of(call % "p"), key_of(call % "q")
+    forged = {p: Record(call % "z", ['"x"'], {"": 0}).dump(p)}
+    forged[q] = Record(call % "q", ["{forged"], {"": 0}).dump(q)
     for key, text in forged.items():
         store.update(key, functools.partial(lambda t, old: t, text))
     problems = caching.CallCache(store).check()

@@ -263,3 +263,19 @@ def test_a_folder_of_the_previous_format_gets_its_checksums_on_open(
     backend = _backend(cache)
     assert [asyncio.run(backend.generate_text(p)) for p in PROMPTS] == [_answer(p) for p in PROMPTS]
     assert backend.calls == [] and cache.check() == []
+
+
+def test_a_record_found_under_another_key_is_an_error_not_its_value(
+    template: Path, tmp_path: Path
+) -> None:
+    # What a damaged index does: a lookup of one key reaches another key's row.
+    folder = _copy(template, tmp_path)
+    with sqlite3.connect(_db(folder)) as con:
+        rows = con.execute("SELECT rowid, key FROM Cache WHERE key NOT GLOB 'onetwo:*'").fetchall()
+        (first, key1), (second, key2) = rows[0], rows[1]
+        con.execute("UPDATE Cache SET key = 'x' WHERE rowid = ?", (first,))
+        con.execute("UPDATE Cache SET key = ? WHERE rowid = ?", (key1, second))
+        con.execute("UPDATE Cache SET key = ? WHERE rowid = ?", (key2, first))
+    con.close()
+    seen = _use(folder)
+    assert seen["errors"] >= 2 and seen["right"] == len(PROMPTS) - 2, seen
