@@ -15,7 +15,8 @@ A folder is opened safely: nothing is unpickled, no file is made or deleted next
 database (a tampered ``filename`` column reaches nothing), and the ``Settings`` table,
 which diskcache replays as PRAGMAs, is checked before diskcache opens the folder. A damaged
 database is a ``CacheError`` saying so, from every method, never an ``sqlite3`` error.
-Keys starting with ``onetwo:`` (the format, blobs) are not records: ``items`` skips them.
+Keys starting with ``onetwo:`` (the format, blobs, the processes that opened the folder)
+are not records: ``items`` skips them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -31,9 +33,10 @@ import diskcache
 import diskcache.core
 
 from onetwo.core.cache_record import Key, sealed
+from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.errors import CacheError
 
-__all__ = ["DiskStore", "MemoryStore", "Store"]
+__all__ = ["DiskStore", "MemoryStore", "Store", "alive"]
 
 FORMAT = "onetwo-call-cache/3"
 _UNSEALED = "onetwo-call-cache/2"  # the same records without checksums: sealed on open
@@ -47,7 +50,8 @@ class Store(Protocol):
     ``update(key, change)`` sets the text at ``key`` to ``change(its text or None)``
     atomically (``None``: leave it, ``""``: delete it); ``items`` lists records (not the
     ``onetwo:`` rows) in the order first written; ``check`` reports problems of the storage,
-    not of the records.
+    not of the records; ``shared`` says whether another process (or store object) may be
+    writing the same records.
     """
 
     directory: str | None  # the folder, or None in memory
@@ -59,6 +63,7 @@ class Store(Protocol):
     def __len__(self) -> int: ...
     def volume(self) -> int: ...
     def check(self, fix: bool) -> list[str]: ...
+    def shared(self) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -99,6 +104,9 @@ class MemoryStore:
     def check(self, fix: bool) -> list[str]:
         return []
 
+    def shared(self) -> bool:
+        return False
+
     def close(self) -> None:
         pass
 
@@ -122,8 +130,13 @@ _KNOWN_SETTINGS = frozenset(diskcache.core.DEFAULT_SETTINGS) | frozenset(diskcac
 _RAW = diskcache.core.MODE_RAW
 _READ = "SELECT mode, value FROM Cache WHERE key = ? AND raw = 1"  # leaner than Cache.get
 _RECORDS = f"FROM Cache WHERE key NOT GLOB '{_INTERNAL}*'"
-_ITEMS = f"SELECT key, raw, mode, value {_RECORDS} ORDER BY rowid"
+_ITEMS = (
+    "SELECT CAST(key AS BLOB), raw, mode, typeof(key) || ' ' || typeof(value), "
+    f"CAST(value AS BLOB) {_RECORDS} ORDER BY rowid"
+)
 _COUNT = f"SELECT COUNT(*) {_RECORDS}"
+_OPENED = f"SELECT key FROM Cache WHERE key GLOB '{_INTERNAL}open:*'"  # by process id
+_open_here: dict[str, weakref.WeakSet[DiskStore]] = {}  # this process's stores, by folder
 _ACTION = (
     "Restore the folder from a copy; if the cache still opens, export_jsonl() saves the "
     "entries that are readable, to import_jsonl() into a new folder"
@@ -172,6 +185,34 @@ class DiskStore:
             self._db = diskcache.Cache(path, disk=_SafeDisk, **_SETTINGS)
             if fresh or fresh is None:
                 self._upgrade()
+        _open_here.setdefault(os.path.realpath(path), weakref.WeakSet()).add(self)
+        self._pid, self._checked, self._shared = 0, -1.0, False
+        self._opening()
+
+    def _opening(self) -> None:
+        """Say in the folder that this process has it open; forget the processes that died."""
+        self._pid = os.getpid()
+        with self._guard(), self._db.transact(retry=True):
+            for key in self._opened(lambda pid: not alive(pid)):
+                self._db.delete(key, retry=True)
+            self._db.set(f"{_INTERNAL}open:{self._pid}", "", retry=True)
+
+    def shared(self) -> bool:
+        """Whether another live process (or another store of this one) has opened the folder
+        (read again at most once a second)."""
+        if self._pid != os.getpid():  # a forked child
+            self._opening()
+        if SYSTEM_CLOCK.now() - self._checked > 1.0:
+            here = len(_open_here[os.path.realpath(self._path)]) > 1
+            with self._guard():
+                self._shared = here or bool(self._opened(lambda p: p != self._pid and alive(p)))
+            self._checked = SYSTEM_CLOCK.now()
+        return self._shared
+
+    def _opened(self, which: Callable[[int], bool]) -> list[str]:
+        rows = self._reader()[1].execute(_OPENED).fetchall()
+        pids = {key: key.rpartition(":")[2] for (key,) in rows}
+        return [key for key, pid in pids.items() if not pid.isdigit() or which(int(pid))]
 
     def _upgrade(self) -> None:
         """Write the format of a new folder, or seal the records of an older one."""
@@ -214,11 +255,12 @@ class DiskStore:
                 self._db.delete(key, retry=True)
 
     def items(self) -> Iterator[tuple[Key, str]]:
+        # As bytes, so that a row that is not UTF-8 is one damaged record, not the scan's end.
         with self._guard():
-            for key, raw, mode, value in self._reader()[1].execute(_ITEMS):
-                if raw != 1 or type(key) is not str or mode != _RAW or type(value) is not str:
+            for key, raw, mode, types, value in self._reader()[1].execute(_ITEMS):
+                if raw != 1 or mode != _RAW or types != "text text":
                     raise _foreign("a pickled key or value")
-                yield Key(key), value
+                yield Key(key.decode(errors="replace")), value.decode(errors="replace")
 
     def __len__(self) -> int:
         with self._guard():
@@ -255,6 +297,18 @@ class DiskStore:
             state[1].close()
             del self._readers.state
         self._db.close()
+
+
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs here (on another machine sharing the folder, a live
+    process is taken for dead unless one here has its pid: then calls may be made twice)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's
+        pass
+    return True
 
 
 def _inspect(folder: str, db_path: str) -> bool | None:

@@ -55,7 +55,7 @@ from onetwo.core.cache_record import (
     key_of,
     register_types,
 )
-from onetwo.core.cache_store import DiskStore, MemoryStore, Store
+from onetwo.core.cache_store import DiskStore, MemoryStore, Store, alive
 from onetwo.core.clock import SYSTEM_CLOCK, wall_time
 from onetwo.core.sampling import current_sampling_key
 from onetwo.core.tracing import annotate, current_node
@@ -211,8 +211,9 @@ class CallCache:
         """(value, stored sample, whether the value is ours) of a call missing in this process."""
         delay = 0.002
         while not self._recording:
-            claim = self._mode == "read_write"
-            sample, until = self._take(call.key, call.call_json, call.slot, claim)
+            wait = self._mode == "read_write"  # claims are needed only in a shared folder
+            claim = wait and self._store.shared()
+            sample, until = self._take(call.key, call.call_json, call.slot, claim, wait)
             if sample is not None:
                 self.hits += 1
                 annotate(cache_hit=True)
@@ -243,9 +244,12 @@ class CallCache:
             self._claims.pop((call.key, call.slot), None)
         return value, stored, own
 
-    def _take(self, key: Key, call: str, slot: str, claim: bool) -> tuple[str | None, float | None]:
-        """Bind ``slot`` to a sample nobody holds: (it, None); else (with ``claim``) claim it:
-        (None, None) if the claim is ours, (None, its end) if another process holds it."""
+    def _take(
+        self, key: Key, call: str, slot: str, claim: bool, wait: bool = False
+    ) -> tuple[str | None, float | None]:
+        """Bind ``slot`` to a sample nobody holds: (it, None). Else, with ``wait``, (None, the
+        end of another live process's claim on it) if there is one; else (None, None), with
+        our claim written if ``claim``."""
         mine, held = self._claims.get((key, slot), 0), None  # ours even if from a gone loop
 
         def take(record: Record) -> str | None:
@@ -253,18 +257,22 @@ class CallCache:
             if (i := record.claimable(slot)) is not None:
                 record.bindings[slot] = i
                 return record.samples[i]
-            if not claim or (held := record.held(slot, wall_time(), mine, _alive)) is not None:
+            if wait and (held := record.held(slot, wall_time(), mine, alive)) is not None:
                 return None  # nothing written
+            if not claim:
+                return None
             self._claims[key, slot] = record.claim(slot, wall_time() + self.lease)
             return ""  # (never a sample) our claim is written
 
         # A read first, to take the write lock only when there is something to write.
-        if (text := self._store.read(key)) is not None:
-            record = Record.parse(text, key)
-            if record.claimable(slot) is None and (
-                not claim or (held := record.held(slot, wall_time(), mine, _alive)) is not None
-            ):
+        if (text := self._store.read(key)) is None:
+            if not claim:
+                return None, None
+        elif (record := Record.parse(text, key)).claimable(slot) is None:
+            if wait and (held := record.held(slot, wall_time(), mine, alive)) is not None:
                 return None, held
+            if not claim:
+                return None, None
         sample = self._edit(key, call if claim else None, take)
         return sample or None, held
 
@@ -565,18 +573,6 @@ class SimpleFunctionCache(CallCache):
 
 def _unless_same(text: str, old: str | None) -> str | None:
     return None if old == text else text
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs here: a dead one's claim is not waited for. (A claim of
-    another machine sharing the folder is taken over unless a process here has its pid.)"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. another user's
-        pass
-    return True
 
 
 def _check_mode(mode: Any) -> None:

@@ -611,7 +611,7 @@ def test_a_failed_export_leaves_no_file_behind(folder: str, tmp_path: Path) -> N
     FakeBackend(default_reply="x", cache=folder).register()
     ot.run(llm.generate_text("p"))
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
-        con.execute("UPDATE Cache SET value = '{broken' WHERE key <> 'onetwo:format'")
+        con.execute("UPDATE Cache SET value = '{broken' WHERE key NOT GLOB 'onetwo:*'")
     (tmp_path / "exp.jsonl").mkdir()  # where the file cannot go
     with pytest.raises(OSError):
         caching.CallCache(folder).export_jsonl(tmp_path / "exp.jsonl")
@@ -646,7 +646,7 @@ def test_check_finds_a_corrupt_entry_and_fix_removes_it(folder: str) -> None:
     FakeBackend(default_reply="x", cache=folder).register()
     ot.run(llm.generate_text("p"))
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
-        con.execute("UPDATE Cache SET value = '{broken' WHERE key <> 'onetwo:format'")
+        con.execute("UPDATE Cache SET value = '{broken' WHERE key NOT GLOB 'onetwo:*'")
     cache = caching.CallCache(folder)
     assert any("damaged" in p and "Restore the folder from a copy" in p for p in cache.check())
     cache.check(fix=True)
@@ -710,11 +710,11 @@ def test_a_pickle_planted_in_the_folder_is_never_unpickled(
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
         if column == "value":  # mode 4 is diskcache's MODE_PICKLE
             con.execute(
-                "UPDATE Cache SET mode = 4, value = ? WHERE key <> 'onetwo:format'", (payload,)
+                "UPDATE Cache SET mode = 4, value = ? WHERE key NOT GLOB 'onetwo:*'", (payload,)
             )
         else:
             con.execute(
-                "UPDATE Cache SET raw = 0, key = ? WHERE key <> 'onetwo:format'", (payload,)
+                "UPDATE Cache SET raw = 0, key = ? WHERE key NOT GLOB 'onetwo:*'", (payload,)
             )
     cache = caching.CallCache(folder, mode="replay")
     FakeBackend(default_reply="x", cache=cache).register()

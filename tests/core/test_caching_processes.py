@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -152,22 +153,35 @@ def test_a_claim_blocks_another_process_no_longer_than_its_claimant_or_lease_liv
     tmp_path: Path, how: str
 ) -> None:
     folder, log = str(tmp_path / "cache"), tmp_path / "claimant.log"
-    lease = "30" if how == "killed" else "1"
+    CallCache(folder).close()
+    at = time.time() + 6.0  # the waiter opens the folder now, and calls then
+    waiter = _start("range", folder, "--stop", "1", "--tag", "B", "--at", str(at))
+    while not _opened_by(folder, waiter.pid):  # so the claimant knows the folder is shared
+        assert waiter.poll() is None and time.time() < at, "the waiter never opened the folder"
+        time.sleep(0.01)
+    lease = "30" if how == "killed" else "10"
     claimant = _start(
         "range", folder, "--stop", "1", "--tag", "A", "--latency", "60", "--lease", lease,
         "--log", str(log),
     )  # fmt: skip
     _wait_for_line(log, claimant)  # it holds the claim and is calling the model
-    started = time.monotonic()
-    waiter = _start("range", folder, "--stop", "1", "--tag", "B")
+    assert time.time() < at, "the claimant started too late; give it more time"
+    time.sleep(max(0.0, at - time.time()) + 1.0)
+    assert waiter.poll() is None  # it waits for the claim
     if how == "killed":
-        time.sleep(2.0)
-        assert waiter.poll() is None  # it waits for the claim
         claimant.kill()
         claimant.communicate(timeout=10)
     out = _finish(waiter)
     assert out["calls"] == ["shared 0"] and out["results"] == ["B|shared 0"]
-    assert time.monotonic() - started < 10  # not the lease of 30 s, nor the call of 60 s
+    assert time.time() - at < 14  # not the lease of 30 s, nor the call of 60 s
     if how != "killed":
         claimant.kill()
         claimant.communicate(timeout=10)
+
+
+def _opened_by(folder: str, pid: int) -> bool:
+    with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
+        rows = con.execute("SELECT 1 FROM Cache WHERE key = ?", (f"onetwo:open:{pid}",))
+        found = rows.fetchone() is not None
+    con.close()
+    return found
