@@ -11,11 +11,12 @@ writes it at once (:meth:`CallCache.fill`): a killed run keeps every call that f
   new key takes the first sample no other key holds, or calls the model; outside repeats a
   call reads the first sample. Values are JSON; exceptions are not cached; identical calls
   in flight share one model call.
-* **Claims**: on a miss, a process claims the sample in the folder (a lease of ``lease``
-  seconds) before calling the model; another process missing the same sample waits for
-  its value (re-reading the entry with backoff, at most 0.2 s apart: processes have no way
-  to notify each other), and calls the model itself once the lease has run out (its
-  claimant died, or a call outlived the lease).
+* **Claims**: in a folder another live process has open (each marks it open), a miss
+  claims the sample (a lease of ``lease`` seconds, in the record) before calling the model;
+  another process missing the same sample waits for its value (re-reading the entry with
+  backoff, at most 0.2 s apart: processes have no way to notify each other), and calls the
+  model itself once the claimant has died or the lease has run out. Calls begun before the
+  other process opened the folder (and up to a second after) are not claimed.
 * **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``),
   ``"record"`` (always call, overwrite), ``"off"``.
 
