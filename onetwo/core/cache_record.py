@@ -6,9 +6,9 @@ its **samples** (results, one JSON line each: :func:`encode`) and its **bindings
 key -> index of its sample; ``""`` outside repeats), stored as lines so that a replay
 (:func:`bound_sample`) reads one sample without parsing the rest. A negative binding is a
 **claim**: a process is computing that sample, until the time it gives (see ``CallCache``).
-The stored text starts with the CRC-32 of its key and the rest, checked on every read: a
-damaged entry, or one a damaged index finds under another key, is a ``CacheError``, never a
-wrong value.
+The stored text starts with the CRC-32 of its key, bindings and samples, checked on every
+read (the call's own check is the key, its digest): a damaged entry, or one a damaged index
+finds under another key, is a ``CacheError``, never a wrong value.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
@@ -265,36 +265,37 @@ def _damaged(key: Key, what: str) -> CacheError:
     return CacheError(f"the cache entry {key} is damaged ({what}). {_FIX}.")
 
 
-def _verified(text: str, key: Key) -> str:
-    """The ``text`` stored at ``key`` without its checksum, if the checksum matches."""
-    body = text[8:]
+def _verify(text: str, key: Key) -> None:
+    """Raise ``CacheError`` unless the checksum of the ``text`` stored at ``key`` matches."""
     try:
-        if zlib.crc32(f"{key}{body}".encode()) == int(text[:8], 16):
-            return body
+        checked = text[8 : text.rindex("\n")]  # all but the call
+        if zlib.crc32(f"{key}{checked}".encode()) == int(text[:8], 16):
+            return
     except (ValueError, UnicodeEncodeError):
         pass
     raise _damaged(key, "its checksum does not match: it changed on disk")
 
 
 def sealed(body: str, key: Key) -> str:
-    """``body`` as stored at ``key``: the CRC-32 of both in hex, then ``body`` (with lone
-    surrogates escaped)."""
-    try:
-        data = f"{key}{body}".encode()
-    except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold: escape it as JSON
-        body = _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", body)
-        data = f"{key}{body}".encode()
-    return f"{zlib.crc32(data):08x}{body}"
+    """The record ``body`` as stored at ``key``: the CRC-32 of the key and of all but the last
+    line (the call), in hex, then ``body`` (with lone surrogates escaped)."""
+    if not body.isascii():
+        try:
+            body.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold: escape it
+            body = _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", body)
+    checked = body[: body.rindex("\n")]
+    return f"{zlib.crc32(f'{key}{checked}'.encode()):08x}{body}"
 
 
 def bound_sample(text: str, slot: str, key: Key) -> str | None:
     """The sample a stored record binds to ``slot``, or ``None``: the replay hot path."""
-    text = _verified(text, key)
-    if slot == "" and text.startswith('{"":0}\n'):  # the usual record: one call, one sample
-        return text[7 : text.index("\n", 7)]
+    _verify(text, key)  # then read past the checksum (8 characters), copying nothing else
+    if slot == "" and text.startswith('{"":0}\n', 8):  # the usual record: one call, one sample
+        return text[15 : text.index("\n", 15)]
     try:
-        end = text.index("\n")
-        if (bindings := _bindings_memo.get(head := text[:end])) is None:
+        end = text.index("\n", 8)
+        if (bindings := _bindings_memo.get(head := text[8:end])) is None:
             if len(_bindings_memo) > 4096:
                 _bindings_memo.clear()
             bindings = _bindings_memo[head] = json.loads(head)
@@ -326,9 +327,12 @@ class Record:
     @classmethod
     def parse(cls, text: str, key: Key) -> Record:
         """The record stored as ``text`` at ``key``; ``CacheError`` if it is damaged."""
-        lines = _verified(text, key).split("\n")
+        _verify(text, key)
+        lines = text[8:].split("\n")
         try:
             record = cls(lines[-1], lines[1:-1], json.loads(lines[0]))
+            if key_of(record.call) != key:
+                raise ValueError("the key does not match the call")
             if len(lines) < 2 or not record._valid():
                 raise ValueError("unexpected structure")
         except (ValueError, RecursionError) as e:

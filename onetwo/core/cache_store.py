@@ -137,6 +137,15 @@ _ITEMS = (
 _COUNT = f"SELECT COUNT(*) {_RECORDS}"
 _OPENED = f"SELECT key FROM Cache WHERE key GLOB '{_INTERNAL}open:*'"  # by process id
 _open_here: dict[str, weakref.WeakSet[DiskStore]] = {}  # this process's stores, by folder
+_forks = 0  # how many forks made this process: a forked child opens its own connections
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)  # cheaper than os.getpid() on every read
 _ACTION = (
     "Restore the folder from a copy; if the cache still opens, export_jsonl() saves the "
     "entries that are readable, to import_jsonl() into a new folder"
@@ -279,7 +288,7 @@ class DiskStore:
     def _reader(self) -> tuple[int, sqlite3.Connection, Callable[..., sqlite3.Cursor]]:
         """This thread's read-only connection (a new one after a fork), and a cursor's execute."""
         state = getattr(self._readers, "state", None)
-        if state is not None and state[0] == os.getpid():  # a forked child opens its own
+        if state is not None and state[0] == _forks:  # a forked child opens its own
             return state
         assert self.directory is not None
         con = sqlite3.connect(
@@ -289,7 +298,7 @@ class DiskStore:
         )
         for pragma in ("mmap_size = 67108864", "cache_size = 8192", "query_only = 1"):
             con.execute(f"PRAGMA {pragma}")
-        self._readers.state = state = (os.getpid(), con, con.cursor().execute)
+        self._readers.state = state = (_forks, con, con.cursor().execute)
         return state
 
     def close(self) -> None:
