@@ -4,18 +4,24 @@ A :class:`Record` holds one call's **call** JSON (canonical, of backend ``identi
 method and effective arguments: :meth:`MethodSpec.call_json`), its **key** (:func:`key_of`),
 its **samples** (results, one JSON line each: :func:`encode`) and its **bindings** (sampling
 key -> index of its sample; ``""`` outside repeats), stored as lines so that a replay
-(:func:`bound_sample`) reads one sample without parsing the rest.
+(:func:`bound_sample`) reads one sample without parsing the rest. A negative binding is a
+**claim**: a process is computing that sample, until the time it gives (see ``CallCache``).
+The stored text starts with the CRC-32 of its key, bindings and samples, checked on every
+read (the call's own check is the key, its digest): a damaged entry, or one a damaged index
+finds under another key, is a ``CacheError``, never a wrong value.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
     >>> record.bind("", encode("blue"), recording=False)
     (0, True)
-    >>> decode(bound_sample(record.dump(), ""))
+    >>> decode(bound_sample(record.dump(Key("k")), "", Key("k")))
     'blue'
 
 Non-JSON values are tagged (``{"__onetwo__": "tuple", "items": [...]}``). Decoding never
 unpickles nor imports: a tagged class must be registered (stored here, or
-:func:`register_types`) or found in an imported module's ``__dict__``.
+:func:`register_types`) or found in an imported module's ``__dict__``. In a key, bytes and
+objects with ``as_bytes() -> (bytes, mime)`` (an image ``Chunk``) are their SHA-256; in a
+value, bytes of ``BLOB_MIN`` or more are a reference to a blob row stored once by digest.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ import enum
 import hashlib
 import inspect
 import json
+import os
+import re
 import sys
+import zlib
 from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring_ascii
 from typing import Any, NewType
@@ -38,10 +47,12 @@ from onetwo.errors import CacheError
 
 __all__ = [
     "ACCEPTED",
+    "BLOB_MIN",
     "Call",
     "Key",
     "MethodSpec",
     "Record",
+    "blob_key",
     "bound_sample",
     "decode",
     "digest_of",
@@ -49,6 +60,7 @@ __all__ = [
     "key_json",
     "key_of",
     "register_types",
+    "sealed",
 ]
 
 ACCEPTED = (
@@ -56,6 +68,7 @@ ACCEPTED = (
     "and onetwo content (Chunk, ChunkList, Message)"
 )
 TAG = "__onetwo__"
+BLOB_MIN = 4096  # bytes values this long are stored once, by digest (``blob_key``)
 Key = NewType("Key", str)
 """A call's key: the first 128 bits of the SHA-256 of its call JSON, in hex."""
 
@@ -68,6 +81,11 @@ def digest_of(call_json: str) -> str:
 def key_of(call_json: str) -> Key:
     """The key of a call, ``digest_of(call_json)[:32]``: the only place keys are made."""
     return Key(digest_of(call_json)[:32])
+
+
+def blob_key(digest: str) -> Key:
+    """The key of the blob row holding the bytes of this SHA-256 (base64)."""
+    return Key(f"onetwo:blob:{digest}")
 
 
 # --- values and key parts as JSON -----------------------------------------------------------
@@ -97,8 +115,9 @@ def _path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _tagged(value: Any, inner: Callable[[Any], Any], key: bool) -> Any:
-    """The tagged JSON form of a non-JSON value (``key``: as a key part), parts by ``inner``."""
+def _tagged(value: Any, inner: Callable[[Any], Any], key: bool, blobs: Any = None) -> Any:
+    """The tagged JSON form of a non-JSON value (``key``: as a key part), parts by ``inner``;
+    long bytes of a value go to ``blobs`` (digest -> bytes)."""
     t = type(value)
     if isinstance(value, enum.Enum | pydantic.BaseModel) and not key:
         _allowed.setdefault(_path(t), t)
@@ -108,12 +127,19 @@ def _tagged(value: Any, inner: Callable[[Any], Any], key: bool) -> Any:
         return {TAG: "pydantic", "class": _path(t), "data": inner(value.model_dump(mode="json"))}
     if t is tuple and not key:
         return {TAG: "tuple", "items": [inner(v) for v in value]}
-    if t is bytes and not key:
+    if t is bytes and not key and (blobs is None or len(value) < BLOB_MIN):
         return {TAG: "bytes", "b64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, bytes | bytearray) and key:
-        return {TAG: "bytes", "sha256": hashlib.sha256(value).hexdigest(), "len": len(value)}
+    if isinstance(value, bytes | bytearray) and (key or t is bytes):  # a key part, or a blob
+        digest = hashlib.sha256(value).hexdigest()
+        if not key:
+            blobs[digest] = value
+        return {TAG: "blob" if not key else "bytes", "sha256": digest, "len": len(value)}
+    if key and hasattr(value, "as_bytes") and not isinstance(getattr(value, "content", 0), str):
+        (data, mime), role = value.as_bytes(), getattr(value, "role", None)
+        return {TAG: "media", "bytes": inner(data), "mime": mime, "role": role}
     if isinstance(value, Chunk):
-        return {TAG: "chunk", "content": inner(value.content), "role": inner(value.role)}
+        chunk = {TAG: "chunk", "content": inner(value.content), "role": inner(value.role)}
+        return chunk if key else chunk | {"type": inner(value.content_type)}  # keys as before
     if isinstance(value, ChunkList):
         return {TAG: "chunk_list", "items": [inner(c) for c in value.chunks]}
     if isinstance(value, Message):
@@ -135,17 +161,20 @@ key_json: Callable[[Any], str] = json.JSONEncoder(
 """Canonical JSON of a key part; raises ``TypeError`` (:class:`UnsupportedType`) if it has none."""
 
 
-def _to_json(value: Any) -> Any:
+def _to_json(value: Any, blobs: dict[str, bytes]) -> Any:
     t = type(value)
     if t in (str, int, float, bool, type(None)):
         return value
     if t is list:
-        return [_to_json(v) for v in value]
+        return [_to_json(v, blobs) for v in value]
     if t is dict:
         if TAG not in value and all(type(k) is str for k in value):
-            return {k: _to_json(v) for k, v in value.items()}
-        return {TAG: "dict", "items": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
-    return _tagged(value, _to_json, key=False)
+            return {k: _to_json(v, blobs) for k, v in value.items()}
+        return {
+            TAG: "dict",
+            "items": [[_to_json(k, blobs), _to_json(v, blobs)] for k, v in value.items()],
+        }
+    return _tagged(value, lambda v: _to_json(v, blobs), False, blobs)
 
 
 def dump_json(data: Any) -> str:
@@ -153,26 +182,32 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def encode(value: Any) -> str:
-    """A call's result as one line of JSON; raises :class:`UnsupportedType`."""
-    return dump_json(_to_json(value))
+def encode(value: Any, blobs: dict[str, bytes] | None = None) -> str:
+    """A call's result as one line of JSON, long bytes put in ``blobs`` by digest (if given);
+    raises :class:`UnsupportedType`, or ``RecursionError`` for a value nested too deeply."""
+    return dump_json(_to_json(value, blobs))  # type: ignore[arg-type]
 
 
-def decode(text: str) -> Any:
-    """The result :func:`encode` wrote as ``text``; raises ``CacheError``."""
+Blobs = Callable[[str], bytes]  # a blob's bytes by digest (``CallCache._blob``)
+
+
+def decode(text: str, blob: Blobs | None = None) -> Any:
+    """The result :func:`encode` wrote as ``text`` (``blob`` reads blobs); raises ``CacheError``."""
     try:
         if text[:1] == '"':  # a str, the usual case: no decoder to set up
             return text[1:-1] if "\\" not in text else _scanstring(text, 1)[0]
-        return json.loads(text, object_hook=_from_json)
-    except (ValueError, TypeError, KeyError, pydantic.ValidationError) as e:
-        raise CacheError(f"a cached value could not be decoded: {e}") from e
+        return json.loads(text, object_hook=lambda o: _from_json(o, blob))
+    except (ValueError, TypeError, KeyError, RecursionError, pydantic.ValidationError) as e:
+        raise CacheError(
+            f"a cached value could not be decoded: {type(e).__name__}: {e!s:.200}"
+        ) from e
 
 
 _REBUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
     "tuple": lambda o: tuple(o["items"]),
     "dict": lambda o: {k: v for k, v in o["items"]},
     "bytes": lambda o: base64.b64decode(o["b64"], validate=True),
-    "chunk": lambda o: Chunk(o["content"], role=o["role"]),
+    "chunk": lambda o: Chunk(o["content"], role=o["role"], **_typed(o)),
     "chunk_list": lambda o: ChunkList(o["items"]),
     "message": lambda o: Message(o["role"], o["content"]),
     "enum": lambda o: _resolve(o["class"], enum.Enum)(o["value"]),
@@ -180,9 +215,15 @@ _REBUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-def _from_json(obj: dict[str, Any]) -> Any:
+def _typed(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"content_type": obj["type"]} if "type" in obj else {}  # none before format 3
+
+
+def _from_json(obj: dict[str, Any], blob: Blobs | None) -> Any:
     if (tag := obj.get(TAG)) is None:
         return obj
+    if tag == "blob" and blob is not None:
+        return blob(obj["sha256"])
     if tag not in _REBUILD:
         raise CacheError(
             f"a cached value has an unknown tag {tag!r}; was it written by a newer onetwo?"
@@ -210,27 +251,61 @@ def _resolve(path: Any, base: type) -> Any:
 
 # --- records --------------------------------------------------------------------------------
 
-_FIX = "run cache.check(fix=True) to delete broken entries (export_jsonl() first saves the rest)"
+_FIX = (
+    "Restore the folder from a copy, or save what is readable with export_jsonl() and "
+    "import it into a new folder (check(fix=True) deletes the damaged entries)"
+)
 _bindings_memo: dict[str, dict[str, int]] = {}  # records of one shape share their parse
+_PID_BITS = 22  # Linux process ids are below 2**22
+_PID_MASK = (1 << _PID_BITS) - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def bound_sample(text: str, slot: str) -> str | None:
-    """The sample a stored record binds to ``slot``, or ``None``: the replay hot path."""
-    if slot == "" and text.startswith('{"":0}\n'):  # the usual record: one call, one sample
-        return text[7 : text.index("\n", 7)]
+def _damaged(key: Key, what: str) -> CacheError:
+    return CacheError(f"the cache entry {key} is damaged ({what}). {_FIX}.")
+
+
+def _verify(text: str, key: Key) -> None:
+    """Raise ``CacheError`` unless the checksum of the ``text`` stored at ``key`` matches."""
     try:
-        end = text.index("\n")
-        if (bindings := _bindings_memo.get(head := text[:end])) is None:
+        checked = text[8 : text.rindex("\n")]  # all but the call
+        if zlib.crc32(f"{key}{checked}".encode()) == int(text[:8], 16):
+            return
+    except (ValueError, UnicodeEncodeError):
+        pass
+    raise _damaged(key, "its checksum does not match: it changed on disk")
+
+
+def sealed(body: str, key: Key) -> str:
+    """The record ``body`` as stored at ``key``: the CRC-32 of the key and of all but the last
+    line (the call), in hex, then ``body`` (with lone surrogates escaped)."""
+    if not body.isascii():
+        try:
+            body.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold: escape it
+            body = _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", body)
+    checked = body[: body.rindex("\n")]
+    return f"{zlib.crc32(f'{key}{checked}'.encode()):08x}{body}"
+
+
+def bound_sample(text: str, slot: str, key: Key) -> str | None:
+    """The sample a stored record binds to ``slot``, or ``None``: the replay hot path."""
+    _verify(text, key)  # then read past the checksum (8 characters), copying nothing else
+    if slot == "" and text.startswith('{"":0}\n', 8):  # the usual record: one call, one sample
+        return text[15 : text.index("\n", 15)]
+    try:
+        end = text.index("\n", 8)
+        if (bindings := _bindings_memo.get(head := text[8:end])) is None:
             if len(_bindings_memo) > 4096:
                 _bindings_memo.clear()
             bindings = _bindings_memo[head] = json.loads(head)
-        if (i := bindings.get(slot)) is None:
+        if (i := bindings.get(slot, -1)) < 0:  # unbound, or a claim
             return None
         for _ in range(i):
             end = text.index("\n", end + 1)
         return text[end + 1 : text.index("\n", end + 1)]
-    except (ValueError, AttributeError):
-        raise CacheError(f"a cache entry is corrupt: {text[:200]!r}; {_FIX}.") from None
+    except (ValueError, AttributeError, TypeError, RecursionError) as e:
+        raise _damaged(key, f"{type(e).__name__}: {text[:200]!r}") from None
 
 
 class Record:
@@ -238,7 +313,9 @@ class Record:
 
     A sampling key bound to a sample reads it for good (``record`` mode overwrites it); an
     unbound key may take (:meth:`claimable`) the first sample no other key holds; ``""``
-    (outside repeats) reads the first sample without holding it.
+    (outside repeats) reads the first sample without holding it. A key bound to a negative
+    number ``-(t << 22 | pid)`` is claimed until ``t`` (ms since the epoch) by the process
+    ``pid``, which computes its sample (:meth:`claim`).
     """
 
     __slots__ = ("bindings", "call", "samples")
@@ -250,40 +327,67 @@ class Record:
     @classmethod
     def parse(cls, text: str, key: Key) -> Record:
         """The record stored as ``text`` at ``key``; ``CacheError`` if it is damaged."""
-        lines = text.split("\n")
+        _verify(text, key)
+        lines = text[8:].split("\n")
         try:
             record = cls(lines[-1], lines[1:-1], json.loads(lines[0]))
+            if key_of(record.call) != key:
+                raise ValueError("the key does not match the call")
             if len(lines) < 2 or not record._valid():
                 raise ValueError("unexpected structure")
-        except ValueError as e:
-            raise CacheError(f"the cache entry {key} is corrupt ({e}); {_FIX}.") from None
+        except (ValueError, RecursionError) as e:
+            raise _damaged(key, str(e)) from None
         return record
 
     def _valid(self) -> bool:
         n, bindings = len(self.samples), self.bindings
         return isinstance(bindings, dict) and all(
-            type(i) is int and 0 <= i < n for i in bindings.values()
+            type(i) is int and i < n for i in bindings.values()
         )
 
-    def dump(self) -> str:
-        """The stored text: bindings, samples, call, one line each."""
-        return "\n".join([dump_json(self.bindings), *self.samples, self.call])
+    def dump(self, key: Key) -> str:
+        """The text stored at ``key``: a checksum, then bindings, samples, call, a line each."""
+        return sealed("\n".join([dump_json(self.bindings), *self.samples, self.call]), key)
 
     def identity(self) -> dict[str, Any]:
         """The identity of the backend that made the call."""
-        data = json.loads(self.call)
+        try:
+            data = json.loads(self.call)
+        except (ValueError, RecursionError):
+            data = None
         if not (isinstance(data, dict) and isinstance(data.get("backend"), dict)):
             raise CacheError(f"a cache entry's call is not a call: {self.call:.200}")
         return data["backend"]
 
     def claimable(self, slot: str) -> int | None:
         """The sample ``slot`` would read: its binding, else one nobody holds, else None."""
-        if (i := self.bindings.get(slot)) is not None or not self.samples:
-            return i
+        if (i := self.bindings.get(slot, -1)) >= 0 or not self.samples:
+            return i if i >= 0 else None
         if slot == "":
             return 0
         held = {j for s, j in self.bindings.items() if s}
         return next((j for j in range(len(self.samples)) if j not in held), None)
+
+    def held(self, slot: str, now: float, mine: int, alive: Callable[[int], bool]) -> float | None:
+        """The end (seconds since the epoch) of the claim on ``slot``, if it is not ``mine``,
+        has not ended and its process is ``alive``; else ``None``."""
+        if (i := self.bindings.get(slot, 0)) < 0 and i != mine:
+            until, pid = (-i >> _PID_BITS) / 1000, -i & _PID_MASK
+            if until > now and alive(pid):
+                return until
+        return None
+
+    def claim(self, slot: str, until: float) -> int:
+        """Claim ``slot`` for this process until ``until`` (seconds since the epoch)."""
+        self.bindings[slot] = -((int(until * 1000) << _PID_BITS) | os.getpid() & _PID_MASK or 1)
+        return self.bindings[slot]
+
+    def release(self, slot: str, mine: int) -> bool | None:
+        """Drop the claim ``mine`` on ``slot``: ``True`` if it was there (else ``None``)."""
+        if self.bindings.get(slot) != mine:
+            return None
+        del self.bindings[slot]
+        return True
 
     def bind(self, slot: str, sample: str, recording: bool) -> tuple[int, bool]:
         """Store ``sample`` for ``slot``; return (the index bound, whether it is ours).
@@ -291,6 +395,8 @@ class Record:
         Not ours if ``slot`` was bound meanwhile (by another process): ours is kept unbound.
         """
         samples, i = self.samples, self.bindings.get(slot)
+        if i is not None and i < 0:  # a claim
+            i = None
         if i is None and slot == "" and samples:
             i = 0
         own = i is None or recording
@@ -308,14 +414,16 @@ class Record:
         """Add this record's samples to ``record``, and its bindings of keys not bound there."""
         record.samples += [s for s in dict.fromkeys(self.samples) if s not in record.samples]
         for slot, i in self.bindings.items():
-            record.bindings.setdefault(slot, record.samples.index(self.samples[i]))
+            if record.bindings.get(slot, -1) < 0:
+                record.bindings[slot] = record.samples.index(self.samples[i])
         return record
 
-    def export(self) -> dict[str, Any]:
-        """The exported form: ``{"key", "call", "samples", "slots"}``, samples as JSON data."""
+    def export(self, blob: Blobs) -> dict[str, Any]:
+        """The exported form: ``{"key", "call", "samples", "slots"}``, samples as JSON data
+        (blobs written out, claims left out)."""
         self.identity()  # a check
-        samples = [json.loads(s) for s in self.samples]
-        call, slots = json.loads(self.call), self.bindings
+        samples = [json.loads(s, object_hook=lambda o: _inline(o, blob)) for s in self.samples]
+        call, slots = json.loads(self.call), {s: i for s, i in self.bindings.items() if i >= 0}
         return {"key": digest_of(self.call), "call": call, "samples": samples, "slots": slots}
 
     @classmethod
@@ -325,8 +433,9 @@ class Record:
             samples = [dump_json(s) for s in obj["samples"]]
             record = cls(key_json(obj["call"]), samples, dict(obj["slots"]))
             record.identity()
-            valid = record._valid() and isinstance(obj["key"], str)
-        except (TypeError, ValueError, KeyError, CacheError):
+            valid = record._valid() and min(record.bindings.values(), default=0) >= 0
+            valid = valid and isinstance(obj["key"], str)
+        except (TypeError, ValueError, KeyError, RecursionError, CacheError):
             valid = False
         if not valid:
             raise CacheError(f"{where}: not a valid cache entry.")
@@ -334,16 +443,22 @@ class Record:
             raise CacheError(f"{where}: the key does not match the call (edited or corrupt).")
         return key_of(record.call), record
 
-    def problem(self, key: Key) -> str:
+    def problem(self, key: Key, blob: Blobs) -> str:
         """What is wrong with this record stored at ``key`` (``""`` if nothing)."""
         if key_of(self.call) != key:
             return "the key does not match the call"
         for sample in self.samples:
             try:
-                json.loads(sample, object_hook=_from_json)
-            except (ValueError, TypeError, KeyError, pydantic.ValidationError, CacheError) as e:
-                return f"a sample could not be decoded: {e}"
+                decode(sample, blob)
+            except CacheError as e:
+                return str(e)
         return ""
+
+
+def _inline(obj: dict[str, Any], blob: Blobs) -> Any:
+    if obj.get(TAG) != "blob":
+        return obj
+    return {TAG: "bytes", "b64": base64.b64encode(blob(obj["sha256"])).decode("ascii")}
 
 
 # --- calls: from a method's arguments to its key --------------------------------------------
@@ -440,7 +555,7 @@ class MethodSpec:
                 return None
             try:
                 params = key_json(eff)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):
                 raise self._key_error(eff) from None
         ident = _identity(backend)[0]
         if (prefix := self._prefixes.get(ident)) is None:
@@ -509,8 +624,8 @@ class MethodSpec:
         for arg, value in eff.items():
             try:
                 key_json(value)
-            except (TypeError, ValueError) as e:
-                what = e.type_name if isinstance(e, UnsupportedType) else f"value ({e})"
+            except (TypeError, ValueError, RecursionError) as e:
+                what = e.type_name if isinstance(e, UnsupportedType) else f"value ({e!r:.80})"
                 return CacheError(
                     f"cannot cache {self.name}: its argument `{arg}` is a {what}, which has no "
                     f"stable cache key. The cache accepts {ACCEPTED}. Pass one of those, or "

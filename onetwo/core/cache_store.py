@@ -13,36 +13,45 @@ Example:
 
 A folder is opened safely: nothing is unpickled, no file is made or deleted next to the
 database (a tampered ``filename`` column reaches nothing), and the ``Settings`` table,
-which diskcache replays as PRAGMAs, is checked before diskcache opens the folder.
+which diskcache replays as PRAGMAs, is checked before diskcache opens the folder. A damaged
+database is a ``CacheError`` saying so, from every method, never an ``sqlite3`` error.
+Keys starting with ``onetwo:`` (the format, blobs, the processes that opened the folder)
+are not records: ``items`` skips them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
-import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 import diskcache
 import diskcache.core
 
-from onetwo.core.cache_record import Key
+from onetwo.core.cache_record import Key, sealed
+from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.errors import CacheError
 
-__all__ = ["DiskStore", "MemoryStore", "Store"]
+__all__ = ["DiskStore", "MemoryStore", "Store", "alive"]
 
-FORMAT = "onetwo-call-cache/2"
-_FORMAT_KEY = "onetwo:format"  # the one row that is not a record
+FORMAT = "onetwo-call-cache/3"
+_UNSEALED = "onetwo-call-cache/2"  # the same records without checksums: sealed on open
+_FORMAT_KEY = "onetwo:format"
+_INTERNAL = "onetwo:"  # the prefix of the rows that are not records
 
 
 class Store(Protocol):
     """What ``CallCache`` needs from a store of record texts.
 
     ``update(key, change)`` sets the text at ``key`` to ``change(its text or None)``
-    atomically (``None``: leave it); ``items`` lists records in the order first written;
-    ``check`` reports problems of the storage, not of the records.
+    atomically (``None``: leave it, ``""``: delete it); ``items`` lists records (not the
+    ``onetwo:`` rows) in the order first written; ``check`` reports problems of the storage,
+    not of the records; ``shared`` says whether another process (or store object) may be
+    writing the same records.
     """
 
     directory: str | None  # the folder, or None in memory
@@ -54,6 +63,7 @@ class Store(Protocol):
     def __len__(self) -> int: ...
     def volume(self) -> int: ...
     def check(self, fix: bool) -> list[str]: ...
+    def shared(self) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -70,11 +80,13 @@ class MemoryStore:
         return self._data.get(key)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return sum(1 for _ in self.items())
 
     def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
         with self._lock:
-            if (new := change(self._data.get(key))) is not None:
+            if (new := change(self._data.get(key))) == "":
+                self._data.pop(key, None)
+            elif new is not None:
                 self._data[key] = new
 
     def delete(self, keys: Iterable[Key]) -> None:
@@ -84,13 +96,16 @@ class MemoryStore:
 
     def items(self) -> Iterator[tuple[Key, str]]:
         with self._lock:
-            return iter(list(self._data.items()))
+            return iter([(k, v) for k, v in self._data.items() if not k.startswith(_INTERNAL)])
 
     def volume(self) -> int:
         return sum(len(k) + len(v.encode()) for k, v in self._data.items())
 
     def check(self, fix: bool) -> list[str]:
         return []
+
+    def shared(self) -> bool:
+        return False
 
     def close(self) -> None:
         pass
@@ -114,15 +129,38 @@ _SETTINGS: dict[str, Any] = {
 _KNOWN_SETTINGS = frozenset(diskcache.core.DEFAULT_SETTINGS) | frozenset(diskcache.core.METADATA)
 _RAW = diskcache.core.MODE_RAW
 _READ = "SELECT mode, value FROM Cache WHERE key = ? AND raw = 1"  # leaner than Cache.get
-_ITEMS = f"SELECT key, raw, mode, value FROM Cache WHERE key <> '{_FORMAT_KEY}' ORDER BY rowid"
-_COUNT = f"SELECT COUNT(*) FROM Cache WHERE key <> '{_FORMAT_KEY}'"
+_RECORDS = f"FROM Cache WHERE key NOT GLOB '{_INTERNAL}*'"
+_ITEMS = (
+    "SELECT CAST(key AS BLOB), raw, mode, typeof(key) || ' ' || typeof(value), "
+    f"CAST(value AS BLOB) {_RECORDS} ORDER BY rowid"
+)
+_COUNT = f"SELECT COUNT(*) {_RECORDS}"
+_OPENED = f"SELECT key FROM Cache WHERE key GLOB '{_INTERNAL}open:*'"  # by process id
+_open_here: dict[str, weakref.WeakSet[DiskStore]] = {}  # this process's stores, by folder
+_forks = 0  # how many forks made this process: a forked child opens its own connections
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)  # cheaper than os.getpid() on every read
+_ACTION = (
+    "Restore the folder from a copy; if the cache still opens, export_jsonl() saves the "
+    "entries that are readable, to import_jsonl() into a new folder"
+)
 
 
 def _foreign(what: str) -> CacheError:
     return CacheError(
         f"the cache folder holds {what}, which onetwo never writes; refusing to load it "
-        "(it may have been tampered with). Use a folder written by onetwo's call cache."
+        f"(it was damaged or tampered with). {_ACTION}."
     )
+
+
+def _damaged(path: str, e: sqlite3.Error) -> CacheError:
+    return CacheError(f"the cache database in {path!r} is damaged ({e}). {_ACTION}.")
 
 
 class _SafeDisk(diskcache.Disk):
@@ -147,20 +185,64 @@ class DiskStore:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory: str | None = os.fspath(directory)
-        path = self.directory
+        self._path = path = self.directory
         if os.path.exists(path) and not os.path.isdir(path):
             raise CacheError(f"the cache folder {path!r} is a file; give a folder path.")
-        fresh = _inspect(path, os.path.join(path, diskcache.core.DBNAME))
         self._readers = threading.local()
-        try:
+        fresh = _inspect(path, os.path.join(path, diskcache.core.DBNAME))
+        with self._guard():
             self._db = diskcache.Cache(path, disk=_SafeDisk, **_SETTINGS)
-        except sqlite3.DatabaseError as e:
-            raise CacheError(f"cannot open the cache folder {path!r}: {e}.") from e
-        if fresh:
+            if fresh or fresh is None:
+                self._upgrade()
+        _open_here.setdefault(os.path.realpath(path), weakref.WeakSet()).add(self)
+        self._pid, self._checked, self._shared = 0, -1.0, False
+        self._opening()
+
+    def _opening(self) -> None:
+        """Say in the folder that this process has it open; forget the processes that died."""
+        self._pid = os.getpid()
+        with self._guard(), self._db.transact(retry=True):
+            for key in self._opened(lambda pid: not alive(pid)):
+                self._db.delete(key, retry=True)
+            self._db.set(f"{_INTERNAL}open:{self._pid}", "", retry=True)
+
+    def shared(self) -> bool:
+        """Whether another live process (or another store of this one) has opened the folder
+        (read again at most once a second)."""
+        if self._pid != os.getpid():  # a forked child
+            self._opening()
+        if SYSTEM_CLOCK.now() - self._checked > 1.0:
+            here = len(_open_here[os.path.realpath(self._path)]) > 1
+            with self._guard():
+                self._shared = here or bool(self._opened(lambda p: p != self._pid and alive(p)))
+            self._checked = SYSTEM_CLOCK.now()
+        return self._shared
+
+    def _opened(self, which: Callable[[int], bool]) -> list[str]:
+        rows = self._reader()[1].execute(_OPENED).fetchall()
+        pids = {key: key.rpartition(":")[2] for (key,) in rows}
+        return [key for key, pid in pids.items() if not pid.isdigit() or which(int(pid))]
+
+    def _upgrade(self) -> None:
+        """Write the format of a new folder, or seal the records of an older one."""
+        with self._db.transact(retry=True):
+            if self.read(Key(_FORMAT_KEY)) == _UNSEALED:  # another process may have done it
+                for key, text in list(self.items()):
+                    self._db.set(key, sealed(text, key), retry=True)
             self._db.set(_FORMAT_KEY, FORMAT, retry=True)
 
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise _damaged(self._path, e) from None
+
     def read(self, key: Key) -> str | None:
-        row = self._reader()[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
+        try:
+            row = self._reader()[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
+        except sqlite3.Error as e:
+            raise _damaged(self._path, e) from None
         if row is None:
             return None
         if row[0] != _RAW or type(row[1]) is not str:
@@ -170,36 +252,43 @@ class DiskStore:
     def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
         # While this transaction holds the write lock nobody else commits, so the reader
         # sees what the writer would.
-        with self._db.transact(retry=True):
-            if (new := change(self.read(key))) is not None:
+        with self._guard(), self._db.transact(retry=True):
+            if (new := change(self.read(key))) == "":
+                self._db.delete(key, retry=True)
+            elif new is not None:
                 self._db.set(key, new, retry=True)
 
     def delete(self, keys: Iterable[Key]) -> None:
-        with self._db.transact(retry=True):
+        with self._guard(), self._db.transact(retry=True):
             for key in keys:
                 self._db.delete(key, retry=True)
 
     def items(self) -> Iterator[tuple[Key, str]]:
-        for key, raw, mode, value in self._reader()[1].execute(_ITEMS):
-            if raw != 1 or type(key) is not str or mode != _RAW or type(value) is not str:
-                raise _foreign("a pickled key or value")
-            yield Key(key), value
+        # As bytes, so that a row that is not UTF-8 is one damaged record, not the scan's end.
+        with self._guard():
+            for key, raw, mode, types, value in self._reader()[1].execute(_ITEMS):
+                if raw != 1 or mode != _RAW or types != "text text":
+                    raise _foreign("a pickled key or value")
+                yield Key(key.decode(errors="replace")), value.decode(errors="replace")
 
     def __len__(self) -> int:
-        return int(self._reader()[1].execute(_COUNT).fetchone()[0])
+        with self._guard():
+            return int(self._reader()[1].execute(_COUNT).fetchone()[0])
 
     def volume(self) -> int:
-        return int(self._db.volume())
+        with self._guard():
+            return int(self._db.volume())
 
     def check(self, fix: bool) -> list[str]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")  # diskcache reports problems as warnings
-            return [str(w.message) for w in self._db.check(fix=fix, retry=True)]
+        """SQLite's integrity check (nothing to fix here: ``fix`` touches no file)."""
+        with self._guard():
+            rows = self._reader()[1].execute("PRAGMA integrity_check").fetchall()
+        return [f"the database is damaged: {r[0]}. {_ACTION}." for r in rows if r[0] != "ok"]
 
     def _reader(self) -> tuple[int, sqlite3.Connection, Callable[..., sqlite3.Cursor]]:
         """This thread's read-only connection (a new one after a fork), and a cursor's execute."""
         state = getattr(self._readers, "state", None)
-        if state is not None and state[0] == os.getpid():  # a forked child opens its own
+        if state is not None and state[0] == _forks:  # a forked child opens its own
             return state
         assert self.directory is not None
         con = sqlite3.connect(
@@ -209,7 +298,7 @@ class DiskStore:
         )
         for pragma in ("mmap_size = 67108864", "cache_size = 8192", "query_only = 1"):
             con.execute(f"PRAGMA {pragma}")
-        self._readers.state = state = (os.getpid(), con, con.cursor().execute)
+        self._readers.state = state = (_forks, con, con.cursor().execute)
         return state
 
     def close(self) -> None:
@@ -219,8 +308,21 @@ class DiskStore:
         self._db.close()
 
 
-def _inspect(folder: str, db_path: str) -> bool:
-    """Whether the folder is new; refuses one onetwo did not write (before diskcache opens it)."""
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs here (on another machine sharing the folder, a live
+    process is taken for dead unless one here has its pid: then calls may be made twice)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's
+        pass
+    return True
+
+
+def _inspect(folder: str, db_path: str) -> bool | None:
+    """Whether the folder is new (``None``: of the format before this one); refuses one
+    onetwo did not write (before diskcache opens it)."""
     if not os.path.exists(db_path):
         return True
     try:
@@ -232,7 +334,7 @@ def _inspect(folder: str, db_path: str) -> bool:
     except sqlite3.DatabaseError as e:
         if "no such table" in str(e):
             return True
-        raise CacheError(f"the cache database {db_path!r} is not readable: {e}.") from e
+        raise _damaged(folder, e) from None
     for key, value in settings:
         if key not in _KNOWN_SETTINGS or not isinstance(value, int | float | str):
             raise _foreign(f"an unknown setting {key!r}")
@@ -243,6 +345,10 @@ def _inspect(folder: str, db_path: str) -> bool:
             f"{folder!r} holds a diskcache that the onetwo call cache did not write; give "
             "the call cache a folder of its own."
         )
+    if fmt is not None and not str(fmt[0]).startswith(FORMAT[:-1]):
+        raise _foreign(f"the format {str(fmt[0])[:40]!r}")
+    if fmt is not None and fmt[0] == _UNSEALED:
+        return None
     if fmt is not None and fmt[0] != FORMAT:
         raise CacheError(
             f"the cache folder {folder!r} has the format {fmt[0]!r}, and this onetwo reads "

@@ -11,6 +11,12 @@ writes it at once (:meth:`CallCache.fill`): a killed run keeps every call that f
   new key takes the first sample no other key holds, or calls the model; outside repeats a
   call reads the first sample. Values are JSON; exceptions are not cached; identical calls
   in flight share one model call.
+* **Claims**: in a folder another live process has open (each marks it open), a miss
+  claims the sample (a lease of ``lease`` seconds, in the record) before calling the model;
+  another process missing the same sample waits for its value (re-reading the entry with
+  backoff, at most 0.2 s apart: processes have no way to notify each other), and calls the
+  model itself once the claimant has died or the lease has run out. Calls begun before the
+  other process opened the folder (and up to a second after) are not claimed.
 * **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``),
   ``"record"`` (always call, overwrite), ``"off"``.
 
@@ -23,13 +29,17 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import dataclasses
 import functools
+import hashlib
 import inspect
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Literal, TypeVar, get_args
+import warnings
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar, get_args, overload
 
 from onetwo.core.cache_record import (
     ACCEPTED,
@@ -38,6 +48,7 @@ from onetwo.core.cache_record import (
     MethodSpec,
     Record,
     UnsupportedType,
+    blob_key,
     bound_sample,
     decode,
     encode,
@@ -45,14 +56,17 @@ from onetwo.core.cache_record import (
     key_of,
     register_types,
 )
-from onetwo.core.cache_store import DiskStore, MemoryStore, Store
+from onetwo.core.cache_store import DiskStore, MemoryStore, Store, alive
+from onetwo.core.clock import SYSTEM_CLOCK, wall_time
 from onetwo.core.sampling import current_sampling_key
 from onetwo.core.tracing import annotate, current_node
 from onetwo.errors import CacheError, CacheMiss
 
 __all__ = [
     "MISS",
+    "CacheEnabled",
     "CallCache",
+    "FileCacheEnabled",
     "Mode",
     "SimpleFunctionCache",
     "cache_method",
@@ -60,7 +74,8 @@ __all__ = [
     "register_types",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 T = TypeVar("T")
 Mode = Literal["read_write", "replay", "record", "off"]
 _Path = str | os.PathLike[str]
@@ -78,6 +93,7 @@ class CallCache:
         directory: a folder (created if missing; share it between threads and processes,
             copy it to a colleague), or a ``cache_store.Store`` such as ``MemoryStore()``.
         mode: ``"read_write"``, ``"replay"``, ``"record"`` or ``"off"``; settable later.
+        lease: how long (seconds) another process waits for a sample this one claimed.
 
     Example:
         >>> cache = CallCache("/tmp/exp1", mode="replay")  # doctest: +SKIP
@@ -86,14 +102,18 @@ class CallCache:
         {'hits': 0, 'misses': 0, 'writes': 0, 'shared': 0, 'entries': 12, 'bytes': 57344}
     """
 
-    def __init__(self, directory: _Path | Store, *, mode: Mode = "read_write"):
+    def __init__(self, directory: _Path | Store, *, mode: Mode = "read_write", lease: float = 60.0):
         _check_mode(mode)  # before the folder is made
+        if not (isinstance(lease, int | float) and lease >= 0):
+            raise ValueError(f"lease must be a number of seconds >= 0, got {lease!r}.")
         store = DiskStore(directory) if isinstance(directory, str | os.PathLike) else directory
         self._store: Store = store
         self.directory: str | None = store.directory
-        self.mode = mode
+        self.mode, self.lease = mode, lease
+        self._blobs = self._blob  # bound once: the hot path passes it to decode()
         self._memo: dict[tuple[Key, str], str] = {}
         self._inflight: dict[tuple[Key, str], asyncio.Future[str]] = {}  # shared calls
+        self._claims: dict[tuple[Key, str], int] = {}  # the claims of this cache's calls
         self.hits = self.misses = self.writes = self.shared = 0
 
     @property
@@ -124,7 +144,7 @@ class CallCache:
     def __reduce__(self) -> Any:  # a backend sent to another process reopens the folder
         if self.directory is None:
             raise TypeError(f"{type(self).__name__} lives in memory; save() it instead.")
-        return (functools.partial(CallCache, mode=self._mode), (self.directory,))
+        return (functools.partial(CallCache, mode=self._mode, lease=self.lease), (self.directory,))
 
     def __enter__(self) -> CallCache:
         return self
@@ -142,7 +162,7 @@ class CallCache:
             sample = None
         elif (sample := self._memo.get(mkey := (key, slot))) is None:
             text = self._store.read(key)
-            if text is not None and (sample := bound_sample(text, slot)) is not None:
+            if text is not None and (sample := bound_sample(text, slot, key)) is not None:
                 if len(self._memo) >= _MEMO_LIMIT:
                     self._memo.clear()
                 self._memo[mkey] = sample
@@ -151,46 +171,30 @@ class CallCache:
         if sample is None:
             return MISS
         self.hits += 1
-        return decode(sample)
+        return decode(sample, self._blobs)
 
     async def fill(self, call: Call) -> Any:
         """The result of a call :meth:`lookup` missed, written before it is returned.
 
-        A sample nobody holds, else an identical call in flight's, else the model's
-        (``CacheMiss`` in replay mode).
+        A sample nobody holds, else an identical call in flight's (in this process, or
+        claimed by another), else the model's (``CacheMiss`` in replay mode).
         """
         if self._mode == "off":
             return await call.spec.fn(call.backend, *call.args, **call.kwargs)
-        if not self._recording:
-            if (sample := self._claim(call)) is not None:
-                self.hits += 1
-                annotate(cache_hit=True)
-                self._memo[call.key, call.slot] = sample
-                return decode(sample)
-            if self._mode == "replay":
-                self.misses += 1
-                raise CacheMiss(
-                    f"replay mode: no cached result for {call.describe()}. Run it once in "
-                    "read_write mode, or check that the arguments and the backend (model, "
-                    "settings) match the recorded run.",
-                    call=call.describe(),
-                )
-        self.misses += 1
         loop, mkey = asyncio.get_running_loop(), (call.key, call.slot)
         # Only a call of this loop can be awaited: one left by a loop that is gone (a run
         # stopped mid-call) or by another thread's loop is ignored (and replaced).
         while (fut := self._inflight.get(mkey)) is not None and fut.get_loop() is loop:
             self.shared += 1
             try:
-                return decode(await asyncio.shield(fut))
+                return self._decode(await asyncio.shield(fut))
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if not fut.cancelled() or (task is not None and task.cancelling()):
                     raise  # else the call we waited on was cancelled: make it ourselves
         fut = self._inflight[mkey] = loop.create_future()
         try:
-            value = await call.spec.fn(call.backend, *call.args, **call.kwargs)
-            stored, own = self._write(call, value)
+            value, stored, own = await self._obtain(call)
         except BaseException as e:  # never cached: the callers sharing it get it too
             if isinstance(e, asyncio.CancelledError):
                 fut.cancel()
@@ -202,21 +206,76 @@ class CallCache:
             if self._inflight.get(mkey) is fut:
                 del self._inflight[mkey]
         fut.set_result(stored)
-        return value if own else decode(stored)
+        return value if own else self._decode(stored)
 
-    def _claim(self, call: Call) -> str | None:
-        """Bind the call's sampling key to a sample nobody holds, if any; return it."""
-        text = self._store.read(call.key)  # take the write lock only if there may be one
-        if text is None or Record.parse(text, call.key).claimable(call.slot) is None:
-            return None
+    async def _obtain(self, call: Call) -> tuple[Any, str, bool]:
+        """(value, stored sample, whether the value is ours) of a call missing in this process."""
+        delay = 0.002
+        while not self._recording:
+            wait = self._mode == "read_write"  # claims are needed only in a shared folder
+            claim = wait and self._store.shared()
+            sample, until = self._take(call.key, call.call_json, call.slot, claim, wait)
+            if sample is not None:
+                self.hits += 1
+                annotate(cache_hit=True)
+                self._memo[call.key, call.slot] = sample
+                return None, sample, False
+            if self._mode == "replay":
+                self.misses += 1
+                raise CacheMiss(
+                    f"replay mode: no cached result for {call.describe()}. Run it once in "
+                    "read_write mode, or check that the arguments and the backend (model, "
+                    "settings) match the recorded run.",
+                    call=call.describe(),
+                )
+            if until is None:
+                break  # ours to make
+            await SYSTEM_CLOCK.sleep(max(0.001, min(delay, until - wall_time())))
+            delay = min(delay * 2, 0.2)
+        self.misses += 1
+        try:
+            value = await call.spec.fn(call.backend, *call.args, **call.kwargs)
+            stored, own = self._write(call.key, call.call_json, call.slot, value, call.describe)
+        except BaseException:
+            if (mine := self._claims.get((call.key, call.slot))) is not None:
+                with contextlib.suppress(CacheError):  # others need not wait out the lease
+                    self._edit(call.key, None, lambda r: r.release(call.slot, mine))
+            raise
+        finally:
+            self._claims.pop((call.key, call.slot), None)
+        return value, stored, own
 
-        def claim(record: Record) -> str | None:
-            if (i := record.claimable(call.slot)) is None:
+    def _take(
+        self, key: Key, call: str, slot: str, claim: bool, wait: bool = False
+    ) -> tuple[str | None, float | None]:
+        """Bind ``slot`` to a sample nobody holds: (it, None). Else, with ``wait``, (None, the
+        end of another live process's claim on it) if there is one; else (None, None), with
+        our claim written if ``claim``."""
+        mine, held = self._claims.get((key, slot), 0), None  # ours even if from a gone loop
+
+        def take(record: Record) -> str | None:
+            nonlocal held
+            if (i := record.claimable(slot)) is not None:
+                record.bindings[slot] = i
+                return record.samples[i]
+            if wait and (held := record.held(slot, wall_time(), mine, alive)) is not None:
+                return None  # nothing written
+            if not claim:
                 return None
-            record.bindings[call.slot] = i
-            return record.samples[i]
+            self._claims[key, slot] = record.claim(slot, wall_time() + self.lease)
+            return ""  # (never a sample) our claim is written
 
-        return self._edit(call.key, None, claim)
+        # A read first, to take the write lock only when there is something to write.
+        if (text := self._store.read(key)) is None:
+            if not claim:
+                return None, None
+        elif (record := Record.parse(text, key)).claimable(slot) is None:
+            if wait and (held := record.held(slot, wall_time(), mine, alive)) is not None:
+                return None, held
+            if not claim:
+                return None, None
+        sample = self._edit(key, call if claim else None, take)
+        return sample or None, held
 
     def _edit(self, key: Key, new: str | None, edit: Callable[[Record], T | None]) -> T | None:
         """``edit`` the record at ``key`` (a new one of call ``new`` if absent, or none if
@@ -228,39 +287,89 @@ class CallCache:
                 return None
             record = Record(new) if old is None else Record.parse(old, key)  # type: ignore[arg-type]
             out[0] = edit(record)
-            return None if out[0] is None else record.dump()
+            if out[0] is None:
+                return None
+            return record.dump(key) if record.samples or record.bindings else ""  # "": delete
 
         self._store.update(key, change)
         return out[0]
 
-    def _write(self, call: Call, value: Any) -> tuple[str, bool]:
-        """Store ``value`` for the call's sampling key; return (stored sample, is it ours)."""
-        try:
-            sample = encode(value)
-        except UnsupportedType as e:
-            raise CacheError(
-                f"cannot cache the result of {call.describe()}: it is a {e.type_name}, and "
-                f"the cache stores {ACCEPTED}. Return one of those from the backend method, "
-                "or run without a cache."
-            ) from None
+    def _write(
+        self, key: Key, call: str, slot: str, value: Any, describe: Callable[[], str]
+    ) -> tuple[str, bool]:
+        """Store ``value`` for ``slot``; return (the stored sample, whether it is ours)."""
+        sample = self._encode(value, describe)
 
         def put(record: Record) -> tuple[Record, int, bool]:
-            return (record, *record.bind(call.slot, sample, self._recording))
+            return (record, *record.bind(slot, sample, self._recording))
 
-        record, i, own = self._edit(call.key, call.call_json, put)  # type: ignore[misc]
-        for slot, j in record.bindings.items():  # what recording rewrote is stale here
+        record, i, own = self._edit(key, call, put)  # type: ignore[misc]
+        for other, j in record.bindings.items():  # what recording rewrote is stale here
             if j == i:
-                self._memo.pop((call.key, slot), None)
+                self._memo.pop((key, other), None)
         self.writes += 1
         return record.samples[i], own
 
+    def _encode(self, value: Any, describe: Callable[[], str]) -> str:
+        """The sample of ``value``, its long bytes stored in blob rows."""
+        blobs: dict[str, bytes] = {}
+        try:
+            sample = encode(value, blobs)
+        except (UnsupportedType, RecursionError) as e:
+            what = e.type_name if isinstance(e, UnsupportedType) else "value nested too deeply"
+            raise CacheError(
+                f"cannot cache the result of {describe()}: it is a {what}, and the cache "
+                f"stores {ACCEPTED}, nested at most a few hundred levels. Return one of those "
+                "from the backend method, or run without a cache."
+            ) from None
+        for digest, data in blobs.items():  # before the record: no reference without its blob
+            text = base64.b64encode(data).decode("ascii")
+            self._store.update(blob_key(digest), functools.partial(_unless_same, text))
+        return sample
+
+    def _decode(self, sample: str) -> Any:
+        return decode(sample, self._blobs)
+
+    def _blob(self, digest: Any) -> bytes:
+        """The bytes of a blob row, checked against its digest."""
+        text = self._store.read(blob_key(str(digest)))
+        try:
+            data = base64.b64decode(text or "", validate=True)
+        except ValueError:
+            data = b""
+        if text is None or hashlib.sha256(data).hexdigest() != digest:
+            raise CacheError(
+                f"the cached bytes {str(digest)[:16]}... are missing or damaged. Restore the "
+                "folder from a copy, or check(fix=True) to delete the entries using them."
+            )
+        return data
+
     # --- inspection and maintenance -------------------------------------------------
 
-    def _entries(self, match: Mapping[str, Any]) -> Iterator[tuple[Key, Record, Any]]:
-        for key, text in self._store.items():
-            ident = (record := Record.parse(text, key)).identity()
-            if all(ident.get(k) == v for k, v in match.items()):
-                yield key, record, ident
+    def _entries(
+        self, match: Mapping[str, Any], damaged: list[tuple[Key | None, str]] | None = None
+    ) -> Iterator[tuple[Key, Record, Any]]:
+        """The entries of backends matching ``match``; with ``damaged``, what is damaged is
+        listed there instead of raised (a damaged part of the database ends the scan)."""
+        try:
+            for key, text in self._store.items():
+                try:
+                    ident = (record := Record.parse(text, key)).identity()
+                except CacheError as e:
+                    if damaged is None:
+                        raise
+                    damaged.append((key, str(e)))
+                    continue
+                if all(ident.get(k) == v for k, v in match.items()):
+                    yield key, record, ident
+        except CacheError as e:
+            if damaged is None:
+                raise
+            damaged.append((None, str(e)))
+
+    def get_key_count(self) -> int:
+        """How many calls (keys) the cache holds, as ``stats()["entries"]``."""
+        return len(self._store)
 
     def stats(self) -> dict[str, int]:
         """Hits, misses, writes, shared in-flight calls; ``entries`` (calls) and ``bytes``."""
@@ -289,22 +398,39 @@ class CallCache:
 
     def records(self, **match: Any) -> Iterator[dict[str, Any]]:
         """Each cached call as JSON data, as exported: ``{"key", "call", "samples", "slots"}``."""
-        return (record.export() for _, record, _ in self._entries(match))
+        return (r.export(self._blob) for _, r, _ in self._entries(match) if r.samples)
 
     def export_jsonl(self, path: _Path, **match: Any) -> int:
-        """Write (atomically) the entries of the backends matching ``match``; count them."""
+        """Write (atomically) the entries of the backends matching ``match``; count them.
+
+        Damaged entries are left out, with a warning naming them: this saves what a damaged
+        folder still holds, to :meth:`import_jsonl` into a new one.
+        """
         path = os.fspath(path)
-        tmp, count = f"{path}.tmp{os.getpid()}", 0
+        tmp, count, damaged = f"{path}.tmp{os.getpid()}", 0, []  # type: ignore[var-annotated]
         try:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(json.dumps({"format": EXPORT_FORMAT}) + "\n")
-                for count, rec in enumerate(self.records(**match), start=1):  # noqa: B007
-                    f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                for key, record, _ in self._entries(match, damaged):
+                    try:
+                        line = json.dumps(record.export(self._blob), separators=(",", ":"))
+                    except CacheError as e:
+                        damaged.append((key, str(e)))
+                        continue
+                    if record.samples:
+                        f.write(line + "\n")
+                        count += 1
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
-                os.remove(tmp)  # e.g. a corrupt entry: leave no half-written file behind
+                os.remove(tmp)  # leave no half-written file behind
             raise
+        if damaged:
+            warnings.warn(
+                f"export_jsonl saved {count} entries and left out what is damaged: "
+                + "; ".join(message for _, message in damaged[:5]),
+                stacklevel=2,
+            )
         return count
 
     def import_jsonl(self, path: _Path) -> int:
@@ -329,18 +455,19 @@ class CallCache:
         return count  # nothing remembered goes stale: an import never rebinds a bound key
 
     def check(self, fix: bool = False) -> list[str]:
-        """The problems of the store and of every entry (``[]`` if none); ``fix`` deletes."""
-        problems, broken = self._store.check(fix), []
-        for key, text in self._store.items():
-            try:
-                problem = Record.parse(text, key).problem(key)
-            except CacheError as e:
-                problem = str(e)
-            if problem:
-                problems.append(f"{key}: {problem}")
-                broken.append(key)
+        """The problems of the store and of every entry (``[]`` if none); ``fix`` deletes the
+        damaged entries (and nothing else: no file is touched)."""
+        try:
+            problems = self._store.check(fix)
+        except CacheError as e:
+            problems = [str(e)]
+        damaged: list[tuple[Key | None, str]] = []
+        for key, record, _ in self._entries({}, damaged):
+            if problem := record.problem(key, self._blob):
+                damaged.append((key, problem))
+        problems += [message if key is None else f"{key}: {message}" for key, message in damaged]
         if fix:
-            self._store.delete(broken)
+            self._store.delete(key for key, _ in damaged if key is not None)
             self._memo.clear()
         return problems
 
@@ -356,7 +483,10 @@ class SimpleFunctionCache(CallCache):
     """An in-memory call cache saved to and loaded from one file, as in the reference.
 
     A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export. Prefer
-    :class:`CallCache` for long runs: this one loses what was not saved.
+    :class:`CallCache` for long runs: this one loses what was not saved. As in the
+    reference, :meth:`cache_value` and :meth:`get_cached_value` store and read values by a
+    key of your own (a sampling key as in ``cache_method(is_sampled=True)``), and
+    ``cached_value_decoder`` converts every value read (e.g. a dict into your class).
 
     Example:
         >>> cache = SimpleFunctionCache(cache_filename="/tmp/exp1.jsonl")  # doctest: +SKIP
@@ -365,12 +495,62 @@ class SimpleFunctionCache(CallCache):
         >>> cache.save()  # doctest: +SKIP
     """
 
-    def __init__(self, cache_filename: _Path | None = None, *, mode: Mode = "read_write"):
+    def __init__(
+        self,
+        cache_filename: _Path | None = None,
+        *,
+        mode: Mode = "read_write",
+        cached_value_decoder: Callable[[Any], Any] | None = None,
+    ):
         super().__init__(MemoryStore(), mode=mode)
-        self.cache_filename = cache_filename
+        self.cache_filename, self.cached_value_decoder = cache_filename, cached_value_decoder
+
+    def lookup(self, key: Key, slot: str) -> Any:
+        value = super().lookup(key, slot)
+        return value if value is MISS else self._decoded(value)
+
+    def _decode(self, sample: str) -> Any:
+        return self._decoded(decode(sample, self._blobs))
+
+    def _decoded(self, value: Any) -> Any:
+        return value if self.cached_value_decoder is None else self.cached_value_decoder(value)
 
     def _location(self) -> Any:
         return self.cache_filename
+
+    @staticmethod
+    def _call(key: str) -> tuple[Key, str]:
+        call = key_json({"backend": {"class": "SimpleFunctionCache"}, "method": "", "params": key})
+        return key_of(call), call
+
+    async def cache_value(self, key: str, sampling_key: str | None, value: Any) -> None:
+        """Add ``value`` to the values of ``key``; a ``sampling_key`` bound already has its
+        value replaced, a new one is bound to the first value no sampling key holds."""
+        k, call = self._call(key)
+        sample = self._encode(value, lambda: f"cache_value({key!r:.80})")
+
+        def put(record: Record) -> bool:
+            if sampling_key is not None and record.bindings.get(sampling_key, -1) >= 0:
+                record.samples[record.bindings[sampling_key]] = sample
+                return True
+            if sample not in record.samples:
+                record.samples.append(sample)
+            if sampling_key is not None:
+                i = record.claimable(sampling_key)
+                record.bindings[sampling_key] = record.samples.index(sample) if i is None else i
+            return True
+
+        self._edit(k, call, put)
+        self._memo.clear()
+        self.writes += 1
+
+    async def get_cached_value(self, key: str, sampling_key: str | None) -> Any:
+        """The value for ``key`` bound to ``sampling_key`` (else one no key holds), or None."""
+        k, _ = self._call(key)
+        if (value := self.lookup(k, slot := sampling_key or "")) is not MISS:
+            return value
+        sample, _ = self._take(k, "", slot, claim=False) if self._reads else (None, None)
+        return None if sample is None else self._decode(sample)
 
     def save(self, cache_filename: _Path | None = None, overwrite: bool = True) -> int:
         """Write every entry to the file; return how many."""
@@ -379,14 +559,21 @@ class SimpleFunctionCache(CallCache):
             raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it.")
         return self.export_jsonl(path)
 
-    def load(self, cache_filename: _Path | None = None) -> int:
-        """Merge the entries saved in the file; return how many."""
-        return self.import_jsonl(self._path(cache_filename))
+    def load(self, cache_filename: _Path | None = None, *, overwrite: bool = False) -> int:
+        """Merge the entries saved in the file (``overwrite``: replace); return how many."""
+        path = self._path(cache_filename)
+        if overwrite:
+            self._store, self._memo = MemoryStore(), {}
+        return self.import_jsonl(path)
 
     def _path(self, cache_filename: _Path | None) -> str:
         if (path := cache_filename or self.cache_filename) is None:
             raise ValueError("no file: pass cache_filename here or to SimpleFunctionCache().")
         return os.fspath(path)
+
+
+def _unless_same(text: str, old: str | None) -> str | None:
+    return None if old == text else text
 
 
 def _check_mode(mode: Any) -> None:
@@ -407,10 +594,73 @@ def open_cache(cache: CallCache | _Path) -> CallCache:
     raise TypeError(f"cache= takes a CallCache or a folder path, got {got}.")
 
 
+@dataclasses.dataclass
+class CacheEnabled:
+    """A class whose :func:`cache_method` methods use ``cache`` (the reference's name).
+
+    Attributes:
+        disable_caching: call straight through, as if ``cache`` were None.
+        cache: the ``CallCache`` (or :class:`SimpleFunctionCache`) of the methods.
+    """
+
+    disable_caching: bool = False
+    cache: CallCache | None = None
+
+    @property
+    def _cache_handler(self) -> CallCache:
+        if self.cache is None:
+            raise ValueError(f"{type(self).__name__} has no cache: set its `cache` first.")
+        return self.cache
+
+    @_cache_handler.setter
+    def _cache_handler(self, cache: CallCache) -> None:
+        self.cache = cache
+
+
+@dataclasses.dataclass
+class FileCacheEnabled(CacheEnabled):
+    """A :class:`CacheEnabled` class whose cache is saved to ``cache_filename`` (JSON lines).
+
+    Example:
+        >>> backend.cache = SimpleFunctionCache(backend.cache_filename)  # doctest: +SKIP
+        >>> backend.load_cache()  # doctest: +SKIP
+        >>> backend.save_cache(overwrite=True)  # doctest: +SKIP
+    """
+
+    cache_filename: str | None = None
+
+    def _file_cache(self) -> SimpleFunctionCache:
+        if not isinstance(cache := self._cache_handler, SimpleFunctionCache):
+            raise TypeError(f"{type(self).__name__}.cache must be a SimpleFunctionCache.")
+        return cache
+
+    def load_cache(self, *, overwrite: bool = True, cache_filename: str | None = None) -> int:
+        """Load the saved file (``overwrite``: instead of what the cache holds)."""
+        path = cache_filename or self.cache_filename
+        return self._file_cache().load(path, overwrite=overwrite)
+
+    def save_cache(self, *, overwrite: bool = False, cache_filename: str | None = None) -> int:
+        """Save the cache to the file (``overwrite``: replace an existing file)."""
+        path = cache_filename or self.cache_filename
+        return self._file_cache().save(path, overwrite=overwrite)
+
+
+class _CachedMethod(Protocol):
+    """What ``cache_method(...)`` returns: a decorator whose methods are async."""
+
+    @overload
+    def __call__(
+        self, method: Callable[P, Coroutine[Any, Any, R]]
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    @overload
+    def __call__(self, method: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+
 def cache_method(
     name: str | None = None, *, is_sampled: bool = False, ignore_args: Iterable[str] = ()
-) -> Callable[[F], F]:
-    """Cache an async backend method in ``self.cache`` (no cache: call straight through).
+) -> _CachedMethod:
+    """Cache a backend method in ``self.cache`` (no cache, or ``self.disable_caching``: call
+    straight through). The cached method is async; a sync one runs in a worker thread.
 
     Put it outermost, above batching and retries, so that hits skip both.
 
@@ -427,14 +677,19 @@ def cache_method(
         ...         ...
     """
 
-    def decorate(fn: F) -> F:
-        if not inspect.iscoroutinefunction(fn):
-            raise TypeError(f"cache_method decorates async methods; {fn.__qualname__} is not.")
-        spec = MethodSpec(fn, name or fn.__qualname__, is_sampled, ignore_args)
+    def decorate(method: Callable[..., Any]) -> Callable[..., Any]:
+        fn: Callable[..., Any] = method
+        if not inspect.iscoroutinefunction(method):
 
-        @functools.wraps(fn)
+            @functools.wraps(method)
+            async def fn(self: Any, *args: Any, **kwargs: Any) -> Any:
+                return await asyncio.to_thread(method, self, *args, **kwargs)
+
+        spec = MethodSpec(fn, name or method.__qualname__, is_sampled, ignore_args)
+
+        @functools.wraps(method)
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if (cache := self.cache) is None:
+            if (cache := self.cache) is None or getattr(self, "disable_caching", False):
                 return await fn(self, *args, **kwargs)
             if not isinstance(cache, CallCache):
                 raise TypeError(
@@ -456,6 +711,6 @@ def cache_method(
             return value
 
         wrapper.__onetwo_cache_spec__ = spec  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate

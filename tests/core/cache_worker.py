@@ -8,7 +8,8 @@ Roles:
              delays before each call and random model latencies (``--seed``).
     many     ``--count`` distinct calls; with ``--log``, each model call appends its
              prompt to that file as it starts (so a test can kill us mid-run).
-    range    prompts ``--start``..``--stop``, each replied ``"<--tag>|<prompt>"``.
+    range    prompts ``--start``..``--stop``, each replied ``"<--tag>|<prompt>"`` after
+             ``--latency`` seconds (with ``--log``, logged as the call starts).
 """
 
 from __future__ import annotations
@@ -42,9 +43,12 @@ def main() -> None:
     parser.add_argument("--stop", type=int, default=0)
     parser.add_argument("--tag", default="")
     parser.add_argument("--at", type=float, default=0.0, help="start at this time.time()")
+    parser.add_argument("--latency", type=float, default=0.001)
+    parser.add_argument("--lease", type=float, default=60.0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    cache = CallCache(args.folder, mode=args.mode)
+    cache = CallCache(args.folder, mode=args.mode, lease=args.lease)
+    log = open(args.log, "a", buffering=1) if args.log else None
 
     async def random_reply(prompt: str, **_: Any) -> str:
         await asyncio.sleep(rng.random() * 0.004)
@@ -69,7 +73,6 @@ def main() -> None:
             chunk_size=5,
         )
     elif args.role == "many":
-        log = open(args.log, "a", buffering=1) if args.log else None
 
         async def logged_reply(prompt: str, **_: Any) -> str:
             if log is not None:
@@ -83,11 +86,14 @@ def main() -> None:
             [llm.generate_text(f"question {i}") for i in range(args.count)], chunk_size=10
         )
     else:
-        backend = FakeBackend(
-            regex_replies=[(".", lambda prompt, **_: f"{args.tag}|{prompt}")],
-            latency=0.001,
-            cache=cache,
-        )
+
+        async def tagged_reply(prompt: str, **_: Any) -> str:
+            if log is not None:
+                log.write(prompt + "\n")
+            await asyncio.sleep(args.latency)
+            return f"{args.tag}|{prompt}"
+
+        backend = FakeBackend(regex_replies=[(".", tagged_reply)], cache=cache)
         backend.register()
         strategy = ot.par_iter(
             [llm.generate_text(f"shared {i}") for i in range(args.start, args.stop)], chunk_size=8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import json
 import os
 import sqlite3
@@ -18,7 +19,8 @@ from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core import caching, sampling
 from onetwo.core.backend import Backend
-from onetwo.core.cache_record import decode, encode, key_json
+from onetwo.core.cache_record import Record, decode, encode, key_json, key_of
+from onetwo.core.cache_store import MemoryStore
 from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import CacheError, CacheMiss
 
@@ -349,9 +351,37 @@ async def test_a_new_sampling_key_never_takes_a_sample_another_key_holds(folder:
     assert backend.calls == ["p", "p", "p"]
 
 
-async def test_a_lost_race_keeps_the_first_sample_and_spares_its_own(folder: str) -> None:
-    # Two caches on one folder stand for two processes computing the same sample.
+async def test_a_second_cache_on_the_folder_waits_for_the_claimed_sample(folder: str) -> None:
+    # Two caches on one folder stand for two processes missing the same sample at once.
     first, second = Echo(cache=caching.CallCache(folder)), Echo(cache=caching.CallCache(folder))
+    first.result, second.result = "from first", "from second"
+    first.latency = 0.05
+
+    async def late() -> Any:
+        await asyncio.sleep(0.01)  # once the first has claimed the sample
+        return await second.generate("p")
+
+    assert await asyncio.gather(first.generate("p"), late()) == ["from first"] * 2
+    assert first.calls == ["p"] and second.calls == []
+
+
+async def test_a_claim_ends_when_its_call_fails(folder: str) -> None:
+    first, second = Echo(cache=caching.CallCache(folder)), Echo(cache=caching.CallCache(folder))
+    first.result, first.latency, second.result = RuntimeError("down"), 0.02, "from second"
+
+    async def late() -> Any:
+        await asyncio.sleep(0.005)
+        return await second.generate("p")
+
+    results: Any = await asyncio.gather(first.generate("p"), late(), return_exceptions=True)
+    failed, value = results
+    assert isinstance(failed, RuntimeError) and value == "from second"  # not after the lease
+
+
+async def test_a_lost_race_keeps_the_first_sample_and_spares_its_own(folder: str) -> None:
+    # Two caches on one folder, computing the same sample: the first's claim lasts no time.
+    first = Echo(cache=caching.CallCache(folder, lease=0.0))
+    second = Echo(cache=caching.CallCache(folder))
     first.result, second.result = "from first", "from second"
     first.latency, second.latency = 0.005, 0.03
 
@@ -582,10 +612,11 @@ def test_a_failed_export_leaves_no_file_behind(folder: str, tmp_path: Path) -> N
     FakeBackend(default_reply="x", cache=folder).register()
     ot.run(llm.generate_text("p"))
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
-        con.execute("UPDATE Cache SET value = '{broken' WHERE key <> 'onetwo:format'")
-    with pytest.raises(CacheError, match="corrupt"):
+        con.execute("UPDATE Cache SET value = '{broken' WHERE key NOT GLOB 'onetwo:*'")
+    (tmp_path / "exp.jsonl").mkdir()  # where the file cannot go
+    with pytest.raises(OSError):
         caching.CallCache(folder).export_jsonl(tmp_path / "exp.jsonl")
-    assert os.listdir(tmp_path) == ["cache"]
+    assert sorted(os.listdir(tmp_path)) == ["cache", "exp.jsonl"]
 
 
 def test_simple_function_cache_saves_and_loads_a_file(tmp_path: Path) -> None:
@@ -616,27 +647,23 @@ def test_check_finds_a_corrupt_entry_and_fix_removes_it(folder: str) -> None:
     FakeBackend(default_reply="x", cache=folder).register()
     ot.run(llm.generate_text("p"))
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
-        con.execute("UPDATE Cache SET value = '{broken' WHERE key <> 'onetwo:format'")
+        con.execute("UPDATE Cache SET value = '{broken' WHERE key NOT GLOB 'onetwo:*'")
     cache = caching.CallCache(folder)
-    assert any("corrupt" in p for p in cache.check())
+    assert any("damaged" in p and "Restore the folder from a copy" in p for p in cache.check())
     cache.check(fix=True)
     assert cache.check() == []
 
 
 def test_check_finds_a_record_not_matching_its_key_and_an_undecodable_value(folder: str) -> None:
-    FakeBackend(default_reply="x", cache=folder).register()
-    ot.run(ot.parallel(llm.generate_text("p"), llm.generate_text("q")))
-    # A record is stored as lines: bindings, samples, call (onetwo.core.cache_record).
-    with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
-        con.execute(
-            'UPDATE Cache SET value = replace(value, \'"prompt":"p"\', \'"prompt":"z"\') '
-            "WHERE key <> 'onetwo:format'"
-        )
-        con.execute(
-            "UPDATE Cache SET value = replace(value, '\n\"x\"\n', '\n{forged\n') "
-            "WHERE key <> 'onetwo:format' AND value LIKE '%\"prompt\":\"q\"%'"
-        )
-    problems = caching.CallCache(folder).check()
+    # Records written with a valid checksum (as by a buggy writer, not by damage).
+    store = MemoryStore()
+    call = '{"backend":{},"method":"m","params":{"prompt":"%s"}}'
+    p, q = key_of(call % "p"), key_of(call % "q")
+    forged = {p: Record(call % "z", ['"x"'], {"": 0}).dump(p)}
+    forged[q] = Record(call % "q", ["{forged"], {"": 0}).dump(q)
+    for key, text in forged.items():
+        store.update(key, functools.partial(lambda t, old: t, text))
+    problems = caching.CallCache(store).check()
     assert sum("the key does not match the call" in p for p in problems) == 1
     assert sum("could not be decoded" in p for p in problems) == 1
 
@@ -684,11 +711,11 @@ def test_a_pickle_planted_in_the_folder_is_never_unpickled(
     with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
         if column == "value":  # mode 4 is diskcache's MODE_PICKLE
             con.execute(
-                "UPDATE Cache SET mode = 4, value = ? WHERE key <> 'onetwo:format'", (payload,)
+                "UPDATE Cache SET mode = 4, value = ? WHERE key NOT GLOB 'onetwo:*'", (payload,)
             )
         else:
             con.execute(
-                "UPDATE Cache SET raw = 0, key = ? WHERE key <> 'onetwo:format'", (payload,)
+                "UPDATE Cache SET raw = 0, key = ? WHERE key NOT GLOB 'onetwo:*'", (payload,)
             )
     cache = caching.CallCache(folder, mode="replay")
     FakeBackend(default_reply="x", cache=cache).register()
@@ -830,3 +857,9 @@ async def test_ot_run_inside_a_running_loop_shares_the_cache_with_it(folder: str
     first = ot.run(strategy)
     assert ot.run(strategy) == first and len(backend.calls) == 3
     assert await strategy == first and len(backend.calls) == 3  # on the notebook's own loop
+
+
+@pytest.mark.parametrize("lease", [-1, float("nan"), "60"])
+def test_a_lease_that_is_not_a_duration_is_refused(folder: str, lease: Any) -> None:
+    with pytest.raises(ValueError, match="lease must be a number of seconds"):
+        caching.CallCache(folder, lease=lease)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -122,3 +123,65 @@ def test_two_processes_writing_at_once_lose_nothing_and_agree(tmp_path: Path, re
     # Both processes may compute a shared prompt, but both return the one kept.
     assert all(by_a[p] == by_b[p] for p in by_a.keys() & by_b.keys())
     assert len(out_a["calls"]) + len(out_b["calls"]) >= 450
+
+
+def test_two_processes_in_lockstep_on_500_shared_keys_make_500_model_calls(
+    tmp_path: Path,
+) -> None:
+    folder = str(tmp_path / "cache")
+    CallCache(folder).close()
+    at = str(time.time() + 4.0)  # both started and imported by then, even on a busy machine
+    a, b = (
+        _start("range", folder, "--stop", "500", "--tag", tag, "--at", at, "--latency", "0.01")
+        for tag in "AB"
+    )
+    out_a, out_b = _finish(a), _finish(b)
+    assert len(out_a["calls"]) + len(out_b["calls"]) == 500
+    assert out_a["results"] == out_b["results"]  # each waited for the other's values
+    assert min(len(out_a["calls"]), len(out_b["calls"])) > 0  # both did part of the work
+
+
+def _wait_for_line(path: Path, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while not (path.exists() and path.read_text()) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the claimant never started its call"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("how", ["killed", "outlived its lease"])
+def test_a_claim_blocks_another_process_no_longer_than_its_claimant_or_lease_lives(
+    tmp_path: Path, how: str
+) -> None:
+    folder, log = str(tmp_path / "cache"), tmp_path / "claimant.log"
+    CallCache(folder).close()
+    at = time.time() + 6.0  # the waiter opens the folder now, and calls then
+    waiter = _start("range", folder, "--stop", "1", "--tag", "B", "--at", str(at))
+    while not _opened_by(folder, waiter.pid):  # so the claimant knows the folder is shared
+        assert waiter.poll() is None and time.time() < at, "the waiter never opened the folder"
+        time.sleep(0.01)
+    lease = "30" if how == "killed" else "10"
+    claimant = _start(
+        "range", folder, "--stop", "1", "--tag", "A", "--latency", "60", "--lease", lease,
+        "--log", str(log),
+    )  # fmt: skip
+    _wait_for_line(log, claimant)  # it holds the claim and is calling the model
+    assert time.time() < at, "the claimant started too late; give it more time"
+    time.sleep(max(0.0, at - time.time()) + 1.0)
+    assert waiter.poll() is None  # it waits for the claim
+    if how == "killed":
+        claimant.kill()
+        claimant.communicate(timeout=10)
+    out = _finish(waiter)
+    assert out["calls"] == ["shared 0"] and out["results"] == ["B|shared 0"]
+    assert time.time() - at < 14  # not the lease of 30 s, nor the call of 60 s
+    if how != "killed":
+        claimant.kill()
+        claimant.communicate(timeout=10)
+
+
+def _opened_by(folder: str, pid: int) -> bool:
+    with sqlite3.connect(os.path.join(folder, "cache.db")) as con:
+        rows = con.execute("SELECT 1 FROM Cache WHERE key = ?", (f"onetwo:open:{pid}",))
+        found = rows.fetchone() is not None
+    con.close()
+    return found
