@@ -20,6 +20,7 @@ def cluster() -> Iterator[Any]:
     """``ray.init(num_cpus=2)``: a real local cluster whose workers import this tree."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     ray.init(
+        address="local",  # always a cluster of its own, never one another run started
         num_cpus=2,
         namespace=NAMESPACE,
         include_dashboard=False,
