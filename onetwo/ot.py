@@ -24,12 +24,12 @@ from onetwo.core.registry import (
     with_current_registry,
     with_registry,
 )
-from onetwo.core.rendering import HTMLRenderer
 from onetwo.core.running import run
 from onetwo.core.sampling import repeat
 from onetwo.core.scheduling import par_iter, parallel
 from onetwo.core.streaming import safe_stream, stream_updates
 from onetwo.evaluation.evaluation import compare, evaluate
+from onetwo.evaluation.rendering import HTMLRenderer
 
 __all__ = [
     "Executable",

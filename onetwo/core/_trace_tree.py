@@ -174,18 +174,23 @@ class Trace:
             "children": [c.to_dict() for c in self.children],
         }
 
+    def facts(self) -> list[str]:
+        """What the backend and cache reported, short: ``["fake:m", "3+1 tokens", "cache hit"]``."""
+        d, facts = self.details, []
+        if "backend" in d:
+            facts.append(f"{d['backend']}:{d.get('model', '')}")
+        if d.get("prompt_tokens") is not None or d.get("completion_tokens") is not None:
+            facts.append(f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens")
+        if d.get("cache_hit") is not None:
+            facts.append("cache hit" if d["cache_hit"] else "cache miss")
+        return facts
+
     def __repr__(self) -> str:
         # Cheap on purpose (no walk of the tree): asyncio and debuggers call repr freely.
         parts = [repr(self.name), self.kind]
         if self._children:
             parts.append(f"{len(self._children)} children")
-        d = self.details
-        if "backend" in d:
-            parts.append(f"{d['backend']}:{d.get('model', '')}")
-        if "prompt_tokens" in d or "completion_tokens" in d:
-            parts.append(f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens")
-        if d.get("cache_hit") is not None:
-            parts.append("cache hit" if d["cache_hit"] else "cache miss")
+        parts += self.facts()
         if self.duration is not None:
             parts.append(f"{self.duration * 1000:.1f} ms")
         if self.error is not None:

@@ -58,8 +58,7 @@ class _Runtime:
         # Reentrant: a finalizer (close_soon) may post while this thread holds it.
         self.lock = threading.Condition(threading.RLock())
         self.driven = False  # a thread is running the loop
-        self.posted = 0  # posted work not finished yet
-        self.wanted = False  # work waits for the daemon to drive the loop
+        self.wanted = False  # work was posted, or left on the loop, since the daemon drove it
         self.closed = False
         self.thread = threading.Thread(target=self._serve, name="onetwo-runtime", daemon=True)
         self.thread.start()
@@ -93,7 +92,7 @@ class _Runtime:
         """Stop driving the loop; the daemon takes over if work is left on it."""
         with self.lock:
             self.driven = False
-            if self.posted or asyncio.all_tasks(self.loop):
+            if self.wanted or asyncio.all_tasks(self.loop):
                 self.wanted = True
                 self.lock.notify()
 
@@ -101,17 +100,12 @@ class _Runtime:
         """Start ``fn()`` on the loop from any thread; whoever drives the loop runs it."""
         run: _Run[T] = _Run(self)
         with self.lock:
-            self.posted += 1
+            # Marked wanted even while a caller drives: it may stop before it starts this.
             self.loop.call_soon_threadsafe(run.start, fn, context)
-            run.started = True
+            self.wanted = True
             if not self.driven:
-                self.wanted = True
                 self.lock.notify()
         return run
-
-    def finished(self) -> None:  # on the loop, when posted work ends
-        with self.lock:
-            self.posted -= 1
 
     def close_soon(self, token: int) -> None:
         """Close a value whose owner is gone (a finalizer calls this, from any thread)."""
@@ -159,7 +153,6 @@ class _Run(Generic[T]):
     def __init__(self, runtime: _Runtime) -> None:
         self.outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
         self.outcome.set_running_or_notify_cancel()  # settled by the task's end only
-        self.started = False
         self._runtime = runtime
         self._task: asyncio.Task[T] | None = None
 
@@ -168,7 +161,6 @@ class _Run(Generic[T]):
         self._task.add_done_callback(self._settle)
 
     def _settle(self, task: asyncio.Task[T]) -> None:
-        self._runtime.finished()
         try:
             self.outcome.set_result(task.result())
         except BaseException as e:  # the run's error, cancellation included, for its caller
@@ -231,8 +223,7 @@ def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Con
     except BaseException:
         if not run.outcome.done():  # interrupted while waiting
             run.cancel()
-            if run.started:
-                concurrent.futures.wait([run.outcome])
+            concurrent.futures.wait([run.outcome])
         raise
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from onetwo.core import tracing
-from onetwo.core.rendering import HTMLRenderer
 from onetwo.core.tracing import TraceStats
+from onetwo.evaluation.rendering import HTMLRenderer
 
 __all__ = ["Comparison", "EvaluationSummary", "ExampleResult"]
 
