@@ -8,6 +8,7 @@ face is ``onetwo.core.tracing``.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -121,6 +122,22 @@ class Trace:
         if self._children is None:
             self._children = []
         return self._children
+
+    # The reference OneTwo's names (its ExecutionResult), for code written against it. Its
+    # ``outputs`` is a dict ({"output": value} for a value not a dict); here it is the value.
+    stage_name = property(operator.attrgetter("name"), doc="``name``.")
+    stages = children
+    info = property(operator.attrgetter("details"), doc="``details``.")
+    start_time = property(operator.attrgetter("start"), doc="``start``.")
+    end_time = property(lambda self: self.end or 0.0, doc="``end``, 0.0 while running.")
+
+    def get_elapsed_time(self) -> float:
+        """``duration``, 0.0 while running."""
+        return self.duration or 0.0
+
+    def get_leaf_results(self) -> list[Trace]:
+        """The nodes with no children (the innermost calls), in the order they started."""
+        return [node for node in self.walk() if not node._children]
 
     @property
     def duration(self) -> float | None:

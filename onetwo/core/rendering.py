@@ -45,9 +45,13 @@ class TraceLike(Protocol):
     outputs: Any
     error: BaseException | None
     end: float | None
-    duration: float | None
     details: dict[str, Any]
-    children: Sequence[TraceLike]
+
+    @property
+    def duration(self) -> float | None: ...
+
+    @property
+    def children(self) -> Sequence[TraceLike]: ...
 
     def facts(self) -> list[str]: ...
 

@@ -1,4 +1,4 @@
-"""``ot.run``: run an executable from synchronous code and return its result.
+"""``ot.run``: run an executable (or any awaitable) from sync code and return its result.
 
 The run happens on onetwo's runtime loop (see ``onetwo.core.syncrun``), so HTTP clients
 and rate limits persist from one run to the next. Inside async code, ``await executable``.
@@ -14,9 +14,10 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from onetwo.core.executing import Executable
 from onetwo.core.syncrun import run_sync
 
 __all__ = ["run"]
@@ -25,9 +26,9 @@ T = TypeVar("T")
 
 
 def run(
-    executable: Executable[T], *, enable_batching: bool = True, enable_tracing: bool = False
+    executable: Awaitable[T], *, enable_batching: bool = True, enable_tracing: bool = False
 ) -> Any:
-    """Run ``executable`` to completion and return its result.
+    """Run ``executable`` (or any awaitable: a coroutine, a task) and return its result.
 
     Args:
         executable: what to run.
@@ -38,11 +39,11 @@ def run(
     Raises:
         NestedRunError: when called from sync code inside a run; ``await`` there instead.
     """
-    if not isinstance(executable, Executable):
+    if not inspect.isawaitable(executable):
         raise TypeError(
             f"ot.run() needs an Executable, got {type(executable).__name__}: {executable!r:.80}. "
             "Call the builtin or @ot.make_executable function to get one, e.g. "
-            "ot.run(llm.generate_text('Hi'))."
+            "ot.run(llm.generate_text('Hi')); a coroutine or another awaitable works too."
         )
 
     async def main() -> Any:
