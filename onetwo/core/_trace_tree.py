@@ -1,8 +1,8 @@
 """The trace tree: :class:`Trace` nodes, their totals, and how running code grows it.
 
 Running code adds nodes under :data:`current_node` (``None`` when tracing is off) with
-:func:`open_node`/:func:`close_node`, or :func:`run_node` for an awaitable. The public
-face is ``onetwo.core.tracing``.
+:func:`open_node`, :func:`report` and :func:`close_node`, or :func:`run_node` for an
+awaitable. The public face is ``onetwo.core.tracing``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = [
     "close_node",
     "current_node",
     "open_node",
+    "report",
     "run_node",
     "stage_listener",
 ]
@@ -231,36 +232,40 @@ def _jsonable(value: Any) -> Any:
 # --- growing the tree ---------------------------------------------------------------
 
 
-def open_node(parent: Trace | None, name: str, kind: str, inputs: dict[str, Any]) -> Trace:
+def open_node(
+    parent: Trace | None,
+    name: str,
+    kind: str,
+    inputs: dict[str, Any],
+    details: dict[str, Any] | None = None,
+) -> Trace:
     """A new running node, the last child of ``parent`` (if any)."""
-    node = Trace(name, kind, inputs, start=wall_time())
+    node = Trace(name, kind, inputs, None, None, wall_time(), None, details)
     if parent is not None:
         parent.children.append(node)
     return node
 
 
+def report(node: Trace, value: Any) -> None:
+    """``value`` is what ``node`` has output so far; tell the stage listener."""
+    node.outputs = value
+    listener = stage_listener.get()
+    if listener is not None:
+        listener(node, value)
+
+
 def close_node(node: Trace, outputs: Any = None, error: BaseException | None = None) -> None:
     """End ``node`` now with ``outputs`` or ``error``, and tell the stage listener."""
     node.end = wall_time()
-    node.outputs = outputs
     node.error = error
-    listener = stage_listener.get()
-    if listener is not None:
-        listener(node, outputs)
+    report(node, outputs)
 
 
 async def run_node(
     name: str, kind: str, inputs: dict[str, Any], details: dict[str, Any], call: Awaitable[T]
 ) -> T:
-    """Await ``call`` (not started yet) as a new node under the current one.
-
-    The one coroutine of a traced async call: once per builtin call when tracing is on,
-    so it opens and closes the node itself rather than through helpers.
-    """
-    node = Trace(name, kind, inputs, None, None, wall_time(), None, details)
-    parent = current_node.get()
-    if parent is not None:
-        parent.children.append(node)
+    """Await ``call`` (not started yet) as a new node under the current one."""
+    node = open_node(current_node.get(), name, kind, inputs, details)
     token = current_node.set(node)
     try:
         result = await call
@@ -269,9 +274,5 @@ async def run_node(
         raise
     finally:
         current_node.reset(token)
-    node.end = wall_time()
-    node.outputs = result
-    listener = stage_listener.get()
-    if listener is not None:
-        listener(node, result)
+    close_node(node, result)
     return result

@@ -1,7 +1,10 @@
 """``ot.run``: run an executable (or any awaitable) from sync code and return its result.
 
-The run happens on onetwo's runtime loop (see ``onetwo.core.syncrun``), so HTTP clients
-and rate limits persist from one run to the next. Inside async code, ``await executable``.
+A run happens on onetwo's runtime loop (``onetwo.core.runtime``) in a copy of the caller's
+context (registry, options), the same in a script, a thread and a Jupyter cell (whose own
+loop keeps running; no ``nest_asyncio``), so HTTP clients and rate limits persist from one
+run to the next. :func:`run_sync` is the same for a coroutine function (the evaluations and
+streams use it). Inside async code, ``await executable``.
 
 Example:
     >>> from onetwo import ot
@@ -14,15 +17,34 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from onetwo.core.syncrun import run_sync
+from onetwo.core import options, runtime
 
-__all__ = ["run"]
+__all__ = ["run", "run_sync"]
 
 T = TypeVar("T")
+
+
+def run_sync(main: Callable[[], Awaitable[T]], **changes: bool) -> T:
+    """Run ``main()`` on the runtime loop as one run, and return its result.
+
+    Args:
+        main: a zero-argument callable returning the awaitable to run.
+        **changes: :class:`~onetwo.core.options.RunOptions` fields for this run, e.g.
+            ``enable_batching=False``; the others keep their current values.
+    """
+    run_options = dataclasses.replace(options.current(), **changes)
+
+    async def with_options() -> T:
+        with options.use(run_options):
+            return await main()
+
+    return runtime.submit(with_options, context=contextvars.copy_context())
 
 
 def run(

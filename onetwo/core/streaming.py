@@ -31,7 +31,7 @@ from typing import Any
 
 from onetwo.core import tracing
 from onetwo.core.executing import Executable
-from onetwo.core.syncrun import run_sync
+from onetwo.core.running import run_sync
 
 __all__ = ["Update", "UpdateStream", "astream_updates", "safe_stream", "stream_updates"]
 

@@ -35,8 +35,8 @@ from onetwo.core.builtin import check_arguments
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
+from onetwo.core.running import run_sync
 from onetwo.core.scheduling import par_iter, parallel, progress_bar
-from onetwo.core.syncrun import run_sync
 from onetwo.evaluation.results import Comparison, EvaluationSummary, ExampleResult
 
 __all__ = [

@@ -11,7 +11,7 @@ from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core import options, runtime
-from onetwo.core.syncrun import run_sync
+from onetwo.core.running import run_sync
 
 
 def test_run_from_plain_code_drives_the_runtime_loop_in_the_callers_thread() -> None:
