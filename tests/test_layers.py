@@ -6,10 +6,12 @@ one under ``if TYPE_CHECKING:`` is an edge like any other (a cycle of types is a
 of concepts). ``from package import name`` is an edge to the submodule ``package.name``
 when there is one, else to ``package``.
 
-The layers, bottom up: ``onetwo.errors`` → ``onetwo.core`` → ``onetwo.builtins`` →
-``onetwo.backends``. The core imports no builtins, no backends and no vendor SDK; the
-builtins import no backends, with one documented exception: ``Composable.dry_run``
-answers a composable's calls with ``onetwo.backends.fake`` (one lazy import).
+The layers, bottom up: ``onetwo.errors`` → ``onetwo.core`` → ``onetwo.evaluation`` →
+``onetwo.builtins`` → ``onetwo.backends``. The core imports nothing above it and no vendor
+SDK; the evaluation imports only the core; the builtins import no backends, with one
+documented exception: ``Composable.dry_run`` answers a composable's calls with
+``onetwo.backends.fake`` (one lazy import). ``onetwo.integrations`` (e.g. the
+OpenTelemetry export) sit on top and no library module imports them.
 """
 
 from __future__ import annotations
@@ -113,13 +115,40 @@ def test_no_import_cycle_lazy_imports_included() -> None:
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
 
 
-def test_the_core_imports_no_builtins_no_backends_and_no_sdk() -> None:
+def test_the_core_imports_nothing_above_it_and_no_sdk() -> None:
+    above = [m for m in MODULES if m.startswith("onetwo.") and not _within(m, "onetwo.core")]
+    above.remove("onetwo.errors")
     offenders = [
         f"{m} imports {t}"
         for m, edges in EDGES.items()
         if _within(m, "onetwo.core")
         for t, _, _ in edges
-        if _within(t, "onetwo.builtins") or _within(t, "onetwo.backends") or t.split(".")[0] in SDKS
+        if any(_within(t, a) for a in above) or t.split(".")[0] in SDKS
+    ]
+    assert offenders == []
+
+
+def test_the_evaluation_imports_only_the_core() -> None:
+    offenders = [
+        f"{m} imports {t}"
+        for m, edges in EDGES.items()
+        if _within(m, "onetwo.evaluation")
+        for t, _, _ in edges
+        if _within(t, "onetwo")
+        and not any(
+            _within(t, layer) for layer in ("onetwo.errors", "onetwo.core", "onetwo.evaluation")
+        )
+    ]
+    assert offenders == []
+
+
+def test_integrations_are_imported_by_no_library_module() -> None:
+    offenders = [
+        f"{m} imports {t}"
+        for m, edges in EDGES.items()
+        if not _within(m, "onetwo.integrations")
+        for t, _, _ in edges
+        if _within(t, "onetwo.integrations")
     ]
     assert offenders == []
 
