@@ -67,6 +67,7 @@ class TraceStats:
         )
 
 
+@dataclasses.dataclass(slots=True, eq=False, repr=False)
 class Trace:
     """One traced call and the calls it made (``children``, in the order they started).
 
@@ -82,41 +83,17 @@ class Trace:
         children: the traced calls made while this one ran.
     """
 
+    name: str
+    kind: str = "function"
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    outputs: Any = None
+    error: BaseException | None = None
+    start: float = 0.0
+    end: float | None = None
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
     # A leaf (most nodes: one per model call) has no children list until it gets a child:
     # a long trace then holds half as many objects for the garbage collector to scan.
-    __slots__ = (
-        "_children",
-        "details",
-        "end",
-        "error",
-        "inputs",
-        "kind",
-        "name",
-        "outputs",
-        "start",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        kind: str = "function",
-        inputs: dict[str, Any] | None = None,
-        outputs: Any = None,
-        error: BaseException | None = None,
-        start: float = 0.0,
-        end: float | None = None,
-        details: dict[str, Any] | None = None,
-        children: list[Trace] | None = None,
-    ) -> None:
-        self.name = name
-        self.kind = kind
-        self.inputs = {} if inputs is None else inputs
-        self.outputs = outputs
-        self.error = error
-        self.start = start
-        self.end = end
-        self.details = {} if details is None else details
-        self._children = children
+    _children: list[Trace] | None = None  # the 9th argument; read it as ``children``
 
     @property
     def children(self) -> list[Trace]:
@@ -240,7 +217,9 @@ def open_node(
     details: dict[str, Any] | None = None,
 ) -> Trace:
     """A new running node, the last child of ``parent`` (if any)."""
-    node = Trace(name, kind, inputs, None, None, wall_time(), None, details)
+    node = Trace(
+        name, kind, inputs, None, None, wall_time(), None, {} if details is None else details
+    )
     if parent is not None:
         parent.children.append(node)
     return node
