@@ -62,9 +62,7 @@ class TraceStats:
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: TraceStats) -> TraceStats:
-        return TraceStats(
-            *(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other)))
-        )
+        return TraceStats(*map(operator.add, dataclasses.astuple(self), dataclasses.astuple(other)))
 
 
 @dataclasses.dataclass(slots=True, eq=False, repr=False)
@@ -157,17 +155,13 @@ class Trace:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly copy: values JSON cannot hold become their ``repr``."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "inputs": {k: _jsonable(v) for k, v in self.inputs.items()},
-            "outputs": _jsonable(self.outputs),
-            "error": None if self.error is None else repr(self.error),
-            "start": self.start,
-            "end": self.end,
-            "details": {k: _jsonable(v) for k, v in self.details.items()},
-            "children": [c.to_dict() for c in self.children],
+        data = {
+            field.name: _jsonable(getattr(self, field.name))  # an error becomes its repr
+            for field in dataclasses.fields(self)
+            if field.name != "_children"
         }
+        data["children"] = [c.to_dict() for c in self.children]
+        return data
 
     def facts(self) -> list[str]:
         """What the backend and cache reported, short: ``["fake:m", "3+1 tokens", "cache hit"]``."""
