@@ -28,6 +28,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import os
+import signal
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -81,6 +82,39 @@ class _Runtime:
         self.draining = asyncio.current_task()
         while tasks := asyncio.all_tasks() - {self.draining}:
             await asyncio.wait(tasks)
+
+    def drive(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> T:
+        """Run ``fn()`` on the loop in this thread (which has taken it); return its result.
+
+        In the main thread, as in ``asyncio.run``, Ctrl-C cancels the run, lets it unwind,
+        then raises ``KeyboardInterrupt``; a second Ctrl-C raises at once. (A handler of
+        its own, set and reset per run: ``asyncio.Runner``'s costs tens of µs a run.)
+        """
+        task = self.loop.create_task(_call(fn), context=context)
+        interrupted = False
+
+        def on_sigint(signum: int, frame: object) -> None:
+            nonlocal interrupted
+            if interrupted or task.done():
+                raise KeyboardInterrupt
+            interrupted = True
+            self.loop.call_soon_threadsafe(task.cancel)
+
+        ours = (  # unless the application handles Ctrl-C its own way
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if ours:
+            signal.signal(signal.SIGINT, on_sigint)
+        try:
+            return self.loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if ours:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def take(self) -> bool:
         """Become the thread that drives the loop, if none does."""
@@ -213,8 +247,8 @@ def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Con
             "`async def` and `await` the executable instead of calling ot.run() on it."
         )
     if running is None and runtime.take():
-        try:  # asyncio.Runner turns Ctrl-C into cancelling the run, then KeyboardInterrupt
-            return runtime.runner.run(_call(coro_factory), context=context)
+        try:
+            return runtime.drive(coro_factory, context)
         finally:
             runtime.release()
     run = runtime.post(coro_factory, context)
