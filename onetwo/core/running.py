@@ -23,7 +23,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from onetwo.core import options, runtime
+from onetwo.core import options, runtime, tracing
 
 __all__ = ["run", "run_sync"]
 
@@ -70,8 +70,6 @@ def run(
 
     async def main() -> Any:
         if enable_tracing:
-            from onetwo.core import tracing
-
             return await tracing.run_traced(executable)
         return await executable
 
