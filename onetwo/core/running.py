@@ -38,13 +38,9 @@ def run_sync(main: Callable[[], Awaitable[T]], **changes: bool) -> T:
         **changes: :class:`~onetwo.core.options.RunOptions` fields for this run, e.g.
             ``enable_batching=False``; the others keep their current values.
     """
-    run_options = dataclasses.replace(options.current(), **changes)
-
-    async def with_options() -> T:
-        with options.use(run_options):
-            return await main()
-
-    return runtime.submit(with_options, context=contextvars.copy_context())
+    context = contextvars.copy_context()  # the run's: what it sets stays in it
+    options.set_in(context, dataclasses.replace(options.current(), **changes))
+    return runtime.submit(main, context=context)
 
 
 def run(
@@ -68,9 +64,5 @@ def run(
             "ot.run(llm.generate_text('Hi')); a coroutine or another awaitable works too."
         )
 
-    async def main() -> Any:
-        if enable_tracing:
-            return await tracing.run_traced(executable)
-        return await executable
-
+    main = (lambda: tracing.run_traced(executable)) if enable_tracing else (lambda: executable)
     return run_sync(main, enable_batching=enable_batching, enable_tracing=enable_tracing)
