@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,52 +115,51 @@ def test_no_import_cycle_lazy_imports_included() -> None:
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
 
 
+def _offenders(importer: Callable[[str], bool], forbidden: Callable[[str, str], bool]) -> list[str]:
+    """Every "m imports t" where ``importer(m)`` and ``forbidden(m, t)``."""
+    return [
+        f"{m} imports {t}"
+        for m, edges in EDGES.items()
+        if importer(m)
+        for t, _, _ in edges
+        if forbidden(m, t)
+    ]
+
+
 def test_the_core_imports_nothing_above_it_and_no_sdk() -> None:
     above = [m for m in MODULES if m.startswith("onetwo.") and not _within(m, "onetwo.core")]
     above.remove("onetwo.errors")
-    offenders = [
-        f"{m} imports {t}"
-        for m, edges in EDGES.items()
-        if _within(m, "onetwo.core")
-        for t, _, _ in edges
-        if any(_within(t, a) for a in above) or t.split(".")[0] in SDKS
-    ]
+    offenders = _offenders(
+        lambda m: _within(m, "onetwo.core"),
+        lambda m, t: any(_within(t, a) for a in above) or t.split(".")[0] in SDKS,
+    )
     assert offenders == []
 
 
 def test_the_evaluation_imports_only_the_core() -> None:
-    offenders = [
-        f"{m} imports {t}"
-        for m, edges in EDGES.items()
-        if _within(m, "onetwo.evaluation")
-        for t, _, _ in edges
-        if _within(t, "onetwo")
-        and not any(
-            _within(t, layer) for layer in ("onetwo.errors", "onetwo.core", "onetwo.evaluation")
-        )
-    ]
+    below = ("onetwo.errors", "onetwo.core", "onetwo.evaluation")
+    offenders = _offenders(
+        lambda m: _within(m, "onetwo.evaluation"),
+        lambda m, t: _within(t, "onetwo") and not any(_within(t, b) for b in below),
+    )
     assert offenders == []
 
 
 def test_integrations_are_imported_by_no_library_module() -> None:
-    offenders = [
-        f"{m} imports {t}"
-        for m, edges in EDGES.items()
-        if not _within(m, "onetwo.integrations")
-        for t, _, _ in edges
-        if _within(t, "onetwo.integrations")
-    ]
+    offenders = _offenders(
+        lambda m: not _within(m, "onetwo.integrations"),
+        lambda m, t: _within(t, "onetwo.integrations"),
+    )
     assert offenders == []
 
 
 def test_the_builtins_import_no_backends_but_the_dry_run() -> None:
-    offenders = [
-        f"{m} imports {t}"
-        for m, edges in EDGES.items()
-        if _within(m, "onetwo.builtins")
-        for t, _, _ in edges
-        if (_within(t, "onetwo.backends") or t.split(".")[0] in SDKS) and (m, t) not in ALLOWED
-    ]
+    offenders = _offenders(
+        lambda m: _within(m, "onetwo.builtins"),
+        lambda m, t: (
+            (_within(t, "onetwo.backends") or t.split(".")[0] in SDKS) and (m, t) not in ALLOWED
+        ),
+    )
     assert offenders == []
     # The exception is one lazy import, not a module-level one.
     allowed = [lazy for m, edges in EDGES.items() for t, lazy, _ in edges if (m, t) in ALLOWED]
