@@ -3,9 +3,11 @@
 1,000 sequential ``ot.run(llm.generate_text(...))`` calls on the fake backend, µs per
 run, next to the floor measured in the same process: ``asyncio.run`` of a trivial
 coroutine (what a fresh event loop per run costs at least). With onetwo's long-lived
-runtime loop a run no longer pays for a new loop, only for a hop to the loop's thread and
-back: two thread wake-ups. On a virtual machine whose other CPU sleeps, each wake-up can
-cost tens of µs more (the CPU's own wake-up), so compare figures taken in the same state.
+runtime loop a run pays for no new loop, and a script's sequential runs no thread hop
+either: the calling thread drives the runtime loop itself while no other thread does.
+(A run that has to hop, e.g. from a Jupyter cell, costs two thread wake-ups more; on a
+virtual machine whose other CPU sleeps each can cost tens of µs, so compare figures taken
+in the same state.)
 
     .venv/bin/python benchmarks/bench_runs.py [--repeats 7] [--runs 1000]
 

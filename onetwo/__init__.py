@@ -4,7 +4,7 @@ Layers, bottom up (a module only imports from layers below it):
 
 * ``onetwo.errors``: the exception tree.
 * ``onetwo.core``: lazy executables (``executing``), running them from sync code on
-  onetwo's one long-lived event loop (``runtime``, ``syncrun``), the scheduler
+  onetwo's one long-lived event loop (``runtime``, ``running``), the scheduler
   (``scheduling``, ``sampling``, ``batching``), the registry
   that binds builtins to implementations (``registry``, ``builtin``), the call cache
   (``caching``), tracing and chat content. The core imports no builtins, no backend and

@@ -24,7 +24,6 @@ from onetwo.core.registry import (
     with_current_registry,
     with_registry,
 )
-from onetwo.core.rendering import HTMLRenderer
 from onetwo.core.running import run
 from onetwo.core.sampling import repeat
 from onetwo.core.scheduling import par_iter, parallel
@@ -38,6 +37,7 @@ from onetwo.evaluation.evaluation import (
 
 # The reference OneTwo's other name for it: ``ot.function_call("name", *args)``.
 function_call = function_registry
+from onetwo.evaluation.rendering import HTMLRenderer
 
 __all__ = [
     "Executable",

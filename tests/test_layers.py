@@ -6,17 +6,19 @@ one under ``if TYPE_CHECKING:`` is an edge like any other (a cycle of types is a
 of concepts). ``from package import name`` is an edge to the submodule ``package.name``
 when there is one, else to ``package``.
 
-The layers, bottom up: ``onetwo.errors`` → ``onetwo.core`` → ``onetwo.builtins`` →
-``onetwo.backends``. The core imports no builtins, no backends and no vendor SDK; the
-builtins import no backends, with one documented exception: ``Composable.dry_run``
-answers a composable's calls with ``onetwo.backends.fake`` (one lazy import).
+The layers, bottom up: ``onetwo.errors`` → ``onetwo.core`` → ``onetwo.evaluation`` →
+``onetwo.builtins`` → ``onetwo.backends``. The core imports nothing above it and no vendor
+SDK; the evaluation imports only the core; the builtins import no backends, with one
+documented exception: ``Composable.dry_run`` answers a composable's calls with
+``onetwo.backends.fake`` (one lazy import). ``onetwo.integrations`` (e.g. the
+OpenTelemetry export) sit on top and no library module imports them.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,25 +115,51 @@ def test_no_import_cycle_lazy_imports_included() -> None:
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
 
 
-def test_the_core_imports_no_builtins_no_backends_and_no_sdk() -> None:
-    offenders = [
+def _offenders(importer: Callable[[str], bool], forbidden: Callable[[str, str], bool]) -> list[str]:
+    """Every "m imports t" where ``importer(m)`` and ``forbidden(m, t)``."""
+    return [
         f"{m} imports {t}"
         for m, edges in EDGES.items()
-        if _within(m, "onetwo.core")
+        if importer(m)
         for t, _, _ in edges
-        if _within(t, "onetwo.builtins") or _within(t, "onetwo.backends") or t.split(".")[0] in SDKS
+        if forbidden(m, t)
     ]
+
+
+def test_the_core_imports_nothing_above_it_and_no_sdk() -> None:
+    above = [m for m in MODULES if m.startswith("onetwo.") and not _within(m, "onetwo.core")]
+    above.remove("onetwo.errors")
+    offenders = _offenders(
+        lambda m: _within(m, "onetwo.core"),
+        lambda m, t: any(_within(t, a) for a in above) or t.split(".")[0] in SDKS,
+    )
+    assert offenders == []
+
+
+def test_the_evaluation_imports_only_the_core() -> None:
+    below = ("onetwo.errors", "onetwo.core", "onetwo.evaluation")
+    offenders = _offenders(
+        lambda m: _within(m, "onetwo.evaluation"),
+        lambda m, t: _within(t, "onetwo") and not any(_within(t, b) for b in below),
+    )
+    assert offenders == []
+
+
+def test_integrations_are_imported_by_no_library_module() -> None:
+    offenders = _offenders(
+        lambda m: not _within(m, "onetwo.integrations"),
+        lambda m, t: _within(t, "onetwo.integrations"),
+    )
     assert offenders == []
 
 
 def test_the_builtins_import_no_backends_but_the_dry_run() -> None:
-    offenders = [
-        f"{m} imports {t}"
-        for m, edges in EDGES.items()
-        if _within(m, "onetwo.builtins")
-        for t, _, _ in edges
-        if (_within(t, "onetwo.backends") or t.split(".")[0] in SDKS) and (m, t) not in ALLOWED
-    ]
+    offenders = _offenders(
+        lambda m: _within(m, "onetwo.builtins"),
+        lambda m, t: (
+            (_within(t, "onetwo.backends") or t.split(".")[0] in SDKS) and (m, t) not in ALLOWED
+        ),
+    )
     assert offenders == []
     # The exception is one lazy import, not a module-level one.
     allowed = [lazy for m, edges in EDGES.items() for t, lazy, _ in edges if (m, t) in ALLOWED]

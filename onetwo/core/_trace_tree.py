@@ -1,13 +1,14 @@
 """The trace tree: :class:`Trace` nodes, their totals, and how running code grows it.
 
 Running code adds nodes under :data:`current_node` (``None`` when tracing is off) with
-:func:`open_node`/:func:`close_node`, or :func:`run_node` for an awaitable. The public
-face is ``onetwo.core.tracing``.
+:func:`open_node`, :func:`report` and :func:`close_node`, or :func:`run_node` for an
+awaitable. The public face is ``onetwo.core.tracing``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ __all__ = [
     "close_node",
     "current_node",
     "open_node",
+    "report",
     "run_node",
     "stage_listener",
 ]
@@ -60,11 +62,10 @@ class TraceStats:
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: TraceStats) -> TraceStats:
-        return TraceStats(
-            *(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other)))
-        )
+        return TraceStats(*map(operator.add, dataclasses.astuple(self), dataclasses.astuple(other)))
 
 
+@dataclasses.dataclass(slots=True, eq=False, repr=False)
 class Trace:
     """One traced call and the calls it made (``children``, in the order they started).
 
@@ -80,47 +81,39 @@ class Trace:
         children: the traced calls made while this one ran.
     """
 
+    name: str
+    kind: str = "function"
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    outputs: Any = None
+    error: BaseException | None = None
+    start: float = 0.0
+    end: float | None = None
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
     # A leaf (most nodes: one per model call) has no children list until it gets a child:
     # a long trace then holds half as many objects for the garbage collector to scan.
-    __slots__ = (
-        "_children",
-        "details",
-        "end",
-        "error",
-        "inputs",
-        "kind",
-        "name",
-        "outputs",
-        "start",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        kind: str = "function",
-        inputs: dict[str, Any] | None = None,
-        outputs: Any = None,
-        error: BaseException | None = None,
-        start: float = 0.0,
-        end: float | None = None,
-        details: dict[str, Any] | None = None,
-        children: list[Trace] | None = None,
-    ) -> None:
-        self.name = name
-        self.kind = kind
-        self.inputs = {} if inputs is None else inputs
-        self.outputs = outputs
-        self.error = error
-        self.start = start
-        self.end = end
-        self.details = {} if details is None else details
-        self._children = children
+    _children: list[Trace] | None = None  # the 9th argument; read it as ``children``
 
     @property
     def children(self) -> list[Trace]:
         if self._children is None:
             self._children = []
         return self._children
+
+    # The reference OneTwo's names (its ExecutionResult), for code written against it. Its
+    # ``outputs`` is a dict ({"output": value} for a value not a dict); here it is the value.
+    stage_name = property(operator.attrgetter("name"), doc="``name``.")
+    stages = children
+    info = property(operator.attrgetter("details"), doc="``details``.")
+    start_time = property(operator.attrgetter("start"), doc="``start``.")
+    end_time = property(lambda self: self.end or 0.0, doc="``end``, 0.0 while running.")
+
+    def get_elapsed_time(self) -> float:
+        """``duration``, 0.0 while running."""
+        return self.duration or 0.0
+
+    def get_leaf_results(self) -> list[Trace]:
+        """The nodes with no children (the innermost calls), in the order they started."""
+        return [node for node in self.walk() if not node._children]
 
     @property
     def duration(self) -> float | None:
@@ -162,30 +155,31 @@ class Trace:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly copy: values JSON cannot hold become their ``repr``."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "inputs": {k: _jsonable(v) for k, v in self.inputs.items()},
-            "outputs": _jsonable(self.outputs),
-            "error": None if self.error is None else repr(self.error),
-            "start": self.start,
-            "end": self.end,
-            "details": {k: _jsonable(v) for k, v in self.details.items()},
-            "children": [c.to_dict() for c in self.children],
+        data = {
+            field.name: _jsonable(getattr(self, field.name))  # an error becomes its repr
+            for field in dataclasses.fields(self)
+            if field.name != "_children"
         }
+        data["children"] = [c.to_dict() for c in self.children]
+        return data
+
+    def facts(self) -> list[str]:
+        """What the backend and cache reported, short: ``["fake:m", "3+1 tokens", "cache hit"]``."""
+        d, facts = self.details, []
+        if "backend" in d:
+            facts.append(f"{d['backend']}:{d.get('model', '')}")
+        if d.get("prompt_tokens") is not None or d.get("completion_tokens") is not None:
+            facts.append(f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens")
+        if d.get("cache_hit") is not None:
+            facts.append("cache hit" if d["cache_hit"] else "cache miss")
+        return facts
 
     def __repr__(self) -> str:
         # Cheap on purpose (no walk of the tree): asyncio and debuggers call repr freely.
         parts = [repr(self.name), self.kind]
         if self._children:
             parts.append(f"{len(self._children)} children")
-        d = self.details
-        if "backend" in d:
-            parts.append(f"{d['backend']}:{d.get('model', '')}")
-        if "prompt_tokens" in d or "completion_tokens" in d:
-            parts.append(f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens")
-        if d.get("cache_hit") is not None:
-            parts.append("cache hit" if d["cache_hit"] else "cache miss")
+        parts += self.facts()
         if self.duration is not None:
             parts.append(f"{self.duration * 1000:.1f} ms")
         if self.error is not None:
@@ -209,36 +203,42 @@ def _jsonable(value: Any) -> Any:
 # --- growing the tree ---------------------------------------------------------------
 
 
-def open_node(parent: Trace | None, name: str, kind: str, inputs: dict[str, Any]) -> Trace:
+def open_node(
+    parent: Trace | None,
+    name: str,
+    kind: str,
+    inputs: dict[str, Any],
+    details: dict[str, Any] | None = None,
+) -> Trace:
     """A new running node, the last child of ``parent`` (if any)."""
-    node = Trace(name, kind, inputs, start=wall_time())
+    node = Trace(
+        name, kind, inputs, None, None, wall_time(), None, {} if details is None else details
+    )
     if parent is not None:
         parent.children.append(node)
     return node
 
 
+def report(node: Trace, value: Any) -> None:
+    """``value`` is what ``node`` has output so far; tell the stage listener."""
+    node.outputs = value
+    listener = stage_listener.get()
+    if listener is not None:
+        listener(node, value)
+
+
 def close_node(node: Trace, outputs: Any = None, error: BaseException | None = None) -> None:
     """End ``node`` now with ``outputs`` or ``error``, and tell the stage listener."""
     node.end = wall_time()
-    node.outputs = outputs
     node.error = error
-    listener = stage_listener.get()
-    if listener is not None:
-        listener(node, outputs)
+    report(node, outputs)
 
 
 async def run_node(
     name: str, kind: str, inputs: dict[str, Any], details: dict[str, Any], call: Awaitable[T]
 ) -> T:
-    """Await ``call`` (not started yet) as a new node under the current one.
-
-    The one coroutine of a traced async call: once per builtin call when tracing is on,
-    so it opens and closes the node itself rather than through helpers.
-    """
-    node = Trace(name, kind, inputs, None, None, wall_time(), None, details)
-    parent = current_node.get()
-    if parent is not None:
-        parent.children.append(node)
+    """Await ``call`` (not started yet) as a new node under the current one."""
+    node = open_node(current_node.get(), name, kind, inputs, details)
     token = current_node.set(node)
     try:
         result = await call
@@ -247,9 +247,5 @@ async def run_node(
         raise
     finally:
         current_node.reset(token)
-    node.end = wall_time()
-    node.outputs = result
-    listener = stage_listener.get()
-    if listener is not None:
-        listener(node, result)
+    close_node(node, result)
     return result

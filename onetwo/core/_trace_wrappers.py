@@ -14,21 +14,16 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
-from onetwo.core._trace_tree import (
-    Trace,
-    close_node,
-    current_node,
-    open_node,
-    run_node,
-    stage_listener,
-)
+from onetwo.core._trace_tree import Trace, close_node, current_node, open_node, report, run_node
 
 __all__ = ["wrap"]
+
+_Namer = Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]
 
 
 def wrap(fn: Callable[..., Any], name: str, skip: Iterable[str]) -> Any:
     """``fn`` recording each call as a node called ``name``, without the ``skip`` args."""
-    inputs = _Inputs(fn, skip)
+    inputs = _namer(fn, skip)
     if inspect.iscoroutinefunction(fn):
         return _wrap_async(fn, name, inputs)
     if inspect.isasyncgenfunction(fn):
@@ -38,32 +33,27 @@ def wrap(fn: Callable[..., Any], name: str, skip: Iterable[str]) -> Any:
     return _wrap_sync(fn, name, inputs)
 
 
-class _Inputs:
+def _namer(fn: Callable[..., Any], skip: Iterable[str]) -> _Namer:
     """Names a call's arguments; the signature is read once, at decoration time."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have no signature
+        return lambda args, kwargs: {"args": args, "kwargs": kwargs}
+    first = next(iter(signature.parameters), None)
+    skipped = frozenset(skip) | ({first} if first in ("self", "cls") else set())
 
-    __slots__ = ("_signature", "_skip")
-
-    def __init__(self, fn: Callable[..., Any], skip: Iterable[str]) -> None:
+    def inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         try:
-            self._signature: inspect.Signature | None = inspect.signature(fn)
-        except (TypeError, ValueError):  # some builtins have no signature
-            self._signature = None
-        params = self._signature.parameters if self._signature is not None else {}
-        first = next(iter(params), None)
-        self._skip = frozenset(skip) | ({first} if first in ("self", "cls") else set())
-
-    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if self._signature is None:
-            return {"args": args, "kwargs": kwargs}
-        try:
-            bound = self._signature.bind(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
         except TypeError:  # the call itself will raise the real error
             return {"args": args, "kwargs": kwargs}
         bound.apply_defaults()
-        return {k: v for k, v in bound.arguments.items() if k not in self._skip}
+        return {k: v for k, v in bound.arguments.items() if k not in skipped}
+
+    return inputs
 
 
-def _wrap_async(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
+def _wrap_async(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
     @functools.wraps(fn)
     async def traced(*args: Any, **kwargs: Any) -> Any:
         if current_node.get() is None:
@@ -73,7 +63,7 @@ def _wrap_async(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
     return traced
 
 
-def _wrap_sync(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
+def _wrap_sync(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
     @functools.wraps(fn)
     def traced(*args: Any, **kwargs: Any) -> Any:
         parent = current_node.get()
@@ -86,15 +76,6 @@ def _wrap_sync(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
         return result
 
     return traced
-
-
-def _partial(node: Trace | None, value: Any) -> None:
-    if node is None:
-        return
-    node.outputs = value
-    listener = stage_listener.get()
-    if listener is not None:
-        listener(node, value)
 
 
 @contextlib.contextmanager
@@ -111,6 +92,11 @@ def _current(node: Trace | None) -> Iterator[None]:
         current_node.reset(token)
 
 
+def _report(node: Trace | None, value: Any) -> None:
+    if node is not None:
+        report(node, value)
+
+
 def _end(node: Trace | None) -> None:
     if node is not None:
         close_node(node, node.outputs)
@@ -121,7 +107,7 @@ def _end(node: Trace | None) -> None:
 # only while the generator's own code runs: the consumer may resume it from elsewhere.
 
 
-def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
+def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
     @functools.wraps(fn)
     async def traced(*args: Any, **kwargs: Any) -> Any:
         parent = current_node.get()
@@ -135,7 +121,7 @@ def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
                 except StopAsyncIteration:
                     _end(node)
                     return
-            _partial(node, value)
+            _report(node, value)
             try:
                 sent = yield value
             except GeneratorExit:  # closed early (e.g. after a `break`): close it too
@@ -151,7 +137,7 @@ def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
     return traced
 
 
-def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
+def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
     @functools.wraps(fn)
     def traced(*args: Any, **kwargs: Any) -> Any:
         parent = current_node.get()
@@ -165,15 +151,15 @@ def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Inputs) -> Any:
                 try:
                     value = step()
                 except StopIteration as stop:
-                    _end(node)
+                    close_node(node, node.outputs)
                     return stop.value
-            _partial(node, value)
+            report(node, value)
             try:
                 sent = yield value
             except GeneratorExit:  # closed early (e.g. after a `break`): close it too
                 with _current(node):
                     gen.close()
-                _end(node)
+                close_node(node, node.outputs)
                 raise
             except BaseException as e:
                 step = functools.partial(gen.throw, e)

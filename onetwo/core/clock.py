@@ -22,6 +22,7 @@ synchronously, inside ``advance()``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
 import time
@@ -78,13 +79,11 @@ def wall_time() -> float:
     return time.time()
 
 
+@dataclasses.dataclass(slots=True)
 class _VirtualTimer:
-    __slots__ = ("callback", "cancelled", "when")
-
-    def __init__(self, when: float, callback: Callable[[], object]) -> None:
-        self.when = when
-        self.callback = callback
-        self.cancelled = False
+    when: float
+    callback: Callable[[], object]
+    cancelled: bool = False
 
     def cancel(self) -> None:
         self.cancelled = True

@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 
-__all__ = ["RunOptions", "current", "use"]
+__all__ = ["RunOptions", "current", "set_in", "use"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,6 +52,11 @@ _current: ContextVar[RunOptions] = ContextVar("onetwo_run_options", default=RunO
 def current() -> RunOptions:
     """The options of the run this code is part of (the defaults outside any run)."""
     return _current.get()
+
+
+def set_in(context: Context, options: RunOptions) -> None:
+    """Make ``options`` the current options in ``context`` (e.g. a run's copied context)."""
+    context.run(_current.set, options)
 
 
 @contextlib.contextmanager

@@ -1,14 +1,15 @@
-"""HTML for notebooks: traces, evaluation summaries and comparisons.
+"""HTML for notebooks: values and traces, and the pieces other display code builds on.
 
-Traces and evaluation results display in Jupyter and Colab through ``_repr_html_``,
-which calls :class:`HTMLRenderer`: everything from a run escaped (``<script>`` shows as
-text), nested parts in collapsible ``<details>``, long values cut. It reads objects
-through the small protocols below, so it imports neither tracing nor evaluation.
+Traces display in Jupyter and Colab through ``_repr_html_``, which calls
+:class:`HTMLRenderer`: everything from a run escaped (``<script>`` shows as text), nested
+parts in collapsible ``<details>``, long values cut. It reads a trace through the small
+:class:`TraceLike` protocol, so it does not import tracing. The evaluation layer extends
+it for its results (``onetwo.evaluation.rendering``); ``ot.HTMLRenderer`` is that one.
 
 Example:
     >>> from onetwo import ot
-    >>> html = ot.HTMLRenderer().render(trace)   # doctest: +SKIP
-    >>> open("trace.html", "w").write(html)      # doctest: +SKIP
+    >>> html = ot.HTMLRenderer(levels_to_expand=2).render(trace)   # doctest: +SKIP
+    >>> open("trace.html", "w").write(html)                       # doctest: +SKIP
 
 :func:`escape`, :func:`pre`, :func:`details` and :func:`table` serve other display code.
 """
@@ -17,40 +18,26 @@ from __future__ import annotations
 
 import html
 import pprint
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from onetwo.core.content import ChunkList, Message
 
 __all__ = [
-    "ComparisonLike",
-    "ExampleLike",
     "HTMLRenderer",
-    "StatsLike",
-    "SummaryLike",
     "TraceLike",
     "details",
+    "error_block",
     "escape",
     "pre",
+    "seconds",
     "table",
 ]
 
 
-# What the renderer reads of each object; ``render`` tells them apart by these attributes.
-
-
-class StatsLike(Protocol):
-    """Totals of a run (``onetwo.core.tracing.TraceStats``)."""
-
-    calls: int
-    model_calls: int
-    cache_hits: int
-    tokens: int
-
-
 @runtime_checkable
 class TraceLike(Protocol):
-    """A trace node (``onetwo.core.tracing.Trace``)."""
+    """What the renderer reads of a trace node (``onetwo.core.tracing.Trace``)."""
 
     name: str
     kind: str
@@ -58,50 +45,17 @@ class TraceLike(Protocol):
     outputs: Any
     error: BaseException | None
     end: float | None
-    duration: float | None
     details: dict[str, Any]
-    children: Sequence[TraceLike]
 
-    def stats(self) -> StatsLike: ...
+    @property
+    def duration(self) -> float | None: ...
 
+    @property
+    def children(self) -> Sequence[TraceLike]: ...
 
-@runtime_checkable
-class ExampleLike(Protocol):
-    """One example's result (``onetwo.evaluation.evaluation.ExampleResult``)."""
+    def facts(self) -> list[str]: ...
 
-    index: int
-    inputs: dict[str, Any]
-    target: Any
-    prediction: Any
-    metrics: dict[str, float]
-    error: BaseException | None
-    trace: TraceLike | None
-    latency: float | None
-
-    def stats(self) -> StatsLike: ...
-
-
-@runtime_checkable
-class SummaryLike(Protocol):
-    """An evaluation's results (``onetwo.evaluation.evaluation.EvaluationSummary``)."""
-
-    name: str
-    results: Sequence[ExampleLike]
-    errors: Sequence[ExampleLike]
-    metrics: dict[str, float]
-    counts: dict[str, int]
-    duration: float
-
-    def stats(self) -> StatsLike: ...
-
-
-@runtime_checkable
-class ComparisonLike(Protocol):
-    """Summaries side by side (``onetwo.evaluation.evaluation.Comparison``)."""
-
-    summaries: Mapping[str, SummaryLike]
-
-    def overview(self) -> list[dict[str, Any]]: ...
+    def stats(self) -> Any: ...
 
 
 _STYLE = (
@@ -112,7 +66,7 @@ _STYLE = (
     "vertical-align:top}.onetwo pre{white-space:pre-wrap;word-break:break-word;margin:0;"
     "font-size:12px}.onetwo .ot-dim{opacity:.65}.onetwo .ot-err{color:#d33}</style>"
 )
-# Shown in a node's headline rather than in its details table.
+# Shown in a node's headline (its facts()) rather than in its details table.
 _HEADLINE_DETAILS = frozenset(
     {"backend", "model", "prompt_tokens", "completion_tokens", "cache_hit"}
 )
@@ -154,49 +108,51 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _seconds(value: float | None) -> str:
+def seconds(value: float | None) -> str:
+    """A duration for a reader: ``"250.0 ms"``, ``"1.50 s"``, or ``""`` for None."""
     if value is None:
         return ""
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
-def _error(error: BaseException | None) -> str:
+def error_block(error: BaseException | None) -> str:
+    """An error as ``Type: message``, escaped, in red."""
     return f'<div class="ot-err">{pre(error)}</div>'
 
 
-def _number(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else escape(value)
-
-
 class HTMLRenderer:
-    """Renders onetwo objects (and plain values) as self-contained, escaped HTML.
+    """Renders traces and plain values as self-contained, escaped HTML.
 
     Args:
+        levels_to_expand: OneTwo's name for ``open_depth`` (it wins when given).
         max_chars: longer values are cut to this many characters.
         max_rows: at most this many children of a trace node / rows of a table.
-        open_depth: trace nodes this deep or shallower start expanded.
+        open_depth: trace nodes less deep than this start expanded (1: the top one).
     """
 
-    def __init__(self, *, max_chars: int = 2000, max_rows: int = 200, open_depth: int = 1):
+    def __init__(
+        self,
+        levels_to_expand: int | None = None,
+        *,
+        max_chars: int = 2000,
+        max_rows: int = 200,
+        open_depth: int = 1,
+    ) -> None:
         self.max_chars = max_chars
         self.max_rows = max_rows
-        self.open_depth = open_depth
+        self.open_depth = open_depth if levels_to_expand is None else levels_to_expand
+
+    @property
+    def levels_to_expand(self) -> int:
+        return self.open_depth
 
     def render(self, obj: Any) -> str:
-        """The HTML of ``obj``: a trace, a summary, a comparison, an example's result, or
-        any value (pretty-printed)."""
-        return f'<div class="onetwo">{_STYLE}{self._body(obj)}</div>'
+        """The HTML of ``obj``: a trace, or any value (pretty-printed)."""
+        return f'<div class="onetwo">{_STYLE}{self.body(obj)}</div>'
 
-    def _body(self, obj: Any) -> str:
-        if isinstance(obj, ComparisonLike):
-            return self.comparison(obj)
-        if isinstance(obj, SummaryLike):
-            return self.summary(obj)
-        if isinstance(obj, ExampleLike):
-            return self.example(obj)
-        if isinstance(obj, TraceLike):
-            return self.trace(obj)
-        return self.value(obj)
+    def body(self, obj: Any) -> str:
+        """What :meth:`render` puts inside its ``<div>``; subclasses add kinds of object."""
+        return self.trace(obj) if isinstance(obj, TraceLike) else self.value(obj)
 
     # --- values ------------------------------------------------------------------
 
@@ -210,7 +166,8 @@ class HTMLRenderer:
             return table(["name", "value"], rows)
         return pre(value, self.max_chars)
 
-    def _short(self, value: Any, limit: int = 80) -> str:
+    def short(self, value: Any, limit: int = 80) -> str:
+        """``value`` on one line, cut at ``limit`` characters, escaped."""
         return escape(_text(value, limit).replace("\n", " ⏎ "))
 
     # --- traces --------------------------------------------------------------------
@@ -221,7 +178,7 @@ class HTMLRenderer:
         if node.inputs:
             parts.append(self._labelled("inputs", self.value(node.inputs)))
         if node.error is not None:
-            parts.append(self._labelled("error", _error(node.error)))
+            parts.append(self._labelled("error", error_block(node.error)))
         elif node.end is not None or node.outputs is not None:
             parts.append(self._labelled("output", self.value(node.outputs)))
         extra = {k: v for k, v in node.details.items() if k not in _HEADLINE_DETAILS}
@@ -238,111 +195,14 @@ class HTMLRenderer:
         return f'<div><span class="ot-dim">{escape(label)}</span>{body}</div>'
 
     def _headline(self, node: TraceLike) -> str:
-        bits = [f"<b>{escape(node.name)}</b>"]
-        d = node.details
-        if "backend" in d:
-            bits.append(escape(f"{d['backend']}:{d.get('model', '')}"))
-        bits.append("running…" if node.duration is None else _seconds(node.duration))
-        if d.get("prompt_tokens") is not None or d.get("completion_tokens") is not None:
-            tokens = f"{d.get('prompt_tokens', '?')}+{d.get('completion_tokens', '?')} tokens"
-            bits.append(escape(tokens))
-        if d.get("cache_hit") is not None:
-            bits.append("cache hit" if d["cache_hit"] else "cache miss")
+        bits = [f"<b>{escape(node.name)}</b>", *map(escape, node.facts())]
+        bits.append("running…" if node.duration is None else seconds(node.duration))
         if node.kind != "builtin":
             stats = node.stats()
             if stats.calls:
                 bits.append(f"{stats.calls} calls")
         if node.error is not None:
-            bits.append(f'<span class="ot-err">{self._short(node.error)}</span>')
+            bits.append(f'<span class="ot-err">{self.short(node.error)}</span>')
         elif node.end is not None:
-            bits.append(f'<span class="ot-dim">→ {self._short(node.outputs)}</span>')
+            bits.append(f'<span class="ot-dim">→ {self.short(node.outputs)}</span>')
         return " · ".join(bits)
-
-    # --- evaluation ----------------------------------------------------------------
-
-    def example(self, result: ExampleLike) -> str:
-        """One example: inputs, target, prediction or error, metrics, and its trace."""
-        rows = [
-            ("inputs", self.value(result.inputs)),
-            ("target", pre(result.target, self.max_chars)),
-            ("prediction", pre(result.prediction, self.max_chars)),
-            ("metrics", self.value(result.metrics)),
-        ]
-        if result.error is not None:
-            rows.append(("error", _error(result.error)))
-        body = table(["", ""], [(escape(k), v) for k, v in rows])
-        if result.trace is not None:
-            body += self.trace(result.trace, depth=self.open_depth)
-        return details(f"<b>example {result.index}</b>", body, open=True)
-
-    def summary(self, summary: SummaryLike) -> str:
-        """Metrics and totals on top; examples and errors in collapsible tables."""
-        stats = summary.stats()
-        title = (
-            f"<b>Evaluation {escape(summary.name)}</b> · {len(summary.results)} examples · "
-            f"{len(summary.errors)} errors · {_seconds(summary.duration)} · "
-            f"{stats.model_calls} model calls · {stats.tokens} tokens · "
-            f"{stats.cache_hits} cache hits"
-        )
-        metrics = table(
-            ["metric", "mean", "examples"],
-            [
-                (escape(k), _number(v), escape(summary.counts[k]))
-                for k, v in summary.metrics.items()
-            ],
-        )
-        names = list(summary.counts)
-        rows = [self._example_row(r, names) for r in summary.results[: self.max_rows]]
-        headers = ["#", "inputs", "target", "prediction", *names, "latency", "tokens", "cache"]
-        examples = details("examples", table(headers, rows) + self._cut(len(summary.results)))
-        return f"<div>{title}</div>{metrics}{examples}{self._errors(summary)}"
-
-    def _example_row(self, result: ExampleLike, metric_names: list[str]) -> list[str]:
-        stats = result.stats()
-        prediction = (
-            f'<span class="ot-err">{self._short(result.error)}</span>'
-            if result.error is not None
-            else self._short(result.prediction, 200)
-        )
-        return [
-            escape(result.index),
-            self._short(result.inputs, 200),
-            self._short(result.target, 200),
-            prediction,
-            *(_number(result.metrics.get(m, "")) for m in metric_names),
-            _seconds(result.latency),
-            escape(stats.tokens),
-            escape(stats.cache_hits),
-        ]
-
-    def _errors(self, summary: SummaryLike) -> str:
-        if not summary.errors:
-            return ""
-        rows = [(escape(r.index), _error(r.error)) for r in summary.errors[: self.max_rows]]
-        return details(f"{len(summary.errors)} errors", table(["#", "error"], rows))
-
-    def _cut(self, total: int) -> str:
-        if total <= self.max_rows:
-            return ""
-        return f'<div class="ot-dim">… {total - self.max_rows} more rows</div>'
-
-    def comparison(self, comparison: ComparisonLike) -> str:
-        """Backends' totals, then one row per example with the backends side by side."""
-        overview = comparison.overview()
-        headers = list(dict.fromkeys(k for row in overview for k in row))
-        top = table(headers, [[_number(row.get(h, "")) for h in headers] for row in overview])
-        summaries = comparison.summaries
-        metric_names = list(dict.fromkeys(m for s in summaries.values() for m in s.counts))
-        columns = ["prediction", *metric_names, "latency", "tokens", "cache"]
-        headers = ["#", "inputs", "target", *(f"{n}: {c}" for n in summaries for c in columns)]
-        rows = []
-        for results in zip(*(s.results[: self.max_rows] for s in summaries.values())):
-            row = self._example_row(results[0], metric_names)[:3]
-            for result in results:
-                row += self._example_row(result, metric_names)[3:]
-            rows.append(row)
-        total = len(next(iter(summaries.values())).results)
-        side_by_side = details(
-            "examples, side by side", table(headers, rows) + self._cut(total), open=True
-        )
-        return f"<div><b>Comparison</b> of {len(summaries)} backends</div>{top}{side_by_side}"

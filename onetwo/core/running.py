@@ -1,7 +1,10 @@
-"""``ot.run``: run an executable from synchronous code and return its result.
+"""``ot.run``: run an executable (or any awaitable) from sync code and return its result.
 
-The run happens on onetwo's runtime loop (see ``onetwo.core.syncrun``), so HTTP clients
-and rate limits persist from one run to the next. Inside async code, ``await executable``.
+A run happens on onetwo's runtime loop (``onetwo.core.runtime``) in a copy of the caller's
+context (registry, options), the same in a script, a thread and a Jupyter cell (whose own
+loop keeps running; no ``nest_asyncio``), so HTTP clients and rate limits persist from one
+run to the next. :func:`run_sync` is the same for a coroutine function (the evaluations and
+streams use it). Inside async code, ``await executable``.
 
 Example:
     >>> from onetwo import ot
@@ -14,20 +17,37 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from onetwo.core import options, runtime, tracing
 from onetwo.core.executable import Executable
-from onetwo.core.syncrun import run_sync
 
-__all__ = ["run"]
+__all__ = ["run", "run_sync"]
 
 T = TypeVar("T")
 
 
+def run_sync(main: Callable[[], Awaitable[T]], **changes: bool) -> T:
+    """Run ``main()`` on the runtime loop as one run, and return its result.
+
+    Args:
+        main: a zero-argument callable returning the awaitable to run.
+        **changes: :class:`~onetwo.core.options.RunOptions` fields for this run, e.g.
+            ``enable_batching=False``; the others keep their current values.
+    """
+    context = contextvars.copy_context()  # the run's: what it sets stays in it
+    options.set_in(context, dataclasses.replace(options.current(), **changes))
+    return runtime.submit(main, context=context)
+
+
 def run(
-    executable: Executable[T], *, enable_batching: bool = True, enable_tracing: bool = False
+    executable: Awaitable[T], *, enable_batching: bool = True, enable_tracing: bool = False
 ) -> Any:
-    """Run ``executable`` to completion and return its result.
+    """Run ``executable`` (or any awaitable: a coroutine, a task) and return its result.
 
     Args:
         executable: what to run.
@@ -38,18 +58,12 @@ def run(
     Raises:
         NestedRunError: when called from sync code inside a run; ``await`` there instead.
     """
-    if not isinstance(executable, Executable):
+    if not inspect.isawaitable(executable):
         raise TypeError(
             f"ot.run() needs an Executable, got {type(executable).__name__}: {executable!r:.80}. "
             "Call the builtin or @ot.make_executable function to get one, e.g. "
-            "ot.run(llm.generate_text('Hi'))."
+            "ot.run(llm.generate_text('Hi')); a coroutine or another awaitable works too."
         )
 
-    async def main() -> Any:
-        if enable_tracing:
-            from onetwo.core import tracing
-
-            return await tracing.run_traced(executable)
-        return await executable
-
+    main = (lambda: tracing.run_traced(executable)) if enable_tracing else (lambda: executable)
     return run_sync(main, enable_batching=enable_batching, enable_tracing=enable_tracing)

@@ -1,11 +1,17 @@
-"""The runtime: one event loop that onetwo owns, in a daemon thread, for the whole process.
+"""The runtime: one event loop that onetwo owns for the whole process.
 
-``ot.run`` (from a script, a thread or a Jupyter cell) hands its work to this loop with
+``ot.run`` (from a script, a thread or a Jupyter cell) runs its work on this loop with
 :func:`submit` and blocks until it is done, so what is bound to a loop (HTTP clients and
 their connections, rate limiter state, batch queues) is made once and serves every run:
 a :class:`RuntimeValue`. The loop starts on first use, and again in a forked child; it
 shuts down at exit. ``await executable`` in a loop of the user's own still runs there;
 code that needs a runtime value from such a loop hops over with :func:`on_runtime`.
+
+Who runs the loop: a caller with no loop of its own drives it itself while no other
+thread does (a script's sequential runs cost no thread hop). Any other work (a run from
+a Jupyter cell or while another run drives, a hop from :func:`on_runtime`) is posted to
+the loop, and the daemon thread ``onetwo-runtime`` drives it whenever no caller does and
+work waits: posted work, or tasks a run left behind (a stream's run between two updates).
 
 Example:
     >>> async def answer() -> int:
@@ -22,6 +28,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import os
+import signal
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -40,47 +47,117 @@ class NestedRunError(OneTwoError):
 
 
 class _Runtime:
-    """The loop's thread, and the values made on the loop that it must close."""
-
-    loop: asyncio.AbstractEventLoop
+    """The loop, who drives it, and the values made on it that it must close."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.open: dict[int, tuple[Any, _Closer]] = {}
         self.closing: set[asyncio.Task[object]] = set()
-        self._runner = asyncio.Runner()
-        started = threading.Event()
-        self.thread = threading.Thread(
-            target=self._serve, args=(started,), name="onetwo-runtime", daemon=True
-        )
+        self.draining: asyncio.Task[None] | None = None  # the daemon's, while it drives
+        self.runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
+        self.loop = self.runner.get_loop()
+        # Reentrant: a finalizer (close_soon) may post while this thread holds it.
+        self.lock = threading.Condition(threading.RLock())
+        self.driven = False  # a thread is running the loop
+        self.wanted = False  # work was posted, or left on the loop, since the daemon drove it
+        self.closed = False
+        self.thread = threading.Thread(target=self._serve, name="onetwo-runtime", daemon=True)
         self.thread.start()
-        started.wait()
 
-    def _serve(self, started: threading.Event) -> None:
-        self.loop = self._runner.get_loop()
-        started.set()
-        while True:  # until shutdown() stops the loop
+    def _serve(self) -> None:
+        while True:
+            with self.lock:
+                self.lock.wait_for(lambda: not self.driven and (self.closed or self.wanted))
+                self.driven, self.wanted = True, False
+                if self.closed:
+                    break
             # A run's task that raised KeyboardInterrupt/SystemExit holds it for its caller.
             with contextlib.suppress(KeyboardInterrupt, SystemExit):
-                self.loop.run_forever()
-                break
-        self._runner.close()  # finalizes async generators and the default executor
+                self.loop.run_until_complete(self._drain())
+            self.release()
+        self.runner.close()  # cancels what is left, finalizes async generators and executor
+
+    async def _drain(self) -> None:
+        """Until no task is left on the loop: runs, and what they left behind."""
+        self.draining = asyncio.current_task()
+        while tasks := asyncio.all_tasks() - {self.draining}:
+            await asyncio.wait(tasks)
+
+    def drive(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> T:
+        """Run ``fn()`` on the loop in this thread (which has taken it); return its result.
+
+        In the main thread, as in ``asyncio.run``, Ctrl-C cancels the run, lets it unwind,
+        then raises ``KeyboardInterrupt``; a second Ctrl-C raises at once. (A handler of
+        its own, set and reset per run: ``asyncio.Runner``'s costs tens of µs a run.)
+        """
+        task = self.loop.create_task(_call(fn), context=context)
+        interrupted = False
+
+        def on_sigint(signum: int, frame: object) -> None:
+            nonlocal interrupted
+            if interrupted or task.done():
+                raise KeyboardInterrupt
+            interrupted = True
+            self.loop.call_soon_threadsafe(task.cancel)
+
+        ours = (  # unless the application handles Ctrl-C its own way
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if ours:
+            signal.signal(signal.SIGINT, on_sigint)
+        try:
+            return self.loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if ours:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def take(self) -> bool:
+        """Become the thread that drives the loop, if none does."""
+        with self.lock:
+            taken, self.driven = not self.driven, True
+            return taken
+
+    def release(self) -> None:
+        """Stop driving the loop; the daemon takes over if work is left on it."""
+        with self.lock:
+            self.driven = False
+            if self.wanted or asyncio.all_tasks(self.loop):
+                self.wanted = True
+                self.lock.notify()
+
+    def post(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> _Run[T]:
+        """Start ``fn()`` on the loop from any thread; whoever drives the loop runs it."""
+        run: _Run[T] = _Run(self)
+        with self.lock:
+            # Marked wanted even while a caller drives: it may stop before it starts this.
+            self.loop.call_soon_threadsafe(run.start, fn, context)
+            self.wanted = True
+            if not self.driven:
+                self.lock.notify()
+        return run
 
     def close_soon(self, token: int) -> None:
         """Close a value whose owner is gone (a finalizer calls this, from any thread)."""
         entry = self.open.pop(token, None)
-        if entry is not None and self.pid == os.getpid():
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                self.loop.call_soon_threadsafe(self._close, *entry)
+        if entry is not None and self.pid == os.getpid() and not self.closed:
+            self.post(lambda: self._close(*entry), contextvars.Context())
 
-    def _close(self, value: Any, close: _Closer) -> None:
-        task = self.loop.create_task(_call(lambda: close(value)))
+    async def _close(self, value: Any, close: _Closer) -> None:
+        task: Any = asyncio.current_task()
         self.closing.add(task)
-        task.add_done_callback(self.closing.discard)
+        try:
+            await close(value)
+        finally:
+            self.closing.discard(task)
 
     async def _close_all(self) -> None:
         """Unwind the runs still going, then close every value, the newest first."""
-        runs = asyncio.all_tasks() - {asyncio.current_task(), *self.closing}
+        runs = asyncio.all_tasks() - {asyncio.current_task(), self.draining, *self.closing}
         for task in runs:
             task.cancel()
         await asyncio.gather(*runs, *self.closing, return_exceptions=True)
@@ -93,8 +170,10 @@ class _Runtime:
         if self.pid != os.getpid() or not self.thread.is_alive():
             return
         with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._close_all(), self.loop).result(timeout)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+            self.post(self._close_all, contextvars.Context()).outcome.result(timeout)
+        with self.lock:
+            self.closed = True
+            self.lock.notify()
         self.thread.join(timeout)
 
 
@@ -103,22 +182,16 @@ async def _call(fn: Callable[[], Awaitable[T]]) -> T:
 
 
 class _Run(Generic[T]):
-    """A coroutine started on the runtime loop from another thread, and its outcome."""
+    """Work posted to the runtime loop from another thread, and its outcome."""
 
     def __init__(self, runtime: _Runtime) -> None:
         self.outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
         self.outcome.set_running_or_notify_cancel()  # settled by the task's end only
-        self.started = False
-        self._loop = runtime.loop
+        self._runtime = runtime
         self._task: asyncio.Task[T] | None = None
 
-    def start(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> _Run[T]:
-        self._loop.call_soon_threadsafe(self._start, fn, context)
-        self.started = True
-        return self
-
-    def _start(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> None:
-        self._task = self._loop.create_task(_call(fn), context=context)
+    def start(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> None:
+        self._task = self._runtime.loop.create_task(_call(fn), context=context)
         self._task.add_done_callback(self._settle)
 
     def _settle(self, task: asyncio.Task[T]) -> None:
@@ -128,8 +201,8 @@ class _Run(Generic[T]):
             self.outcome.set_exception(e)
 
     def cancel(self) -> None:
-        # After _start: the loop runs callbacks in the order they were scheduled.
-        self._loop.call_soon_threadsafe(lambda: self._task and self._task.cancel())
+        # After start: the loop runs callbacks in the order they were scheduled.
+        self._runtime.loop.call_soon_threadsafe(lambda: self._task and self._task.cancel())
 
 
 _runtime: _Runtime | None = None
@@ -151,28 +224,40 @@ def loop() -> asyncio.AbstractEventLoop:
     return _get().loop
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Context) -> T:
     """Run ``coro_factory()`` on the runtime loop, in ``context``; block for its result.
 
     An exception in the waiting thread (``KeyboardInterrupt``: the notebook's stop button)
-    cancels the run, waits for it to unwind, and is re-raised. On the runtime thread
-    itself, which would wait forever, raises :class:`NestedRunError`.
+    cancels the run, waits for it to unwind, and is re-raised. From sync code inside a
+    run, which would wait forever on the loop it blocks, raises :class:`NestedRunError`.
     """
     runtime = _get()
-    if threading.current_thread() is runtime.thread:
+    running = _running_loop()
+    if running is runtime.loop:
         raise NestedRunError(
             "ot.run() was called from code running inside a run (a sync function of a "
             "strategy), which would block the loop it waits on. Make that function "
             "`async def` and `await` the executable instead of calling ot.run() on it."
         )
-    run: _Run[T] = _Run(runtime)
+    if running is None and runtime.take():
+        try:
+            return runtime.drive(coro_factory, context)
+        finally:
+            runtime.release()
+    run = runtime.post(coro_factory, context)
     try:
-        return run.start(coro_factory, context).outcome.result()
+        return run.outcome.result()
     except BaseException:
         if not run.outcome.done():  # interrupted while waiting
             run.cancel()
-            if run.started:
-                concurrent.futures.wait([run.outcome])
+            concurrent.futures.wait([run.outcome])
         raise
 
 
@@ -185,8 +270,7 @@ async def on_runtime(fn: Callable[[], Awaitable[T]]) -> T:
     runtime = _get()
     if asyncio.get_running_loop() is runtime.loop:
         return await fn()
-    run: _Run[T] = _Run(runtime)
-    run.start(fn, contextvars.copy_context())
+    run = runtime.post(fn, contextvars.copy_context())
     outcome = asyncio.wrap_future(run.outcome)
     try:
         return await asyncio.shield(outcome)

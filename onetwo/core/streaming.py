@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 from onetwo.core import tracing
 from onetwo.core.executable import partial_results
-from onetwo.core.syncrun import run_sync
+from onetwo.core.running import run_sync
 
 __all__ = [
     "Update",

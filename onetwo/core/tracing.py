@@ -164,6 +164,8 @@ def _name_of(awaitable: Any) -> str:
     if isinstance(awaitable, Executable):  # e.g. "par_iter(chunk_size=2)"
         text = repr(awaitable)
         return text if len(text) <= 60 else text[:59] + "…"
+    if hasattr(awaitable, "__qualname__"):  # a coroutine
+        return _short_name(awaitable)
     return type(awaitable).__name__.lstrip("_")
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from onetwo.core import batching
 from onetwo.core.caching import Mode
 from onetwo.core.registry import Registry, RegistryContext, set_registry
-from onetwo.core.syncrun import run_sync
+from onetwo.core.running import run_sync
 from onetwo.distributed._ray import ray
 from onetwo.distributed.description import BackendDescription
 from onetwo.distributed.leases import Holder

@@ -36,8 +36,8 @@ from onetwo.core import tracing
 from onetwo.core.builtin import check_arguments
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.registry import Registry, RegistryContext, copy_registry, with_registry
+from onetwo.core.running import run_sync
 from onetwo.core.scheduling import DEFAULT_CHUNK_SIZE, par_iter, parallel, progress_bar
-from onetwo.core.syncrun import run_sync
 from onetwo.evaluation.critics import naive_evaluation_critic, naive_fuzzy_evaluation_critic
 from onetwo.evaluation.results import (
     Comparison,

@@ -26,8 +26,8 @@ from collections.abc import Hashable, Iterable
 from typing import Any, overload
 
 from onetwo.core import tracing
-from onetwo.core.rendering import HTMLRenderer
 from onetwo.core.tracing import TraceStats
+from onetwo.evaluation.rendering import HTMLRenderer
 
 __all__ = [
     "COUNTER_ERRORS",

@@ -20,21 +20,50 @@ from onetwo.errors import OneTwoError
 where: contextvars.ContextVar[str] = contextvars.ContextVar("where", default="unset")
 
 
-def test_submit_runs_in_the_given_context_on_the_runtime_thread() -> None:
-    async def read() -> tuple[str, str]:
+def test_submit_runs_in_the_given_context_on_the_runtime_loop() -> None:
+    async def read() -> tuple[str, asyncio.AbstractEventLoop]:
         value = where.get()
         where.set("changed by the run")
-        return value, threading.current_thread().name
+        return value, asyncio.get_running_loop()
 
     where.set("the caller's")
     try:
         assert runtime.submit(read, context=contextvars.copy_context()) == (
             "the caller's",
-            "onetwo-runtime",
+            runtime.loop(),
         )
         assert where.get() == "the caller's"  # the run had a copy
     finally:
         where.set("unset")
+
+
+def test_a_run_while_another_thread_drives_the_loop_is_handed_over() -> None:
+    started = threading.Event()
+    gate, after = asyncio.Event(), asyncio.Event()
+    results: list[str] = []
+
+    async def first() -> str:
+        started.set()
+        await gate.wait()  # set by the second run, posted to this thread's loop
+        return "first"
+
+    async def second() -> str:
+        gate.set()
+        await after.wait()  # set once the first run's thread stopped driving the loop
+        return "second"
+
+    def then_release() -> None:
+        driver.join()
+        runtime.loop().call_soon_threadsafe(after.set)
+
+    driver = threading.Thread(
+        target=lambda: results.append(runtime.submit(first, context=contextvars.copy_context()))
+    )
+    driver.start()
+    started.wait()
+    threading.Thread(target=then_release).start()
+    assert runtime.submit(second, context=contextvars.copy_context()) == "second"
+    assert results == ["first"]
 
 
 def test_runs_from_threads_and_running_loops_share_one_loop() -> None:
@@ -153,7 +182,7 @@ def test_a_dropped_runtime_value_is_closed_on_the_runtime() -> None:
     closed = threading.Event()
 
     async def close(value: object) -> None:
-        assert threading.current_thread().name == "onetwo-runtime"
+        assert asyncio.get_running_loop() is runtime.loop()
         closed.set()
 
     owner = [runtime.RuntimeValue(object, close=close)]  # the only reference

@@ -10,16 +10,16 @@ import pytest
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
-from onetwo.core import options
-from onetwo.core.syncrun import run_sync
+from onetwo.core import options, runtime
+from onetwo.core.running import run_sync
 
 
-def test_run_from_plain_code_runs_on_the_runtime_thread() -> None:
+def test_run_from_plain_code_drives_the_runtime_loop_in_the_callers_thread() -> None:
     @ot.make_executable
-    def where() -> str:
-        return threading.current_thread().name
+    async def where() -> tuple[asyncio.AbstractEventLoop, str]:
+        return asyncio.get_running_loop(), threading.current_thread().name
 
-    assert ot.run(where()) == "onetwo-runtime"
+    assert ot.run(where()) == (runtime.loop(), threading.current_thread().name)
 
 
 def test_run_inside_a_running_loop_like_jupyter() -> None:

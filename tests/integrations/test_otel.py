@@ -9,7 +9,8 @@ import pytest
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
-from onetwo.core import otel, tracing
+from onetwo.core import tracing
+from onetwo.integrations import otel
 
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
 in_memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")

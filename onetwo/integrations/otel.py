@@ -7,7 +7,7 @@ model and parameters, token usage, finish reason); failed nodes get an ``ERROR``
 and the exception as an event.
 
 Example:
-    >>> from onetwo.core import otel
+    >>> from onetwo.integrations import otel
     >>> result, trace = ot.run(strategy(q), enable_tracing=True)   # doctest: +SKIP
     >>> otel.export_trace(trace)   # to the globally configured TracerProvider  # doctest: +SKIP
 
@@ -49,7 +49,7 @@ def _otel() -> Any:
         from opentelemetry import trace
     except ImportError as e:
         raise ImportError(
-            f"onetwo.core.otel needs the OpenTelemetry API ({e}). Install it with: "
+            f"onetwo.integrations.otel needs the OpenTelemetry API ({e}). Install it with: "
             'pip install "onetwo[otel]"'
         ) from e
     return trace
