@@ -107,7 +107,7 @@ class CacheService:
             if (i := record.claimable(slot)) is not None:
                 if record.bindings.get(slot) != i:  # bind it for good, as CallCache does
                     record.bindings[slot] = i
-                    text = record.dump()
+                    text = record.dump(key)
                     self.store.update(key, lambda _: text)
                 self.hits += 1
                 return text, "hit"
@@ -130,7 +130,7 @@ class CacheService:
             record = Record(call) if old is None else Record.parse(old, key)
             i, own = record.bind(slot, sample, recording)
             out[:] = [record, i, own]
-            return None if (text := record.dump()) == old else text
+            return None if (text := record.dump(key)) == old else text
 
         try:
             self.store.update(key, bind)
@@ -153,7 +153,7 @@ class CacheService:
                     str(holder),
                 )
             )
-        return record.dump(), conflict
+        return record.dump(key), conflict
 
     def release(self, names: list[tuple[Key, str]], holder: Holder) -> None:
         """Give back leases whose calls failed (nothing to commit)."""

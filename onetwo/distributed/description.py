@@ -33,7 +33,8 @@ __all__ = ["BackendDescription", "Setup"]
 
 Setup = Callable[[CallCache | None], Any]
 """``setup(cache)``: builds a backend (whose ``register()`` is then called) with that cache."""
-_SECRET = re.compile(r"(api_?key|token|secret|password|credential)", re.IGNORECASE)
+# A key, not a count: "auth_token" and "hf_token" are credentials, "max_tokens" is not.
+_SECRET = re.compile(r"api_?key|secret|password|credential|token$", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)

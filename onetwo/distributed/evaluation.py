@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -135,11 +136,7 @@ def evaluate(
         ray.kill(server)
     base = EvaluationSummary.of(results, empty.counts, name, SYSTEM_CLOCK.now() - start)
     summary = ClusterSummary(
-        base.results,
-        base.metrics,
-        base.counts,
-        base.name,
-        base.duration,
+        **{field.name: getattr(base, field.name) for field in dataclasses.fields(base)},
         workers=_per_worker(tasks, stats.pop("examples")),
         conflicts=conflicts,
         server=stats,

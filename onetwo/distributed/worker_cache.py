@@ -80,7 +80,7 @@ class WorkerCache(CallCache):
             self._server.release.remote([name], self.holder)
             raise
         mine = self._mirror.read(call.key)
-        sample = None if mine is None else bound_sample(mine, call.slot)
+        sample = None if mine is None else bound_sample(mine, call.slot, call.key)
         if sample is None:  # the mirror was emptied meanwhile (its limit)
             sample = encode(value)
         text, conflict = await self._commit((*name, call.call_json, sample, recording))
@@ -88,7 +88,7 @@ class WorkerCache(CallCache):
         if not conflict:
             return value
         self.conflicts += 1
-        kept = bound_sample(text, call.slot)
+        kept = bound_sample(text, call.slot, call.key)
         return value if kept is None else decode(kept)
 
     def _mirror_put(self, key: Any, text: str) -> None:

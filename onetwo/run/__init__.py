@@ -25,6 +25,7 @@ Layout, one concept a module:
 * ``report``: ``summary.json``, the end-of-run screen and ``report.html``.
 * ``runner``: the examples × backends × samples: ``ot.evaluate(callback=...)`` per backend
   and sample, concurrently on the runtime.
+* ``on_ray``: the same work on a Ray cluster (``--ray_address``), with ``onetwo.distributed``.
 * ``cli``: the command itself (``main``), exit statuses and Ctrl-C.
 """
 

@@ -30,7 +30,7 @@ from absl import app, flags, logging
 
 from onetwo import ot
 from onetwo.core.caching import CallCache
-from onetwo.run import backend_specs, datasets, fingerprint, report, results, runner
+from onetwo.run import backend_specs, datasets, fingerprint, on_ray, report, results, runner
 from onetwo.run.errors import InputError
 from onetwo.run.flags import FLAGS, RunConfig, config_from_flags
 from onetwo.run.strategies import load_function
@@ -153,6 +153,25 @@ def _run_interruptibly(work_runner: runner.Runner) -> bool:
     return work_runner.stopped.is_set()
 
 
+def _run_on_ray(
+    work: runner.Work,
+    writer: results.ResultsWriter,
+    cluster: Any,
+    cache: CallCache | None,
+    descriptions: dict[str, Any],
+    progress: _Progress,
+    show_progress: bool,
+) -> bool:
+    """Run on the cluster; on Ctrl-C stop (finished backends are written). Interrupted?"""
+    try:
+        on_ray.run_on_ray(
+            work, writer, cluster, cache, descriptions, show_progress, on_unit=progress
+        )
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
 def execute(config: RunConfig) -> int:
     """Run the experiment ``config`` describes; returns the exit status.
 
@@ -173,7 +192,12 @@ def execute(config: RunConfig) -> int:
     if config.resume and (earlier or saved is not None):
         fingerprint.check_resume(folder, saved, current)
     cache = _cache(config)
-    registries = {s.label: backend_specs.build_registry(s, cache) for s in specs}
+    cluster, descriptions, registries = None, {}, {}
+    if config.ray_address:  # the workers build the backends
+        descriptions = on_ray.describe(specs)
+        cluster = on_ray.connect(config, [strategy, *metrics])
+    else:
+        registries = {s.label: backend_specs.build_registry(s, cache) for s in specs}
     # Every input is good: from here on, the folder belongs to this run.
     fingerprint.save_fingerprint(folder, current)
 
@@ -200,11 +224,16 @@ def execute(config: RunConfig) -> int:
         parallelism=config.parallelism,
         traced={e.index for e in entries[: report.SHOWN]},  # the report shows those
     )
-    progress = _Progress(len(units), config.progress)
+    # On Ray, distributed.evaluate shows a bar over the cluster.
+    progress = _Progress(len(units), config.progress and cluster is None)
     with results.ResultsWriter(folder, append=config.resume) as writer:
-        work_runner = runner.Runner(work, writer, on_unit=progress)
         try:
-            interrupted = _run_interruptibly(work_runner)
+            if cluster is not None:
+                interrupted = _run_on_ray(
+                    work, writer, cluster, cache, descriptions, progress, config.progress
+                )
+            else:
+                interrupted = _run_interruptibly(runner.Runner(work, writer, on_unit=progress))
         finally:
             progress.close()
     rows = report.latest_rows([*earlier, *progress.rows])

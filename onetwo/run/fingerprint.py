@@ -3,8 +3,10 @@
 It holds what changes results: the strategy and metric sources (their SHA-256), the
 dataset's digest, the backends with their arguments, the samples per example and the
 fields given to the strategy. Flags that only choose or pace the work (``--limit``,
-``--ids``, ``--parallelism``, ``--max_errors``, the cache folder and mode) are not in it:
-``--limit=100`` then ``--resume`` without it runs the rest. It is written to
+``--ids``, ``--parallelism``, ``--max_errors``, the cache folder and mode, ``--ray_address``
+and ``--num_workers``: sampling keys come from the example and the sample number, not from
+where it runs) are not in it: ``--limit=100`` then ``--resume`` without it runs the rest,
+and a run started on Ray continues without it. It is written to
 ``fingerprint.json`` when a run starts, and into ``summary.json`` at the end.
 
 Example:

@@ -102,6 +102,19 @@ flags.DEFINE_bool(
     "already in results.jsonl. Refused if the configuration differs.",
 )
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+flags.DEFINE_string(
+    "ray_address",
+    None,
+    "Run on a Ray cluster ('auto', 'ray://head:10001', or 'local' for a cluster started on "
+    "this machine); needs onetwo[ray]. The rows of each backend are written to "
+    "results.jsonl when its evaluation on the cluster ends (not one by one).",
+)
+flags.DEFINE_integer(
+    "num_workers",
+    None,
+    "With --ray_address: worker processes (default: one per CPU).",
+    lower_bound=1,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +138,8 @@ class RunConfig:
     output_dir: str = "onetwo_output"
     resume: bool = False
     progress: bool = True
+    ray_address: str | None = None
+    num_workers: int | None = None
 
 
 _FLAG_OF = {"backends": "backend", "metrics": "metric"}
@@ -145,6 +160,12 @@ def config_from_flags() -> RunConfig:
             f"--backend_args was given {len(backend_args)} times for {len(backends)} "
             f"--backend flags {list(backends)}. Give it once (for every backend) or once per "
             "--backend, in the same order."
+        )
+    if FLAGS.num_workers is not None and not FLAGS.ray_address:
+        raise InputError(
+            f"--num_workers={FLAGS.num_workers} goes with --ray_address, which is not set. Add "
+            "--ray_address=local (a Ray cluster on this machine) or the address of yours, or "
+            "drop --num_workers."
         )
     # Each field is the flag of the same name (the repeatable ones: in the plural).
     values: dict[str, Any] = {

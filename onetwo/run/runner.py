@@ -36,7 +36,7 @@ from onetwo.evaluation.evaluation import EvaluationSummary, ExampleResult, aeval
 from onetwo.run.datasets import Entry
 from onetwo.run.results import ResultsWriter, row_of
 
-__all__ = ["Runner", "Unit", "Work"]
+__all__ = ["Runner", "Unit", "Work", "write_unit"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -156,15 +156,24 @@ class Runner:
             if any(s is None for s in samples):
                 return
             del self._waiting[(entry.index, backend)]
-        rows, traces = [], []
         traced = self.work.traced is None or entry.index in self.work.traced
-        for number, done in enumerate(samples):
-            assert done is not None
-            rows.append(row_of(entry.id, backend, number, done))
-            if traced:
-                trace = None if done.trace is None else done.trace.to_dict()
-                traces.append(
-                    {"id": entry.id, "backend": backend, "sample": number, "trace": trace}
-                )
-        self.writer.write(rows, traces)
-        self.on_unit(rows)
+        self.on_unit(write_unit(self.writer, entry, backend, samples, traced))
+
+
+def write_unit(
+    writer: ResultsWriter,
+    entry: Entry,
+    backend: str,
+    samples: Sequence[ExampleResult | None],
+    traced: bool,
+) -> list[dict[str, Any]]:
+    """Write one finished unit's rows (and, if ``traced``, its traces); return the rows."""
+    rows, traces = [], []
+    for number, done in enumerate(samples):
+        assert done is not None
+        rows.append(row_of(entry.id, backend, number, done))
+        if traced:
+            trace = None if done.trace is None else done.trace.to_dict()
+            traces.append({"id": entry.id, "backend": backend, "sample": number, "trace": trace})
+    writer.write(rows, traces)
+    return rows

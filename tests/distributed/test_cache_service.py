@@ -10,15 +10,15 @@ import sys
 
 import pytest
 
-from onetwo.core.cache_record import Key, Record, encode
+from onetwo.core.cache_record import Record, encode, key_of
 from onetwo.core.cache_store import MemoryStore
 from onetwo.distributed.cache_service import CacheService
 from onetwo.distributed.leases import Holder, Leases
 from onetwo.distributed.ledger import Ledger
 
 A, B = Holder("here", os.getpid()), Holder("elsewhere", 1)
-K = Key("k")
 CALL = '{"backend":{"provider":"fake"},"method":"llm.generate_text","params":{"prompt":"q"}}'
+K = key_of(CALL)  # a record's key must be its call's (the store checks it)
 
 
 def test_a_miss_leases_the_call_to_one_worker_and_the_commit_serves_the_others() -> None:
@@ -39,7 +39,7 @@ def test_a_free_sample_is_claimed_for_good_by_the_first_key_asking() -> None:
     service = CacheService(MemoryStore(), node="here")
     service.resolve([(K, "0", False)], A)
     service.commit([(K, "0", CALL, encode("x"), False)], A)
-    service.store.update(K, lambda old: Record(CALL, [encode("x"), encode("y")], {"0": 0}).dump())
+    service.store.update(K, lambda old: Record(CALL, [encode("x"), encode("y")], {"0": 0}).dump(K))
     ((found, status),) = service.resolve([(K, "1", False)], B)
     assert status == "hit" and Record.parse(found or "", K).bindings == {"0": 0, "1": 1}
     assert Record.parse(service.store.read(K) or "", K).bindings == {"0": 0, "1": 1}
