@@ -26,6 +26,7 @@ import contextvars
 import dataclasses
 import functools
 import inspect
+import threading
 import typing
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -284,8 +285,14 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
         kwargs.update(zip(pending, values))
     if binding.is_async:
         return await binding.impl(**kwargs)
-    run = functools.partial(contextvars.copy_context().run, binding.impl, **kwargs)
-    result = await asyncio.get_running_loop().run_in_executor(_SYNC_POOL, run)
+    done = asyncio.get_running_loop().create_future()
+    context = contextvars.copy_context()
+    work = _SYNC_POOL.submit(_run_sync, done, context, binding.impl, kwargs)
+    try:
+        result = await done
+    except asyncio.CancelledError:
+        work.cancel()  # a call not started yet never starts
+        raise
     if isinstance(result, Executable) or inspect.isawaitable(result):
         result = await result
     return result
@@ -293,6 +300,42 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
 
 # Its threads are started on demand, up to SYNC_THREADS.
 _SYNC_POOL = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="onetwo-sync")
+# Finished sync calls by loop, each (future, what resolves it). A loop is a key while a
+# wake-up to resolve them is pending: 100 calls ending at once wake it once, not 100 times.
+_finished: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Callable[[], Any]]]] = {}
+_finished_lock = threading.Lock()
+
+
+def _run_sync(
+    done: asyncio.Future[Any],
+    context: contextvars.Context,
+    impl: Callable[..., Any],
+    kwargs: dict[str, Any],
+) -> None:
+    """On a pool thread: run the call, then hand its outcome to ``done``'s loop."""
+    try:
+        outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
+    except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
+        outcome = functools.partial(done.set_exception, error)
+    loop = done.get_loop()
+    with _finished_lock:
+        waiting = _finished.setdefault(loop, [])
+        waiting.append((done, outcome))
+        wake = len(waiting) == 1
+    if wake:
+        try:
+            loop.call_soon_threadsafe(_resolve_finished, loop)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            with _finished_lock:
+                del _finished[loop]
+
+
+def _resolve_finished(loop: asyncio.AbstractEventLoop) -> None:
+    with _finished_lock:
+        finished = _finished.pop(loop)
+    for done, outcome in finished:
+        if not done.done():  # done: its caller was cancelled
+            outcome()
 
 
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:

@@ -13,6 +13,7 @@ from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core import sampling, tracing
 from onetwo.core.builtin import SYNC_THREADS, builtin
+from onetwo.core.executing import Executable
 from onetwo.errors import ConfigurationError
 
 
@@ -133,8 +134,8 @@ def test_an_argument_the_implementation_does_not_take_is_a_clear_error() -> None
 
 def test_custom_builtins_with_declared_defaults_and_executable_arguments() -> None:
     @builtin
-    async def join(a: str, b: str, sep: str = "-") -> str:
-        """Join two strings."""
+    async def join(a: str, b: str | Executable[str], sep: str | None = "-") -> str:
+        """Join two strings (``b`` may be computed by another call; ``None`` is the default)."""
         raise NotImplementedError
 
     join.configure(lambda a, b, sep: f"{a}{sep}{b}")
