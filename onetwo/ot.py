@@ -34,10 +34,10 @@ from onetwo.evaluation.evaluation import (
     naive_evaluation_critic,
     naive_fuzzy_evaluation_critic,
 )
+from onetwo.evaluation.rendering import HTMLRenderer
 
 # The reference OneTwo's other name for it: ``ot.function_call("name", *args)``.
 function_call = function_registry
-from onetwo.evaluation.rendering import HTMLRenderer
 
 __all__ = [
     "Executable",

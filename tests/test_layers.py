@@ -136,8 +136,8 @@ def test_the_core_imports_nothing_above_it_and_no_sdk() -> None:
     assert offenders == []
 
 
-def test_the_evaluation_imports_only_the_core() -> None:
-    below = ("onetwo.errors", "onetwo.core", "onetwo.evaluation")
+def test_the_evaluation_imports_only_the_core_and_the_builtins() -> None:
+    below = ("onetwo.errors", "onetwo.core", "onetwo.builtins", "onetwo.evaluation")
     offenders = _offenders(
         lambda m: _within(m, "onetwo.evaluation"),
         lambda m, t: _within(t, "onetwo") and not any(_within(t, b) for b in below),

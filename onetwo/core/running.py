@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from onetwo.core import options, runtime, tracing
-from onetwo.core.executable import Executable
 
 __all__ = ["run", "run_sync"]
 

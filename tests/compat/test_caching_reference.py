@@ -55,7 +55,10 @@ def test_repeated_samples_of_a_sampled_method_are_distinct_and_reused() -> None:
     generate = ot.make_executable(backend.generate_text)
     first = ot.run(ot.parallel(*ot.repeat(generate("q"), 3)))
     assert first == ["q #1", "q #2", "q #3"]
-    assert ot.run(ot.parallel(*ot.repeat(generate("q"), 4))) == [*first, "q #4"]  # only the new one is called
+    assert ot.run(ot.parallel(*ot.repeat(generate("q"), 4))) == [
+        *first,
+        "q #4",
+    ]  # only the new one is called
 
 
 def test_disable_caching_calls_every_time() -> None:
