@@ -44,10 +44,10 @@ from onetwo.backends._media import MediaPrompts
 from onetwo.backends._openai_wire import chunk_bytes
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
-from onetwo.backends._settings import check_options
+from onetwo.backends._settings import check_options, takes_settings
 from onetwo.backends._tools import NativeTools, ToolTurn
 from onetwo.builtins.choice import Scores, Scoring
-from onetwo.builtins.settings import ModelSettings
+from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching, tracing
 from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
@@ -76,7 +76,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     provider = "gemini"
     default_url = "https://generativelanguage.googleapis.com"
     key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-    builtins = (*RemoteBackend.builtins, "chat_with_tools", "rank", "select")
+    builtins = (*RemoteBackend.builtins, "chat_with_tools", "generate_content", "rank", "select")
 
     def __init__(
         self,
@@ -198,6 +198,16 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         # Images go as `inline_data` parts (bytes and MIME type).
         system, contents = _tool_contents(messages)
         return await self._generate(contents, include_details, settings, system_instruction=system)
+
+    @caching.cache_method(name="llm.generate_content", is_sampled=True)
+    @takes_settings()
+    async def generate_content(
+        self, prompt: Prompt, **settings: Unpack[ModelSettings]
+    ) -> ChunkList:
+        """The reply's parts as chunks: text as str, inline data as bytes with its MIME type."""
+        contents = [types.Content(role="user", parts=_parts(prompt))]
+        config = self._generation_config(merge(self.settings, settings))
+        return _chunks(await self._respond(contents, config))
 
     async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
         return str(
@@ -400,6 +410,20 @@ def _text(response: types.GenerateContentResponse) -> str:
     if not candidates or candidates[0].content is None:
         return ""
     return "".join(p.text or "" for p in candidates[0].content.parts or [] if not p.thought)
+
+
+def _chunks(response: types.GenerateContentResponse) -> ChunkList:
+    """A reply's parts as chunks (thoughts left out): text, and inline data with its type."""
+    candidates = response.candidates or []
+    content = candidates[0].content if candidates else None
+    chunks = []
+    for part in (content.parts or []) if content else []:
+        if part.text and not part.thought:
+            chunks.append(Chunk(part.text))
+        elif part.inline_data and part.inline_data.data is not None:
+            blob = part.inline_data
+            chunks.append(Chunk(blob.data, blob.mime_type or "bytes"))
+    return ChunkList(chunks)
 
 
 def _logprobs(candidate: Any) -> list[tuple[str, float]] | None:

@@ -35,7 +35,7 @@ from onetwo.builtins.formatting import Formatter, FormatterName, get_formatter
 from onetwo.builtins.settings import RULES, ModelSettings, Rule, check_setting, merge
 from onetwo.core import sampling, streaming
 from onetwo.core.builtin import Builtin, check_arguments
-from onetwo.core.content import ChunkList, Message, PredefinedRole
+from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "count_tokens",
     "detokenize",
     "embed",
+    "generate_content",
     "generate_object",
     "generate_text",
     "generate_texts",
@@ -415,4 +416,17 @@ async def chat_with_tools(
     raise NotImplementedError
 
 
-_ALL = (*_ALL, chat_with_tools)  # declared last, an LLM builtin all the same
+@_built_on_others
+async def generate_content(prompt: Prompt, **settings: Unpack[ModelSettings]) -> ChunkList:
+    """Complete ``prompt`` where a backend answers with more than text: a ``ChunkList``.
+
+    Text parts come back as str chunks, images (or other media) as bytes chunks with their
+    MIME type. The default answers with the text of ``generate_text`` as one chunk.
+
+    Example:
+        >>> reply = ot.run(llm.generate_content("Draw a cat"))  # doctest: +SKIP
+    """
+    return ChunkList([Chunk(await generate_text(prompt, **settings))])
+
+
+_ALL = (*_ALL, chat_with_tools, generate_content)  # declared last, LLM builtins all the same

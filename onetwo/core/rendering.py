@@ -16,12 +16,13 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import html
 import pprint
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from onetwo.core.content import ChunkList, Message
+from onetwo.core.content import Chunk, ChunkList, Message
 
 __all__ = [
     "HTMLRenderer",
@@ -32,6 +33,7 @@ __all__ = [
     "pre",
     "seconds",
     "table",
+    "thumbnail",
 ]
 
 
@@ -92,8 +94,26 @@ def _text(value: Any, limit: int) -> str:
 
 
 def pre(value: Any, limit: int = 2000) -> str:
-    """``value`` (a string as is, anything else pretty-printed), cut, escaped, in ``<pre>``."""
-    return f"<pre>{escape(_text(value, limit))}</pre>"
+    """``value`` (a string as is, anything else pretty-printed), cut, escaped, in ``<pre>``.
+
+    A chunk of image (or a chunk list holding one) shows as thumbnails between its texts.
+    """
+    chunks = (
+        [value] if isinstance(value, Chunk) else list(value) if isinstance(value, ChunkList) else []
+    )
+    if not any(c.content_type.startswith("image/") for c in chunks):
+        return f"<pre>{escape(_text(value, limit))}</pre>"
+    return "".join(
+        thumbnail(c) if c.content_type.startswith("image/") else pre(str(c), limit) for c in chunks
+    )
+
+
+def thumbnail(chunk: Chunk) -> str:
+    """An image chunk as a small ``<img>`` holding its bytes (a ``data:`` URL)."""
+    data, mime = chunk.as_bytes()
+    src = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    alt = escape(f"{mime} image, {len(data)} bytes")
+    return f'<img src="{src}" alt="{alt}" style="max-height:96px">'
 
 
 def details(summary: str, body: str, *, open: bool = False) -> str:

@@ -1,0 +1,75 @@
+"""``llm.generate_content``: replies as chunks (text and inline media).
+
+The default builds on ``generate_text`` (FakeBackend); Gemini answers natively, text
+parts as str chunks and inline data as bytes chunks with their MIME type.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from onetwo import ot
+from onetwo.backends.fake import FakeBackend
+from onetwo.builtins import llm
+from onetwo.core import caching
+from onetwo.core.content import Chunk, ChunkList
+from tests.rig.gemini_shim import GeminiShim
+
+genai_api = pytest.importorskip("onetwo.backends.google_genai_api")
+types = pytest.importorskip("google.genai.types")
+IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20  # long enough for a blob row
+
+
+def test_the_default_answers_with_the_text_as_one_chunk() -> None:
+    FakeBackend(replies={"Hi": "Hello!"}).register()
+    reply = ot.run(llm.generate_content("Hi"))
+    assert isinstance(reply, ChunkList)
+    assert reply.chunks == [Chunk("Hello!")]
+
+
+def test_gemini_parts_become_text_and_media_chunks() -> None:
+    parts = [
+        types.Part(text="A cat:"),
+        types.Part(text="(thinking)", thought=True),
+        types.Part(inline_data=types.Blob(data=IMAGE, mime_type="image/png")),
+    ]
+    content = types.Content(role="model", parts=parts)
+    response = types.GenerateContentResponse(candidates=[types.Candidate(content=content)])
+    chunks = genai_api._chunks(response).chunks
+    assert chunks == [Chunk("A cat:"), Chunk(IMAGE, "image/png")]
+    assert genai_api._chunks(types.GenerateContentResponse(candidates=[])).chunks == []
+
+
+class _Drawer(caching.CacheEnabled):
+    def __init__(self, cache: caching.CallCache) -> None:
+        self.cache, self.calls = cache, 0
+
+    @caching.cache_method(name="llm.generate_content", is_sampled=True)
+    async def generate_content(self, prompt: str) -> ChunkList:
+        self.calls += 1
+        return ChunkList([Chunk(prompt), Chunk(IMAGE, "image/png")])
+
+
+def test_chunks_with_image_bytes_round_trip_through_the_cache(tmp_path: pathlib.Path) -> None:
+    drawer = _Drawer(caching.open_cache(tmp_path))
+    first = ot.run(drawer.generate_content("A cat:"))
+    again = _Drawer(caching.open_cache(tmp_path))
+    replayed = ot.run(again.generate_content("A cat:"))
+    assert again.calls == 0 and drawer.calls == 1
+    assert replayed == first and replayed.chunks[1] == Chunk(IMAGE, "image/png")
+
+
+@pytest.mark.rig
+def test_gemini_answers_with_text_chunks(gemini_shim: GeminiShim) -> None:
+    genai_api.GoogleGenAIAPI(
+        "gemini-2.5-flash", api_key="gemini-test-key-0123456789", base_url=gemini_shim.url
+    ).register()
+    reply = ot.run(llm.generate_content("Name a color:", temperature=0.0, max_tokens=6))
+    assert isinstance(reply, ChunkList) and reply.chunks
+    assert all(c.content_type == "str" for c in reply.chunks) and str(reply).strip()
+    body = gemini_shim.requests[-1].body
+    assert isinstance(body, dict)
+    assert body["generationConfig"]["maxOutputTokens"] == 6
+    assert body["contents"] == [{"role": "user", "parts": [{"text": "Name a color:"}]}]
