@@ -94,8 +94,13 @@ _RULES: dict[str, Rule] = {
 }
 
 
+_TEXTS = frozenset({"prompt", "content", "assistant_prefix"})
+
+
 def _check(where: str, name: str, value: Any) -> Any:
     """The LLM builtins' argument check; ``cls`` may name a type of ``OBJECT_TYPES``."""
+    if type(value) is str and name in _TEXTS:  # the usual prompt: checked at every call
+        return value
     if name == "cls" and isinstance(value, str) and value in OBJECT_TYPES:
         return OBJECT_TYPES[value]  # a string is never run as Python
     return check_setting(where, name, value, _RULES)
