@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.rig.loopback import LoopbackServer
+from tests.rig.loopback import JSONHandler, LoopbackServer
 
 __all__ = ["EchoLogprobServer"]
 
@@ -87,27 +86,17 @@ class EchoLogprobServer(LoopbackServer):
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     owner: EchoLogprobServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = self.read_json()
         self.owner.requests.append(body)
         if self.path.split("?")[0] == "/v1/completions" and body.get("echo"):
             status, payload = 200, self.owner.complete(body)
         else:
             status, payload = 404, {"error": {"code": 404, "message": f"only echo: {self.path}"}}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, payload)
 
 
 EchoLogprobServer.handler = _Handler

@@ -27,10 +27,9 @@ import json
 import re
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.rig.loopback import LoopbackServer
+from tests.rig.loopback import JSONHandler, LoopbackServer
 
 # Servers on this machine: environment proxies must not intercept.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -274,23 +273,11 @@ class GeminiShim(LoopbackServer):
         return {"embeddings": out}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     owner: GeminiShim
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _error(self, status: int, message: str) -> None:
-        self._send_json(
+        self.send_json(
             status,
             {
                 "error": {
@@ -301,22 +288,17 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _read_body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        return json.loads(raw) if raw else {}
-
     def do_GET(self) -> None:
         self.owner.requests.append(RecordedRequest("GET", self.path, dict(self.headers), None))
         match = _ROUTE.match(self.path)
         if not match or match.group(3):
             return self._error(404, f"no route for GET {self.path}")
         model = match.group(2)
-        self._send_json(200, {"name": f"models/{model}", "displayName": model})
+        self.send_json(200, {"name": f"models/{model}", "displayName": model})
 
     def do_POST(self) -> None:
         try:
-            body = self._read_body()
+            body = self.read_json()
         except ValueError:
             return self._error(400, "the request body is not JSON")
         self.owner.requests.append(RecordedRequest("POST", self.path, dict(self.headers), body))
@@ -326,16 +308,16 @@ class _Handler(BaseHTTPRequestHandler):
         model, method = match.group(2), match.group(3)
         try:
             if method == "generateContent":
-                self._send_json(200, self.owner.generate(model, body))
+                self.send_json(200, self.owner.generate(model, body))
             elif method == "streamGenerateContent":
                 self._stream(model, body)
             elif method == "countTokens":
-                self._send_json(200, self.owner.count_tokens(body))
+                self.send_json(200, self.owner.count_tokens(body))
             elif method == "batchEmbedContents":
-                self._send_json(200, self.owner.embed(body.get("requests", [])))
+                self.send_json(200, self.owner.embed(body.get("requests", [])))
             elif method == "embedContent":
                 embedded = self.owner.embed([body])
-                self._send_json(200, {"embedding": embedded["embeddings"][0]})
+                self.send_json(200, {"embedding": embedded["embeddings"][0]})
             else:
                 self._error(404, f"unknown method {method!r}")
         except _UpstreamError as e:

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.rig.loopback import LoopbackServer
+from tests.rig.loopback import JSONHandler, LoopbackServer
 
 __all__ = ["Script", "ScriptedChatServer", "chat_completion"]
 
@@ -60,27 +59,17 @@ class ScriptedChatServer(LoopbackServer):
         self.requests: list[dict[str, Any]] = []
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     owner: ScriptedChatServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = self.read_json()
         self.owner.requests.append(body)
         if self.path.split("?")[0].endswith("/chat/completions"):
             status, payload = 200, chat_completion(body, self.owner.script(body))
         else:
             status, payload = 404, {"error": {"code": 404, "message": f"no route {self.path}"}}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, payload)
 
 
 ScriptedChatServer.handler = _Handler
