@@ -67,7 +67,7 @@ Res = TypeVar("Res")
 Owner = TypeVar("Owner")
 T = TypeVar("T")
 
-# Kept while ot.run and the streams set it: False acts as RunOptions(enable_batching=False).
+# A kept public name: set to False, it acts as RunOptions(enable_batching=False).
 batching_enabled: ContextVar[bool] = ContextVar("onetwo_batching_enabled", default=True)
 
 DEFAULT_MAX_WAIT = 0.05  # seconds a request waits at most while requests keep arriving

@@ -130,7 +130,7 @@ class Chunk:
         return self._stripped(str.rstrip, chars)
 
     def _stripped(self, strip: Callable[[str, str | None], str], chars: str | None) -> Chunk:
-        text = self.content if self.content_type == "str" else None
+        text = str(self.content) if self.content_type == "str" else None
         return self if text is None else dataclasses.replace(self, content=strip(text, chars))
 
     def as_bytes(self) -> tuple[bytes, str]:
@@ -169,7 +169,7 @@ class ChunkList:
 
     __slots__ = ("chunks",)
 
-    def __init__(self, chunks: Iterable[Chunk | str | bytes] = ()) -> None:
+    def __init__(self, chunks: Iterable[Chunk | ChunkList | str | bytes] = ()) -> None:
         self.chunks: list[Chunk] = [c for item in chunks for c in _as_chunks(item)]
 
     def __str__(self) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import inspect
 import threading
@@ -54,12 +55,9 @@ _delta_sink: ContextVar[Callable[[Update], None] | None] = ContextVar("onetwo_de
 
 
 def emit_delta(text: str) -> None:
-    """Report a piece of the text the model call running here is producing.
-
-    A backend calls it while it streams a call (from the call's task or a worker thread);
-    ``ot.stream_updates`` yields it as a ``delta`` update of the call's stage. A no-op
-    when nobody streams the run.
-    """
+    """Report a piece of the text the model call running here (in its task or a worker
+    thread) is producing: ``ot.stream_updates`` yields it as a ``delta`` update of the
+    call's stage. A no-op when nobody streams the run."""
     post, node = _delta_sink.get(), tracing.current_node.get()
     if post is not None and node is not None:
         post(Update(node, text, partial=True, delta=True))
@@ -186,10 +184,7 @@ def _checked(source: Any, updates: bool) -> AsyncGenerator[Any]:
 
 
 def astream_updates(source: Any) -> AsyncGenerator[Update]:
-    """The updates of a run of ``source``, from async code; see the module docstring.
-
-    Raises the run's error, if it fails, after the updates that came before it.
-    """
+    """The updates of a run of ``source``, from async code, then the run's error if it fails."""
     return _checked(source, updates=True)
 
 
@@ -198,12 +193,11 @@ def astream_results(source: Any) -> AsyncGenerator[Any]:
     return _checked(source, updates=False)
 
 
-class UpdateStream(Iterator[T]):
+class UpdateStream(Iterator[T], contextlib.AbstractContextManager["UpdateStream[T]"]):
     """A stream of a run, as a synchronous iterator; see the module docstring.
 
-    After the last item, ``result`` (also ``value``, its name in the reference OneTwo)
-    holds the run's result and, for updates, ``trace`` its trace; a closed stream has
-    no more items.
+    After the last item, ``result`` (also ``value``, its name in the reference OneTwo) holds
+    the run's result and, for updates, ``trace`` its trace; a closed stream has no more items.
     """
 
     def __init__(self, items: AsyncGenerator[T], source: Any, enable_batching: bool) -> None:
@@ -236,9 +230,6 @@ class UpdateStream(Iterator[T]):
         elif item.final:
             self.result, self.trace = item.value, item.stage
         return item
-
-    def __enter__(self) -> UpdateStream[T]:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -274,10 +265,8 @@ def safe_stream(source: Any, *, enable_batching: bool = True) -> UpdateStream[An
 def stream_with_callback(
     source: Any, callback: Callable[[Any], Any], *, enable_batching: bool = True
 ) -> Any:
-    """Run ``source``, calling ``callback`` (sync or async) with each successive result.
-
-    Returns the run's result, the last value ``callback`` got.
-    """
+    """Run ``source``, calling ``callback`` (sync or async) with each successive result;
+    return the run's result, the last value ``callback`` got."""
     with safe_stream(source, enable_batching=enable_batching) as results:
         for result in results:
             outcome = callback(result)
