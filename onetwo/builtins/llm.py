@@ -24,8 +24,8 @@ import asyncio
 import functools
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar, Unpack
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Unpack
 
 import pydantic
 
@@ -58,8 +58,6 @@ __all__ = [
     "tokenize",
 ]
 
-T = TypeVar("T")
-P = ParamSpec("P")
 Prompt = str | ChunkList
 OBJECT_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, dict)}
 """The types ``generate_object`` takes by name (a string is never evaluated as Python)."""
@@ -92,8 +90,6 @@ _RULES: dict[str, Rule] = {
         "itself (in a template: as an input, prompt(Answer=Answer))",
     ),
 }
-
-
 _TEXTS = frozenset({"prompt", "content", "assistant_prefix"})
 
 
@@ -107,16 +103,10 @@ def _check(where: str, name: str, value: Any) -> Any:
 
 
 _CHECKS = dict.fromkeys(_RULES, _check)
-
-
-def _builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
-    """An LLM builtin whose arguments are checked when it is called (by ``_CHECKS``)."""
-    return Builtin(stub, checks=_CHECKS)
-
-
-def _built_on_others(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
-    """The same, the stub's body its default implementation (built on other builtins)."""
-    return Builtin(stub, checks=_CHECKS, default=True)
+# An LLM builtin, its arguments checked when it is called; with ``default=True`` the
+# stub's body is its default implementation, built on other builtins.
+_builtin = functools.partial(Builtin, checks=_CHECKS)
+_built_on_others = functools.partial(Builtin, checks=_CHECKS, default=True)
 
 
 @_builtin
@@ -200,20 +190,17 @@ async def instruct(
     )
 
 
-def _choice_builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
-    """``score_text``, ``select``, ``rank``: their own checks (``top_k`` counts options)."""
-    return Builtin(stub, checks=_CHOICE_CHECKS)
-
-
+# ``score_text``, ``select``, ``rank`` have their own checks (``top_k`` counts options).
 _CHOICE_CHECKS = {
     "prompt": _check,
     "include_details": _check,
     "targets": choice.check_targets,
     **dict.fromkeys(("options", "top_k", "scoring"), choice.check_choice),
 }
+_choosing = functools.partial(Builtin, checks=_CHOICE_CHECKS, default=True)
 
 
-@_choice_builtin
+@functools.partial(Builtin, checks=_CHOICE_CHECKS)
 async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
     """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier).
 
@@ -252,7 +239,7 @@ async def _option_scores(
     return choice.combine(how, sums, counts)
 
 
-@_choice_builtin
+@_choosing
 async def select(
     prompt: Prompt,
     options: Sequence[Any],
@@ -266,16 +253,11 @@ async def select(
     ``method`` that produced them); ``scoring`` is ``"mean"`` (default), ``"sum"`` or
     ``"normalized"`` (see ``onetwo.builtins.choice``).
     """
-    raise NotImplementedError
+    scores = await _option_scores("llm.select", prompt, options, scoring)
+    return choice.selected(options, scores, include_details)
 
 
-@select.default_implementation
-async def _select(prompt: Prompt, options: Sequence[Any], **choosing: Any) -> Any:
-    scores = await _option_scores("llm.select", prompt, options, choosing.get("scoring"))
-    return choice.selected(options, scores, choosing.get("include_details", False))
-
-
-@_choice_builtin
+@_choosing
 async def rank(
     prompt: Prompt,
     options: Sequence[Any],
@@ -286,13 +268,8 @@ async def rank(
 ) -> Any:
     """The ``top_k`` likeliest options, best first (``top_k=0``: all of them); with
     ``include_details``, ``(options, scores)`` with one score per option given."""
-    raise NotImplementedError
-
-
-@rank.default_implementation
-async def _rank(prompt: Prompt, options: Sequence[Any], top_k: int = 1, **choosing: Any) -> Any:
-    scores = await _option_scores("llm.rank", prompt, options, choosing.get("scoring"), top_k)
-    return choice.ranked(options, scores, top_k, choosing.get("include_details", False))
+    scores = await _option_scores("llm.rank", prompt, options, scoring, top_k)
+    return choice.ranked(options, scores, top_k, include_details)
 
 
 @_built_on_others
@@ -338,9 +315,8 @@ def _json_block(text: str) -> str:
     starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
     if not starts:
         return text.strip()
-    start = min(starts)
-    _, end = json.JSONDecoder().raw_decode(text, start)
-    return text[start:end]
+    _, end = json.JSONDecoder().raw_decode(text, min(starts))
+    return text[min(starts) : end]
 
 
 @_builtin
@@ -367,6 +343,40 @@ async def embed(content: Prompt) -> list[float]:
     raise NotImplementedError
 
 
+# Checked as the others, but for ``messages``, which may hold earlier replies (dicts).
+@functools.partial(Builtin, checks={k: v for k, v in _CHECKS.items() if k != "messages"})
+async def chat_with_tools(
+    messages: Sequence[Any],
+    tools: Sequence[Mapping[str, Any]],
+    *,
+    tool_choice: str | None = None,
+    **settings: Unpack[ModelSettings],
+) -> dict[str, Any]:
+    """The model's next turn with native function calling: ``{"text", "tool_calls"}``.
+
+    ``tools`` are function declarations ``{"name", "description", "parameters"}`` (a JSON
+    schema, as ``onetwo.agents.Tool.schema()`` makes); ``tool_choice`` is ``"auto"``
+    (``None``), ``"none"``, ``"required"`` or a tool's name. Each tool call is ``{"id",
+    "name", "arguments"}``. To answer, append the returned dict (the model's turn) and one
+    ``Message(PredefinedRole.TOOL, result, tool_call_id=id)`` per call to ``messages``, and
+    call again. Only backends with native function calling (OpenAI, Gemini) configure it.
+    """
+    raise NotImplementedError
+
+
+@_built_on_others
+async def generate_content(prompt: Prompt, **settings: Unpack[ModelSettings]) -> ChunkList:
+    """Complete ``prompt`` where a backend answers with more than text: a ``ChunkList``.
+
+    Text parts come back as str chunks, media as bytes chunks with their MIME type. The
+    default answers with the text of ``generate_text`` as one chunk.
+
+    Example:
+        >>> reply = ot.run(llm.generate_content("Draw a cat"))  # doctest: +SKIP
+    """
+    return ChunkList([Chunk(await generate_text(prompt, **settings))])
+
+
 _ALL = tuple(b for b in list(globals().values()) if isinstance(b, Builtin))  # in order
 
 
@@ -374,9 +384,9 @@ def configure_backend(**implementations: Callable[..., Any]) -> None:
     """Make one backend answer every LLM builtin in the current registry.
 
     Binds the given implementations (by builtin name) and resets every other LLM builtin
-    to its default implementation, which builds on the given ones (``instruct`` →
-    ``chat``, ``select`` → ``score_text``...). So no builtin keeps answering from a
-    backend registered earlier: what a backend's ``register()`` should call.
+    to its default implementation, built on the given ones (``instruct`` → ``chat``,
+    ``select`` → ``score_text``...), so that none keeps answering from a backend
+    registered earlier: what a backend's ``register()`` calls.
 
     Example:
         >>> llm.configure_backend(generate_text=my_generate, score_text=my_score)  # doctest: +SKIP
@@ -396,42 +406,3 @@ def reset_defaults() -> None:
     """Drop the configured defaults of every LLM builtin (implementations stay)."""
     for b in _ALL:
         b.reset_defaults()
-
-
-# Checked as the others, but for ``messages``, which may hold earlier replies (dicts).
-@functools.partial(Builtin, checks={k: v for k, v in _CHECKS.items() if k != "messages"})
-async def chat_with_tools(
-    messages: Sequence[Any],
-    tools: Sequence[Mapping[str, Any]],
-    *,
-    tool_choice: str | None = None,
-    **settings: Unpack[ModelSettings],
-) -> dict[str, Any]:
-    """The model's next turn with native function calling: ``{"text", "tool_calls"}``.
-
-    ``tools`` are function declarations ``{"name", "description", "parameters"}`` (a JSON
-    schema; ``onetwo.agents.Tool.schema()`` makes one). ``tool_choice``: ``"auto"``
-    (``None``), ``"none"``, ``"required"``, or the name of the tool to call. Each tool call
-    is ``{"id", "name", "arguments"}`` (a dict). To answer, append the returned dict
-    itself to ``messages`` (it stands for the model's turn) and one
-    ``Message(PredefinedRole.TOOL, result, tool_call_id=id)`` per call, and call again.
-    Only backends with native function calling configure it (OpenAI, Gemini); agents
-    use a text protocol where it is not configured.
-    """
-    raise NotImplementedError
-
-
-@_built_on_others
-async def generate_content(prompt: Prompt, **settings: Unpack[ModelSettings]) -> ChunkList:
-    """Complete ``prompt`` where a backend answers with more than text: a ``ChunkList``.
-
-    Text parts come back as str chunks, images (or other media) as bytes chunks with their
-    MIME type. The default answers with the text of ``generate_text`` as one chunk.
-
-    Example:
-        >>> reply = ot.run(llm.generate_content("Draw a cat"))  # doctest: +SKIP
-    """
-    return ChunkList([Chunk(await generate_text(prompt, **settings))])
-
-
-_ALL = (*_ALL, chat_with_tools, generate_content)  # declared last, LLM builtins all the same
