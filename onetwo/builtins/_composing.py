@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pydantic
@@ -54,6 +54,7 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class Context:
     """The state one run of a composable threads through its parts (a step's first argument).
 
@@ -61,24 +62,11 @@ class Context:
         prefix: the text so far, as chunks tagged with their chat roles.
         variables: the inputs and the values stored so far, by name.
         role: the role of the text appended now (inside ``c.user(...)``...), or ``None``.
-
-    Example:
-        >>> @make_composable
-        ... def shout(context: Context) -> str:
-        ...     return context.text.upper()
     """
 
-    __slots__ = ("prefix", "role", "variables")
-
-    def __init__(
-        self,
-        variables: Mapping[str, Any] | None = None,
-        prefix: ChunkList | None = None,
-        role: Role | None = None,
-    ) -> None:
-        self.variables: dict[str, Any] = dict(variables or {})
-        self.prefix = prefix if prefix is not None else ChunkList()
-        self.role = role
+    variables: dict[str, Any] = dataclasses.field(default_factory=dict)
+    prefix: ChunkList = dataclasses.field(default_factory=ChunkList)
+    role: Role | None = None
 
     @property
     def text(self) -> str:
@@ -118,7 +106,7 @@ class Context:
 
     def fork(self) -> Context:
         """An independent copy: what the copy appends or stores does not show here."""
-        return Context(self.variables, ChunkList(self.prefix.chunks), self.role)
+        return Context(dict(self.variables), ChunkList(self.prefix.chunks), self.role)
 
     def text_since(self, start: int) -> str:
         """The text of the chunks appended after the first ``start`` ones."""

@@ -18,12 +18,6 @@ Example:
 
 The same as a template, ``c.j("Q: {{ question }}\\nA:{{ store('answer',
 generate_text()) }}")``, sends the same calls (and shares their cache entries).
-
-Text: a ``str``, :func:`f`, :func:`j`, :func:`c` (any content); model calls:
-:func:`generate_text`, :func:`generate_object`, :func:`chat`, :func:`instruct`,
-:func:`select`; variables: inputs (``prompt(question=...)``) and :func:`store`, read after a
-run as ``prompt['name']``; roles for :func:`chat`: :func:`user`, :func:`model`,
-:func:`system`; your own steps: :func:`make_composable`.
 """
 
 from __future__ import annotations
@@ -36,19 +30,8 @@ import string
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from onetwo.builtins import llm
-from onetwo.builtins._composing import (
-    NO_VALUE,
-    Call,
-    Composable,
-    Context,
-    Part,
-    Text,
-    compose,
-    fake_backend,
-    make_composable,
-    parts_of,
-)
+from onetwo.builtins import _composing, llm
+from onetwo.builtins._composing import Composable, Context, compose, make_composable
 from onetwo.core.builtin import Builtin, check_arguments
 from onetwo.core.content import Chunk, ChunkList, PredefinedRole, Role
 from onetwo.core.executing import make_executable
@@ -80,7 +63,7 @@ def __getattr__(name: str) -> Any:
     # The dry-run types live with the fake backend that answers dry runs; still importable
     # from here (not in __all__: `import *` must not load a backend).
     if name in ("DRY_RUN_REPLY", "DryRun", "DryRunCall"):
-        return getattr(fake_backend(), name)
+        return getattr(_composing.fake_backend(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -133,7 +116,7 @@ def f(text: str, role: Role | None = None) -> Composable:
     """
     if not isinstance(text, str):
         raise TypeError(f"c.f() needs a str, got {type(text).__name__}.")
-    return Composable((Call(_format, (text,), {}, name="f", role=role),))
+    return Composable((_composing.Call(_format, (text,), {}, name="f", role=role),))
 
 
 def c(content: Any, role: Role | None = None) -> Composable:
@@ -141,7 +124,7 @@ def c(content: Any, role: Role | None = None) -> Composable:
     e.g. ``c.c(Chunk(png_bytes, "image/png")) + "What is this?" + c.generate_text()``."""
     if not isinstance(content, Chunk | ChunkList):
         content = Chunk(content)
-    parts = Composable(parts_of(content))
+    parts = Composable(_composing.parts_of(content))
     return Composable((_Nested(parts, role=role),)) if role else parts
 
 
@@ -180,15 +163,17 @@ def _model_call(
     role: Role | None = None,
 ) -> Composable:
     check_arguments(f"c.{builtin.__name__}()", options, _options(builtin))
-    return Composable((Call(step, args, options, name=builtin.__name__, role=role),))
+    return Composable((_composing.Call(step, args, options, name=builtin.__name__, role=role),))
 
 
-async def _generate_text(context: Context, **options: Any) -> Any:
-    return await llm.generate_text(context.prompt, **options)
+async def _on_prompt(builtin: Builtin[..., Any], context: Context, *args: Any, **kw: Any) -> Any:
+    return await builtin(context.prompt, *args, **kw)
 
 
-async def _generate_object(context: Context, cls: Any, **options: Any) -> Any:
-    return await llm.generate_object(context.prompt, cls, **options)
+# The steps (``fn(context, ...)``) of the model calls, for ``+`` and templates alike.
+_generate_text = functools.partial(_on_prompt, llm.generate_text)
+_generate_texts = functools.partial(_on_prompt, llm.generate_texts)
+_generate_object = functools.partial(_on_prompt, llm.generate_object)
 
 
 async def _chat(context: Context, **options: Any) -> Any:
@@ -197,10 +182,6 @@ async def _chat(context: Context, **options: Any) -> Any:
 
 async def _instruct(context: Context, prefix: str | None, **options: Any) -> Any:
     return (prefix or "") + await llm.instruct(context.prompt, prefix, **options)
-
-
-async def _generate_texts(context: Context, samples: int = 1, **options: Any) -> list[Any]:
-    return await llm.generate_texts(context.prompt, samples, **options)
 
 
 async def _choose(context: Context, options: Sequence[Any], top_k: int | None = None) -> Any:
@@ -251,7 +232,7 @@ def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
 
 
 @dataclasses.dataclass(eq=False, slots=True)
-class _Select(Part):
+class _Select(_composing.Part):
     branches: tuple[Composable, ...]
 
     def __repr__(self) -> str:
@@ -277,11 +258,11 @@ def select(*branches: Any) -> Composable:
     """
     if not branches:
         raise ValueError("c.select() needs at least one branch, e.g. c.select(' yes', ' no').")
-    return Composable((_Select(tuple(Composable(parts_of(b)) for b in branches)),))
+    return Composable((_Select(tuple(Composable(_composing.parts_of(b)) for b in branches)),))
 
 
 @dataclasses.dataclass(eq=False, slots=True)
-class _Nested(Part):
+class _Nested(_composing.Part):
     """A composable run inside another, as the text of ``role`` (``c.user(...)``...) or
     kept as variable ``name`` (``c.store``)."""
 
@@ -301,7 +282,7 @@ class _Nested(Part):
         finally:
             context.role = outer
         if self.name is not None:
-            context[self.name] = None if value is NO_VALUE else value
+            context[self.name] = None if value is _composing.NO_VALUE else value
         return value
 
 
@@ -315,13 +296,13 @@ def store(name: str, value: Any) -> Composable:
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"c.store() needs a non-empty str name, got {name!r}.")
-    inner = value if isinstance(value, Composable) else Composable((Text(value),))
+    inner = value if isinstance(value, Composable) else Composable((_composing.Text(value),))
     return Composable((_Nested(inner, name=name),))
 
 
 def role(name: Role, *content: Any) -> Composable:
     """``content`` (strs, composables, executables) as text of the chat role ``name``."""
-    inner = Composable(p for item in content for p in parts_of(item))
+    inner = Composable(p for item in content for p in _composing.parts_of(item))
     return Composable((_Nested(inner, role=name),))
 
 

@@ -1,13 +1,11 @@
 """The LLM builtins: what a strategy asks of a model.
 
-Each builtin returns a lazy executable, answered by the backend bound in the current
-registry when it runs (``backend.register()``); arguments passed as ``None`` use the
-configured defaults (``llm.generate_text.update(temperature=0.0)``). The text builtins
-take the sampling settings of ``onetwo.builtins.settings.ModelSettings``. A builtin a
-backend does not implement falls back on others: ``generate_texts`` → ``repeat
-(generate_text)``; ``instruct`` → ``chat`` → a formatter + ``generate_text``; ``select``,
-``rank`` → ``score_text`` (``onetwo.builtins.choice``); ``count_tokens`` → ``tokenize``;
-``generate_object`` → ``generate_text`` + parsing (pydantic).
+Each returns a lazy executable, answered when it runs by the backend bound in the current
+registry (``backend.register()``); arguments left out or ``None`` take the configured
+defaults (``llm.generate_text.update(temperature=0.0)``). A builtin a backend does not
+implement falls back on others: ``generate_texts`` → ``generate_text``; ``instruct`` →
+``chat`` → a formatter + ``generate_text``; ``select``, ``rank`` → ``score_text``;
+``count_tokens`` → ``tokenize``; ``generate_object`` → ``generate_text`` + parsing.
 
 Example:
     >>> from onetwo import ot
@@ -111,26 +109,17 @@ _built_on_others = functools.partial(Builtin, checks=_CHECKS, default=True)
 
 @_builtin
 async def generate_text(
-    prompt: Prompt,
-    *,
-    include_details: bool = False,
-    **settings: Unpack[ModelSettings],
+    prompt: Prompt, *, include_details: bool = False, **settings: Unpack[ModelSettings]
 ) -> Any:
-    """Complete ``prompt``: returns the text, or ``(text, details)`` with ``include_details``.
-
-    ``details`` is a dict with what the backend reports (token counts, finish reason,
-    latency, log-probs).
-    """
+    """Complete ``prompt``: the text, or ``(text, details)`` with ``include_details``
+    (``details``: a dict of what the backend reports: token counts, finish reason...)."""
     raise NotImplementedError
 
 
 @_built_on_others
 async def stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
-    """Complete ``prompt`` like ``generate_text``, sending the text as it arrives.
-
-    The pieces reach ``ot.stream_updates`` as token deltas; the result is the whole text.
-    A backend without native streaming sends it as one piece when the call ends.
-    """
+    """Complete ``prompt``, sending the text to ``ot.stream_updates`` as it arrives (one
+    piece at the end without native streaming); the result is the whole text."""
     text: str = await generate_text.fallback(prompt, **settings)
     streaming.emit_delta(text)
     return text
@@ -157,10 +146,8 @@ async def chat(
     include_details: bool = False,
     **settings: Unpack[ModelSettings],
 ) -> Any:
-    """The model's next turn in a conversation. A final MODEL message is a reply prefix.
-
-    By default the messages become one prompt by ``formatter`` (see ``formatting``).
-    """
+    """The model's next turn (a final MODEL message is its prefix); by default, the
+    completion of the messages formatted by ``formatter`` (see ``formatting``)."""
     fmt = get_formatter(formatter)
     formatted = fmt.format(messages, raise_error_if_already_formatted=False)
     prompt = str(formatted) if all(c.content_type == "str" for c in formatted) else formatted
@@ -202,10 +189,8 @@ _choosing = functools.partial(Builtin, checks=_CHOICE_CHECKS, default=True)
 
 @functools.partial(Builtin, checks=_CHOICE_CHECKS)
 async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
-    """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier).
-
-    ``targets`` is a list of texts (a lone str is refused, not scored letter by letter).
-    """
+    """Log-likelihood of each of the texts ``targets`` (a list) as a continuation of
+    ``prompt`` (higher is likelier)."""
     raise NotImplementedError
 
 
@@ -247,11 +232,10 @@ async def select(
     include_details: bool = False,
     scoring: Scoring | None = None,
 ) -> Any:
-    """The likeliest option; ``(option, index, scores)`` with ``include_details``.
+    """The likeliest option, or ``(option, index, scores)`` with ``include_details``.
 
-    ``scores`` is a :class:`~onetwo.builtins.choice.Scores` (one per option, with the
-    ``method`` that produced them); ``scoring`` is ``"mean"`` (default), ``"sum"`` or
-    ``"normalized"`` (see ``onetwo.builtins.choice``).
+    ``scores``: a :class:`~onetwo.builtins.choice.Scores`; ``scoring``: ``"mean"``
+    (default), ``"sum"`` or ``"normalized"`` (see ``onetwo.builtins.choice``).
     """
     scores = await _option_scores("llm.select", prompt, options, scoring)
     return choice.selected(options, scores, include_details)
@@ -274,10 +258,8 @@ async def rank(
 
 @_built_on_others
 async def generate_object(prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]) -> Any:
-    """Generate a value of type ``cls`` (int, float, str, list, dict, a pydantic model...).
-
-    ``cls`` may be named by a string only from ``OBJECT_TYPES`` (``"int"``...).
-    """
+    """Generate a value of type ``cls`` (int, list, a pydantic model...; by name only from
+    ``OBJECT_TYPES``)."""
     return parse_object(await generate_text.fallback(prompt, **settings), cls)
 
 
@@ -352,28 +334,21 @@ async def chat_with_tools(
     tool_choice: str | None = None,
     **settings: Unpack[ModelSettings],
 ) -> dict[str, Any]:
-    """The model's next turn with native function calling: ``{"text", "tool_calls"}``.
+    """The model's next turn with native function calling (OpenAI, Gemini backends only):
+    ``{"text", "tool_calls": [{"id", "name", "arguments"}...]}``.
 
-    ``tools`` are function declarations ``{"name", "description", "parameters"}`` (a JSON
-    schema, as ``onetwo.agents.Tool.schema()`` makes); ``tool_choice`` is ``"auto"``
-    (``None``), ``"none"``, ``"required"`` or a tool's name. Each tool call is ``{"id",
-    "name", "arguments"}``. To answer, append the returned dict (the model's turn) and one
-    ``Message(PredefinedRole.TOOL, result, tool_call_id=id)`` per call to ``messages``, and
-    call again. Only backends with native function calling (OpenAI, Gemini) configure it.
+    ``tools``: ``{"name", "description", "parameters"}`` (``onetwo.agents.Tool.schema()``);
+    ``tool_choice``: ``"auto"`` (``None``), ``"none"``, ``"required"`` or a tool's name. To
+    answer, append the returned dict and a ``Message(PredefinedRole.TOOL, result,
+    tool_call_id=id)`` per call to ``messages``, and call again.
     """
     raise NotImplementedError
 
 
 @_built_on_others
 async def generate_content(prompt: Prompt, **settings: Unpack[ModelSettings]) -> ChunkList:
-    """Complete ``prompt`` where a backend answers with more than text: a ``ChunkList``.
-
-    Text parts come back as str chunks, media as bytes chunks with their MIME type. The
-    default answers with the text of ``generate_text`` as one chunk.
-
-    Example:
-        >>> reply = ot.run(llm.generate_content("Draw a cat"))  # doctest: +SKIP
-    """
+    """Complete ``prompt`` with text and media: a ``ChunkList`` of str chunks and bytes
+    chunks with their MIME type (by default, ``generate_text``'s text as one chunk)."""
     return ChunkList([Chunk(await generate_text(prompt, **settings))])
 
 
@@ -381,15 +356,11 @@ _ALL = tuple(b for b in list(globals().values()) if isinstance(b, Builtin))  # i
 
 
 def configure_backend(**implementations: Callable[..., Any]) -> None:
-    """Make one backend answer every LLM builtin in the current registry.
+    """Make one backend answer every LLM builtin in the current registry (what a backend's
+    ``register()`` calls): ``configure_backend(generate_text=fn, score_text=scorer)``.
 
-    Binds the given implementations (by builtin name) and resets every other LLM builtin
-    to its default implementation, built on the given ones (``instruct`` → ``chat``,
-    ``select`` → ``score_text``...), so that none keeps answering from a backend
-    registered earlier: what a backend's ``register()`` calls.
-
-    Example:
-        >>> llm.configure_backend(generate_text=my_generate, score_text=my_score)  # doctest: +SKIP
+    Binds the given implementations and resets every other LLM builtin to its default
+    implementation, built on them, so none keeps answering from an earlier backend.
     """
     by_name = {b.__name__: b for b in _ALL}
     problem = "got {}, which are not LLM builtins; the builtins are {}"
