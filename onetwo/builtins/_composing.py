@@ -160,18 +160,9 @@ class Text(Part):
         return repr(self.value.content if isinstance(self.value, Chunk) else self.value)
 
 
-@dataclasses.dataclass(eq=False, slots=True)
-class _SetVariables(Part):
-    """The inputs bound with ``composable(**inputs)``."""
-
-    inputs: dict[str, Any]
-
-    async def render(self, context: Context) -> Any:
-        context.variables.update(self.inputs)
-        return NO_VALUE
-
-    def __repr__(self) -> str:
-        return f"inputs({', '.join(self.inputs)})"
+def _bind(context: Context, inputs: dict[str, Any]) -> None:
+    """The step ``composable(**inputs)`` puts first: the inputs become variables."""
+    context.variables.update(inputs)
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -210,7 +201,8 @@ class Composable(Executable[str]):
                 f"a composable takes its inputs by name, e.g. prompt(question=...); got "
                 f"{len(args)} positional argument(s): {args!r:.80}."
             )
-        return Composable((_SetVariables(inputs), *self._parts), _last=self._last)
+        bind = Call(_bind, (inputs,), {}, name="inputs")
+        return Composable((bind, *self._parts), _last=self._last)
 
     def __getitem__(self, name: str) -> Any:
         context = self._last.context

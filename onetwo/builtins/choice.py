@@ -1,17 +1,13 @@
 """Choosing among options: the scores behind ``llm.select`` and ``llm.rank``.
 
 A backend that scores text (llama.cpp, the fake) scores each option as the continuation
-of the prompt; ``scoring`` says how the log-probabilities of its tokens make its score:
-
-* ``"mean"`` (the default): their mean, so options of different lengths compete fairly;
-  an empty option has no tokens and scores ``-inf``.
-* ``"sum"``: their sum, the option's log-probability: short options win, an empty one
-  scores 0.0 (in the demo, "(empty)" drafts used to win).
-* ``"normalized"``: the sum minus the option's sum after :data:`UNCONDITIONAL_PROMPT`,
-  how much the prompt raises its likelihood (options likely anywhere, like "the", lose).
-
-A backend that cannot score text makes the model answer with one of the options (forced
-by a JSON schema). :attr:`Scores.method` says how a choice was made.
+of the prompt, by ``scoring``: ``"mean"`` (the default), the mean log-prob of its tokens,
+so options of different lengths compete fairly (an empty one scores ``-inf``); ``"sum"``,
+their sum, its log-probability (short options win, an empty one scores 0.0);
+``"normalized"``, the sum minus its sum after :data:`UNCONDITIONAL_PROMPT`, how much the
+prompt raises its likelihood (options likely anywhere, like "the", lose). A backend that
+cannot score text makes the model answer with one option, forced by a JSON schema;
+:attr:`Scores.method` says how a choice was made.
 
 Example:
     >>> from onetwo import ot
