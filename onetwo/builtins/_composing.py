@@ -133,8 +133,7 @@ class Context:
 
 
 class Part:
-    """One step of a composable: ``render`` appends to the context and returns a value
-    (what ``c.store`` keeps, e.g. a parsed object), or ``NO_VALUE``."""
+    """One step of a composable: ``render`` appends to the context, returns a value or NO_VALUE."""
 
     __slots__ = ()
 
@@ -249,8 +248,7 @@ class Composable(Executable[str]):
 
 
 def fake_backend() -> Any:
-    """``onetwo.backends.fake``, which answers dry runs: the builtins' one import of a
-    backend, lazy so that they load without any."""
+    """``onetwo.backends.fake`` (for dry runs): the builtins' one import of a backend, lazy."""
     from onetwo.backends import fake
 
     return fake
@@ -283,8 +281,7 @@ executing.set_composer(compose)
 
 @dataclasses.dataclass(eq=False, slots=True)
 class Call(Part):
-    """A step (of :func:`make_composable`, a model call): ``fn(context, *args, **kwargs)``,
-    its result appended as ``role``'s text."""
+    """A step: ``fn(context, *args, **kwargs)``, its result appended as ``role``'s text."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]

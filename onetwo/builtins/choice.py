@@ -106,19 +106,14 @@ def combine(scoring: Scoring, sums: Sequence[float], other: Sequence[float]) -> 
     return Scores(values, f"score_text:{scoring}")
 
 
-def _order(scores: Sequence[float]) -> list[int]:
-    return sorted(range(len(scores)), key=lambda i: -scores[i])  # stable: ties keep order
-
-
 def selected(options: Sequence[Any], scores: Scores, include_details: bool) -> Any:
     """What ``llm.select`` returns: the best option, or ``(option, index, scores)``."""
-    best = _order(scores)[0]
+    best = max(range(len(scores)), key=scores.__getitem__)  # the first of equals
     return (options[best], best, scores) if include_details else options[best]
 
 
 def ranked(options: Sequence[Any], scores: Scores, top_k: int, include_details: bool) -> Any:
-    """What ``llm.rank`` returns: the ``top_k`` best options (0: all), best first, or
-    ``(options, scores)``."""
-    order = _order(scores)
+    """What ``llm.rank`` returns: the ``top_k`` best (0: all) first, or ``(options, scores)``."""
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])  # stable: ties keep order
     best = [options[i] for i in (order[:top_k] if top_k else order)]
     return (best, scores) if include_details else best

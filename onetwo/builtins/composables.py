@@ -224,8 +224,7 @@ def chat(**options: Any) -> Composable:
 
 
 def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
-    """``llm.instruct`` with the text so far as the instruction; appends the answer,
-    started by ``assistant_prefix``."""
+    """``llm.instruct`` on the text so far; appends ``assistant_prefix`` and the answer."""
     return _model_call(
         llm.instruct, _instruct, options, assistant_prefix, role=PredefinedRole.MODEL
     )

@@ -189,8 +189,7 @@ _choosing = functools.partial(Builtin, checks=_CHOICE_CHECKS, default=True)
 
 @functools.partial(Builtin, checks=_CHOICE_CHECKS)
 async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
-    """Log-likelihood of each of the texts ``targets`` (a list) as a continuation of
-    ``prompt`` (higher is likelier)."""
+    """Log-likelihood of each text of the list ``targets`` after ``prompt`` (higher: likelier)."""
     raise NotImplementedError
 
 
@@ -258,8 +257,7 @@ async def rank(
 
 @_built_on_others
 async def generate_object(prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]) -> Any:
-    """Generate a value of type ``cls`` (int, list, a pydantic model...; by name only from
-    ``OBJECT_TYPES``)."""
+    """A value of type ``cls`` (int, a pydantic model...; by name only from OBJECT_TYPES)."""
     return parse_object(await generate_text.fallback(prompt, **settings), cls)
 
 
@@ -294,11 +292,11 @@ def parse_object(text: str, cls: Any) -> Any:
 
 def _json_block(text: str) -> str:
     """The first JSON object/array in ``text`` (models wrap JSON in prose and fences)."""
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    if not starts:
+    first = re.search(r"[{\[]", text)
+    if first is None:
         return text.strip()
-    _, end = json.JSONDecoder().raw_decode(text, min(starts))
-    return text[min(starts) : end]
+    _, end = json.JSONDecoder().raw_decode(text, first.start())
+    return text[first.start() : end]
 
 
 @_builtin
