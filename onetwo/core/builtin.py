@@ -1,14 +1,12 @@
 """Builtins: functions declared once and bound to an implementation at run time.
 
 ``@builtin`` turns a stub function (its signature and docstring are the contract) into a
-:class:`Builtin`. Calling it returns a lazy :class:`BuiltinCall`, which runs the
-implementation of the current registry (``onetwo.core.registry``) with keyword arguments,
-those not given (or ``None``) taken from the configured defaults. A *default
-implementation* answers when nothing is configured (``count_tokens`` counts ``tokenize``'s
-tokens): the stub's own body with ``Builtin(stub, default=True)``, or a function given to
-:meth:`Builtin.default_implementation`. Async implementations run on the event loop, sync
-ones on a pool of :data:`SYNC_THREADS` threads in a copy of the caller's context, so that
-a blocking call does not stall the run.
+:class:`Builtin`. Calling it returns a lazy :class:`BuiltinCall`, which runs the current
+registry's implementation with keyword arguments, those not given (or ``None``) taken from
+the configured defaults. A *default implementation* (the stub's body with ``default=True``,
+or :meth:`Builtin.default_implementation`) answers when nothing is configured. Async
+implementations run on the event loop, sync ones on :data:`SYNC_THREADS` threads in a copy
+of the caller's context, so that a blocking call does not stall the run.
 
 Example:
     >>> @builtin
@@ -22,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import functools
@@ -91,7 +90,7 @@ class Builtin(Generic[P, T]):
         }
         self.checks = checks or {}
         self._default_binding = Binding.of(stub, {}) if default else None
-        self._fills: dict[int, tuple[Binding, dict[str, Any]]] = {}
+        self._fill: tuple[Binding, dict[str, Any]] | None = None  # see _binding_and_fill
 
     def __repr__(self) -> str:
         return f"<builtin {self.name}>"
@@ -132,32 +131,23 @@ class Builtin(Generic[P, T]):
         call._lenient = True
         return call
 
-    # --- configuration -------------------------------------------------------------
-
     def default_implementation(self, impl: Callable[..., Any]) -> Callable[..., Any]:
         """Decorator: the implementation used when no backend configured this builtin."""
         self._default_binding = Binding.of(impl, {})
         return impl
 
     def configure(self, impl: Callable[..., Any], /, **defaults: Any) -> None:
-        """Bind ``impl`` in the current registry, with default argument values.
-
-        The defaults may be for the builtin's parameters or for ``impl``'s own ones.
-        """
-        binding = Binding.of(impl, defaults)
-        self._check_defaults(binding, defaults)
-        current_registry()[self.name] = binding
+        """Bind ``impl`` in the current registry, with defaults (also for ``impl``'s own)."""
+        self._bind(Binding.of(impl, {}), defaults)
 
     def update(self, **defaults: Any) -> None:
         """Change the defaults of the current binding, keeping its implementation."""
-        binding = self._binding()
-        self._check_defaults(binding, defaults)
-        current_registry()[self.name] = binding.with_defaults(**defaults)
+        self._bind(self._binding(), defaults)
 
-    def _check_defaults(self, binding: Binding, defaults: Mapping[str, Any]) -> None:
-        # The builtin's parameters, and those only the implementation has.
+    def _bind(self, binding: Binding, defaults: Mapping[str, Any]) -> None:
         allowed = self._params | (binding.accepts or frozenset())
         check_arguments(self.name, defaults, allowed, _NO_DEFAULT)
+        current_registry()[self.name] = binding.with_defaults(**defaults)
 
     def reset_defaults(self) -> None:
         """Drop the configured defaults, keeping the implementation."""
@@ -195,20 +185,16 @@ class Builtin(Generic[P, T]):
             f"`{self.name}.configure(fn)`."
         )
 
-    # --- running -------------------------------------------------------------------
-
     def _binding_and_fill(self) -> tuple[Binding, dict[str, Any]]:
+        """The binding, and the values a call starts from (kept until the binding changes)."""
         binding = self._binding()
-        cached = self._fills.get(id(binding))
-        if cached is not None and cached[0] is binding:
-            return cached
-        accepts = binding.accepts
-        fill = {k: v for k, v in self._declared.items() if accepts is None or k in accepts}
-        fill.update({k: v for k, v in binding.defaults.items() if v is not None})
-        if len(self._fills) > 64:
-            self._fills.clear()
-        self._fills[id(binding)] = entry = (binding, fill)
-        return entry
+        cached = self._fill
+        if cached is None or cached[0] is not binding:
+            accepts = binding.accepts
+            fill = {k: v for k, v in self._declared.items() if accepts is None or k in accepts}
+            fill.update({k: v for k, v in binding.defaults.items() if v is not None})
+            self._fill = cached = (binding, fill)
+        return cached
 
 
 def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
@@ -302,69 +288,50 @@ class _SyncPool:
     """Up to :data:`SYNC_THREADS` daemon threads, started on demand, taking jobs in order.
 
     Lighter than a ``ThreadPoolExecutor`` (no second future per call: the submit is on
-    the loop's hot path), and remade in a forked child. A finished call is handed to its
-    loop through an inbox: 100 calls ending at once wake the loop once, not 100 times.
+    the loop's hot path), and remade in a forked child.
     """
 
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.threads = self.idle = 0  # started; waiting for a job and not promised one yet
-        self.inbox: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
 
     def submit(self, job: _Job) -> None:
         with self.lock:
-            if self.idle:
-                self.idle -= 1
-                start = False
-            else:
-                start = self.threads < SYNC_THREADS
-                self.threads += start
+            start = not self.idle and self.threads < SYNC_THREADS
+            self.threads += start
+            self.idle = max(0, self.idle - 1)  # a waiting thread, if any, is promised the job
         self.jobs.put(job)
         if start:
             threading.Thread(target=self._serve, name="onetwo-sync", daemon=True).start()
 
     def _serve(self) -> None:
         while True:
-            self._run(self.jobs.get())
+            _run_sync(self.jobs.get())  # its frame holds the job: gone while this waits
             with self.lock:
                 self.idle += 1
 
-    def _run(self, job: _Job) -> None:
-        done, context, impl, kwargs = job
-        if done.cancelled():
-            return
-        try:
-            outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
-        except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
-            outcome = functools.partial(done.set_exception, error)
-        loop = done.get_loop()
-        with self.lock:
-            waiting = self.inbox.setdefault(loop, [])
-            waiting.append((done, outcome))
-            wake = len(waiting) == 1
-        if wake:
-            try:
-                loop.call_soon_threadsafe(self._deliver, loop)
-            except RuntimeError:  # the loop is closed: nobody waits any more
-                with self.lock:
-                    del self.inbox[loop]
 
-    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
-        with self.lock:
-            finished = self.inbox.pop(loop)
-        for done, outcome in finished:
-            if not done.done():  # done: its caller was cancelled
-                outcome()
+def _run_sync(job: _Job) -> None:
+    """On a pool thread: run the call unless its caller gave up; hand the outcome back."""
+    done, context, impl, kwargs = job
+    if done.cancelled():
+        return
+    try:
+        outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
+    except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
+        outcome = functools.partial(done.set_exception, error)
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+        done.get_loop().call_soon_threadsafe(_resolve, done, outcome)
 
 
-def _new_pool() -> None:
-    global _pool
-    _pool = _SyncPool()
+def _resolve(done: asyncio.Future[Any], outcome: Callable[[], Any]) -> None:
+    if not done.done():  # done: its caller was cancelled
+        outcome()
 
 
 _pool = _SyncPool()
-os.register_at_fork(after_in_child=_new_pool)
+os.register_at_fork(after_in_child=_pool.__init__)  # the child has none of the threads
 
 
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:

@@ -1,8 +1,8 @@
 """Sync implementations run on the pool and hand their outcomes back to the caller's loop.
 
-Finished calls are collected per loop and resolved by one wake-up of that loop
-(``onetwo.core.builtin._run_sync``): these tests hold the outcomes, the context, the
-cancellation of one caller among many, calls from two loops at once, and a forked child.
+Each call runs on a pool thread (``onetwo.core.builtin._run_sync``) and is resolved on its
+caller's loop: these tests hold the outcomes, the context, the cancellation of one caller
+among many, calls from two loops at once, and a forked child.
 """
 
 from __future__ import annotations
