@@ -330,8 +330,13 @@ def _resolve(done: asyncio.Future[Any], outcome: Callable[[], Any]) -> None:
         outcome()
 
 
+def _new_pool() -> None:
+    global _pool
+    _pool = _SyncPool()  # a forked child has none of the threads
+
+
 _pool = _SyncPool()
-os.register_at_fork(after_in_child=_pool.__init__)  # the child has none of the threads
+os.register_at_fork(after_in_child=_new_pool)
 
 
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:

@@ -18,10 +18,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
+from collections import UserDict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from onetwo.core.executable import Executable, make_executable
@@ -88,41 +90,24 @@ class Binding:
         return name
 
 
-class Registry(MutableMapping[str, Binding]):
+class Registry(UserDict[str, Binding]):
     """Maps builtin names (``"llm.generate_text"``) to their :class:`Binding`.
 
     ``registry[name] = fn`` binds a plain callable with no defaults.
     """
 
-    __slots__ = ("_bindings",)
-
-    def __init__(self, bindings: Mapping[str, Binding] | None = None) -> None:
-        self._bindings: dict[str, Binding] = dict(bindings or {})
-
-    def __getitem__(self, name: str) -> Binding:
-        return self._bindings[name]
-
     def get(self, name: str, default: Any = None) -> Any:  # hot path: skip Mapping.get
-        return self._bindings.get(name, default)
+        return self.data.get(name, default)
 
     def __setitem__(self, name: str, value: Binding | Callable[..., Any]) -> None:
-        self._bindings[name] = value if isinstance(value, Binding) else Binding.of(value, {})
-
-    def __delitem__(self, name: str) -> None:
-        del self._bindings[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._bindings)
-
-    def __len__(self) -> int:
-        return len(self._bindings)
+        self.data[name] = value if isinstance(value, Binding) else Binding.of(value, {})
 
     def copy(self) -> Registry:
         """A snapshot: later changes to either registry do not affect the other."""
-        return Registry(self._bindings)
+        return Registry(self.data)
 
     def __repr__(self) -> str:
-        items = ", ".join(f"{k}={b.impl_name}" for k, b in sorted(self._bindings.items()))
+        items = ", ".join(f"{k}={b.impl_name}" for k, b in sorted(self.data.items()))
         return f"Registry({items})"
 
 
@@ -189,7 +174,8 @@ def set_registry(registry: Registry) -> None:
         _global_registry = registry
 
 
-class RegistryContext:
+@contextlib.contextmanager
+def RegistryContext(registry: Registry | None = None) -> Iterator[Registry]:  # OneTwo's name
     """A ``with`` block working on a copy of the current registry; changes stay inside.
 
     ``RegistryContext(registry)`` works on ``registry`` itself instead.
@@ -199,22 +185,13 @@ class RegistryContext:
         ...     backend.register()          # doctest: +SKIP
         ...     reg = copy_registry()       # doctest: +SKIP
     """
-
-    __slots__ = ("_registry", "_token")
-
-    def __init__(self, registry: Registry | None = None) -> None:
-        self._registry = registry
-        self._token: Token[Registry | None] | None = None
-
-    def __enter__(self) -> Registry:
-        registry = current_registry().copy() if self._registry is None else self._registry
-        self._token = _override.set(registry)
-        return registry
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._token is not None, "RegistryContext exited without entering"
-        _override.reset(self._token)
-        self._token = None
+    if registry is None:
+        registry = current_registry().copy()
+    token = _override.set(registry)
+    try:
+        yield registry
+    finally:
+        _override.reset(token)
 
 
 @make_executable("executable")
