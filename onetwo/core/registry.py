@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_KEYWORD = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,14 +64,11 @@ class Binding:
     def of(cls, impl: Callable[..., Any], defaults: Mapping[str, Any]) -> Binding:
         if not callable(impl):
             raise TypeError(f"the implementation must be callable, got {type(impl).__name__}.")
-        try:
-            params = inspect.signature(impl).parameters.values()
-        except (TypeError, ValueError):  # some builtins have no signature
-            params = None
         accepts: frozenset[str] | None = None
-        if params is not None and not any(p.kind is p.VAR_KEYWORD for p in params):
-            kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            accepts = frozenset(p.name for p in params if p.kind in kinds)
+        with contextlib.suppress(TypeError, ValueError):  # some builtins have no signature
+            params = inspect.signature(impl).parameters.values()
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                accepts = frozenset(p.name for p in params if p.kind in _KEYWORD)
         is_async = inspect.iscoroutinefunction(impl) or inspect.iscoroutinefunction(
             getattr(impl, "__call__", None)  # noqa: B004 - async callable objects
         )
@@ -82,12 +80,11 @@ class Binding:
     @property
     def impl_name(self) -> str:
         """``impl`` for messages: ``Class.method`` for a bound method, else its name."""
-        impl = self.impl
-        owner = getattr(impl, "__self__", None)
+        impl, owner = self.impl, getattr(self.impl, "__self__", None)
         name = getattr(impl, "__qualname__", None) or repr(impl)
-        if owner is not None:
-            return f"{type(owner).__name__}.{getattr(impl, '__name__', name)}"
-        return name
+        if owner is None:
+            return name
+        return f"{type(owner).__name__}.{getattr(impl, '__name__', name)}"
 
 
 class Registry(UserDict[str, Binding]):
@@ -196,11 +193,8 @@ def RegistryContext(registry: Registry | None = None) -> Iterator[Registry]:  # 
 
 @make_executable("executable")
 async def _under_registry(executable: Executable[T], registry: Registry) -> T:
-    token = _override.set(registry)
-    try:
+    with RegistryContext(registry):
         return await executable
-    finally:
-        _override.reset(token)
 
 
 def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:

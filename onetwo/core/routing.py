@@ -1,7 +1,6 @@
 """The registry under the module path OneTwo users import: ``from onetwo.core import routing``.
 
-The same objects as ``onetwo.core.registry`` (and ``ot``): ``routing.function_registry``,
-``routing.RegistryContext``, ``routing.copy_registry``... nothing of its own.
+The objects of ``onetwo.core.registry`` (and ``ot``), nothing of its own.
 
 Example:
     >>> from onetwo.core import executing, routing
@@ -10,7 +9,14 @@ Example:
     42
 """
 
-from onetwo.core import registry
+from onetwo.core.registry import (
+    RegistryContext,
+    copy_registry,
+    function_registry,
+    set_registry,
+    with_current_registry,
+    with_registry,
+)
 
 __all__ = [
     "RegistryContext",
@@ -20,10 +26,3 @@ __all__ = [
     "with_current_registry",
     "with_registry",
 ]
-
-RegistryContext = registry.RegistryContext
-copy_registry = registry.copy_registry
-function_registry = registry.function_registry
-set_registry = registry.set_registry
-with_current_registry = registry.with_current_registry
-with_registry = registry.with_registry

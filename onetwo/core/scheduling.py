@@ -15,9 +15,10 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import Any, TypeVar
 
 from onetwo.core.executable import Executable
@@ -27,18 +28,6 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel", "progress_bar"]
 T = TypeVar("T")
 
 DEFAULT_CHUNK_SIZE = 100
-
-
-async def _gather_or_cancel(coros: list[Any]) -> list[Any]:
-    # Unlike plain gather, a failure cancels the siblings instead of leaving them running.
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def parallel(
@@ -65,33 +54,25 @@ def _check_executable(e: Any, where: str) -> None:
         )
 
 
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
 class _ParIter(Executable[list[Any]]):
-    __slots__ = ("_chunk_size", "_iterable", "_progress", "_return_exceptions")
-
-    def __init__(
-        self,
-        iterable: Iterable[Executable[Any]],
-        chunk_size: int,
-        return_exceptions: bool,
-        progress: bool | str,
-    ) -> None:
-        self._iterable = iterable
-        self._chunk_size = chunk_size
-        self._return_exceptions = return_exceptions
-        self._progress = progress
+    iterable: Iterable[Executable[Any]]
+    chunk_size: int
+    return_exceptions: bool
+    progress: bool | str
 
     def __repr__(self) -> str:
-        return f"par_iter(chunk_size={self._chunk_size})"
+        return f"par_iter(chunk_size={self.chunk_size})"
 
     async def _run(self) -> list[Any]:
         # A fixed pool of workers pulls items from one shared iterator: at most
         # `chunk_size` items are in flight, and none is created before a worker is free.
-        iterator: Iterator[Executable[Any]] = iter(self._iterable)
+        iterator: Iterator[Executable[Any]] = iter(self.iterable)
         results: list[Any] = []
         failure: list[BaseException] = []
-        return_exceptions = self._return_exceptions
-        size = _known_length(self._iterable)
-        bar = progress_bar(self._progress, size)
+        return_exceptions = self.return_exceptions
+        size = len(self.iterable) if isinstance(self.iterable, Sized) else None
+        bar = progress_bar(self.progress, size)
 
         async def worker() -> None:
             for item in iterator:  # shared: each item goes to exactly one worker
@@ -116,12 +97,15 @@ class _ParIter(Executable[list[Any]]):
                 if bar is not None:
                     bar.update()
 
-        n_workers = self._chunk_size if size is None else max(1, min(self._chunk_size, size))
+        n_workers = self.chunk_size if size is None else max(1, min(self.chunk_size, size))
+        tasks = [asyncio.ensure_future(worker()) for _ in range(n_workers)]
         try:
-            if n_workers == 1:
-                await worker()
-            else:
-                await _gather_or_cancel([worker() for _ in range(n_workers)])
+            await asyncio.gather(*tasks)
+        except BaseException:  # unlike plain gather: the failure cancels the other workers
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -134,14 +118,7 @@ class _Parallel(_ParIter):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"parallel(<{len(self._iterable)} executables>)"  # type: ignore[arg-type]
-
-
-def _known_length(iterable: Iterable[Any]) -> int | None:
-    try:
-        return len(iterable)  # type: ignore[arg-type]
-    except TypeError:
-        return None
+        return f"parallel(<{len(self.iterable)} executables>)"  # type: ignore[arg-type]
 
 
 def progress_bar(progress: bool | str, total: int | None, label: str | None = None) -> Any:
