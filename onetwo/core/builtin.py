@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from onetwo.core import tracing
-from onetwo.core.executing import Executable, coroutines_of
+from onetwo.core.executable import Executable, coroutines_of
 from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
@@ -59,8 +59,6 @@ class Builtin(Generic[P, T]):
         name: the registry key, e.g. ``"llm.generate_text"``.
         checks: by parameter name, what validates an argument when the builtin is called
             (it lets executables through: their results are not checked).
-
-    ``default=True``: the stub's body is the default implementation.
     """
 
     __name__: str  # the stub's, as its docstring, module and ``__wrapped__``
@@ -122,11 +120,8 @@ class Builtin(Generic[P, T]):
         return BuiltinCall(self, given)
 
     def fallback(self, *args: P.args, **kwargs: P.kwargs) -> BuiltinCall[T]:
-        """A call from another builtin's default implementation, e.g. ``chat`` → this.
-
-        Unlike a direct call, it leaves out the arguments the implementation does not
-        declare, so a user's ``generate_text(prompt)`` answers every builtin built on it.
-        """
+        """A call from another builtin's default implementation (``chat`` → this) that
+        leaves out the arguments the implementation does not declare."""
         call = self(*args, **kwargs)
         call._lenient = True
         return call
@@ -358,7 +353,7 @@ def check_arguments(
 ) -> None:
     """Raise ``TypeError`` naming the ``given`` names that are not ``allowed``.
 
-    ``problem`` is filled with the unknown names and the allowed ones, sorted. Example:
+    ``problem`` is filled with the unknown names and the allowed ones, sorted: e.g.
     ``check_arguments("c.chat()", {"tmp": 1}, ["temperature"])`` raises "c.chat() got
     unexpected argument(s) ['tmp']; it takes ['temperature']."
     """

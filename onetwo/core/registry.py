@@ -1,11 +1,10 @@
 """The registry: which implementation (and which defaults) each builtin uses.
 
 A backend's ``register()`` binds builtins (``llm.generate_text``...) to its methods in
-the *current registry*, read when an executable runs, not when it is built: the same
-executable runs on whichever backend is current then. The global registry
-(:data:`function_registry`) is what ``register()`` changes at the top of a notebook;
-``with RegistryContext():`` works on a copy; :func:`copy_registry` snapshots the current
-one; :func:`with_registry` runs an executable under a given one (per task, not global).
+the *current registry*, read when an executable runs, not when it is built. It is the
+global one (:data:`function_registry`) unless ``with RegistryContext():`` works on a copy
+or :func:`with_registry` runs an executable under a given one; :func:`copy_registry`
+snapshots it.
 
 Example:
     >>> from onetwo import ot
@@ -120,10 +119,10 @@ def current_registry() -> Registry:
 
 
 class _CurrentRegistryView(MutableMapping[str, Any]):
-    """``ot.function_registry``: always the current registry, as name → implementation.
+    """``ot.function_registry``: the current registry, as name → implementation.
 
-    Called, ``ot.function_registry("name", *args, **kwargs)`` is an executable calling
-    the implementation registered as ``name`` when it runs (also ``ot.function_call``).
+    ``ot.function_registry("name", *args, **kwargs)`` (also ``ot.function_call``) is an
+    executable calling the implementation registered as ``name`` when it runs.
     """
 
     def __call__(self, name: str, /, *args: Any, **kwargs: Any) -> Executable[Any]:
@@ -198,10 +197,7 @@ async def _under_registry(executable: Executable[T], registry: Registry) -> T:
 
 
 def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
-    """``executable``, run with ``registry`` as the current registry.
-
-    Several may run concurrently (``ot.parallel``), each on its own registry.
-    """
+    """``executable``, run with ``registry`` current (per task: several may run at once)."""
     if not isinstance(executable, Executable):
         raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")
     _check_registry("with_registry", registry)

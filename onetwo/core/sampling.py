@@ -35,9 +35,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-# "" means "not inside any repeat".
-_sampling_key: ContextVar[str] = ContextVar("onetwo_sampling_key", default="")
+_sampling_key: ContextVar[str] = ContextVar("onetwo_sampling_key", default="")  # "": no repeat
 
 
 def current_sampling_key() -> str:
@@ -114,8 +112,7 @@ def repeat_and_execute(
 class Repeated(Generic[T]):
     """A sampler: ``Repeated(strategy)(*args, num_samples=n)`` gives ``n`` samples.
 
-    Each sample is a :func:`repeat` copy of ``strategy(*args, **kwargs)``;
-    ``start_index`` is the first one's sampling key.
+    They are :func:`repeat` copies of ``strategy(*args, **kwargs)`` from ``start_index``.
 
     Attributes:
         inner: the strategy: a callable returning an executable (a builtin, an
@@ -128,16 +125,14 @@ class Repeated(Generic[T]):
     async def __call__(
         self, *args: Any, num_samples: int = 1, start_index: int = 0, **kwargs: Any
     ) -> list[T]:
-        copies = repeat(self.inner(*args, **kwargs), num_samples, start_index=start_index)
-        return list(await parallel(*copies))
+        return await parallel(*repeat(self.inner(*args, **kwargs), num_samples, None, start_index))
 
 
 @dataclasses.dataclass
 class RoundRobin(Generic[T]):
     """A sampler taking its samples from several samplers in turn, for diverse samples.
 
-    Sample ``i`` (sampling key ``i``, from ``start_index``) comes from
-    ``inner[i % len(inner)]``.
+    Sample ``i`` (sampling key ``i``, from ``start_index``) comes from ``inner[i % len(inner)]``.
 
     Attributes:
         inner: the samplers, e.g. :class:`Repeated` ones, called with the same arguments.
