@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import dataclasses
 import functools
@@ -283,13 +282,15 @@ class _SyncPool:
     """Up to :data:`SYNC_THREADS` daemon threads, started on demand, taking jobs in order.
 
     Lighter than a ``ThreadPoolExecutor`` (no second future per call: the submit is on
-    the loop's hot path), and remade in a forked child.
+    the loop's hot path), and remade in a forked child. Finished calls wait in an inbox
+    per loop: 100 calls ending at once wake their loop once, not 100 times.
     """
 
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.threads = self.idle = 0  # started; waiting for a job and not promised one yet
+        self.inbox: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
 
     def submit(self, job: _Job) -> None:
         with self.lock:
@@ -302,27 +303,36 @@ class _SyncPool:
 
     def _serve(self) -> None:
         while True:
-            _run_sync(self.jobs.get())  # its frame holds the job: gone while this waits
+            self._run(self.jobs.get())  # its frame holds the job: gone while this waits
             with self.lock:
                 self.idle += 1
 
+    def _run(self, job: _Job) -> None:
+        done, context, impl, kwargs = job
+        if done.cancelled():  # its caller gave up before a thread was free
+            return
+        try:
+            outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
+        except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
+            outcome = functools.partial(done.set_exception, error)
+        loop = done.get_loop()
+        with self.lock:
+            waiting = self.inbox.setdefault(loop, [])
+            waiting.append((done, outcome))
+            wake = len(waiting) == 1
+        if wake:
+            try:
+                loop.call_soon_threadsafe(self._deliver, loop)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                with self.lock:
+                    del self.inbox[loop]
 
-def _run_sync(job: _Job) -> None:
-    """On a pool thread: run the call unless its caller gave up; hand the outcome back."""
-    done, context, impl, kwargs = job
-    if done.cancelled():
-        return
-    try:
-        outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
-    except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
-        outcome = functools.partial(done.set_exception, error)
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-        done.get_loop().call_soon_threadsafe(_resolve, done, outcome)
-
-
-def _resolve(done: asyncio.Future[Any], outcome: Callable[[], Any]) -> None:
-    if not done.done():  # done: its caller was cancelled
-        outcome()
+    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self.lock:
+            finished = self.inbox.pop(loop)
+        for done, outcome in finished:
+            if not done.done():  # done: its caller was cancelled
+                outcome()
 
 
 def _new_pool() -> None:

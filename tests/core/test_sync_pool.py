@@ -1,6 +1,6 @@
 """Sync implementations run on the pool and hand their outcomes back to the caller's loop.
 
-Each call runs on a pool thread (``onetwo.core.builtin._run_sync``) and is resolved on its
+Each call runs on a pool thread (``onetwo.core.builtin._SyncPool``) and is resolved on its
 caller's loop: these tests hold the outcomes, the context, the cancellation of one caller
 among many, calls from two loops at once, and a forked child.
 """
