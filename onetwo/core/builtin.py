@@ -212,15 +212,13 @@ def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
     return sig.replace(parameters=[*params[:first], *spelled, *params[first:-1]])
 
 
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
 class BuiltinCall(Executable[T]):
     """One call of a builtin with its arguments; runs the current implementation."""
 
-    __slots__ = ("_builtin", "_given", "_lenient")
-
-    def __init__(self, builtin: Builtin[Any, T], given: dict[str, Any]) -> None:
-        self._builtin = builtin
-        self._given = given
-        self._lenient = False  # see Builtin.fallback
+    _builtin: Builtin[Any, T]
+    _given: dict[str, Any]
+    _lenient: bool = False  # see Builtin.fallback
 
     @property
     def builtin(self) -> Builtin[Any, T]:

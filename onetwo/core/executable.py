@@ -1,9 +1,8 @@
 """Lazy executables: descriptions of work that run only when awaited or ``ot.run``.
 
-An :class:`Executable` is a recipe, not a running task: building one (calling a builtin,
-or a :func:`make_executable` function) does nothing; each ``await`` runs it afresh, so
-the same executable can run again, under another registry or sampling key. Arguments
-that are themselves executables run first, concurrently (except ``non_executed_args``).
+An :class:`Executable` is a recipe, not a running task: building one (calling a builtin
+or a :func:`make_executable` function) does nothing; each ``await`` runs it afresh (under
+the registry and sampling key current then). Executable arguments run first, concurrently.
 
 Example:
     >>> from onetwo import ot
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import functools
 import inspect
 import types
@@ -132,15 +132,13 @@ class _FunctionSpec:
         return names | {i for i, p in enumerate(positional) if p.name in names}
 
 
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
 class FunctionExecutable(Executable[T]):
     """A call of a :func:`make_executable` function, bound to its arguments, not yet run."""
 
-    __slots__ = ("_args", "_kwargs", "_spec")
-
-    def __init__(self, spec: _FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self._spec = spec
-        self._args = args
-        self._kwargs = kwargs
+    _spec: _FunctionSpec
+    _args: tuple[Any, ...]
+    _kwargs: dict[str, Any]
 
     @property
     def function(self) -> Callable[..., Any]:

@@ -1,10 +1,9 @@
 """Independent samples: ``repeat``, the sampling key, samplers.
 
-``repeat(e, n)`` is a list of ``n`` independent copies of ``e`` (draws, at temperature
-> 0); copy ``i`` runs under the *sampling key* ``"i"``, and copy 5 inside copy 3 under
-``"3#5"``. The cache gives each key its own sample, and the same one on replay, whatever
-the order: asking for more copies later reuses the cached ones. The samplers
-:class:`Repeated` and :class:`RoundRobin` draw samples of a strategy.
+``repeat(e, n)`` is ``n`` independent copies of ``e``; copy ``i`` runs under the *sampling
+key* ``"i"`` (copy 5 inside copy 3: ``"3#5"``), which the cache gives its own sample, the
+same on replay in any order. The samplers :class:`Repeated` and :class:`RoundRobin` draw
+samples of a strategy.
 
 Example:
     >>> from onetwo import ot

@@ -1,9 +1,8 @@
 """Running many executables at once: ``parallel`` and ``par_iter``.
 
-:func:`parallel` runs a fixed set of executables concurrently; :func:`par_iter` runs
-those of an iterable with at most ``chunk_size`` in flight, pulling items lazily (a
-generator of 100,000 items never has more than ``chunk_size`` pending). Results come in
-input order; both return executables, run by ``ot.run`` or ``await``.
+:func:`parallel` runs a fixed set of executables concurrently, :func:`par_iter` those of
+an iterable with at most ``chunk_size`` in flight, pulled lazily (from a generator too).
+Both are executables; results come in input order.
 
 Example:
     >>> from onetwo import ot
@@ -19,13 +18,11 @@ import dataclasses
 import importlib.util
 import traceback
 from collections.abc import Iterable, Iterator, Sized
-from typing import Any, TypeVar
+from typing import Any
 
 from onetwo.core.executable import Executable
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel", "progress_bar"]
-
-T = TypeVar("T")
 
 DEFAULT_CHUNK_SIZE = 100
 
@@ -152,8 +149,7 @@ def par_iter(
             first failure stops the run and is raised.
         progress: show a progress bar (a string is used as its label).
     """
-    if chunk_size is None:
-        chunk_size = DEFAULT_CHUNK_SIZE
+    chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
     if isinstance(iterable, Executable):
