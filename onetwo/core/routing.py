@@ -9,14 +9,7 @@ Example:
     42
 """
 
-from onetwo.core.registry import (
-    RegistryContext,
-    copy_registry,
-    function_registry,
-    set_registry,
-    with_current_registry,
-    with_registry,
-)
+from onetwo.core import registry
 
 __all__ = [
     "RegistryContext",
@@ -26,3 +19,10 @@ __all__ = [
     "with_current_registry",
     "with_registry",
 ]
+
+RegistryContext = registry.RegistryContext
+copy_registry = registry.copy_registry
+function_registry = registry.function_registry
+set_registry = registry.set_registry
+with_current_registry = registry.with_current_registry
+with_registry = registry.with_registry
