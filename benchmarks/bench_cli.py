@@ -16,8 +16,9 @@ first), so every figure sees the same noise. Reported: the whole run divided by 
 examples (what a user waits for, start and end included), and the *marginal* cost of an
 example, the slope between the two sizes, (T(n) - T(n/5)) / (4n/5), with the fixed cost
 (loading the strategy, the fingerprint, the report of the first examples) shown apart
-(T(n) - n × slope). Wall time, and the process's CPU time (all threads), steadier on a
-shared machine. Last, the floor of what the command line must add per example: encoding
+(T(n) - n × slope); the overhead column is the median of each repeat's own CLI - floor
+difference. Wall time, and the process's CPU time (all threads), steadier on a shared
+machine. Last, the floor of what the command line must add per example: encoding
 one ``results.jsonl`` row (the rows of the last run, read back) and writing it (one
 system call), measured in the same run.
 
@@ -217,24 +218,30 @@ def encoding_floor(rows_path: Path, repeats: int) -> tuple[float, float]:
 
 
 def _rows(label: str, times: Times, n: int) -> list[tuple[str, ...]]:
-    """Whole-run, marginal and fixed figures, CLI next to floor, wall and CPU."""
-    median = {key: statistics.median(values) for key, values in times.items()}
+    """Whole-run, marginal and fixed figures, CLI next to floor, wall and CPU: medians over
+    the repeats; the overhead is the median of each repeat's own difference (its four runs
+    ran back to back), which drift on a shared machine does not enter."""
     rows: list[tuple[str, ...]] = []
     for kind, suffix in (("wall", ""), ("CPU", " cpu")):
-        whole, slope, fixed = {}, {}, {}
+        figures: dict[str, dict[str, list[float]]] = {"whole": {}, "slope": {}, "fixed": {}}
         for who in ("cli", "floor"):
-            big, small = median[f"big {who}{suffix}"], median[f"small {who}{suffix}"]
-            whole[who] = big / n * 1e6
-            slope[who] = (big - small) / (n - n // 5) * 1e6
-            fixed[who] = (big - slope[who] * n / 1e6) * 1e3
-        for measure, values, unit in (
-            (f"{label}: whole run / examples, {kind} µs", whole, "%"),
-            (f"  marginal per example (slope n/5 → n), {kind} µs", slope, "%"),
-            (f"  fixed per run (start and end), {kind} ms", fixed, "ms"),
+            pairs = list(zip(times[f"big {who}{suffix}"], times[f"small {who}{suffix}"]))
+            slopes = [(big - small) / (n - n // 5) for big, small in pairs]
+            figures["whole"][who] = [big / n * 1e6 for big, _ in pairs]
+            figures["slope"][who] = [slope * 1e6 for slope in slopes]
+            figures["fixed"][who] = [
+                (big - slope * n) * 1e3 for (big, _), slope in zip(pairs, slopes)
+            ]
+        for measure, key, unit in (
+            (f"{label}: whole run / examples, {kind} µs", "whole", "%"),
+            (f"  marginal per example (slope n/5 → n), {kind} µs", "slope", "%"),
+            (f"  fixed per run (start and end), {kind} ms", "fixed", "ms"),
         ):
-            mine, base = values["cli"], values["floor"]
-            extra = f"{(mine - base) / base:+.1%}" if unit == "%" else f"{mine - base:+.0f} ms"
-            rows.append((measure, f"{mine:.1f}", f"{base:.1f}", extra))
+            mine, base = figures[key]["cli"], figures[key]["floor"]
+            diff = statistics.median(m - b for m, b in zip(mine, base))
+            floor = statistics.median(base)
+            extra = f"{diff / floor:+.1%}" if unit == "%" else f"{diff:+.0f} ms"
+            rows.append((measure, f"{statistics.median(mine):.1f}", f"{floor:.1f}", extra))
     return rows
 
 
