@@ -19,7 +19,7 @@ import json
 import math
 import operator
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from onetwo import ot
@@ -46,7 +46,7 @@ REPORT = "report.html"
 
 
 def latest_rows(
-    earlier: Iterable[dict[str, Any]], rows: Iterable[dict[str, Any]]
+    earlier: Sequence[dict[str, Any]], rows: Iterable[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """One row per (id, backend, sample), the last written, in dataset order.
 
