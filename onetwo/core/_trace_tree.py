@@ -17,11 +17,8 @@ __all__ = ["Trace", "TraceStats"]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TraceStats:
-    """Totals over a trace's tree: what a notebook user asks first.
-
-    ``calls`` counts builtin calls, ``model_calls`` those a backend answered (with a
-    ``backend`` detail); the token counts sum what backends reported; ``cache_hits`` and
-    ``cache_misses`` count cache lookups; ``errors`` the nodes that ended with one.
+    """Totals over a trace's tree: builtin ``calls``, ``model_calls`` (a backend answered),
+    the tokens backends reported, cache lookups that hit or missed, nodes with ``errors``.
     """
 
     calls: int = 0
@@ -129,13 +126,9 @@ class Trace:
         return TraceStats(calls, model_calls, prompt, completion, hits, misses, errors)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly copy: values JSON cannot hold become their ``repr``."""
-        data = {
-            field.name: _jsonable(getattr(self, field.name))  # an error becomes its repr
-            for field in dataclasses.fields(self)
-            if field.name != "_children"
-        }
-        data["children"] = [c.to_dict() for c in self.children]
+        """A JSON-friendly copy: values JSON cannot hold (an error) become their ``repr``."""
+        data = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)[:-1]}
+        data["children"] = [c.to_dict() for c in self.children]  # the last field, _children
         return data
 
     def facts(self) -> list[str]:

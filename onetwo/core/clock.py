@@ -87,12 +87,11 @@ class _VirtualTimer:
 
 
 class VirtualClock:
-    """A clock for tests: time stands still until :meth:`advance` moves it.
+    """A clock for tests: time (from ``start``) stands still until :meth:`advance` moves it.
 
-    ``advance(seconds)`` fires every timer that falls due, in deadline order (ties in the
-    order they were set), each with :meth:`now` reading its own deadline, including
-    timers those callbacks set within the window. Tasks woken by a fired timer (e.g. in
-    :meth:`sleep`) run at the event loop's next iteration. ``start`` is the initial time.
+    ``advance(seconds)`` fires the timers that fall due (those its callbacks set too) in
+    deadline order, ties in the order set, :meth:`now` reading each one's deadline. Tasks
+    they wake (e.g. in :meth:`sleep`) run at the event loop's next iteration.
 
     Example (in an async test):
         >>> task = asyncio.create_task(clock.sleep(5)); await asyncio.sleep(0)  # doctest: +SKIP

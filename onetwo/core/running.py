@@ -48,8 +48,7 @@ def run(
     Args:
         executable: what to run.
         enable_batching: if False, backend batch queues send requests one by one.
-        enable_tracing: if True, return ``(result, trace)`` where ``trace`` records every
-            traced call (see ``onetwo.core.tracing``).
+        enable_tracing: if True, return ``(result, trace)`` (see ``onetwo.core.tracing``).
 
     Raises:
         NestedRunError: when called from sync code inside a run; ``await`` there instead.

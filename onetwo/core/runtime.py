@@ -219,9 +219,9 @@ def loop() -> asyncio.AbstractEventLoop:
 def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Context) -> T:
     """Run ``coro_factory()`` on the runtime loop, in ``context``; block for its result.
 
-    An exception in the waiting thread (``KeyboardInterrupt``: the notebook's stop button)
-    cancels the run, waits for it to unwind, and is re-raised. From sync code inside a
-    run, which would wait forever on the loop it blocks, raises :class:`NestedRunError`.
+    An exception in the waiting thread (``KeyboardInterrupt``: a notebook's stop button)
+    cancels the run, waits for it to unwind, and is re-raised. From sync code inside a run
+    (which would block the loop it waits on) raises :class:`NestedRunError`.
     """
     runtime = _get()
     try:
@@ -249,7 +249,7 @@ def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Con
 async def on_runtime(fn: Callable[[], Awaitable[T]]) -> T:
     """Await ``fn()`` on the runtime loop, in a copy of this context (here if already on it).
 
-    Cancelling the caller cancels ``fn()``'s task and waits for it to unwind; a cancelled
+    Cancelling the caller cancels ``fn()`` and waits for it to unwind; a cancelled
     ``fn()`` cancels the caller.
     """
     runtime = _get()

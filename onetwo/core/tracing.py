@@ -1,10 +1,10 @@
 """Tracing: what a strategy did, as a tree of timed calls.
 
-When tracing is on, every builtin call and every :func:`trace` function adds a
-:class:`Trace` node under the node current when it started: name, inputs, outputs or
-error, start and end times, and for model calls the ``details`` the backend and cache
-reported (``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``, ``latency``,
-``cache_hit``). In a notebook a trace displays as a collapsible tree.
+With tracing on, every builtin call and every :func:`trace` function adds a :class:`Trace`
+node under the current one: name, inputs, outputs or error, times, and the ``details``
+backends and caches report with :func:`annotate` (``backend``, ``model``, token counts,
+``latency``, ``cache_hit``). Off (the default), a traced call costs one ``ContextVar.get``;
+on, a node keeps references to inputs and outputs, never copies.
 
 Example:
     >>> from onetwo import ot
@@ -21,10 +21,6 @@ Example:
     ['solve', 'llm.generate_text']
     >>> trace.children[0].details["backend"]
     'fake'
-
-Off (the default), a traced call costs one ``ContextVar.get``; on, a node keeps
-references to inputs and outputs, never copies. Backends and caches add details with
-:func:`annotate` from the caller's context. The node type lives in ``_trace_tree``.
 """
 
 from __future__ import annotations
@@ -79,8 +75,7 @@ def annotate(details: Mapping[str, Any] | None = None, /, **fields: Any) -> None
     """Add details to the node of the call running now; a no-op when tracing is off.
 
     Standard keys: ``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``,
-    ``latency`` (seconds), ``cache_hit``, ``finish_reason``; later values win. Pass a
-    dict (e.g. a backend's ``include_details`` dict), keywords, or both.
+    ``latency`` (seconds), ``cache_hit``, ``finish_reason``; later values win.
     """
     node = current_node.get()
     if node is not None:
@@ -166,10 +161,10 @@ async def capture(
 ) -> Trace:
     """Run ``awaitable`` (e.g. an executable) under a new ``"run"`` node and return it.
 
-    Tracing is on inside, whether or not it is outside; the node is attached to the
-    current node, if any. An ``Exception`` is recorded in ``node.error``, not raised.
-    With ``unwrap``, when ``awaitable`` is itself one traced call (a ``@trace`` function,
-    a builtin call), its own node is returned instead of a ``"run"`` node around it.
+    Tracing is on inside; the node is attached to the current node, if any. An
+    ``Exception`` is recorded in ``node.error``, not raised. With ``unwrap``, when
+    ``awaitable`` is one traced call (a ``@trace`` function, a builtin call), its own node
+    is returned instead of a ``"run"`` node around it.
     """
     parent = current_node.get()
     node = _open(parent, name or _name_of(awaitable), "run", inputs or {}, {})
@@ -190,10 +185,9 @@ async def capture(
 
 
 async def run_traced(executable: Awaitable[T]) -> tuple[T, Trace]:
-    """Run ``executable`` with tracing on; return ``(result, trace)`` or raise its error.
+    """``ot.run(executable, enable_tracing=True)``: ``(result, trace)``, or its error raised.
 
-    What ``ot.run(executable, enable_tracing=True)`` does: the trace is the call's own
-    node if it is one traced call, else a ``"run"`` node named after it.
+    The trace is the call's own node if it is one traced call, else a ``"run"`` node.
     """
     node = await capture(executable, unwrap=True)
     if node.error is not None:
@@ -371,8 +365,7 @@ def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
 class _Steps(Generator[Any, Any, Any]):
     """A traced generator's steps, each run with its node current, for ``yield from``.
 
-    ``Generator`` gives it ``__next__`` (``send(None)``) and ``close`` (a thrown
-    ``GeneratorExit``, which ends the node as the generator's end does).
+    ``Generator`` adds ``__next__`` and ``close`` (a thrown ``GeneratorExit``: it ends the node).
     """
 
     def __init__(self, gen: Generator[Any, Any, Any], node: Trace) -> None:
