@@ -199,7 +199,7 @@ class _Run(concurrent.futures.Future[T]):
 
 _runtime: _Runtime | None = None
 _lock = threading.Lock()
-_forked_away: list[_Runtime] = []  # the parent's, kept so no finalizer touches its loop
+_forked_away: list[_Runtime | None] = []  # the parent's, kept so no finalizer touches its loop
 
 
 def _get() -> _Runtime:
@@ -280,8 +280,7 @@ def shutdown(timeout: float = 10.0) -> None:
 
 def _forget_after_fork() -> None:
     global _runtime, _lock
-    if _runtime is not None:
-        _forked_away.append(_runtime)  # its thread is not in this process
+    _forked_away.append(_runtime)  # its thread is not in this process
     _runtime, _lock = None, threading.Lock()
 
 
