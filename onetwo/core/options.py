@@ -35,10 +35,11 @@ class RunOptions:
     enable_tracing: bool = False
 
     def __post_init__(self) -> None:
-        for name, value in dataclasses.asdict(self).items():
+        for field in dataclasses.fields(self):  # not asdict: it deep-copies, on every run
+            value = getattr(self, field.name)
             if not isinstance(value, bool):
                 raise TypeError(
-                    f"RunOptions.{name} must be True or False, got "
+                    f"RunOptions.{field.name} must be True or False, got "
                     f"{type(value).__name__} {value!r}."
                 )
 
