@@ -50,6 +50,7 @@ class _Runtime:
         self.pid = os.getpid()
         self.open: dict[int, tuple[Any, _Closer]] = {}  # id(RuntimeValue): (value, close)
         self.closing: set[asyncio.Task[Any]] = set()
+        self.draining: asyncio.Task[None] | None = None  # the daemon's, while it drives
         self.runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
         self.loop = self.runner.get_loop()
         self.lock = threading.Condition(threading.RLock())  # close_soon may run under it
@@ -60,20 +61,22 @@ class _Runtime:
         self.thread.start()
 
     def _serve(self) -> None:
-        closed = False
-        while not closed:
+        while True:
             with self.lock:
                 self.lock.wait_for(lambda: not self.driven and (self.closed or self.wanted))
-                self.driven, self.wanted, closed = True, False, self.closed
+                self.driven, self.wanted = True, False
+                if self.closed:
+                    break
             # A run's task that raised KeyboardInterrupt/SystemExit holds it for its caller.
             with contextlib.suppress(KeyboardInterrupt, SystemExit):
-                self.loop.run_until_complete(self._close_all() if closed else self._drain())
+                self.loop.run_until_complete(self._drain())
             self.release()
         self.runner.close()  # cancels what is left, finalizes async generators and executor
 
     async def _drain(self) -> None:
         """Until no task is left on the loop: runs, and what they left behind."""
-        while tasks := asyncio.all_tasks() - {asyncio.current_task()}:
+        self.draining = asyncio.current_task()
+        while tasks := asyncio.all_tasks() - {self.draining}:
             await asyncio.wait(tasks)
 
     def drive(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> T:
@@ -147,7 +150,7 @@ class _Runtime:
 
     async def _close_all(self) -> None:
         """Unwind the runs still going, then close every value, the newest first."""
-        runs = asyncio.all_tasks() - {asyncio.current_task(), *self.closing}
+        runs = asyncio.all_tasks() - {asyncio.current_task(), self.draining, *self.closing}
         for task in runs:
             task.cancel()
         await asyncio.gather(*runs, *self.closing, return_exceptions=True)
@@ -157,9 +160,11 @@ class _Runtime:
                 await close(value)
 
     def shutdown(self, timeout: float) -> None:
-        """From another thread: the daemon unwinds the runs and closes the values, then ends."""
+        """From another thread: unwind the runs, close the values, end the daemon."""
         if self.pid != os.getpid() or not self.thread.is_alive():
             return
+        with contextlib.suppress(Exception):  # whoever drives the loop runs _close_all
+            self.post(self._close_all, contextvars.Context()).result(timeout)
         with self.lock:
             self.closed = True
             self.lock.notify()
