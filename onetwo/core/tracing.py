@@ -287,7 +287,7 @@ def _namer(fn: Callable[..., Any], skip: Iterable[str]) -> _Namer:
     first = next(iter(signature.parameters), None)
     skipped = frozenset(skip) | ({first} if first in ("self", "cls") else set())
 
-    def inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def inputs(args: tuple[Any, ...], kwargs: _Dict) -> _Dict:
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError:  # the call itself will raise the real error
