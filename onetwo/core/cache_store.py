@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import diskcache
 import diskcache.core
 
-from onetwo.core.cache_record import Key, sealed
+from onetwo.core.cache_record import Key, damaged, sealed
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.errors import CacheError
 
@@ -146,21 +146,17 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)  # cheaper than os.getpid() on every read
-_ACTION = (
-    "Restore the folder from a copy; if the cache still opens, export_jsonl() saves the "
-    "entries that are readable, to import_jsonl() into a new folder"
-)
 
 
 def _foreign(what: str) -> CacheError:
-    return CacheError(
+    return damaged(
         f"the cache folder holds {what}, which onetwo never writes; refusing to load it "
-        f"(it was damaged or tampered with). {_ACTION}."
+        "(it was damaged or tampered with)"
     )
 
 
 def _damaged(path: str, e: sqlite3.Error) -> CacheError:
-    return CacheError(f"the cache database in {path!r} is damaged ({e}). {_ACTION}.")
+    return damaged(f"the cache database in {path!r} is damaged ({e})")
 
 
 class _SafeDisk(diskcache.Disk):
@@ -283,7 +279,7 @@ class DiskStore:
         """SQLite's integrity check (nothing to fix here: ``fix`` touches no file)."""
         with self._guard():
             rows = self._reader()[1].execute("PRAGMA integrity_check").fetchall()
-        return [f"the database is damaged: {r[0]}. {_ACTION}." for r in rows if r[0] != "ok"]
+        return [str(damaged(f"the database is damaged: {r[0]}")) for r in rows if r[0] != "ok"]
 
     def _reader(self) -> tuple[int, sqlite3.Connection, Callable[..., sqlite3.Cursor]]:
         """This thread's read-only connection (a new one after a fork), and a cursor's execute."""

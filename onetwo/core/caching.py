@@ -11,12 +11,11 @@ writes it at once (:meth:`CallCache.fill`): a killed run keeps every call that f
   new key takes the first sample no other key holds, or calls the model; outside repeats a
   call reads the first sample. Values are JSON; exceptions are not cached; identical calls
   in flight share one model call.
-* **Claims**: in a folder another live process has open (each marks it open), a miss
-  claims the sample (a lease of ``lease`` seconds, in the record) before calling the model;
-  another process missing the same sample waits for its value (re-reading the entry with
-  backoff, at most 0.2 s apart: processes have no way to notify each other), and calls the
-  model itself once the claimant has died or the lease has run out. Calls begun before the
-  other process opened the folder (and up to a second after) are not claimed.
+* **Claims**: in a folder another live process has open, a miss claims the sample (a lease
+  of ``lease`` seconds) before calling the model; another process missing it re-reads the
+  entry (backoff up to 0.2 s: processes cannot notify each other) until the value comes,
+  the claimant dies or the lease runs out. Calls begun before the other process opened the
+  folder (and up to a second after) are not claimed.
 * **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``),
   ``"record"`` (always call, overwrite), ``"off"``.
 
@@ -50,6 +49,7 @@ from onetwo.core.cache_record import (
     UnsupportedType,
     blob_key,
     bound_sample,
+    damaged,
     decode,
     encode,
     key_json,
@@ -79,7 +79,6 @@ R = TypeVar("R")
 T = TypeVar("T")
 Mode = Literal["read_write", "replay", "record", "off"]
 _Path = str | os.PathLike[str]
-_MODES: tuple[str, ...] = get_args(Mode)
 EXPORT_FORMAT = "onetwo-call-cache/1"  # the JSON-lines header (the folder has its own)
 MISS: Any = type("Miss", (), {"__repr__": lambda self: "caching.MISS"})()
 """What :meth:`CallCache.lookup` returns when the cache holds no value for the call."""
@@ -103,13 +102,13 @@ class CallCache:
     """
 
     def __init__(self, directory: _Path | Store, *, mode: Mode = "read_write", lease: float = 60.0):
-        _check_mode(mode)  # before the folder is made
+        self.mode = mode  # checked before the folder is made
         if not (isinstance(lease, int | float) and lease >= 0):
             raise ValueError(f"lease must be a number of seconds >= 0, got {lease!r}.")
-        store = DiskStore(directory) if isinstance(directory, str | os.PathLike) else directory
-        self._store: Store = store
-        self.directory: str | None = store.directory
-        self.mode, self.lease = mode, lease
+        self.lease = lease
+        disk = isinstance(directory, str | os.PathLike)
+        self._store: Store = DiskStore(directory) if disk else directory  # type: ignore[arg-type]
+        self.directory: str | None = self._store.directory
         self._blobs = self._blob  # bound once: the hot path passes it to decode()
         self._memo: dict[tuple[Key, str], str] = {}
         self._inflight: dict[tuple[Key, str], asyncio.Future[str]] = {}  # shared calls
@@ -123,9 +122,12 @@ class CallCache:
 
     @mode.setter
     def mode(self, mode: Mode) -> None:
-        _check_mode(mode)
+        if mode not in get_args(Mode):
+            raise ValueError(
+                f"mode must be one of {', '.join(map(repr, get_args(Mode)))}; got {mode!r}. Use "
+                "'replay' to forbid model calls, 'record' to recompute, 'off' to bypass the cache."
+            )
         self._mode: Mode = mode
-        self._recording = mode == "record"
         self._reads = mode in ("read_write", "replay")  # the hot path's one test
 
     def __repr__(self) -> str:
@@ -171,7 +173,7 @@ class CallCache:
         if sample is None:
             return MISS
         self.hits += 1
-        return decode(sample, self._blobs)
+        return self._decode(sample)
 
     async def fill(self, call: Call) -> Any:
         """The result of a call :meth:`lookup` missed, written before it is returned.
@@ -211,10 +213,9 @@ class CallCache:
     async def _obtain(self, call: Call) -> tuple[Any, str, bool]:
         """(value, stored sample, whether the value is ours) of a call missing in this process."""
         delay = 0.002
-        while not self._recording:
+        while self._mode != "record":
             wait = self._mode == "read_write"  # claims are needed only in a shared folder
-            claim = wait and self._store.shared()
-            sample, until = self._take(call.key, call.call_json, call.slot, claim, wait)
+            sample, until = self._take(call.key, call.call_json, call.slot, wait, wait)
             if sample is not None:
                 self.hits += 1
                 annotate(cache_hit=True)
@@ -235,7 +236,7 @@ class CallCache:
         self.misses += 1
         try:
             value = await call.spec.fn(call.backend, *call.args, **call.kwargs)
-            stored, own = self._write(call.key, call.call_json, call.slot, value, call.describe)
+            stored, own = self._write(call, value)
         except BaseException:
             if (mine := self._claims.get((call.key, call.slot))) is not None:
                 with contextlib.suppress(CacheError):  # others need not wait out the lease
@@ -246,12 +247,13 @@ class CallCache:
         return value, stored, own
 
     def _take(
-        self, key: Key, call: str, slot: str, claim: bool, wait: bool = False
+        self, key: Key, call: str, slot: str, claim: bool, wait: bool
     ) -> tuple[str | None, float | None]:
         """Bind ``slot`` to a sample nobody holds: (it, None). Else, with ``wait``, (None, the
-        end of another live process's claim on it) if there is one; else (None, None), with
-        our claim written if ``claim``."""
+        end of another live process's claim on it) if there is one; else (None, None), our
+        claim written if ``claim`` (and the folder is shared)."""
         mine, held = self._claims.get((key, slot), 0), None  # ours even if from a gone loop
+        claim = claim and self._store.shared()
 
         def take(record: Record) -> str | None:
             nonlocal held
@@ -294,16 +296,14 @@ class CallCache:
         self._store.update(key, change)
         return out[0]
 
-    def _write(
-        self, key: Key, call: str, slot: str, value: Any, describe: Callable[[], str]
-    ) -> tuple[str, bool]:
-        """Store ``value`` for ``slot``; return (the stored sample, whether it is ours)."""
-        sample = self._encode(value, describe)
+    def _write(self, call: Call, value: Any) -> tuple[str, bool]:
+        """Store ``value`` for ``call``; return (the stored sample, whether it is ours)."""
+        key, slot, sample = call.key, call.slot, self._encode(value, call.describe)
 
         def put(record: Record) -> tuple[Record, int, bool]:
-            return (record, *record.bind(slot, sample, self._recording))
+            return (record, *record.bind(slot, sample, self._mode == "record"))
 
-        record, i, own = self._edit(key, call, put)  # type: ignore[misc]
+        record, i, own = self._edit(key, call.call_json, put)  # type: ignore[misc]
         for other, j in record.bindings.items():  # what recording rewrote is stale here
             if j == i:
                 self._memo.pop((key, other), None)
@@ -311,7 +311,8 @@ class CallCache:
         return record.samples[i], own
 
     def _encode(self, value: Any, describe: Callable[[], str]) -> str:
-        """The sample of ``value``, its long bytes stored in blob rows."""
+        """The sample of ``value``, its long bytes stored in blob rows first (no reference
+        without its blob)."""
         blobs: dict[str, bytes] = {}
         try:
             sample = encode(value, blobs)
@@ -322,9 +323,9 @@ class CallCache:
                 f"stores {ACCEPTED}, nested at most a few hundred levels. Return one of those "
                 "from the backend method, or run without a cache."
             ) from None
-        for digest, data in blobs.items():  # before the record: no reference without its blob
+        for digest, data in blobs.items():
             text = base64.b64encode(data).decode("ascii")
-            self._store.update(blob_key(digest), functools.partial(_unless_same, text))
+            self._store.update(blob_key(digest), lambda old, t=text: None if old == t else t)
         return sample
 
     def _decode(self, sample: str) -> Any:
@@ -338,10 +339,7 @@ class CallCache:
         except ValueError:
             data = b""
         if text is None or hashlib.sha256(data).hexdigest() != digest:
-            raise CacheError(
-                f"the cached bytes {str(digest)[:16]}... are missing or damaged. Restore the "
-                "folder from a copy, or check(fix=True) to delete the entries using them."
-            )
+            raise damaged(f"the cached bytes {str(digest)[:16]}... are missing or damaged")
         return data
 
     # --- inspection and maintenance -------------------------------------------------
@@ -505,14 +503,8 @@ class SimpleFunctionCache(CallCache):
         super().__init__(MemoryStore(), mode=mode)
         self.cache_filename, self.cached_value_decoder = cache_filename, cached_value_decoder
 
-    def lookup(self, key: Key, slot: str) -> Any:
-        value = super().lookup(key, slot)
-        return value if value is MISS else self._decoded(value)
-
     def _decode(self, sample: str) -> Any:
-        return self._decoded(decode(sample, self._blobs))
-
-    def _decoded(self, value: Any) -> Any:
+        value = decode(sample, self._blobs)
         return value if self.cached_value_decoder is None else self.cached_value_decoder(value)
 
     def _location(self) -> Any:
@@ -549,7 +541,7 @@ class SimpleFunctionCache(CallCache):
         k, _ = self._call(key)
         if (value := self.lookup(k, slot := sampling_key or "")) is not MISS:
             return value
-        sample, _ = self._take(k, "", slot, claim=False) if self._reads else (None, None)
+        sample, _ = self._take(k, "", slot, False, False) if self._reads else (None, None)
         return None if sample is None else self._decode(sample)
 
     def save(self, cache_filename: _Path | None = None, overwrite: bool = True) -> int:
@@ -570,18 +562,6 @@ class SimpleFunctionCache(CallCache):
         if (path := cache_filename or self.cache_filename) is None:
             raise ValueError("no file: pass cache_filename here or to SimpleFunctionCache().")
         return os.fspath(path)
-
-
-def _unless_same(text: str, old: str | None) -> str | None:
-    return None if old == text else text
-
-
-def _check_mode(mode: Any) -> None:
-    if mode not in _MODES:
-        raise ValueError(
-            f"mode must be one of {', '.join(map(repr, _MODES))}; got {mode!r}. Use "
-            "'replay' to forbid model calls, 'record' to recompute, 'off' to bypass the cache."
-        )
 
 
 def open_cache(cache: CallCache | _Path) -> CallCache:
