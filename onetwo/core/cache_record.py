@@ -1,12 +1,11 @@
 """A cached call: its key, the call it stands for, its samples and their bindings.
 
-A :class:`Record` holds one call's **call** JSON (backend ``identity()``, method and
-effective arguments: :meth:`MethodSpec.call_json`), whose digest is its **key**
-(:func:`key_of`), its **samples** (one JSON line each: :func:`encode`) and its **bindings**
-(sampling key -> index of its sample; ``""`` outside repeats; a negative one is a **claim**
-on a sample a process is computing). Stored as lines, a replay (:func:`bound_sample`) reads
-one sample without parsing the rest. The text starts with a CRC-32 of the key, bindings and
-samples, checked on every read: a damaged entry is a ``CacheError``, never a wrong value.
+A :class:`Record` holds a call's **call** JSON (backend ``identity()``, method, effective
+arguments: :meth:`MethodSpec.call_json`), whose digest is its **key** (:func:`key_of`), its
+**samples** (results, one JSON line each: :func:`encode`) and **bindings** (sampling key ->
+sample index; ``""`` outside repeats; negative: a **claim**, a process computing it). Its
+text starts with a CRC-32 of key, bindings and samples, checked on every read: damage is a
+``CacheError``, never a wrong value. A replay (:func:`bound_sample`) parses one sample.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
@@ -15,11 +14,10 @@ Example:
     >>> decode(bound_sample(record.dump(Key("k")), "", Key("k")))
     'blue'
 
-Non-JSON values are tagged (``{"__onetwo__": "tuple", "items": [...]}``). Decoding never
-unpickles nor imports: a tagged class must be registered (:func:`register_types`, or by
-being stored here) or found in an imported module. In a key, bytes and objects with
-``as_bytes() -> (bytes, mime)`` (an image ``Chunk``) are their SHA-256; in a value, bytes of
-``BLOB_MIN`` or more refer to a blob row stored once by digest.
+Non-JSON values are tagged (``{"__onetwo__": "tuple", "items": [...]}``); decoding never
+unpickles nor imports (a class must be registered or in an imported module). In a key,
+bytes and ``as_bytes()`` media are their SHA-256; in a value, bytes of ``BLOB_MIN`` or more
+refer to a blob row stored once by digest.
 """
 
 from __future__ import annotations
@@ -391,8 +389,8 @@ class Record:
         Not ours if ``slot`` was bound meanwhile (by another process): ours is kept unbound.
         """
         samples, i = self.samples, self.bindings.get(slot, -1)
-        if i < 0:  # unbound, or a claim
-            i = 0 if slot == "" and samples else -1
+        if i < 0 and slot == "" and samples:  # unbound (or claimed): "" reads the first
+            i = 0
         own = i < 0 or recording
         if i < 0:
             samples.append(sample)
@@ -415,7 +413,6 @@ class Record:
     def export(self, blob: Blobs) -> dict[str, Any]:
         """The exported form: ``{"key", "call", "samples", "slots"}``, samples as JSON data
         (blobs written out, claims left out)."""
-        self.identity()  # a check
         samples = [json.loads(s, object_hook=lambda o: _inline(o, blob)) for s in self.samples]
         call, slots = json.loads(self.call), {s: i for s, i in self.bindings.items() if i >= 0}
         return {"key": digest_of(self.call), "call": call, "samples": samples, "slots": slots}
@@ -427,12 +424,12 @@ class Record:
             samples = [dump_json(s) for s in obj["samples"]]
             record = cls(key_json(obj["call"]), samples, dict(obj["slots"]))
             record.identity()
-            valid = record._valid() and min(record.bindings.values(), default=0) >= 0
-            valid = valid and isinstance(obj["key"], str)
+            if min(record.bindings.values(), default=0) < 0 or not isinstance(obj["key"], str):
+                raise ValueError
+            if not record._valid():
+                raise ValueError
         except (TypeError, ValueError, KeyError, RecursionError, CacheError):
-            valid = False
-        if not valid:
-            raise CacheError(f"{where}: not a valid cache entry.")
+            raise CacheError(f"{where}: not a valid cache entry.") from None
         if digest_of(record.call) != obj["key"]:
             raise CacheError(f"{where}: the key does not match the call (edited or corrupt).")
         return key_of(record.call), record
@@ -457,7 +454,6 @@ def _inline(obj: dict[str, Any], blob: Blobs) -> Any:
 
 # --- calls: from a method's arguments to its key --------------------------------------------
 
-_REQUIRED: Any = object()
 _PLAIN: dict[type, Callable[[Any], str]] = {  # JSON of plain values, as key_json writes it
     str: encode_basestring_ascii,
     int: int.__repr__,
@@ -504,7 +500,7 @@ class Call:
         shown = [
             f"{k}={_short(v, 60)}"
             for k, v in eff.items()
-            if spec.defaults.get(k, _REQUIRED) is not v
+            if spec.defaults.get(k, inspect.Parameter.empty) is not v
         ]
         where = f" on {short}" if short else ""
         sample = f" (sampling key {self.slot!r})" if self.slot else ""

@@ -1,21 +1,18 @@
 """The call cache: every model call computed once, replayed exactly, from a shared folder.
 
 A :class:`CallCache` keeps one record per call (``cache_record``) in a store (``cache_store``:
-a diskcache folder shared by threads and processes, or memory). A :func:`cache_method`
-answers from the store when it can (:meth:`CallCache.lookup`), else makes the call and
-writes it at once (:meth:`CallCache.fill`): a killed run keeps every call that finished.
+a diskcache folder shared by threads and processes, or memory). A :func:`cache_method` reads
+the store (:meth:`CallCache.lookup`), else makes the call and writes it at once
+(:meth:`CallCache.fill`): a killed run keeps every call that finished.
 
-* **Key**: canonical JSON of the method name, the backend's ``identity()`` (read once per
-  backend: for another model make a new backend) and the effective arguments.
-* **Samples**: each ``ot.repeat`` copy's sampling key is bound to one sample for good; a
-  new key takes the first sample no other key holds, or calls the model; outside repeats a
-  call reads the first sample. Values are JSON; exceptions are not cached; identical calls
-  in flight share one model call.
-* **Claims**: in a folder another live process has open, a miss claims the sample (a lease
-  of ``lease`` seconds) before calling the model; another process missing it re-reads the
-  entry (backoff up to 0.2 s: processes cannot notify each other) until the value comes,
-  the claimant dies or the lease runs out. Calls begun before the other process opened the
-  folder (and up to a second after) are not claimed.
+* **Key**: the method name, the backend's ``identity()`` (read once per backend: for another
+  model make a new backend) and the effective arguments. **Samples**: each ``ot.repeat``
+  copy's sampling key is bound to one sample for good, a new key to the first sample no
+  other key holds (else a new call); outside repeats a call reads the first sample.
+  Exceptions are not cached; identical calls in flight share one model call.
+* **Claims**: in a folder another live process has open, a miss claims its sample for
+  ``lease`` seconds before calling the model; the other process re-reads the entry (backoff
+  up to 0.2 s) until the value comes, the claimant dies or the lease runs out.
 * **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``),
   ``"record"`` (always call, overwrite), ``"off"``.
 
@@ -102,12 +99,12 @@ class CallCache:
     """
 
     def __init__(self, directory: _Path | Store, *, mode: Mode = "read_write", lease: float = 60.0):
-        self.mode = mode  # checked before the folder is made
         if not (isinstance(lease, int | float) and lease >= 0):
             raise ValueError(f"lease must be a number of seconds >= 0, got {lease!r}.")
-        self.lease = lease
-        disk = isinstance(directory, str | os.PathLike)
-        self._store: Store = DiskStore(directory) if disk else directory  # type: ignore[arg-type]
+        self.mode, self.lease = mode, lease  # (checked before the folder is made)
+        if isinstance(directory, str | os.PathLike):
+            directory = DiskStore(directory)
+        self._store: Store = directory
         self.directory: str | None = self._store.directory
         self._blobs = self._blob  # bound once: the hot path passes it to decode()
         self._memo: dict[tuple[Key, str], str] = {}
@@ -176,11 +173,8 @@ class CallCache:
         return self._decode(sample)
 
     async def fill(self, call: Call) -> Any:
-        """The result of a call :meth:`lookup` missed, written before it is returned.
-
-        A sample nobody holds, else an identical call in flight's (in this process, or
-        claimed by another), else the model's (``CacheMiss`` in replay mode).
-        """
+        """The result of a call :meth:`lookup` missed (written before it is returned): a sample
+        nobody holds, else an identical call in flight's, else the model's (or ``CacheMiss``)."""
         if self._mode == "off":
             return await call.spec.fn(call.backend, *call.args, **call.kwargs)
         loop, mkey = asyncio.get_running_loop(), (call.key, call.slot)
@@ -249,13 +243,13 @@ class CallCache:
     def _take(
         self, key: Key, call: str, slot: str, claim: bool, wait: bool
     ) -> tuple[str | None, float | None]:
-        """Bind ``slot`` to a sample nobody holds: (it, None). Else, with ``wait``, (None, the
-        end of another live process's claim on it) if there is one; else (None, None), our
-        claim written if ``claim`` (and the folder is shared)."""
+        """(A sample nobody holds, bound to ``slot``, None); else (None, the end of another
+        live process's claim on it, with ``wait``); else (None, None), our claim written if
+        ``claim`` and the folder is shared."""
         mine, held = self._claims.get((key, slot), 0), None  # ours even if from a gone loop
         claim = claim and self._store.shared()
 
-        def take(record: Record) -> str | None:
+        def take(record: Record, dry: bool = False) -> str | None:
             nonlocal held
             if (i := record.claimable(slot)) is not None:
                 record.bindings[slot] = i
@@ -264,24 +258,20 @@ class CallCache:
                 return None  # nothing written
             if not claim:
                 return None
-            self._claims[key, slot] = record.claim(slot, wall_time() + self.lease)
+            if not dry:
+                self._claims[key, slot] = record.claim(slot, wall_time() + self.lease)
             return ""  # (never a sample) our claim is written
 
-        # A read first, to take the write lock only when there is something to write.
-        if (text := self._store.read(key)) is None:
-            if not claim:
-                return None, None
-        elif (record := Record.parse(text, key)).claimable(slot) is None:
-            if wait and (held := record.held(slot, wall_time(), mine, alive)) is not None:
-                return None, held
-            if not claim:
-                return None, None
+        # A dry run on a read first: take the write lock only if there is something to write.
+        text = self._store.read(key)
+        if take(Record(call) if text is None else Record.parse(text, key), dry=True) is None:
+            return None, held
         sample = self._edit(key, call if claim else None, take)
         return sample or None, held
 
     def _edit(self, key: Key, new: str | None, edit: Callable[[Record], T | None]) -> T | None:
-        """``edit`` the record at ``key`` (a new one of call ``new`` if absent, or none if
-        ``new`` is None) in one transaction; return its result (``None``: nothing written)."""
+        """``edit`` the record at ``key`` (or a new one of call ``new``, if given) in one
+        transaction; return its result (``None``: nothing written)."""
         out: list[T | None] = [None]
 
         def change(old: str | None) -> str | None:
@@ -311,8 +301,8 @@ class CallCache:
         return record.samples[i], own
 
     def _encode(self, value: Any, describe: Callable[[], str]) -> str:
-        """The sample of ``value``, its long bytes stored in blob rows first (no reference
-        without its blob)."""
+        """The sample of ``value``, its long bytes stored in blob rows (first: no dangling
+        reference)."""
         blobs: dict[str, bytes] = {}
         try:
             sample = encode(value, blobs)
@@ -325,7 +315,7 @@ class CallCache:
             ) from None
         for digest, data in blobs.items():
             text = base64.b64encode(data).decode("ascii")
-            self._store.update(blob_key(digest), lambda old, t=text: None if old == t else t)
+            self._store.update(blob_key(digest), functools.partial(_unless_same, text))
         return sample
 
     def _decode(self, sample: str) -> Any:
@@ -383,10 +373,8 @@ class CallCache:
         return list(found.values())
 
     def drop(self, **match: Any) -> int:
-        """Delete (and count) the entries of backends with these identity fields.
-
-        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``.
-        """
+        """Delete (and count) the entries of backends with these identity fields, e.g.
+        ``cache.drop(provider="openai", model="gpt-4o-mini")``."""
         if not match:
             raise ValueError("drop() needs at least one identity field, e.g. model='...'.")
         keys = [key for key, _, _ in self._entries(match)]
@@ -400,10 +388,7 @@ class CallCache:
 
     def export_jsonl(self, path: _Path, **match: Any) -> int:
         """Write (atomically) the entries of the backends matching ``match``; count them.
-
-        Damaged entries are left out, with a warning naming them: this saves what a damaged
-        folder still holds, to :meth:`import_jsonl` into a new one.
-        """
+        Damaged ones are left out with a warning: this saves what a damaged folder holds."""
         path = os.fspath(path)
         tmp, count, damaged = f"{path}.tmp{os.getpid()}", 0, []  # type: ignore[var-annotated]
         try:
@@ -432,10 +417,8 @@ class CallCache:
         return count
 
     def import_jsonl(self, path: _Path) -> int:
-        """Merge the entries of a file :meth:`export_jsonl` wrote; return their count.
-
-        The file adds samples, and binds only keys not bound here; an edited line is refused.
-        """
+        """Merge the entries of a file :meth:`export_jsonl` wrote; return their count. It adds
+        samples and binds only keys not bound here; an edited line is refused."""
         path, count = os.fspath(path), 0
         with open(path, encoding="utf-8") as f:
             header = _json_line(f.readline(), f"{path}:1")
@@ -480,11 +463,10 @@ def _json_line(line: str, where: str) -> Any:
 class SimpleFunctionCache(CallCache):
     """An in-memory call cache saved to and loaded from one file, as in the reference.
 
-    A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export. Prefer
-    :class:`CallCache` for long runs: this one loses what was not saved. As in the
-    reference, :meth:`cache_value` and :meth:`get_cached_value` store and read values by a
-    key of your own (a sampling key as in ``cache_method(is_sampled=True)``), and
-    ``cached_value_decoder`` converts every value read (e.g. a dict into your class).
+    A :class:`CallCache` on a ``MemoryStore`` (what is not saved is lost); the file is the
+    JSON-lines export. :meth:`cache_value` and :meth:`get_cached_value` store and read values
+    by a key of your own (and a sampling key); ``cached_value_decoder`` converts every value
+    read (e.g. a dict into your class).
 
     Example:
         >>> cache = SimpleFunctionCache(cache_filename="/tmp/exp1.jsonl")  # doctest: +SKIP
@@ -564,6 +546,10 @@ class SimpleFunctionCache(CallCache):
         return os.fspath(path)
 
 
+def _unless_same(text: str, old: str | None) -> str | None:
+    return None if old == text else text
+
+
 def open_cache(cache: CallCache | _Path) -> CallCache:
     """The cache a backend's ``cache=`` names: the object itself, or a folder to open."""
     if isinstance(cache, CallCache):
@@ -640,9 +626,8 @@ def cache_method(
     name: str | None = None, *, is_sampled: bool = False, ignore_args: Iterable[str] = ()
 ) -> _CachedMethod:
     """Cache a backend method in ``self.cache`` (no cache, or ``self.disable_caching``: call
-    straight through). The cached method is async; a sync one runs in a worker thread.
-
-    Put it outermost, above batching and retries, so that hits skip both.
+    straight through); put it outermost, above batching and retries, so that hits skip both.
+    The cached method is async; a sync one runs in a worker thread.
 
     Args:
         name: the name in the key, e.g. ``"llm.generate_text"`` (default: the qualname).
