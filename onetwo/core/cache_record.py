@@ -307,11 +307,10 @@ def bound_sample(text: str, slot: str, key: Key) -> str | None:
 class Record:
     """One cached call: its call JSON, its encoded samples, and the rules binding them.
 
-    A sampling key bound to a sample reads it for good (``record`` mode overwrites it); an
-    unbound key may take (:meth:`claimable`) the first sample no other key holds; ``""``
-    (outside repeats) reads the first sample without holding it. A key bound to a negative
-    number ``-(t << 22 | pid)`` is claimed until ``t`` (ms since the epoch) by the process
-    ``pid``, which computes its sample (:meth:`claim`).
+    A bound sampling key reads its sample for good (``record`` mode overwrites it); an unbound
+    key may take (:meth:`claimable`) the first sample no other key holds; ``""`` reads the
+    first without holding it. A key bound to ``-(t << 22 | pid)`` is claimed (:meth:`claim`)
+    until ``t`` (ms since the epoch) by the process ``pid``, which computes its sample.
     """
 
     __slots__ = ("bindings", "call", "samples")
@@ -384,10 +383,8 @@ class Record:
         return True
 
     def bind(self, slot: str, sample: str, recording: bool) -> tuple[int, bool]:
-        """Store ``sample`` for ``slot``; return (the index bound, whether it is ours).
-
-        Not ours if ``slot`` was bound meanwhile (by another process): ours is kept unbound.
-        """
+        """Store ``sample`` for ``slot``; return (the index bound, whether it is ours: not if
+        ``slot`` was bound meanwhile, by another process; ours is then kept unbound)."""
         samples, i = self.samples, self.bindings.get(slot, -1)
         if i < 0 and slot == "" and samples:  # unbound (or claimed): "" reads the first
             i = 0
@@ -508,11 +505,9 @@ class Call:
 
 
 class MethodSpec:
-    """What ``cache_method`` learns once from a method's signature, to write its calls' JSON.
-
-    Plain arguments (str, int, float, bool, None) fill a per-shape template of the params
-    JSON; others are bound with ``inspect`` and encoded by :func:`key_json`: the same text.
-    """
+    """What ``cache_method`` learns once from a method's signature, to write its calls' JSON:
+    plain arguments (str, int, float, bool, None) fill a per-shape template of the params JSON;
+    others are bound with ``inspect`` and encoded by :func:`key_json` (the same text)."""
 
     def __init__(self, fn: Callable[..., Any], name: str, is_sampled: bool, ignore: Iterable[str]):
         self.fn, self.name, self.is_sampled = fn, name, is_sampled

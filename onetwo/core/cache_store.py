@@ -11,11 +11,10 @@ Example:
     >>> store.read(Key("k"))
     'text'
 
-A folder is opened safely: nothing is unpickled, no file is made or deleted next to the
-database, and the ``Settings`` table (which diskcache replays as PRAGMAs) is checked before
-diskcache opens it. A damaged database is a ``CacheError`` from every method, never an
-``sqlite3`` error. Rows keyed ``onetwo:...`` (the format, blobs, the processes that opened
-the folder) are not records: ``items`` skips them.
+A folder is opened safely: nothing unpickled, no file made or deleted beside the database,
+the ``Settings`` table (replayed as PRAGMAs) checked before diskcache opens it; damage is a
+``CacheError``, never an ``sqlite3`` error. ``onetwo:`` rows (format, blobs, the processes
+that opened the folder) are not records.
 """
 
 from __future__ import annotations
@@ -46,10 +45,9 @@ _INTERNAL = "onetwo:"  # the prefix of the rows that are not records
 class Store(Protocol):
     """What ``CallCache`` needs from a store of record texts.
 
-    ``update(key, change)`` sets the text at ``key`` to ``change(its text or None)``
-    atomically (``None``: leave it, ``""``: delete it); ``items`` lists records in the order
-    first written; ``check`` reports problems of the storage, not of the records; ``shared``
-    says whether another process (or store object) may be writing the same records.
+    ``update(key, change)`` sets the text at ``key`` to ``change(its text or None)`` atomically
+    (``None``: leave it, ``""``: delete it); ``items`` lists records in the order written;
+    ``shared``: whether another process (or store object) may write the same records.
     """
 
     directory: str | None  # the folder, or None in memory
@@ -170,11 +168,8 @@ class _SafeDisk(diskcache.Disk):
 
 
 class DiskStore:
-    """A :class:`Store` in a diskcache folder (``cache.db``, SQLite in WAL mode).
-
-    Writes go through diskcache (a transaction, retried while another process writes);
-    reads through a read-only connection per thread (a new one after a fork).
-    """
+    """A :class:`Store` in a diskcache folder (``cache.db``, SQLite in WAL mode): writes in
+    diskcache transactions, reads on a read-only connection per thread (anew after a fork)."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory: str | None = os.fspath(directory)
@@ -301,8 +296,8 @@ class DiskStore:
 
 
 def alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs here (on another machine sharing the folder, a live
-    process is taken for dead unless one here has its pid: then calls may be made twice)."""
+    """Whether a process ``pid`` runs here (one on another machine sharing the folder is taken
+    for dead, unless one here has its pid: then calls may be made twice)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
