@@ -421,12 +421,12 @@ class Record:
             samples = [dump_json(s) for s in obj["samples"]]
             record = cls(key_json(obj["call"]), samples, dict(obj["slots"]))
             record.identity()
-            if min(record.bindings.values(), default=0) < 0 or not isinstance(obj["key"], str):
-                raise ValueError
-            if not record._valid():
-                raise ValueError
+            valid = record._valid() and min(record.bindings.values(), default=0) >= 0
+            valid = valid and isinstance(obj["key"], str)
         except (TypeError, ValueError, KeyError, RecursionError, CacheError):
-            raise CacheError(f"{where}: not a valid cache entry.") from None
+            valid = False
+        if not valid:
+            raise CacheError(f"{where}: not a valid cache entry.")
         if digest_of(record.call) != obj["key"]:
             raise CacheError(f"{where}: the key does not match the call (edited or corrupt).")
         return key_of(record.call), record
