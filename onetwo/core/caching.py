@@ -337,8 +337,8 @@ class CallCache:
     def _entries(
         self, match: Mapping[str, Any], damaged: list[tuple[Key | None, str]] | None = None
     ) -> Iterator[tuple[Key, Record, Any]]:
-        """The entries of backends matching ``match``; with ``damaged``, what is damaged is
-        listed there instead of raised (a damaged part of the database ends the scan)."""
+        """The entries of backends matching ``match``; with ``damaged``, damage is listed there,
+        not raised (a damaged part of the database ends the scan)."""
         try:
             for key, text in self._store.items():
                 try:
@@ -602,13 +602,11 @@ class FileCacheEnabled(CacheEnabled):
 
     def load_cache(self, *, overwrite: bool = True, cache_filename: str | None = None) -> int:
         """Load the saved file (``overwrite``: instead of what the cache holds)."""
-        path = cache_filename or self.cache_filename
-        return self._file_cache().load(path, overwrite=overwrite)
+        return self._file_cache().load(cache_filename or self.cache_filename, overwrite=overwrite)
 
     def save_cache(self, *, overwrite: bool = False, cache_filename: str | None = None) -> int:
         """Save the cache to the file (``overwrite``: replace an existing file)."""
-        path = cache_filename or self.cache_filename
-        return self._file_cache().save(path, overwrite=overwrite)
+        return self._file_cache().save(cache_filename or self.cache_filename, overwrite=overwrite)
 
 
 class _CachedMethod(Protocol):
