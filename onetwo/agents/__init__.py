@@ -14,12 +14,19 @@ Layers, bottom up:
 the sampling key); ``errors`` holds the exception tree, ``limits`` the deadline behind
 every time limit.
 
-Example:
+Example (the model scripted: it calls ``add``, then answers with what it returned):
     >>> from onetwo import ot
     >>> from onetwo.agents import ReActAgent, Tool
-    >>> agent = ReActAgent(tools=[Tool(search)], max_steps=5)   # doctest: +SKIP
-    >>> ot.run(agent("What is the capital of France?"))          # doctest: +SKIP
-    'Paris'
+    >>> from onetwo.backends.fake import FakeBackend
+    >>> def add(a: int, b: int) -> int:
+    ...     '''The sum of two integers.'''
+    ...     return a + b
+    >>> model = FakeBackend(
+    ...     regex_replies=[("Observe]: 42$", "[Finish]: 42")], default_reply="[Act]: add(2, 40)"
+    ... )
+    >>> model.register()
+    >>> ot.run(ReActAgent(tools=[Tool(add)])("What is 2 + 40?"))
+    '42'
 """
 
 from onetwo.agents.agents_base import Agent, AgentStream, SingleSampleAgent, UpdateListState

@@ -11,10 +11,18 @@ model in the next prompt, so it can fix its code.
 At ``max_steps`` steps the agent asks the model for the final answer in words, so a run
 always ends with an answer (the output is the last step's printed result).
 
-Example:
-    >>> agent = PythonPlanningAgent(tools=[Tool(search)], max_steps=5)   # doctest: +SKIP
-    >>> ot.run(agent("Which is taller, Everest or K2?"))                  # doctest: +SKIP
-    'Everest'
+Example (the model scripted to write one code block; the tool runs on the host):
+    >>> from onetwo.backends.fake import FakeBackend
+    >>> def height(mountain: str) -> int:
+    ...     '''Height in metres.'''
+    ...     return {"Everest": 8849, "K2": 8611}[mountain]
+    >>> FakeBackend(default_reply='''
+    ... print(max(["Everest", "K2"], key=height))
+    ... exit()''').register()
+    >>> agent = PythonPlanningAgent(tools=[Tool(height)])
+    >>> answer, state = ot.run(agent("Which is taller, Everest or K2?", return_final_state=True))
+    >>> answer, state.updates[0].execution_status
+    ('Everest', 'ok')
 """
 
 from __future__ import annotations
@@ -177,14 +185,6 @@ class PythonPlanningAgent(ToolUsingAgent[Any, str, PythonPlanningState, PythonPl
 
     prompt: PythonPlanningPrompt = dataclasses.field(default_factory=PythonPlanningPrompt)
     exemplars: list[PythonPlanningState] = dataclasses.field(default_factory=list)
-
-    async def initialize_state(
-        self, inputs: Any, environment: ToolEnvironment | None = None
-    ) -> PythonPlanningState:
-        return PythonPlanningState(inputs=inputs)
-
-    def is_finished(self, state: PythonPlanningState) -> bool:
-        return bool(state.updates) and state.updates[-1].is_finished
 
     def extract_output(self, state: PythonPlanningState) -> str:
         return state.updates[-1].result.strip() if state.updates else ""

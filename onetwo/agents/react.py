@@ -339,14 +339,6 @@ class ReActAgent(ToolUsingAgent[Any, str, ReActState, ReActStep]):
     def _get_stop_sequences(self) -> list[str]:
         return ["[Observe]", "[Question]"]
 
-    async def initialize_state(
-        self, inputs: Any, environment: ToolEnvironment | None = None
-    ) -> ReActState:
-        return ReActState(inputs=inputs)
-
-    def is_finished(self, state: ReActState) -> bool:
-        return bool(state.updates) and state.updates[-1].is_finished
-
     def extract_output(self, state: ReActState) -> str:
         """The final answer; for an unfinished state, the last observation (or "")."""
         for step in reversed(state.updates):

@@ -3,7 +3,9 @@
 :class:`ToolUsingAgent` is the base of ``ReActAgent`` and ``PythonPlanningAgent``: it
 takes the tools (``tools=`` or a whole ``environment_config=``), starts a
 :class:`~onetwo.agents.environment.ToolEnvironment` per run, and runs a step's work in a
-temporary environment when a caller samples a step without one.
+temporary environment when a caller samples a step without one. Its state is an
+:class:`~onetwo.agents.agents_base.UpdateListState`, the inputs and the steps so far; the
+run is over when the last step says ``is_finished``.
 
 Example:
     >>> agent = ReActAgent(tools=[Tool(search)], max_steps=5)   # doctest: +SKIP
@@ -16,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from onetwo.agents.agents_base import SingleSampleAgent
+from onetwo.agents.agents_base import SingleSampleAgent, UpdateListState
 from onetwo.agents.environment import ToolEnvironment, ToolEnvironmentConfig
 from onetwo.agents.tools import Tool
 
@@ -26,7 +28,7 @@ __all__ = ["ToolUsingAgent", "describe_tools"]
 
 I = TypeVar("I")  # noqa: E741 - the reference's type-parameter names
 O = TypeVar("O")  # noqa: E741
-S = TypeVar("S")
+S = TypeVar("S", bound=UpdateListState[Any, Any])
 U = TypeVar("U")
 T = TypeVar("T")
 
@@ -69,6 +71,14 @@ class ToolUsingAgent(SingleSampleAgent[I, O, S, U, ToolEnvironment]):
     def tool_list(self) -> list[Tool]:
         assert self.environment_config is not None
         return self.environment_config.tool_list
+
+    async def initialize_state(self, inputs: I, environment: ToolEnvironment | None = None) -> S:
+        """A state with the inputs and no steps yet."""
+        return cast(S, UpdateListState(inputs=inputs))
+
+    def is_finished(self, state: S) -> bool:
+        """Whether the last step finished the run (its ``is_finished``)."""
+        return bool(state.updates) and state.updates[-1].is_finished
 
     @contextlib.asynccontextmanager
     async def start_environment(self) -> AsyncIterator[ToolEnvironment]:

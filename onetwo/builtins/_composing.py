@@ -1,12 +1,10 @@
 """The machinery of composable prompts: :class:`Composable`, :class:`Context`, parts.
 
-A composable is an ``Executable[str]`` holding a sequence of *parts*. Running it creates a
-fresh :class:`Context` (the text so far, as role-tagged chunks, and the variables) and
-hands it to each part in order: a text part appends its text, a model-call part calls a
-builtin on the text so far and appends the reply, a ``store`` part records a variable.
-``+`` concatenates the parts of its operands into a new composable; nothing is mutated.
-
-The public names are re-exported by ``onetwo.builtins.composables``; see its docstring.
+A composable is an ``Executable[str]`` holding a sequence of *parts*. Running it hands a
+fresh :class:`Context` (the text so far, as role-tagged chunks, and the variables) to each
+part in order: a text part appends its text, a model call appends the reply to the text
+so far, a ``store`` part records a variable. ``+`` concatenates the parts of its operands
+into a new composable. ``onetwo.builtins.composables`` re-exports the public names.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pydantic
@@ -29,6 +27,7 @@ __all__ = [
     "Composable",
     "Context",
     "Part",
+    "Text",
     "compose",
     "fake_backend",
     "make_composable",
@@ -55,33 +54,19 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class Context:
-    """The state one run of a composable threads through its parts (one per run).
-
-    A :func:`make_composable` function receives it as its first argument.
+    """The state one run of a composable threads through its parts (a step's first argument).
 
     Attributes:
         prefix: the text so far, as chunks tagged with their chat roles.
         variables: the inputs and the values stored so far, by name.
         role: the role of the text appended now (inside ``c.user(...)``...), or ``None``.
-
-    Example:
-        >>> @make_composable
-        ... def shout(context: Context) -> str:
-        ...     return context.text.upper()
     """
 
-    __slots__ = ("prefix", "role", "variables")
-
-    def __init__(
-        self,
-        variables: Mapping[str, Any] | None = None,
-        prefix: ChunkList | None = None,
-        role: Role | None = None,
-    ) -> None:
-        self.variables: dict[str, Any] = dict(variables or {})
-        self.prefix = prefix if prefix is not None else ChunkList()
-        self.role = role
+    variables: dict[str, Any] = dataclasses.field(default_factory=dict)
+    prefix: ChunkList = dataclasses.field(default_factory=ChunkList)
+    role: Role | None = None
 
     @property
     def text(self) -> str:
@@ -103,10 +88,8 @@ class Context:
         return self.prefix.to_messages()
 
     def append(self, content: Any, *, role: Role | None = None) -> None:
-        """Add ``content`` (text, bytes, chunks, or any value via ``str``) to the prefix.
-
-        It gets ``role`` if given, else the chunk's own role, else the current ``role``.
-        """
+        """Add ``content`` (text, bytes, chunks, any value as ``str``) to the prefix, with
+        ``role``, else the chunk's own, else the current one."""
         if isinstance(content, ChunkList):
             for chunk in content:
                 self.append(chunk, role=role)
@@ -123,7 +106,7 @@ class Context:
 
     def fork(self) -> Context:
         """An independent copy: what the copy appends or stores does not show here."""
-        return Context(self.variables, ChunkList(self.prefix.chunks), self.role)
+        return Context(dict(self.variables), ChunkList(self.prefix.chunks), self.role)
 
     def text_since(self, start: int) -> str:
         """The text of the chunks appended after the first ``start`` ones."""
@@ -150,8 +133,7 @@ class Context:
 
 
 class Part:
-    """One step of a composable: ``render`` appends to the context and returns a value
-    (what ``c.store`` keeps, e.g. a parsed object), or ``NO_VALUE``."""
+    """One step of a composable: ``render`` appends to the context, returns a value or NO_VALUE."""
 
     __slots__ = ()
 
@@ -160,16 +142,16 @@ class Part:
 
 
 @dataclasses.dataclass(eq=False, slots=True)
-class _Text(Part):
-    """A chunk of text, or an executable (not a composable) whose result is appended."""
+class Text(Part):
+    """A chunk of text, or a value appended as ``str`` (an executable's: run first)."""
 
-    value: Chunk | Executable[Any]
+    value: Any
 
     async def render(self, context: Context) -> Any:
         if isinstance(self.value, Chunk):
             context.append(self.value)
             return self.value.content
-        value = await self.value
+        value = await self.value if isinstance(self.value, Executable) else self.value
         context.append(value)
         return value
 
@@ -177,18 +159,9 @@ class _Text(Part):
         return repr(self.value.content if isinstance(self.value, Chunk) else self.value)
 
 
-@dataclasses.dataclass(eq=False, slots=True)
-class _SetVariables(Part):
-    """The inputs bound with ``composable(**inputs)``."""
-
-    inputs: dict[str, Any]
-
-    async def render(self, context: Context) -> Any:
-        context.variables.update(self.inputs)
-        return NO_VALUE
-
-    def __repr__(self) -> str:
-        return f"inputs({', '.join(self.inputs)})"
+def _bind(context: Context, inputs: dict[str, Any]) -> None:
+    """The step ``composable(**inputs)`` puts first: the inputs become variables."""
+    context.variables.update(inputs)
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -227,7 +200,8 @@ class Composable(Executable[str]):
                 f"a composable takes its inputs by name, e.g. prompt(question=...); got "
                 f"{len(args)} positional argument(s): {args!r:.80}."
             )
-        return Composable((_SetVariables(inputs), *self._parts), _last=self._last)
+        bind = Call(_bind, (inputs,), {}, name="inputs")
+        return Composable((bind, *self._parts), _last=self._last)
 
     def __getitem__(self, name: str) -> Any:
         context = self._last.context
@@ -250,11 +224,8 @@ class Composable(Executable[str]):
         return context
 
     async def render(self, context: Context) -> Any:
-        """Run the parts in ``context``; return the single value they produced, or the text.
-
-        This is how a composable runs *inside* another one (``c.store``, ``c.select``
-        branches, a :func:`make_composable` function returning a composable).
-        """
+        """Run the parts in ``context`` (inside another composable: ``c.store``, a branch...);
+        return the single value they produced, or the text."""
         parts = self._parts
         if len(parts) == 1:
             return await parts[0].render(context)
@@ -271,18 +242,13 @@ class Composable(Executable[str]):
         return executing.make_executable(self._run_context)()
 
     def dry_run(self, **inputs: Any) -> Any:
-        """The calls this composable would make with ``inputs``, answered by stubs.
-
-        Returns a ``DryRun`` (``.prompts``, ``.calls``, ``.text``, ``.variables``); no
-        backend is contacted. See ``onetwo.backends.fake.dry_run``.
-        """
+        """The calls this would make with ``inputs``, answered by stubs, no backend contacted:
+        a ``DryRun`` (``.prompts``, ``.calls``, ``.text``...; ``onetwo.backends.fake``)."""
         return fake_backend().dry_run(self(**inputs) if inputs else self)
 
 
 def fake_backend() -> Any:
-    """``onetwo.backends.fake``, which answers dry runs.
-
-    The builtins' one import of a backend: lazy, so that they load without any."""
+    """``onetwo.backends.fake`` (for dry runs): the builtins' one import of a backend, lazy."""
     from onetwo.backends import fake
 
     return fake
@@ -293,13 +259,11 @@ def parts_of(value: Any) -> tuple[Part, ...]:
     if isinstance(value, Composable):
         return value.parts
     if isinstance(value, str | bytes):
-        return (_Text(Chunk(value)),) if value else ()
-    if isinstance(value, Chunk):
-        return (_Text(value),)
+        return (Text(Chunk(value)),) if value else ()
     if isinstance(value, ChunkList):
-        return tuple(_Text(chunk) for chunk in value)
-    if isinstance(value, Executable):
-        return (_Text(value),)
+        return tuple(Text(chunk) for chunk in value)
+    if isinstance(value, Chunk | Executable):
+        return (Text(value),)
     raise TypeError(
         f"cannot compose {type(value).__name__} {value!r:.60} into a prompt: use a str, "
         "a composable (c.generate_text(), c.f(...)...) or an executable. Convert other "
@@ -317,10 +281,7 @@ executing.set_composer(compose)
 
 @dataclasses.dataclass(eq=False, slots=True)
 class Call(Part):
-    """A step: ``fn(context, *args, **kwargs)``, its result appended (as ``role``'s text).
-
-    What :func:`make_composable` builds, and the model calls of ``composables``.
-    """
+    """A step: ``fn(context, *args, **kwargs)``, its result appended as ``role``'s text."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
@@ -351,11 +312,10 @@ class Call(Part):
 def make_composable(fn: Callable[..., Any]) -> Callable[..., Composable]:
     """Turn ``fn(context, *args, **kwargs)`` into a step that composes with ``+``.
 
-    ``fn`` (sync or async) receives the run's :class:`Context` first, then the arguments
-    given at the call (executables among them are run first). What it returns is
-    appended: text, chunks, any value (as ``str``; kept as is by ``c.store``), an
-    executable (run first) or a composable (run on the same context). ``None`` appends
-    nothing: a step may only read or store variables.
+    ``fn`` (sync or async) receives the run's :class:`Context`, then the arguments given
+    (executables run first). What it returns is appended: text, chunks, any value (as
+    ``str``; ``c.store`` keeps it as is), an executable's result or a composable (run on
+    the same context); ``None`` appends nothing.
 
     Example:
         >>> @make_composable

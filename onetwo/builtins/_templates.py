@@ -1,17 +1,16 @@
 """Jinja2 templates that call the model while they render: the part behind ``c.j``.
 
-The template renders in jinja2's async mode, each piece of output appended to the context
-as jinja2 yields it: a function called from the template (``generate_text()``...) sees
-the text before the template plus all it rendered so far. Loops, conditions and ``{% set
-%}`` work as in any template; text inside a block jinja2 collects first (a macro, ``{%
-set x %}...{% endset %}``, ``{% filter %}``) reaches the model when the block ends. The
-environment is sandboxed, undefined variables are errors, and every failure becomes a
-``TemplateError`` naming the template, the line and the cause (its ``__cause__``).
+The template renders in jinja2's async sandbox, each piece of output appended to the
+context as jinja2 yields it, so a function it calls (``generate_text()``...) sees all the
+text so far; text in a block jinja2 collects first (a macro, ``{% set x %}``, ``{% filter
+%}``) reaches the model when the block ends. Undefined variables are errors; every failure
+is a ``TemplateError`` naming the template, the line and the cause (its ``__cause__``).
 """
 
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -119,13 +118,9 @@ def _error(name: str, line: int | None, cause: str) -> TemplateError:
 
 def _template_line(error: BaseException) -> int | None:
     """The template line being rendered when ``error`` was raised (the deepest one)."""
-    line = None
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == _FRAME_FILENAME:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+    walk = traceback.walk_tb(error.__traceback__)
+    lines = [n for frame, n in walk if frame.f_code.co_filename == _FRAME_FILENAME]
+    return lines[-1] if lines else None
 
 
 def _describe(error: Exception) -> str:

@@ -1,20 +1,13 @@
 """Choosing among options: the scores behind ``llm.select`` and ``llm.rank``.
 
-A backend that scores text (log-probabilities of a given continuation: llama.cpp, the
-fake) scores each option as the continuation of the prompt; ``scoring`` says how the
-log-probabilities of an option's tokens make its score:
-
-* ``"mean"`` (the default): their mean, so options of different lengths compete fairly.
-  An empty option has no tokens and scores ``-inf``: it never wins.
-* ``"sum"``: their sum, the option's log-probability. Short options win: an empty one
-  scores 0.0, the best score there is (in the demo, "(empty)" drafts used to win).
-* ``"normalized"``: the sum minus the option's sum after :data:`UNCONDITIONAL_PROMPT`,
-  i.e. how much the prompt raises the option's likelihood (options that are likely
-  anywhere, like "the", stop winning).
-
-A backend that cannot score text chooses by constrained generation (the model answers
-with one of the options, forced by a JSON schema); its scores come from the log-probs
-the API returns, if any. :attr:`Scores.method` says how a choice was made.
+A backend that scores text (llama.cpp, the fake) scores each option as the continuation
+of the prompt, by ``scoring``: ``"mean"`` (the default), the mean log-prob of its tokens,
+so options of different lengths compete fairly (an empty one scores ``-inf``); ``"sum"``,
+their sum, its log-probability (short options win, an empty one scores 0.0);
+``"normalized"``, the sum minus its sum after :data:`UNCONDITIONAL_PROMPT`, how much the
+prompt raises its likelihood (options likely anywhere, like "the", lose). A backend that
+cannot score text makes the model answer with one option, forced by a JSON schema;
+:attr:`Scores.method` says how a choice was made.
 
 Example:
     >>> from onetwo import ot
@@ -53,11 +46,9 @@ class Scores(list[float]):
     """One score per option (higher is better), and how they were obtained.
 
     Attributes:
-        method: ``"score_text:mean"``, ``"score_text:sum"``, ``"score_text:normalized"``
-            (the option's tokens' log-probs as a continuation of the prompt), or
-            ``"generation"`` (the model answered with one option under a JSON schema;
-            each option scores the log-prob of its first token where the answer began,
-            ``-inf`` if the API reported none; the chosen option always ranks first).
+        method: ``"score_text:<scoring>"``, or ``"generation"`` (the model answered with
+            one option under a JSON schema; each option scores the log-prob of its first
+            token, ``-inf`` if the API reported none; the chosen option ranks first).
     """
 
     def __init__(self, values: Iterable[float], method: str) -> None:
@@ -104,9 +95,8 @@ def check_options(
 
 
 def combine(scoring: Scoring, sums: Sequence[float], other: Sequence[float]) -> Scores:
-    """The scores from each option's summed log-probs and, for ``"mean"``, its number of
-    tokens, for ``"normalized"``, its summed log-probs after :data:`UNCONDITIONAL_PROMPT`
-    (ignored for ``"sum"``)."""
+    """The scores from each option's summed log-probs and ``other``: for ``"mean"`` its
+    token count, for ``"normalized"`` its sum after :data:`UNCONDITIONAL_PROMPT`."""
     if scoring == "mean":
         values = [s / n if n > 0 else -math.inf for s, n in zip(sums, other, strict=True)]
     elif scoring == "normalized":
@@ -116,19 +106,14 @@ def combine(scoring: Scoring, sums: Sequence[float], other: Sequence[float]) -> 
     return Scores(values, f"score_text:{scoring}")
 
 
-def _order(scores: Sequence[float]) -> list[int]:
-    return sorted(range(len(scores)), key=lambda i: -scores[i])  # stable: ties keep order
-
-
 def selected(options: Sequence[Any], scores: Scores, include_details: bool) -> Any:
     """What ``llm.select`` returns: the best option, or ``(option, index, scores)``."""
-    best = _order(scores)[0]
+    best = max(range(len(scores)), key=scores.__getitem__)  # the first of equals
     return (options[best], best, scores) if include_details else options[best]
 
 
 def ranked(options: Sequence[Any], scores: Scores, top_k: int, include_details: bool) -> Any:
-    """What ``llm.rank`` returns: the ``top_k`` best options (0: all), best first, or
-    ``(options, scores)``."""
-    order = _order(scores)
+    """What ``llm.rank`` returns: the ``top_k`` best (0: all) first, or ``(options, scores)``."""
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])  # stable: ties keep order
     best = [options[i] for i in (order[:top_k] if top_k else order)]
     return (best, scores) if include_details else best

@@ -1,10 +1,9 @@
 """Composable prompts: text, model calls and choices written as one readable piece.
 
-A composable is a lazy ``Executable[str]``. Build it with ``+`` from strings, executables
-and the steps below, or write it as a jinja2 template with :func:`j`; run it with
-``ot.run`` (or ``await``) to get the final text. Each model call sees everything before
-it, and goes through the builtins (``llm.generate_text``...), so the registry, caching,
-batching and tracing apply to it as to any other call.
+A composable is a lazy ``Executable[str]`` built with ``+`` from strings, executables and
+the steps below, or written as a jinja2 template (:func:`j`); running it returns the final
+text. Each model call sees everything before it and goes through the builtins, so the
+registry, caching, batching and tracing apply to it as to any other call.
 
 Example:
     >>> from onetwo import ot
@@ -19,16 +18,6 @@ Example:
 
 The same as a template, ``c.j("Q: {{ question }}\\nA:{{ store('answer',
 generate_text()) }}")``, sends the same calls (and shares their cache entries).
-
-* Text: a ``str``, :func:`f` (``str.format`` with the variables), :func:`j` (jinja2),
-  :func:`c` (any content: bytes, images, chunks).
-* Model calls: :func:`generate_text`, :func:`generate_object`, :func:`chat`,
-  :func:`instruct`, :func:`select` (the likeliest of several branches, run concurrently).
-* Variables: inputs bound by calling a composable (``prompt(question=...)``) and
-  :func:`store`; read them after a run with ``prompt['name']``.
-* Roles: :func:`user`, :func:`model`, :func:`system` tag text for :func:`chat`.
-* Your own steps: :func:`make_composable`. For steps that do not share one growing
-  prompt, use plain builtins and ``ot.make_executable``.
 """
 
 from __future__ import annotations
@@ -41,21 +30,11 @@ import string
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from onetwo.builtins import llm
-from onetwo.builtins._composing import (
-    NO_VALUE,
-    Call,
-    Composable,
-    Context,
-    Part,
-    compose,
-    fake_backend,
-    make_composable,
-    parts_of,
-)
+from onetwo.builtins import _composing, llm
+from onetwo.builtins._composing import Composable, Context, compose, make_composable
 from onetwo.core.builtin import Builtin, check_arguments
 from onetwo.core.content import Chunk, ChunkList, PredefinedRole, Role
-from onetwo.core.executing import Executable, make_executable
+from onetwo.core.executing import make_executable
 from onetwo.core.scheduling import parallel
 from onetwo.errors import FormatError
 
@@ -80,18 +59,12 @@ __all__ = [
 ]
 
 
-_DRY_RUN_NAMES = ("DRY_RUN_REPLY", "DryRun", "DryRunCall")
-
-
 def __getattr__(name: str) -> Any:
     # The dry-run types live with the fake backend that answers dry runs; still importable
     # from here (not in __all__: `import *` must not load a backend).
-    if name in _DRY_RUN_NAMES:
-        return getattr(fake_backend(), name)
+    if name in ("DRY_RUN_REPLY", "DryRun", "DryRunCall"):
+        return getattr(_composing.fake_backend(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# --- text -------------------------------------------------------------------------------
 
 
 _FORMATTER = string.Formatter()
@@ -105,17 +78,27 @@ def _format(context: Context, text: str) -> str:
     try:
         for literal, field, spec, conversion in _FORMATTER.parse(text):
             pieces.append(literal)
-            if field is not None:
-                value = _field(context, field)
-                if conversion:
-                    value = _FORMATTER.convert_field(value, conversion)
-                spec = spec or ""
-                if "{" in spec or any(int(n) > _MAX_WIDTH for n in re.findall(r"\d+", spec)):
-                    raise ValueError(
-                        f"the format spec {spec!r} is nested or wider than {_MAX_WIDTH}; use "
-                        "a plain one such as {n:>8}"
-                    )
-                pieces.append(format(value, spec))
+            if field is None:
+                continue
+            match = _FIELD.fullmatch(field)
+            if match is None:
+                raise ValueError(
+                    f"{{{field}}} is not a variable name. c.f takes named fields such as "
+                    "{question}, with [index] or [key] but no attributes (store what you "
+                    "need as a variable); write {{ and }} for literal braces"
+                )
+            value = context[match.group(1)]
+            for key in re.findall(r"\[(\w+)\]", match.group(2)):
+                value = value[int(key) if key.isdigit() else key]
+            if conversion:
+                value = _FORMATTER.convert_field(value, conversion)
+            spec = spec or ""
+            if "{" in spec or any(int(n) > _MAX_WIDTH for n in re.findall(r"\d+", spec)):
+                raise ValueError(
+                    f"the format spec {spec!r} is nested or wider than {_MAX_WIDTH}; use a "
+                    "plain one such as {n:>8}"
+                )
+            pieces.append(format(value, spec))
     except (KeyError, IndexError, ValueError, TypeError) as e:
         cause = e.args[0] if isinstance(e, KeyError) else e  # KeyError: the context's message
         raise FormatError(
@@ -124,58 +107,36 @@ def _format(context: Context, text: str) -> str:
     return "".join(pieces)
 
 
-def _field(context: Context, field: str) -> Any:
-    match = _FIELD.fullmatch(field)
-    if match is None:
-        raise ValueError(
-            f"{{{field}}} is not a variable name. c.f takes named fields such as {{question}}, "
-            "with [index] or [key] but no attributes (store what you need as a variable); "
-            "write {{ and }} for literal braces"
-        )
-    value = context[match.group(1)]
-    for key in re.findall(r"\[(\w+)\]", match.group(2)):
-        value = value[int(key) if key.isdigit() else key]
-    return value
-
-
 def f(text: str, role: Role | None = None) -> Composable:
-    """``text.format(**variables)``: the inputs and the values stored so far.
+    """``text.format(**variables)`` (the inputs and values stored so far), as ``role``'s.
 
-    Fields are variable names, optionally indexed (``{items[0]}``, ``{row[name]}``) and
-    formatted (``{n:03d}``, ``{x!r}``); attributes (``{m.name}``) are refused, so text
-    from outside cannot reach into objects. The text gets ``role`` if given.
-
-    Example: ``"Q: " + c.f("{question}")``; literal braces are written ``{{`` and ``}}``.
+    Fields are variable names, maybe indexed (``{items[0]}``, ``{row[name]}``) and formatted
+    (``{n:03d}``, ``{x!r}``); attributes (``{m.name}``), which would let text from outside
+    reach into objects, are refused. Example: ``"Q: " + c.f("{question}")``.
     """
     if not isinstance(text, str):
         raise TypeError(f"c.f() needs a str, got {type(text).__name__}.")
-    return Composable((Call(_format, (text,), {}, name="f", role=role),))
+    return Composable((_composing.Call(_format, (text,), {}, name="f", role=role),))
 
 
 def c(content: Any, role: Role | None = None) -> Composable:
-    """``content`` (a str, bytes, a PIL image, a ``Chunk`` or ``ChunkList``) as prompt text.
-
-    Example: ``c.c(Chunk(png_bytes, "image/png")) + "What is this?" + c.generate_text()``.
-    """
+    """``content`` (a str, bytes, a PIL image, a ``Chunk`` or ``ChunkList``) as prompt text,
+    e.g. ``c.c(Chunk(png_bytes, "image/png")) + "What is this?" + c.generate_text()``."""
     if not isinstance(content, Chunk | ChunkList):
         content = Chunk(content)
-    parts = Composable(parts_of(content))
-    return Composable((_Role(role, parts),)) if role else parts
+    parts = Composable(_composing.parts_of(content))
+    return Composable((_Nested(parts, role=role),)) if role else parts
 
 
 def j(template: str, name: str | None = None, role: Role | None = None) -> Composable:
     """A jinja2 template whose functions call the model on the text rendered so far.
 
-    Inside the template: ``generate_text(**options)``, ``generate_texts(samples,
-    **options)``, ``choose(options, top_k=None)``, ``generate_object(cls)`` (a class
-    passed as an input, or one of ``'int'``, ``'float'``, ``'str'``, ``'bool'``,
-    ``'list'``, ``'dict'``), ``store(name, value)`` (returns ``value``), ``input(name)``
-    (an input, or a value stored so far), the inputs and earlier stored values as
-    variables, and ``__vars__`` (all of them, also those stored in this template, e.g.
-    ``{{ __vars__.city }}``). The template runs in jinja2's sandbox, its output is capped
-    (``_templates.MAX_OUTPUT`` characters). A syntax error raises
-    ``TemplateError`` here; a failure while rendering raises it at run time, with
-    ``name`` and the line.
+    It calls ``generate_text(**options)``, ``generate_texts(samples, **options)``,
+    ``choose(options, top_k=None)``, ``generate_object(cls)`` (``cls`` an input or a name
+    of ``llm.OBJECT_TYPES``), ``store(name, value)``, ``input(name)``; it reads the inputs
+    and stored values as variables, and all of them (also those it stored) in
+    ``__vars__``. It runs sandboxed, its output capped (``_templates.MAX_OUTPUT``); errors
+    are ``TemplateError`` naming ``name`` and the line (syntax errors raised here).
 
     Example:
         >>> qa = c.j("Q: {{ question }}\\nA:{{ store('answer', generate_text()) }}", name="qa")
@@ -184,10 +145,7 @@ def j(template: str, name: str | None = None, role: Role | None = None) -> Compo
     from onetwo.builtins._templates import TemplatePart  # jinja2 only when used
 
     part = Composable((TemplatePart(template, name, _TEMPLATE_FUNCTIONS),))
-    return Composable((_Role(role, part),)) if role else part
-
-
-# --- model calls ------------------------------------------------------------------------
+    return Composable((_Nested(part, role=role),)) if role else part
 
 
 @functools.cache
@@ -205,15 +163,17 @@ def _model_call(
     role: Role | None = None,
 ) -> Composable:
     check_arguments(f"c.{builtin.__name__}()", options, _options(builtin))
-    return Composable((Call(step, args, options, name=builtin.__name__, role=role),))
+    return Composable((_composing.Call(step, args, options, name=builtin.__name__, role=role),))
 
 
-async def _generate_text(context: Context, **options: Any) -> Any:
-    return await llm.generate_text(context.prompt, **options)
+async def _on_prompt(builtin: Builtin[..., Any], context: Context, *args: Any, **kw: Any) -> Any:
+    return await builtin(context.prompt, *args, **kw)
 
 
-async def _generate_object(context: Context, cls: Any, **options: Any) -> Any:
-    return await llm.generate_object(context.prompt, cls, **options)
+# The steps (``fn(context, ...)``) of the model calls, for ``+`` and templates alike.
+_generate_text = functools.partial(_on_prompt, llm.generate_text)
+_generate_texts = functools.partial(_on_prompt, llm.generate_texts)
+_generate_object = functools.partial(_on_prompt, llm.generate_object)
 
 
 async def _chat(context: Context, **options: Any) -> Any:
@@ -222,10 +182,6 @@ async def _chat(context: Context, **options: Any) -> Any:
 
 async def _instruct(context: Context, prefix: str | None, **options: Any) -> Any:
     return (prefix or "") + await llm.instruct(context.prompt, prefix, **options)
-
-
-async def _generate_texts(context: Context, samples: int = 1, **options: Any) -> list[Any]:
-    return await llm.generate_texts(context.prompt, samples, **options)
 
 
 async def _choose(context: Context, options: Sequence[Any], top_k: int | None = None) -> Any:
@@ -256,36 +212,26 @@ def generate_text(**options: Any) -> Composable:
 
 
 def generate_object(cls: Any, **options: Any) -> Composable:
-    """``llm.generate_object`` on the text so far: a value of type ``cls``.
-
-    The value is appended as text (pydantic models as JSON); ``c.store(name,
-    c.generate_object(cls))`` keeps the value itself.
-    """
+    """``llm.generate_object`` on the text so far: a value of type ``cls``, appended as text
+    (pydantic models as JSON); ``c.store(name, c.generate_object(cls))`` keeps the value."""
     return _model_call(llm.generate_object, _generate_object, options, cls)
 
 
 def chat(**options: Any) -> Composable:
-    """``llm.chat`` on the text so far as messages; the reply is appended as the model's.
-
-    Text tagged by :func:`user`, :func:`model`, :func:`system` becomes a message of that
-    role; untagged text belongs to the user. A final model message is a reply prefix.
-    ``options``: ``formatter`` and the settings, as ``llm.chat`` takes them.
-    """
+    """``llm.chat`` (``options``: its own) on the text so far as messages (by the roles of
+    :func:`user`, :func:`model`, :func:`system`; the user's by default); appends the reply."""
     return _model_call(llm.chat, _chat, options, role=PredefinedRole.MODEL)
 
 
 def instruct(assistant_prefix: str | None = None, **options: Any) -> Composable:
-    """``llm.instruct`` with the text so far as the instruction; the answer is appended.
-
-    ``assistant_prefix`` starts the answer and is appended with it.
-    """
+    """``llm.instruct`` on the text so far; appends ``assistant_prefix`` and the answer."""
     return _model_call(
         llm.instruct, _instruct, options, assistant_prefix, role=PredefinedRole.MODEL
     )
 
 
 @dataclasses.dataclass(eq=False, slots=True)
-class _Select(Part):
+class _Select(_composing.Part):
     branches: tuple[Composable, ...]
 
     def __repr__(self) -> str:
@@ -304,81 +250,59 @@ class _Select(Part):
 
 
 def select(*branches: Any) -> Composable:
-    """The likeliest of ``branches``, by ``llm.select`` on the text so far.
+    """The likeliest of ``branches`` (strs, composables, executables) by ``llm.select``.
 
-    Each branch (a str, composable or executable) runs concurrently on its own copy of
-    the context; the text it adds is its option. The winner's text and stored variables
-    are kept; the others' are dropped.
-
-    Example:
-        >>> "The sky is" + c.select(" blue", " green")   # doctest: +SKIP
+    Each runs concurrently on its own copy of the context; the text it adds is its option.
+    Only the winner's text and stored variables are kept: ``"Sky:" + c.select(" blue", " red")``.
     """
     if not branches:
         raise ValueError("c.select() needs at least one branch, e.g. c.select(' yes', ' no').")
-    return Composable((_Select(tuple(Composable(parts_of(b)) for b in branches)),))
-
-
-# --- variables --------------------------------------------------------------------------
+    return Composable((_Select(tuple(Composable(_composing.parts_of(b)) for b in branches)),))
 
 
 @dataclasses.dataclass(eq=False, slots=True)
-class _Store(Part):
-    name: str
-    value: Any
+class _Nested(_composing.Part):
+    """A composable run inside another, as the text of ``role`` (``c.user(...)``...) or
+    kept as variable ``name`` (``c.store``)."""
+
+    inner: Composable
+    role: Role | None = None
+    name: str | None = None
 
     def __repr__(self) -> str:
-        return f"store({self.name!r}, {self.value!r})"
+        if self.name is None:
+            return f"{self.role}({self.inner!r})"
+        return f"store({self.name!r}, {self.inner!r})"
 
     async def render(self, context: Context) -> Any:
-        value = self.value
-        if isinstance(value, Composable):
-            value = await value.render(context)  # appends as it runs
-        else:
-            if isinstance(value, Executable):
-                value = await value
-            context.append(value)
-        context[self.name] = None if value is NO_VALUE else value
+        outer, context.role = context.role, self.role or context.role
+        try:
+            value = await self.inner.render(context)
+        finally:
+            context.role = outer
+        if self.name is not None:
+            context[self.name] = None if value is _composing.NO_VALUE else value
         return value
 
 
 def store(name: str, value: Any) -> Composable:
     """Append ``value`` as ``+`` would, and keep what it produced as variable ``name``.
 
-    What is kept: the reply of ``c.generate_text()``, the object of
-    ``c.generate_object(cls)``, the text a longer composable added, an executable's
-    result, or ``value`` itself. Read it with ``c.f("{name}")``, in a template, or after
-    the run as ``prompt[name]``; to keep a value without showing it, bind it as an input.
-
-    Example:
-        >>> "Q: 2+2?\\nA:" + c.store("answer", c.generate_text())   # doctest: +SKIP
+    That is a step's result (the object of ``c.generate_object``), the text a longer
+    composable added, an executable's result, or ``value`` itself; read it with
+    ``c.f("{name}")``, in a template, or after the run as ``prompt[name]``. Example:
+    ``"Q: 2+2?\\nA:" + c.store("answer", c.generate_text())``.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"c.store() needs a non-empty str name, got {name!r}.")
-    return Composable((_Store(name, value),))
-
-
-# --- roles ------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(eq=False, slots=True)
-class _Role(Part):
-    role: Role
-    inner: Composable
-
-    def __repr__(self) -> str:
-        return f"{self.role}({self.inner!r})"
-
-    async def render(self, context: Context) -> Any:
-        outer, context.role = context.role, self.role
-        try:
-            return await self.inner.render(context)
-        finally:
-            context.role = outer
+    inner = value if isinstance(value, Composable) else Composable((_composing.Text(value),))
+    return Composable((_Nested(inner, name=name),))
 
 
 def role(name: Role, *content: Any) -> Composable:
     """``content`` (strs, composables, executables) as text of the chat role ``name``."""
-    return Composable((_Role(name, Composable(p for item in content for p in parts_of(item))),))
+    inner = Composable(p for item in content for p in _composing.parts_of(item))
+    return Composable((_Nested(inner, role=name),))
 
 
 def user(*content: Any) -> Composable:

@@ -1,10 +1,9 @@
 """Turning a chat (a list of messages) into a single prompt, for text-only models.
 
 ``llm.chat``'s default implementation formats the messages with a :class:`Formatter` and
-calls ``llm.generate_text``, stopping where the next turn would begin. A backend with a
-native chat endpoint configures ``llm.chat`` directly and never uses a formatter. Pick
-one by name with :class:`FormatterName` (``llm.chat(messages, formatter="concat")``) or
-pass an object; write your own by subclassing :class:`Formatter`.
+calls ``llm.generate_text``, stopping where the next turn would begin (a backend with a
+chat endpoint configures ``llm.chat`` itself). Pick one by :class:`FormatterName`
+(``formatter="concat"``), pass an object, or subclass :class:`Formatter`.
 
 Example:
     >>> from onetwo.core.content import Message, PredefinedRole as R
@@ -43,10 +42,7 @@ class Formatter(abc.ABC):
     """Formats a chat into a prompt that ends where the model's reply begins.
 
     Subclasses say which roles they take (:meth:`is_role_supported`) and build the prompt
-    (:meth:`_format`); :meth:`format` checks the messages first.
-
-    Args:
-        kwargs: options of the formatter (each subclass documents its own).
+    (:meth:`_format`) from the messages :meth:`format` checked; ``kwargs`` are their options.
     """
 
     def __init__(self, kwargs: Mapping[str, Any] | None = None) -> None:
@@ -80,9 +76,8 @@ class Formatter(abc.ABC):
     ) -> ChunkList:
         """The prompt for ``content`` (text is one user message).
 
-        Already formatted messages are an error, or (``raise_error_if_already_formatted=
-        False``) their contents as they are; messages of unsupported roles are an error, or
-        left out.
+        Already formatted messages are an error (or used as they are: ``raise_error_if_
+        already_formatted=False``), as are messages of unsupported roles (or left out).
         """
         if isinstance(content, str | ChunkList):
             content = Message(PredefinedRole.USER, content)
@@ -117,13 +112,11 @@ _OBEY = "needs to obey the following rules when generating the messages below:"
 class DefaultFormatter(Formatter):
     """A prompt a completion model continues sensibly.
 
-    One user message (and an optional reply prefix) is an instruction, ``Task: ...\\n
-    Answer:``. Other chats are ``**User**: ...`` turns, one per line, ending with
-    ``**Model**:``; a final model message is the prefix the reply continues.
-
-    Options (in ``kwargs``, or as keywords): ``use_fewshots`` (a worked example before
-    an instruction), ``fewshots`` (your own ``(task, answer)`` examples), ``role_map``
-    (the name shown for each role, e.g. ``{PredefinedRole.MODEL: "Assistant"}``).
+    One user message (and a reply prefix) is an instruction, ``Task: ...\\nAnswer:``;
+    other chats are ``**User**: ...`` lines ending with ``**Model**:`` (and the final
+    model message, which the reply continues). Options (in ``kwargs`` or as keywords):
+    ``use_fewshots`` (a worked example first), ``fewshots`` (your own ``(task, answer)``
+    pairs), ``role_map`` (names shown, e.g. ``{PredefinedRole.MODEL: "Assistant"}``).
     """
 
     def __init__(self, kwargs: Mapping[str, Any] | None = None, **options: Any) -> None:
@@ -182,8 +175,7 @@ class ConcatFormatter(Formatter):
 
 
 def get_formatter(formatter: Formatter | FormatterName | str | None) -> Formatter:
-    """Resolve ``formatter``: an object, a :class:`FormatterName` (or its value), or
-    ``None`` for the default."""
+    """``formatter`` as an object: given, named (:class:`FormatterName`), or the default."""
     if isinstance(formatter, Formatter):
         return formatter
     try:

@@ -1,13 +1,11 @@
 """The LLM builtins: what a strategy asks of a model.
 
-Each builtin returns a lazy executable, answered by the backend bound in the current
-registry when it runs (``backend.register()``); arguments passed as ``None`` use the
-configured defaults (``llm.generate_text.update(temperature=0.0)``). The text builtins
-take the sampling settings of ``onetwo.builtins.settings.ModelSettings``. A builtin a
-backend does not implement falls back on others: ``generate_texts`` → ``repeat
-(generate_text)``; ``instruct`` → ``chat`` → a formatter + ``generate_text``; ``select``,
-``rank`` → ``score_text`` (``onetwo.builtins.choice``); ``count_tokens`` → ``tokenize``;
-``generate_object`` → ``generate_text`` + parsing (pydantic).
+Each returns a lazy executable, answered when it runs by the backend bound in the current
+registry (``backend.register()``); arguments left out or ``None`` take the configured
+defaults (``llm.generate_text.update(temperature=0.0)``). A builtin a backend does not
+implement falls back on others: ``generate_texts`` → ``generate_text``; ``instruct`` →
+``chat`` → a formatter + ``generate_text``; ``select``, ``rank`` → ``score_text``;
+``count_tokens`` → ``tokenize``; ``generate_object`` → ``generate_text`` + parsing.
 
 Example:
     >>> from onetwo import ot
@@ -24,8 +22,8 @@ import asyncio
 import functools
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar, Unpack
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Unpack
 
 import pydantic
 
@@ -58,8 +56,6 @@ __all__ = [
     "tokenize",
 ]
 
-T = TypeVar("T")
-P = ParamSpec("P")
 Prompt = str | ChunkList
 OBJECT_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, dict)}
 """The types ``generate_object`` takes by name (a string is never evaluated as Python)."""
@@ -92,8 +88,6 @@ _RULES: dict[str, Rule] = {
         "itself (in a template: as an input, prompt(Answer=Answer))",
     ),
 }
-
-
 _TEXTS = frozenset({"prompt", "content", "assistant_prefix"})
 
 
@@ -107,40 +101,25 @@ def _check(where: str, name: str, value: Any) -> Any:
 
 
 _CHECKS = dict.fromkeys(_RULES, _check)
-
-
-def _builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
-    """An LLM builtin whose arguments are checked when it is called (by ``_CHECKS``)."""
-    return Builtin(stub, checks=_CHECKS)
-
-
-def _built_on_others(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
-    """The same, the stub's body its default implementation (built on other builtins)."""
-    return Builtin(stub, checks=_CHECKS, default=True)
+# An LLM builtin, its arguments checked when it is called; with ``default=True`` the
+# stub's body is its default implementation, built on other builtins.
+_builtin = functools.partial(Builtin, checks=_CHECKS)
+_built_on_others = functools.partial(Builtin, checks=_CHECKS, default=True)
 
 
 @_builtin
 async def generate_text(
-    prompt: Prompt,
-    *,
-    include_details: bool = False,
-    **settings: Unpack[ModelSettings],
+    prompt: Prompt, *, include_details: bool = False, **settings: Unpack[ModelSettings]
 ) -> Any:
-    """Complete ``prompt``: returns the text, or ``(text, details)`` with ``include_details``.
-
-    ``details`` is a dict with what the backend reports (token counts, finish reason,
-    latency, log-probs).
-    """
+    """Complete ``prompt``: the text, or ``(text, details)`` with ``include_details``
+    (``details``: a dict of what the backend reports: token counts, finish reason...)."""
     raise NotImplementedError
 
 
 @_built_on_others
 async def stream_text(prompt: Prompt, **settings: Unpack[ModelSettings]) -> str:
-    """Complete ``prompt`` like ``generate_text``, sending the text as it arrives.
-
-    The pieces reach ``ot.stream_updates`` as token deltas; the result is the whole text.
-    A backend without native streaming sends it as one piece when the call ends.
-    """
+    """Complete ``prompt``, sending the text to ``ot.stream_updates`` as it arrives (one
+    piece at the end without native streaming); the result is the whole text."""
     text: str = await generate_text.fallback(prompt, **settings)
     streaming.emit_delta(text)
     return text
@@ -167,10 +146,8 @@ async def chat(
     include_details: bool = False,
     **settings: Unpack[ModelSettings],
 ) -> Any:
-    """The model's next turn in a conversation. A final MODEL message is a reply prefix.
-
-    By default the messages become one prompt by ``formatter`` (see ``formatting``).
-    """
+    """The model's next turn (a final MODEL message is its prefix); by default, the
+    completion of the messages formatted by ``formatter`` (see ``formatting``)."""
     fmt = get_formatter(formatter)
     formatted = fmt.format(messages, raise_error_if_already_formatted=False)
     prompt = str(formatted) if all(c.content_type == "str" for c in formatted) else formatted
@@ -200,25 +177,19 @@ async def instruct(
     )
 
 
-def _choice_builtin(stub: Callable[P, Awaitable[T]]) -> Builtin[P, T]:
-    """``score_text``, ``select``, ``rank``: their own checks (``top_k`` counts options)."""
-    return Builtin(stub, checks=_CHOICE_CHECKS)
-
-
+# ``score_text``, ``select``, ``rank`` have their own checks (``top_k`` counts options).
 _CHOICE_CHECKS = {
     "prompt": _check,
     "include_details": _check,
     "targets": choice.check_targets,
     **dict.fromkeys(("options", "top_k", "scoring"), choice.check_choice),
 }
+_choosing = functools.partial(Builtin, checks=_CHOICE_CHECKS, default=True)
 
 
-@_choice_builtin
+@functools.partial(Builtin, checks=_CHOICE_CHECKS)
 async def score_text(prompt: Prompt, targets: Sequence[str]) -> list[float]:
-    """Log-likelihood of each target as a continuation of ``prompt`` (higher is likelier).
-
-    ``targets`` is a list of texts (a lone str is refused, not scored letter by letter).
-    """
+    """Log-likelihood of each text of the list ``targets`` after ``prompt`` (higher: likelier)."""
     raise NotImplementedError
 
 
@@ -252,7 +223,7 @@ async def _option_scores(
     return choice.combine(how, sums, counts)
 
 
-@_choice_builtin
+@_choosing
 async def select(
     prompt: Prompt,
     options: Sequence[Any],
@@ -260,22 +231,16 @@ async def select(
     include_details: bool = False,
     scoring: Scoring | None = None,
 ) -> Any:
-    """The likeliest option; ``(option, index, scores)`` with ``include_details``.
+    """The likeliest option, or ``(option, index, scores)`` with ``include_details``.
 
-    ``scores`` is a :class:`~onetwo.builtins.choice.Scores` (one per option, with the
-    ``method`` that produced them); ``scoring`` is ``"mean"`` (default), ``"sum"`` or
-    ``"normalized"`` (see ``onetwo.builtins.choice``).
+    ``scores``: a :class:`~onetwo.builtins.choice.Scores`; ``scoring``: ``"mean"``
+    (default), ``"sum"`` or ``"normalized"`` (see ``onetwo.builtins.choice``).
     """
-    raise NotImplementedError
+    scores = await _option_scores("llm.select", prompt, options, scoring)
+    return choice.selected(options, scores, include_details)
 
 
-@select.default_implementation
-async def _select(prompt: Prompt, options: Sequence[Any], **choosing: Any) -> Any:
-    scores = await _option_scores("llm.select", prompt, options, choosing.get("scoring"))
-    return choice.selected(options, scores, choosing.get("include_details", False))
-
-
-@_choice_builtin
+@_choosing
 async def rank(
     prompt: Prompt,
     options: Sequence[Any],
@@ -286,21 +251,13 @@ async def rank(
 ) -> Any:
     """The ``top_k`` likeliest options, best first (``top_k=0``: all of them); with
     ``include_details``, ``(options, scores)`` with one score per option given."""
-    raise NotImplementedError
-
-
-@rank.default_implementation
-async def _rank(prompt: Prompt, options: Sequence[Any], top_k: int = 1, **choosing: Any) -> Any:
-    scores = await _option_scores("llm.rank", prompt, options, choosing.get("scoring"), top_k)
-    return choice.ranked(options, scores, top_k, choosing.get("include_details", False))
+    scores = await _option_scores("llm.rank", prompt, options, scoring, top_k)
+    return choice.ranked(options, scores, top_k, include_details)
 
 
 @_built_on_others
 async def generate_object(prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]) -> Any:
-    """Generate a value of type ``cls`` (int, float, str, list, dict, a pydantic model...).
-
-    ``cls`` may be named by a string only from ``OBJECT_TYPES`` (``"int"``...).
-    """
+    """A value of type ``cls`` (int, a pydantic model...; by name only from OBJECT_TYPES)."""
     return parse_object(await generate_text.fallback(prompt, **settings), cls)
 
 
@@ -335,12 +292,11 @@ def parse_object(text: str, cls: Any) -> Any:
 
 def _json_block(text: str) -> str:
     """The first JSON object/array in ``text`` (models wrap JSON in prose and fences)."""
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    if not starts:
+    first = re.search(r"[{\[]", text)
+    if first is None:
         return text.strip()
-    start = min(starts)
-    _, end = json.JSONDecoder().raw_decode(text, start)
-    return text[start:end]
+    _, end = json.JSONDecoder().raw_decode(text, first.start())
+    return text[first.start() : end]
 
 
 @_builtin
@@ -367,19 +323,42 @@ async def embed(content: Prompt) -> list[float]:
     raise NotImplementedError
 
 
+# Checked as the others, but for ``messages``, which may hold earlier replies (dicts).
+@functools.partial(Builtin, checks={k: v for k, v in _CHECKS.items() if k != "messages"})
+async def chat_with_tools(
+    messages: Sequence[Any],
+    tools: Sequence[Mapping[str, Any]],
+    *,
+    tool_choice: str | None = None,
+    **settings: Unpack[ModelSettings],
+) -> dict[str, Any]:
+    """The model's next turn with native function calling (OpenAI, Gemini backends only):
+    ``{"text", "tool_calls": [{"id", "name", "arguments"}...]}``.
+
+    ``tools``: ``{"name", "description", "parameters"}`` (``onetwo.agents.Tool.schema()``);
+    ``tool_choice``: ``"auto"`` (``None``), ``"none"``, ``"required"`` or a tool's name. To
+    answer, append the returned dict and a ``Message(PredefinedRole.TOOL, result,
+    tool_call_id=id)`` per call to ``messages``, and call again.
+    """
+    raise NotImplementedError
+
+
+@_built_on_others
+async def generate_content(prompt: Prompt, **settings: Unpack[ModelSettings]) -> ChunkList:
+    """Complete ``prompt`` with text and media: a ``ChunkList`` of str chunks and bytes
+    chunks with their MIME type (by default, ``generate_text``'s text as one chunk)."""
+    return ChunkList([Chunk(await generate_text(prompt, **settings))])
+
+
 _ALL = tuple(b for b in list(globals().values()) if isinstance(b, Builtin))  # in order
 
 
 def configure_backend(**implementations: Callable[..., Any]) -> None:
-    """Make one backend answer every LLM builtin in the current registry.
+    """Make one backend answer every LLM builtin in the current registry (what a backend's
+    ``register()`` calls): ``configure_backend(generate_text=fn, score_text=scorer)``.
 
-    Binds the given implementations (by builtin name) and resets every other LLM builtin
-    to its default implementation, which builds on the given ones (``instruct`` →
-    ``chat``, ``select`` → ``score_text``...). So no builtin keeps answering from a
-    backend registered earlier: what a backend's ``register()`` should call.
-
-    Example:
-        >>> llm.configure_backend(generate_text=my_generate, score_text=my_score)  # doctest: +SKIP
+    Binds the given implementations and resets every other LLM builtin to its default
+    implementation, built on them, so none keeps answering from an earlier backend.
     """
     by_name = {b.__name__: b for b in _ALL}
     problem = "got {}, which are not LLM builtins; the builtins are {}"
@@ -396,42 +375,3 @@ def reset_defaults() -> None:
     """Drop the configured defaults of every LLM builtin (implementations stay)."""
     for b in _ALL:
         b.reset_defaults()
-
-
-# Checked as the others, but for ``messages``, which may hold earlier replies (dicts).
-@functools.partial(Builtin, checks={k: v for k, v in _CHECKS.items() if k != "messages"})
-async def chat_with_tools(
-    messages: Sequence[Any],
-    tools: Sequence[Mapping[str, Any]],
-    *,
-    tool_choice: str | None = None,
-    **settings: Unpack[ModelSettings],
-) -> dict[str, Any]:
-    """The model's next turn with native function calling: ``{"text", "tool_calls"}``.
-
-    ``tools`` are function declarations ``{"name", "description", "parameters"}`` (a JSON
-    schema; ``onetwo.agents.Tool.schema()`` makes one). ``tool_choice``: ``"auto"``
-    (``None``), ``"none"``, ``"required"``, or the name of the tool to call. Each tool call
-    is ``{"id", "name", "arguments"}`` (a dict). To answer, append the returned dict
-    itself to ``messages`` (it stands for the model's turn) and one
-    ``Message(PredefinedRole.TOOL, result, tool_call_id=id)`` per call, and call again.
-    Only backends with native function calling configure it (OpenAI, Gemini); agents
-    use a text protocol where it is not configured.
-    """
-    raise NotImplementedError
-
-
-@_built_on_others
-async def generate_content(prompt: Prompt, **settings: Unpack[ModelSettings]) -> ChunkList:
-    """Complete ``prompt`` where a backend answers with more than text: a ``ChunkList``.
-
-    Text parts come back as str chunks, images (or other media) as bytes chunks with their
-    MIME type. The default answers with the text of ``generate_text`` as one chunk.
-
-    Example:
-        >>> reply = ot.run(llm.generate_content("Draw a cat"))  # doctest: +SKIP
-    """
-    return ChunkList([Chunk(await generate_text(prompt, **settings))])
-
-
-_ALL = (*_ALL, chat_with_tools, generate_content)  # declared last, LLM builtins all the same

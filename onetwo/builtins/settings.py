@@ -1,10 +1,8 @@
 """Model settings: the sampling parameters every text builtin and backend shares.
 
-One :class:`ModelSettings` type names them (``temperature``, ``max_tokens``, ``stop``,
-``top_k``, ``top_p``) instead of each signature spelling them again. A backend receives
-them as keyword arguments, merges its own defaults under the call's with :func:`merge`, and
-maps the result onto its wire format. :func:`check_setting` refuses a bad value with a
-message that says what to pass (the builtins check their arguments with it).
+One :class:`ModelSettings` type names them instead of each signature spelling them again.
+A backend merges its own defaults under the call's with :func:`merge` and maps the result
+onto its wire format; :func:`check_setting` refuses a bad value, saying what to pass.
 
 Example:
     >>> merge({"temperature": 0.7, "max_tokens": 64}, {"temperature": None, "stop": ["\\n"]})
@@ -37,11 +35,8 @@ SETTING_NAMES: tuple[str, ...] = tuple(ModelSettings.__annotations__)
 
 
 def merge(*layers: Mapping[str, Any] | None) -> ModelSettings:
-    """Later layers win, ``None`` values never override; unknown keys are ignored.
-
-    Args:
-        *layers: e.g. the backend's defaults, then the call's arguments.
-    """
+    """The ``layers`` (e.g. a backend's defaults, then the call's) merged: later layers
+    win, ``None`` values never override, unknown keys are ignored."""
     merged: dict[str, Any] = {}
     for layer in filter(None, layers):
         merged.update({k: layer[k] for k in SETTING_NAMES if layer.get(k) is not None})
@@ -72,9 +67,8 @@ def _is_number(value: Any) -> bool:
 
 
 def check_setting(where: str, name: str, value: Any, rules: Mapping[str, Rule] = RULES) -> Any:
-    """Raise ``InvalidArgumentError`` if ``value`` breaks ``rules[name]``; return the value.
-
-    A single ``stop`` string becomes a one-element list (never a list of letters).
+    """Raise ``InvalidArgumentError`` if ``value`` breaks ``rules[name]``, else return it (a
+    single ``stop`` string as a one-element list, never a list of letters).
 
     Example:
         >>> check_setting("llm.generate_text", "stop", "END")

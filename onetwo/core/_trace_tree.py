@@ -1,52 +1,24 @@
-"""The trace tree: :class:`Trace` nodes, their totals, and how running code grows it.
+"""The trace tree: :class:`Trace` nodes and their totals, :class:`TraceStats`.
 
-Running code adds nodes under :data:`current_node` (``None`` when tracing is off) with
-:func:`open_node`, :func:`report` and :func:`close_node`, or :func:`run_node` for an
-awaitable. The public face is ``onetwo.core.tracing``.
+Running code grows the tree through ``onetwo.core.tracing``, the public face of both.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-from onetwo.core.clock import wall_time
 from onetwo.core.rendering import HTMLRenderer
 
-__all__ = [
-    "Listener",
-    "Trace",
-    "TraceStats",
-    "close_node",
-    "current_node",
-    "open_node",
-    "report",
-    "run_node",
-    "stage_listener",
-]
-
-T = TypeVar("T")
-
-# The node new calls attach to; None means tracing is off. Other modules read it with one
-# `.get()` on their hot path; only the tracing modules set it.
-current_node: ContextVar[Trace | None] = ContextVar("onetwo_trace_node", default=None)
-
-# Called as listener(node, value) when a traced stage ends (value = its outputs) or a
-# traced generator yields (value = the partial result). Set by onetwo.core.streaming.
-Listener = Callable[["Trace", Any], None]
-stage_listener: ContextVar[Listener | None] = ContextVar("onetwo_stage_listener", default=None)
+__all__ = ["Trace", "TraceStats"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TraceStats:
-    """Totals over a trace's tree: what a notebook user asks first.
-
-    ``calls`` counts builtin calls, ``model_calls`` those a backend answered (with a
-    ``backend`` detail); the token counts sum what backends reported; ``cache_hits`` and
-    ``cache_misses`` count cache lookups; ``errors`` the nodes that ended with one.
+    """Totals over a trace's tree: builtin ``calls``, ``model_calls`` (a backend answered),
+    the tokens backends reported, cache lookups that hit or missed, nodes with ``errors``.
     """
 
     calls: int = 0
@@ -154,13 +126,9 @@ class Trace:
         return TraceStats(calls, model_calls, prompt, completion, hits, misses, errors)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly copy: values JSON cannot hold become their ``repr``."""
-        data = {
-            field.name: _jsonable(getattr(self, field.name))  # an error becomes its repr
-            for field in dataclasses.fields(self)
-            if field.name != "_children"
-        }
-        data["children"] = [c.to_dict() for c in self.children]
+        """A JSON-friendly copy: values JSON cannot hold (an error) become their ``repr``."""
+        data = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)[:-1]}
+        data["children"] = [c.to_dict() for c in self.children]  # the last field, _children
         return data
 
     def facts(self) -> list[str]:
@@ -198,54 +166,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return repr(value)
-
-
-# --- growing the tree ---------------------------------------------------------------
-
-
-def open_node(
-    parent: Trace | None,
-    name: str,
-    kind: str,
-    inputs: dict[str, Any],
-    details: dict[str, Any] | None = None,
-) -> Trace:
-    """A new running node, the last child of ``parent`` (if any)."""
-    node = Trace(
-        name, kind, inputs, None, None, wall_time(), None, {} if details is None else details
-    )
-    if parent is not None:
-        parent.children.append(node)
-    return node
-
-
-def report(node: Trace, value: Any) -> None:
-    """``value`` is what ``node`` has output so far; tell the stage listener."""
-    node.outputs = value
-    listener = stage_listener.get()
-    if listener is not None:
-        listener(node, value)
-
-
-def close_node(node: Trace, outputs: Any = None, error: BaseException | None = None) -> None:
-    """End ``node`` now with ``outputs`` or ``error``, and tell the stage listener."""
-    node.end = wall_time()
-    node.error = error
-    report(node, outputs)
-
-
-async def run_node(
-    name: str, kind: str, inputs: dict[str, Any], details: dict[str, Any], call: Awaitable[T]
-) -> T:
-    """Await ``call`` (not started yet) as a new node under the current one."""
-    node = open_node(current_node.get(), name, kind, inputs, details)
-    token = current_node.set(node)
-    try:
-        result = await call
-    except BaseException as e:
-        close_node(node, error=e)
-        raise
-    finally:
-        current_node.reset(token)
-    close_node(node, result)
-    return result

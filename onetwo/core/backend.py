@@ -1,9 +1,8 @@
 """The contract every model backend follows.
 
-A backend is an object whose methods implement builtins (``generate_text``,
-``score_text``...) and whose :meth:`Backend.register` binds those methods into the current
-registry. Its :meth:`Backend.identity` names what produces its outputs (provider, model,
-and the settings that change outputs) so that the call cache never mixes two models.
+A backend's methods implement builtins (``generate_text``...); :meth:`Backend.register`
+binds them in the current registry; :meth:`Backend.identity` names what produces its
+outputs (provider, model, settings that change them), so the cache never mixes two models.
 
 Example:
     >>> from onetwo.backends.fake import FakeBackend
@@ -41,11 +40,8 @@ class Backend:
         self.cache: CallCache | None = None if cache is None else caching.open_cache(cache)
 
     def identity(self) -> Mapping[str, Any]:
-        """What produces this backend's outputs: part of every cache key.
-
-        Subclasses add the settings that change outputs (e.g. a server's URL or a
-        default temperature), never credentials.
-        """
+        """What produces this backend's outputs, part of every cache key: subclasses add
+        the settings that change them (a server's URL...), never credentials."""
         return {"provider": self.provider, "model": self.model}
 
     def register(self) -> None:

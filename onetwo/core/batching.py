@@ -10,26 +10,18 @@ Example:
     ...     return [[float(len(t))] for t in texts]
     >>> # await asyncio.gather(embed("a"), embed("bb")) -> one call with ["a", "bb"]
 
-The drain rule: while one of ``max_concurrent_batches`` slots is free, a queue sends a
-batch once it is *full* (from the call that filled it), *idle* (no request joined for
-:data:`IDLE_ITERATIONS` loop iterations in a row: the public-asyncio stand-in for "nothing
-else is runnable", a ``call_soon`` check re-armed while requests keep coming, so callers a
-few task hops away join, one further behind takes the next batch) or *late* (``max_wait``
-seconds on the config's clock). A slot freed by a finished batch takes full batches at
-once, a partial one once idle (the callers it woke can join) or late.
+The drain rule: while one of ``max_concurrent_batches`` slots is free, a batch leaves once
+*full*, *idle* (no request joined for :data:`IDLE_ITERATIONS` loop iterations in a row, a
+``call_soon`` check, so callers a few task hops away still join) or *late* (``max_wait``
+seconds on the config's clock). A queue serves one event loop at a time and moves to
+another once idle. A caller cancelled while queued withdraws its request; a cancelled
+batch cancels its callers. A batch runs in a copy of its first request's context (a sync
+function: in a thread pool); ``RunOptions(enable_batching=False)`` sends each call alone.
+Not for backends without a batch endpoint (use a semaphore).
 
-A queue serves one event loop at a time: a request from another loop moves it there if
-the old loop has nothing queued or in flight (or is closed), else raises ``RuntimeError``.
-A caller cancelled while queued withdraws its request; a batch ending cancelled cancels
-its callers and frees its slot. A batch runs in a copy of its first request's context (a
-sync function in a thread pool); ``RunOptions(enable_batching=False)`` sends each call
-alone. Not for backends without a batch endpoint (use a semaphore).
-
-OneTwo's decorators are this mechanism under their names: ``batching_function=`` (which
-requests may share a batch), :func:`batchable_function` (a one-request signature for a
-batch function of argument dicts), :func:`batch_function_with_threadpool` and
-:func:`batch_method_with_threadpool` (a function of one request, run in threads a batch at
-a time), :func:`to_thread_pool_method` and :func:`add_batching` (not needed here).
+OneTwo's decorators are this mechanism under their names: ``batching_function=``,
+:func:`batchable_function`, :func:`batch_function_with_threadpool`,
+:func:`batch_method_with_threadpool`, :func:`to_thread_pool_method`, :func:`add_batching`.
 """
 
 from __future__ import annotations
@@ -75,7 +67,7 @@ Res = TypeVar("Res")
 Owner = TypeVar("Owner")
 T = TypeVar("T")
 
-# Kept while ot.run and the streams set it: False acts as RunOptions(enable_batching=False).
+# A kept public name: set to False, it acts as RunOptions(enable_batching=False).
 batching_enabled: ContextVar[bool] = ContextVar("onetwo_batching_enabled", default=True)
 
 DEFAULT_MAX_WAIT = 0.05  # seconds a request waits at most while requests keep arriving
@@ -113,8 +105,8 @@ class BatchConfig:
         clock: where ``max_wait`` is measured (None: the system clock; tests pass a
             :class:`~onetwo.core.clock.VirtualClock`).
         batching_function: OneTwo's ``(batch, request) -> (can_add, is_full)``: whether
-            ``request`` may join the requests of ``batch`` (the first always does; the
-            others wait for a later batch, in order), and whether the batch is then full.
+            ``request`` may join ``batch`` (else it waits, in order, for a later one; the
+            first always joins) and whether the batch is then full.
 
     Example: ``BatchConfig(batch_size=32, max_concurrent_batches=4).max_wait == 0.05``.
     """
@@ -194,7 +186,7 @@ class BatchQueue(Generic[Req, Res]):
         """Send ``request`` alone, now, from the caller's task (batching disabled)."""
         item = _Item(request, asyncio.get_running_loop().create_future())
         self._sent(1)
-        await self._run([item], self._start([item]))
+        await self._run([item])
         return await item.future
 
     def __repr__(self) -> str:
@@ -253,8 +245,7 @@ class BatchQueue(Generic[Req, Res]):
         self._pending.extendleft(reversed(skipped))  # first in the next batch, in order
         if batch:
             self._sent(len(batch))
-            work = self._start(batch)  # a sync function starts now, not when the task does
-            task = asyncio.create_task(self._run(batch, work), context=batch[0].context)
+            task = asyncio.create_task(self._run(batch), context=batch[0].context)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -263,11 +254,14 @@ class BatchQueue(Generic[Req, Res]):
         f._requests, f._batches = f._requests + size, f._batches + 1
         f._max_in_flight = max(f._max_in_flight, self.in_flight)
 
-    async def _run(self, batch: list[_Item], work: asyncio.Future[Any] | None) -> None:
-        f, n = self._owner, len(batch)
+    async def _run(self, batch: list[_Item]) -> None:
+        f, n, requests = self._owner, len(batch), [item.request for item in batch]
         try:
-            call = f._fn([i.request for i in batch]) if work is None else work
-            results = await call  # type: ignore[misc]
+            if f._is_async:
+                results = await f._fn(requests)  # type: ignore[misc]
+            else:  # in a thread, in a copy of this task's context (its first request's)
+                run, loop = contextvars.copy_context().run, asyncio.get_running_loop()
+                results = await loop.run_in_executor(f._pool, run, f._fn, requests)
             if not isinstance(results, Sequence) or isinstance(results, str | bytes):
                 raise TypeError(
                     f"Batch function {f._name} returned a {type(results).__name__}; it must "
@@ -293,16 +287,6 @@ class BatchQueue(Generic[Req, Res]):
                 item.future.set_exception(result)
             else:
                 item.future.set_result(result)
-
-    def _start(self, batch: list[_Item]) -> asyncio.Future[Any] | None:
-        # A sync function: in a thread, in a copy of the first request's context (one per run).
-        f, run = self._owner, batch[0].context.copy().run
-        if f._is_async:
-            return None
-        requests = [item.request for item in batch]
-        work = asyncio.get_running_loop().run_in_executor(f._pool, run, f._fn, requests)
-        work.add_done_callback(lambda w: w.cancelled() or w.exception())  # if never awaited
-        return work
 
 
 class BatchFunction(Generic[Req, Res]):
@@ -376,9 +360,7 @@ def batch_function(
 ) -> Callable[[BatchFn[Req, Res]], BatchFunction[Req, Res]]:
     """Decorate a batch function (sync or async) so that it takes one request per call.
 
-    The parameters are those of :class:`BatchConfig`, checked at decoration.
-
-    Example:
+    The parameters are those of :class:`BatchConfig`, checked at decoration. Example:
         >>> @batch_function(batch_size=16, max_concurrent_batches=4)
         ... def score(pairs: list[tuple[str, str]]) -> list[float]:
         ...     return [float(a == b) for a, b in pairs]
@@ -439,10 +421,8 @@ def batch_method(
     """Like :func:`batch_function`, for methods: one queue (and config) per instance.
 
     Takes the parameters of :func:`batch_function`, each a value or a function of the
-    instance, read when the instance first uses the method (e.g. a constructor's): a
-    ``batching_function`` too (``lambda self: self.can_batch``).
-
-    Example:
+    instance (``batching_function`` too: ``lambda self: self.can_batch``), read when the
+    instance first uses the method. Example:
         >>> class Embedder:
         ...     batch_size = 8
         ...     @batch_method(batch_size=lambda self: self.batch_size)
@@ -486,23 +466,6 @@ def batchable_function(
     return decorate
 
 
-def _in_threads(fn: Callable[..., Any], requests: list[dict[str, Any]]) -> list[Any]:
-    """``fn(**request)`` for each request, each in a thread (a lone one in this thread); an
-    exception is its request's result."""
-
-    def one(context: contextvars.Context, request: dict[str, Any]) -> Any:
-        try:
-            return context.run(fn, **request)
-        except Exception as error:
-            return error
-
-    contexts = [contextvars.copy_context() for _ in requests]
-    if len(requests) == 1:
-        return [one(contexts[0], requests[0])]
-    with ThreadPoolExecutor(len(requests), thread_name_prefix="onetwo-batch") as pool:
-        return list(pool.map(one, contexts, requests))
-
-
 def batch_function_with_threadpool(
     batch_size: Any = None,
     batching_function: Any = None,
@@ -513,12 +476,7 @@ def batch_function_with_threadpool(
     :func:`batch_function`), each request of a batch in a thread of its own; ``wrapper``
     wraps the batch function (argument dicts -> results), e.g. to count batches."""
     params.update(batch_size=batch_size, batching_function=batching_function)
-
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        run = functools.wraps(fn)(functools.partial(_in_threads, fn))
-        return batchable_function(batch_function(**params)(wrapper(run) if wrapper else run))(fn)
-
-    return decorate
+    return _in_threads(lambda run: batch_function(**params)(run), wrapper)
 
 
 def batch_method_with_threadpool(
@@ -530,13 +488,31 @@ def batch_method_with_threadpool(
     """:func:`batch_function_with_threadpool` for a method: a queue per instance, parameters
     as for :func:`batch_method`; ``wrapper`` wraps ``(self, requests) -> results``."""
     params.update(batch_size=batch_size, batching_function=batching_function)
+    return _in_threads(lambda run: BatchMethod(run, params), wrapper)
 
-    def decorate(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(method)
-        def run(self: Any, requests: list[dict[str, Any]]) -> list[Any]:
-            return _in_threads(functools.partial(method, self), requests)
 
-        return batchable_function(BatchMethod(wrapper(run) if wrapper else run, params))(method)
+def _in_threads(batched: Callable[[Any], Any], wrapper: Wrapper | None) -> Decorator:
+    # Batches `fn` through `batched(run)`: `run` calls `fn(**request)` for each request of a
+    # batch, each in a thread (a lone one in this thread); an exception is its result.
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(fn)
+        def run(*args: Any) -> list[Any]:  # (requests), or (self, requests) for a method
+            *owner, requests = args
+
+            def one(context: contextvars.Context, request: dict[str, Any]) -> Any:
+                try:
+                    return context.run(fn, *owner, **request)
+                except Exception as error:
+                    return error
+
+            contexts = [contextvars.copy_context() for _ in requests]
+            if len(requests) == 1:
+                return [one(contexts[0], requests[0])]
+            with ThreadPoolExecutor(len(requests), thread_name_prefix="onetwo-batch") as pool:
+                return list(pool.map(one, contexts, requests))
+
+        return batchable_function(batched(wrapper(run) if wrapper else run))(fn)
 
     return decorate
 

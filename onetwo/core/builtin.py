@@ -1,14 +1,12 @@
 """Builtins: functions declared once and bound to an implementation at run time.
 
 ``@builtin`` turns a stub function (its signature and docstring are the contract) into a
-:class:`Builtin`. Calling it returns a lazy :class:`BuiltinCall`, which runs the
-implementation of the current registry (``onetwo.core.registry``) with keyword arguments,
-those not given (or ``None``) taken from the configured defaults. A *default
-implementation* answers when nothing is configured (``count_tokens`` counts ``tokenize``'s
-tokens): the stub's own body with ``Builtin(stub, default=True)``, or a function given to
-:meth:`Builtin.default_implementation`. Async implementations run on the event loop, sync
-ones on a pool of :data:`SYNC_THREADS` threads in a copy of the caller's context, so that
-a blocking call does not stall the run.
+:class:`Builtin`. Calling it returns a lazy :class:`BuiltinCall`, which runs the current
+registry's implementation with keyword arguments, those not given (or ``None``) taken from
+the configured defaults. A *default implementation* (the stub's body with ``default=True``,
+or :meth:`Builtin.default_implementation`) answers when nothing is configured. Async
+implementations run on the event loop, sync ones on :data:`SYNC_THREADS` threads in a copy
+of the caller's context, so that a blocking call does not stall the run.
 
 Example:
     >>> @builtin
@@ -26,14 +24,15 @@ import contextvars
 import dataclasses
 import functools
 import inspect
+import os
+import queue
 import threading
 import typing
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from onetwo.core import tracing
-from onetwo.core.executing import Executable, coroutines_of
+from onetwo.core.executable import Executable, coroutines_of
 from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
@@ -59,8 +58,6 @@ class Builtin(Generic[P, T]):
         name: the registry key, e.g. ``"llm.generate_text"``.
         checks: by parameter name, what validates an argument when the builtin is called
             (it lets executables through: their results are not checked).
-
-    ``default=True``: the stub's body is the default implementation.
     """
 
     __name__: str  # the stub's, as its docstring, module and ``__wrapped__``
@@ -90,7 +87,7 @@ class Builtin(Generic[P, T]):
         }
         self.checks = checks or {}
         self._default_binding = Binding.of(stub, {}) if default else None
-        self._fills: dict[int, tuple[Binding, dict[str, Any]]] = {}
+        self._fill: tuple[Binding, dict[str, Any]] | None = None  # see _binding_and_fill
 
     def __repr__(self) -> str:
         return f"<builtin {self.name}>"
@@ -122,16 +119,11 @@ class Builtin(Generic[P, T]):
         return BuiltinCall(self, given)
 
     def fallback(self, *args: P.args, **kwargs: P.kwargs) -> BuiltinCall[T]:
-        """A call from another builtin's default implementation, e.g. ``chat`` → this.
-
-        Unlike a direct call, it leaves out the arguments the implementation does not
-        declare, so a user's ``generate_text(prompt)`` answers every builtin built on it.
-        """
+        """A call from another builtin's default implementation (``chat`` → this) that
+        leaves out the arguments the implementation does not declare."""
         call = self(*args, **kwargs)
         call._lenient = True
         return call
-
-    # --- configuration -------------------------------------------------------------
 
     def default_implementation(self, impl: Callable[..., Any]) -> Callable[..., Any]:
         """Decorator: the implementation used when no backend configured this builtin."""
@@ -139,24 +131,17 @@ class Builtin(Generic[P, T]):
         return impl
 
     def configure(self, impl: Callable[..., Any], /, **defaults: Any) -> None:
-        """Bind ``impl`` in the current registry, with default argument values.
-
-        The defaults may be for the builtin's parameters or for ``impl``'s own ones.
-        """
-        binding = Binding.of(impl, defaults)
-        self._check_defaults(binding, defaults)
-        current_registry()[self.name] = binding
+        """Bind ``impl`` in the current registry, with defaults (also for ``impl``'s own)."""
+        self._bind(Binding.of(impl, {}), defaults)
 
     def update(self, **defaults: Any) -> None:
         """Change the defaults of the current binding, keeping its implementation."""
-        binding = self._binding()
-        self._check_defaults(binding, defaults)
-        current_registry()[self.name] = binding.with_defaults(**defaults)
+        self._bind(self._binding(), defaults)
 
-    def _check_defaults(self, binding: Binding, defaults: Mapping[str, Any]) -> None:
-        # The builtin's parameters, and those only the implementation has.
+    def _bind(self, binding: Binding, defaults: Mapping[str, Any]) -> None:
         allowed = self._params | (binding.accepts or frozenset())
         check_arguments(self.name, defaults, allowed, _NO_DEFAULT)
+        current_registry()[self.name] = binding.with_defaults(**defaults)
 
     def reset_defaults(self) -> None:
         """Drop the configured defaults, keeping the implementation."""
@@ -194,20 +179,16 @@ class Builtin(Generic[P, T]):
             f"`{self.name}.configure(fn)`."
         )
 
-    # --- running -------------------------------------------------------------------
-
     def _binding_and_fill(self) -> tuple[Binding, dict[str, Any]]:
+        """The binding, and the values a call starts from (kept until the binding changes)."""
         binding = self._binding()
-        cached = self._fills.get(id(binding))
-        if cached is not None and cached[0] is binding:
-            return cached
-        accepts = binding.accepts
-        fill = {k: v for k, v in self._declared.items() if accepts is None or k in accepts}
-        fill.update({k: v for k, v in binding.defaults.items() if v is not None})
-        if len(self._fills) > 64:
-            self._fills.clear()
-        self._fills[id(binding)] = entry = (binding, fill)
-        return entry
+        cached = self._fill
+        if cached is None or cached[0] is not binding:
+            accepts = binding.accepts
+            fill = {k: v for k, v in self._declared.items() if accepts is None or k in accepts}
+            fill.update({k: v for k, v in binding.defaults.items() if v is not None})
+            self._fill = cached = (binding, fill)
+        return cached
 
 
 def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
@@ -231,15 +212,13 @@ def spelled_out(stub: Callable[..., Any]) -> inspect.Signature:
     return sig.replace(parameters=[*params[:first], *spelled, *params[first:-1]])
 
 
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
 class BuiltinCall(Executable[T]):
     """One call of a builtin with its arguments; runs the current implementation."""
 
-    __slots__ = ("_builtin", "_given", "_lenient")
-
-    def __init__(self, builtin: Builtin[Any, T], given: dict[str, Any]) -> None:
-        self._builtin = builtin
-        self._given = given
-        self._lenient = False  # see Builtin.fallback
+    _builtin: Builtin[Any, T]
+    _given: dict[str, Any]
+    _lenient: bool = False  # see Builtin.fallback
 
     @property
     def builtin(self) -> Builtin[Any, T]:
@@ -286,56 +265,81 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
     if binding.is_async:
         return await binding.impl(**kwargs)
     done = asyncio.get_running_loop().create_future()
-    context = contextvars.copy_context()
-    work = _SYNC_POOL.submit(_run_sync, done, context, binding.impl, kwargs)
-    try:
-        result = await done
-    except asyncio.CancelledError:
-        work.cancel()  # a call not started yet never starts
-        raise
+    # Cancelling the caller cancels `done` (its task awaits it): a queued call never starts.
+    _pool.submit((done, contextvars.copy_context(), binding.impl, kwargs))
+    result = await done
     if isinstance(result, Executable) or inspect.isawaitable(result):
         result = await result
     return result
 
 
-# Its threads are started on demand, up to SYNC_THREADS.
-_SYNC_POOL = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="onetwo-sync")
-# Finished sync calls by loop, each (future, what resolves it). A loop is a key while a
-# wake-up to resolve them is pending: 100 calls ending at once wake it once, not 100 times.
-_finished: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Callable[[], Any]]]] = {}
-_finished_lock = threading.Lock()
+_Job = tuple[asyncio.Future[Any], contextvars.Context, Callable[..., Any], dict[str, Any]]
 
 
-def _run_sync(
-    done: asyncio.Future[Any],
-    context: contextvars.Context,
-    impl: Callable[..., Any],
-    kwargs: dict[str, Any],
-) -> None:
-    """On a pool thread: run the call, then hand its outcome to ``done``'s loop."""
-    try:
-        outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
-    except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
-        outcome = functools.partial(done.set_exception, error)
-    loop = done.get_loop()
-    with _finished_lock:
-        waiting = _finished.setdefault(loop, [])
-        waiting.append((done, outcome))
-        wake = len(waiting) == 1
-    if wake:
+class _SyncPool:
+    """Up to :data:`SYNC_THREADS` daemon threads, started on demand, taking jobs in order.
+
+    Lighter than a ``ThreadPoolExecutor`` (no second future per call: the submit is on
+    the loop's hot path), and remade in a forked child. Finished calls wait in an inbox
+    per loop: 100 calls ending at once wake their loop once, not 100 times.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.threads = self.idle = 0  # started; waiting for a job and not promised one yet
+        self.inbox: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+
+    def submit(self, job: _Job) -> None:
+        with self.lock:
+            start = not self.idle and self.threads < SYNC_THREADS
+            self.threads += start
+            self.idle = max(0, self.idle - 1)  # a waiting thread, if any, is promised the job
+        self.jobs.put(job)
+        if start:
+            threading.Thread(target=self._serve, name="onetwo-sync", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            self._run(self.jobs.get())  # its frame holds the job: gone while this waits
+            with self.lock:
+                self.idle += 1
+
+    def _run(self, job: _Job) -> None:
+        done, context, impl, kwargs = job
+        if done.cancelled():  # its caller gave up before a thread was free
+            return
         try:
-            loop.call_soon_threadsafe(_resolve_finished, loop)
-        except RuntimeError:  # the loop is closed: nobody waits any more
-            with _finished_lock:
-                del _finished[loop]
+            outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
+        except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
+            outcome = functools.partial(done.set_exception, error)
+        loop = done.get_loop()
+        with self.lock:
+            waiting = self.inbox.setdefault(loop, [])
+            waiting.append((done, outcome))
+            wake = len(waiting) == 1
+        if wake:
+            try:
+                loop.call_soon_threadsafe(self._deliver, loop)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                with self.lock:
+                    del self.inbox[loop]
+
+    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self.lock:
+            finished = self.inbox.pop(loop)
+        for done, outcome in finished:
+            if not done.done():  # done: its caller was cancelled
+                outcome()
 
 
-def _resolve_finished(loop: asyncio.AbstractEventLoop) -> None:
-    with _finished_lock:
-        finished = _finished.pop(loop)
-    for done, outcome in finished:
-        if not done.done():  # done: its caller was cancelled
-            outcome()
+def _new_pool() -> None:
+    global _pool
+    _pool = _SyncPool()  # a forked child has none of the threads
+
+
+_pool = _SyncPool()
+os.register_at_fork(after_in_child=_new_pool)
 
 
 def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:
@@ -357,7 +361,7 @@ def check_arguments(
 ) -> None:
     """Raise ``TypeError`` naming the ``given`` names that are not ``allowed``.
 
-    ``problem`` is filled with the unknown names and the allowed ones, sorted. Example:
+    ``problem`` is filled with the unknown names and the allowed ones, sorted: e.g.
     ``check_arguments("c.chat()", {"tmp": 1}, ["temperature"])`` raises "c.chat() got
     unexpected argument(s) ['tmp']; it takes ['temperature']."
     """

@@ -1,14 +1,11 @@
 """A cached call: its key, the call it stands for, its samples and their bindings.
 
-A :class:`Record` holds one call's **call** JSON (canonical, of backend ``identity()``,
-method and effective arguments: :meth:`MethodSpec.call_json`), its **key** (:func:`key_of`),
-its **samples** (results, one JSON line each: :func:`encode`) and its **bindings** (sampling
-key -> index of its sample; ``""`` outside repeats), stored as lines so that a replay
-(:func:`bound_sample`) reads one sample without parsing the rest. A negative binding is a
-**claim**: a process is computing that sample, until the time it gives (see ``CallCache``).
-The stored text starts with the CRC-32 of its key, bindings and samples, checked on every
-read (the call's own check is the key, its digest): a damaged entry, or one a damaged index
-finds under another key, is a ``CacheError``, never a wrong value.
+A :class:`Record` holds a call's **call** JSON (backend ``identity()``, method, effective
+arguments: :meth:`MethodSpec.call_json`), whose digest is its **key** (:func:`key_of`), its
+**samples** (results, one JSON line each: :func:`encode`) and **bindings** (sampling key ->
+sample index; ``""`` outside repeats; negative: a **claim**, a process computing it). Its
+text starts with a CRC-32 of key, bindings and samples, checked on every read: damage is a
+``CacheError``, never a wrong value. A replay (:func:`bound_sample`) parses one sample.
 
 Example:
     >>> record = Record('{"backend":{},"method":"m","params":{}}')
@@ -17,11 +14,10 @@ Example:
     >>> decode(bound_sample(record.dump(Key("k")), "", Key("k")))
     'blue'
 
-Non-JSON values are tagged (``{"__onetwo__": "tuple", "items": [...]}``). Decoding never
-unpickles nor imports: a tagged class must be registered (stored here, or
-:func:`register_types`) or found in an imported module's ``__dict__``. In a key, bytes and
-objects with ``as_bytes() -> (bytes, mime)`` (an image ``Chunk``) are their SHA-256; in a
-value, bytes of ``BLOB_MIN`` or more are a reference to a blob row stored once by digest.
+Non-JSON values are tagged (``{"__onetwo__": "tuple", "items": [...]}``); decoding never
+unpickles nor imports (a class must be registered or in an imported module). In a key,
+bytes and ``as_bytes()`` media are their SHA-256; in a value, bytes of ``BLOB_MIN`` or more
+refer to a blob row stored once by digest.
 """
 
 from __future__ import annotations
@@ -54,6 +50,7 @@ __all__ = [
     "Record",
     "blob_key",
     "bound_sample",
+    "damaged",
     "decode",
     "digest_of",
     "encode",
@@ -71,6 +68,7 @@ TAG = "__onetwo__"
 BLOB_MIN = 4096  # bytes values this long are stored once, by digest (``blob_key``)
 Key = NewType("Key", str)
 """A call's key: the first 128 bits of the SHA-256 of its call JSON, in hex."""
+Blobs = Callable[[str], bytes]  # a blob's bytes by digest (``CallCache._blob``)
 
 
 def digest_of(call_json: str) -> str:
@@ -86,6 +84,15 @@ def key_of(call_json: str) -> Key:
 def blob_key(digest: str) -> Key:
     """The key of the blob row holding the bytes of this SHA-256 (base64)."""
     return Key(f"onetwo:blob:{digest}")
+
+
+def damaged(what: str) -> CacheError:
+    """The error for damage found in a cache folder: ``what``, then how to recover."""
+    return CacheError(
+        f"{what}. Restore the folder from a copy; if the cache still opens, export_jsonl() "
+        "saves the entries that are readable, to import_jsonl() into a new folder "
+        "(check(fix=True) deletes the damaged entries)."
+    )
 
 
 # --- values and key parts as JSON -----------------------------------------------------------
@@ -116,8 +123,8 @@ def _path(cls: type) -> str:
 
 
 def _tagged(value: Any, inner: Callable[[Any], Any], key: bool, blobs: Any = None) -> Any:
-    """The tagged JSON form of a non-JSON value (``key``: as a key part), parts by ``inner``;
-    long bytes of a value go to ``blobs`` (digest -> bytes)."""
+    """The tagged JSON of a non-JSON value (``key``: of a key part), its parts by ``inner``;
+    a value's long bytes go to ``blobs`` (digest -> bytes)."""
     t = type(value)
     if isinstance(value, enum.Enum | pydantic.BaseModel) and not key:
         _allowed.setdefault(_path(t), t)
@@ -125,7 +132,7 @@ def _tagged(value: Any, inner: Callable[[Any], Any], key: bool, blobs: Any = Non
         return {TAG: "enum", "class": _path(t), "value": inner(value.value)}
     if isinstance(value, pydantic.BaseModel):
         return {TAG: "pydantic", "class": _path(t), "data": inner(value.model_dump(mode="json"))}
-    if t is tuple and not key:
+    if t is tuple:  # (a key's tuples are JSON lists)
         return {TAG: "tuple", "items": [inner(v) for v in value]}
     if t is bytes and not key and (blobs is None or len(value) < BLOB_MIN):
         return {TAG: "bytes", "b64": base64.b64encode(value).decode("ascii")}
@@ -188,9 +195,6 @@ def encode(value: Any, blobs: dict[str, bytes] | None = None) -> str:
     return dump_json(_to_json(value, blobs))  # type: ignore[arg-type]
 
 
-Blobs = Callable[[str], bytes]  # a blob's bytes by digest (``CallCache._blob``)
-
-
 def decode(text: str, blob: Blobs | None = None) -> Any:
     """The result :func:`encode` wrote as ``text`` (``blob`` reads blobs); raises ``CacheError``."""
     try:
@@ -207,16 +211,12 @@ _REBUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
     "tuple": lambda o: tuple(o["items"]),
     "dict": lambda o: {k: v for k, v in o["items"]},
     "bytes": lambda o: base64.b64decode(o["b64"], validate=True),
-    "chunk": lambda o: Chunk(o["content"], role=o["role"], **_typed(o)),
+    "chunk": lambda o: Chunk(o["content"], role=o["role"], content_type=o.get("type", "")),
     "chunk_list": lambda o: ChunkList(o["items"]),
     "message": lambda o: Message(o["role"], o["content"]),
     "enum": lambda o: _resolve(o["class"], enum.Enum)(o["value"]),
     "pydantic": lambda o: _resolve(o["class"], pydantic.BaseModel).model_validate(o["data"]),
 }
-
-
-def _typed(obj: dict[str, Any]) -> dict[str, Any]:
-    return {"content_type": obj["type"]} if "type" in obj else {}  # none before format 3
 
 
 def _from_json(obj: dict[str, Any], blob: Blobs | None) -> Any:
@@ -251,29 +251,23 @@ def _resolve(path: Any, base: type) -> Any:
 
 # --- records --------------------------------------------------------------------------------
 
-_FIX = (
-    "Restore the folder from a copy, or save what is readable with export_jsonl() and "
-    "import it into a new folder (check(fix=True) deletes the damaged entries)"
-)
 _bindings_memo: dict[str, dict[str, int]] = {}  # records of one shape share their parse
 _PID_BITS = 22  # Linux process ids are below 2**22
 _PID_MASK = (1 << _PID_BITS) - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _damaged(key: Key, what: str) -> CacheError:
-    return CacheError(f"the cache entry {key} is damaged ({what}). {_FIX}.")
-
-
 def _verify(text: str, key: Key) -> None:
     """Raise ``CacheError`` unless the checksum of the ``text`` stored at ``key`` matches."""
     try:
-        checked = text[8 : text.rindex("\n")]  # all but the call
+        checked = text[8 : text.rindex("\n")]  # all but the call (whose check is the key)
         if zlib.crc32(f"{key}{checked}".encode()) == int(text[:8], 16):
             return
     except (ValueError, UnicodeEncodeError):
         pass
-    raise _damaged(key, "its checksum does not match: it changed on disk")
+    raise damaged(
+        f"the cache entry {key} is damaged (its checksum does not match: it changed on disk)"
+    )
 
 
 def sealed(body: str, key: Key) -> str:
@@ -305,17 +299,18 @@ def bound_sample(text: str, slot: str, key: Key) -> str | None:
             end = text.index("\n", end + 1)
         return text[end + 1 : text.index("\n", end + 1)]
     except (ValueError, AttributeError, TypeError, RecursionError) as e:
-        raise _damaged(key, f"{type(e).__name__}: {text[:200]!r}") from None
+        raise damaged(
+            f"the cache entry {key} is damaged ({type(e).__name__}: {text[:200]!r})"
+        ) from None
 
 
 class Record:
     """One cached call: its call JSON, its encoded samples, and the rules binding them.
 
-    A sampling key bound to a sample reads it for good (``record`` mode overwrites it); an
-    unbound key may take (:meth:`claimable`) the first sample no other key holds; ``""``
-    (outside repeats) reads the first sample without holding it. A key bound to a negative
-    number ``-(t << 22 | pid)`` is claimed until ``t`` (ms since the epoch) by the process
-    ``pid``, which computes its sample (:meth:`claim`).
+    A bound sampling key reads its sample for good (``record`` mode overwrites it); an unbound
+    key may take (:meth:`claimable`) the first sample no other key holds; ``""`` reads the
+    first without holding it. A key bound to ``-(t << 22 | pid)`` is claimed (:meth:`claim`)
+    until ``t`` (ms since the epoch) by the process ``pid``, which computes its sample.
     """
 
     __slots__ = ("bindings", "call", "samples")
@@ -336,7 +331,7 @@ class Record:
             if len(lines) < 2 or not record._valid():
                 raise ValueError("unexpected structure")
         except (ValueError, RecursionError) as e:
-            raise _damaged(key, str(e)) from None
+            raise damaged(f"the cache entry {key} is damaged ({e})") from None
         return record
 
     def _valid(self) -> bool:
@@ -363,17 +358,15 @@ class Record:
         """The sample ``slot`` would read: its binding, else one nobody holds, else None."""
         if (i := self.bindings.get(slot, -1)) >= 0 or not self.samples:
             return i if i >= 0 else None
-        if slot == "":
-            return 0
-        held = {j for s, j in self.bindings.items() if s}
+        held = {j for s, j in self.bindings.items() if s} if slot else ()
         return next((j for j in range(len(self.samples)) if j not in held), None)
 
     def held(self, slot: str, now: float, mine: int, alive: Callable[[int], bool]) -> float | None:
         """The end (seconds since the epoch) of the claim on ``slot``, if it is not ``mine``,
         has not ended and its process is ``alive``; else ``None``."""
         if (i := self.bindings.get(slot, 0)) < 0 and i != mine:
-            until, pid = (-i >> _PID_BITS) / 1000, -i & _PID_MASK
-            if until > now and alive(pid):
+            until = (-i >> _PID_BITS) / 1000
+            if until > now and alive(-i & _PID_MASK):
                 return until
         return None
 
@@ -390,17 +383,13 @@ class Record:
         return True
 
     def bind(self, slot: str, sample: str, recording: bool) -> tuple[int, bool]:
-        """Store ``sample`` for ``slot``; return (the index bound, whether it is ours).
-
-        Not ours if ``slot`` was bound meanwhile (by another process): ours is kept unbound.
-        """
-        samples, i = self.samples, self.bindings.get(slot)
-        if i is not None and i < 0:  # a claim
-            i = None
-        if i is None and slot == "" and samples:
+        """Store ``sample`` for ``slot``; return (the index bound, whether it is ours: not if
+        ``slot`` was bound meanwhile, by another process; ours is then kept unbound)."""
+        samples, i = self.samples, self.bindings.get(slot, -1)
+        if i < 0 and slot == "" and samples:  # unbound (or claimed): "" reads the first
             i = 0
-        own = i is None or recording
-        if i is None:
+        own = i < 0 or recording
+        if i < 0:
             samples.append(sample)
             i = len(samples) - 1
         elif recording:
@@ -421,7 +410,6 @@ class Record:
     def export(self, blob: Blobs) -> dict[str, Any]:
         """The exported form: ``{"key", "call", "samples", "slots"}``, samples as JSON data
         (blobs written out, claims left out)."""
-        self.identity()  # a check
         samples = [json.loads(s, object_hook=lambda o: _inline(o, blob)) for s in self.samples]
         call, slots = json.loads(self.call), {s: i for s, i in self.bindings.items() if i >= 0}
         return {"key": digest_of(self.call), "call": call, "samples": samples, "slots": slots}
@@ -463,7 +451,6 @@ def _inline(obj: dict[str, Any], blob: Blobs) -> Any:
 
 # --- calls: from a method's arguments to its key --------------------------------------------
 
-_REQUIRED: Any = object()
 _PLAIN: dict[type, Callable[[Any], str]] = {  # JSON of plain values, as key_json writes it
     str: encode_basestring_ascii,
     int: int.__repr__,
@@ -510,7 +497,7 @@ class Call:
         shown = [
             f"{k}={_short(v, 60)}"
             for k, v in eff.items()
-            if spec.defaults.get(k, _REQUIRED) is not v
+            if spec.defaults.get(k, inspect.Parameter.empty) is not v
         ]
         where = f" on {short}" if short else ""
         sample = f" (sampling key {self.slot!r})" if self.slot else ""
@@ -518,11 +505,9 @@ class Call:
 
 
 class MethodSpec:
-    """What ``cache_method`` learns once from a method's signature, to write its calls' JSON.
-
-    Plain arguments (str, int, float, bool, None) fill a per-shape template of the params
-    JSON; others are bound with ``inspect`` and encoded by :func:`key_json`: the same text.
-    """
+    """What ``cache_method`` learns once from a method's signature, to write its calls' JSON:
+    plain arguments (str, int, float, bool, None) fill a per-shape template of the params JSON;
+    others are bound with ``inspect`` and encoded by :func:`key_json` (the same text)."""
 
     def __init__(self, fn: Callable[..., Any], name: str, is_sampled: bool, ignore: Iterable[str]):
         self.fn, self.name, self.is_sampled = fn, name, is_sampled

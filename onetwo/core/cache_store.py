@@ -11,12 +11,10 @@ Example:
     >>> store.read(Key("k"))
     'text'
 
-A folder is opened safely: nothing is unpickled, no file is made or deleted next to the
-database (a tampered ``filename`` column reaches nothing), and the ``Settings`` table,
-which diskcache replays as PRAGMAs, is checked before diskcache opens the folder. A damaged
-database is a ``CacheError`` saying so, from every method, never an ``sqlite3`` error.
-Keys starting with ``onetwo:`` (the format, blobs, the processes that opened the folder)
-are not records: ``items`` skips them.
+A folder is opened safely: nothing unpickled, no file made or deleted beside the database,
+the ``Settings`` table (replayed as PRAGMAs) checked before diskcache opens it; damage is a
+``CacheError``, never an ``sqlite3`` error. ``onetwo:`` rows (format, blobs, the processes
+that opened the folder) are not records.
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ from typing import Any, Protocol
 import diskcache
 import diskcache.core
 
-from onetwo.core.cache_record import Key, sealed
+from onetwo.core.cache_record import Key, damaged, sealed
 from onetwo.core.clock import SYSTEM_CLOCK
 from onetwo.errors import CacheError
 
@@ -47,11 +45,9 @@ _INTERNAL = "onetwo:"  # the prefix of the rows that are not records
 class Store(Protocol):
     """What ``CallCache`` needs from a store of record texts.
 
-    ``update(key, change)`` sets the text at ``key`` to ``change(its text or None)``
-    atomically (``None``: leave it, ``""``: delete it); ``items`` lists records (not the
-    ``onetwo:`` rows) in the order first written; ``check`` reports problems of the storage,
-    not of the records; ``shared`` says whether another process (or store object) may be
-    writing the same records.
+    ``update(key, change)`` sets the text at ``key`` to ``change(its text or None)`` atomically
+    (``None``: leave it, ``""``: delete it); ``items`` lists records in the order written;
+    ``shared``: whether another process (or store object) may write the same records.
     """
 
     directory: str | None  # the folder, or None in memory
@@ -134,7 +130,6 @@ _ITEMS = (
     "SELECT CAST(key AS BLOB), raw, mode, typeof(key) || ' ' || typeof(value), "
     f"CAST(value AS BLOB) {_RECORDS} ORDER BY rowid"
 )
-_COUNT = f"SELECT COUNT(*) {_RECORDS}"
 _OPENED = f"SELECT key FROM Cache WHERE key GLOB '{_INTERNAL}open:*'"  # by process id
 _open_here: dict[str, weakref.WeakSet[DiskStore]] = {}  # this process's stores, by folder
 _forks = 0  # how many forks made this process: a forked child opens its own connections
@@ -146,21 +141,17 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)  # cheaper than os.getpid() on every read
-_ACTION = (
-    "Restore the folder from a copy; if the cache still opens, export_jsonl() saves the "
-    "entries that are readable, to import_jsonl() into a new folder"
-)
 
 
 def _foreign(what: str) -> CacheError:
-    return CacheError(
+    return damaged(
         f"the cache folder holds {what}, which onetwo never writes; refusing to load it "
-        f"(it was damaged or tampered with). {_ACTION}."
+        "(it was damaged or tampered with)"
     )
 
 
 def _damaged(path: str, e: sqlite3.Error) -> CacheError:
-    return CacheError(f"the cache database in {path!r} is damaged ({e}). {_ACTION}.")
+    return damaged(f"the cache database in {path!r} is damaged ({e})")
 
 
 class _SafeDisk(diskcache.Disk):
@@ -177,11 +168,8 @@ class _SafeDisk(diskcache.Disk):
 
 
 class DiskStore:
-    """A :class:`Store` in a diskcache folder (``cache.db``, SQLite in WAL mode).
-
-    Writes go through diskcache (a transaction, retried while another process writes);
-    reads through a read-only connection per thread (a new one after a fork).
-    """
+    """A :class:`Store` in a diskcache folder (``cache.db``, SQLite in WAL mode): writes in
+    diskcache transactions, reads on a read-only connection per thread (anew after a fork)."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory: str | None = os.fspath(directory)
@@ -189,10 +177,10 @@ class DiskStore:
         if os.path.exists(path) and not os.path.isdir(path):
             raise CacheError(f"the cache folder {path!r} is a file; give a folder path.")
         self._readers = threading.local()
-        fresh = _inspect(path, os.path.join(path, diskcache.core.DBNAME))
+        found = _inspect(path, os.path.join(path, diskcache.core.DBNAME))
         with self._guard():
             self._db = diskcache.Cache(path, disk=_SafeDisk, **_SETTINGS)
-            if fresh or fresh is None:
+            if found != FORMAT:
                 self._upgrade()
         _open_here.setdefault(os.path.realpath(path), weakref.WeakSet()).add(self)
         self._pid, self._checked, self._shared = 0, -1.0, False
@@ -219,8 +207,8 @@ class DiskStore:
         return self._shared
 
     def _opened(self, which: Callable[[int], bool]) -> list[str]:
-        rows = self._reader()[1].execute(_OPENED).fetchall()
-        pids = {key: key.rpartition(":")[2] for (key,) in rows}
+        keys = [key for (key,) in self._reader()[1].execute(_OPENED)]
+        pids = {key: key.rpartition(":")[2] for key in keys}
         return [key for key, pid in pids.items() if not pid.isdigit() or which(int(pid))]
 
     def _upgrade(self) -> None:
@@ -239,7 +227,7 @@ class DiskStore:
             raise _damaged(self._path, e) from None
 
     def read(self, key: Key) -> str | None:
-        try:
+        try:  # (not _guard: this is the replay hot path)
             row = self._reader()[2](_READ, (key,)).fetchone()  # one cursor, reused: ~10% faster
         except sqlite3.Error as e:
             raise _damaged(self._path, e) from None
@@ -273,7 +261,7 @@ class DiskStore:
 
     def __len__(self) -> int:
         with self._guard():
-            return int(self._reader()[1].execute(_COUNT).fetchone()[0])
+            return int(self._reader()[1].execute(f"SELECT COUNT(*) {_RECORDS}").fetchone()[0])
 
     def volume(self) -> int:
         with self._guard():
@@ -283,16 +271,15 @@ class DiskStore:
         """SQLite's integrity check (nothing to fix here: ``fix`` touches no file)."""
         with self._guard():
             rows = self._reader()[1].execute("PRAGMA integrity_check").fetchall()
-        return [f"the database is damaged: {r[0]}. {_ACTION}." for r in rows if r[0] != "ok"]
+        return [str(damaged(f"the database is damaged: {r[0]}")) for r in rows if r[0] != "ok"]
 
     def _reader(self) -> tuple[int, sqlite3.Connection, Callable[..., sqlite3.Cursor]]:
         """This thread's read-only connection (a new one after a fork), and a cursor's execute."""
         state = getattr(self._readers, "state", None)
         if state is not None and state[0] == _forks:  # a forked child opens its own
             return state
-        assert self.directory is not None
         con = sqlite3.connect(
-            os.path.join(self.directory, diskcache.core.DBNAME),
+            os.path.join(self._path, diskcache.core.DBNAME),
             timeout=self._db.timeout,
             isolation_level=None,
         )
@@ -309,8 +296,8 @@ class DiskStore:
 
 
 def alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs here (on another machine sharing the folder, a live
-    process is taken for dead unless one here has its pid: then calls may be made twice)."""
+    """Whether a process ``pid`` runs here (one on another machine sharing the folder is taken
+    for dead, unless one here has its pid: then calls may be made twice)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -320,11 +307,11 @@ def alive(pid: int) -> bool:
     return True
 
 
-def _inspect(folder: str, db_path: str) -> bool | None:
-    """Whether the folder is new (``None``: of the format before this one); refuses one
-    onetwo did not write (before diskcache opens it)."""
+def _inspect(folder: str, db_path: str) -> str | None:
+    """The format of the folder's database (``None``: new), refusing one onetwo did not
+    write, before diskcache opens it."""
     if not os.path.exists(db_path):
-        return True
+        return None
     try:
         with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as con:
             settings = con.execute("SELECT key, value FROM Settings").fetchall()
@@ -333,7 +320,7 @@ def _inspect(folder: str, db_path: str) -> bool | None:
         con.close()
     except sqlite3.DatabaseError as e:
         if "no such table" in str(e):
-            return True
+            return None
         raise _damaged(folder, e) from None
     for key, value in settings:
         if key not in _KNOWN_SETTINGS or not isinstance(value, int | float | str):
@@ -345,14 +332,12 @@ def _inspect(folder: str, db_path: str) -> bool | None:
             f"{folder!r} holds a diskcache that the onetwo call cache did not write; give "
             "the call cache a folder of its own."
         )
-    if fmt is not None and not str(fmt[0]).startswith(FORMAT[:-1]):
+    if fmt is None or fmt[0] in (FORMAT, _UNSEALED):
+        return None if fmt is None else fmt[0]
+    if not str(fmt[0]).startswith(FORMAT[:-1]):
         raise _foreign(f"the format {str(fmt[0])[:40]!r}")
-    if fmt is not None and fmt[0] == _UNSEALED:
-        return None
-    if fmt is not None and fmt[0] != FORMAT:
-        raise CacheError(
-            f"the cache folder {folder!r} has the format {fmt[0]!r}, and this onetwo reads "
-            f"{FORMAT!r}. Save it with export_jsonl() in the onetwo version that wrote it, "
-            "and import_jsonl() the file here."
-        )
-    return fmt is None
+    raise CacheError(
+        f"the cache folder {folder!r} has the format {fmt[0]!r}, and this onetwo reads "
+        f"{FORMAT!r}. Save it with export_jsonl() in the onetwo version that wrote it, "
+        "and import_jsonl() the file here."
+    )

@@ -1,22 +1,18 @@
 """The call cache: every model call computed once, replayed exactly, from a shared folder.
 
 A :class:`CallCache` keeps one record per call (``cache_record``) in a store (``cache_store``:
-a diskcache folder shared by threads and processes, or memory). A :func:`cache_method`
-answers from the store when it can (:meth:`CallCache.lookup`), else makes the call and
-writes it at once (:meth:`CallCache.fill`): a killed run keeps every call that finished.
+a diskcache folder shared by threads and processes, or memory). A :func:`cache_method` reads
+the store (:meth:`CallCache.lookup`), else makes the call and writes it at once
+(:meth:`CallCache.fill`): a killed run keeps every call that finished.
 
-* **Key**: canonical JSON of the method name, the backend's ``identity()`` (read once per
-  backend: for another model make a new backend) and the effective arguments.
-* **Samples**: each ``ot.repeat`` copy's sampling key is bound to one sample for good; a
-  new key takes the first sample no other key holds, or calls the model; outside repeats a
-  call reads the first sample. Values are JSON; exceptions are not cached; identical calls
-  in flight share one model call.
-* **Claims**: in a folder another live process has open (each marks it open), a miss
-  claims the sample (a lease of ``lease`` seconds, in the record) before calling the model;
-  another process missing the same sample waits for its value (re-reading the entry with
-  backoff, at most 0.2 s apart: processes have no way to notify each other), and calls the
-  model itself once the claimant has died or the lease has run out. Calls begun before the
-  other process opened the folder (and up to a second after) are not claimed.
+* **Key**: the method name, the backend's ``identity()`` (read once per backend: for another
+  model make a new backend) and the effective arguments. **Samples**: each ``ot.repeat``
+  copy's sampling key is bound to one sample for good, a new key to the first sample no
+  other key holds (else a new call); outside repeats a call reads the first sample.
+  Exceptions are not cached; identical calls in flight share one model call.
+* **Claims**: in a folder another live process has open, a miss claims its sample for
+  ``lease`` seconds before calling the model; the other process re-reads the entry (backoff
+  up to 0.2 s) until the value comes, the claimant dies or the lease runs out.
 * **Modes**: ``"read_write"`` (default), ``"replay"`` (a miss raises ``CacheMiss``),
   ``"record"`` (always call, overwrite), ``"off"``.
 
@@ -50,6 +46,7 @@ from onetwo.core.cache_record import (
     UnsupportedType,
     blob_key,
     bound_sample,
+    damaged,
     decode,
     encode,
     key_json,
@@ -79,7 +76,6 @@ R = TypeVar("R")
 T = TypeVar("T")
 Mode = Literal["read_write", "replay", "record", "off"]
 _Path = str | os.PathLike[str]
-_MODES: tuple[str, ...] = get_args(Mode)
 EXPORT_FORMAT = "onetwo-call-cache/1"  # the JSON-lines header (the folder has its own)
 MISS: Any = type("Miss", (), {"__repr__": lambda self: "caching.MISS"})()
 """What :meth:`CallCache.lookup` returns when the cache holds no value for the call."""
@@ -103,13 +99,13 @@ class CallCache:
     """
 
     def __init__(self, directory: _Path | Store, *, mode: Mode = "read_write", lease: float = 60.0):
-        _check_mode(mode)  # before the folder is made
         if not (isinstance(lease, int | float) and lease >= 0):
             raise ValueError(f"lease must be a number of seconds >= 0, got {lease!r}.")
-        store = DiskStore(directory) if isinstance(directory, str | os.PathLike) else directory
-        self._store: Store = store
-        self.directory: str | None = store.directory
-        self.mode, self.lease = mode, lease
+        self.mode, self.lease = mode, lease  # (checked before the folder is made)
+        if isinstance(directory, str | os.PathLike):
+            directory = DiskStore(directory)
+        self._store: Store = directory
+        self.directory: str | None = self._store.directory
         self._blobs = self._blob  # bound once: the hot path passes it to decode()
         self._memo: dict[tuple[Key, str], str] = {}
         self._inflight: dict[tuple[Key, str], asyncio.Future[str]] = {}  # shared calls
@@ -123,9 +119,12 @@ class CallCache:
 
     @mode.setter
     def mode(self, mode: Mode) -> None:
-        _check_mode(mode)
+        if mode not in get_args(Mode):
+            raise ValueError(
+                f"mode must be one of {', '.join(map(repr, get_args(Mode)))}; got {mode!r}. Use "
+                "'replay' to forbid model calls, 'record' to recompute, 'off' to bypass the cache."
+            )
         self._mode: Mode = mode
-        self._recording = mode == "record"
         self._reads = mode in ("read_write", "replay")  # the hot path's one test
 
     def __repr__(self) -> str:
@@ -171,14 +170,11 @@ class CallCache:
         if sample is None:
             return MISS
         self.hits += 1
-        return decode(sample, self._blobs)
+        return self._decode(sample)
 
     async def fill(self, call: Call) -> Any:
-        """The result of a call :meth:`lookup` missed, written before it is returned.
-
-        A sample nobody holds, else an identical call in flight's (in this process, or
-        claimed by another), else the model's (``CacheMiss`` in replay mode).
-        """
+        """The result of a call :meth:`lookup` missed (written before it is returned): a sample
+        nobody holds, else an identical call in flight's, else the model's (or ``CacheMiss``)."""
         if self._mode == "off":
             return await call.spec.fn(call.backend, *call.args, **call.kwargs)
         loop, mkey = asyncio.get_running_loop(), (call.key, call.slot)
@@ -211,10 +207,9 @@ class CallCache:
     async def _obtain(self, call: Call) -> tuple[Any, str, bool]:
         """(value, stored sample, whether the value is ours) of a call missing in this process."""
         delay = 0.002
-        while not self._recording:
+        while self._mode != "record":
             wait = self._mode == "read_write"  # claims are needed only in a shared folder
-            claim = wait and self._store.shared()
-            sample, until = self._take(call.key, call.call_json, call.slot, claim, wait)
+            sample, until = self._take(call.key, call.call_json, call.slot, wait, wait)
             if sample is not None:
                 self.hits += 1
                 annotate(cache_hit=True)
@@ -235,7 +230,7 @@ class CallCache:
         self.misses += 1
         try:
             value = await call.spec.fn(call.backend, *call.args, **call.kwargs)
-            stored, own = self._write(call.key, call.call_json, call.slot, value, call.describe)
+            stored, own = self._write(call, value)
         except BaseException:
             if (mine := self._claims.get((call.key, call.slot))) is not None:
                 with contextlib.suppress(CacheError):  # others need not wait out the lease
@@ -246,14 +241,15 @@ class CallCache:
         return value, stored, own
 
     def _take(
-        self, key: Key, call: str, slot: str, claim: bool, wait: bool = False
+        self, key: Key, call: str, slot: str, claim: bool, wait: bool
     ) -> tuple[str | None, float | None]:
-        """Bind ``slot`` to a sample nobody holds: (it, None). Else, with ``wait``, (None, the
-        end of another live process's claim on it) if there is one; else (None, None), with
-        our claim written if ``claim``."""
+        """(A sample nobody holds, bound to ``slot``, None); else (None, the end of another
+        live process's claim on it, with ``wait``); else (None, None), our claim written if
+        ``claim`` and the folder is shared."""
         mine, held = self._claims.get((key, slot), 0), None  # ours even if from a gone loop
+        claim = claim and self._store.shared()
 
-        def take(record: Record) -> str | None:
+        def take(record: Record, dry: bool = False) -> str | None:
             nonlocal held
             if (i := record.claimable(slot)) is not None:
                 record.bindings[slot] = i
@@ -262,24 +258,20 @@ class CallCache:
                 return None  # nothing written
             if not claim:
                 return None
-            self._claims[key, slot] = record.claim(slot, wall_time() + self.lease)
+            if not dry:
+                self._claims[key, slot] = record.claim(slot, wall_time() + self.lease)
             return ""  # (never a sample) our claim is written
 
-        # A read first, to take the write lock only when there is something to write.
-        if (text := self._store.read(key)) is None:
-            if not claim:
-                return None, None
-        elif (record := Record.parse(text, key)).claimable(slot) is None:
-            if wait and (held := record.held(slot, wall_time(), mine, alive)) is not None:
-                return None, held
-            if not claim:
-                return None, None
+        # A dry run on a read first: take the write lock only if there is something to write.
+        text = self._store.read(key)
+        if take(Record(call) if text is None else Record.parse(text, key), dry=True) is None:
+            return None, held
         sample = self._edit(key, call if claim else None, take)
         return sample or None, held
 
     def _edit(self, key: Key, new: str | None, edit: Callable[[Record], T | None]) -> T | None:
-        """``edit`` the record at ``key`` (a new one of call ``new`` if absent, or none if
-        ``new`` is None) in one transaction; return its result (``None``: nothing written)."""
+        """``edit`` the record at ``key`` (or a new one of call ``new``, if given) in one
+        transaction; return its result (``None``: nothing written)."""
         out: list[T | None] = [None]
 
         def change(old: str | None) -> str | None:
@@ -294,16 +286,14 @@ class CallCache:
         self._store.update(key, change)
         return out[0]
 
-    def _write(
-        self, key: Key, call: str, slot: str, value: Any, describe: Callable[[], str]
-    ) -> tuple[str, bool]:
-        """Store ``value`` for ``slot``; return (the stored sample, whether it is ours)."""
-        sample = self._encode(value, describe)
+    def _write(self, call: Call, value: Any) -> tuple[str, bool]:
+        """Store ``value`` for ``call``; return (the stored sample, whether it is ours)."""
+        key, slot, sample = call.key, call.slot, self._encode(value, call.describe)
 
         def put(record: Record) -> tuple[Record, int, bool]:
-            return (record, *record.bind(slot, sample, self._recording))
+            return (record, *record.bind(slot, sample, self._mode == "record"))
 
-        record, i, own = self._edit(key, call, put)  # type: ignore[misc]
+        record, i, own = self._edit(key, call.call_json, put)  # type: ignore[misc]
         for other, j in record.bindings.items():  # what recording rewrote is stale here
             if j == i:
                 self._memo.pop((key, other), None)
@@ -311,7 +301,8 @@ class CallCache:
         return record.samples[i], own
 
     def _encode(self, value: Any, describe: Callable[[], str]) -> str:
-        """The sample of ``value``, its long bytes stored in blob rows."""
+        """The sample of ``value``, its long bytes stored in blob rows (first: no dangling
+        reference)."""
         blobs: dict[str, bytes] = {}
         try:
             sample = encode(value, blobs)
@@ -322,7 +313,7 @@ class CallCache:
                 f"stores {ACCEPTED}, nested at most a few hundred levels. Return one of those "
                 "from the backend method, or run without a cache."
             ) from None
-        for digest, data in blobs.items():  # before the record: no reference without its blob
+        for digest, data in blobs.items():
             text = base64.b64encode(data).decode("ascii")
             self._store.update(blob_key(digest), functools.partial(_unless_same, text))
         return sample
@@ -338,10 +329,7 @@ class CallCache:
         except ValueError:
             data = b""
         if text is None or hashlib.sha256(data).hexdigest() != digest:
-            raise CacheError(
-                f"the cached bytes {str(digest)[:16]}... are missing or damaged. Restore the "
-                "folder from a copy, or check(fix=True) to delete the entries using them."
-            )
+            raise damaged(f"the cached bytes {str(digest)[:16]}... are missing or damaged")
         return data
 
     # --- inspection and maintenance -------------------------------------------------
@@ -349,8 +337,8 @@ class CallCache:
     def _entries(
         self, match: Mapping[str, Any], damaged: list[tuple[Key | None, str]] | None = None
     ) -> Iterator[tuple[Key, Record, Any]]:
-        """The entries of backends matching ``match``; with ``damaged``, what is damaged is
-        listed there instead of raised (a damaged part of the database ends the scan)."""
+        """The entries of backends matching ``match``; with ``damaged``, damage is listed there,
+        not raised (a damaged part of the database ends the scan)."""
         try:
             for key, text in self._store.items():
                 try:
@@ -385,10 +373,8 @@ class CallCache:
         return list(found.values())
 
     def drop(self, **match: Any) -> int:
-        """Delete (and count) the entries of backends with these identity fields.
-
-        Example: ``cache.drop(provider="openai", model="gpt-4o-mini")``.
-        """
+        """Delete (and count) the entries of backends with these identity fields, e.g.
+        ``cache.drop(provider="openai", model="gpt-4o-mini")``."""
         if not match:
             raise ValueError("drop() needs at least one identity field, e.g. model='...'.")
         keys = [key for key, _, _ in self._entries(match)]
@@ -402,10 +388,7 @@ class CallCache:
 
     def export_jsonl(self, path: _Path, **match: Any) -> int:
         """Write (atomically) the entries of the backends matching ``match``; count them.
-
-        Damaged entries are left out, with a warning naming them: this saves what a damaged
-        folder still holds, to :meth:`import_jsonl` into a new one.
-        """
+        Damaged ones are left out with a warning: this saves what a damaged folder holds."""
         path = os.fspath(path)
         tmp, count, damaged = f"{path}.tmp{os.getpid()}", 0, []  # type: ignore[var-annotated]
         try:
@@ -434,10 +417,8 @@ class CallCache:
         return count
 
     def import_jsonl(self, path: _Path) -> int:
-        """Merge the entries of a file :meth:`export_jsonl` wrote; return their count.
-
-        The file adds samples, and binds only keys not bound here; an edited line is refused.
-        """
+        """Merge the entries of a file :meth:`export_jsonl` wrote; return their count. It adds
+        samples and binds only keys not bound here; an edited line is refused."""
         path, count = os.fspath(path), 0
         with open(path, encoding="utf-8") as f:
             header = _json_line(f.readline(), f"{path}:1")
@@ -482,11 +463,10 @@ def _json_line(line: str, where: str) -> Any:
 class SimpleFunctionCache(CallCache):
     """An in-memory call cache saved to and loaded from one file, as in the reference.
 
-    A :class:`CallCache` on a ``MemoryStore``; the file is the JSON-lines export. Prefer
-    :class:`CallCache` for long runs: this one loses what was not saved. As in the
-    reference, :meth:`cache_value` and :meth:`get_cached_value` store and read values by a
-    key of your own (a sampling key as in ``cache_method(is_sampled=True)``), and
-    ``cached_value_decoder`` converts every value read (e.g. a dict into your class).
+    A :class:`CallCache` on a ``MemoryStore`` (what is not saved is lost); the file is the
+    JSON-lines export. :meth:`cache_value` and :meth:`get_cached_value` store and read values
+    by a key of your own (and a sampling key); ``cached_value_decoder`` converts every value
+    read (e.g. a dict into your class).
 
     Example:
         >>> cache = SimpleFunctionCache(cache_filename="/tmp/exp1.jsonl")  # doctest: +SKIP
@@ -505,14 +485,8 @@ class SimpleFunctionCache(CallCache):
         super().__init__(MemoryStore(), mode=mode)
         self.cache_filename, self.cached_value_decoder = cache_filename, cached_value_decoder
 
-    def lookup(self, key: Key, slot: str) -> Any:
-        value = super().lookup(key, slot)
-        return value if value is MISS else self._decoded(value)
-
     def _decode(self, sample: str) -> Any:
-        return self._decoded(decode(sample, self._blobs))
-
-    def _decoded(self, value: Any) -> Any:
+        value = decode(sample, self._blobs)
         return value if self.cached_value_decoder is None else self.cached_value_decoder(value)
 
     def _location(self) -> Any:
@@ -549,7 +523,7 @@ class SimpleFunctionCache(CallCache):
         k, _ = self._call(key)
         if (value := self.lookup(k, slot := sampling_key or "")) is not MISS:
             return value
-        sample, _ = self._take(k, "", slot, claim=False) if self._reads else (None, None)
+        sample, _ = self._take(k, "", slot, False, False) if self._reads else (None, None)
         return None if sample is None else self._decode(sample)
 
     def save(self, cache_filename: _Path | None = None, overwrite: bool = True) -> int:
@@ -574,14 +548,6 @@ class SimpleFunctionCache(CallCache):
 
 def _unless_same(text: str, old: str | None) -> str | None:
     return None if old == text else text
-
-
-def _check_mode(mode: Any) -> None:
-    if mode not in _MODES:
-        raise ValueError(
-            f"mode must be one of {', '.join(map(repr, _MODES))}; got {mode!r}. Use "
-            "'replay' to forbid model calls, 'record' to recompute, 'off' to bypass the cache."
-        )
 
 
 def open_cache(cache: CallCache | _Path) -> CallCache:
@@ -636,13 +602,11 @@ class FileCacheEnabled(CacheEnabled):
 
     def load_cache(self, *, overwrite: bool = True, cache_filename: str | None = None) -> int:
         """Load the saved file (``overwrite``: instead of what the cache holds)."""
-        path = cache_filename or self.cache_filename
-        return self._file_cache().load(path, overwrite=overwrite)
+        return self._file_cache().load(cache_filename or self.cache_filename, overwrite=overwrite)
 
     def save_cache(self, *, overwrite: bool = False, cache_filename: str | None = None) -> int:
         """Save the cache to the file (``overwrite``: replace an existing file)."""
-        path = cache_filename or self.cache_filename
-        return self._file_cache().save(path, overwrite=overwrite)
+        return self._file_cache().save(cache_filename or self.cache_filename, overwrite=overwrite)
 
 
 class _CachedMethod(Protocol):
@@ -660,9 +624,8 @@ def cache_method(
     name: str | None = None, *, is_sampled: bool = False, ignore_args: Iterable[str] = ()
 ) -> _CachedMethod:
     """Cache a backend method in ``self.cache`` (no cache, or ``self.disable_caching``: call
-    straight through). The cached method is async; a sync one runs in a worker thread.
-
-    Put it outermost, above batching and retries, so that hits skip both.
+    straight through); put it outermost, above batching and retries, so that hits skip both.
+    The cached method is async; a sync one runs in a worker thread.
 
     Args:
         name: the name in the key, e.g. ``"llm.generate_text"`` (default: the qualname).

@@ -1,10 +1,10 @@
 """Injectable time: the one place onetwo reads the time or sets a timer.
 
 Code that waits (batching windows, retry backoff, rate limiters) takes a :class:`Clock`
-instead of calling ``asyncio.sleep`` or ``loop.call_later`` itself. In production that is
-:data:`SYSTEM_CLOCK`, backed by the running event loop. Tests pass a
-:class:`VirtualClock`, whose time moves only when the test calls
-:meth:`VirtualClock.advance`, so timing behaviour is checked exactly and nothing sleeps.
+instead of calling ``asyncio.sleep`` or ``loop.call_later`` itself: in production
+:data:`SYSTEM_CLOCK` (the running event loop's), in tests a :class:`VirtualClock`, whose
+time moves only when the test calls :meth:`VirtualClock.advance`, so timing behaviour is
+checked exactly and nothing sleeps.
 
 Example:
     >>> clock = VirtualClock()
@@ -14,9 +14,6 @@ Example:
     []
     >>> clock.advance(1.0); fired
     [2.0]
-
-Timers of both clocks fire on the event loop's thread; a virtual clock fires them
-synchronously, inside ``advance()``.
 """
 
 from __future__ import annotations
@@ -42,7 +39,8 @@ class Clock(Protocol):
     """A source of time and timers, in seconds (the origin is arbitrary).
 
     ``now()`` reads the time; ``call_later(delay, callback)`` calls ``callback()`` once,
-    ``delay`` seconds from now, on the event loop's thread; ``sleep(delay)`` waits.
+    ``delay`` seconds from now, on the event loop's thread (a virtual clock: inside
+    ``advance()``); ``sleep(delay)`` waits.
     """
 
     def now(self) -> float: ...
@@ -56,8 +54,7 @@ class SystemClock:
     """The real clock: monotonic time, and timers on the running event loop."""
 
     def now(self) -> float:
-        # asyncio's loops use time.monotonic() as their time(), so timers and now() agree.
-        return time.monotonic()
+        return time.monotonic()  # asyncio loops' time(), so timers and now() agree
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         return asyncio.get_running_loop().call_later(delay, callback)
@@ -75,7 +72,7 @@ SYSTEM_CLOCK = SystemClock()
 
 def wall_time() -> float:
     """Seconds since the epoch, for timestamps a user reads (a trace's start and end, an
-    HTTP date); never for waiting or measuring durations, which use a :class:`Clock`."""
+    HTTP date); never for waiting or measuring durations: use a :class:`Clock`."""
     return time.time()
 
 
@@ -90,15 +87,11 @@ class _VirtualTimer:
 
 
 class VirtualClock:
-    """A clock for tests: time stands still until :meth:`advance` moves it.
+    """A clock for tests: time (from ``start``) stands still until :meth:`advance` moves it.
 
-    ``advance(seconds)`` fires every timer that falls due, in deadline order (ties in the
-    order they were set), each with :meth:`now` reading its own deadline; timers set by
-    those callbacks fire too if they fall within the advanced window. Tasks woken by a
-    fired timer (e.g. ones in :meth:`sleep`) run at the event loop's next iteration.
-
-    Args:
-        start: the initial time.
+    ``advance(seconds)`` fires the timers that fall due (those its callbacks set too) in
+    deadline order, ties in the order set, :meth:`now` reading each one's deadline. Tasks
+    they wake (e.g. in :meth:`sleep`) run at the event loop's next iteration.
 
     Example (in an async test):
         >>> task = asyncio.create_task(clock.sleep(5)); await asyncio.sleep(0)  # doctest: +SKIP

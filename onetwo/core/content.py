@@ -29,10 +29,7 @@ __all__ = ["Chunk", "ChunkList", "ContentType", "Message", "PredefinedRole", "Ro
 
 
 class PredefinedRole(enum.StrEnum):
-    """The standard chat roles. ``MODEL`` is what OpenAI calls ``assistant``.
-
-    ``TOOL`` carries a tool's result back to the model (with the call's ``tool_call_id``).
-    """
+    """The standard chat roles: ``MODEL`` is OpenAI's ``assistant``, ``TOOL`` a tool's result."""
 
     USER = "user"
     MODEL = "model"
@@ -40,44 +37,20 @@ class PredefinedRole(enum.StrEnum):
     CONTEXT = "context"
     TOOL = "tool"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 Role = PredefinedRole | str
 
 
 class ContentType(enum.StrEnum):
-    """What a chunk holds when no MIME type is given; a MIME type (``"image/png"``) also works.
-
-    ``"ctrl"`` marks text that is a model's control token (never stripped).
-    """
+    """A chunk's kind without a MIME type (``"ctrl"``: a control token, never stripped)."""
 
     STR = "str"
     BYTES = "bytes"
 
 
 def _is_image(value: Any) -> bool:
-    """Whether ``value`` is a PIL image (never imports pillow: an image's maker did)."""
-    module = sys.modules.get("PIL.Image")
+    module = sys.modules.get("PIL.Image")  # never imported here: an image's maker did
     return module is not None and isinstance(value, module.Image)
-
-
-def _accepts(content: Any, content_type: str) -> bool:
-    """Whether ``content`` (str, bytes or a PIL image) can be of ``content_type``."""
-    if isinstance(content, str):
-        return content_type in ("str", "ctrl") or content_type.startswith("text/")
-    if isinstance(content, bytes):
-        return content_type == "bytes" or ("/" in content_type and content_type[:5] != "text/")
-    return content_type.startswith("image/")
-
-
-def _default_type(content: Any) -> str:
-    if isinstance(content, str):
-        return "str"
-    if isinstance(content, bytes):
-        return "bytes"
-    return f"image/{(content.format or 'jpeg').lower()}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,14 +74,21 @@ class Chunk:
 
     def __post_init__(self) -> None:
         content, content_type = self.content, self.content_type
-        if not isinstance(content, str | bytes) and not _is_image(content):
+        kind = content_type if isinstance(content_type, str) else "?"  # "?" fits nothing
+        if isinstance(content, str):
+            default, fits = "str", kind in ("str", "ctrl") or kind.startswith("text/")
+        elif isinstance(content, bytes):
+            default, fits = "bytes", kind == "bytes" or ("/" in kind and kind[:5] != "text/")
+        elif _is_image(content):
+            default, fits = f"image/{(content.format or 'jpeg').lower()}", kind[:6] == "image/"
+        else:
             raise InvalidArgumentError(
                 f"Chunk content must be str, bytes or a PIL.Image.Image, got "
                 f"{type(content).__name__}: {content!r:.80}. Convert it with str() first."
             )
         if not content_type:
-            object.__setattr__(self, "content_type", _default_type(content))
-        elif not isinstance(content_type, str) or not _accepts(content, content_type):
+            object.__setattr__(self, "content_type", default)
+        elif not fits:
             raise InvalidArgumentError(
                 f"Chunk content_type {content_type!r} does not fit content of type "
                 f"{type(content).__name__}: text takes 'str', 'ctrl' or 'text/...', bytes "
@@ -150,9 +130,8 @@ class Chunk:
         return self._stripped(str.rstrip, chars)
 
     def _stripped(self, strip: Callable[[str, str | None], str], chars: str | None) -> Chunk:
-        if self.content_type != "str":
-            return self
-        return dataclasses.replace(self, content=strip(str(self.content), chars))
+        text = str(self.content) if self.content_type == "str" else None
+        return self if text is None else dataclasses.replace(self, content=strip(text, chars))
 
     def as_bytes(self) -> tuple[bytes, str]:
         """The content encoded as bytes, with its MIME type (PIL images as PNG).
@@ -190,7 +169,7 @@ class ChunkList:
 
     __slots__ = ("chunks",)
 
-    def __init__(self, chunks: Iterable[Chunk | str | bytes] = ()) -> None:
+    def __init__(self, chunks: Iterable[Chunk | ChunkList | str | bytes] = ()) -> None:
         self.chunks: list[Chunk] = [c for item in chunks for c in _as_chunks(item)]
 
     def __str__(self) -> str:
@@ -213,9 +192,7 @@ class ChunkList:
     @overload
     def __getitem__(self, i: slice) -> ChunkList: ...
     def __getitem__(self, i: int | slice) -> Chunk | ChunkList:
-        if isinstance(i, slice):
-            return ChunkList(self.chunks[i])
-        return self.chunks[i]
+        return ChunkList(self.chunks[i]) if isinstance(i, slice) else self.chunks[i]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ChunkList) and self.chunks == other.chunks
@@ -223,14 +200,11 @@ class ChunkList:
     __hash__ = None  # type: ignore[assignment]
 
     def __add__(self, other: Any) -> ChunkList:
-        if not _is_content(other):
-            return NotImplemented  # e.g. a composable, which knows how to add a chunk
-        return ChunkList([*self.chunks, *_as_chunks(other)])
+        # Not content: e.g. a composable, which knows how to add a chunk list.
+        return ChunkList([self, other]) if _is_content(other) else NotImplemented
 
     def __radd__(self, other: Any) -> ChunkList:
-        if not _is_content(other):
-            return NotImplemented
-        return ChunkList([*_as_chunks(other), *self.chunks])
+        return ChunkList([other, self]) if _is_content(other) else NotImplemented
 
     def __iadd__(self, other: Any) -> ChunkList:
         if not _is_content(other):
@@ -272,15 +246,14 @@ class ChunkList:
         return messages
 
 
-def _is_plain(chunk: Chunk) -> bool:
-    """Whether a message may hold the chunk's content as a plain str or bytes."""
+def _is_plain(chunk: Chunk) -> bool:  # a message may hold its content as a plain str or bytes
     return chunk.content_type in ("str", "bytes") and chunk.metadata is None
 
 
 def _join(content: str | bytes | ChunkList, chunk: Chunk) -> str | ChunkList:
     if isinstance(content, str) and isinstance(chunk.content, str) and _is_plain(chunk):
         return content + chunk.content
-    return ChunkList([*_as_chunks(content), dataclasses.replace(chunk, role=None)])
+    return ChunkList([content, dataclasses.replace(chunk, role=None)])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -309,11 +282,8 @@ class Message:
             )
         if self.tool_call_id is not None and not isinstance(self.tool_call_id, str):
             raise InvalidArgumentError(f"tool_call_id must be a str, got {self.tool_call_id!r}.")
-        if not isinstance(self.role, PredefinedRole):
-            try:
-                object.__setattr__(self, "role", PredefinedRole(self.role))
-            except ValueError:
-                pass  # a custom role name is allowed
+        if self.role in tuple(PredefinedRole):  # a custom role name stays a str
+            object.__setattr__(self, "role", PredefinedRole(self.role))
 
     def get_chunk_list(self) -> ChunkList:
         """The content as a :class:`ChunkList`."""

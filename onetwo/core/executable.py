@@ -1,9 +1,8 @@
 """Lazy executables: descriptions of work that run only when awaited or ``ot.run``.
 
-An :class:`Executable` is a recipe, not a running task: building one (calling a builtin,
-or a :func:`make_executable` function) does nothing; each ``await`` runs it afresh, so
-the same executable can run again, under another registry or sampling key. Arguments
-that are themselves executables run first, concurrently (except ``non_executed_args``).
+An :class:`Executable` is a recipe, not a running task: building one (calling a builtin
+or a :func:`make_executable` function) does nothing; each ``await`` runs it afresh (under
+the registry and sampling key current then). Executable arguments run first, concurrently.
 
 Example:
     >>> from onetwo import ot
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import functools
 import inspect
 import types
@@ -35,22 +35,18 @@ __all__ = [
     "set_composer",
 ]
 
-T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
-
 # Set by ``ot.safe_stream`` around its run: [the executable streamed, report(value)]. Only
 # that one reports its partial results (the values its generator yields), no nested one.
 partial_results: ContextVar[list[Any] | None] = ContextVar("onetwo_partials", default=None)
-
-# What `+` does with an executable: set by `onetwo.builtins` (composable prompts) on import.
-_compose: Callable[[Any, Any], Any] | None = None
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+_compose: Callable[[Any, Any], Any] | None = None  # what `+` does: see set_composer
 
 
 def set_composer(compose: Callable[[Any, Any], Any]) -> None:
     """Make ``executable + other`` (and ``other + executable``) return ``compose(a, b)``.
 
-    The core knows nothing of prompts: ``onetwo.builtins`` registers its ``compose`` when
-    it is imported, which every module that creates builtins or composables does.
+    The core knows nothing of prompts: importing ``onetwo.builtins`` registers its own.
     """
     global _compose
     _compose = compose
@@ -59,8 +55,8 @@ def set_composer(compose: Callable[[Any, Any], Any]) -> None:
 class Executable(Generic[T]):
     """A lazy computation producing a ``T``: await it, or pass it to ``ot.run``.
 
-    Subclasses implement :meth:`_run`, returning a fresh coroutine each time.
-    Executables compose with ``+`` into composable prompts (see :func:`set_composer`).
+    Subclasses implement :meth:`_run`, returning a fresh coroutine each time; ``+``
+    composes executables into prompts (see :func:`set_composer`).
     """
 
     __slots__ = ()
@@ -81,8 +77,7 @@ class Executable(Generic[T]):
 def coroutines_of(executables: Iterable[Executable[Any]]) -> list[Coroutine[Any, Any, Any]]:
     """One fresh coroutine per executable, e.g. for ``asyncio.gather``.
 
-    If one ``_run()`` fails at once (a builtin not configured), those already made are
-    closed, so none is left never-awaited.
+    If one ``_run()`` fails at once (a builtin not configured), those made are closed.
     """
     coros: list[Coroutine[Any, Any, Any]] = []
     try:
@@ -95,8 +90,10 @@ def coroutines_of(executables: Iterable[Executable[Any]]) -> list[Coroutine[Any,
     return coros
 
 
-# How a decorated function produces its value; decided once, at decoration time.
+# How a decorated function produces its value (decided once, at decoration time): a sync
+# function, or as the first of these that holds.
 _SYNC, _ASYNC, _ASYNC_GEN, _GEN = range(4)
+_KINDS = (inspect.iscoroutinefunction, inspect.isasyncgenfunction, inspect.isgeneratorfunction)
 
 
 class _FunctionSpec:
@@ -112,17 +109,10 @@ class _FunctionSpec:
         self.fn = fn
         self.copy_self = copy_self
         self.name = getattr(fn, "__qualname__", repr(fn))
-        if inspect.iscoroutinefunction(fn):
-            self.kind = _ASYNC
-        elif inspect.isasyncgenfunction(fn):
-            self.kind = _ASYNC_GEN
-        elif inspect.isgeneratorfunction(fn):
-            self.kind = _GEN
-        else:
-            self.kind = _SYNC
+        self.kind = next((kind for kind, test in enumerate(_KINDS, 1) if test(fn)), _SYNC)
         self.skip = frozenset(non_executed_args)
-        # Where the executables passed through, and the arguments a deepcopy shares, are:
-        # the names, and their positions.
+        # The arguments passed through unexecuted, and those a deepcopy shares: by name
+        # and by position.
         self.passed = self._places("non_executed_args", self.skip)
         self.uncopied = self._places("non_copied_args", frozenset(non_copied))
 
@@ -142,15 +132,13 @@ class _FunctionSpec:
         return names | {i for i, p in enumerate(positional) if p.name in names}
 
 
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
 class FunctionExecutable(Executable[T]):
     """A call of a :func:`make_executable` function, bound to its arguments, not yet run."""
 
-    __slots__ = ("_args", "_kwargs", "_spec")
-
-    def __init__(self, spec: _FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self._spec = spec
-        self._args = args
-        self._kwargs = kwargs
+    _spec: _FunctionSpec
+    _args: tuple[Any, ...]
+    _kwargs: dict[str, Any]
 
     @property
     def function(self) -> Callable[..., Any]:
@@ -176,18 +164,16 @@ class FunctionExecutable(Executable[T]):
         args, kwargs = await resolve_arguments(self._args, self._kwargs, spec)
         streamed = partial_results.get()
         report = streamed[1] if streamed is not None and streamed[0] is self else _ignore
-        fn = spec.fn
-        kind = spec.kind
+        fn, kind = spec.fn, spec.kind
+        result: Any = None
         if kind == _ASYNC:
             result = await fn(*args, **kwargs)
         elif kind == _SYNC:
             result = fn(*args, **kwargs)
         elif kind == _ASYNC_GEN:
-            result = None
             async for result in fn(*args, **kwargs):  # the last value yielded is the result
                 report(result)
         else:
-            result = None
             for result in fn(*args, **kwargs):
                 report(result)
         # A strategy may return an executable (e.g. `return llm.generate_text(p)`), streamed
@@ -208,8 +194,8 @@ async def resolve_arguments(
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Run the executables among ``args``/``kwargs`` concurrently; return the values.
 
-    Arguments named in the spec's ``non_executed_args`` are passed through unchanged.
-    Fast path: when no argument is an executable, the inputs are returned as they are.
+    Those the spec's ``non_executed_args`` name pass through; with no executable, the
+    inputs are returned as they are.
     """
     passed = () if spec is None else spec.passed
     pending: list[tuple[int | str, Executable[Any]]] = [
@@ -222,8 +208,7 @@ async def resolve_arguments(
         values = [await pending[0][1]]
     else:
         values = await asyncio.gather(*coroutines_of(e for _, e in pending))
-    new_args = list(args)
-    new_kwargs = dict(kwargs)
+    new_args, new_kwargs = list(args), dict(kwargs)
     for (where, _), value in zip(pending, values):
         if isinstance(where, int):
             new_args[where] = value
@@ -254,9 +239,8 @@ def make_executable(
     """Turn a function into a factory of lazy executables.
 
     Works on sync and async functions, (async) generators (the last value yielded is the
-    result), methods, bound methods and callable objects (their ``__call__`` may be async).
-    Calling the decorated function runs nothing: it returns an :class:`Executable` bound
-    to the arguments. Decorating a decorated function again changes nothing.
+    result), methods and callable objects. Calling the decorated function runs nothing: it
+    returns an :class:`Executable` bound to the arguments. Decorating twice changes nothing.
 
     Args:
         fn: the function (when used as ``@make_executable`` without parentheses).
@@ -293,6 +277,4 @@ def make_executable(
         factory.__onetwo_spec__ = spec  # type: ignore[attr-defined]
         return factory
 
-    if fn is not None:
-        return decorate(fn)
-    return decorate
+    return decorate if fn is None else decorate(fn)

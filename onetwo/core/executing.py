@@ -1,9 +1,7 @@
 """Executables and the ways to run them, under the module path OneTwo users import.
 
-``from onetwo.core import executing`` gives the names the reference OneTwo has there:
-``executing.run``, ``executing.parallel``, ``executing.par_iter``, the streams and
-``executing.make_executable``. Each is the one of ``onetwo.ot``; the lazy executables
-themselves live in ``onetwo.core.executable``.
+The names the reference OneTwo has there (``run``, ``parallel``, ``par_iter``, the streams,
+``make_executable``...), each the one of ``onetwo.ot``, nothing of its own.
 
 Example:
     >>> from onetwo.core import executing

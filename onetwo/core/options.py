@@ -1,9 +1,8 @@
 """Run options: how one run behaves (batching on or off, tracing), set in one place.
 
-A :class:`RunOptions` travels with the run in a context variable, so everything the run
-does sees it: ``ot.run``, ``ot.evaluate``, ``ot.compare`` and the streams set it once for
-their run, and the batch queues, the tracer and the evaluators read it with
-:func:`current`. A strategy that starts nested work inherits its run's options.
+A :class:`RunOptions` travels with the run in a context variable: ``ot.run``,
+``ot.evaluate``, ``ot.compare`` and the streams set it for their run; the batch queues,
+the tracer and the evaluators (and nested work) read it with :func:`current`.
 
 Example:
     >>> with use(RunOptions(enable_batching=False)):
@@ -36,7 +35,7 @@ class RunOptions:
     enable_tracing: bool = False
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
+        for field in dataclasses.fields(self):  # not asdict: it deep-copies, on every run
             value = getattr(self, field.name)
             if not isinstance(value, bool):
                 raise TypeError(

@@ -1,11 +1,10 @@
 """The registry: which implementation (and which defaults) each builtin uses.
 
 A backend's ``register()`` binds builtins (``llm.generate_text``...) to its methods in
-the *current registry*, read when an executable runs, not when it is built: the same
-executable runs on whichever backend is current then. The global registry
-(:data:`function_registry`) is what ``register()`` changes at the top of a notebook;
-``with RegistryContext():`` works on a copy; :func:`copy_registry` snapshots the current
-one; :func:`with_registry` runs an executable under a given one (per task, not global).
+the *current registry*, read when an executable runs, not when it is built. It is the
+global one (:data:`function_registry`) unless ``with RegistryContext():`` works on a copy
+or :func:`with_registry` runs an executable under a given one; :func:`copy_registry`
+snapshots it.
 
 Example:
     >>> from onetwo import ot
@@ -18,10 +17,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
+from collections import UserDict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from onetwo.core.executable import Executable, make_executable
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_KEYWORD = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,14 +63,11 @@ class Binding:
     def of(cls, impl: Callable[..., Any], defaults: Mapping[str, Any]) -> Binding:
         if not callable(impl):
             raise TypeError(f"the implementation must be callable, got {type(impl).__name__}.")
-        try:
-            params = inspect.signature(impl).parameters.values()
-        except (TypeError, ValueError):  # some builtins have no signature
-            params = None
         accepts: frozenset[str] | None = None
-        if params is not None and not any(p.kind is p.VAR_KEYWORD for p in params):
-            kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            accepts = frozenset(p.name for p in params if p.kind in kinds)
+        with contextlib.suppress(TypeError, ValueError):  # some builtins have no signature
+            params = inspect.signature(impl).parameters.values()
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                accepts = frozenset(p.name for p in params if p.kind in _KEYWORD)
         is_async = inspect.iscoroutinefunction(impl) or inspect.iscoroutinefunction(
             getattr(impl, "__call__", None)  # noqa: B004 - async callable objects
         )
@@ -80,49 +79,31 @@ class Binding:
     @property
     def impl_name(self) -> str:
         """``impl`` for messages: ``Class.method`` for a bound method, else its name."""
-        impl = self.impl
-        owner = getattr(impl, "__self__", None)
+        impl, owner = self.impl, getattr(self.impl, "__self__", None)
         name = getattr(impl, "__qualname__", None) or repr(impl)
-        if owner is not None:
-            return f"{type(owner).__name__}.{getattr(impl, '__name__', name)}"
-        return name
+        if owner is None:
+            return name
+        return f"{type(owner).__name__}.{getattr(impl, '__name__', name)}"
 
 
-class Registry(MutableMapping[str, Binding]):
+class Registry(UserDict[str, Binding]):
     """Maps builtin names (``"llm.generate_text"``) to their :class:`Binding`.
 
     ``registry[name] = fn`` binds a plain callable with no defaults.
     """
 
-    __slots__ = ("_bindings",)
-
-    def __init__(self, bindings: Mapping[str, Binding] | None = None) -> None:
-        self._bindings: dict[str, Binding] = dict(bindings or {})
-
-    def __getitem__(self, name: str) -> Binding:
-        return self._bindings[name]
-
     def get(self, name: str, default: Any = None) -> Any:  # hot path: skip Mapping.get
-        return self._bindings.get(name, default)
+        return self.data.get(name, default)
 
     def __setitem__(self, name: str, value: Binding | Callable[..., Any]) -> None:
-        self._bindings[name] = value if isinstance(value, Binding) else Binding.of(value, {})
-
-    def __delitem__(self, name: str) -> None:
-        del self._bindings[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._bindings)
-
-    def __len__(self) -> int:
-        return len(self._bindings)
+        self.data[name] = value if isinstance(value, Binding) else Binding.of(value, {})
 
     def copy(self) -> Registry:
         """A snapshot: later changes to either registry do not affect the other."""
-        return Registry(self._bindings)
+        return Registry(self.data)
 
     def __repr__(self) -> str:
-        items = ", ".join(f"{k}={b.impl_name}" for k, b in sorted(self._bindings.items()))
+        items = ", ".join(f"{k}={b.impl_name}" for k, b in sorted(self.data.items()))
         return f"Registry({items})"
 
 
@@ -138,10 +119,10 @@ def current_registry() -> Registry:
 
 
 class _CurrentRegistryView(MutableMapping[str, Any]):
-    """``ot.function_registry``: always the current registry, as name → implementation.
+    """``ot.function_registry``: the current registry, as name → implementation.
 
-    Called, ``ot.function_registry("name", *args, **kwargs)`` is an executable calling
-    the implementation registered as ``name`` when it runs (also ``ot.function_call``).
+    ``ot.function_registry("name", *args, **kwargs)`` (also ``ot.function_call``) is an
+    executable calling the implementation registered as ``name`` when it runs.
     """
 
     def __call__(self, name: str, /, *args: Any, **kwargs: Any) -> Executable[Any]:
@@ -189,7 +170,8 @@ def set_registry(registry: Registry) -> None:
         _global_registry = registry
 
 
-class RegistryContext:
+@contextlib.contextmanager
+def RegistryContext(registry: Registry | None = None) -> Iterator[Registry]:  # OneTwo's name
     """A ``with`` block working on a copy of the current registry; changes stay inside.
 
     ``RegistryContext(registry)`` works on ``registry`` itself instead.
@@ -199,38 +181,23 @@ class RegistryContext:
         ...     backend.register()          # doctest: +SKIP
         ...     reg = copy_registry()       # doctest: +SKIP
     """
-
-    __slots__ = ("_registry", "_token")
-
-    def __init__(self, registry: Registry | None = None) -> None:
-        self._registry = registry
-        self._token: Token[Registry | None] | None = None
-
-    def __enter__(self) -> Registry:
-        registry = current_registry().copy() if self._registry is None else self._registry
-        self._token = _override.set(registry)
-        return registry
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._token is not None, "RegistryContext exited without entering"
-        _override.reset(self._token)
-        self._token = None
-
-
-@make_executable("executable")
-async def _under_registry(executable: Executable[T], registry: Registry) -> T:
+    if registry is None:
+        registry = current_registry().copy()
     token = _override.set(registry)
     try:
-        return await executable
+        yield registry
     finally:
         _override.reset(token)
 
 
-def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
-    """``executable``, run with ``registry`` as the current registry.
+@make_executable("executable")
+async def _under_registry(executable: Executable[T], registry: Registry) -> T:
+    with RegistryContext(registry):
+        return await executable
 
-    Several may run concurrently (``ot.parallel``), each on its own registry.
-    """
+
+def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
+    """``executable``, run with ``registry`` current (per task: several may run at once)."""
     if not isinstance(executable, Executable):
         raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")
     _check_registry("with_registry", registry)

@@ -2,16 +2,13 @@
 
 Traces display in Jupyter and Colab through ``_repr_html_``, which calls
 :class:`HTMLRenderer`: everything from a run escaped (``<script>`` shows as text), nested
-parts in collapsible ``<details>``, long values cut. It reads a trace through the small
-:class:`TraceLike` protocol, so it does not import tracing. The evaluation layer extends
-it for its results (``onetwo.evaluation.rendering``); ``ot.HTMLRenderer`` is that one.
+parts in collapsible ``<details>``, long values cut, images as thumbnails. It reads a trace
+through the :class:`TraceLike` protocol (it does not import tracing); the evaluation layer
+extends it for its results (``onetwo.evaluation.rendering``, ``ot.HTMLRenderer``).
+:func:`escape`, :func:`pre`, :func:`details` and :func:`table` serve other display code.
 
 Example:
-    >>> from onetwo import ot
     >>> html = ot.HTMLRenderer(levels_to_expand=2).render(trace)   # doctest: +SKIP
-    >>> open("trace.html", "w").write(html)                       # doctest: +SKIP
-
-:func:`escape`, :func:`pre`, :func:`details` and :func:`table` serve other display code.
 """
 
 from __future__ import annotations
@@ -69,9 +66,7 @@ _STYLE = (
     "font-size:12px}.onetwo .ot-dim{opacity:.65}.onetwo .ot-err{color:#d33}</style>"
 )
 # Shown in a node's headline (its facts()) rather than in its details table.
-_HEADLINE_DETAILS = frozenset(
-    {"backend", "model", "prompt_tokens", "completion_tokens", "cache_hit"}
-)
+_HEADLINE_DETAILS = {"backend", "model", "prompt_tokens", "completion_tokens", "cache_hit"}
 
 
 def escape(value: Any) -> str:
@@ -80,27 +75,19 @@ def escape(value: Any) -> str:
 
 
 def _text(value: Any, limit: int) -> str:
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, ChunkList):
+    if isinstance(value, str | ChunkList):
         text = str(value)
     elif isinstance(value, BaseException):
         text = f"{type(value).__name__}: {value}"
     else:
         text = pprint.pformat(value, width=100, sort_dicts=False)
-    if len(text) > limit:
-        text = f"{text[:limit]}… ({len(text) - limit} more characters)"
-    return text
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 def pre(value: Any, limit: int = 2000) -> str:
-    """``value`` (a string as is, anything else pretty-printed), cut, escaped, in ``<pre>``.
-
-    A chunk of image (or a chunk list holding one) shows as thumbnails between its texts.
-    """
-    chunks = (
-        [value] if isinstance(value, Chunk) else list(value) if isinstance(value, ChunkList) else []
-    )
+    """``value`` (a string as is, anything else pretty-printed), cut, escaped, in ``<pre>``;
+    an image chunk (or a chunk list holding one) shows as thumbnails between its texts."""
+    chunks = ChunkList([value] if isinstance(value, Chunk | ChunkList) else [])
     if not any(c.content_type.startswith("image/") for c in chunks):
         return f"<pre>{escape(_text(value, limit))}</pre>"
     return "".join(
@@ -194,33 +181,26 @@ class HTMLRenderer:
 
     def trace(self, node: TraceLike, depth: int = 0) -> str:
         """A trace node and its children, as nested collapsible blocks."""
-        parts = []
-        if node.inputs:
-            parts.append(self._labelled("inputs", self.value(node.inputs)))
-        if node.error is not None:
-            parts.append(self._labelled("error", error_block(node.error)))
-        elif node.end is not None or node.outputs is not None:
-            parts.append(self._labelled("output", self.value(node.outputs)))
         extra = {k: v for k, v in node.details.items() if k not in _HEADLINE_DETAILS}
-        if extra:
-            parts.append(self._labelled("details", self.value(extra)))
-        children = node.children[: self.max_rows]
-        parts.extend(self.trace(child, depth + 1) for child in children)
-        if len(node.children) > len(children):
-            more = len(node.children) - len(children)
+        done = node.error is None and (node.end is not None or node.outputs is not None)
+        sections: dict[str, Any] = {
+            "inputs": node.inputs and self.value(node.inputs),
+            "error": node.error is not None and error_block(node.error),
+            "output": done and self.value(node.outputs),
+            "details": extra and self.value(extra),
+        }
+        parts = [f'<div><span class="ot-dim">{k}</span>{v}</div>' for k, v in sections.items() if v]
+        parts.extend(self.trace(child, depth + 1) for child in node.children[: self.max_rows])
+        if (more := len(node.children) - self.max_rows) > 0:
             parts.append(f'<div class="ot-dim">… {more} more calls</div>')
         return details(self._headline(node), "".join(parts), open=depth < self.open_depth)
-
-    def _labelled(self, label: str, body: str) -> str:
-        return f'<div><span class="ot-dim">{escape(label)}</span>{body}</div>'
 
     def _headline(self, node: TraceLike) -> str:
         bits = [f"<b>{escape(node.name)}</b>", *map(escape, node.facts())]
         bits.append("running…" if node.duration is None else seconds(node.duration))
-        if node.kind != "builtin":
-            stats = node.stats()
-            if stats.calls:
-                bits.append(f"{stats.calls} calls")
+        calls = 0 if node.kind == "builtin" else node.stats().calls
+        if calls:
+            bits.append(f"{calls} calls")
         if node.error is not None:
             bits.append(f'<span class="ot-err">{self.short(node.error)}</span>')
         elif node.end is not None:

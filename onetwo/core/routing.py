@@ -1,7 +1,6 @@
 """The registry under the module path OneTwo users import: ``from onetwo.core import routing``.
 
-The same objects as ``onetwo.core.registry`` (and ``ot``): ``routing.function_registry``,
-``routing.RegistryContext``, ``routing.copy_registry``... nothing of its own.
+The objects of ``onetwo.core.registry`` (and ``ot``), nothing of its own.
 
 Example:
     >>> from onetwo.core import executing, routing

@@ -1,10 +1,9 @@
 """``ot.run``: run an executable (or any awaitable) from sync code and return its result.
 
 A run happens on onetwo's runtime loop (``onetwo.core.runtime``) in a copy of the caller's
-context (registry, options), the same in a script, a thread and a Jupyter cell (whose own
-loop keeps running; no ``nest_asyncio``), so HTTP clients and rate limits persist from one
-run to the next. :func:`run_sync` is the same for a coroutine function (the evaluations and
-streams use it). Inside async code, ``await executable``.
+context (registry, options), alike in a script, a thread and a Jupyter cell (no
+``nest_asyncio``), so HTTP clients and rate limits persist across runs. :func:`run_sync`
+does the same for a coroutine function. Inside async code, ``await executable``.
 
 Example:
     >>> from onetwo import ot
@@ -31,12 +30,10 @@ T = TypeVar("T")
 
 
 def run_sync(main: Callable[[], Awaitable[T]], **changes: bool) -> T:
-    """Run ``main()`` on the runtime loop as one run, and return its result.
+    """Run ``main()`` (an awaitable's factory) on the runtime loop as one run; return its result.
 
-    Args:
-        main: a zero-argument callable returning the awaitable to run.
-        **changes: :class:`~onetwo.core.options.RunOptions` fields for this run, e.g.
-            ``enable_batching=False``; the others keep their current values.
+    ``changes`` are :class:`~onetwo.core.options.RunOptions` fields for this run, e.g.
+    ``enable_batching=False``; the others keep their current values.
     """
     context = contextvars.copy_context()  # the run's: what it sets stays in it
     options.set_in(context, dataclasses.replace(options.current(), **changes))
@@ -51,8 +48,7 @@ def run(
     Args:
         executable: what to run.
         enable_batching: if False, backend batch queues send requests one by one.
-        enable_tracing: if True, return ``(result, trace)`` where ``trace`` records every
-            traced call (see ``onetwo.core.tracing``).
+        enable_tracing: if True, return ``(result, trace)`` (see ``onetwo.core.tracing``).
 
     Raises:
         NestedRunError: when called from sync code inside a run; ``await`` there instead.

@@ -1,17 +1,14 @@
 """The runtime: one event loop that onetwo owns for the whole process.
 
 ``ot.run`` (from a script, a thread or a Jupyter cell) runs its work on this loop with
-:func:`submit` and blocks until it is done, so what is bound to a loop (HTTP clients and
-their connections, rate limiter state, batch queues) is made once and serves every run:
-a :class:`RuntimeValue`. The loop starts on first use, and again in a forked child; it
-shuts down at exit. ``await executable`` in a loop of the user's own still runs there;
-code that needs a runtime value from such a loop hops over with :func:`on_runtime`.
+:func:`submit` and blocks until it is done, so what is bound to a loop (HTTP clients,
+rate limiter state, batch queues) is made once, as a :class:`RuntimeValue`, and serves
+every run. The loop starts on first use (again in a forked child) and shuts down at exit.
+``await executable`` on a loop of the user's own runs there; :func:`on_runtime` hops over.
 
-Who runs the loop: a caller with no loop of its own drives it itself while no other
-thread does (a script's sequential runs cost no thread hop). Any other work (a run from
-a Jupyter cell or while another run drives, a hop from :func:`on_runtime`) is posted to
-the loop, and the daemon thread ``onetwo-runtime`` drives it whenever no caller does and
-work waits: posted work, or tasks a run left behind (a stream's run between two updates).
+A caller with no loop of its own drives the loop itself while no other thread does (no
+thread hop per run). Other work is posted, and the daemon thread ``onetwo-runtime`` drives
+the loop when no caller does and work waits (also tasks a run left behind).
 
 Example:
     >>> async def answer() -> int:
@@ -51,13 +48,12 @@ class _Runtime:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self.open: dict[int, tuple[Any, _Closer]] = {}
-        self.closing: set[asyncio.Task[object]] = set()
+        self.open: dict[int, tuple[Any, _Closer]] = {}  # id(RuntimeValue): (value, close)
+        self.closing: set[asyncio.Task[Any]] = set()
         self.draining: asyncio.Task[None] | None = None  # the daemon's, while it drives
         self.runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
         self.loop = self.runner.get_loop()
-        # Reentrant: a finalizer (close_soon) may post while this thread holds it.
-        self.lock = threading.Condition(threading.RLock())
+        self.lock = threading.Condition(threading.RLock())  # close_soon may run under it
         self.driven = False  # a thread is running the loop
         self.wanted = False  # work was posted, or left on the loop, since the daemon drove it
         self.closed = False
@@ -84,11 +80,11 @@ class _Runtime:
             await asyncio.wait(tasks)
 
     def drive(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> T:
-        """Run ``fn()`` on the loop in this thread (which has taken it); return its result.
+        """Run ``fn()`` on the loop in this thread, which took it, then release it.
 
-        In the main thread, as in ``asyncio.run``, Ctrl-C cancels the run, lets it unwind,
-        then raises ``KeyboardInterrupt``; a second Ctrl-C raises at once. (A handler of
-        its own, set and reset per run: ``asyncio.Runner``'s costs tens of µs a run.)
+        In the main thread Ctrl-C cancels the run, lets it unwind, then raises
+        ``KeyboardInterrupt`` (a second one at once), as ``asyncio.Runner.run`` does at
+        tens of µs more a run.
         """
         task = self.loop.create_task(_call(fn), context=context)
         interrupted = False
@@ -115,6 +111,7 @@ class _Runtime:
         finally:
             if ours:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.release()
 
     def take(self) -> bool:
         """Become the thread that drives the loop, if none does."""
@@ -132,11 +129,9 @@ class _Runtime:
 
     def post(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> _Run[T]:
         """Start ``fn()`` on the loop from any thread; whoever drives the loop runs it."""
-        run: _Run[T] = _Run(self)
         with self.lock:
-            # Marked wanted even while a caller drives: it may stop before it starts this.
-            self.loop.call_soon_threadsafe(run.start, fn, context)
-            self.wanted = True
+            run = _Run(self.loop, fn, context)
+            self.wanted = True  # even while a caller drives: it may stop before it starts this
             if not self.driven:
                 self.lock.notify()
         return run
@@ -149,11 +144,9 @@ class _Runtime:
 
     async def _close(self, value: Any, close: _Closer) -> None:
         task: Any = asyncio.current_task()
-        self.closing.add(task)
-        try:
-            await close(value)
-        finally:
-            self.closing.discard(task)
+        self.closing.add(task)  # _close_all waits for it instead of cancelling it
+        task.add_done_callback(self.closing.discard)
+        await close(value)
 
     async def _close_all(self) -> None:
         """Unwind the runs still going, then close every value, the newest first."""
@@ -166,11 +159,12 @@ class _Runtime:
             with contextlib.suppress(Exception):  # one failing close must not stop the rest
                 await close(value)
 
-    def shutdown(self, timeout: float) -> None:  # from another thread
+    def shutdown(self, timeout: float) -> None:
+        """From another thread: unwind the runs, close the values, end the daemon."""
         if self.pid != os.getpid() or not self.thread.is_alive():
             return
-        with contextlib.suppress(Exception):
-            self.post(self._close_all, contextvars.Context()).outcome.result(timeout)
+        with contextlib.suppress(Exception):  # whoever drives the loop runs _close_all
+            self.post(self._close_all, contextvars.Context()).result(timeout)
         with self.lock:
             self.closed = True
             self.lock.notify()
@@ -181,33 +175,36 @@ async def _call(fn: Callable[[], Awaitable[T]]) -> T:
     return await fn()
 
 
-class _Run(Generic[T]):
-    """Work posted to the runtime loop from another thread, and its outcome."""
+class _Run(concurrent.futures.Future[T]):
+    """Work posted to the runtime loop from another thread: settled by its task's end only."""
 
-    def __init__(self, runtime: _Runtime) -> None:
-        self.outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self.outcome.set_running_or_notify_cancel()  # settled by the task's end only
-        self._runtime = runtime
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Awaitable[T]], context: Any
+    ) -> None:
+        super().__init__()
+        self.set_running_or_notify_cancel()  # so only stop() cancels it, through the task
+        self._loop = loop
         self._task: asyncio.Task[T] | None = None
+        loop.call_soon_threadsafe(self._start, fn, context)
 
-    def start(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> None:
-        self._task = self._runtime.loop.create_task(_call(fn), context=context)
+    def _start(self, fn: Callable[[], Awaitable[T]], context: contextvars.Context) -> None:
+        self._task = self._loop.create_task(_call(fn), context=context)
         self._task.add_done_callback(self._settle)
 
     def _settle(self, task: asyncio.Task[T]) -> None:
         try:
-            self.outcome.set_result(task.result())
+            self.set_result(task.result())
         except BaseException as e:  # the run's error, cancellation included, for its caller
-            self.outcome.set_exception(e)
+            self.set_exception(e)
 
-    def cancel(self) -> None:
-        # After start: the loop runs callbacks in the order they were scheduled.
-        self._runtime.loop.call_soon_threadsafe(lambda: self._task and self._task.cancel())
+    def stop(self) -> None:
+        # After _start: the loop runs callbacks in the order they were scheduled.
+        self._loop.call_soon_threadsafe(lambda: self._task and self._task.cancel())
 
 
 _runtime: _Runtime | None = None
 _lock = threading.Lock()
-_forked_away: list[_Runtime] = []  # the parent's, kept so no finalizer touches its loop
+_forked_away: list[_Runtime | None] = []  # the parent's, kept so no finalizer touches its loop
 
 
 def _get() -> _Runtime:
@@ -224,22 +221,18 @@ def loop() -> asyncio.AbstractEventLoop:
     return _get().loop
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Context) -> T:
     """Run ``coro_factory()`` on the runtime loop, in ``context``; block for its result.
 
-    An exception in the waiting thread (``KeyboardInterrupt``: the notebook's stop button)
-    cancels the run, waits for it to unwind, and is re-raised. From sync code inside a
-    run, which would wait forever on the loop it blocks, raises :class:`NestedRunError`.
+    An exception in the waiting thread (``KeyboardInterrupt``: a notebook's stop button)
+    cancels the run, waits for it to unwind, and is re-raised. From sync code inside a run
+    (which would block the loop it waits on) raises :class:`NestedRunError`.
     """
     runtime = _get()
-    running = _running_loop()
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
     if running is runtime.loop:
         raise NestedRunError(
             "ot.run() was called from code running inside a run (a sync function of a "
@@ -247,36 +240,33 @@ def submit(coro_factory: Callable[[], Awaitable[T]], *, context: contextvars.Con
             "`async def` and `await` the executable instead of calling ot.run() on it."
         )
     if running is None and runtime.take():
-        try:
-            return runtime.drive(coro_factory, context)
-        finally:
-            runtime.release()
+        return runtime.drive(coro_factory, context)
     run = runtime.post(coro_factory, context)
     try:
-        return run.outcome.result()
+        return run.result()
     except BaseException:
-        if not run.outcome.done():  # interrupted while waiting
-            run.cancel()
-            concurrent.futures.wait([run.outcome])
+        if not run.done():  # interrupted while waiting
+            run.stop()
+            concurrent.futures.wait([run])
         raise
 
 
 async def on_runtime(fn: Callable[[], Awaitable[T]]) -> T:
     """Await ``fn()`` on the runtime loop, in a copy of this context (here if already on it).
 
-    Cancelling the caller cancels ``fn()``'s task and waits for it to unwind; a cancelled
+    Cancelling the caller cancels ``fn()`` and waits for it to unwind; a cancelled
     ``fn()`` cancels the caller.
     """
     runtime = _get()
     if asyncio.get_running_loop() is runtime.loop:
         return await fn()
     run = runtime.post(fn, contextvars.copy_context())
-    outcome = asyncio.wrap_future(run.outcome)
+    outcome = asyncio.wrap_future(run)
     try:
         return await asyncio.shield(outcome)
     except asyncio.CancelledError:
         if not outcome.done():  # the caller was cancelled, not fn
-            run.cancel()
+            run.stop()
             await asyncio.wait([outcome])
         raise
 
@@ -284,7 +274,8 @@ async def on_runtime(fn: Callable[[], Awaitable[T]]) -> T:
 def shutdown(timeout: float = 10.0) -> None:
     """Cancel the runs still going, close the values, end the thread (done at exit).
 
-    The next use starts a fresh runtime."""
+    The next use starts a fresh runtime.
+    """
     global _runtime
     with _lock:
         runtime, _runtime = _runtime, None
@@ -294,8 +285,7 @@ def shutdown(timeout: float = 10.0) -> None:
 
 def _forget_after_fork() -> None:
     global _runtime, _lock
-    if _runtime is not None:
-        _forked_away.append(_runtime)  # its thread is not in this process
+    _forked_away.append(_runtime)  # its thread is not in this process
     _runtime, _lock = None, threading.Lock()
 
 
@@ -308,8 +298,8 @@ class RuntimeValue(Generic[T]):
 
     Declared once where it is used (like trio's ``RunVar``): an SDK client whose
     connections every run reuses, a rate limiter's state. ``close(value)`` is awaited on
-    the runtime loop at shutdown, or soon after this object is garbage collected. Copies
-    and pickles start without a value.
+    the loop at shutdown, or soon after this object is collected. Copies and pickles
+    start without a value.
 
     Example:
         >>> clients = RuntimeValue(make_client, close=lambda c: c.aclose())  # doctest: +SKIP

@@ -1,10 +1,9 @@
 """Independent samples: ``repeat``, the sampling key, samplers.
 
-``repeat(e, n)`` is a list of ``n`` independent copies of ``e`` (draws, at temperature
-> 0); copy ``i`` runs under the *sampling key* ``"i"``, and copy 5 inside copy 3 under
-``"3#5"``. The cache gives each key its own sample, and the same one on replay, whatever
-the order: asking for more copies later reuses the cached ones. The samplers
-:class:`Repeated` and :class:`RoundRobin` draw samples of a strategy.
+``repeat(e, n)`` is ``n`` independent copies of ``e``; copy ``i`` runs under the *sampling
+key* ``"i"`` (copy 5 inside copy 3: ``"3#5"``), which the cache gives its own sample, the
+same on replay in any order. The samplers :class:`Repeated` and :class:`RoundRobin` draw
+samples of a strategy.
 
 Example:
     >>> from onetwo import ot
@@ -35,9 +34,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-# "" means "not inside any repeat".
-_sampling_key: ContextVar[str] = ContextVar("onetwo_sampling_key", default="")
+_sampling_key: ContextVar[str] = ContextVar("onetwo_sampling_key", default="")  # "": no repeat
 
 
 def current_sampling_key() -> str:
@@ -114,8 +111,7 @@ def repeat_and_execute(
 class Repeated(Generic[T]):
     """A sampler: ``Repeated(strategy)(*args, num_samples=n)`` gives ``n`` samples.
 
-    Each sample is a :func:`repeat` copy of ``strategy(*args, **kwargs)``;
-    ``start_index`` is the first one's sampling key.
+    They are :func:`repeat` copies of ``strategy(*args, **kwargs)`` from ``start_index``.
 
     Attributes:
         inner: the strategy: a callable returning an executable (a builtin, an
@@ -128,16 +124,14 @@ class Repeated(Generic[T]):
     async def __call__(
         self, *args: Any, num_samples: int = 1, start_index: int = 0, **kwargs: Any
     ) -> list[T]:
-        copies = repeat(self.inner(*args, **kwargs), num_samples, start_index=start_index)
-        return list(await parallel(*copies))
+        return await parallel(*repeat(self.inner(*args, **kwargs), num_samples, None, start_index))
 
 
 @dataclasses.dataclass
 class RoundRobin(Generic[T]):
     """A sampler taking its samples from several samplers in turn, for diverse samples.
 
-    Sample ``i`` (sampling key ``i``, from ``start_index``) comes from
-    ``inner[i % len(inner)]``.
+    Sample ``i`` (sampling key ``i``, from ``start_index``) comes from ``inner[i % len(inner)]``.
 
     Attributes:
         inner: the samplers, e.g. :class:`Repeated` ones, called with the same arguments.

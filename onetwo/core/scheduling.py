@@ -1,9 +1,8 @@
 """Running many executables at once: ``parallel`` and ``par_iter``.
 
-:func:`parallel` runs a fixed set of executables concurrently; :func:`par_iter` runs
-those of an iterable with at most ``chunk_size`` in flight, pulling items lazily (a
-generator of 100,000 items never has more than ``chunk_size`` pending). Results come in
-input order; both return executables, run by ``ot.run`` or ``await``.
+:func:`parallel` runs a fixed set of executables concurrently, :func:`par_iter` those of
+an iterable with at most ``chunk_size`` in flight, pulled lazily (from a generator too).
+Both are executables; results come in input order.
 
 Example:
     >>> from onetwo import ot
@@ -15,30 +14,17 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import traceback
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Sized
+from typing import Any
 
 from onetwo.core.executable import Executable
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "par_iter", "parallel", "progress_bar"]
 
-T = TypeVar("T")
-
 DEFAULT_CHUNK_SIZE = 100
-
-
-async def _gather_or_cancel(coros: list[Any]) -> list[Any]:
-    # Unlike plain gather, a failure cancels the siblings instead of leaving them running.
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def parallel(
@@ -65,33 +51,25 @@ def _check_executable(e: Any, where: str) -> None:
         )
 
 
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
 class _ParIter(Executable[list[Any]]):
-    __slots__ = ("_chunk_size", "_iterable", "_progress", "_return_exceptions")
-
-    def __init__(
-        self,
-        iterable: Iterable[Executable[Any]],
-        chunk_size: int,
-        return_exceptions: bool,
-        progress: bool | str,
-    ) -> None:
-        self._iterable = iterable
-        self._chunk_size = chunk_size
-        self._return_exceptions = return_exceptions
-        self._progress = progress
+    iterable: Iterable[Executable[Any]]
+    chunk_size: int
+    return_exceptions: bool
+    progress: bool | str
 
     def __repr__(self) -> str:
-        return f"par_iter(chunk_size={self._chunk_size})"
+        return f"par_iter(chunk_size={self.chunk_size})"
 
     async def _run(self) -> list[Any]:
         # A fixed pool of workers pulls items from one shared iterator: at most
         # `chunk_size` items are in flight, and none is created before a worker is free.
-        iterator: Iterator[Executable[Any]] = iter(self._iterable)
+        iterator: Iterator[Executable[Any]] = iter(self.iterable)
         results: list[Any] = []
         failure: list[BaseException] = []
-        return_exceptions = self._return_exceptions
-        size = _known_length(self._iterable)
-        bar = progress_bar(self._progress, size)
+        return_exceptions = self.return_exceptions
+        size = len(self.iterable) if isinstance(self.iterable, Sized) else None
+        bar = progress_bar(self.progress, size)
 
         async def worker() -> None:
             for item in iterator:  # shared: each item goes to exactly one worker
@@ -116,12 +94,15 @@ class _ParIter(Executable[list[Any]]):
                 if bar is not None:
                     bar.update()
 
-        n_workers = self._chunk_size if size is None else max(1, min(self._chunk_size, size))
+        n_workers = self.chunk_size if size is None else max(1, min(self.chunk_size, size))
+        tasks = [asyncio.ensure_future(worker()) for _ in range(n_workers)]
         try:
-            if n_workers == 1:
-                await worker()
-            else:
-                await _gather_or_cancel([worker() for _ in range(n_workers)])
+            await asyncio.gather(*tasks)
+        except BaseException:  # unlike plain gather: the failure cancels the other workers
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -134,14 +115,7 @@ class _Parallel(_ParIter):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"parallel(<{len(self._iterable)} executables>)"  # type: ignore[arg-type]
-
-
-def _known_length(iterable: Iterable[Any]) -> int | None:
-    try:
-        return len(iterable)  # type: ignore[arg-type]
-    except TypeError:
-        return None
+        return f"parallel(<{len(self.iterable)} executables>)"  # type: ignore[arg-type]
 
 
 def progress_bar(progress: bool | str, total: int | None, label: str | None = None) -> Any:
@@ -175,8 +149,7 @@ def par_iter(
             first failure stops the run and is raised.
         progress: show a progress bar (a string is used as its label).
     """
-    if chunk_size is None:
-        chunk_size = DEFAULT_CHUNK_SIZE
+    chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
     if isinstance(iterable, Executable):

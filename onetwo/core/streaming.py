@@ -1,35 +1,31 @@
 """Streaming: watch a run while it goes on, as its results or as updates of its stages.
 
-A long strategy (an evaluation, a multi-step agent) can take minutes. Two views of it:
-
-- :func:`safe_stream` yields its *successive results*: each value a generator strategy
-  (or an async iterator, e.g. an agent's ``stream_states``) yields, then nothing more,
-  or, for any other executable, its result once. :func:`stream_with_callback` passes
-  them to a callback instead and returns the last one.
-- :func:`stream_updates` yields an :class:`Update` per traced stage that completes
-  (every builtin call, every ``@tracing.trace`` function), in completion order; a
-  partial one per value a traced generator yields; a ``delta`` one per piece of text a
-  streaming model call emits while it runs (:func:`emit_delta`). The last update has
-  ``final=True`` and carries the run's result and its whole trace.
+- :func:`safe_stream` yields a run's *successive results*: each value a generator strategy
+  (or an async iterator, e.g. an agent's ``stream_states``) yields, or, for any other
+  executable, its result once; :func:`stream_with_callback` passes them to a callback.
+- :func:`stream_updates` yields an :class:`Update` per traced stage that completes (every
+  builtin call, every ``@tracing.trace`` function) in completion order, a partial one per
+  value a traced generator yields, a ``delta`` one per piece of text a streaming model call
+  emits (:func:`emit_delta`); the last has ``final=True``, the result and the whole trace.
 
 Example:
-    >>> from onetwo import ot
     >>> with ot.stream_updates(strategy("Q")) as updates:   # doctest: +SKIP
     ...     for update in updates:
     ...         print(update)
     Update('llm.generate_text' done: ' blue')
     Update('strategy' final: {'answer': ' blue'})
 
-The run goes on in onetwo's runtime while the caller consumes. Used in a ``with``
-block, a stream stops its run when the block exits (even through an error or a
-``break``) and waits for it to unwind; a stream dropped unfinished stops its run too.
-In async code use :func:`astream_updates` and :func:`astream_results`.
+The run goes on in onetwo's runtime while the caller consumes. A stream stops its run, and
+waits for it to unwind, when its ``with`` block exits (even through an error or a
+``break``) or when dropped unfinished. Async code uses :func:`astream_updates` and
+:func:`astream_results`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import inspect
 import threading
@@ -59,12 +55,9 @@ _delta_sink: ContextVar[Callable[[Update], None] | None] = ContextVar("onetwo_de
 
 
 def emit_delta(text: str) -> None:
-    """Report a piece of the text the model call running here is producing.
-
-    Called by a backend while it streams a call (from the call's task or a worker thread
-    it started); ``ot.stream_updates`` yields it as a ``delta`` update of the call's
-    stage. A no-op when nobody streams the run.
-    """
+    """Report a piece of the text the model call running here (in its task or a worker
+    thread) is producing: ``ot.stream_updates`` yields it as a ``delta`` update of the
+    call's stage. A no-op when nobody streams the run."""
     post, node = _delta_sink.get(), tracing.current_node.get()
     if post is not None and node is not None:
         post(Update(node, text, partial=True, delta=True))
@@ -107,15 +100,6 @@ class Update:
         return HTMLRenderer().render(self.stage)
 
 
-def _check(source: Any, where: str) -> None:
-    if not (hasattr(source, "__aiter__") or inspect.isawaitable(source)):
-        raise TypeError(
-            f"{where}() needs an Executable, an awaitable or an async iterator, got "
-            f"{type(source).__name__}: {source!r:.80}. Call the strategy first, e.g. "
-            f"ot.{where}(strategy(question))."
-        )
-
-
 async def _last(items: AsyncIterable[Any]) -> Any:
     item = None
     async for item in items:  # noqa: B007 - the last item is the result
@@ -132,8 +116,7 @@ async def _stream(source: Any, updates: bool) -> AsyncGenerator[Any]:
     # The run goes on in a task of its own, posting what it produces to `items`.
     items: collections.deque[Any] = collections.deque()
     ready = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop_thread = threading.get_ident()
+    loop, loop_thread = asyncio.get_running_loop(), threading.get_ident()
 
     def push(item: Any) -> None:
         items.append(item)
@@ -150,15 +133,15 @@ async def _stream(source: Any, updates: bool) -> AsyncGenerator[Any]:
         if updates:
             tracing.stage_listener.set(lambda n, v: post(Update(n, v, partial=n.end is None)))
             _delta_sink.set(post)
-            awaitable = _last(source) if hasattr(source, "__aiter__") else source
-            post(await tracing.capture(awaitable, unwrap=True))
-        elif hasattr(source, "__aiter__"):
+            post(await tracing.capture(_last(source) if iterable else source, unwrap=True))
+        elif iterable:
             async for item in source:
                 post(item)
         else:
             partial_results.set([source, post])
             post(_Result(await source))
 
+    iterable = hasattr(source, "__aiter__")
     task = asyncio.create_task(run())
     task.add_done_callback(lambda _: ready.set())
     last: Any = _Result
@@ -185,42 +168,44 @@ async def _stream(source: Any, updates: bool) -> AsyncGenerator[Any]:
                 yield item.value
         task.result()  # the run's error, if any
     finally:
-        if not task.done():
-            task.cancel()
+        task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
 
-def astream_updates(source: Any) -> AsyncGenerator[Update]:
-    """The updates of a run of ``source``, from async code; see the module docstring.
+def _checked(source: Any, updates: bool) -> AsyncGenerator[Any]:
+    if not (hasattr(source, "__aiter__") or inspect.isawaitable(source)):
+        where = "stream_updates" if updates else "safe_stream"
+        raise TypeError(
+            f"{where}() needs an Executable, an awaitable or an async iterator, got "
+            f"{type(source).__name__}: {source!r:.80}. Call the strategy first, e.g. "
+            f"ot.{where}(strategy(question))."
+        )
+    return _stream(source, updates)
 
-    Raises the run's error, if it fails, after the updates that came before it.
-    """
-    _check(source, "stream_updates")
-    return _stream(source, updates=True)
+
+def astream_updates(source: Any) -> AsyncGenerator[Update]:
+    """The updates of a run of ``source``, from async code, then the run's error if it fails."""
+    return _checked(source, updates=True)
 
 
 def astream_results(source: Any) -> AsyncGenerator[Any]:
     """The successive results of a run of ``source``, from async code."""
-    _check(source, "safe_stream")
-    return _stream(source, updates=False)
+    return _checked(source, updates=False)
 
 
-class UpdateStream(Iterator[T]):
+class UpdateStream(Iterator[T], contextlib.AbstractContextManager["UpdateStream[T]"]):
     """A stream of a run, as a synchronous iterator; see the module docstring.
 
-    After the last item, ``result`` (also ``value``, its name in the reference OneTwo)
-    holds the run's result and, for updates, ``trace`` its trace; a closed stream has
-    no more items.
+    After the last item, ``result`` (also ``value``, its name in the reference OneTwo) holds
+    the run's result and, for updates, ``trace`` its trace; a closed stream has no more items.
     """
 
     def __init__(self, items: AsyncGenerator[T], source: Any, enable_batching: bool) -> None:
         self.result: Any = None
         self.trace: tracing.Trace | None = None
         self._state = "running"
-        self._source = source
-        self._enable_batching = enable_batching
-        # Steps on the runtime loop; dropped unfinished, the loop closes it: the run stops.
-        self._items = items
+        self._source, self._enable_batching = source, enable_batching
+        self._items = items  # steps on the runtime loop; dropped unfinished, the run stops
 
     @property
     def value(self) -> Any:
@@ -232,8 +217,7 @@ class UpdateStream(Iterator[T]):
     def __next__(self) -> T:
         if self._state != "running":
             raise StopIteration
-        try:
-            # The first step starts the run, with this stream's options.
+        try:  # the first step starts the run, with this stream's options
             item = run_sync(self._items.__anext__, enable_batching=self._enable_batching)
         except StopAsyncIteration:
             self._state = "done"
@@ -246,9 +230,6 @@ class UpdateStream(Iterator[T]):
         elif item.final:
             self.result, self.trace = item.value, item.stage
         return item
-
-    def __enter__(self) -> UpdateStream[T]:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -284,10 +265,8 @@ def safe_stream(source: Any, *, enable_batching: bool = True) -> UpdateStream[An
 def stream_with_callback(
     source: Any, callback: Callable[[Any], Any], *, enable_batching: bool = True
 ) -> Any:
-    """Run ``source``, calling ``callback`` (sync or async) with each successive result.
-
-    Returns the run's result, the last value ``callback`` got.
-    """
+    """Run ``source``, calling ``callback`` (sync or async) with each successive result;
+    return the run's result, the last value ``callback`` got."""
     with safe_stream(source, enable_batching=enable_batching) as results:
         for result in results:
             outcome = callback(result)

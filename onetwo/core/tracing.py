@@ -1,10 +1,10 @@
 """Tracing: what a strategy did, as a tree of timed calls.
 
-When tracing is on, every builtin call and every :func:`trace` function adds a
-:class:`Trace` node under the node current when it started: name, inputs, outputs or
-error, start and end times, and for model calls the ``details`` the backend and cache
-reported (``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``, ``latency``,
-``cache_hit``). In a notebook a trace displays as a collapsible tree.
+With tracing on, every builtin call and every :func:`trace` function adds a :class:`Trace`
+node under the current one: name, inputs, outputs or error, times, and the ``details``
+backends and caches report with :func:`annotate` (``backend``, ``model``, token counts,
+``latency``, ``cache_hit``). Off (the default), a traced call costs one ``ContextVar.get``;
+on, a node keeps references to inputs and outputs, never copies.
 
 Example:
     >>> from onetwo import ot
@@ -21,30 +21,18 @@ Example:
     ['solve', 'llm.generate_text']
     >>> trace.children[0].details["backend"]
     'fake'
-
-Off (the default), a traced call costs one ``ContextVar.get``; on, a node keeps
-references to inputs and outputs, never copies. Backends and caches add details with
-:func:`annotate` from the caller's context (a batch annotates after each caller gets its
-result back); a builtin bound to a method of an object with a ``provider`` and a
-``model`` (every ``Backend``) gets them as ``backend`` and ``model``. The tree lives in
-``_trace_tree``, the wrappers of ``@trace`` in ``_trace_wrappers``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar, overload
 
-from onetwo.core._trace_tree import (
-    Trace,
-    TraceStats,
-    current_node,
-    open_node,
-    run_node,
-    stage_listener,
-)
-from onetwo.core._trace_wrappers import wrap
+from onetwo.core._trace_tree import Trace, TraceStats
 from onetwo.core.clock import wall_time
 from onetwo.core.executable import Executable, FunctionExecutable, make_executable
 from onetwo.core.sampling import current_sampling_key
@@ -64,9 +52,18 @@ __all__ = [
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+_Dict = dict[str, Any]  # inputs (arguments by name) and details
+_Namer = Callable[[tuple[Any, ...], _Dict], _Dict]
 
+# The node new calls attach to; None means tracing is off. Other modules read it with one
+# `.get()` on their hot path; only this module sets it.
+current_node: ContextVar[Trace | None] = ContextVar("onetwo_trace_node", default=None)
 
-# --- recording -------------------------------------------------------------------------
+# Called as listener(node, value) when a traced stage ends (value = its outputs) or a
+# traced generator yields (value = the partial result). Set by onetwo.core.streaming.
+stage_listener: ContextVar[Callable[[Trace, Any], None] | None] = ContextVar(
+    "onetwo_stage_listener", default=None
+)
 
 
 def is_enabled() -> bool:
@@ -78,20 +75,71 @@ def annotate(details: Mapping[str, Any] | None = None, /, **fields: Any) -> None
     """Add details to the node of the call running now; a no-op when tracing is off.
 
     Standard keys: ``backend``, ``model``, ``prompt_tokens``, ``completion_tokens``,
-    ``latency`` (seconds), ``cache_hit``, ``finish_reason``; later values win. Pass a
-    dict (e.g. a backend's ``include_details`` dict), keywords, or both.
+    ``latency`` (seconds), ``cache_hit``, ``finish_reason``; later values win.
     """
     node = current_node.get()
     if node is not None:
         node.details.update(details or (), **fields)
 
 
+def _open(parent: Trace | None, name: str, kind: str, inputs: _Dict, details: _Dict) -> Trace:
+    node = Trace(name, kind, inputs, None, None, wall_time(), None, details)
+    if parent is not None:
+        parent.children.append(node)
+    return node
+
+
+def _report(node: Trace, value: Any) -> None:
+    """``value`` is what ``node`` has output so far; tell the stage listener."""
+    node.outputs = value
+    listener = stage_listener.get()
+    if listener is not None:
+        listener(node, value)
+
+
+def _close(node: Trace, outputs: Any, error: BaseException | None = None) -> None:
+    node.end = wall_time()
+    node.error = error
+    _report(node, outputs)
+
+
+async def _run_node(name: str, kind: str, inputs: _Dict, details: _Dict, call: Awaitable[T]) -> T:
+    """Await ``call`` (not started yet) as a new node under the current one."""
+    node = _open(current_node.get(), name, kind, inputs, details)
+    token = current_node.set(node)
+    try:
+        result = await call
+    except BaseException as e:
+        _close(node, None, e)
+        raise
+    finally:
+        current_node.reset(token)
+    _close(node, result)
+    return result
+
+
+@contextlib.contextmanager
+def _current(node: Trace | None) -> Iterator[None]:
+    """``node`` is current inside; a generator's end or an error raised inside ends it."""
+    token = current_node.set(node)
+    try:
+        yield
+    except BaseException as e:
+        if node is not None:
+            ended = isinstance(e, GeneratorExit | StopIteration | StopAsyncIteration)
+            _close(node, node.outputs, None if ended else e)
+        raise
+    finally:
+        current_node.reset(token)
+
+
 def trace_builtin(
-    name: str, inputs: dict[str, Any], impl: Callable[..., Any], call: Awaitable[T]
+    name: str, inputs: _Dict, impl: Callable[..., Any], call: Awaitable[T]
 ) -> Coroutine[Any, Any, T]:
     """``call`` (one builtin call, not started yet), recorded as a ``"builtin"`` node.
 
-    Called by ``BuiltinCall`` only when tracing is on.
+    Called by ``BuiltinCall`` only when tracing is on. A builtin bound to a method of an
+    object with a ``provider`` and a ``model`` (every ``Backend``) records them.
     """
     owner = getattr(impl, "__self__", None)
     provider = getattr(owner, "provider", None)
@@ -101,7 +149,7 @@ def trace_builtin(
     key = current_sampling_key()
     if key:
         details["sampling_key"] = key
-    return run_node(name, "builtin", inputs, details, call)
+    return _run_node(name, "builtin", inputs, details, call)
 
 
 async def capture(
@@ -113,13 +161,13 @@ async def capture(
 ) -> Trace:
     """Run ``awaitable`` (e.g. an executable) under a new ``"run"`` node and return it.
 
-    Tracing is on inside, whether or not it is outside; the node is attached to the
-    current node, if any. An ``Exception`` is recorded in ``node.error``, not raised.
-    With ``unwrap``, when ``awaitable`` is itself one traced call (a ``@trace`` function,
-    a builtin call), its own node is returned instead of a ``"run"`` node around it.
+    Tracing is on inside; the node is attached to the current node, if any. An
+    ``Exception`` is recorded in ``node.error``, not raised. With ``unwrap``, when
+    ``awaitable`` is one traced call (a ``@trace`` function, a builtin call), its own node
+    is returned instead of a ``"run"`` node around it.
     """
     parent = current_node.get()
-    node = open_node(parent, name or _name_of(awaitable), "run", inputs or {})
+    node = _open(parent, name or _name_of(awaitable), "run", inputs or {}, {})
     token = current_node.set(node)
     try:
         node.outputs = await awaitable
@@ -127,7 +175,7 @@ async def capture(
         node.error = e
     finally:
         current_node.reset(token)
-    # Not `close_node`: the end of a run is not a stage of itself (streaming reports it apart).
+    # Not `_close`: the end of a run is not a stage of itself (streaming reports it apart).
     node.end = wall_time()
     if unwrap and len(node.children) == 1 and _is_traced_call(awaitable):
         if parent is not None:
@@ -137,10 +185,9 @@ async def capture(
 
 
 async def run_traced(executable: Awaitable[T]) -> tuple[T, Trace]:
-    """Run ``executable`` with tracing on; return ``(result, trace)`` or raise its error.
+    """``ot.run(executable, enable_tracing=True)``: ``(result, trace)``, or its error raised.
 
-    What ``ot.run(executable, enable_tracing=True)`` does: the trace is the call's own
-    node if it is one traced call, else a ``"run"`` node named after it.
+    The trace is the call's own node if it is one traced call, else a ``"run"`` node.
     """
     node = await capture(executable, unwrap=True)
     if node.error is not None:
@@ -220,6 +267,119 @@ def trace(fn: Any = None, /, *, name: str | None = None, skip: Iterable[str] = (
         return make_executable(non_executed_args=spec.skip)(trace(spec.fn, name=name, skip=skip))
     if not callable(fn):
         raise TypeError(f"trace() needs a function or an Executable, got {type(fn).__name__}.")
-    traced = wrap(fn, name or _short_name(fn), skip)
+    if inspect.iscoroutinefunction(fn):
+        wrap = _wrap_async
+    elif inspect.isasyncgenfunction(fn):
+        wrap = _wrap_async_gen
+    else:
+        wrap = _wrap_gen if inspect.isgeneratorfunction(fn) else _wrap_sync
+    traced = wrap(fn, name or _short_name(fn), _namer(fn, skip))
     traced.__onetwo_traced__ = True
     return traced
+
+
+def _namer(fn: Callable[..., Any], skip: Iterable[str]) -> _Namer:
+    """Names a call's arguments; the signature is read once, at decoration time."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have no signature
+        return lambda args, kwargs: {"args": args, "kwargs": kwargs}
+    first = next(iter(signature.parameters), None)
+    skipped = frozenset(skip) | ({first} if first in ("self", "cls") else set())
+
+    def inputs(args: tuple[Any, ...], kwargs: _Dict) -> _Dict:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:  # the call itself will raise the real error
+            return {"args": args, "kwargs": kwargs}
+        bound.apply_defaults()
+        return {k: v for k, v in bound.arguments.items() if k not in skipped}
+
+    return inputs
+
+
+def _wrap_async(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
+    @functools.wraps(fn)
+    async def traced(*args: Any, **kwargs: Any) -> Any:
+        if current_node.get() is None:
+            return await fn(*args, **kwargs)
+        return await _run_node(name, "function", inputs(args, kwargs), {}, fn(*args, **kwargs))
+
+    return traced
+
+
+def _wrap_sync(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
+    @functools.wraps(fn)
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        parent = current_node.get()
+        if parent is None:
+            return fn(*args, **kwargs)
+        node = _open(parent, name, "function", inputs(args, kwargs), {})
+        with _current(node):
+            result = fn(*args, **kwargs)
+        _close(node, result)
+        return result
+
+    return traced
+
+
+# A traced generator behaves as the one it wraps (``send``, ``throw``, ``close`` reach it);
+# its node is current only while its own code runs: the consumer may resume it elsewhere.
+
+
+def _wrap_async_gen(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
+    @functools.wraps(fn)
+    async def traced(*args: Any, **kwargs: Any) -> Any:
+        parent = current_node.get()
+        gen = fn(*args, **kwargs)
+        node = None if parent is None else _open(parent, name, "function", inputs(args, kwargs), {})
+        step, arg = gen.asend, None
+        while True:
+            try:
+                with _current(node):
+                    value = await step(arg)
+            except StopAsyncIteration:
+                return
+            if node is not None:
+                _report(node, value)
+            try:
+                step, arg = gen.asend, (yield value)
+            except BaseException as e:  # GeneratorExit too: closed early, it closes `gen`
+                step, arg = gen.athrow, e
+
+    return traced
+
+
+def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
+    @functools.wraps(fn)
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        parent = current_node.get()
+        gen = fn(*args, **kwargs)
+        if parent is not None:  # `yield from` forwards send, throw and close to the steps
+            gen = _Steps(gen, _open(parent, name, "function", inputs(args, kwargs), {}))
+        return (yield from gen)
+
+    return traced
+
+
+class _Steps(Generator[Any, Any, Any]):
+    """A traced generator's steps, each run with its node current, for ``yield from``.
+
+    ``Generator`` adds ``__next__`` and ``close`` (a thrown ``GeneratorExit``: it ends the node).
+    """
+
+    def __init__(self, gen: Generator[Any, Any, Any], node: Trace) -> None:
+        self.gen = gen
+        self.node = node
+
+    def send(self, value: Any) -> Any:
+        return self._step(self.gen.send, value)
+
+    def throw(self, *error: Any) -> Any:  # as Generator.throw: an exception, or its parts
+        return self._step(self.gen.throw, *error)
+
+    def _step(self, method: Callable[..., Any], *args: Any) -> Any:
+        with _current(self.node):
+            value = method(*args)
+        _report(self.node, value)
+        return value

@@ -428,8 +428,9 @@ def evaluate(
             always carry their trace).
         output_final_states: for an agent strategy, keep each final state in
             ``summary.final_states`` (and ``result.final_state``).
-        output_filter: ``fn(example, result) -> bool``: only the examples it keeps are in
-            ``results``, ``results_debug`` and ``final_states`` (all are counted).
+        output_filter: ``fn(example, result) -> bool``, called once per example as it
+            ends, with its scored result: only the examples it keeps are in ``results``,
+            ``results_debug`` and ``final_states`` (all are counted).
         example_key_function: ``fn(index, example)`` → the example's key in those
             mappings (default: its index).
         chunk_size: at most this many examples in flight.

@@ -74,6 +74,8 @@ class HTMLRenderer(rendering.HTMLRenderer):
     """
 
     def body(self, obj: Any) -> str:
+        if isinstance(obj, Trace):  # first: the checks against protocols below are slow
+            return self.trace(obj)
         if isinstance(obj, ComparisonLike):
             return self.comparison(obj)
         if isinstance(obj, SummaryLike):

@@ -124,7 +124,9 @@ class _Progress:
 
     def __call__(self, rows: list[dict[str, Any]]) -> None:
         self.rows += rows
-        self.errors += sum(r["error"] is not None for r in rows)
+        for row in rows:
+            if row["error"] is not None:
+                self.errors += 1
         if self.bar is not None:
             self.bar.update()
             if self.errors:
@@ -201,17 +203,20 @@ def execute(config: RunConfig) -> int:
     # Every input is good: from here on, the folder belongs to this run.
     fingerprint.save_fingerprint(folder, current)
 
-    samples_done: dict[tuple[str, str], set[int]] = {}
-    for row in earlier:
-        samples_done.setdefault(results.unit_key(row["id"], row["backend"]), set()).add(
-            row["sample"]
-        )
-    units = [
-        runner.Unit(entry, s.label)
-        for entry in entries
-        for s in specs
-        if len(samples_done.get(results.unit_key(entry.id, s.label), ())) < config.num_samples
-    ]
+    labels = [s.label for s in specs]
+    units = [runner.Unit(entry, label) for entry in entries for label in labels]
+    if earlier:
+        samples_done: dict[tuple[str, str], set[int]] = {}
+        for row in earlier:
+            samples_done.setdefault(results.unit_key(row["id"], row["backend"]), set()).add(
+                row["sample"]
+            )
+        units = [
+            unit
+            for unit in units
+            if len(samples_done.get(results.unit_key(unit.entry.id, unit.backend), ()))
+            < config.num_samples
+        ]
     inputs_extractor, target_extractor = _extractors(config)
     work = runner.Work(
         strategy=strategy.function,
@@ -236,7 +241,10 @@ def execute(config: RunConfig) -> int:
                 interrupted = _run_interruptibly(runner.Runner(work, writer, on_unit=progress))
         finally:
             progress.close()
-    rows = report.latest_rows([*earlier, *progress.rows])
+    if earlier:  # --limit or --ids may leave some out
+        wanted = {e.key for e in entries}
+        earlier = [r for r in earlier if str(r["id"]) in wanted]
+    rows = report.latest_rows(earlier, progress.rows)
     return _finish(config, folder, current, entries, specs, units, rows, interrupted, started)
 
 
@@ -251,8 +259,6 @@ def _finish(
     interrupted: bool,
     started: float,
 ) -> int:
-    wanted = {e.key for e in entries}
-    rows = [r for r in rows if str(r["id"]) in wanted]
     stats = report.backend_stats(rows, [s.label for s in specs])
     errors = sum(s["errors"] for s in stats.values())
     summary = {

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from onetwo import ot
@@ -44,10 +45,20 @@ _PAGE_STYLE = "body{font-family:system-ui,sans-serif;margin:1.5em}h1{font-size:1
 REPORT = "report.html"
 
 
-def latest_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (id, backend, sample), the last written, in dataset order."""
-    latest = {(str(r["id"]), r["backend"], r["sample"]): r for r in rows}
-    return sorted(latest.values(), key=lambda r: (r["index"], r["sample"]))
+def latest_rows(
+    earlier: Sequence[dict[str, Any]], rows: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per (id, backend, sample), the last written, in dataset order.
+
+    Args:
+        earlier: the rows of the sessions before (``--resume``), oldest first.
+        rows: this session's, each written once: a row of ``earlier`` they repeat is
+            dropped.
+    """
+    rows = [*earlier, *rows]
+    if earlier:
+        rows = list({(str(r["id"]), r["backend"], r["sample"]): r for r in rows}.values())
+    return sorted(rows, key=operator.itemgetter("index", "sample"))
 
 
 def _mean_and_stderr(values: list[float]) -> dict[str, Any]:
@@ -61,30 +72,37 @@ def _mean_and_stderr(values: list[float]) -> dict[str, Any]:
 
 def backend_stats(rows: list[dict[str, Any]], backends: Iterable[str]) -> dict[str, Any]:
     """Per backend: counts, metric means with standard errors, tokens, cache, latency."""
+    by_backend: dict[str, list[dict[str, Any]]] = {backend: [] for backend in backends}
+    for row in rows:
+        group = by_backend.get(row["backend"])
+        if group is not None:
+            group.append(row)
     stats: dict[str, Any] = {}
-    for backend in backends:
-        mine = [r for r in rows if r["backend"] == backend]
-        names = list(dict.fromkeys(m for r in mine for m in r["metrics"]))
-        hits = sum(r["cache_hits"] for r in mine)
-        looked_up = hits + sum(r["cache_misses"] for r in mine)
+    for backend, mine in by_backend.items():
+        values: dict[str, list[float]] = {}
+        for row in mine:
+            for name, value in row["metrics"].items():
+                values.setdefault(name, []).append(value)
+        hits, misses = _total(mine, "cache_hits"), _total(mine, "cache_misses")
         latencies = [r["latency_s"] for r in mine if r["latency_s"] is not None]
         stats[backend] = {
             "rows": len(mine),
             "errors": sum(r["error"] is not None for r in mine),
-            "metrics": {
-                name: _mean_and_stderr([r["metrics"][name] for r in mine if name in r["metrics"]])
-                for name in names
-            },
-            "model_calls": sum(r["model_calls"] for r in mine),
-            "prompt_tokens": sum(r["prompt_tokens"] for r in mine),
-            "completion_tokens": sum(r["completion_tokens"] for r in mine),
-            "tokens": sum(r["tokens"] for r in mine),
+            "metrics": {name: _mean_and_stderr(v) for name, v in values.items()},
+            "model_calls": _total(mine, "model_calls"),
+            "prompt_tokens": _total(mine, "prompt_tokens"),
+            "completion_tokens": _total(mine, "completion_tokens"),
+            "tokens": _total(mine, "tokens"),
             "cache_hits": hits,
-            "cache_misses": looked_up - hits,
-            "cache_hit_rate": hits / looked_up if looked_up else None,
+            "cache_misses": misses,
+            "cache_hit_rate": hits / (hits + misses) if hits + misses else None,
             "mean_latency_s": sum(latencies) / len(latencies) if latencies else None,
         }
     return stats
+
+
+def _total(rows: list[dict[str, Any]], field: str) -> int:
+    return sum(map(operator.itemgetter(field), rows))
 
 
 def write_summary(folder: str, summary: dict[str, Any]) -> None:
@@ -233,7 +251,7 @@ def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], traces_pa
     trace_blocks = []
     for i, s, _ in keys:
         parts = [
-            rendering.details(rendering.escape(b), renderer.render(trace))
+            rendering.details(rendering.escape(b), renderer.trace(trace))
             for b in backends
             if (trace := by_key.get((i, b, s))) is not None
         ]

@@ -21,17 +21,20 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from onetwo.evaluation.evaluation import ExampleResult
 
 __all__ = [
     "RESULTS",
+    "ROW_FIELDS",
     "TRACES",
     "ResultsWriter",
     "cut_partial_line",
+    "encode_row",
     "read_rows",
     "read_traces",
     "row_of",
@@ -47,8 +50,27 @@ def unit_key(example_id: Any, backend: str) -> tuple[str, str]:
     return str(example_id), backend
 
 
+ROW_FIELDS = (
+    "id",
+    "index",
+    "backend",
+    "sample",
+    "output",
+    "target",
+    "metrics",
+    "error",
+    "latency_s",
+    "model_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "tokens",
+    "cache_hits",
+    "cache_misses",
+)
+
+
 def row_of(example_id: Any, backend: str, sample: int, result: ExampleResult) -> dict[str, Any]:
-    """The ``results.jsonl`` row of one sample's :class:`ExampleResult`."""
+    """The ``results.jsonl`` row of one sample's :class:`ExampleResult` (``ROW_FIELDS``)."""
     stats = result.stats()
     return {
         "id": example_id,
@@ -69,14 +91,65 @@ def row_of(example_id: Any, backend: str, sample: int, result: ExampleResult) ->
     }
 
 
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False,
-    default=repr,
-)
+# --- encoding: what json.dumps(row, ensure_ascii=False, default=repr) gives, at half its cost
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=repr)
+_text = json.encoder.encode_basestring  # what _ENCODER quotes text with
+_ROW = "{" + ", ".join(f"{_text(name)}: %s" for name in ROW_FIELDS) + "}\n"
 
 
-def _line(value: dict[str, Any]) -> str:
-    return _ENCODER.encode(value) + "\n"
+def _json(value: Any) -> str:
+    """``_ENCODER.encode(value)``, without its set-up for text, None, ints, finite floats."""
+    kind = type(value)
+    if kind is str:
+        return _text(value)
+    if value is None:
+        return "null"
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if kind is int:
+        return int.__repr__(value)
+    return _ENCODER.encode(value)
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    """A ``row_of`` row's line: the constant keys in a template, each value encoded alone
+    (JSON is the same in parts); ``TypeError`` on what the template does not take."""
+    id_, index, backend, sample, output, target, metrics, error, latency, *counts = row.values()
+    calls, prompt, completion, tokens, hits, misses = counts
+    if not (int is type(index) is type(sample) is type(calls) is type(prompt)):
+        raise TypeError("not an int")
+    if not (int is type(completion) is type(tokens) is type(hits) is type(misses)):
+        raise TypeError("not an int")
+    if type(metrics) is not dict:
+        raise TypeError("not a dict")
+    metrics_text = ", ".join([f"{_text(name)}: {_json(v)}" for name, v in metrics.items()])
+    return _ROW % (
+        _json(id_),
+        index,
+        _text(backend),
+        sample,
+        _json(output),
+        _json(target),
+        f"{{{metrics_text}}}",
+        _json(error),
+        _json(latency),
+        *counts,
+    )
+
+
+def encode_row(row: dict[str, Any]) -> bytes:
+    """One line of ``results.jsonl`` (or ``traces.jsonl``): ``row`` as JSON, its newline.
+
+    A row as :func:`row_of` makes it (its keys ``ROW_FIELDS``, in order) takes a faster
+    path to the same bytes.
+    """
+    if tuple(row) == ROW_FIELDS:
+        try:
+            return _row_line(row).encode()
+        except TypeError:  # a count that is not an int, a metric name that is not text...
+            pass
+    return (_ENCODER.encode(row) + "\n").encode()
 
 
 class ResultsWriter:
@@ -98,13 +171,12 @@ class ResultsWriter:
             open(p, "ab" if append else "wb", buffering=0) for p in paths
         )
 
-    def write(self, rows: Iterable[dict[str, Any]], traces: Iterable[dict[str, Any]]) -> None:
+    def write(self, rows: Sequence[dict[str, Any]], traces: Sequence[dict[str, Any]]) -> None:
         """Append one unit's rows (and their traces), handed to the operating system."""
         # Traces first: a row in results.jsonl means its trace (if kept) is there too.
-        traces_text = "".join(map(_line, traces))
-        if traces_text:
-            self._traces.write(traces_text.encode())
-        self._results.write("".join(map(_line, rows)).encode())
+        if traces:
+            self._traces.write(b"".join(map(encode_row, traces)))
+        self._results.write(b"".join(map(encode_row, rows)))
 
     def close(self) -> None:
         self._traces.close()

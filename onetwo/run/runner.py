@@ -3,12 +3,13 @@ each example finishes.
 
 A *unit* is one example on one backend. Each backend's units run in one ``aevaluate``
 under that backend's registry (``ot.with_registry``), so a strategy and its metrics behave
-exactly as under ``ot.evaluate``, at its cost; its ``callback=`` hands over each example
-as it ends. With ``--num_samples`` above one, sample ``i`` of every unit runs in an
-evaluation of its own under the sampling key ``ot.repeat`` gives copy ``i``, so the cache
-keeps a distinct sample for each (and shares them with ``ot.repeat``). When all samples of
-a unit are done, its rows are appended to ``results.jsonl`` before it counts as finished.
-``--parallelism`` is shared out between the backends (at least one example each).
+exactly as under ``ot.evaluate``, at its cost; its ``output_filter=`` hands over each
+result as it ends (written at once, kept nowhere in memory). With ``--num_samples``
+above one, sample ``i`` of every unit runs in an evaluation of its own under the sampling
+key ``ot.repeat`` gives copy ``i``, so the cache keeps a distinct sample for each (and
+shares them with ``ot.repeat``). When all samples of a unit are done, its rows are
+appended to ``results.jsonl`` before it counts as finished. ``--parallelism`` is shared
+out between the backends (at least one example each).
 
 :meth:`Runner.stop` (called from a SIGINT handler, from any thread) cancels the run: what
 finished is on disk, what was in flight is lost, apart from its model calls already
@@ -26,22 +27,21 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Collection, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from onetwo import ot
 from onetwo.core.executing import Executable
 from onetwo.core.registry import Registry
 from onetwo.core.sampling import sampling_key, under_sampling_key
-from onetwo.evaluation.evaluation import EvaluationSummary, ExampleResult, aevaluate
+from onetwo.evaluation.evaluation import ExampleResult, aevaluate
 from onetwo.run.datasets import Entry
 from onetwo.run.results import ResultsWriter, row_of
 
 __all__ = ["Runner", "Unit", "Work", "write_unit"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Unit:
-    """One example on one backend."""
+class Unit(NamedTuple):
+    """One example on one backend (a named tuple: a run makes one per example)."""
 
     entry: Entry
     backend: str
@@ -125,9 +125,11 @@ class Runner:
     async def _evaluate(self, backend: str, entries: list[Entry], sample: int, chunk: int) -> None:
         work = self.work
 
-        def finished(index: int, example: Any, summary: EvaluationSummary) -> None:
-            (result,) = summary.results.values()
-            self._finished(backend, entries[index], sample, result)
+        def written(example: Any, result: ExampleResult) -> bool:
+            # ot.evaluate hands each result to output_filter= as it ends, before counting
+            # it: written here and kept nowhere (False), it costs no per-example summary.
+            self._finished(backend, entries[result.index], sample, result)
+            return False
 
         # One sample: no sampling key, so it shares the cache with ot.evaluate.
         key = sampling_key(sample) if work.num_samples > 1 else None
@@ -138,8 +140,7 @@ class Runner:
                 inputs_extractor=work.inputs_extractor,
                 target_extractor=work.target_extractor,
                 metric_functions=work.metrics,
-                callback=finished,
-                output_filter=lambda example, result: False,  # written, not kept
+                output_filter=written,
                 chunk_size=chunk,
                 progress=False,
                 name=backend,
@@ -147,15 +148,16 @@ class Runner:
 
     def _finished(self, backend: str, entry: Entry, sample: int, result: ExampleResult) -> None:
         result.index = entry.index
-        samples: list[ExampleResult | None] = [result]
+        samples: Sequence[ExampleResult | None] = (result,)
         if self.work.num_samples > 1:
-            samples = self._waiting.setdefault(
+            waiting = self._waiting.setdefault(
                 (entry.index, backend), [None] * self.work.num_samples
             )
-            samples[sample] = result
-            if any(s is None for s in samples):
+            waiting[sample] = result
+            if None in waiting:
                 return
             del self._waiting[(entry.index, backend)]
+            samples = waiting
         traced = self.work.traced is None or entry.index in self.work.traced
         self.on_unit(write_unit(self.writer, entry, backend, samples, traced))
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections import UserDict
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from onetwo.core.caching import CallCache
@@ -29,7 +30,7 @@ __all__ = ["CachedBackends"]
 
 
 @dataclasses.dataclass(kw_only=True)
-class CachedBackends(Mapping[str, Any]):
+class CachedBackends(UserDict[str, Any]):
     """Backends by name, each with its cache folder under ``own_cache_directory``.
 
     Attributes:
@@ -38,35 +39,21 @@ class CachedBackends(Mapping[str, Any]):
             :meth:`load_caches` (read only).
         additional_cache_directories: more directories merged in the same way.
         enable_print_statements: print what loading and saving did.
+        data: the backends by name, the mapping itself (as in ``collections.UserDict``).
     """
 
     own_cache_directory: str
     shared_cache_directory: str | None = None
     additional_cache_directories: Sequence[str] | None = None
     enable_print_statements: bool = True
-    _backends: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
-
-    def __getitem__(self, name: str) -> Any:
-        return self._backends[name]
-
-    def __setitem__(self, name: str, backend: Any) -> None:
-        self._backends[name] = backend
-
-    def __delitem__(self, name: str) -> None:
-        del self._backends[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._backends)
-
-    def __len__(self) -> int:
-        return len(self._backends)
+    data: dict[str, Any] = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def get_cache_path(self, backend_name: str) -> str:
         """The cache folder of the backend filed as ``backend_name``."""
         return os.path.join(self.own_cache_directory, backend_name)
 
     def _caches(self) -> Iterator[tuple[str, CallCache]]:
-        for name, backend in self._backends.items():
+        for name, backend in self.data.items():
             cache = getattr(backend, "cache", None)
             if isinstance(cache, CallCache):
                 yield name, cache

@@ -207,7 +207,7 @@ async def test_streams_initial_states_and_candidates() -> None:
 def test_states_and_steps_run_from_sync_code() -> None:
     _fake("[Act]: capital('Switzerland')", "[Finish]: Bern")
     agent = ReActAgent(tools=[Tool(capital)])
-    state0 = ot.run(agent.initialize_state(inputs="q"))  # type: ignore[arg-type]
+    state0 = ot.run(agent.initialize_state(inputs="q"))
     assert (
         ot.run(agent.start_environment_and_stream_states(initial_state=state0))
         .updates[-1]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import ROOT, Cli
 
+from onetwo.evaluation.evaluation import ExampleResult
 from onetwo.run.backend_specs import parse_args, parse_spec
 from onetwo.run.datasets import load_dataset, select
 from onetwo.run.errors import InputError
-from onetwo.run.results import cut_partial_line
+from onetwo.run.results import ROW_FIELDS, cut_partial_line, encode_row, row_of
 
 
 def test_jsonl_ids_are_the_id_field_or_the_line_number(tmp_path: Path) -> None:
@@ -23,6 +26,21 @@ def test_jsonl_ids_are_the_id_field_or_the_line_number(tmp_path: Path) -> None:
     assert [e.id for e in dataset.entries] == ["a", 3]
     assert [e.index for e in dataset.entries] == [0, 1]
     assert len(dataset.sha256) == 64
+
+
+def test_jsonl_lines_parse_as_json_loads_parses_them(tmp_path: Path) -> None:
+    lines = [
+        '{"id": "a", "question": "x"}',
+        '  {"id": "b", "question": " y "}  ',  # spaces around the value
+        '{"id": "c", "question": "\\u00e9\\n"}\t',
+        '{"id": 4, "n": [1, 2.5, null, true]}',
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\r\n".join(lines) + "\n")
+    assert [e.example for e in load_dataset(str(path)).entries] == [json.loads(x) for x in lines]
+    path.write_text(lines[0] + "\n" + '{"id": "d"} {"id": "e"}\n')
+    with pytest.raises(InputError, match=r"d\.jsonl, line 2: not valid JSON"):
+        load_dataset(str(path))
 
 
 def test_json_and_csv_datasets(tmp_path: Path) -> None:
@@ -95,3 +113,39 @@ def test_cut_partial_line_keeps_whole_lines(tmp_path: Path, size: int) -> None:
     path.write_text("y" * size)
     cut_partial_line(str(path))
     assert path.read_text() == ""
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return 'Opaque<"é">'
+
+
+_ROW_VALUES: dict[str, list[Any]] = {
+    "id": ['q"é\n\\\x01', 3, 2.5, None, [1, 2], True],
+    "output": [
+        "",
+        "日本語",
+        None,
+        {"a": [1, {"b": None}]},
+        (1, 2),
+        _Opaque(),
+        float("nan"),
+        10**30,
+    ],
+    "target": [None, 4, -0.0],
+    "metrics": [{}, {"a": float("nan"), "b": float("inf"), "c": -1e300}, {1: 1.0}, {"é": 1.0}, [1]],
+    "error": ['ValueError: bad "x"\n'],
+    "latency_s": [None, float("inf"), 1e-7],
+    "model_calls": [True, 2.0, float("nan")],
+    "backend": ["fake:é", 5],
+}
+
+
+def test_a_row_is_encoded_as_json_dumps_encodes_it() -> None:
+    base = row_of("q1", "fake", 0, ExampleResult(0, {}, target="4", prediction="4"))
+    assert tuple(base) == ROW_FIELDS  # the fast path's template
+    rows = [base, dict(reversed(base.items())), {**base, "more": 1}, {}]
+    rows += [{**base, key: value} for key, values in _ROW_VALUES.items() for value in values]
+    for row in rows:
+        expected = json.dumps(row, ensure_ascii=False, default=repr) + "\n"
+        assert encode_row(row) == expected.encode(), row

@@ -128,13 +128,17 @@ def test_two_processes_writing_at_once_lose_nothing_and_agree(tmp_path: Path, re
 def test_two_processes_in_lockstep_on_500_shared_keys_make_500_model_calls(
     tmp_path: Path,
 ) -> None:
-    folder = str(tmp_path / "cache")
+    folder, go = str(tmp_path / "cache"), tmp_path / "go"
     CallCache(folder).close()
-    at = str(time.time() + 4.0)  # both started and imported by then, even on a busy machine
     a, b = (
-        _start("range", folder, "--stop", "500", "--tag", tag, "--at", at, "--latency", "0.01")
-        for tag in "AB"
+        _start("range", folder, "--stop", "500", "--tag", t, "--go", str(go), "--latency", "0.01")
+        for t in "AB"
     )
+    deadline = time.monotonic() + 60
+    while not (_opened_by(folder, a.pid) and _opened_by(folder, b.pid)):  # both see the other
+        assert a.poll() is None and b.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    go.touch()
     out_a, out_b = _finish(a), _finish(b)
     assert len(out_a["calls"]) + len(out_b["calls"]) == 500
     assert out_a["results"] == out_b["results"]  # each waited for the other's values

@@ -197,11 +197,14 @@ def test_a_dropped_runtime_value_is_closed_on_the_runtime() -> None:
     assert closed.wait(timeout=10)
 
 
-def test_shutdown_cancels_what_runs_left_behind() -> None:
-    cancelled = threading.Event()
+def test_shutdown_cancels_what_runs_left_behind_while_the_daemon_waits_on_it() -> None:
+    go = asyncio.Event()
+    on_the_daemon, cancelled = threading.Event(), threading.Event()
 
     async def leftover() -> None:
         try:
+            await go.wait()
+            on_the_daemon.set()  # the run's thread has let go: the daemon drives the loop
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             cancelled.set()
@@ -214,8 +217,10 @@ def test_shutdown_cancels_what_runs_left_behind() -> None:
         return "done"
 
     assert ot.run(fire_and_forget()) == "done"
+    runtime.loop().call_soon_threadsafe(go.set)
+    assert on_the_daemon.wait(timeout=10)
     assert not cancelled.is_set()  # the loop outlives the run
-    runtime.shutdown()
+    runtime.shutdown(timeout=10)
     assert cancelled.is_set()
 
 

@@ -1,14 +1,16 @@
 """Sync implementations run on the pool and hand their outcomes back to the caller's loop.
 
-Finished calls are collected per loop and resolved by one wake-up of that loop
-(``onetwo.core.builtin._run_sync``): these tests hold the outcomes, the context, the
-cancellation of one caller among many, and calls from two loops at once.
+Each call runs on a pool thread (``onetwo.core.builtin._SyncPool``) and is resolved on its
+caller's loop: these tests hold the outcomes, the context, the cancellation of one caller
+among many, calls from two loops at once, and a forked child.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
+import signal
 import threading
 import traceback
 
@@ -159,3 +161,22 @@ async def test_100_calls_from_two_loops_at_once_all_finish_on_their_own_loop() -
     assert here == [f"H{i}" for i in range(50)]
     assert from_runtime == [[f"R{i}" for i in range(50)]]
     assert not barrier.broken
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_sync_implementations_on_threads_of_its_own() -> None:
+    _echo.configure(lambda text: text.upper())
+    assert ot.run(ot.par_iter(_echo(f"p{i}") for i in range(5))) == [f"P{i}" for i in range(5)]
+    pid = os.fork()  # the parent's pool threads are idle, and absent from the child
+    if pid == 0:  # the child: report through the exit status only
+        ok = False
+        try:
+            signal.alarm(30)  # a call waiting for a thread that is not there: killed
+            ok = ot.run(ot.par_iter(_echo(f"c{i}") for i in range(5))) == [
+                f"C{i}" for i in range(5)
+            ]
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert ot.run(_echo("parent")) == "PARENT"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,7 @@ def test_generators_record_each_partial_value_and_the_last_as_output() -> None:
 
 
 @tracing.trace
-def running_total() -> Iterator[int]:
+def running_total() -> Generator[int, int, None]:
     total = 0
     while True:
         try:
@@ -228,7 +228,7 @@ def running_total() -> Iterator[int]:
 
 
 @tracing.trace
-async def arunning_total() -> AsyncIterator[int]:
+async def arunning_total() -> AsyncGenerator[int, int]:
     total = 0
     while True:
         try:
@@ -272,7 +272,7 @@ def test_a_generator_closed_early_ends_its_node_and_runs_its_cleanup() -> None:
             cleaned.append(("numbers", node_name()))
 
     @tracing.trace
-    async def anumbers() -> AsyncIterator[int]:
+    async def anumbers() -> AsyncGenerator[int]:
         try:
             for i in range(10):
                 yield i

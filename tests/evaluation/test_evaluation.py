@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -273,3 +274,35 @@ def test_metric_values_of_any_numeric_type_are_averaged() -> None:
         progress=False,
     )
     assert summary.metrics == {"decimal": 0.5, "numpy_bool": 1.0, "int": 2.0}
+
+
+def test_output_filter_sees_each_result_once_as_it_ends() -> None:
+    """The command line writes each result from ``output_filter=``: it is called once per
+    example, with the scored result, while the evaluation still runs."""
+    calculator().register()
+    seen: list[tuple[int, Any, float | None]] = []
+    gate = asyncio.Event()
+
+    @ot.make_executable
+    async def waits(question: str) -> str:
+        if question == "5+5=":  # the last example waits until three results were seen
+            await asyncio.wait_for(gate.wait(), 30)  # fails the example, not hangs
+        return await llm.generate_text(f"Q: {question}\nA:")
+
+    def keep(example: dict[str, str], result: evaluation.ExampleResult) -> bool:
+        seen.append((result.index, example["question"], result.metrics.get("exact")))
+        if len(seen) == 3:
+            gate.set()
+        return result.index != 0
+
+    summary = ot.evaluate(
+        waits, EXAMPLES, metric_functions={"exact": exact}, output_filter=keep, progress=False
+    )
+    assert sorted(seen, key=lambda s: s[0]) == [
+        (0, "2+2=", 1.0),
+        (1, "3+3=", 1.0),
+        (2, "boom", None),
+        (3, "5+5=", 0.0),
+    ]
+    assert seen[-1][0] == 3  # after the others: called as each ends, not at the end
+    assert list(summary.results) == [1, 2, 3] and summary.counters["total_count"] == 4

@@ -40,7 +40,7 @@ def test_the_trace_becomes_a_span_tree_with_its_own_times() -> None:
     assert call.parent is not None and call.parent.span_id == root.context.span_id
     assert call.context.trace_id == root.context.trace_id
     assert root.start_time == int(trace.start * 1e9)
-    assert call.end_time == int(trace.children[0].end * 1e9)  # type: ignore[operator]
+    assert call.end_time == int(trace.children[0].end * 1e9)
 
 
 def test_model_calls_carry_gen_ai_attributes() -> None:

@@ -29,11 +29,11 @@ class ChatOnlyServer(FaultProxy):
 
 
 class _Handler(_ProxyHandler):
-    def _forward(self, method: str, body: bytes | None) -> None:
+    def _forward(self, method: str, body: bytes | None) -> tuple[int, bytes, str]:
         if method == "POST" and self.path.split("?")[0] == CHAT_PATH:
             return super()._forward(method, body)
         error = {"error": {"code": 404, "message": f"no route {method} {self.path}"}}
-        self._send(404, json.dumps(error).encode(), "application/json")
+        return 404, json.dumps(error).encode(), "application/json"
 
 
 ChatOnlyServer.handler = _Handler
