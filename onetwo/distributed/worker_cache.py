@@ -34,7 +34,7 @@ from onetwo.distributed.leases import Holder
 
 __all__ = ["WorkerCache"]
 
-_MIRROR_LIMIT = 100_000  # records mirrored; past it the mirror starts afresh
+_MIRROR_LIMIT = 100_000  # records put in the mirror; past it the mirror starts afresh
 _BATCH = {"batch_size": 256, "max_concurrent_batches": 4}
 
 
