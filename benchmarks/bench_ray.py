@@ -10,13 +10,15 @@ Three measurements, each next to its floor from the same run:
    (``latency`` 50 ms), 100 in flight per process: ``ot.evaluate`` with a cache folder
    (the floor) against ``distributed.evaluate`` with 1 worker and 100 in flight. The
    overhead is the *marginal* cost: (wall(N) - wall(N/4)) / (3N/4) of each path, the
-   difference of the two (so the fixed start, reported apart, cancels; target <= 2 ms).
+   difference of the two (so the fixed start, reported apart, cancels; target <= 2 ms),
+   each run interleaved with its floor; medians of ``--repeats`` runs.
 3. **Cache round trip.** One request from this process to the run's experiment server
    (``ping``: Ray's floor), one ``resolve`` of a call, and the cost per call inside the
    server (resolve + commit on its disk store, no Ray): what bounds a cluster of 100.
 
 Usage:
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_ray.py [--examples 2000] [--skip-cpu]
+        [--only round-trip|io|cpu] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -134,29 +136,57 @@ def cpu_rows(n: int) -> list[tuple[str, ...]]:
     ]
 
 
-def io_rows(n: int) -> list[tuple[str, ...]]:
-    async def io_strategy(question: str) -> Any:
-        return await llm.generate_text(question)
+async def io_strategy(question: str) -> Any:
+    return await llm.generate_text(question)
 
+
+def io_rows(n: int, repeats: int) -> list[tuple[str, ...]]:
     small = n // 4
     _cluster(io_strategy, 8, 0.05, 1, "warm")
-    local = {m: _local(io_strategy, m, 0.05, f"l{m}") for m in (small, n)}
-    dist = {m: _cluster(io_strategy, m, 0.05, 1, f"d{m}") for m in (small, n)}
-    margin_local = (local[n] - local[small]) / (n - small) * 1e3
-    margin_dist = (dist[n] - dist[small]) / (n - small) * 1e3
-    fixed = dist[small] - small * margin_dist / 1e3
+    local: dict[int, list[float]] = {small: [], n: []}
+    dist: dict[int, list[float]] = {small: [], n: []}
+    overheads = []
+    for r in range(repeats):  # interleaved: the floor and the path see the same machine
+        for m in (small, n):
+            local[m].append(_local(io_strategy, m, 0.05, f"l{r}.{m}"))
+            dist[m].append(_cluster(io_strategy, m, 0.05, 1, f"d{r}.{m}"))
+        overheads.append(_margin(dist, -1, n) - _margin(local, -1, n))
+    ms = statistics.median
+    margin_local = ms(_margin(local, r, n) for r in range(repeats))
+    margin_dist = ms(_margin(dist, r, n) for r in range(repeats))
+    fixed = ms(dist[small]) - small * margin_dist / 1e3
     return [
-        ("I/O-bound, 50 ms call, 100 in flight", f"wall s, {n}", f"wall s, {small}", "ms/example"),
+        (
+            f"I/O-bound, 50 ms call, 100 in flight, median of {repeats}",
+            f"wall s, {n}",
+            f"wall s, {small}",
+            "ms/example",
+        ),
         (
             "ot.evaluate + cache (floor)",
-            f"{local[n]:.2f}",
-            f"{local[small]:.2f}",
+            f"{ms(local[n]):.2f}",
+            f"{ms(local[small]):.2f}",
             f"{margin_local:.3f}",
         ),
-        ("distributed, 1 worker", f"{dist[n]:.2f}", f"{dist[small]:.2f}", f"{margin_dist:.3f}"),
-        ("overhead per example", "", "", f"{margin_dist - margin_local:.3f}"),
+        (
+            "distributed, 1 worker",
+            f"{ms(dist[n]):.2f}",
+            f"{ms(dist[small]):.2f}",
+            f"{margin_dist:.3f}",
+        ),
+        (
+            "overhead per example (each run: " + " ".join(f"{o:.2f}" for o in overheads) + ")",
+            "",
+            "",
+            f"{ms(overheads):.3f}",
+        ),
         ("fixed start of a distributed run (s)", "", "", f"{fixed:.2f}"),
     ]
+
+
+def _margin(walls: dict[int, list[float]], run: int, n: int) -> float:
+    """The marginal ms per example of one run: (wall(n) - wall(n/4)) / (3n/4)."""
+    return (walls[n][run] - walls[n // 4][run]) / (n - n // 4) * 1e3
 
 
 def round_trip_rows(calls: int) -> list[tuple[str, ...]]:
@@ -208,6 +238,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=2000)
     parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument(
+        "--only", choices=["round-trip", "io", "cpu"], help="run only this measurement"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="I/O-bound runs (median)")
     args = parser.parse_args()
     LOOPS = _calibrate()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -215,9 +249,11 @@ def main() -> None:
         f"python {sys.version.split()[0]}, ray {ray.__version__}, {os.cpu_count()} cores, "
         f"load {os.getloadavg()[0]:.1f}"
     )
-    print(table(round_trip_rows(500)) + "\n")
-    print(table(io_rows(args.examples)) + "\n")
-    if not args.skip_cpu:
+    if args.only in (None, "round-trip"):
+        print(table(round_trip_rows(500)) + "\n")
+    if args.only in (None, "io"):
+        print(table(io_rows(args.examples, args.repeats)) + "\n")
+    if args.only == "cpu" or (args.only is None and not args.skip_cpu):
         print(table(cpu_rows(args.examples)))
     ray.shutdown()
 

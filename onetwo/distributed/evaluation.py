@@ -46,7 +46,9 @@ from onetwo.evaluation.evaluation import evaluate as run_evaluate
 __all__ = ["compare", "evaluate"]
 
 _log = logging.getLogger(__name__)
-_EXAMPLES_PER_TASK = 64  # at most; fewer so that each worker gets several tasks
+# Examples per task: at most this, or the worker's concurrency if higher (a task smaller
+# than its worker's window leaves it idle); fewer so that each worker gets several tasks.
+_EXAMPLES_PER_TASK = 64
 
 
 def evaluate(
@@ -80,7 +82,8 @@ def evaluate(
         progress: a progress bar over the whole cluster (a string is its label).
         concurrency: examples in flight at once in each worker (the ``chunk_size`` of
             ``ot.evaluate``).
-        task_size: examples per Ray task (default: up to 64, several tasks per worker).
+        task_size: examples per Ray task (default: up to ``max(64, concurrency)``,
+            fewer so that each worker gets at least four tasks).
         max_retries: how many times Ray reruns a task whose worker died.
         enable_batching: as in ``ot.evaluate``.
         **options: the other arguments of ``ot.evaluate``: ``inputs_extractor``,
@@ -104,7 +107,8 @@ def evaluate(
     items = list(enumerate(examples))
     cluster = cluster or RayCluster()
     num_workers = cluster.connect()
-    size = task_size or max(1, min(_EXAMPLES_PER_TASK, math.ceil(len(items) / (4 * num_workers))))
+    most = max(_EXAMPLES_PER_TASK, concurrency)
+    size = task_size or max(1, min(most, math.ceil(len(items) / (4 * num_workers))))
     start = SYSTEM_CLOCK.now()
     server = start_server(directory, len(items), cluster.lease_timeout)
     try:

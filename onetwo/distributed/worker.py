@@ -102,7 +102,9 @@ async def _run(job: Job, state: _Process, todo: list[tuple[int, Any]]) -> int:
 
     async def one(index: int, example: Any) -> None:
         async with slots:  # held until the ledger has the result: a retry skips it
-            summary = await aevaluate(job.strategy, [example], progress=False, **job.options)
+            summary = await aevaluate(  # chunk_size=1: one example, one par_iter worker
+                job.strategy, [example], progress=False, chunk_size=1, **job.options
+            )
             result = summary.results[0]
             result.index = index
             await state.reporter.report((index, result))

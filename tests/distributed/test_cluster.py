@@ -220,6 +220,22 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path}
 
 
+def test_a_task_carries_at_least_its_workers_concurrency(cluster: Any, tmp_path: Path) -> None:
+    # 280 examples on one worker: four tasks of 70, so that 70 examples can be in flight
+    # at once (a task smaller than the worker's window would leave it part idle).
+    summary = _run(
+        tmp_path / "ray",
+        helpers.Scripted(),
+        examples=helpers.examples(280, 280),
+        cluster=distributed.RayCluster(num_workers=1),
+        concurrency=70,
+    )
+    assert not summary.errors and summary.metrics == {"first": 1.0}
+    ((worker, counts),) = summary.workers.items()
+    assert counts["tasks"] == 4 and counts["examples_run"] == 280, (worker, counts)
+    assert counts["model_calls"] == 280 * 3
+
+
 def test_par_map_runs_a_function_per_input_in_order(cluster: Any, tmp_path: Path) -> None:
     inputs: list[Any] = [f"p{i}" for i in range(8)]
     outputs = distributed.par_map(
