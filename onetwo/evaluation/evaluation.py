@@ -281,7 +281,10 @@ class _Evaluation:
 
         each = make_executable(one)
         jobs = (each(i, example) for i, example in enumerate(examples))
-        await par_iter(jobs, options.get("chunk_size") or DEFAULT_CHUNK_SIZE)
+        chunk = options.get("chunk_size") or DEFAULT_CHUNK_SIZE
+        if isinstance(examples, Sized):  # par_iter cannot see a generator's length
+            chunk = max(1, min(chunk, len(examples)))  # so no idle workers on a short list
+        await par_iter(jobs, chunk)
         summary.finish()
         return summary
 

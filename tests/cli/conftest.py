@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import SOLVE, Cli, write_dataset
+
+from tests.cli.harness import SOLVE, Cli, write_dataset
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from harness import Cli
+
+from tests.cli.harness import Cli
 
 GOOD = {
     "strategy": "--strategy=solve.py:solve",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from harness import Cli
 
+from tests.cli.harness import Cli
 from tests.rig.availability import rig_missing
 
 pytestmark = pytest.mark.rig

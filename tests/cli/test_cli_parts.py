@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ROOT, Cli
 
 from onetwo.evaluation.evaluation import ExampleResult
 from onetwo.run.backend_specs import parse_args, parse_spec
 from onetwo.run.datasets import load_dataset, select
 from onetwo.run.errors import InputError
 from onetwo.run.results import ROW_FIELDS, cut_partial_line, encode_row, row_of
+from tests.cli.harness import ROOT, Cli
 
 
 def test_jsonl_ids_are_the_id_field_or_the_line_number(tmp_path: Path) -> None:

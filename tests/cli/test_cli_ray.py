@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ROOT, Cli
+
+from tests.cli.harness import ROOT, Cli
 
 KEYED = """\
 from onetwo import ot

@@ -9,8 +9,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from harness import FOUR, Cli
-from harness import RUN as BASE
+
+from tests.cli.harness import FOUR, Cli
+from tests.cli.harness import RUN as BASE
 
 RUN = (
     *BASE,

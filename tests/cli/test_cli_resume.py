@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import FOUR, Cli
-from harness import RUN as BASE
+from tests.cli.harness import FOUR, Cli
+from tests.cli.harness import RUN as BASE
 
 RUN = (*BASE, *FOUR)
 

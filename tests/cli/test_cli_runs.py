@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from harness import FOUR, RUN, Cli, write_dataset
+from tests.cli.harness import FOUR, RUN, Cli, write_dataset
 
 FIVE = ("--backend=fake:five", "--backend_args=default_reply=5")
 
