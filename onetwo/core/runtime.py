@@ -86,23 +86,24 @@ class _Runtime:
         ``KeyboardInterrupt`` (a second one at once), as ``asyncio.Runner.run`` does at
         tens of µs more a run.
         """
-        task = self.loop.create_task(_call(fn), context=context)
-        interrupted = False
+        task: asyncio.Task[T] | None = None
+        interrupted = ours = False
 
         def on_sigint(signum: int, frame: object) -> None:
             nonlocal interrupted
-            if interrupted or task.done():
+            if interrupted or task is None or task.done():
                 raise KeyboardInterrupt
             interrupted = True
             self.loop.call_soon_threadsafe(task.cancel)
 
-        ours = (  # unless the application handles Ctrl-C its own way
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        )
-        if ours:
-            signal.signal(signal.SIGINT, on_sigint)
-        try:
+        try:  # from the first step: a Ctrl-C anywhere here still releases the loop
+            task = self.loop.create_task(_call(fn), context=context)
+            ours = (  # unless the application handles Ctrl-C its own way
+                threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            )
+            if ours:
+                signal.signal(signal.SIGINT, on_sigint)
             return self.loop.run_until_complete(task)
         except asyncio.CancelledError:
             if interrupted:
@@ -111,6 +112,8 @@ class _Runtime:
         finally:
             if ours:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+            if task is not None and not task.done():  # interrupted before or while it ran
+                task.cancel()  # it unwinds when the loop runs next
             self.release()
 
     def take(self) -> bool:

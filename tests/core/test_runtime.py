@@ -117,6 +117,27 @@ def test_a_keyboard_interrupt_while_waiting_cancels_the_run_and_waits_for_it() -
     assert ot.run(ot.make_executable(lambda: "still serving")()) == "still serving"
 
 
+def test_a_keyboard_interrupt_before_the_run_starts_leaves_the_loop_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = signal.getsignal
+
+    def interrupted(signum: int) -> object:  # Ctrl-C lands while the run is set up
+        monkeypatch.setattr(signal, "getsignal", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(signal, "getsignal", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ot.run(ot.make_executable(lambda: "never")())
+    answers: list[str] = []
+    later = threading.Thread(
+        target=lambda: answers.append(ot.run(ot.make_executable(str)())), daemon=True
+    )
+    later.start()
+    later.join(10)
+    assert answers == [""]  # a later run, from any thread, is served
+
+
 def test_on_runtime_hops_from_another_loop_and_cancellation_goes_both_ways() -> None:
     steps: list[str] = []
     started = threading.Event()
