@@ -68,6 +68,9 @@ class Context:
     prefix: ChunkList = dataclasses.field(default_factory=ChunkList)
     role: Role | None = None
 
+    def __post_init__(self) -> None:
+        self.variables = dict(self.variables or {})  # a copy: the caller's mapping is untouched
+
     @property
     def text(self) -> str:
         """The text so far, as one string."""
@@ -106,7 +109,7 @@ class Context:
 
     def fork(self) -> Context:
         """An independent copy: what the copy appends or stores does not show here."""
-        return Context(dict(self.variables), ChunkList(self.prefix.chunks), self.role)
+        return Context(self.variables, ChunkList(self.prefix.chunks), self.role)
 
     def text_since(self, start: int) -> str:
         """The text of the chunks appended after the first ``start`` ones."""
@@ -143,20 +146,29 @@ class Part:
 
 @dataclasses.dataclass(eq=False, slots=True)
 class Text(Part):
-    """A chunk of text, or a value appended as ``str`` (an executable's: run first)."""
+    """A chunk of text, or a value appended as ``str`` (an executable's: run first); its
+    value is the chunk's text, or the chunk itself if ``kept`` (``c.store``'s value)."""
 
     value: Any
+    kept: bool = False
 
     async def render(self, context: Context) -> Any:
         if isinstance(self.value, Chunk):
             context.append(self.value)
-            return self.value.content
+            return self.value if self.kept else self.value.content
         value = await self.value if isinstance(self.value, Executable) else self.value
         context.append(value)
         return value
 
     def __repr__(self) -> str:
         return repr(self.value.content if isinstance(self.value, Chunk) else self.value)
+
+
+class _Inputs(dict[str, Any]):
+    """The inputs bound with ``composable(**inputs)``, shown by name (values can be large)."""
+
+    def __repr__(self) -> str:
+        return ", ".join(self)
 
 
 def _bind(context: Context, inputs: dict[str, Any]) -> None:
@@ -200,7 +212,7 @@ class Composable(Executable[str]):
                 f"a composable takes its inputs by name, e.g. prompt(question=...); got "
                 f"{len(args)} positional argument(s): {args!r:.80}."
             )
-        bind = Call(_bind, (inputs,), {}, name="inputs")
+        bind = Call(_bind, (_Inputs(inputs),), {}, name="inputs")
         return Composable((bind, *self._parts), _last=self._last)
 
     def __getitem__(self, name: str) -> Any:

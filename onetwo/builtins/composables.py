@@ -172,7 +172,12 @@ async def _on_prompt(builtin: Builtin[..., Any], context: Context, *args: Any, *
 
 # The steps (``fn(context, ...)``) of the model calls, for ``+`` and templates alike.
 _generate_text = functools.partial(_on_prompt, llm.generate_text)
-_generate_texts = functools.partial(_on_prompt, llm.generate_texts)
+
+
+async def _generate_texts(context: Context, samples: int = 1, **options: Any) -> Any:
+    return await llm.generate_texts(context.prompt, samples, **options)  # one, unless asked
+
+
 _generate_object = functools.partial(_on_prompt, llm.generate_object)
 
 
@@ -295,7 +300,8 @@ def store(name: str, value: Any) -> Composable:
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"c.store() needs a non-empty str name, got {name!r}.")
-    inner = value if isinstance(value, Composable) else Composable((_composing.Text(value),))
+    kept = _composing.Text(value, kept=True)  # a Chunk is kept as itself, not its text
+    inner = value if isinstance(value, Composable) else Composable((kept,))
     return Composable((_Nested(inner, name=name),))
 
 

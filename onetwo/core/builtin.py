@@ -312,6 +312,12 @@ class _SyncPool:
         try:
             outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
         except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
+            if isinstance(error, StopIteration):  # a future refuses it (as a coroutine does)
+                stop, error = (
+                    error,
+                    RuntimeError(f"{getattr(impl, '__name__', impl)} raised StopIteration"),
+                )
+                error.__cause__ = stop
             outcome = functools.partial(done.set_exception, error)
         loop = done.get_loop()
         with self.lock:

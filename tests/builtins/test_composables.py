@@ -367,3 +367,31 @@ def test_bytes_in_the_prefix_reach_the_model_as_chunks() -> None:
 def test_repr_shows_the_parts() -> None:
     prompt = "Q: " + c.f("{q}") + c.generate_text(stop=["\n"]) + c.select("a", "b")
     assert repr(prompt) == "'Q: ' + f('{q}') + generate_text(stop=['\\n']) + select('a', 'b')"
+
+
+def test_repr_of_bound_inputs_names_them_without_their_values() -> None:
+    prompt = (c.f("{doc}") + c.generate_text())(doc="x" * 100_000)
+    assert repr(prompt) == "inputs(doc) + f('{doc}') + generate_text()"
+
+
+def test_a_templates_generate_texts_makes_one_sample_unless_asked() -> None:
+    with ot.RegistryContext():
+        FakeBackend(default_reply="x").register()
+        llm.generate_texts.update(samples=3)  # a default for direct calls, not for templates
+        assert ot.run(c.j("{{ generate_texts() }}")) == "['x']"
+        assert ot.run(c.j("{{ generate_texts(2) }}")) == "['x', 'x']"
+
+
+def test_store_keeps_a_chunk_as_the_chunk() -> None:
+    chunk = Chunk("hello", role="user")
+    prompt = "A" + c.store("x", chunk) + c.store("y", "plain")
+    assert ot.run(prompt) == "Ahelloplain"
+    assert prompt["x"] == chunk and prompt["y"] == "plain"
+
+
+def test_a_context_copies_the_variables_it_is_given() -> None:
+    given = {"a": 1}
+    context = c.Context(given)
+    context["b"] = 2
+    assert given == {"a": 1} and context["b"] == 2
+    assert c.Context(None).variables == {}  # type: ignore[arg-type]

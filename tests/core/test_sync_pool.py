@@ -48,6 +48,19 @@ def test_an_exception_reaches_the_caller_with_the_implementations_traceback() ->
     assert ot.run(_echo("next")) == "NEXT"  # the pool and the loop's inbox still work
 
 
+def test_a_stop_iteration_is_a_runtime_error_and_its_neighbours_still_finish() -> None:
+    def impl(text: str) -> str:
+        if text == "stop":
+            raise StopIteration("ran out")
+        return text
+
+    _echo.configure(impl)
+    results = ot.run(ot.parallel(*(_echo(t) for t in ("a", "stop", "b")), return_exceptions=True))
+    assert results[0] == "a" and results[2] == "b"
+    assert isinstance(results[1], RuntimeError) and "StopIteration" in str(results[1])
+    assert isinstance(results[1].__cause__, StopIteration)
+
+
 async def test_the_implementation_sees_the_callers_context_variables_in_a_copy() -> None:
     def impl(text: str) -> str:
         seen = _user.get()
