@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--stop", type=int, default=0)
     parser.add_argument("--tag", default="")
     parser.add_argument("--at", type=float, default=0.0, help="start at this time.time()")
-    parser.add_argument("--go", default="", help="start once this file exists")
+    parser.add_argument("--go", default="", help="start at the time.time() this file gives")
     parser.add_argument("--latency", type=float, default=0.001)
     parser.add_argument("--lease", type=float, default=60.0)
     args = parser.parse_args()
@@ -102,8 +102,11 @@ def main() -> None:
         )
 
     time.sleep(max(0.0, args.at - time.time()))  # lets two workers start together
-    while args.go and not os.path.exists(args.go):  # the test says go once both opened
+    while args.go and not os.path.exists(args.go):  # the test says when, once both opened
         time.sleep(0.005)
+    if args.go:
+        with open(args.go) as go:
+            time.sleep(max(0.0, float(go.read()) - time.time()))  # both start together
     results = ot.run(strategy)
     print(json.dumps({"results": results, "calls": backend.prompts, "stats": cache.stats()}))
 

@@ -138,7 +138,9 @@ def test_two_processes_in_lockstep_on_500_shared_keys_make_500_model_calls(
     while not (_opened_by(folder, a.pid) and _opened_by(folder, b.pid)):  # both see the other
         assert a.poll() is None and b.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
-    go.touch()
+    # The same instant for both, past the second in which each may still think it alone.
+    (tmp_path / "at").write_text(str(time.time() + 1.5))
+    os.replace(tmp_path / "at", go)
     out_a, out_b = _finish(a), _finish(b)
     assert len(out_a["calls"]) + len(out_b["calls"]) == 500
     assert out_a["results"] == out_b["results"]  # each waited for the other's values
