@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import html.parser
-
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core import rendering, tracing
 from onetwo.core.content import Message, PredefinedRole
+from tests.html_page import parse
 
 ATTACK = "<script>alert('x')</script><img src=x onerror=alert(1)>"
-
-
-class _Tags(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        self.tags.append(tag)
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(markup: str) -> _Tags:
-    parser = _Tags()
-    parser.feed(markup)
-    return parser
 
 
 def test_a_prompt_with_script_is_shown_as_text_in_a_trace() -> None:

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import base64
-import html.parser
 import io
 
 import pytest
 
 from onetwo.core import rendering, tracing
 from onetwo.core.content import Chunk, ChunkList
+from tests.html_page import parse
 
 PNG = b"\x89PNG\r\n\x1a\n<not really a picture>"
-
-
-class _Images(html.parser.HTMLParser):
-    """The attributes of each ``<img>`` and the text of the page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.images: list[dict[str, str | None]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "img":
-            self.images.append(dict(attrs))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(page: str) -> _Images:
-    parser = _Images()
-    parser.feed(page)
-    return parser
 
 
 def decoded(image: dict[str, str | None]) -> tuple[str, bytes]:
