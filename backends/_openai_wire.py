@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import openai
 
@@ -18,7 +18,6 @@ from onetwo.core.content import Chunk, ChunkList, Message
 from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, NetworkBlocked
 
 __all__ = [
-    "chunk_bytes",
     "content_parts",
     "drop_prefix",
     "echoed_logprobs",
@@ -64,8 +63,7 @@ def to_messages(turns: list[tuple[str, str]]) -> list[dict[str, Any]]:
 def content_parts(content: str | bytes | ChunkList | Chunk) -> str | list[dict[str, Any]]:
     """A message's content: its text, or content parts where it holds images (each sent
     as a ``data:`` URL)."""
-    chunks = content.chunks if isinstance(content, ChunkList) else [content]
-    chunks = [c if isinstance(c, Chunk) else Chunk(c) for c in chunks]
+    chunks = ChunkList([content]).chunks
     if all(isinstance(c.content, str) for c in chunks):
         return "".join(str(c) for c in chunks)
     parts: list[dict[str, Any]] = []
@@ -73,18 +71,10 @@ def content_parts(content: str | bytes | ChunkList | Chunk) -> str | list[dict[s
         if isinstance(chunk.content, str):
             parts.append({"type": "text", "text": chunk.content})
             continue
-        data, mime = chunk_bytes(chunk)
+        data, mime = chunk.as_bytes()
         url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
         parts.append({"type": "image_url", "image_url": {"url": url}})
     return parts
-
-
-def chunk_bytes(chunk: Chunk) -> tuple[bytes, str]:
-    """The bytes and MIME type of a non-text chunk (an image: PIL images as PNG)."""
-    as_bytes = getattr(chunk, "as_bytes", None)  # the Chunk of PIL images and MIME types
-    if as_bytes is not None:
-        return cast(tuple[bytes, str], as_bytes())
-    return bytes(cast(bytes, chunk.content)), str(chunk.content_type)
 
 
 def tool_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:

@@ -41,7 +41,6 @@ from onetwo.backends import _choosing
 from onetwo.backends._choosing import Chooser, TopLogprobs
 from onetwo.backends._common import details, http_error, usage
 from onetwo.backends._media import MediaPrompts
-from onetwo.backends._openai_wire import chunk_bytes
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
 from onetwo.backends._settings import check_options, takes_settings
@@ -361,14 +360,12 @@ _MODES = {None: "AUTO", "auto": "AUTO", "none": "NONE", "required": "ANY"}
 
 def _parts(content: Any) -> list[types.Part]:
     """A message's content as parts: text, and images as inline data."""
-    chunks = content.chunks if isinstance(content, ChunkList) else [content]
     parts = []
-    for chunk in chunks:
-        chunk = chunk if isinstance(chunk, Chunk) else Chunk(chunk)
+    for chunk in ChunkList([content]).chunks:
         if isinstance(chunk.content, str):
             parts.append(types.Part(text=chunk.content))
         else:
-            data, mime = chunk_bytes(chunk)
+            data, mime = chunk.as_bytes()
             parts.append(types.Part(inline_data=types.Blob(data=data, mime_type=mime)))
     return parts
 
