@@ -3,15 +3,14 @@
 A :class:`WorkerCache` is a ``CallCache`` whose store is a local mirror (a
 ``MemoryStore``) of the records this worker has read or written. A lookup answers from
 the mirror, at the cost of a local cache; a miss goes to the driver's server
-(:mod:`onetwo.distributed.cache_service`) in :meth:`WorkerCache.fill`, never blocking the
-worker's event loop:
+(:mod:`onetwo.distributed.cache_service`), never blocking the worker's event loop. Identical
+calls in flight on this worker share one (``CallCache.fill``); the first goes on:
 
 1. **Resolve** (batched with the worker's other requests): the driver binds the sampling
    key to a sample nobody holds and returns the record (a hit), or gives this worker the
    lease to make the call, or says another worker holds it (then wait, and ask again:
    identical calls in flight on two workers are made once).
-2. **Call**: ``CallCache.fill`` on the mirror makes the call (sharing an identical one in
-   flight on this worker), as in one process.
+2. **Call**: ``CallCache._obtain`` on the mirror makes the call, as in one process.
 3. **Commit** (batched): the driver stores the sample before the caller gets it; if it
    kept another worker's different value (a conflict, reported), the caller gets that one,
    so every example sees what the cache replays.
@@ -26,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from onetwo.core import batching
-from onetwo.core.cache_record import Call, bound_sample, decode, encode
+from onetwo.core.cache_record import Call, bound_sample
 from onetwo.core.cache_store import MemoryStore
 from onetwo.core.caching import CallCache, Mode
 from onetwo.distributed.cache_service import Commit, Resolution, Resolve
@@ -60,10 +59,10 @@ class WorkerCache(CallCache):
             "spec and cache folder) to another process, not the cache."
         )
 
-    async def fill(self, call: Call) -> Any:
-        """The call's result: from the driver's cache, or made here and committed there."""
-        if self.mode == "off":
-            return await super().fill(call)
+    async def _obtain(self, call: Call) -> tuple[Any, str, bool]:
+        """The call's result from the driver's cache, or made here and committed there (as
+        ``CallCache._obtain``: the value, its stored sample, whether the value is ours). Only
+        the first of identical calls on this worker gets here: ``fill`` shares it."""
         recording, name = self.mode == "record", (call.key, call.slot)
         while True:
             text, status = await self._resolve((call.key, call.slot, recording))
@@ -74,23 +73,19 @@ class WorkerCache(CallCache):
         if text is not None:
             self._mirror_put(call.key, text)
         if status == "hit":
-            return await super().fill(call)  # claims, in the mirror, what the driver bound
+            return await super()._obtain(call)  # claims, in the mirror, what the driver bound
         try:
-            value = await super().fill(call)
+            value, stored, own = await super()._obtain(call)
         except BaseException:
             self._server.release.remote([name], self.holder)
             raise
-        mine = self._mirror.read(call.key)
-        sample = None if mine is None else bound_sample(mine, call.slot, call.key)
-        if sample is None:  # the mirror was emptied meanwhile (its limit)
-            sample = encode(value)
-        text, conflict = await self._commit((*name, call.call_json, sample, recording))
+        text, conflict = await self._commit((*name, call.call_json, stored, recording))
         self._mirror_put(call.key, text)
         if not conflict:
-            return value
+            return value, stored, own
         self.conflicts += 1
         kept = bound_sample(text, call.slot, call.key)
-        return value if kept is None else decode(kept)
+        return (value, stored, own) if kept is None else (None, kept, False)
 
     def _mirror_put(self, key: Any, text: str) -> None:
         if self._puts >= _MIRROR_LIMIT:
