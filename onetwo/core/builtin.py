@@ -37,7 +37,15 @@ from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
 from onetwo.errors import ConfigurationError
 
-__all__ = ["SYNC_THREADS", "Builtin", "BuiltinCall", "builtin", "check_arguments", "spelled_out"]
+__all__ = [
+    "SYNC_THREADS",
+    "Builtin",
+    "BuiltinCall",
+    "builtin",
+    "check_arguments",
+    "in_sync_pool",
+    "spelled_out",
+]
 
 SYNC_THREADS = 100
 """Threads for sync implementations: as many as ``ot.par_iter`` runs at once by default."""
@@ -264,13 +272,21 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
         kwargs.update(zip(pending, values))
     if binding.is_async:
         return await binding.impl(**kwargs)
-    done = asyncio.get_running_loop().create_future()
-    # Cancelling the caller cancels `done` (its task awaits it): a queued call never starts.
-    _pool.submit((done, contextvars.copy_context(), binding.impl, kwargs))
-    result = await done
+    result = await in_sync_pool(binding.impl, **kwargs)
     if isinstance(result, Executable) or inspect.isawaitable(result):
         result = await result
     return result
+
+
+async def in_sync_pool(fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """``fn(**kwargs)`` on the pool of sync implementations, in a copy of this context.
+
+    Cancelling the caller cancels a call not started yet (it never starts). Example:
+    ``await in_sync_pool(requests.post, url=url, json=body)``.
+    """
+    done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    _pool.submit((done, contextvars.copy_context(), fn, kwargs))
+    return await done
 
 
 _Job = tuple[asyncio.Future[Any], contextvars.Context, Callable[..., Any], dict[str, Any]]

@@ -37,6 +37,7 @@ import warnings
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, get_args, overload
 
+from onetwo.core.builtin import in_sync_pool
 from onetwo.core.cache_record import (
     ACCEPTED,
     Call,
@@ -646,7 +647,7 @@ def cache_method(
 
             @functools.wraps(method)
             async def fn(self: Any, *args: Any, **kwargs: Any) -> Any:
-                return await asyncio.to_thread(method, self, *args, **kwargs)
+                return await in_sync_pool(functools.partial(method, self, *args), **kwargs)
 
         spec = MethodSpec(fn, name or method.__qualname__, is_sampled, ignore_args)
 
