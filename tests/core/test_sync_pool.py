@@ -85,11 +85,16 @@ async def test_cancelling_some_callers_leaves_the_others_running() -> None:
     entered = threading.Barrier(11, timeout=30)  # the ten calls and this test
     release = threading.Event()
     finished: list[str] = []
+    all_finished = threading.Event()  # the cancelled calls' threads are not awaited
+    lock = threading.Lock()
 
     def impl(text: str) -> str:
         entered.wait()
         release.wait(timeout=30)
-        finished.append(text)
+        with lock:
+            finished.append(text)
+            if len(finished) == 10:
+                all_finished.set()
         return text.upper()
 
     errors: list[dict[str, object]] = []
@@ -103,6 +108,7 @@ async def test_cancelling_some_callers_leaves_the_others_running() -> None:
     kept = await asyncio.wait_for(asyncio.gather(*calls[1::2]), timeout=30)
     assert kept == [f"C{i}" for i in range(1, 10, 2)]
     assert all(call.cancelled() for call in calls[::2])
+    assert await asyncio.to_thread(all_finished.wait, 30)
     _echo.configure(lambda text: text.lower())
     assert await asyncio.gather(_echo("C"), _echo("D")) == ["c", "d"]
     assert sorted(finished) == [f"c{i}" for i in range(10)]  # the cancelled ran, unheard
