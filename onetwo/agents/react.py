@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import enum
 import json
 import re
 from collections.abc import Sequence
@@ -48,10 +49,12 @@ from onetwo.agents.tools import Tool
 from onetwo.builtins import llm
 from onetwo.core.content import Message, PredefinedRole
 from onetwo.core.executing import make_executable
+from onetwo.errors import InvalidArgumentError
 
 __all__ = [
     "DEFAULT_REACT_INSTRUCTION",
     "NATIVE_TOOLS_INSTRUCTION",
+    "ArgumentFormat",
     "FunctionCall",
     "ReActAgent",
     "ReActPrompt",
@@ -62,6 +65,23 @@ __all__ = [
     "default_react_exemplars",
     "react_parse",
 ]
+
+
+@enum.unique
+class ArgumentFormat(enum.Enum):
+    """How a step's action is written in a prompt (OneTwo's names and values).
+
+    The text protocol here writes and reads ``PYTHON``: ``search('lion diet')``. The other
+    formats are OneTwo's, named so that its exemplars construct; a step in one of them is
+    refused, since the prompt would then show the model a syntax the agent cannot read.
+    """
+
+    PYTHON = "python_args_syntax"
+    YAML = "yaml_args_syntax"
+    YAML_CODE = "yaml_code_args_syntax"
+    JSON = "json_args_syntax"
+    JSON_SINGLE = "json_single_args_syntax"
+    MARKDOWN = "markdown_args_syntax"
 
 
 @dataclasses.dataclass
@@ -88,6 +108,8 @@ class ReActStep:
         action: the tool call, if any.
         observation: what the tool returned (or the error the model is shown), or the
             final answer.
+        fmt: how the action is written in the prompt: ``ArgumentFormat.PYTHON`` or
+            ``None`` (the same).
         status: the tool result's status (``"ok"``, ``"invalid_arguments"``...), or
             ``"parse_error"`` when the reply could not be read, ``None`` otherwise.
     """
@@ -96,7 +118,15 @@ class ReActStep:
     thought: str = ""
     action: FunctionCall | None = None
     observation: Any = None
+    fmt: ArgumentFormat | None = None
     status: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.fmt not in (None, ArgumentFormat.PYTHON):
+            raise InvalidArgumentError(
+                f"ReActStep(fmt={self.fmt}): the ReAct text protocol writes and reads actions "
+                "as Python calls; pass fmt=ArgumentFormat.PYTHON (or leave it out)."
+            )
 
     def render_action(self) -> str:
         return self.action.render() if self.action is not None else ""

@@ -275,3 +275,54 @@ def test_a_streamed_run_reports_each_step_as_it_finishes() -> None:
         ("step", False),
         ("ReActAgent", True),
     ]
+
+
+def test_a_onetwo_exemplar_with_python_format_steps_is_shown_to_the_model() -> None:
+    from onetwo.stdlib.tool_use import llm_tool_use, python_tool_use
+
+    backend = _fake("[Act]: capital('Switzerland')", "[Finish]: Bern")
+    exemplar = ReActState(
+        inputs="What does the lion eat?",
+        updates=[
+            ReActStep(
+                thought="I should look it up.",
+                action=llm_tool_use.FunctionCall(
+                    function_name="zoo", args=("lion diet",), kwargs={}
+                ),
+                observation="Lions eat meat.",
+                fmt=llm_tool_use.ArgumentFormat.PYTHON,
+            ),
+            ReActStep(is_finished=True, thought="Meat.", observation="Meat", fmt=None),
+        ],
+    )
+    config = python_tool_use.PythonToolUseEnvironmentConfig(tools=[Tool(capital)])
+    agent = ReActAgent(environment_config=config, max_steps=5, exemplars=[exemplar])
+    output, state = ot.run(agent(inputs="Capital?", return_final_state=True))
+    assert output == "Bern" and state.updates[0].observation == "Bern"
+    shown = "[Thought]: I should look it up.\n[Act]: zoo('lion diet')\n[Observe]: Lions eat meat."
+    assert shown in backend.prompts[0]
+
+
+def test_a_step_in_a_format_the_agent_cannot_read_is_refused() -> None:
+    from onetwo.errors import InvalidArgumentError
+    from onetwo.stdlib.tool_use.llm_tool_use import ArgumentFormat
+
+    with pytest.raises(InvalidArgumentError, match=r"fmt=ArgumentFormat.YAML.*Python calls"):
+        ReActStep(action=FunctionCall("zoo", ("lion",)), fmt=ArgumentFormat.YAML)
+
+
+def test_a_sync_tool_may_run_a_strategy_of_its_own_with_ot_run() -> None:
+    # The reference's RAG notebook: a tool that calls ot.run(index.retrieve(...)) itself.
+    @ot.make_executable
+    async def lookup(country: str) -> str:
+        return capital(country)
+
+    def capital_tool(country: str) -> str:
+        """Capital of a country, looked up by a strategy."""
+        return ot.run(lookup(country))
+
+    _fake("[Act]: capital_tool('Switzerland')", "[Finish]: Bern")
+    output, state = ot.run(
+        ReActAgent(tools=[Tool(capital_tool)])(inputs="q", return_final_state=True)
+    )
+    assert output == "Bern" and state.updates[0].observation == "Bern"
