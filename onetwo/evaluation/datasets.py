@@ -37,6 +37,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -92,7 +93,7 @@ _SPLITS = {"distractor": ("train", "validation"), "fullwiki": ("train", "validat
 _OFFLINE = "pass source=<a local HotpotQA file> to work offline"
 
 _Example = TypeVar("_Example")
-Row = dict[str, Any]  # one question in the Hugging Face shape (see _row)
+_Row = dict[str, Any]  # one question in the Hugging Face shape (see _row)
 
 
 class DatasetError(OneTwoError):
@@ -182,7 +183,7 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
                     documents[title] = Document(doc_id=title, title=title, content=content)
         return list(documents.values())
 
-    async def _rows(self) -> list[Row]:
+    async def _rows(self) -> list[_Row]:
         if self.source is not None:
             return await in_sync_pool(
                 _read_file, path=Path(self.source), limit=self.max_number_of_examples
@@ -200,14 +201,14 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
             root = Path(xdg) / "onetwo" / "datasets"
         return root.expanduser() / _HF_DATASET.replace("/", "__") / self.name / self.split
 
-    def _download(self) -> list[Row]:
+    def _download(self) -> list[_Row]:
         pages = _Pages(
             endpoint=self.endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT,
             folder=self.cache_folder(),
             query={"dataset": _HF_DATASET, "config": self.name, "split": self.split},
         )
         limit, total = self.max_number_of_examples, None
-        rows: list[Row] = []
+        rows: list[_Row] = []
         while (limit is None or len(rows) < limit) and (total is None or len(rows) < total):
             want = _ROWS_PER_REQUEST if limit is None else min(limit - len(rows), _ROWS_PER_REQUEST)
             page, total = pages.get(len(rows), want)
@@ -217,7 +218,7 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
         return rows
 
 
-def _example(row: Row) -> dict[str, Any]:
+def _example(row: _Row) -> dict[str, Any]:
     return {
         EXAMPLE_FIELD_QUESTION: row["question"],
         EXAMPLE_FIELD_ANSWER: row["answer"],
@@ -241,7 +242,7 @@ class _Pages:
     folder: Path
     query: dict[str, str]
 
-    def get(self, offset: int, length: int) -> tuple[list[Row], int]:
+    def get(self, offset: int, length: int) -> tuple[list[_Row], int]:
         """Rows ``offset`` to ``offset + length`` (fewer at the end), and the split's size."""
         path = self.folder / f"rows-{offset:08d}.json"
         cached = _read_page(path)
@@ -257,7 +258,7 @@ class _Pages:
         query = urllib.parse.urlencode({**self.query, "offset": offset, "length": length})
         return f"{self.endpoint.rstrip('/')}/rows?{query}"
 
-    def _fetch(self, offset: int, length: int) -> tuple[list[Row], int]:
+    def _fetch(self, offset: int, length: int) -> tuple[list[_Row], int]:
         url = self.url(offset, length)
         payload = _get_json(url)
         items, total = payload.get("rows"), payload.get("num_rows_total")
@@ -303,7 +304,9 @@ def _get_json(url: str) -> dict[str, Any]:
     handlers: list[urllib.request.BaseHandler] = [_GuardedRedirects()]
     if network.is_loopback_url(url):  # a server on this machine: no environment proxies
         handlers.append(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", "User-Agent": "onetwo-datasets"}
+    )
     try:
         with urllib.request.build_opener(*handlers).open(request, timeout=_TIMEOUT) as answer:
             body = answer.read()
@@ -343,7 +346,7 @@ def _error_detail(body: bytes) -> str:
     return str(error) if error else body.decode("utf-8", "replace")[:200] or "no details"
 
 
-def _read_page(path: Path) -> tuple[list[Row], int] | None:
+def _read_page(path: Path) -> tuple[list[_Row], int] | None:
     """A kept page, or None if there is none (or it cannot be read: it is fetched again)."""
     try:
         page = json.loads(path.read_text(encoding="utf-8"))
@@ -353,15 +356,19 @@ def _read_page(path: Path) -> tuple[list[Row], int] | None:
 
 
 def _write_atomically(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` so that a reader sees all of it or nothing."""
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    """Write ``data`` as JSON to ``path`` so that a reader sees all of it or nothing (two
+    loaders writing the same page at once each write a file of their own first)."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False)
         os.replace(tmp, path)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()  # leave no half-written file behind
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)  # leave no half-written file behind
         raise DatasetError(
             f"Could not keep the downloaded page in {path.parent} ({e}); pass cache_dir= (or "
             f"set ${CACHE_ENV} to) a folder you can write to.",
@@ -372,7 +379,7 @@ def _write_atomically(path: Path, data: Any) -> None:
 # --- local files ---------------------------------------------------------------------------
 
 
-def _read_file(path: Path, limit: int | None) -> list[Row]:
+def _read_file(path: Path, limit: int | None) -> list[_Row]:
     """The first ``limit`` questions of a HotpotQA JSON list or JSON lines file."""
     try:
         with path.open(encoding="utf-8-sig") as f:
@@ -381,7 +388,7 @@ def _read_file(path: Path, limit: int | None) -> list[Row]:
                 first = f.read(1)
             f.seek(0)
             records = _json_list(f, path) if first == "[" else _json_lines(f, path)
-            rows: list[Row] = []
+            rows: list[_Row] = []
             for record, where, line in records:
                 if limit is not None and len(rows) >= limit:
                     break
@@ -437,7 +444,7 @@ def _json_lines(f: IO[str], path: Path) -> Iterator[tuple[Any, str, int | None]]
 # --- one question, in either shape, to the Hugging Face row shape -----------------------------
 
 
-def _row(record: Any, where: str, source: str, line: int | None = None) -> Row:
+def _row(record: Any, where: str, source: str, line: int | None = None) -> _Row:
     """One question in the Hugging Face shape, from that shape or the official one.
 
     The Hugging Face shape (also what the rows API wraps in ``{"row_idx", "row"}``):

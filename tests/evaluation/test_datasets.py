@@ -240,6 +240,18 @@ def test_pages_are_kept_per_configuration_and_split(server: RowsServer, tmp_path
     ]  # and no temporary file left behind
 
 
+def test_two_loads_at_once_share_the_cache_folder(server: RowsServer, tmp_path: Path) -> None:
+    both = loader(server, tmp_path, max_number_of_examples=150)
+    examples, documents = ot.run(ot.parallel(both.load_examples(), both.load_documents()))
+    assert len(examples) == 150 and len(documents) == 151  # 150 own paragraphs + "Shared"
+    assert sorted(p.name for p in both.cache_folder().iterdir()) == [
+        "rows-00000000.json",
+        "rows-00000100.json",
+    ]
+    server.stop()
+    assert ot.run(both.load_examples()) == examples
+
+
 def test_a_damaged_page_in_the_cache_is_fetched_again(server: RowsServer, tmp_path: Path) -> None:
     first = loader(server, tmp_path, max_number_of_examples=3)
     examples = ot.run(first.load_examples())
