@@ -278,6 +278,28 @@ def test_the_endpoint_can_come_from_the_environment(
     assert server.pages() == [(0, 1)]
 
 
+FIXTURE_CACHE = Path(__file__).parent / "hotpotqa_cache"  # 5 synthetic validation questions
+
+
+@pytest.mark.parametrize("limit", [None, 5, 2])
+def test_a_kept_cache_folder_replays_offline_with_the_default_endpoint(
+    monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    monkeypatch.setenv(datasets.CACHE_ENV, str(FIXTURE_CACHE))  # as a notebook run would
+    replay = HotpotQADatasetLoader(max_number_of_examples=limit)  # the guard is on: no network
+    examples = ot.run(replay.load_examples())
+    assert [e["answer"] for e in examples] == [
+        "Seine",
+        "Statue of Liberty",
+        "Africa",
+        "the Himalayas",
+        "Danube",
+    ][:limit]
+    titles = [d.title for d in ot.run(replay.load_documents())]
+    assert titles[:4] == ["France", "Paris", "Seine", "Eiffel Tower"]
+    assert len(titles) == len(set(titles))
+
+
 def test_a_page_too_big_for_the_server_is_asked_in_halves(
     server: RowsServer, tmp_path: Path
 ) -> None:
