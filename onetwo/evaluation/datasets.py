@@ -387,7 +387,7 @@ def _read_file(path: Path, limit: int | None) -> list[_Row]:
             while first.isspace():
                 first = f.read(1)
             f.seek(0)
-            records = _json_list(f, path) if first == "[" else _json_lines(f, path)
+            records = _records(f, path, listed=first == "[")
             rows: list[_Row] = []
             for record, where, line in records:
                 if limit is not None and len(rows) >= limit:
@@ -407,38 +407,35 @@ def _read_file(path: Path, limit: int | None) -> list[_Row]:
         ) from e
 
 
-def _json_list(f: IO[str], path: Path) -> Iterator[tuple[Any, str, int | None]]:
-    try:
-        records = json.load(f)
-    except json.JSONDecodeError as e:
-        raise DatasetError(
-            f"{path}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}. A HotpotQA "
-            "file is a JSON list of questions, or JSON lines (one question per line).",
-            source=str(path),
-            line=e.lineno,
-        ) from e
-    if not isinstance(records, list):
-        raise DatasetError(
-            f"{path}: a JSON {type(records).__name__}, not a list of questions.", source=str(path)
-        )
-    for i, record in enumerate(records):
-        yield record, f"{path}, question {i} of the list", None
-
-
-def _json_lines(f: IO[str], path: Path) -> Iterator[tuple[Any, str, int | None]]:
-    for number, line in enumerate(f, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
+def _records(f: IO[str], path: Path, listed: bool) -> Iterator[tuple[Any, str, int | None]]:
+    """(record, where it is, its line) for each question of a JSON list or JSON lines."""
+    if listed:
+        records = _parse(f.read(), path, None)
+        if not isinstance(records, list):
             raise DatasetError(
-                f"{path}, line {number}: not valid JSON at column {e.colno}: {e.msg}. In a "
-                "JSON lines file each line is one question (a JSON object).",
+                f"{path}: a JSON {type(records).__name__}, not a list of questions.",
                 source=str(path),
-                line=number,
-            ) from e
-        yield record, f"{path}, line {number}", number
+            )
+        for i, record in enumerate(records):
+            yield record, f"{path}, question {i} of the list", None
+        return
+    for number, text in enumerate(f, 1):
+        if text.strip():
+            yield _parse(text, path, number), f"{path}, line {number}", number
+
+
+def _parse(text: str, path: Path, number: int | None) -> Any:
+    """``text`` as JSON (``number``: its line in the file, else it is the whole file)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        line = e.lineno if number is None else number
+        raise DatasetError(
+            f"{path}, line {line}: not valid JSON at column {e.colno}: {e.msg}. A HotpotQA "
+            "file is a JSON list of questions, or JSON lines (one question, an object, a line).",
+            source=str(path),
+            line=line,
+        ) from e
 
 
 # --- one question, in either shape, to the Hugging Face row shape -----------------------------

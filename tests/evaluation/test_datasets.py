@@ -439,7 +439,7 @@ def test_a_test_question_without_answer_loads_with_empty_fields(tmp_path: Path) 
 def test_a_malformed_json_list_says_where(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('[\n  {"question": "Q?",\n   "context": [}\n]', encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"broken.json: not valid JSON at line 3, column") as e:
+    with pytest.raises(DatasetError, match=r"broken.json, line 3: not valid JSON at column") as e:
         ot.run(HotpotQADatasetLoader(source=path).load_examples())
     assert (e.value.line, e.value.source) == (3, str(path))
 
