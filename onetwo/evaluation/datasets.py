@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import json
 import os
 import tempfile
@@ -48,7 +49,7 @@ from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 from onetwo.backends import network
 from onetwo.core.builtin import in_sync_pool
 from onetwo.core.executable import Executable, make_executable
-from onetwo.errors import InvalidArgumentError, OneTwoError
+from onetwo.errors import InvalidArgumentError, NetworkBlocked, OneTwoError
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
 
 __all__ = [
@@ -295,7 +296,11 @@ class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
         headers: Any,
         newurl: str,
     ) -> urllib.request.Request | None:
-        network.check_url(newurl)
+        try:
+            network.check_url(newurl)
+        except NetworkBlocked:
+            fp.close()  # urllib closes the redirect's answer only when it follows it
+            raise
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -318,7 +323,7 @@ def _get_json(url: str) -> dict[str, Any]:
             f"downloaded are kept), or {_OFFLINE}.",
             source=url,
         ) from e
-    except (urllib.error.URLError, OSError) as e:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", e)
         raise DatasetError(
             f"Could not download HotpotQA rows from {url}: {reason}. Check the network "

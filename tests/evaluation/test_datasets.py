@@ -64,6 +64,13 @@ class RowsHandler(JSONHandler):
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         server.requests.append(query)
+        if server.redirect is not None:
+            self.send_response(302)
+            self.send_header("Location", server.redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            server.redirect = None
+            return
         if server.fail is not None:
             self.send_json(server.fail[0], server.fail[1])
             return
@@ -92,7 +99,7 @@ class RowsServer(LoopbackServer):
 
     ``truncate_when_more_than[i] = n``: row ``i`` comes back truncated in a page of more
     than ``n`` rows (as the real server cuts a page too big to send); ``fail``: answer
-    every request with this (status, JSON body).
+    every request with this (status, JSON body); ``redirect``: send the next one there.
     """
 
     handler: ClassVar[type[JSONHandler]] = RowsHandler
@@ -102,6 +109,7 @@ class RowsServer(LoopbackServer):
         self.requests: list[dict[str, str]] = []
         self.truncate_when_more_than: dict[int, int] = {}
         self.fail: tuple[int, Any] | None = None
+        self.redirect: str | None = None
 
     def pages(self) -> list[tuple[int, int]]:
         return [(int(q["offset"]), int(q["length"])) for q in self.requests]
@@ -365,6 +373,18 @@ def test_no_network_says_the_url_and_how_to_work_offline(
 def test_the_default_endpoint_is_refused_by_the_network_guard(tmp_path: Path) -> None:
     with pytest.raises(NetworkBlocked, match=r"datasets-server\.huggingface\.co"):
         ot.run(HotpotQADatasetLoader(cache_dir=tmp_path).load_examples())
+
+
+def test_a_redirect_is_followed_on_loopback_and_guarded_elsewhere(
+    server: RowsServer, tmp_path: Path
+) -> None:
+    server.redirect = f"{server.url}/rows?dataset=x&config=y&split=z&offset=0&length=1"
+    examples = ot.run(loader(server, tmp_path, max_number_of_examples=2).load_examples())
+    assert [e["question"] for e in examples] == ["Question 0?", "Question 1?"]
+    assert server.pages() == [(0, 2), (0, 1), (1, 1)]  # the redirect's page was one row
+    server.redirect = "http://10.255.0.1/rows"
+    with pytest.raises(NetworkBlocked, match=r"10\.255\.0\.1"):
+        ot.run(loader(server, tmp_path / "other", max_number_of_examples=2).load_examples())
 
 
 def test_an_answer_that_is_not_a_rows_page_is_an_error(server: RowsServer, tmp_path: Path) -> None:
