@@ -49,6 +49,7 @@ from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 from onetwo.backends import network
 from onetwo.core.builtin import in_sync_pool
 from onetwo.core.executable import Executable, make_executable
+from onetwo.core.scheduling import progress_bar
 from onetwo.errors import InvalidArgumentError, NetworkBlocked, OneTwoError
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
 
@@ -87,7 +88,7 @@ ENDPOINT_ENV = "ONETWO_DATASETS_ENDPOINT"
 CACHE_ENV = "ONETWO_DATASETS_CACHE"
 """The environment variable naming the folder of downloaded pages."""
 
-_ROWS_PER_REQUEST = 100  # the most the rows API returns at once
+_PAGE = 100  # rows per request: the most the rows API returns at once
 _TIMEOUT = 60.0
 _HF_DATASET = "hotpotqa/hotpot_qa"
 _SPLITS = {"distractor": ("train", "validation"), "fullwiki": ("train", "validation", "test")}
@@ -140,6 +141,7 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
         cache_dir: the folder of downloaded pages (default: see the module docstring).
         endpoint: the rows API's base URL (default ``$ONETWO_DATASETS_ENDPOINT``, else
             :data:`DEFAULT_ENDPOINT`).
+        progress: show a progress bar while loading more than one page of rows.
     """
 
     name: str = "fullwiki"
@@ -148,6 +150,7 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
     source: str | os.PathLike[str] | None = None
     cache_dir: str | os.PathLike[str] | None = None
     endpoint: str | None = None
+    progress: bool = True
 
     def __post_init__(self) -> None:
         if self.name not in _SPLITS:
@@ -208,14 +211,24 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
             folder=self.cache_folder(),
             query={"dataset": _HF_DATASET, "config": self.name, "split": self.split},
         )
-        limit, total = self.max_number_of_examples, None
+        limit, total, bar = self.max_number_of_examples, None, None
         rows: list[_Row] = []
-        while (limit is None or len(rows) < limit) and (total is None or len(rows) < total):
-            want = _ROWS_PER_REQUEST if limit is None else min(limit - len(rows), _ROWS_PER_REQUEST)
-            page, total = pages.get(len(rows), want)
-            if not page:  # the server says there are more, but gives none: stop here
-                break
-            rows += page
+        try:
+            while (limit is None or len(rows) < limit) and (total is None or len(rows) < total):
+                want = min(limit - len(rows), _PAGE) if limit is not None else _PAGE
+                page, total = pages.get(len(rows), want)
+                if not page:  # the server says there are more, but gives none: stop here
+                    break
+                rows += page
+                goal = total if limit is None else min(limit, total)
+                if self.progress and bar is None and goal > len(rows):  # more pages to come
+                    bar = progress_bar("HotpotQA rows", goal)
+                    bar.update(len(rows))
+                elif bar is not None:
+                    bar.update(len(page))
+        finally:
+            if bar is not None:
+                bar.close()
         return rows
 
 

@@ -230,6 +230,18 @@ def test_a_second_loader_reads_the_cache_with_the_server_stopped(
     assert ot.run(fewer.load_examples()) == examples[:7]
 
 
+def test_a_progress_bar_shows_a_load_of_more_than_one_page(
+    server: RowsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ot.run(loader(server, tmp_path, max_number_of_examples=30).load_examples())
+    assert capsys.readouterr().err == ""  # one page: no bar
+    ot.run(loader(server, tmp_path, max_number_of_examples=230).load_examples())
+    assert "HotpotQA rows: 100%|██████████| 230/230" in capsys.readouterr().err
+    quiet = loader(server, tmp_path / "quiet", max_number_of_examples=230, progress=False)
+    ot.run(quiet.load_examples())
+    assert capsys.readouterr().err == ""
+
+
 def test_a_longer_run_fetches_only_what_the_cache_lacks(server: RowsServer, tmp_path: Path) -> None:
     ot.run(loader(server, tmp_path, max_number_of_examples=5).load_examples())
     ot.run(loader(server, tmp_path, max_number_of_examples=130).load_examples())
