@@ -17,6 +17,11 @@ local file and never goes online: the official HotpotQA JSON (a list of records 
 Face dataset has them. Set ``$ONETWO_DATASETS_ENDPOINT`` (or ``endpoint=``) to use
 another server with the same API, e.g. a mirror.
 
+Every request goes through the network guard (:mod:`onetwo.backends.network`), so under
+the test suite only a server on 127.0.0.1 (or the cache) is used. A page the server
+truncated (too big to send) is asked for again in halves; rows are never kept cut. What
+cannot be loaded raises :class:`DatasetError`, saying what failed and what to do.
+
 Example:
     >>> from onetwo import ot
     >>> from onetwo.evaluation import datasets
@@ -24,7 +29,7 @@ Example:
     >>> examples = ot.run(loader.load_examples())  # doctest: +SKIP
     >>> sorted(examples[0])  # doctest: +SKIP
     ['answer', 'metadata', 'question']
-    >>> documents = ot.run(loader.load_documents())  # one per context paragraph  # doctest: +SKIP
+    >>> documents = ot.run(loader.load_documents())  # doctest: +SKIP
 
 Not for the whole of a large split over a slow network: ``max_number_of_examples=None``
 downloads every page (75 requests for the 7,405 validation questions); download the
@@ -467,7 +472,7 @@ def _row(record: Any, where: str, source: str, line: int | None = None) -> _Row:
     "sent_id": [...]}, "context": {"title": [...], "sentences": [[...], ...]}}``. The
     official files have ``_id``, and lists of pairs: ``"supporting_facts": [[title,
     sent_id], ...]``, ``"context": [[title, [sentences]], ...]``. Test questions have no
-    answer, type, level or supporting facts: they are empty.
+    answer, type, level or supporting facts (absent or null): they are empty.
     """
 
     def bad(what: str) -> DatasetError:
@@ -484,15 +489,16 @@ def _row(record: Any, where: str, source: str, line: int | None = None) -> _Row:
         raise bad(f"expected a JSON object, got {type(record).__name__} {record!r:.60}")
     if "question" not in record or "context" not in record:
         raise bad(f"no {'question' if 'question' not in record else 'context'!r} field")
-    texts = {k: record.get(k, "") for k in ("question", "answer", "type", "level")}
-    texts["id"] = record.get("id", record.get("_id", ""))
+    texts = {k: record.get(k) for k in ("answer", "type", "level")}
+    texts["id"] = record.get("id", record.get("_id"))
+    texts = {k: "" if v is None else v for k, v in texts.items()} | {"question": record["question"]}
     for key, value in texts.items():
         if not isinstance(value, str):
             raise bad(f"{key!r} should be text, got {type(value).__name__} {value!r:.60}")
     titles, sentences = _columns(record["context"], "title", "sentences", bad)
     if not all(isinstance(s, list) and all(isinstance(t, str) for t in s) for s in sentences):
         raise bad("the context's sentences should be lists of texts")
-    fact_titles, sent_ids = _columns(record.get("supporting_facts", []), "title", "sent_id", bad)
+    fact_titles, sent_ids = _columns(record.get("supporting_facts") or [], "title", "sent_id", bad)
     if not all(isinstance(i, int) for i in sent_ids):
         raise bad("the supporting facts' sent_id should be whole numbers")
     return {

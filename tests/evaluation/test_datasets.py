@@ -453,7 +453,7 @@ def test_a_file_loads_only_its_first_questions(tmp_path: Path) -> None:
 
 
 def test_a_test_question_without_answer_loads_with_empty_fields(tmp_path: Path) -> None:
-    record = {"_id": "t1", "question": "Who?", "context": [["T", ["Someone."]]]}
+    record = {"_id": "t1", "question": "Who?", "answer": None, "context": [["T", ["Someone."]]]}
     path = write_json_lines(tmp_path / "test.jsonl", [record])
     (example,) = ot.run(HotpotQADatasetLoader(source=path).load_examples())
     assert example == {
