@@ -12,6 +12,9 @@ SDK; the evaluation imports only the core; the builtins import no backends, with
 documented exception: ``Composable.dry_run`` answers a composable's calls with
 ``onetwo.backends.fake`` (one lazy import). ``onetwo.integrations`` (e.g. the
 OpenTelemetry export) sit on top and no library module imports them.
+``onetwo.evaluation.datasets`` is a data loader at OneTwo's path, not part of the
+evaluation engine: it sits with the stdlib (it builds retrieval documents and
+downloads through the network guard), and no evaluation module imports it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SDKS = ("openai", "google", "xllamacpp", "httpx", "httpx2")  # the model SDKs and their HTTP client
 # (importing module, imported module): the one import from builtins into backends.
 ALLOWED = {("onetwo.builtins._composing", "onetwo.backends.fake")}
+DATASETS = "onetwo.evaluation.datasets"  # with the stdlib: see the module docstring
 
 
 def _modules() -> dict[str, Path]:
@@ -139,8 +143,18 @@ def test_the_core_imports_nothing_above_it_and_no_sdk() -> None:
 def test_the_evaluation_imports_only_the_core_and_the_builtins() -> None:
     below = ("onetwo.errors", "onetwo.core", "onetwo.builtins", "onetwo.evaluation")
     offenders = _offenders(
-        lambda m: _within(m, "onetwo.evaluation"),
+        lambda m: _within(m, "onetwo.evaluation") and m != DATASETS,
         lambda m, t: _within(t, "onetwo") and not any(_within(t, b) for b in below),
+    )
+    assert offenders == []
+
+
+def test_the_dataset_loader_is_above_the_evaluation_engine() -> None:
+    assert _offenders(lambda m: m != DATASETS, lambda m, t: t == DATASETS) == []
+    allowed = ("onetwo.errors", "onetwo.core", "onetwo.stdlib.retrieval", "onetwo.backends.network")
+    offenders = _offenders(
+        lambda m: m == DATASETS,
+        lambda m, t: _within(t, "onetwo") and not any(_within(t, a) for a in allowed),
     )
     assert offenders == []
 

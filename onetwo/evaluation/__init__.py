@@ -2,7 +2,9 @@
 
 A layer above the core: ``evaluation`` holds :func:`evaluate` and :func:`compare` (also
 ``ot.evaluate`` and ``ot.compare``), ``results`` what they return. The reference OneTwo
-keeps these at ``onetwo.evaluation.evaluation`` too.
+keeps these at ``onetwo.evaluation.evaluation`` too. ``datasets`` loads ready-made
+datasets (HotpotQA) as examples and retrieval documents; it sits above the stdlib, and
+nothing else here imports it.
 
 Example:
     >>> from onetwo.evaluation import evaluation
