@@ -30,6 +30,7 @@ from typing import Any, Generic, TypeVar
 
 from onetwo.core.content import ChunkList
 from onetwo.core.executable import make_executable
+from onetwo.stdlib.retrieval.retrieval import DocT
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
 
 __all__ = [
@@ -44,14 +45,8 @@ __all__ = [
     "SimpleQAStrategy",
 ]
 
-QuestionT = TypeVar("QuestionT")
-"""The question's type: a ``str``, or e.g. a ``ChunkList`` with an image."""
-
-AnswerT = TypeVar("AnswerT")
-"""The answer's type: a ``str``, or a structured reply."""
-
-DocT = TypeVar("DocT")
-"""The type of the documents given as context."""
+QuestionT = TypeVar("QuestionT")  # a str, or e.g. a ChunkList with an image
+AnswerT = TypeVar("AnswerT")  # a str, or a structured reply
 
 
 class QAStrategy(abc.ABC, Generic[QuestionT, AnswerT]):

@@ -253,10 +253,6 @@ class NaiveIndex(DocumentIndex):
         """Append ``docs``."""
         self.docs.extend(docs)
 
-    def destroy_index(self) -> None:
-        """Drop every document."""
-        self.docs.clear()
-
     @make_executable(copy_self=False)
     async def retrieve(
         self, query: str, *, max_results: int | None = None, **kwargs: Any
@@ -267,6 +263,10 @@ class NaiveIndex(DocumentIndex):
         if self.shuffle_results:
             random.Random(str(query)).shuffle(results)
         return results
+
+    def destroy_index(self) -> None:
+        """Drop every document."""
+        self.docs.clear()
 
 
 def default_prepare_query(query: Any) -> str:
