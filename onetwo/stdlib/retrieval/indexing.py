@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic
 
 from onetwo.builtins import llm
+from onetwo.core import tracing
 from onetwo.core.executable import make_executable
 from onetwo.core.scheduling import par_iter
 from onetwo.errors import ConfigurationError, InvalidArgumentError
@@ -361,6 +362,7 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
             )
 
     @make_executable(copy_self=False)
+    @tracing.trace(name="EmbeddingBasedIndex.add_docs")
     async def add_docs(self, docs: Iterable[DocT]) -> None:
         """Embed ``docs`` concurrently and add them (all of them, or none if one fails)."""
         batch = self._with_ids(list(docs))
@@ -391,6 +393,7 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
         return _vectors.unit(vector)
 
     @make_executable(copy_self=False)
+    @tracing.trace(name="EmbeddingBasedIndex.search")
     async def retrieve_doc_indices_and_scores(
         self, query: QueryT, *, max_results: int | None = None, min_score: float | None = None
     ) -> list[tuple[int, float]]:

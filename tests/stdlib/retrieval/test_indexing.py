@@ -292,3 +292,15 @@ def test_a_sync_tool_can_run_a_retrieval_inside_an_outer_run(zoo: list[Document]
         return await ot.parallel(tool("largest land animal"), tool("trees"))
 
     assert ot.run(outer()) == [f"- {zoo[1].content}", f"- {zoo[2].content}"]
+
+
+def test_adding_and_retrieving_show_in_the_trace(zoo: list[Document]) -> None:
+    index = indexing.EmbeddingBasedDocumentIndex()
+    _, added = ot.run(index.add_docs(zoo), enable_tracing=True)
+    assert [n.name for n in added.walk()] == ["EmbeddingBasedIndex.add_docs", *["llm.embed"] * 3]
+    results, trace = ot.run(index.retrieve("trees", max_results=1), enable_tracing=True)
+    [node] = [n for n in trace.walk() if n.name == "EmbeddingBasedIndex.search"]
+    assert node.inputs["query"] == "trees" and node.inputs["max_results"] == 1
+    assert results == [zoo[2]]
+    # The query has "tree" once; the monkey document "monkey" twice and "tree" once.
+    assert node.outputs == [(2, pytest.approx(1 / math.sqrt(5)))]
