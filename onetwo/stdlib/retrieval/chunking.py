@@ -2,9 +2,10 @@
 
 A question is answered by a paragraph, not by a whole book: indexing passages lets the
 index find the one that matters and the prompt quote only it. Each chunk keeps the
-source document's title, URL and metadata, gets the id ``"<doc_id>_<n>"`` (n from 1),
-and records where it came from under the ``METADATA_FIELD_*`` keys of
-``retrieval_data_structures`` (source id, chunk number, number of chunks).
+source document's title, URL and metadata, gets the id ``"<doc_id>_<n>"`` (n from 1;
+none if the document has none, for the index to number), and records where it came
+from under the ``METADATA_FIELD_*`` keys of ``retrieval_data_structures`` (source id,
+chunk number, number of chunks).
 
 * :class:`TextChunker`: subclass it and implement ``_chunk_text(text) -> list[str]``;
 * :class:`ChunkByMaxTokens`: pieces of at most N tokens of the current backend;
@@ -106,7 +107,7 @@ class TextChunker(Chunker):
         return [
             dataclasses.replace(
                 document,
-                doc_id=f"{document.doc_id}_{number}",
+                doc_id=f"{document.doc_id}_{number}" if document.doc_id else "",
                 content=text,
                 metadata={
                     **document.metadata,

@@ -304,3 +304,26 @@ def test_adding_and_retrieving_show_in_the_trace(zoo: list[Document]) -> None:
     assert results == [zoo[2]]
     # The query has "tree" once; the monkey document "monkey" twice and "tree" once.
     assert node.outputs == [(2, pytest.approx(1 / math.sqrt(5)))]
+
+
+def test_chunks_of_documents_without_ids_are_numbered_by_the_index() -> None:
+    class Words(chunking.TextChunker):
+        def _chunk_text(self, text: str) -> list[str]:
+            return text.split()
+
+    index = indexing.RewritingEmbeddingBasedDocumentIndex(
+        rewriter=corpus_rewriting.ChunkingCorpusRewriter(chunker=Words())
+    )
+    ot.run(index.add_docs([Document(content="lion trunk"), Document(content="tree")]))
+    assert [(d.doc_id, d.content) for d in index.get_docs()] == [
+        ("doc_0", "lion"),
+        ("doc_1", "trunk"),
+        ("doc_2", "tree"),
+    ]
+
+
+def test_an_index_of_plain_strings() -> None:
+    index: indexing.EmbeddingBasedIndex[str, str] = indexing.EmbeddingBasedIndex()
+    ot.run(index.add_docs(["a lion", "a tree", "a lion"]))  # no ids: repeats are allowed
+    assert ot.run(index.retrieve("tree", max_results=1)) == ["a tree"]
+    assert index.num_docs == 3
