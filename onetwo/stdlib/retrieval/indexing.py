@@ -327,20 +327,19 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
         """The documents, in the order added (positions are those of the scores)."""
         return list(self._docs)
 
-    def _with_ids(self, docs: Sequence[DocT]) -> list[DocT]:
-        """``docs``, those without a ``doc_id`` given a fresh one; refuses a clash."""
+    def _with_ids(self, docs: Sequence[DocT], *, assign: bool) -> list[DocT]:
+        """``docs``, refusing a ``doc_id`` clash; with ``assign``, id-less ones get one."""
         seen, clashes, named = set(self._ids), [], []
         position = len(self._docs)
         for doc in docs:
-            if isinstance(doc, Document):
-                if not doc.doc_id:
-                    while f"doc_{position}" in seen:
-                        position += 1
-                    doc = dataclasses.replace(doc, doc_id=f"doc_{position}")
-                doc_id = doc.doc_id  # type: ignore[attr-defined]
-                if doc_id in seen:
-                    clashes.append(doc_id)
-                seen.add(doc_id)
+            if assign and isinstance(doc, Document) and not doc.doc_id:
+                while f"doc_{position}" in seen:
+                    position += 1
+                doc = dataclasses.replace(doc, doc_id=f"doc_{position}")
+            if isinstance(doc, Document) and doc.doc_id:
+                if doc.doc_id in seen:
+                    clashes.append(doc.doc_id)
+                seen.add(doc.doc_id)
             named.append(doc)
             position += 1
         if clashes:
@@ -365,7 +364,7 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
     @tracing.trace(name="EmbeddingBasedIndex.add_docs")
     async def add_docs(self, docs: Iterable[DocT]) -> None:
         """Embed ``docs`` concurrently and add them (all of them, or none if one fails)."""
-        batch = self._with_ids(list(docs))
+        batch = self._with_ids(list(docs), assign=False)  # a clash fails before embedding
         if not batch:
             return
         embedded = await par_iter(llm.embed(self.prepare_document(d)) for d in batch)
@@ -375,7 +374,7 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
         expected = self.embedding_size or len(vectors[0])
         for i, vector in enumerate(vectors):
             self._check_size(vector, f"document {i} of the batch", expected)
-        batch = self._with_ids(batch)  # again: another add_docs may have run meanwhile
+        batch = self._with_ids(batch, assign=True)  # now: another add_docs may have run
         self._docs.extend(batch)
         self._embeddings.extend(vectors)
         self._units.extend(map(_vectors.unit, vectors))

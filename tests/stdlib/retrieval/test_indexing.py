@@ -327,3 +327,10 @@ def test_an_index_of_plain_strings() -> None:
     ot.run(index.add_docs(["a lion", "a tree", "a lion"]))  # no ids: repeats are allowed
     assert ot.run(index.retrieve("tree", max_results=1)) == ["a tree"]
     assert index.num_docs == 3
+
+
+def test_concurrent_batches_of_documents_without_ids_get_distinct_ids() -> None:
+    index = indexing.EmbeddingBasedDocumentIndex()
+    batches = [[Document(content=f"lion {b}{i}") for i in range(3)] for b in "ab"]
+    ot.run(ot.parallel(*(index.add_docs(batch) for batch in batches)))
+    assert sorted(d.doc_id for d in index.get_docs()) == [f"doc_{i}" for i in range(6)]
