@@ -130,8 +130,10 @@ def test_two_processes_in_lockstep_on_500_shared_keys_make_500_model_calls(
 ) -> None:
     folder, go = str(tmp_path / "cache"), tmp_path / "go"
     CallCache(folder).close()
+    # 63 rounds of 8 calls of 50 ms: ~3 s alone, so one worker woken late (a loaded
+    # machine) still finds the other mid-run (at 10 ms, CI once saw one do all 500).
     a, b = (
-        _start("range", folder, "--stop", "500", "--tag", t, "--go", str(go), "--latency", "0.01")
+        _start("range", folder, "--stop", "500", "--tag", t, "--go", str(go), "--latency", "0.05")
         for t in "AB"
     )
     deadline = time.monotonic() + 60

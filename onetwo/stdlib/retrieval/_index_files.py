@@ -14,7 +14,7 @@ Example:
     >>> folder = tempfile.mkdtemp()
     >>> write(folder, "zoo", [Document(doc_id="lion")], [[0.5, 1.0]])
     >>> corpus_name, docs, embeddings = read(folder)
-    >>> corpus_name, docs[0].doc_id, embeddings
+    >>> corpus_name, docs[0].doc_id, [list(e) for e in embeddings]
     ('zoo', 'lion', [[0.5, 1.0]])
 """
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from onetwo.errors import InvalidArgumentError
+from onetwo.stdlib.retrieval import _vectors
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
 
 __all__ = ["FORMAT", "read", "write"]
@@ -84,7 +85,7 @@ def _broken(path: Path, problem: str) -> InvalidArgumentError:
     )
 
 
-def read(base_path: str | os.PathLike[str]) -> tuple[str, list[Document], list[list[float]]]:
+def read(base_path: str | os.PathLike[str]) -> tuple[str, list[Document], list[_vectors.Vector]]:
     """``(corpus_name, docs, embeddings)`` as :func:`write` saved them in ``base_path``."""
     path = _folder(base_path, "load")
     try:
@@ -115,5 +116,5 @@ def read(base_path: str | os.PathLike[str]) -> tuple[str, list[Document], list[l
             f"{_MANIFEST} announces {count} documents of embedding size {size}, the files "
             f"hold {len(docs)} documents and {len(values)} numbers",
         )
-    rows = [values[i * size : (i + 1) * size].tolist() for i in range(count)]
+    rows = [values[i * size : (i + 1) * size] for i in range(count)]
     return str(manifest.get("corpus_name", "unnamed")), docs, rows

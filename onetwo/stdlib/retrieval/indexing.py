@@ -302,8 +302,8 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
     prepare_query: Callable[[QueryT], str] = default_prepare_query
     prepare_document: Callable[[DocT], str] = default_prepare_document
     _docs: list[DocT] = dataclasses.field(default_factory=list, init=False)
-    _embeddings: list[list[float]] = dataclasses.field(default_factory=list, init=False)
-    _units: list[list[float]] = dataclasses.field(default_factory=list, init=False)
+    _embeddings: list[_vectors.Vector] = dataclasses.field(default_factory=list, init=False)
+    _norms: list[float] = dataclasses.field(default_factory=list, init=False)
     _ids: set[str] = dataclasses.field(default_factory=set, init=False)
 
     def __repr__(self) -> str:
@@ -351,7 +351,7 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
             )
         return named
 
-    def _check_size(self, vector: list[float], what: str, expected: int | None) -> None:
+    def _check_size(self, vector: Sequence[float], what: str, expected: int | None) -> None:
         if expected is not None and len(vector) != expected:
             raise ConfigurationError(
                 f"llm.embed returned an embedding of size {len(vector)} for {what}, but the "
@@ -377,7 +377,7 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
         batch = self._with_ids(batch, assign=True)  # now: another add_docs may have run
         self._docs.extend(batch)
         self._embeddings.extend(vectors)
-        self._units.extend(map(_vectors.unit, vectors))
+        self._norms.extend(map(_vectors.norm, vectors))
         self._ids.update(d.doc_id for d in batch if isinstance(d, Document))
 
     async def _query_unit(self, query: QueryT) -> list[float]:
@@ -404,7 +404,8 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
             min_score: leave out documents scoring less.
         """
         check_max_results(max_results, f"{type(self).__name__}.retrieve")
-        ranked = _vectors.best(await self._query_unit(query), self._units, max_results)
+        query_unit = await self._query_unit(query)
+        ranked = _vectors.best(query_unit, self._embeddings, self._norms, max_results)
         if min_score is not None:
             ranked = [(i, score) for i, score in ranked if score >= min_score]
         return ranked
@@ -417,7 +418,13 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
                 f"retrieve_doc_score: doc_index must be a position in get_docs(), 0 to "
                 f"{len(self._docs) - 1}; got {doc_index!r}."
             )
-        return _vectors.dot(await self._query_unit(query), self._units[doc_index])
+        ((_, score),) = _vectors.best(
+            await self._query_unit(query),
+            self._embeddings[doc_index : doc_index + 1],
+            self._norms[doc_index : doc_index + 1],
+            None,
+        )
+        return score
 
     @make_executable(copy_self=False)
     async def retrieve_with_scores(
@@ -447,7 +454,7 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
 
     def destroy_index(self) -> None:
         """Drop every document and embedding."""
-        self._docs, self._embeddings, self._units, self._ids = [], [], [], set()
+        self._docs, self._embeddings, self._norms, self._ids = [], [], [], set()
 
 
 @dataclasses.dataclass(kw_only=True, eq=False, repr=False)
@@ -476,7 +483,7 @@ class EmbeddingBasedDocumentIndex(EmbeddingBasedIndex[str, Document], DocumentIn
         self.destroy_index()
         self.corpus_name = corpus_name
         self._docs, self._embeddings = docs, embeddings
-        self._units = [_vectors.unit(e) for e in embeddings]
+        self._norms = [_vectors.norm(e) for e in embeddings]
         self._ids = {d.doc_id for d in docs}
 
 

@@ -195,7 +195,7 @@ def test_embeddings_are_saved_exactly(tmp_path: Path) -> None:
     index.save(tmp_path)
     loaded = indexing.EmbeddingBasedDocumentIndex()
     ot.run(loaded.load(tmp_path))
-    assert loaded._embeddings == list(vectors.values())
+    assert [list(e) for e in loaded._embeddings] == list(vectors.values())
 
 
 def test_saving_to_a_file_or_loading_what_is_not_an_index_is_refused(
