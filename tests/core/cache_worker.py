@@ -9,7 +9,8 @@ Roles:
     many     ``--count`` distinct calls; with ``--log``, each model call appends its
              prompt to that file as it starts (so a test can kill us mid-run).
     range    prompts ``--start``..``--stop``, each replied ``"<--tag>|<prompt>"`` after
-             ``--latency`` seconds (with ``--log``, logged as the call starts).
+             ``--latency`` seconds (with ``--log``, logged as the call starts); with
+             ``--first K``, in the order K..stop, then start..K.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--log", default="")
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--stop", type=int, default=0)
+    parser.add_argument("--first", type=int, default=None, help="range: begin at this prompt")
     parser.add_argument("--tag", default="")
     parser.add_argument("--at", type=float, default=0.0, help="start at this time.time()")
     parser.add_argument("--go", default="", help="start at the time.time() this file gives")
@@ -97,9 +99,9 @@ def main() -> None:
 
         backend = FakeBackend(regex_replies=[(".", tagged_reply)], cache=cache)
         backend.register()
-        strategy = ot.par_iter(
-            [llm.generate_text(f"shared {i}") for i in range(args.start, args.stop)], chunk_size=8
-        )
+        first = args.start if args.first is None else args.first
+        order = [*range(first, args.stop), *range(args.start, first)]
+        strategy = ot.par_iter([llm.generate_text(f"shared {i}") for i in order], chunk_size=8)
 
     time.sleep(max(0.0, args.at - time.time()))  # lets two workers start together
     while args.go and not os.path.exists(args.go):  # the test says when, once both opened

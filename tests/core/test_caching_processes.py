@@ -130,12 +130,18 @@ def test_two_processes_in_lockstep_on_500_shared_keys_make_500_model_calls(
 ) -> None:
     folder, go = str(tmp_path / "cache"), tmp_path / "go"
     CallCache(folder).close()
-    # 63 rounds of 8 calls of 50 ms: ~3 s alone, so one worker woken late (a loaded
-    # machine) still finds the other mid-run (at 10 ms, CI once saw one do all 500).
+    # B begins at prompt 250, so each first claims prompts the other has not reached (in
+    # one order, one trails the other and never calls); each then runs into what the other
+    # holds or has done, at about the same moment. Calls of 50 ms: A reaches 250 after
+    # ~1.6 s, so B still finds its first prompts unclaimed if it wakes late on a loaded
+    # machine (with one order and 10 ms calls, CI once saw one worker make all 500).
     a, b = (
-        _start("range", folder, "--stop", "500", "--tag", t, "--go", str(go), "--latency", "0.05")
-        for t in "AB"
-    )
+        _start(
+            "range", folder, "--stop", "500", "--tag", tag, "--go", str(go), "--latency", "0.05",
+            "--first", first,
+        )
+        for tag, first in (("A", "0"), ("B", "250"))
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (_opened_by(folder, a.pid) and _opened_by(folder, b.pid)):  # both see the other
         assert a.poll() is None and b.poll() is None and time.monotonic() < deadline
@@ -145,7 +151,8 @@ def test_two_processes_in_lockstep_on_500_shared_keys_make_500_model_calls(
     os.replace(tmp_path / "at", go)
     out_a, out_b = _finish(a), _finish(b)
     assert len(out_a["calls"]) + len(out_b["calls"]) == 500
-    assert out_a["results"] == out_b["results"]  # each waited for the other's values
+    results_a = out_a["results"]
+    assert out_b["results"] == results_a[250:] + results_a[:250]  # each waited for the other's
     assert min(len(out_a["calls"]), len(out_b["calls"])) > 0  # both did part of the work
 
 
