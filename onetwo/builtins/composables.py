@@ -27,7 +27,7 @@ import functools
 import inspect
 import re
 import string
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from onetwo.builtins import _composing, llm
@@ -45,6 +45,7 @@ __all__ = [
     "chat",
     "compose",
     "f",
+    "format_fields",
     "generate_object",
     "generate_text",
     "instruct",
@@ -72,8 +73,13 @@ _FIELD = re.compile(r"(\w+)((?:\[\w+\])*)")  # a name, then [index] or [key] loo
 _MAX_WIDTH = 10_000
 
 
-def _format(context: Context, text: str) -> str:
-    """``text`` filled in like ``str.format``, but reading only variables (never attributes)."""
+def format_fields(values: Context | Mapping[str, Any], text: str, where: str = "c.f") -> str:
+    """``text`` filled in like ``str.format`` from ``values``, reading only names and
+    ``[index]`` lookups, never attributes: text from a user or a model cannot reach into
+    objects (``{x.__class__}``). ``where`` names the caller in a :class:`FormatError`.
+
+    Example: ``format_fields({"title": "Zoo"}, "Title: {title}")`` is ``"Title: Zoo"``.
+    """
     pieces = []
     try:
         for literal, field, spec, conversion in _FORMATTER.parse(text):
@@ -83,11 +89,11 @@ def _format(context: Context, text: str) -> str:
             match = _FIELD.fullmatch(field)
             if match is None:
                 raise ValueError(
-                    f"{{{field}}} is not a variable name. c.f takes named fields such as "
+                    f"{{{field}}} is not a variable name. {where} takes named fields such as "
                     "{question}, with [index] or [key] but no attributes (store what you "
                     "need as a variable); write {{ and }} for literal braces"
                 )
-            value = context[match.group(1)]
+            value = values[match.group(1)]
             for key in re.findall(r"\[(\w+)\]", match.group(2)):
                 value = value[int(key) if key.isdigit() else key]
             if conversion:
@@ -102,7 +108,7 @@ def _format(context: Context, text: str) -> str:
     except (KeyError, IndexError, ValueError, TypeError) as e:
         cause = e.args[0] if isinstance(e, KeyError) else e  # KeyError: the context's message
         raise FormatError(
-            f"c.f({text!r:.60}) cannot be filled in: {cause}", template_name="c.f"
+            f"{where}({text!r:.60}) cannot be filled in: {cause}", template_name=where
         ) from e
     return "".join(pieces)
 
@@ -116,7 +122,7 @@ def f(text: str, role: Role | None = None) -> Composable:
     """
     if not isinstance(text, str):
         raise TypeError(f"c.f() needs a str, got {type(text).__name__}.")
-    return Composable((_composing.Call(_format, (text,), {}, name="f", role=role),))
+    return Composable((_composing.Call(format_fields, (text,), {}, name="f", role=role),))
 
 
 def c(content: Any, role: Role | None = None) -> Composable:

@@ -21,8 +21,8 @@ import abc
 import dataclasses
 from typing import Any
 
+from onetwo.builtins.composables import format_fields
 from onetwo.core.executable import make_executable
-from onetwo.errors import InvalidArgumentError
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
 
 __all__ = ["DocumentFormatter", "NoFormatting", "TextDocumentFormatter"]
@@ -62,28 +62,19 @@ class TextDocumentFormatter(DocumentFormatter):
     format_str: str = "{text}"
 
     def _format_text(self, document: Document, format_str: str) -> str:
-        """``format_str`` filled in with ``document``'s fields and metadata."""
-        fields: dict[str, Any] = {
-            **document.metadata,
-            "text": document.text,
-            "title": document.title,
-            "doc_id": document.doc_id,
-            "url": document.url,
-        }
-        try:
-            return format_str.format(**fields)
-        except KeyError as e:
-            raise InvalidArgumentError(
-                f"TextDocumentFormatter: format_str {format_str!r} names {{{e.args[0]}}}, "
-                f"which document {document.doc_id!r} does not have; it has "
-                f"{sorted(fields)}. Name one of those, or add the key to the metadata."
-            ) from None
-        except (IndexError, ValueError) as e:
-            raise InvalidArgumentError(
-                f"TextDocumentFormatter: format_str {format_str!r} is not a valid template "
-                f"({e}). Name fields in braces, e.g. 'Title: {{title}}\\n{{text}}', and write "
-                "a literal brace as '{{' or '}}'."
-            ) from None
+        """``format_str`` filled in with ``document``'s fields and metadata (names and
+        ``[index]`` lookups only: ``{title.__class__}`` is refused, a ``FormatError``)."""
+        fields = _Fields(
+            {
+                **document.metadata,
+                "text": document.text,
+                "title": document.title,
+                "doc_id": document.doc_id,
+                "url": document.url,
+            }
+        )
+        fields.doc_id = document.doc_id
+        return format_fields(fields, format_str, where="TextDocumentFormatter")
 
     @make_executable(copy_self=False)
     async def __call__(self, document: Document) -> Document:
@@ -92,4 +83,16 @@ class TextDocumentFormatter(DocumentFormatter):
             document,
             content=self._format_text(document, self.format_str),
             metadata=dict(document.metadata),
+        )
+
+
+class _Fields(dict[str, Any]):
+    """A document's fields; a missing one says which the document has."""
+
+    doc_id = ""
+
+    def __missing__(self, key: str) -> Any:
+        raise KeyError(
+            f"{{{key}}} is not a field of document {self.doc_id!r}, which has "
+            f"{sorted(self)}; name one of those, or add the key to its metadata"
         )

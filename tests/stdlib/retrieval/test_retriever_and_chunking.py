@@ -11,7 +11,7 @@ import pytest
 
 from onetwo import ot
 from onetwo.builtins import llm
-from onetwo.errors import InvalidArgumentError
+from onetwo.errors import FormatError, InvalidArgumentError
 from onetwo.stdlib.retrieval import chunking, corpus_rewriting, document_formatting, retrieval
 from onetwo.stdlib.retrieval.retrieval_data_structures import (
     METADATA_FIELD_CHUNK_NUMBER,
@@ -220,11 +220,19 @@ def test_text_formatter_fills_in_the_documents_fields(format_str: str, expected:
 
 def test_text_formatter_names_a_missing_field() -> None:
     formatter = document_formatting.TextDocumentFormatter(format_str="{text} by {author}")
-    with pytest.raises(InvalidArgumentError, match=r"names \{author\}, which document 'd'"):
+    with pytest.raises(FormatError, match=r"\{author\} is not a field of document 'd'"):
         ot.run(formatter(Document(doc_id="d", content="x")))
     broken = document_formatting.TextDocumentFormatter(format_str="{text")
-    with pytest.raises(InvalidArgumentError, match="is not a valid template"):
+    with pytest.raises(FormatError, match=r"TextDocumentFormatter.*cannot be filled in"):
         ot.run(broken(Document(doc_id="d", content="x")))
+
+
+@pytest.mark.parametrize("field", ["title.__class__", "text.__class__.__mro__", "x!r:{y}"])
+def test_text_formatter_reads_no_attributes(field: str) -> None:
+    # A format string from a user (or a model) must not reach Python internals.
+    formatter = document_formatting.TextDocumentFormatter(format_str="{" + field + "}")
+    with pytest.raises(FormatError, match="TextDocumentFormatter"):
+        ot.run(formatter(Document(doc_id="d", title="t", content="x", metadata={"x": 1})))
 
 
 def test_no_formatting_returns_the_document_itself(zoo: list[Document]) -> None:
