@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 import random
-import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from onetwo import ot
 from onetwo.builtins import llm
 from onetwo.core.content import ChunkList
 from onetwo.errors import BackendError, ConfigurationError, InvalidArgumentError
-from onetwo.stdlib.retrieval import chunking, corpus_rewriting, indexing
+from onetwo.stdlib.retrieval import _vectors, chunking, corpus_rewriting, indexing
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
 from onetwo.stdlib.tool_use import llm_tool_use
 from tests.stdlib.retrieval.conftest import word_counts
@@ -337,29 +337,49 @@ def test_concurrent_batches_of_documents_without_ids_get_distinct_ids() -> None:
     assert sorted(d.doc_id for d in index.get_docs()) == [f"doc_{i}" for i in range(6)]
 
 
-async def test_a_search_leaves_the_event_loop_free_for_other_work() -> None:
+async def test_a_search_leaves_the_event_loop_free_for_other_work(
+    zoo: list[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Ranking is one pass over every number: on a pool thread, not on the loop, so the
-    # other runs' requests are not held while a large index is searched.
-    rng = random.Random(7)
-    vectors = {f"d{i}": [rng.gauss(0, 1) for _ in range(64)] for i in range(4000)}
+    # other runs' requests are not held while a large index is searched. Here the ranking
+    # waits until the loop has done something else; on the loop it would wait in vain.
+    index = indexing.EmbeddingBasedDocumentIndex()
+    await index.add_docs(zoo)
+    ranking, loop_was_free = threading.Event(), threading.Event()
+    rank = _vectors.best
 
-    async def embed(content: str) -> list[float]:  # on the loop: no thread of its own
-        return vectors[content]
+    def held_rank(*args: Any, **kwargs: Any) -> list[tuple[int, float]]:
+        ranking.set()
+        return rank(*args, **kwargs) if loop_was_free.wait(timeout=5) else []
+
+    monkeypatch.setattr(_vectors, "best", held_rank)
+    search = asyncio.ensure_future(index.retrieve("trees", max_results=1))
+    assert await asyncio.to_thread(ranking.wait, 5)
+    loop_was_free.set()  # the loop runs this test's code while the ranking waits
+    assert await search == [zoo[2]]
+
+
+async def test_a_search_answers_from_the_index_as_it_was_when_the_search_began(
+    zoo: list[Document],
+) -> None:
+    query_seen, release = asyncio.Event(), asyncio.Event()
+
+    async def embed(content: str) -> list[float]:
+        if content == "trees":  # the query: hold the search here
+            query_seen.set()
+            await release.wait()
+        return word_counts(content)
 
     llm.embed.configure(embed)
-    index = indexing.EmbeddingBasedDocumentIndex(
-        prepare_query=lambda q: q, prepare_document=lambda d: d.text
-    )
-    await index.add_docs([Document(doc_id=k, content=k) for k in vectors])
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)  # the GIL changes hands often: the loop's turns are many
-    try:
-        search = asyncio.ensure_future(index.retrieve("d5", max_results=3))
-        ticks = 0
-        while not search.done():
-            ticks += 1
-            await asyncio.sleep(0)
-    finally:
-        sys.setswitchinterval(interval)
-    assert (await search)[0].doc_id == "d5"
-    assert ticks > 20  # measured: thousands; on the loop, the search is done in 1 tick
+    index = indexing.EmbeddingBasedDocumentIndex(prepare_query=lambda q: q)
+    await index.add_docs(zoo)
+    search = asyncio.ensure_future(index.retrieve_with_scores("trees", max_results=1))
+    score = asyncio.ensure_future(index.retrieve_doc_score("trees", 2))
+    await query_seen.wait()
+    index.destroy_index()  # while both wait for the query's embedding
+    await index.add_docs([Document(doc_id="new", content="an elephant")])
+    release.set()
+    [(doc, best)] = await search
+    assert doc is zoo[2] and best == pytest.approx(1 / math.sqrt(5))
+    assert await score == pytest.approx(best)
+    assert [d.doc_id for d in await index.retrieve("trees")] == ["new"]
