@@ -2,11 +2,15 @@
 
 Three files, no numpy:
 
-* ``docs.jsonl``: one ``Document.to_json()`` per line, in index order;
-* ``embeddings.f64``: the embeddings as they came from ``llm.embed``, row after row,
-  little-endian float64 (exact: a Python float is one);
-* ``index.json``: the format, the corpus name, the counts; written last, so a folder
-  with it holds a complete save.
+* ``docs-<save>.jsonl``: one ``Document.to_json()`` per line, in index order;
+* ``embeddings-<save>.f64``: the embeddings as they came from ``llm.embed``, row after
+  row, little-endian float64 (exact: a Python float is one);
+* ``index.json``: the format, the corpus name, the counts and the two files' names.
+
+A save writes its two data files under names of its own, then replaces ``index.json``
+(atomically), then deletes the previous save's files: a crash or an error at any point
+leaves the previous save loadable, and everything is encoded before the folder is
+touched (a document whose metadata JSON cannot hold is refused first).
 
 Example:
     >>> import tempfile
@@ -24,6 +28,8 @@ import array
 import json
 import os
 import sys
+import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +41,7 @@ from onetwo.stdlib.retrieval.retrieval_data_structures import Document
 __all__ = ["FORMAT", "read", "write"]
 
 FORMAT = "onetwo.EmbeddingBasedDocumentIndex/1"
-_MANIFEST, _DOCS, _EMBEDDINGS = "index.json", "docs.jsonl", "embeddings.f64"
+_MANIFEST = "index.json"
 
 
 def _folder(base_path: str | os.PathLike[str], doing: str) -> Path:
@@ -48,10 +54,18 @@ def _folder(base_path: str | os.PathLike[str], doing: str) -> Path:
     return path
 
 
-def _replace(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+def _encoded_docs(docs: Sequence[Document]) -> bytes:
+    lines = []
+    for position, doc in enumerate(docs):
+        try:
+            lines.append(doc.to_json() + "\n")
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError(
+                f"Cannot save document {position} ({doc.doc_id!r}): its metadata does not fit "
+                f"in JSON ({e}). Keep metadata values to str, numbers, bools, None, lists and "
+                "dicts (e.g. a date as its isoformat())."
+            ) from None
+    return "".join(lines).encode("utf-8")
 
 
 def write(
@@ -62,20 +76,40 @@ def write(
 ) -> None:
     """Save ``docs`` and their ``embeddings`` (one per document) in the folder ``base_path``."""
     path = _folder(base_path, "save")
-    path.mkdir(parents=True, exist_ok=True)
-    (path / _MANIFEST).unlink(missing_ok=True)  # the folder is incomplete until the end
-    _replace(path / _DOCS, "".join(d.to_json() + "\n" for d in docs).encode())
+    docs_bytes = _encoded_docs(docs)
     values = array.array("d", (x for row in embeddings for x in row))
     if sys.byteorder == "big":
         values.byteswap()
-    _replace(path / _EMBEDDINGS, values.tobytes())
-    manifest = {
+    save = uuid.uuid4().hex[:12]
+    docs_name, embeddings_name = f"docs-{save}.jsonl", f"embeddings-{save}.f64"
+    manifest: dict[str, Any] = {
         "format": FORMAT,
         "corpus_name": corpus_name,
         "num_docs": len(docs),
         "embedding_size": len(embeddings[0]) if embeddings else 0,
+        "docs": docs_name,
+        "embeddings": embeddings_name,
     }
-    _replace(path / _MANIFEST, json.dumps(manifest, indent=1).encode())
+    path.mkdir(parents=True, exist_ok=True)
+    previous = _previous_files(path)
+    (path / docs_name).write_bytes(docs_bytes)
+    (path / embeddings_name).write_bytes(values.tobytes())
+    fd, partial = tempfile.mkstemp(prefix=".index.", suffix=".partial", dir=path)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(partial, path / _MANIFEST)  # from here on the folder holds this save
+    for name in previous - {docs_name, embeddings_name}:
+        (path / name).unlink(missing_ok=True)
+
+
+def _previous_files(path: Path) -> set[str]:
+    """The data files the folder's current ``index.json`` names (none if unreadable)."""
+    try:
+        old = json.loads((path / _MANIFEST).read_text(encoding="utf-8"))
+        names = {str(old["docs"]), str(old["embeddings"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {n for n in names if Path(n).name == n}  # a plain name in this folder
 
 
 def _broken(path: Path, problem: str) -> InvalidArgumentError:
@@ -88,18 +122,29 @@ def _broken(path: Path, problem: str) -> InvalidArgumentError:
 def read(base_path: str | os.PathLike[str]) -> tuple[str, list[Document], list[_vectors.Vector]]:
     """``(corpus_name, docs, embeddings)`` as :func:`write` saved them in ``base_path``."""
     path = _folder(base_path, "load")
-    try:
-        manifest: dict[str, Any] = json.loads((path / _MANIFEST).read_text())
-        lines = (path / _DOCS).read_text().splitlines()
-        raw = (path / _EMBEDDINGS).read_bytes()
-    except FileNotFoundError as e:
-        raise _broken(path, f"{Path(e.filename or '').name} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise _broken(path, f"{_MANIFEST} is not JSON ({e})") from None
+    manifest = _json_file(path, _MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _broken(path, f"{_MANIFEST} is not of the format {FORMAT!r}")
+    docs_name, embeddings_name = manifest.get("docs"), manifest.get("embeddings")
+    if not (isinstance(docs_name, str) and isinstance(embeddings_name, str)) or any(
+        Path(n).name != n for n in (docs_name, embeddings_name)
+    ):
+        raise _broken(path, f"{_MANIFEST} names no data files of this folder")
+    try:
+        lines = (path / docs_name).read_text(encoding="utf-8").splitlines()
+        raw = (path / embeddings_name).read_bytes()
+    except FileNotFoundError as e:
+        raise _broken(path, f"{Path(e.filename or '').name} is missing") from None
+    except UnicodeDecodeError as e:
+        raise _broken(path, f"{docs_name} is not UTF-8 text ({e})") from None
     count, size = manifest.get("num_docs"), manifest.get("embedding_size")
-    docs = [Document.from_json(line) for line in lines if line.strip()]
+    docs = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                docs.append(Document.from_json(line))
+            except (ValueError, TypeError, InvalidArgumentError) as e:
+                raise _broken(path, f"line {number} of {docs_name} is no document ({e})") from None
     values = array.array("d")
     if len(raw) % values.itemsize == 0:
         values.frombytes(raw)
@@ -118,3 +163,12 @@ def read(base_path: str | os.PathLike[str]) -> tuple[str, list[Document], list[_
         )
     rows = [values[i * size : (i + 1) * size] for i in range(count)]
     return str(manifest.get("corpus_name", "unnamed")), docs, rows
+
+
+def _json_file(path: Path, name: str) -> Any:
+    try:
+        return json.loads((path / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _broken(path, f"{name} is missing") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise _broken(path, f"{name} is not JSON ({e})") from None

@@ -158,5 +158,6 @@ def test_the_hotpot_cells_index_documents_and_answer_through_a_wrapper(
         "The elephant.",
     ]
     assert capsys.readouterr().out == ""
-    assert "Document 0:\nLion facts: lives in prides" in backend.prompts[1]
-    assert "Document 0:\nMonkey facts: lives in a tree" in backend.prompts[2]
+    concurrent = backend.prompts[1:]  # the two runs rank on pool threads: either first
+    assert any("Document 0:\nLion facts: lives in prides" in p for p in concurrent)
+    assert any("Document 0:\nMonkey facts: lives in a tree" in p for p in concurrent)

@@ -8,6 +8,7 @@ import json
 import math
 import random
 import threading
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +384,40 @@ async def test_a_search_answers_from_the_index_as_it_was_when_the_search_began(
     assert doc is zoo[2] and best == pytest.approx(1 / math.sqrt(5))
     assert await score == pytest.approx(best)
     assert [d.doc_id for d in await index.retrieve("trees")] == ["new"]
+
+
+def test_a_failed_save_leaves_the_previous_save_loadable(
+    zoo: list[Document], tmp_path: Path
+) -> None:
+    folder = tmp_path / "zoo"
+    index = _zoo_index(zoo)
+    index.save(folder)
+    first = sorted(p.name for p in folder.iterdir())
+    ot.run(
+        index.add_docs(
+            [Document(doc_id="visit", content="lion", metadata={"on": date(2026, 12, 2)})]
+        )
+    )
+    with pytest.raises(InvalidArgumentError, match=r"document 3 \('visit'\).*isoformat"):
+        index.save(folder)
+    assert sorted(p.name for p in folder.iterdir()) == first  # nothing was touched
+    again = indexing.EmbeddingBasedDocumentIndex()
+    ot.run(again.load(folder))
+    assert again.num_docs == 3
+
+
+def test_a_new_save_replaces_the_old_files_and_keeps_text_as_utf8(
+    zoo: list[Document], tmp_path: Path
+) -> None:
+    folder = tmp_path / "zoo"
+    _zoo_index(zoo).save(folder)
+    index = _zoo_index([*zoo, Document(doc_id="Zürich", title="Café", content="Löwe lion")])
+    index.save(folder)
+    assert len(list(folder.iterdir())) == 3  # the first save's data files are gone
+    again = indexing.EmbeddingBasedDocumentIndex()
+    ot.run(again.load(folder))
+    assert [(d.doc_id, d.title) for d in again.get_docs()][-1] == ("Zürich", "Café")
+    manifest = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    (folder / manifest["docs"]).write_text('{"doc_id": "a"}\n{not json\n', encoding="utf-8")
+    with pytest.raises(InvalidArgumentError, match=r"line 2 of docs-\w+\.jsonl is no document"):
+        ot.run(indexing.EmbeddingBasedDocumentIndex().load(folder))
