@@ -15,7 +15,8 @@ of a notebook, reads the same rows back with no network. With ``source=`` it rea
 local file and never goes online: the official HotpotQA JSON (a list of records whose
 ``context`` is ``[[title, [sentences]], ...]``), or JSON lines of rows as the Hugging
 Face dataset has them. Set ``$ONETWO_DATASETS_ENDPOINT`` (or ``endpoint=``) to use
-another server with the same API, e.g. a mirror.
+another server with the same API, e.g. a mirror (its pages are kept in a folder of their
+own). A cache folder that cannot be written only warns: the rows are still loaded.
 
 Every request goes through the network guard (:mod:`onetwo.backends.network`), so under
 the test suite only a server on 127.0.0.1 (or the cache) is used. A page the server
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import http.client
 import json
 import os
@@ -47,6 +49,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, runtime_checkable
@@ -200,7 +203,9 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
         return await in_sync_pool(self._download)
 
     def cache_folder(self) -> Path:
-        """Where this configuration and split's downloaded pages are kept."""
+        """Where this configuration and split's downloaded pages are kept (a server other
+        than :data:`DEFAULT_ENDPOINT` has a folder of its own: a test server's rows never
+        stand in for Hugging Face's)."""
         if self.cache_dir is not None:
             root = Path(self.cache_dir)
         elif os.environ.get(CACHE_ENV):
@@ -208,11 +213,18 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
         else:
             xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
             root = Path(xdg) / "onetwo" / "datasets"
-        return root.expanduser() / _HF_DATASET.replace("/", "__") / self.name / self.split
+        dataset = _HF_DATASET.replace("/", "__")
+        endpoint = self._endpoint().rstrip("/")
+        if endpoint != DEFAULT_ENDPOINT:
+            dataset += "@" + hashlib.sha256(endpoint.encode()).hexdigest()[:12]
+        return root.expanduser() / dataset / self.name / self.split
+
+    def _endpoint(self) -> str:
+        return self.endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
 
     def _download(self) -> list[_Row]:
         pages = _Pages(
-            endpoint=self.endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT,
+            endpoint=self._endpoint(),
             folder=self.cache_folder(),
             query={"dataset": _HF_DATASET, "config": self.name, "split": self.split},
         )
@@ -270,7 +282,12 @@ class _Pages:
             if len(rows) >= length or offset + len(rows) >= total:
                 return rows[:length], total
         rows, total = self._fetch(offset, length)
-        _write_atomically(path, {"num_rows_total": total, "rows": rows})
+        try:
+            _write_atomically(path, {"num_rows_total": total, "rows": rows})
+        except DatasetError as e:  # the rows are here: a cache that cannot be kept only warns
+            warnings.warn(
+                f"{e} The rows are loaded, but a rerun downloads them again.", stacklevel=2
+            )
         return rows, total
 
     def url(self, offset: int, length: int) -> str:

@@ -253,10 +253,13 @@ def test_pages_are_kept_per_configuration_and_split(server: RowsServer, tmp_path
     ot.run(loader(server, tmp_path, max_number_of_examples=3).load_examples())
     ot.run(loader(server, tmp_path, name="distractor", max_number_of_examples=3).load_examples())
     assert [q["config"] for q in server.requests] == ["fullwiki", "distractor"]
-    kept = sorted(p.relative_to(tmp_path / "cache") for p in (tmp_path / "cache").rglob("*.*"))
-    assert [str(p) for p in kept] == [
-        "hotpotqa__hotpot_qa/distractor/validation/rows-00000000.json",
-        "hotpotqa__hotpot_qa/fullwiki/validation/rows-00000000.json",
+    cache = tmp_path / "cache"
+    kept = sorted(str(p.relative_to(cache)) for p in cache.rglob("*.json*"))
+    [server_folder] = [p.name for p in cache.iterdir()]  # the test server's own folder
+    assert server_folder.startswith("hotpotqa__hotpot_qa@")
+    assert kept == [
+        f"{server_folder}/distractor/validation/rows-00000000.json",
+        f"{server_folder}/fullwiki/validation/rows-00000000.json",
     ]  # and no temporary file left behind
 
 
@@ -284,9 +287,13 @@ def test_the_cache_folder_defaults_to_the_environment_variable(
     server: RowsServer, own_cache: Path
 ) -> None:
     env_loader = HotpotQADatasetLoader(endpoint=server.url, max_number_of_examples=1)
-    assert env_loader.cache_folder() == own_cache / "hotpotqa__hotpot_qa/fullwiki/validation"
+    assert env_loader.cache_folder().parent.parent.parent == own_cache
     ot.run(env_loader.load_examples())
     assert (env_loader.cache_folder() / "rows-00000000.json").is_file()
+    # Hugging Face's rows have a folder of their own: a test server's never stand in.
+    default = HotpotQADatasetLoader(max_number_of_examples=1).cache_folder()
+    assert default == own_cache / "hotpotqa__hotpot_qa/fullwiki/validation"
+    assert default != env_loader.cache_folder() and not default.exists()
 
 
 def test_the_endpoint_can_come_from_the_environment(
@@ -405,14 +412,15 @@ def test_an_answer_that_is_not_a_rows_page_is_an_error(server: RowsServer, tmp_p
         ot.run(loader(server, tmp_path, max_number_of_examples=2).load_examples())
 
 
-def test_a_cache_folder_that_cannot_be_written_is_an_error(
+def test_a_cache_folder_that_cannot_be_written_only_warns(
     server: RowsServer, tmp_path: Path
 ) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     bad = HotpotQADatasetLoader(endpoint=server.url, cache_dir=blocked, max_number_of_examples=1)
-    with pytest.raises(DatasetError, match=r"pass cache_dir= .* a folder you can write to"):
-        ot.run(bad.load_examples())
+    with pytest.warns(UserWarning, match=r"pass cache_dir= .* a folder you can write to"):
+        examples = ot.run(bad.load_examples())
+    assert examples[0]["question"] == "Question 0?"  # the rows downloaded are not lost
 
 
 def test_dataset_errors_pickle_with_their_fields() -> None:
