@@ -90,8 +90,8 @@ def format_fields(values: Context | Mapping[str, Any], text: str, where: str = "
             if match is None:
                 raise ValueError(
                     f"{{{field}}} is not a variable name. {where} takes named fields such as "
-                    "{question}, with [index] or [key] but no attributes (store what you "
-                    "need as a variable); write {{ and }} for literal braces"
+                    "{name}, with [index] or [key] but no attributes (compute the value "
+                    "first and pass it by name); write {{ and }} for literal braces"
                 )
             value = values[match.group(1)]
             for key in re.findall(r"\[(\w+)\]", match.group(2)):

@@ -331,17 +331,17 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
 
     def _with_ids(self, docs: Sequence[DocT], *, assign: bool) -> list[DocT]:
         """``docs``, refusing a ``doc_id`` clash; with ``assign``, id-less ones get one."""
-        seen, clashes, named = set(self._ids), [], []
+        held, batch, clashes, named = self._ids, set[str](), [], []  # no copy of held ids
         position = len(self._docs)
         for doc in docs:
             if assign and isinstance(doc, Document) and not doc.doc_id:
-                while f"doc_{position}" in seen:
+                while f"doc_{position}" in held or f"doc_{position}" in batch:
                     position += 1
                 doc = dataclasses.replace(doc, doc_id=f"doc_{position}")
             if isinstance(doc, Document) and doc.doc_id:
-                if doc.doc_id in seen:
+                if doc.doc_id in held or doc.doc_id in batch:
                     clashes.append(doc.doc_id)
-                seen.add(doc.doc_id)
+                batch.add(doc.doc_id)
             named.append(doc)
             position += 1
         if clashes:
