@@ -14,7 +14,8 @@ documented exception: ``Composable.dry_run`` answers a composable's calls with
 OpenTelemetry export) sit on top and no library module imports them.
 ``onetwo.evaluation.datasets`` is a data loader at OneTwo's path, not part of the
 evaluation engine: it sits with the stdlib (it builds retrieval documents and
-downloads through the network guard), and no evaluation module imports it.
+downloads through the backends' network guard and retry policy), and no evaluation
+module imports it.
 """
 
 from __future__ import annotations
@@ -151,7 +152,13 @@ def test_the_evaluation_imports_only_the_core_and_the_builtins() -> None:
 
 def test_the_dataset_loader_is_above_the_evaluation_engine() -> None:
     assert _offenders(lambda m: m != DATASETS, lambda m, t: t == DATASETS) == []
-    allowed = ("onetwo.errors", "onetwo.core", "onetwo.stdlib.retrieval", "onetwo.backends.network")
+    allowed = (
+        "onetwo.errors",
+        "onetwo.core",
+        "onetwo.stdlib.retrieval",
+        "onetwo.backends.network",  # every download goes through the network guard
+        "onetwo.backends._retry",  # and is retried as a backend's request is
+    )
     offenders = _offenders(
         lambda m: m == DATASETS,
         lambda m, t: _within(t, "onetwo") and not any(_within(t, a) for a in allowed),

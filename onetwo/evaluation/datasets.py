@@ -19,7 +19,9 @@ another server with the same API, e.g. a mirror (its pages are kept in a folder 
 own). A cache folder that cannot be written only warns: the rows are still loaded.
 
 Every request goes through the network guard (:mod:`onetwo.backends.network`), so under
-the test suite only a server on 127.0.0.1 (or the cache) is used. A page the server
+the test suite only a server on 127.0.0.1 (or the cache) is used, and is retried as a
+backend's request is (``retry=``, a :class:`~onetwo.backends.RetryPolicy`: 408, 429 and
+5xx answers and dropped connections, with backoff or the server's ``retry-after``). A page the server
 truncated (too big to send) is asked for again in halves; rows are never kept cut. What
 cannot be loaded raises :class:`DatasetError`, saying what failed and what to do.
 
@@ -55,10 +57,18 @@ from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 
 from onetwo.backends import network
+from onetwo.backends._retry import RetryPolicy, parse_retry_after
 from onetwo.core.builtin import in_sync_pool
 from onetwo.core.executable import Executable, make_executable
 from onetwo.core.scheduling import progress_bar
-from onetwo.errors import InvalidArgumentError, NetworkBlocked, OneTwoError
+from onetwo.errors import (
+    BackendHTTPError,
+    BackendTimeout,
+    BackendUnavailable,
+    InvalidArgumentError,
+    NetworkBlocked,
+    OneTwoError,
+)
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
 
 __all__ = [
@@ -150,6 +160,8 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
         endpoint: the rows API's base URL (default ``$ONETWO_DATASETS_ENDPOINT``, else
             :data:`DEFAULT_ENDPOINT`).
         progress: show a progress bar while loading more than one page of rows.
+        retry: how a failed request (HTTP 408, 429, 5xx, a dropped connection) is sent
+            again: the backends' policy, 5 attempts with backoff by default.
     """
 
     name: str = "fullwiki"
@@ -159,6 +171,7 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
     cache_dir: str | os.PathLike[str] | None = None
     endpoint: str | None = None
     progress: bool = True
+    retry: RetryPolicy | None = None
 
     def __post_init__(self) -> None:
         if self.name not in _SPLITS:
@@ -200,7 +213,7 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
             return await in_sync_pool(
                 _read_file, path=Path(self.source), limit=self.max_number_of_examples
             )
-        return await in_sync_pool(self._download)
+        return await self._download()
 
     def cache_folder(self) -> Path:
         """Where this configuration and split's downloaded pages are kept (a server other
@@ -222,18 +235,19 @@ class HotpotQADatasetLoader(DatasetLoader[dict[str, Any]]):
     def _endpoint(self) -> str:
         return self.endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
 
-    def _download(self) -> list[_Row]:
+    async def _download(self) -> list[_Row]:
         pages = _Pages(
             endpoint=self._endpoint(),
             folder=self.cache_folder(),
             query={"dataset": _HF_DATASET, "config": self.name, "split": self.split},
+            retry=self.retry or RetryPolicy(),
         )
         limit, total, bar = self.max_number_of_examples, None, None
         rows: list[_Row] = []
         try:
             while (limit is None or len(rows) < limit) and (total is None or len(rows) < total):
                 want = min(limit - len(rows), _PAGE) if limit is not None else _PAGE
-                page, total = pages.get(len(rows), want)
+                page, total = await pages.get(len(rows), want)
                 if not page:  # the server says there are more, but gives none: stop here
                     break
                 rows += page
@@ -272,18 +286,21 @@ class _Pages:
     endpoint: str
     folder: Path
     query: dict[str, str]
+    retry: RetryPolicy
 
-    def get(self, offset: int, length: int) -> tuple[list[_Row], int]:
+    async def get(self, offset: int, length: int) -> tuple[list[_Row], int]:
         """Rows ``offset`` to ``offset + length`` (fewer at the end), and the split's size."""
         path = self.folder / f"rows-{offset:08d}.json"
-        cached = _read_page(path)
+        cached = await in_sync_pool(_read_page, path=path)
         if cached is not None:
             rows, total = cached
             if len(rows) >= length or offset + len(rows) >= total:
                 return rows[:length], total
-        rows, total = self._fetch(offset, length)
+        rows, total = await self._fetch(offset, length)
         try:
-            _write_atomically(path, {"num_rows_total": total, "rows": rows})
+            await in_sync_pool(
+                _write_atomically, path=path, data={"num_rows_total": total, "rows": rows}
+            )
         except DatasetError as e:  # the rows are here: a cache that cannot be kept only warns
             warnings.warn(
                 f"{e} The rows are loaded, but a rerun downloads them again.", stacklevel=2
@@ -294,9 +311,9 @@ class _Pages:
         query = urllib.parse.urlencode({**self.query, "offset": offset, "length": length})
         return f"{self.endpoint.rstrip('/')}/rows?{query}"
 
-    def _fetch(self, offset: int, length: int) -> tuple[list[_Row], int]:
+    async def _fetch(self, offset: int, length: int) -> tuple[list[_Row], int]:
         url = self.url(offset, length)
-        payload = _get_json(url)
+        payload = await self._get(url)
         items, total = payload.get("rows"), payload.get("num_rows_total")
         if not isinstance(items, list) or not isinstance(total, int):
             raise DatasetError(
@@ -307,8 +324,8 @@ class _Pages:
             )
         truncated = [i for i in items if isinstance(i, dict) and i.get("truncated_cells")]
         if truncated and length > 1:  # the page was too big for the server: ask in halves
-            first, _ = self._fetch(offset, length // 2)
-            second, total = self._fetch(offset + length // 2, length - length // 2)
+            first, _ = await self._fetch(offset, length // 2)
+            second, total = await self._fetch(offset + length // 2, length - length // 2)
             return first + second, total
         if truncated:
             raise DatasetError(
@@ -317,6 +334,24 @@ class _Pages:
                 source=url,
             )
         return [_row(item, f"{url}, row {offset + i}", url) for i, item in enumerate(items)], total
+
+    async def _get(self, url: str) -> dict[str, Any]:
+        """The JSON at ``url``, retried as the backends retry (408, 429, 5xx, dropped
+        connections: backoff with jitter, or the server's ``retry-after``)."""
+        try:
+            return await self.retry.call(lambda: in_sync_pool(_get_json, url=url), what=url)
+        except BackendHTTPError as e:
+            raise DatasetError(
+                f"{url} answered HTTP {e.status}: {e.body}. Try again later (the pages "
+                f"already downloaded are kept), or {_OFFLINE}.",
+                source=url,
+            ) from e
+        except (BackendUnavailable, BackendTimeout) as e:
+            raise DatasetError(
+                f"Could not download HotpotQA rows from {url}: {e}. Check the network "
+                f"connection, or {_OFFLINE}.",
+                source=url,
+            ) from e
 
 
 class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
@@ -350,21 +385,19 @@ def _get_json(url: str) -> dict[str, Any]:
     try:
         with urllib.request.build_opener(*handlers).open(request, timeout=_TIMEOUT) as answer:
             body = answer.read()
-    except urllib.error.HTTPError as e:
+    except urllib.error.HTTPError as e:  # as the backends' errors, for RetryPolicy
         with e:
             detail = _error_detail(e.read())
-        raise DatasetError(
-            f"{url} answered HTTP {e.code}: {detail}. Try again later (the pages already "
-            f"downloaded are kept), or {_OFFLINE}.",
-            source=url,
+        raise BackendHTTPError(
+            f"HTTP {e.code}",
+            status=e.code,
+            body=detail,
+            retry_after=parse_retry_after(dict(e.headers.items())),
         ) from e
+    except TimeoutError as e:
+        raise BackendTimeout(f"no answer within {_TIMEOUT:.0f} s") from e
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-        reason = getattr(e, "reason", e)
-        raise DatasetError(
-            f"Could not download HotpotQA rows from {url}: {reason}. Check the network "
-            f"connection, or {_OFFLINE}.",
-            source=url,
-        ) from e
+        raise BackendUnavailable(str(getattr(e, "reason", e))) from e
     try:
         payload = json.loads(body)
     except ValueError as e:

@@ -13,12 +13,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from onetwo import ot
+from onetwo.backends import RetryPolicy
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.errors import InvalidArgumentError, NetworkBlocked, OneTwoError
 from onetwo.evaluation import datasets
 from onetwo.evaluation.datasets import DatasetError, HotpotQADatasetLoader
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
+from tests.rig.clock import RecordingClock
 from tests.rig.loopback import JSONHandler, LoopbackServer
 
 
@@ -71,8 +73,17 @@ class RowsHandler(JSONHandler):
             self.end_headers()
             server.redirect = None
             return
-        if server.fail is not None:
-            self.send_json(server.fail[0], server.fail[1])
+        if server.fail is not None and server.fail_times != 0:
+            server.fail_times -= 1  # below 0: every request fails
+            if server.retry_after is None:
+                self.send_json(server.fail[0], server.fail[1])
+                return
+            data = json.dumps(server.fail[1]).encode()
+            self.send_response(server.fail[0])
+            self.send_header("Retry-After", server.retry_after)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
             return
         offset, length = int(query["offset"]), int(query["length"])
         assert url.path == "/rows" and length <= 100, self.path
@@ -99,7 +110,9 @@ class RowsServer(LoopbackServer):
 
     ``truncate_when_more_than[i] = n``: row ``i`` comes back truncated in a page of more
     than ``n`` rows (as the real server cuts a page too big to send); ``fail``: answer
-    every request with this (status, JSON body); ``redirect``: send the next one there.
+    the next ``fail_times`` requests (every one: -1) with this (status, JSON body), with
+    a ``Retry-After`` header if ``retry_after`` is set; ``redirect``: send the next one
+    there.
     """
 
     handler: ClassVar[type[JSONHandler]] = RowsHandler
@@ -109,6 +122,8 @@ class RowsServer(LoopbackServer):
         self.requests: list[dict[str, str]] = []
         self.truncate_when_more_than: dict[int, int] = {}
         self.fail: tuple[int, Any] | None = None
+        self.fail_times = -1
+        self.retry_after: str | None = None
         self.redirect: str | None = None
 
     def pages(self) -> list[tuple[int, int]]:
@@ -131,6 +146,7 @@ def server() -> Iterator[RowsServer]:
 
 
 def loader(server: RowsServer, tmp_path: Path, **kwargs: Any) -> HotpotQADatasetLoader:
+    kwargs.setdefault("retry", RetryPolicy(clock=RecordingClock()))  # retries wait no time
     return HotpotQADatasetLoader(endpoint=server.url, cache_dir=tmp_path / "cache", **kwargs)
 
 
@@ -364,6 +380,28 @@ def test_bad_arguments_say_what_to_pass(kwargs: dict[str, Any], message: str) ->
     assert isinstance(e.value, ValueError)
 
 
+def test_a_busy_server_is_asked_again_as_a_backend_would_be(
+    server: RowsServer, tmp_path: Path
+) -> None:
+    clock = RecordingClock()
+    server.fail, server.fail_times, server.retry_after = (429, {"error": "Slow down"}), 2, "7"
+    examples = ot.run(
+        loader(server, tmp_path, max_number_of_examples=2, retry=RetryPolicy(clock=clock))
+        .load_examples()
+    )  # fmt: skip
+    assert [e["question"] for e in examples] == ["Question 0?", "Question 1?"]
+    assert server.pages() == [(0, 2)] * 3 and clock.sleeps == [7.0, 7.0]  # as it asked
+
+
+def test_a_request_that_cannot_succeed_is_not_sent_again(
+    server: RowsServer, tmp_path: Path
+) -> None:
+    server.fail = (404, {"error": "Not found."})
+    with pytest.raises(DatasetError, match="answered HTTP 404: Not found"):
+        ot.run(loader(server, tmp_path, max_number_of_examples=2).load_examples())
+    assert len(server.requests) == 1
+
+
 def test_an_error_status_says_the_url_and_the_servers_reason(
     server: RowsServer, tmp_path: Path
 ) -> None:
@@ -383,10 +421,15 @@ def test_no_network_says_the_url_and_how_to_work_offline(
 ) -> None:
     url = server.url
     server.stop()  # nothing listens on that port any more
+    clock = RecordingClock()
+    unreachable = HotpotQADatasetLoader(
+        endpoint=url, cache_dir=tmp_path, retry=RetryPolicy(attempts=3, clock=clock)
+    )
     with pytest.raises(DatasetError, match="Could not download HotpotQA rows from") as e:
-        ot.run(HotpotQADatasetLoader(endpoint=url, cache_dir=tmp_path).load_examples())
+        ot.run(unreachable.load_examples())
     assert url in str(e.value) and "pass source=<a local HotpotQA file>" in str(e.value)
     assert isinstance(e.value, OneTwoError)
+    assert len(clock.sleeps) == 2  # tried three times, as a backend's request is
 
 
 def test_the_default_endpoint_is_refused_by_the_network_guard(tmp_path: Path) -> None:
