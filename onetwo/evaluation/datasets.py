@@ -21,9 +21,10 @@ own). A cache folder that cannot be written only warns: the rows are still loade
 Every request goes through the network guard (:mod:`onetwo.backends.network`), so under
 the test suite only a server on 127.0.0.1 (or the cache) is used, and is retried as a
 backend's request is (``retry=``, a :class:`~onetwo.backends.RetryPolicy`: 408, 429 and
-5xx answers and dropped connections, with backoff or the server's ``retry-after``). A page the server
-truncated (too big to send) is asked for again in halves; rows are never kept cut. What
-cannot be loaded raises :class:`DatasetError`, saying what failed and what to do.
+5xx answers and dropped connections, with backoff or the server's ``retry-after``). A
+page the server truncated (too big to send) is asked for again in halves; rows are never
+kept cut. What cannot be loaded raises :class:`DatasetError`, saying what failed and what
+to do.
 
 Example:
     >>> from onetwo import ot
@@ -41,13 +42,11 @@ official file once instead and pass ``source=``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import http.client
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -70,6 +69,7 @@ from onetwo.errors import (
     OneTwoError,
 )
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
+from onetwo.utils.files import write_atomically
 
 __all__ = [
     "CACHE_ENV",
@@ -298,9 +298,7 @@ class _Pages:
                 return rows[:length], total
         rows, total = await self._fetch(offset, length)
         try:
-            await in_sync_pool(
-                _write_atomically, path=path, data={"num_rows_total": total, "rows": rows}
-            )
+            await in_sync_pool(_keep_page, path=path, data={"num_rows_total": total, "rows": rows})
         except DatasetError as e:  # the rows are here: a cache that cannot be kept only warns
             warnings.warn(
                 f"{e} The rows are loaded, but a rerun downloads them again.", stacklevel=2
@@ -428,20 +426,11 @@ def _read_page(path: Path) -> tuple[list[_Row], int] | None:
         return None
 
 
-def _write_atomically(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` so that a reader sees all of it or nothing (two
-    loaders writing the same page at once each write a file of their own first)."""
-    tmp = None
+def _keep_page(path: Path, data: Any) -> None:
+    """Keep a downloaded page as JSON (whole or not at all: two loaders may write it)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
     except OSError as e:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)  # leave no half-written file behind
         raise DatasetError(
             f"Could not keep the downloaded page in {path.parent} ({e}); pass cache_dir= (or "
             f"set ${CACHE_ENV} to) a folder you can write to.",

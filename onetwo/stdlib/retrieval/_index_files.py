@@ -28,7 +28,6 @@ import array
 import json
 import os
 import sys
-import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 from onetwo.errors import InvalidArgumentError
 from onetwo.stdlib.retrieval import _vectors
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
+from onetwo.utils.files import write_atomically
 
 __all__ = ["FORMAT", "read", "write"]
 
@@ -92,12 +92,10 @@ def write(
     }
     path.mkdir(parents=True, exist_ok=True)
     previous = _previous_files(path)
-    (path / docs_name).write_bytes(docs_bytes)
-    (path / embeddings_name).write_bytes(values.tobytes())
-    fd, partial = tempfile.mkstemp(prefix=".index.", suffix=".partial", dir=path)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(partial, path / _MANIFEST)  # from here on the folder holds this save
+    (path / docs_name).write_bytes(docs_bytes)  # names of this save's own: no one reads
+    (path / embeddings_name).write_bytes(values.tobytes())  # them before index.json says so
+    manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
+    write_atomically(path / _MANIFEST, manifest_bytes)  # from here on: this save
     for name in previous - {docs_name, embeddings_name}:
         (path / name).unlink(missing_ok=True)
 
