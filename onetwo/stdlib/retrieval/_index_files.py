@@ -92,10 +92,15 @@ def write(
     }
     path.mkdir(parents=True, exist_ok=True)
     previous = _previous_files(path)
-    (path / docs_name).write_bytes(docs_bytes)  # names of this save's own: no one reads
-    (path / embeddings_name).write_bytes(values.tobytes())  # them before index.json says so
-    manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
-    write_atomically(path / _MANIFEST, manifest_bytes)  # from here on: this save
+    try:  # names of this save's own: no one reads them before index.json says so
+        (path / docs_name).write_bytes(docs_bytes)
+        (path / embeddings_name).write_bytes(values.tobytes())
+        manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
+        write_atomically(path / _MANIFEST, manifest_bytes)  # from here on: this save
+    except BaseException:
+        for name in (docs_name, embeddings_name):  # a failed save leaves nothing behind
+            (path / name).unlink(missing_ok=True)
+        raise
     for name in previous - {docs_name, embeddings_name}:
         (path / name).unlink(missing_ok=True)
 

@@ -421,3 +421,25 @@ def test_a_new_save_replaces_the_old_files_and_keeps_text_as_utf8(
     (folder / manifest["docs"]).write_text('{"doc_id": "a"}\n{not json\n', encoding="utf-8")
     with pytest.raises(InvalidArgumentError, match=r"line 2 of docs-\w+\.jsonl is no document"):
         ot.run(indexing.EmbeddingBasedDocumentIndex().load(folder))
+
+
+def test_a_save_that_fails_at_the_end_leaves_no_files_of_its_own(
+    zoo: list[Document], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onetwo.stdlib.retrieval import _index_files
+
+    folder = tmp_path / "zoo"
+    index = _zoo_index(zoo)
+    index.save(folder)
+    first = sorted(p.name for p in folder.iterdir())
+
+    def full_disk(path: object, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_index_files, "write_atomically", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        index.save(folder)
+    assert sorted(p.name for p in folder.iterdir()) == first
+    again = indexing.EmbeddingBasedDocumentIndex()
+    ot.run(again.load(folder))
+    assert again.num_docs == 3
