@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 
 from onetwo.backends import network
+from onetwo.backends._common import http_error
 from onetwo.backends._retry import RetryPolicy, parse_retry_after
 from onetwo.core.builtin import in_sync_pool
 from onetwo.core.executable import Executable, make_executable
@@ -386,12 +387,8 @@ def _get_json(url: str) -> dict[str, Any]:
     except urllib.error.HTTPError as e:  # as the backends' errors, for RetryPolicy
         with e:
             detail = _error_detail(e.read())
-        raise BackendHTTPError(
-            f"HTTP {e.code}",
-            status=e.code,
-            body=detail,
-            retry_after=parse_retry_after(dict(e.headers.items())),
-        ) from e
+        retry_after = parse_retry_after(dict(e.headers.items()))
+        raise http_error(e.code, detail, source=url, retry_after=retry_after) from e
     except TimeoutError as e:
         raise BackendTimeout(f"no answer within {_TIMEOUT:.0f} s") from e
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:

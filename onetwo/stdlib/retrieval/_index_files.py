@@ -77,7 +77,9 @@ def write(
     """Save ``docs`` and their ``embeddings`` (one per document) in the folder ``base_path``."""
     path = _folder(base_path, "save")
     docs_bytes = _encoded_docs(docs)
-    values = array.array("d", (x for row in embeddings for x in row))
+    values = array.array("d")
+    for row in embeddings:  # an array('d') row extends as one copy, a list as numbers
+        values.extend(row)
     if sys.byteorder == "big":
         values.byteswap()
     save = uuid.uuid4().hex[:12]
@@ -108,9 +110,9 @@ def write(
 def _previous_files(path: Path) -> set[str]:
     """The data files the folder's current ``index.json`` names (none if unreadable)."""
     try:
-        old = json.loads((path / _MANIFEST).read_text(encoding="utf-8"))
+        old = _json_file(path, _MANIFEST)
         names = {str(old["docs"]), str(old["embeddings"])}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (InvalidArgumentError, OSError, KeyError, TypeError):
         return set()
     return {n for n in names if Path(n).name == n}  # a plain name in this folder
 

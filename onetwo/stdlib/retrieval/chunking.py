@@ -29,9 +29,10 @@ Example:
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import inspect
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
 
 from onetwo.builtins import llm
@@ -135,9 +136,7 @@ async def truncate_string_to_max_tokens(
     given, else of the backend registered now.
     """
     _check_count("truncate_string_to_max_tokens: max_tokens", max_tokens, 0)
-    with RegistryContext():
-        if tokenizer_backend is not None:
-            tokenizer_backend.register()
+    with _tokenizer_of(tokenizer_backend):
         return await llm.detokenize((await llm.tokenize(text))[:max_tokens])
 
 
@@ -159,9 +158,7 @@ async def filter_by_max_tokens(
         tokenizer_backend: the backend whose tokenizer counts; default: the current one.
     """
     _check_count("filter_by_max_tokens: max_tokens", max_tokens, 0)
-    with RegistryContext():
-        if tokenizer_backend is not None:
-            tokenizer_backend.register()
+    with _tokenizer_of(tokenizer_backend):
         kept: list[str] = []
         left = max_tokens
         for text in texts:
@@ -210,9 +207,7 @@ class ChunkByMaxTokens(TextChunker):
             )
 
     async def _chunk_text(self, text: str) -> list[str]:
-        with RegistryContext():
-            if self.tokenizer_backend is not None:
-                self.tokenizer_backend.register()
+        with _tokenizer_of(self.tokenizer_backend):
             tokens = await llm.tokenize(text)
             size, step = self.max_tokens_per_chunk, self.max_tokens_per_chunk - self.overlap_window
             windows = [tokens[start : start + size] for start in range(0, len(tokens), step)]
@@ -221,3 +216,14 @@ class ChunkByMaxTokens(TextChunker):
                 windows.pop()
             pieces: list[str] = await parallel(*(llm.detokenize(w) for w in windows))
         return [p.strip() for p in pieces] if self.strip_whitespace else pieces
+
+
+@contextlib.contextmanager
+def _tokenizer_of(backend: Backend | None) -> Iterator[None]:
+    """``llm.tokenize``/``detokenize`` of ``backend`` inside (of the current one if None)."""
+    if backend is None:
+        yield
+        return
+    with RegistryContext():
+        backend.register()
+        yield

@@ -449,7 +449,9 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
     @make_executable(copy_self=False)
     async def retrieve_doc_score(self, query: QueryT, doc_index: int) -> float:
         """The cosine similarity of ``query`` to the document at ``doc_index``."""
-        docs, rows, norms = self._snapshot()
+        # The lists themselves (no copy: nothing runs on another thread here); add_docs
+        # only extends them, destroy_index and load replace them.
+        docs, rows, norms = self._docs, self._embeddings, self._norms
         if not isinstance(doc_index, int) or not 0 <= doc_index < len(docs):
             raise InvalidArgumentError(
                 f"retrieve_doc_score: doc_index must be a position in get_docs(), 0 to "
