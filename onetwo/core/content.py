@@ -39,6 +39,7 @@ class PredefinedRole(enum.StrEnum):
 
 
 Role = PredefinedRole | str
+_ROLES = frozenset(PredefinedRole)  # StrEnum members: "user" in _ROLES
 
 
 class ContentType(enum.StrEnum):
@@ -282,7 +283,7 @@ class Message:
             )
         if self.tool_call_id is not None and not isinstance(self.tool_call_id, str):
             raise InvalidArgumentError(f"tool_call_id must be a str, got {self.tool_call_id!r}.")
-        if self.role in tuple(PredefinedRole):  # a custom role name stays a str
+        if type(self.role) is not PredefinedRole and self.role in _ROLES:  # custom: a str
             object.__setattr__(self, "role", PredefinedRole(self.role))
 
     def get_chunk_list(self) -> ChunkList:
