@@ -71,24 +71,29 @@ class MemoryStore:
     def __init__(self) -> None:
         self._data: dict[Key, str] = {}
         self._lock = threading.Lock()
+        self._records = 0  # the keys not internal: len() in O(1)
 
     def read(self, key: Key) -> str | None:
         return self._data.get(key)
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.items())
+        return self._records
 
     def update(self, key: Key, change: Callable[[str | None], str | None]) -> None:
         with self._lock:
-            if (new := change(self._data.get(key))) == "":
+            old = self._data.get(key)
+            if (new := change(old)) == "":
                 self._data.pop(key, None)
             elif new is not None:
                 self._data[key] = new
+            if not key.startswith(_INTERNAL):
+                self._records += (key in self._data) - (old is not None)
 
     def delete(self, keys: Iterable[Key]) -> None:
         with self._lock:
             for key in keys:
-                self._data.pop(key, None)
+                if self._data.pop(key, None) is not None and not key.startswith(_INTERNAL):
+                    self._records -= 1
 
     def items(self) -> Iterator[tuple[Key, str]]:
         with self._lock:

@@ -33,7 +33,7 @@ from onetwo.distributed.leases import Holder
 
 __all__ = ["WorkerCache"]
 
-_MIRROR_LIMIT = 100_000  # records put in the mirror; past it the mirror starts afresh
+_MIRROR_LIMIT = 100_000  # records in the mirror; past it the mirror starts afresh
 _BATCH = {"batch_size": 256, "max_concurrent_batches": 4}
 
 
@@ -50,7 +50,6 @@ class WorkerCache(CallCache):
         self._mirror = MemoryStore()
         super().__init__(self._mirror, mode=mode)
         self._server, self.holder = server, holder
-        self._puts = 0  # since the mirror was last emptied: at least its records (O(1))
         self.round_trips = self.waits = self.conflicts = 0
 
     def __reduce__(self) -> Any:
@@ -88,10 +87,8 @@ class WorkerCache(CallCache):
         return (value, stored, own) if kept is None else (None, kept, False)
 
     def _mirror_put(self, key: Any, text: str) -> None:
-        if self._puts >= _MIRROR_LIMIT:
+        if len(self._mirror) >= _MIRROR_LIMIT:
             self._mirror.delete([k for k, _ in self._mirror.items()])
-            self._puts = 0
-        self._puts += 1
         self._mirror.update(key, lambda _: text)
 
     @batching.batch_method(**_BATCH)

@@ -19,7 +19,7 @@ from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core import caching, sampling
 from onetwo.core.backend import Backend
-from onetwo.core.cache_record import Record, decode, encode, key_json, key_of
+from onetwo.core.cache_record import Key, Record, decode, encode, key_json, key_of
 from onetwo.core.cache_store import MemoryStore
 from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import CacheError, CacheMiss
@@ -863,3 +863,17 @@ async def test_ot_run_inside_a_running_loop_shares_the_cache_with_it(folder: str
 def test_a_lease_that_is_not_a_duration_is_refused(folder: str, lease: Any) -> None:
     with pytest.raises(ValueError, match="lease must be a number of seconds"):
         caching.CallCache(folder, lease=lease)
+
+
+def test_a_memory_store_counts_its_records_as_they_come_and_go() -> None:
+    store = MemoryStore()
+    a, b, internal = key_of("a"), key_of("b"), Key("onetwo:format")
+    store.update(a, lambda _: "1")
+    store.update(a, lambda _: "2")  # replaced, not added
+    store.update(b, lambda _: "1")
+    store.update(internal, lambda _: "x")  # not a record
+    store.update(b, lambda _: None)  # unchanged
+    assert len(store) == 2 == len(list(store.items()))
+    store.update(a, lambda _: "")  # "" removes it
+    store.delete([b, b, internal])
+    assert len(store) == 0 == len(list(store.items()))
