@@ -159,7 +159,6 @@ def test_the_dataset_loader_is_above_the_evaluation_engine() -> None:
         "onetwo.backends.network",  # every download goes through the network guard
         "onetwo.backends._retry",  # and is retried as a backend's request is
         "onetwo.backends._common",  # with the backends' HTTP errors
-        "onetwo.utils.files",
     )
     offenders = _offenders(
         lambda m: m == DATASETS,

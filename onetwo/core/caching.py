@@ -56,6 +56,7 @@ from onetwo.core.cache_record import (
 )
 from onetwo.core.cache_store import DiskStore, MemoryStore, Store, alive
 from onetwo.core.clock import SYSTEM_CLOCK, wall_time
+from onetwo.core.files import atomic_open
 from onetwo.core.sampling import current_sampling_key
 from onetwo.core.tracing import annotate, current_node
 from onetwo.errors import CacheError, CacheMiss
@@ -390,25 +391,18 @@ class CallCache:
     def export_jsonl(self, path: _Path, **match: Any) -> int:
         """Write (atomically) the entries of the backends matching ``match``; count them.
         Damaged ones are left out with a warning: this saves what a damaged folder holds."""
-        path = os.fspath(path)
-        tmp, count, damaged = f"{path}.tmp{os.getpid()}", 0, []  # type: ignore[var-annotated]
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(json.dumps({"format": EXPORT_FORMAT}) + "\n")
-                for key, record, _ in self._entries(match, damaged):
-                    try:
-                        line = json.dumps(record.export(self._blob), separators=(",", ":"))
-                    except CacheError as e:
-                        damaged.append((key, str(e)))
-                        continue
-                    if record.samples:
-                        f.write(line + "\n")
-                        count += 1
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)  # leave no half-written file behind
-            raise
+        count, damaged = 0, []  # type: ignore[var-annotated]
+        with atomic_open(path, "w") as f:
+            f.write(json.dumps({"format": EXPORT_FORMAT}) + "\n")
+            for key, record, _ in self._entries(match, damaged):
+                try:
+                    line = json.dumps(record.export(self._blob), separators=(",", ":"))
+                except CacheError as e:
+                    damaged.append((key, str(e)))
+                    continue
+                if record.samples:
+                    f.write(line + "\n")
+                    count += 1
         if damaged:
             warnings.warn(
                 f"export_jsonl saved {count} entries and left out what is damaged: "

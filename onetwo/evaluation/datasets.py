@@ -60,6 +60,7 @@ from onetwo.backends._common import http_error
 from onetwo.backends._retry import RetryPolicy, parse_retry_after
 from onetwo.core.builtin import in_sync_pool
 from onetwo.core.executable import Executable, make_executable
+from onetwo.core.files import atomic_open
 from onetwo.core.scheduling import progress_bar
 from onetwo.errors import (
     BackendHTTPError,
@@ -70,7 +71,6 @@ from onetwo.errors import (
     OneTwoError,
 )
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
-from onetwo.utils.files import write_atomically
 
 __all__ = [
     "CACHE_ENV",
@@ -426,7 +426,8 @@ def _read_page(path: Path) -> tuple[list[_Row], int] | None:
 def _keep_page(path: Path, data: Any) -> None:
     """Keep a downloaded page as JSON (whole or not at all: two loaders may write it)."""
     try:
-        write_atomically(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+        with atomic_open(path, "w") as f:
+            json.dump(data, f, ensure_ascii=False)
     except OSError as e:
         raise DatasetError(
             f"Could not keep the downloaded page in {path.parent} ({e}); pass cache_dir= (or "

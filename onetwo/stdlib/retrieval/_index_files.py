@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from onetwo.core.files import atomic_open
 from onetwo.errors import InvalidArgumentError
 from onetwo.stdlib.retrieval import _vectors
 from onetwo.stdlib.retrieval.retrieval_data_structures import Document
-from onetwo.utils.files import write_atomically
 
 __all__ = ["FORMAT", "read", "write"]
 
@@ -97,8 +97,8 @@ def write(
     try:  # names of this save's own: no one reads them before index.json says so
         (path / docs_name).write_bytes(docs_bytes)
         (path / embeddings_name).write_bytes(values.tobytes())
-        manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
-        write_atomically(path / _MANIFEST, manifest_bytes)  # from here on: this save
+        with atomic_open(path / _MANIFEST, "w") as f:  # from here on: this save
+            json.dump(manifest, f, indent=1)
     except BaseException:
         for name in (docs_name, embeddings_name):  # a failed save leaves nothing behind
             (path / name).unlink(missing_ok=True)

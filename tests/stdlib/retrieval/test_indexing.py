@@ -433,10 +433,10 @@ def test_a_save_that_fails_at_the_end_leaves_no_files_of_its_own(
     index.save(folder)
     first = sorted(p.name for p in folder.iterdir())
 
-    def full_disk(path: object, data: bytes) -> None:
+    def full_disk(path: object, mode: str = "wb") -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_index_files, "write_atomically", full_disk)
+    monkeypatch.setattr(_index_files, "atomic_open", full_disk)
     with pytest.raises(OSError, match="No space left"):
         index.save(folder)
     assert sorted(p.name for p in folder.iterdir()) == first
