@@ -7,7 +7,11 @@ from typing import Any
 from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.core.sampling import current_sampling_key
-from onetwo.stdlib.ensembling.self_consistency import ExtractConsensus, SelfConsistency
+from onetwo.stdlib.ensembling.self_consistency import (
+    ExtractConsensus,
+    SelfConsistency,
+    select_first_highest_scoring_output,
+)
 from onetwo.stdlib.reasoning.chain_of_thought import (
     QA_COT_EXEMPLARS_ORIGINAL_MATH_WORD_PROBLEMS,
     CoTReply,
@@ -72,3 +76,63 @@ def test_filters_and_scores_shape_the_distribution() -> None:
         sampler=QACoTPromptWithAnswerParserChat(), output_filter=lambda r: False
     )
     assert ot.run(ExtractConsensus(empty)("q")) is None
+
+
+def test_an_async_scorer_votes_and_a_none_score_leaves_an_output_out() -> None:
+    # The reference's tutorial weighs votes with a model-based verifier (async).
+    answers = ["5", "6", "5", "7"]
+    FakeBackend(
+        default_reply=lambda p, **_: f"The answer is {answers[int(current_sampling_key() or 0)]}."
+    ).register()
+
+    async def verifier(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Any:
+        assert args == ("q",) and kwargs == {}
+        return {"5": 1.0, "6": 2.0}.get(output.answer)  # "7": None, not counted
+
+    sc = SelfConsistency(
+        sampler=QACoTPromptWithAnswerParserChat(),
+        num_samples=4,
+        scorer=verifier,
+        bucketizer=lambda r: r.answer,
+    )
+    assert [(r.answer, p) for r, p in ot.run(sc("q"))] == [("5", 0.5), ("6", 0.5)]
+
+
+def test_the_representative_selector_takes_the_bucket_as_the_reference_does() -> None:
+    answers = ["5", "5", "6"]
+    FakeBackend(
+        default_reply=lambda p, **_: (
+            f"Step {current_sampling_key()}. The answer is "
+            f"{answers[int(current_sampling_key() or 0)]}."
+        )
+    ).register()
+    seen: list[Any] = []
+
+    async def last_of_bucket(bucket: Any, predictions_with_scores: list[tuple[Any, float]]) -> Any:
+        seen.append(bucket)
+        return predictions_with_scores[-1][0]
+
+    sc = SelfConsistency(
+        sampler=QACoTPromptWithAnswerParserChat(),
+        num_samples=3,
+        bucketizer=lambda r: r.answer,
+        representative_output_selector=last_of_bucket,
+    )
+    distribution = ot.run(sc("q"))
+    assert seen == ["5", "6"]
+    assert [r.answer for r, _ in distribution] == ["5", "6"]
+    assert distribution[0][0].reasoning.startswith("Step 1.")  # the bucket's last output
+    assert select_first_highest_scoring_output("b", [("x", 1.0), ("y", 2.0), ("z", 2.0)]) == "y"
+    assert select_first_highest_scoring_output("b", []) is None
+
+
+def test_zero_votes_are_returned_unnormalized_not_dropped() -> None:
+    FakeBackend(default_reply="The answer is 5.").register()
+    sc = SelfConsistency(
+        sampler=QACoTPromptWithAnswerParserChat(),
+        num_samples=2,
+        scorer=lambda a, k, o: 0.0,
+        bucketizer=lambda r: r.answer,
+    )
+    assert [(r.answer, p) for r, p in ot.run(sc("q"))] == [("5", 0.0)]
+    assert ot.run(ExtractConsensus(sc)("q")).answer == "5"

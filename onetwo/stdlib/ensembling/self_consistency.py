@@ -30,11 +30,25 @@ from onetwo.core import tracing
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.sampling import Repeated, RoundRobin, repeat_and_execute
 
-__all__ = ["ExtractConsensus", "SelfConsistency"]
+__all__ = ["ExtractConsensus", "SelfConsistency", "select_first_highest_scoring_output"]
 
 
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
+
+
+def select_first_highest_scoring_output(
+    bucket: Any, predictions_with_scores: list[tuple[Any, float]]
+) -> Any:
+    """The default representative of a bucket: its highest-scoring output, the first on ties.
+
+    Example:
+        >>> select_first_highest_scoring_output("5", [("a", 1.0), ("b", 2.0), ("c", 2.0)])
+        'b'
+    """
+    del bucket
+    best = max(enumerate(predictions_with_scores), key=lambda p: (p[1][1], -p[0]), default=None)
+    return None if best is None else best[1][0]
 
 
 @dataclasses.dataclass
@@ -47,20 +61,25 @@ class SelfConsistency:
             which draws the ``num_samples`` samples itself.
         num_samples: how many samples to draw.
         output_filter: keeps an output when it returns True (sync or async).
-        scorer: ``(args, kwargs, output) -> float``, the vote of one output (default 1).
+        scorer: ``(args, kwargs, output) -> float``, the vote of one output (sync or
+            async, e.g. a model-based verifier; default 1; ``None`` leaves it out).
         bucketizer: the bucket of an output (sync or async; default: the output).
-        representative_output_selector: picks a bucket's representative from its
-            ``[(output, score), ...]`` (default: the first highest-scoring one).
+        representative_output_selector: ``(bucket, [(output, score), ...])``, sync or
+            async, picks a bucket's representative (default:
+            :func:`select_first_highest_scoring_output`).
+
+    The votes are normalized to probabilities when they add up to more than 0 (all
+    zero: returned as they are, as the reference does).
     """
 
     sampler: Callable[..., Executable[Any]]
     num_samples: int = 1
     output_filter: Callable[[Any], Any] = lambda output: True
-    scorer: Callable[[tuple[Any, ...], dict[str, Any], Any], float] = lambda a, k, o: 1.0
+    scorer: Callable[[tuple[Any, ...], dict[str, Any], Any], Any] = lambda a, k, o: 1.0
     bucketizer: Callable[[Any], Any] = lambda output: output
-    representative_output_selector: Callable[[list[tuple[Any, float]]], Any] = lambda scored: max(
-        enumerate(scored), key=lambda p: (p[1][1], -p[0])
-    )[1][0]
+    representative_output_selector: Callable[[Any, list[tuple[Any, float]]], Any] = (
+        select_first_highest_scoring_output
+    )
 
     @make_executable
     @tracing.trace(name="SelfConsistency")
@@ -73,17 +92,21 @@ class SelfConsistency:
         for output in outputs:
             if not await _maybe_await(self.output_filter(output)):
                 continue
+            score = await _maybe_await(self.scorer(args, kwargs, output))
             key = await _maybe_await(self.bucketizer(output))
-            score = float(self.scorer(args, kwargs, output))
-            buckets.setdefault(_hashable(key), []).append((output, score))
-        total = sum(score for scored in buckets.values() for _, score in scored)
-        if total <= 0:
-            return []
-        distribution = [
-            (self.representative_output_selector(scored), sum(s for _, s in scored) / total)
-            for scored in buckets.values()
-        ]
-        return sorted(distribution, key=lambda pair: -pair[1])
+            if score is not None:
+                buckets.setdefault(_hashable(key), []).append((output, float(score)))
+        distribution = []
+        for key, scored in buckets.items():
+            representative = await _maybe_await(self.representative_output_selector(key, scored))
+            distribution.append((representative, sum(score for _, score in scored)))
+        distribution.sort(key=lambda pair: -pair[1])
+        total = sum(score for _, score in distribution)
+        return (
+            [(output, score / total) for output, score in distribution]
+            if total > 0
+            else distribution
+        )
 
 
 def _hashable(key: Any) -> Hashable:
