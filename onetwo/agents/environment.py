@@ -28,6 +28,8 @@ Example:
     >>> async with ToolEnvironment(config) as env:   # doctest: +SKIP
     ...     result = await env.run_tool("search", ["capital of France"])
     ...     out = await env.run_code("x = search('capital of France')\\nx")
+    ...     out.sandbox_result.value
+    "'Paris'"
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from onetwo.core.clock import SYSTEM_CLOCK, Clock
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.sampling import current_sampling_key
 
-__all__ = ["ToolEnvironment", "ToolEnvironmentConfig", "sandbox_digest"]
+__all__ = ["RunCodeResult", "ToolEnvironment", "ToolEnvironmentConfig", "sandbox_digest"]
 
 
 @dataclasses.dataclass
@@ -130,6 +132,21 @@ class _SandboxRecorder:
     @cache_method(name="agents.sandbox.run", is_sampled=True, ignore_args=["state"])
     async def run(self, code: str, history: str, state: tuple[str, ...]) -> dict[str, Any]:
         return (await self.env._execute(code, state)).to_json()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunCodeResult:
+    """What :meth:`ToolEnvironment.run_code` returns (the reference's shape).
+
+    Attributes:
+        code: the code that ran.
+        sandbox_result: what the sandbox did (``.value``, ``.stdout``, ``.status``...).
+        exit_hook_called: whether the code called ``exit()`` (an agent's "I am done").
+    """
+
+    code: str
+    sandbox_result: SandboxResult
+    exit_hook_called: bool = False
 
 
 class ToolEnvironment:
@@ -222,15 +239,17 @@ class ToolEnvironment:
     # --- code -----------------------------------------------------------------------------
 
     @make_executable
-    async def run_code(self, code: str, sandbox_state: Sequence[str] = ()) -> SandboxResult:
+    async def run_code(self, code: str, sandbox_state: Sequence[str] = ()) -> RunCodeResult:
         """Run ``code`` in a sandbox that has run the codes of ``sandbox_state``, in order.
 
         Recorded in the cache; on a miss, the live sandbox is first brought to
         ``sandbox_state`` (restarted and replayed if it holds something else).
         """
         state = tuple(sandbox_state)
-        data = await _traced_code(self._code, code, sandbox_digest(state), state)
-        return SandboxResult.from_json(data)
+        result = SandboxResult.from_json(
+            await _traced_code(self._code, code, sandbox_digest(state), state)
+        )
+        return RunCodeResult(code, result, exit_hook_called=result.exited)
 
     async def _execute(self, code: str, state: tuple[str, ...]) -> SandboxResult:
         # One execution at a time (e.g. candidates sampled from one state): each finds the

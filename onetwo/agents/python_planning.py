@@ -207,7 +207,8 @@ class PythonPlanningAgent(ToolUsingAgent[Any, str, PythonPlanningState, PythonPl
         reply = await self.prompt(exemplars=self.exemplars, state=state, tools=self.tool_list)
         code = extract_code(reply)
         history = sandbox_state_of(state)
-        result = await self._in_environment(environment, lambda env: env.run_code(code, history))
+        ran = await self._in_environment(environment, lambda env: env.run_code(code, history))
+        result = ran.sandbox_result
         return PythonPlanningStep(
             is_finished=result.exited,
             code=code,

@@ -33,7 +33,8 @@ def test_tools_and_code_run_from_sync_code_as_in_the_reference() -> None:
         first = ot.run(env.run_code("x = shout('a')\nx"))
         # A second ot.run (another event loop, today): the same live sandbox serves it.
         second = ot.run(env.run_code("x + '!'", sandbox_state=["x = shout('a')\nx"]))
-    assert first.value == "'A'" and second.value == "'A!'"
+    assert first.sandbox_result.value == "'A'" and second.sandbox_result.value == "'A!'"
+    assert second.code == "x + '!'" and not second.exit_hook_called
     assert calls == ["hi", "a"]  # nothing was re-run to rebuild the state
 
 
@@ -59,13 +60,13 @@ async def test_sandbox_states_are_rebuilt_from_recorded_calls(tmp_path: Path) ->
     codes = ["a = shout('x')", "b = a + shout('y')", "a + b"]
     async with ToolEnvironment(config) as env:
         results = [await env.run_code(c, codes[:i]) for i, c in enumerate(codes)]
-        assert results[-1].value == "'XXY'"
+        assert results[-1].sandbox_result.value == "'XXY'"
         assert env.executions == 3
     assert calls == ["x", "y"]
     # A new environment (as in a resumed run) asked for the last step only: the sandbox
     # is rebuilt by running the first two codes, whose tool calls come from the cache.
     async with ToolEnvironment(config) as env:
-        assert (await env.run_code("a + b + '!'", codes[:2])).value == "'XXY!'"
+        assert (await env.run_code("a + b + '!'", codes[:2])).sandbox_result.value == "'XXY!'"
         assert env.executions == 3
     assert calls == ["x", "y"]
 
@@ -81,7 +82,7 @@ async def test_replay_mode_contacts_no_tool_and_starts_no_sandbox(tmp_path: Path
     replay = ToolEnvironmentConfig(tools=[_counting_tool(calls)], cache=replay_cache)
     async with ToolEnvironment(replay) as env:
         assert (await env.run_tool("shout", ["a"], site="0")).value == "A"
-        assert (await env.run_code("shout('b')")).value == "'B'"
+        assert (await env.run_code("shout('b')")).sandbox_result.value == "'B'"
         assert env.executions == 0 and env._sandbox is None
         with pytest.raises(CacheMiss):
             await env.run_tool("shout", ["c"])

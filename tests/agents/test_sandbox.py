@@ -201,3 +201,17 @@ async def test_a_dropped_sandbox_takes_its_process_and_folder_with_it() -> None:
     assert not await asyncio.to_thread(os.path.exists, scratch)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_the_references_life_cycle_start_as_a_block_or_unsafe_and_str() -> None:
+    # The reference's tutorial: `async with sandbox.start() as sandbox:` then str(result).
+    sandbox = PythonSandbox(limits=SandboxLimits(wall_seconds=20))
+    async with sandbox.start() as started:
+        assert started is sandbox and sandbox.running
+        assert str(await started.run("print('hi')\n1 + 1")) == "hi\n2"
+        assert str(await started.run("1 / 0")).endswith("ZeroDivisionError: division by zero")
+    assert not sandbox.running and sandbox.scratch is None
+    assert await sandbox.start_unsafe() is sandbox and sandbox.running
+    assert await sandbox.start_unsafe() is sandbox and sandbox.starts == 2  # no second child
+    await sandbox.stop()
+    assert not sandbox.running

@@ -42,7 +42,29 @@ def test_the_safe_subset_factories_make_the_process_sandbox() -> None:
         config = python_tool_use.PythonToolUseEnvironmentConfig(sandbox_factory=factory())
         with python_tool_use.PythonToolUseEnvironment(config=config) as env:
             result = ot.run(env.run_code(sandbox_state=("x = 20",), code="x + 22"))
-        assert result.final_expression_value == "42"
+        assert result.sandbox_result.final_expression_value == 42
+
+
+def test_run_code_returns_the_references_result_shape_and_values_as_objects() -> None:
+    # The reference's tutorial: result.sandbox_result.final_expression_value is the
+    # value itself (a number here), not its repr.
+    config = python_tool_use.PythonToolUseEnvironmentConfig()
+    with python_tool_use.PythonToolUseEnvironment(config=config) as env:
+        number = ot.run(
+            env.run_code(sandbox_state=("s = '91,877'",), code="float(s.replace(',', ''))")
+        )
+        listed = ot.run(env.run_code(sandbox_state=(), code="[1, 'a', {'k': None}]"))
+        other = ot.run(env.run_code(sandbox_state=(), code="object"))
+        nothing = ot.run(env.run_code(sandbox_state=(), code="x = 1"))
+        done = ot.run(env.run_code(sandbox_state=(), code="exit()"))
+    assert isinstance(number, python_tool_use.RunCodeResult)
+    assert number.code == "float(s.replace(',', ''))"
+    assert number.sandbox_result.final_expression_value == 91877.0
+    assert listed.sandbox_result.final_expression_value == [1, "a", {"k": None}]
+    # Not a literal: the repr, as a string (literal_eval runs no code).
+    assert other.sandbox_result.final_expression_value == "<class 'object'>"
+    assert nothing.sandbox_result.final_expression_value is None
+    assert done.exit_hook_called and not number.exit_hook_called
 
 
 def test_cached_backends_merges_a_teammates_folder_into_its_own(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import concurrent.futures
 import contextlib
@@ -54,7 +55,7 @@ import subprocess
 import sys
 import tempfile
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -133,12 +134,26 @@ class SandboxResult:
         return self.status == "ok"
 
     @property
-    def final_expression_value(self) -> str | None:
-        """The reference's name for :attr:`value`."""
-        return self.value
+    def final_expression_value(self) -> Any:
+        """The last line's value as the reference gives it: a Python object, not a ``repr``.
+
+        The value crossed from the sandbox process as its ``repr``; a literal (number,
+        string, list, dict...) is read back with ``ast.literal_eval`` (which runs no code),
+        anything else stays the ``repr`` string. ``None`` when the last line set nothing.
+
+        Example:
+            >>> SandboxResult("ok", value="[1, 'a']").final_expression_value
+            [1, 'a']
+        """
+        if self.value is None:
+            return None
+        try:
+            return ast.literal_eval(self.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return self.value
 
     def text(self) -> str:
-        """How the result reads to a model: output, value, then the error."""
+        """How the result reads to a model (and ``str(result)``): output, value, error."""
         parts = [self.stdout.rstrip("\n")] if self.stdout.strip() else []
         if self.value is not None:
             parts.append(self.value)
@@ -147,6 +162,8 @@ class SandboxResult:
         if self.restarted:
             parts.append("(the sandbox was restarted: variables from earlier steps are gone)")
         return "\n".join(parts)
+
+    __str__ = text
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -225,10 +242,29 @@ class PythonSandbox:
             lock = self._locks[loop] = asyncio.Lock()
         return lock
 
-    async def start(self) -> None:
-        """Start the child (done by the first :meth:`run` if not called)."""
-        if self.running:
-            return
+    @contextlib.asynccontextmanager
+    async def start(self) -> AsyncIterator[PythonSandbox]:
+        """Start the child for a block and stop it after, as the reference's sandboxes do.
+
+        Example:
+            >>> async def demo():
+            ...     async with PythonSandbox().start() as box:
+            ...         return str(await box.run("1 + 1"))
+            >>> # await demo()  ->  '2'
+        """
+        try:
+            yield await self.start_unsafe()
+        finally:
+            await self.stop()
+
+    async def start_unsafe(self) -> PythonSandbox:
+        """Start the child and return the sandbox; the caller stops it (the first
+        :meth:`run` starts it too)."""
+        if not self.running:
+            await self._start()
+        return self
+
+    async def _start(self) -> None:
         await asyncio.to_thread(self._spawn)
         init = {
             "op": "init",
@@ -292,7 +328,7 @@ class PythonSandbox:
         A run cancelled from outside (e.g. by a step's time limit) kills the process too.
         """
         async with self._lock():
-            await self.start()
+            await self.start_unsafe()
             try:
                 result = await self._exchange(code)
             except BaseException:
