@@ -234,8 +234,11 @@ class RemoteBackend(Backend, Generic[Client]):
         """The next turn after ``turns``, ``(role, text)`` pairs; role user/model/system."""
         raise NotImplementedError
 
-    async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
-        """A reply to ``prompt`` constrained to the JSON ``schema``."""
+    async def _json(
+        self, prompt: str | list[tuple[str, str]], schema: dict[str, Any], settings: ModelSettings
+    ) -> str:
+        """A reply to ``prompt`` (a text, or ``(role, text)`` turns) constrained to the JSON
+        ``schema``."""
         raise NotImplementedError
 
     async def _embed_texts(self, texts: list[str]) -> Sequence[Sequence[float] | None]:
@@ -431,19 +434,23 @@ class RemoteBackend(Backend, Generic[Client]):
 
     @takes_settings(omit=("stop",))
     async def generate_object(
-        self, prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]
+        self, prompt: Prompt | Sequence[Message], cls: Any, **settings: Unpack[ModelSettings]
     ) -> Any:
-        """A value of type ``cls``, generated under its JSON schema and validated."""
+        """A value of type ``cls``, generated under its JSON schema and validated;
+        ``prompt`` may be a conversation (a list of ``Message``)."""
         schema, wrapped = object_schema(cls)
-        text = await self._generate_json(
-            str(prompt), json.dumps(schema, sort_keys=True), **settings
+        asked = (
+            str(prompt)
+            if isinstance(prompt, str | ChunkList)
+            else turns(prompt, type(self).__name__)
         )
+        text = await self._generate_json(asked, json.dumps(schema, sort_keys=True), **settings)
         return parse_json(text, cls, wrapped)
 
     @caching.cache_method(name="llm.generate_object", is_sampled=True)
     @takes_settings(omit=("stop",))
     async def _generate_json(
-        self, prompt: str, schema: str, **settings: Unpack[ModelSettings]
+        self, prompt: str | list[tuple[str, str]], schema: str, **settings: Unpack[ModelSettings]
     ) -> str:
         # Cached as text, so the cache never has to store the caller's types.
         settings = merge(self.settings, settings)

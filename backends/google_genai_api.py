@@ -149,18 +149,8 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         text = _text(response)
         if not include_details and not tracing.is_enabled():
             return text
-        candidate = response.candidates[0] if response.candidates else None
-        tokens = response.usage_metadata
-        finish = getattr(candidate, "finish_reason", None)
-        used = usage(
-            finish_reason=getattr(finish, "value", finish),
-            prompt_tokens=getattr(tokens, "prompt_token_count", None),
-            completion_tokens=getattr(tokens, "candidates_token_count", None),
-            latency=now() - began,
-        )
-        if not include_details:
-            return text
-        return text, details(used, response.model_version, _logprobs(candidate))
+        found = _details(response, began)
+        return (text, found) if include_details else text
 
     async def _respond(self, contents: Any, config: types.GenerateContentConfig) -> Any:
         """One ``generateContent`` request."""
@@ -177,16 +167,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     async def _converse(
         self, turns: list[tuple[str, str]], include_details: bool, settings: ModelSettings
     ) -> Any:
-        # SYSTEM messages become the system instruction.
-        system = [text for role, text in turns if role == "system"]
-        contents = [
-            types.Content(
-                role="model" if role == "model" else "user", parts=[types.Part(text=text)]
-            )
-            for role, text in turns
-            if role != "system"
-        ]
-        instruction = "\n".join(system) if system else None
+        instruction, contents = _turn_contents(turns)
         return await self._generate(
             contents, include_details, settings, system_instruction=instruction
         )
@@ -201,19 +182,38 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     @caching.cache_method(name="llm.generate_content", is_sampled=True)
     @takes_settings()
     async def generate_content(
-        self, prompt: Prompt, **settings: Unpack[ModelSettings]
-    ) -> ChunkList:
-        """The reply's parts as chunks: text as str, inline data as bytes with its MIME type."""
-        contents = [types.Content(role="user", parts=_parts(prompt))]
-        config = self._generation_config(merge(self.settings, settings))
-        return _chunks(await self._respond(contents, config))
+        self,
+        prompt: Prompt | Sequence[Message],
+        *,
+        include_details: bool = False,
+        **settings: Unpack[ModelSettings],
+    ) -> Any:
+        """The reply's parts as chunks: text as str, inline data as bytes with its MIME type;
+        ``(chunks, details)`` with ``include_details``, ``details["thoughts"]`` the model's
+        thought summaries ("" when it gave none). ``prompt`` may be a list of messages."""
+        if isinstance(prompt, list):
+            system, contents = _tool_contents(prompt)
+        else:
+            system, contents = None, [types.Content(role="user", parts=_parts(prompt))]
+        config = self._generation_config(merge(self.settings, settings), system_instruction=system)
+        began = now()
+        response = await self._respond(contents, config)
+        if not include_details:
+            return _chunks(response)
+        return _chunks(response), {**_details(response, began), "thoughts": _thoughts(response)}
 
-    async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
+    async def _json(
+        self, prompt: str | list[tuple[str, str]], schema: dict[str, Any], settings: ModelSettings
+    ) -> str:
+        instruction, contents = (
+            (None, prompt) if isinstance(prompt, str) else _turn_contents(prompt)
+        )
         return str(
             await self._generate(
-                prompt,
+                contents,
                 False,
                 settings,
+                system_instruction=instruction,
                 response_mime_type="application/json",
                 response_json_schema=schema,
             )
@@ -370,6 +370,17 @@ def _parts(content: Any) -> list[types.Part]:
     return parts
 
 
+def _turn_contents(turns: list[tuple[str, str]]) -> tuple[str | None, list[types.Content]]:
+    """The system instruction (the SYSTEM turns) and the contents of ``(role, text)`` turns."""
+    system = [text for role, text in turns if role == "system"]
+    contents = [
+        types.Content(role="model" if role == "model" else "user", parts=[types.Part(text=text)])
+        for role, text in turns
+        if role != "system"
+    ]
+    return ("\n".join(system) if system else None), contents
+
+
 def _tool_contents(messages: Sequence[Any]) -> tuple[str | None, list[types.Content]]:
     """The system instruction and the contents of a ``chat_with_tools`` conversation: an
     earlier reply (a dict) is the model's turn with its function calls, a TOOL message
@@ -407,6 +418,28 @@ def _text(response: types.GenerateContentResponse) -> str:
     if not candidates or candidates[0].content is None:
         return ""
     return "".join(p.text or "" for p in candidates[0].content.parts or [] if not p.thought)
+
+
+def _details(response: types.GenerateContentResponse, began: float) -> dict[str, Any]:
+    """The ``details`` of a reply: usage (annotated on the trace), model, log-probs."""
+    candidate = response.candidates[0] if response.candidates else None
+    tokens = response.usage_metadata
+    finish = getattr(candidate, "finish_reason", None)
+    used = usage(
+        finish_reason=getattr(finish, "value", finish),
+        prompt_tokens=getattr(tokens, "prompt_token_count", None),
+        completion_tokens=getattr(tokens, "candidates_token_count", None),
+        latency=now() - began,
+    )
+    return details(used, response.model_version, _logprobs(candidate))
+
+
+def _thoughts(response: types.GenerateContentResponse) -> str:
+    """The text of a reply's thought parts (the model's thought summaries)."""
+    candidates = response.candidates or []
+    content = candidates[0].content if candidates else None
+    parts = (content.parts or []) if content else []
+    return "".join(p.text or "" for p in parts if p.thought)
 
 
 def _chunks(response: types.GenerateContentResponse) -> ChunkList:

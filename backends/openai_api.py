@@ -267,12 +267,17 @@ class OpenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[openai.AsyncOp
         [result] = await self._chat(tool_messages(messages), 1, include_details, settings)
         return result
 
-    async def _json(self, prompt: str, schema: dict[str, Any], settings: ModelSettings) -> str:
+    async def _json(
+        self, prompt: str | list[tuple[str, str]], schema: dict[str, Any], settings: ModelSettings
+    ) -> str:
         response_format = {
             "type": "json_schema",
             "json_schema": {"name": "output", "schema": schema, "strict": False},
         }
-        messages = [{"role": "user", "content": prompt}]
+        if isinstance(prompt, str):
+            messages = [{"role": "user", "content": prompt}]
+        else:
+            messages = to_messages(prompt)
         [text] = await self._chat(messages, 1, False, settings, response_format=response_format)
         return str(text)
 

@@ -255,10 +255,28 @@ async def rank(
     return choice.ranked(options, scores, top_k, include_details)
 
 
-@_built_on_others
-async def generate_object(prompt: Prompt, cls: Any, **settings: Unpack[ModelSettings]) -> Any:
-    """A value of type ``cls`` (int, a pydantic model...; by name only from OBJECT_TYPES)."""
-    return parse_object(await generate_text.fallback(prompt, **settings), cls)
+def _prompt_or_messages(where: str, name: str, value: Any) -> Any:
+    """A prompt, or a conversation (a non-empty list of ``Message``) where one is taken."""
+    if value and _all(Message)(value):
+        return list(value)
+    return _check(where, name, value)
+
+
+# A builtin built on others whose ``prompt`` may also be a conversation.
+_takes_messages = functools.partial(
+    Builtin, checks={**_CHECKS, "prompt": _prompt_or_messages}, default=True
+)
+
+
+@_takes_messages
+async def generate_object(
+    prompt: Prompt | Sequence[Message], cls: Any, **settings: Unpack[ModelSettings]
+) -> Any:
+    """A value of type ``cls`` (int, a pydantic model...; by name only from OBJECT_TYPES);
+    ``prompt`` may be a conversation (by default answered by ``chat``)."""
+    if isinstance(prompt, str | ChunkList):
+        return parse_object(await generate_text.fallback(prompt, **settings), cls)
+    return parse_object(await chat.fallback(prompt, **settings), cls)
 
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)")
@@ -343,11 +361,25 @@ async def chat_with_tools(
     raise NotImplementedError
 
 
-@_built_on_others
-async def generate_content(prompt: Prompt, **settings: Unpack[ModelSettings]) -> ChunkList:
-    """Complete ``prompt`` with text and media: a ``ChunkList`` of str chunks and bytes
-    chunks with their MIME type (by default, ``generate_text``'s text as one chunk)."""
-    return ChunkList([Chunk(await generate_text(prompt, **settings))])
+@_takes_messages
+async def generate_content(
+    prompt: Prompt | Sequence[Message],
+    *,
+    include_details: bool = False,
+    **settings: Unpack[ModelSettings],
+) -> Any:
+    """Answer ``prompt`` (or a conversation, a list of ``Message``) with text and media: a
+    ``ChunkList`` of str chunks and bytes chunks with their MIME type, or ``(chunks,
+    details)`` with ``include_details`` (``details["thoughts"]``: the model's thought
+    summaries, "" when it gave none). By default: ``generate_text``'s text (``chat``'s for
+    messages) as one chunk."""
+    if isinstance(prompt, str | ChunkList):
+        result = await generate_text.fallback(prompt, include_details=include_details, **settings)
+    else:
+        result = await chat.fallback(prompt, include_details=include_details, **settings)
+    if include_details:
+        return ChunkList([Chunk(result[0])]), {"thoughts": "", **result[1]}
+    return ChunkList([Chunk(result)])
 
 
 _ALL = tuple(b for b in list(globals().values()) if isinstance(b, Builtin))  # in order

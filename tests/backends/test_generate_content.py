@@ -7,6 +7,7 @@ parts as str chunks and inline data as bytes chunks with their MIME type.
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,8 @@ from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core import caching
-from onetwo.core.content import Chunk, ChunkList
+from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
+from onetwo.errors import InvalidArgumentError
 from tests.rig.gemini_shim import GeminiShim
 
 genai_api = pytest.importorskip("onetwo.backends.google_genai_api")
@@ -73,3 +75,66 @@ def test_gemini_answers_with_text_chunks(gemini_shim: GeminiShim) -> None:
     assert isinstance(body, dict)
     assert body["generationConfig"]["maxOutputTokens"] == 6
     assert body["contents"] == [{"role": "user", "parts": [{"text": "Name a color:"}]}]
+
+
+def test_the_default_takes_a_conversation_and_gives_details() -> None:
+    # The reference's tutorial: generate_content(messages, include_details=True).
+    backend = FakeBackend(default_reply="x = -2")
+    backend.register()
+    messages = [
+        Message(PredefinedRole.USER, "Hi! "),
+        Message(PredefinedRole.MODEL, "Hello! How can I help you?"),
+        Message(PredefinedRole.USER, "solve x^2 + 4x + 4 = 0"),
+    ]
+    reply, found = ot.run(llm.generate_content(messages, include_details=True))
+    assert reply.chunks == [Chunk("x = -2")] and found["thoughts"] == ""
+    assert "solve x^2 + 4x + 4 = 0" in backend.prompts[-1]  # formatted as a chat
+    assert ot.run(llm.generate_content(messages)).chunks == [Chunk("x = -2")]
+    with pytest.raises(InvalidArgumentError, match="prompt"):
+        ot.run(llm.generate_content([]))
+
+
+def test_gemini_thought_parts_are_the_details_thoughts() -> None:
+    parts = [types.Part(text="Let me see. ", thought=True), types.Part(text="2", thought=True)]
+    parts.append(types.Part(text="The answer is 2."))
+    content = types.Content(role="model", parts=parts)
+    response = types.GenerateContentResponse(candidates=[types.Candidate(content=content)])
+    assert genai_api._thoughts(response) == "Let me see. 2"
+    assert genai_api._chunks(response).chunks == [Chunk("The answer is 2.")]
+    assert genai_api._thoughts(types.GenerateContentResponse(candidates=[])) == ""
+
+
+@pytest.mark.rig
+def test_gemini_answers_a_conversation_with_details_and_replays_it(
+    gemini_shim: GeminiShim, tmp_path: pathlib.Path
+) -> None:
+    def gemini() -> Any:
+        return genai_api.GoogleGenAIAPI(
+            "gemini-2.5-flash",
+            api_key="gemini-test-key-0123456789",
+            base_url=gemini_shim.url,
+            cache=tmp_path / "cache",
+        )
+
+    messages = [
+        Message(PredefinedRole.SYSTEM, "Answer in one word."),
+        Message(PredefinedRole.USER, "Name a color."),
+        Message(PredefinedRole.MODEL, "Red."),
+        Message(PredefinedRole.USER, "Another one."),
+    ]
+    with ot.RegistryContext():
+        gemini().register()
+        call = llm.generate_content(messages, include_details=True, temperature=0.0, max_tokens=5)
+        reply, found = ot.run(call)
+    assert isinstance(reply, ChunkList) and str(reply).strip()
+    assert found["thoughts"] == "" and found["completion_tokens"] > 0
+    body = gemini_shim.requests[-1].body
+    assert isinstance(body, dict)
+    assert body["systemInstruction"]["parts"] == [{"text": "Answer in one word."}]
+    assert [c["role"] for c in body["contents"]] == ["user", "model", "user"]
+    sent = len(gemini_shim.requests)
+    with ot.RegistryContext():
+        gemini().register()
+        again = llm.generate_content(messages, include_details=True, temperature=0.0, max_tokens=5)
+        assert ot.run(again) == (reply, found)
+    assert len(gemini_shim.requests) == sent  # replayed from the cache

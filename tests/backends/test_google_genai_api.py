@@ -127,6 +127,21 @@ def test_generate_object_sends_the_json_schema(gemini_shim: GeminiShim, backend:
     assert config["responseJsonSchema"]["required"] == ["name", "country"]  # type: ignore[index]
 
 
+def test_generate_object_takes_a_conversation(gemini_shim: GeminiShim, backend: object) -> None:
+    messages = [
+        Message(PredefinedRole.SYSTEM, "Answer with JSON only."),
+        Message(PredefinedRole.USER, "What is the capital of France?"),
+        Message(PredefinedRole.MODEL, "Paris."),
+        Message(PredefinedRole.USER, "Give it as JSON with name and country."),
+    ]
+    city = ot.run(llm.generate_object(messages, City, temperature=0.0, max_tokens=48))
+    assert isinstance(city, City) and city.name
+    body = last_body(gemini_shim, "generateContent")
+    assert body["systemInstruction"]["parts"] == [{"text": "Answer with JSON only."}]  # type: ignore[index]
+    assert [c["role"] for c in body["contents"]] == ["user", "model", "user"]  # type: ignore[attr-defined]
+    assert body["generationConfig"]["responseMimeType"] == "application/json"  # type: ignore[index]
+
+
 def test_embed_batches_concurrent_calls(gemini_shim: GeminiShim, backend: object) -> None:
     vectors = ot.run(ot.parallel(*(llm.embed(t) for t in ["a cat", "a dog", "a car"])))
     assert [len(v) for v in vectors] == [16, 16, 16]

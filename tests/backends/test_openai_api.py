@@ -158,6 +158,17 @@ def test_generate_object_uses_the_schema_and_validates(backend: OpenAIAPI) -> No
     assert isinstance(count, int)
 
 
+def test_generate_object_takes_a_conversation(backend: OpenAIAPI) -> None:
+    messages = [
+        Message(PredefinedRole.SYSTEM, "Answer with JSON only."),
+        Message(PredefinedRole.USER, "What is the capital of France?"),
+        Message(PredefinedRole.MODEL, "Paris."),
+        Message(PredefinedRole.USER, "Give it as JSON with name and country."),
+    ]
+    city = ot.run(llm.generate_object(messages, City, temperature=0.0, max_tokens=48))
+    assert isinstance(city, City) and city.name and city.country
+
+
 def test_score_text_matches_the_check_value(backend: OpenAIAPI) -> None:
     # Summed log-probs of " Paris. It is a big city", checked against teacher forcing
     # one token at a time (see the rig notes).

@@ -112,6 +112,20 @@ def test_generate_object_parses_and_validates(reply: str, cls: Any, expected: An
     assert ot.run(llm.generate_object("q", cls)) == expected
 
 
+def test_generate_object_takes_a_conversation_answered_by_chat() -> None:
+    # The reference's tutorial: generate_object(prompt=messages, cls=...).
+    backend = FakeBackend(default_reply='{"name": "Paris", "population": 2100000}')
+    backend.register()
+    messages = [
+        Message(PredefinedRole.USER, "What is the capital of France?"),
+        Message(PredefinedRole.MODEL, "Obviously, it is Paris."),
+        Message(PredefinedRole.USER, "Tell me more about it."),
+    ]
+    city = ot.run(llm.generate_object(prompt=messages, cls=City))
+    assert city == City(name="Paris", population=2_100_000)
+    assert "Obviously, it is Paris." in backend.prompts[-1]  # the whole conversation
+
+
 def test_generate_object_failure_names_the_type_and_the_reply() -> None:
     FakeBackend(default_reply='{"name": "Paris"}').register()
     with pytest.raises(OutputParseError) as info:
