@@ -91,7 +91,7 @@ def sandbox_figures(repeats: int) -> dict[str, float]:
         for _ in range(repeats):
             box = PythonSandbox()
             t = time.perf_counter()
-            await box.start()
+            await box.start_unsafe()
             times.append((time.perf_counter() - t) * 1e3)
             await box.stop()
         return times
