@@ -50,6 +50,7 @@ from onetwo.core.caching import CallCache, cache_method, open_cache
 from onetwo.core.clock import SYSTEM_CLOCK, Clock
 from onetwo.core.executing import Executable, make_executable
 from onetwo.core.sampling import current_sampling_key
+from onetwo.errors import InvalidArgumentError
 
 __all__ = ["RunCodeResult", "ToolEnvironment", "ToolEnvironmentConfig", "sandbox_digest"]
 
@@ -244,7 +245,22 @@ class ToolEnvironment:
 
         Recorded in the cache; on a miss, the live sandbox is first brought to
         ``sandbox_state`` (restarted and replayed if it holds something else).
+
+        Raises:
+            InvalidArgumentError: ``code`` is not a str or ``sandbox_state`` not a sequence
+                of str (e.g. OneTwo's positional order, ``run_code(state, code)``).
         """
+        if (
+            not isinstance(code, str)
+            or isinstance(sandbox_state, str)
+            or not all(isinstance(c, str) for c in sandbox_state)
+        ):
+            raise InvalidArgumentError(
+                f"run_code(code, sandbox_state): code must be a str and sandbox_state a "
+                f"sequence of str (the codes run before), got code={code!r:.80} and "
+                f"sandbox_state={sandbox_state!r:.80}. OneTwo's order is (sandbox_state, "
+                "code): pass them by name, run_code(sandbox_state=..., code=...)."
+            )
         state = tuple(sandbox_state)
         result = SandboxResult.from_json(
             await _traced_code(self._code, code, sandbox_digest(state), state)

@@ -10,6 +10,7 @@ from onetwo import ot
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core.caching import CallCache
+from onetwo.errors import InvalidArgumentError
 from onetwo.stdlib.code_execution import python_execution_safe_subset
 from onetwo.stdlib.ensembling import distribution_metrics
 from onetwo.stdlib.tool_use import python_tool_use
@@ -65,6 +66,15 @@ def test_run_code_returns_the_references_result_shape_and_values_as_objects() ->
     assert other.sandbox_result.final_expression_value == "<class 'object'>"
     assert nothing.sandbox_result.final_expression_value is None
     assert done.exit_hook_called and not number.exit_hook_called
+
+
+def test_run_code_in_the_references_positional_order_is_refused_with_the_fix() -> None:
+    config = python_tool_use.PythonToolUseEnvironmentConfig()
+    with python_tool_use.PythonToolUseEnvironment(config=config) as env:
+        with pytest.raises(InvalidArgumentError, match=r"got code=\(\) .*pass them by name"):
+            ot.run(env.run_code((), "1 + 1"))
+        with pytest.raises(InvalidArgumentError, match="sandbox_state='x = 1'"):
+            ot.run(env.run_code("x", "x = 1"))
 
 
 def test_cached_backends_merges_a_teammates_folder_into_its_own(tmp_path: Path) -> None:
