@@ -12,13 +12,14 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import pydantic
 
 from onetwo.core import tracing
-from onetwo.core.content import ChunkList, Message
+from onetwo.core.content import Chunk, ChunkList, Message
 from onetwo.errors import BackendHTTPError, OutputParseError, RateLimited
 
 __all__ = [
     "Secret",
     "answer_problem",
     "details",
+    "has_media",
     "http_error",
     "missing_sdk",
     "object_schema",
@@ -177,6 +178,15 @@ def missing_sdk(module: str, package: str, extra: str) -> ImportError:
         f"{module} needs the `{package}` package, which is not installed. Install it "
         f'with: pip install "onetwo[{extra}]"'
     )
+
+
+def has_media(content: Any) -> bool:
+    """Whether a prompt or a message's content holds anything but text."""
+    if isinstance(content, ChunkList):
+        return any(not isinstance(c.content, str) for c in content)
+    if isinstance(content, Chunk):
+        return not isinstance(content.content, str)
+    return isinstance(content, bytes)
 
 
 def turns(messages: Sequence[Message], backend: str) -> list[tuple[str, str]]:

@@ -19,22 +19,14 @@ import inspect
 from collections.abc import Sequence
 from typing import Any, Unpack
 
+from onetwo.backends._common import has_media
 from onetwo.backends._remote import RemoteBackend
 from onetwo.backends._settings import takes_settings
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching
-from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
+from onetwo.core.content import Message, PredefinedRole
 
-__all__ = ["MediaPrompts", "has_media"]
-
-
-def has_media(content: Any) -> bool:
-    """Whether a prompt or a message's content holds anything but text."""
-    if isinstance(content, ChunkList):
-        return any(not isinstance(c.content, str) for c in content)
-    if isinstance(content, Chunk):
-        return not isinstance(content.content, str)
-    return isinstance(content, bytes)
+__all__ = ["MediaPrompts"]
 
 
 class MediaPrompts:

@@ -45,6 +45,7 @@ from onetwo.backends import network
 from onetwo.backends._common import (
     Secret,
     answer_problem,
+    has_media,
     object_schema,
     parse_json,
     redact,
@@ -65,6 +66,7 @@ from onetwo.errors import (
     BackendHTTPError,
     BackendTimeout,
     ConfigurationError,
+    InvalidArgumentError,
     OneTwoError,
 )
 
@@ -439,11 +441,15 @@ class RemoteBackend(Backend, Generic[Client]):
         """A value of type ``cls``, generated under its JSON schema and validated;
         ``prompt`` may be a conversation (a list of ``Message``)."""
         schema, wrapped = object_schema(cls)
-        asked = (
-            str(prompt)
-            if isinstance(prompt, str | ChunkList)
-            else turns(prompt, type(self).__name__)
-        )
+        if isinstance(prompt, str | ChunkList):
+            asked: str | list[tuple[str, str]] = str(prompt)
+        elif any(has_media(m.content) for m in prompt):
+            raise InvalidArgumentError(
+                f"{type(self).__name__}.generate_object takes a conversation of text; a message "
+                "holds an image or other media. Describe it in text, or ask llm.chat first."
+            )
+        else:
+            asked = turns(prompt, type(self).__name__)
         text = await self._generate_json(asked, json.dumps(schema, sort_keys=True), **settings)
         return parse_json(text, cls, wrapped)
 

@@ -179,7 +179,6 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         system, contents = _tool_contents(messages)
         return await self._generate(contents, include_details, settings, system_instruction=system)
 
-    @caching.cache_method(name="llm.generate_content", is_sampled=True)
     @takes_settings()
     async def generate_content(
         self,
@@ -189,18 +188,40 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         **settings: Unpack[ModelSettings],
     ) -> Any:
         """The reply's parts as chunks: text as str, inline data as bytes with its MIME type;
-        ``(chunks, details)`` with ``include_details``, ``details["thoughts"]`` the model's
-        thought summaries ("" when it gave none). ``prompt`` may be a list of messages."""
-        if isinstance(prompt, list):
-            system, contents = _tool_contents(prompt)
-        else:
-            system, contents = None, [types.Content(role="user", parts=_parts(prompt))]
-        config = self._generation_config(merge(self.settings, settings), system_instruction=system)
-        began = now()
-        response = await self._respond(contents, config)
-        if not include_details:
-            return _chunks(response)
+        ``(chunks, details)`` with ``include_details``, ``details["thoughts"]`` the text of
+        the thought parts the server returned ("" when none: Gemini sends them only when
+        thinking is configured to include them). ``prompt`` may be a list of messages."""
+        if include_details:
+            return await self._content_with_details(prompt, **settings)
+        return await self._content(prompt, **settings)
+
+    # Two cache entries, so plain calls keep the keys they had before details existed.
+    @caching.cache_method(name="llm.generate_content", is_sampled=True)
+    @takes_settings()
+    async def _content(
+        self, prompt: Prompt | Sequence[Message], **settings: Unpack[ModelSettings]
+    ) -> ChunkList:
+        response, _ = await self._content_response(prompt, merge(self.settings, settings))
+        return _chunks(response)
+
+    @caching.cache_method(name="llm.generate_content.details", is_sampled=True)
+    @takes_settings()
+    async def _content_with_details(
+        self, prompt: Prompt | Sequence[Message], **settings: Unpack[ModelSettings]
+    ) -> tuple[ChunkList, dict[str, Any]]:
+        response, began = await self._content_response(prompt, merge(self.settings, settings))
         return _chunks(response), {**_details(response, began), "thoughts": _thoughts(response)}
+
+    async def _content_response(
+        self, prompt: Prompt | Sequence[Message], settings: ModelSettings
+    ) -> tuple[types.GenerateContentResponse, float]:
+        if isinstance(prompt, str | ChunkList):
+            system, contents = None, [types.Content(role="user", parts=_parts(prompt))]
+        else:
+            system, contents = _tool_contents(prompt)
+        config = self._generation_config(settings, system_instruction=system)
+        began = now()
+        return await self._respond(contents, config), began
 
     async def _json(
         self, prompt: str | list[tuple[str, str]], schema: dict[str, Any], settings: ModelSettings

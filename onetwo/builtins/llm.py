@@ -155,8 +155,15 @@ async def chat(
     settings = merge(settings, {"stop": [*given_stops, *fmt.extra_stop_sequences()] or None})
     result = await generate_text.fallback(prompt, include_details=include_details, **settings)
     if include_details:
-        return result[0].strip(), result[1]
+        text, found = _with_details(result)
+        return text.strip(), found
     return result.strip()
+
+
+def _with_details(result: Any) -> tuple[Any, dict[str, Any]]:
+    """``(value, details)`` of an ``include_details=True`` call; ``{}`` when the
+    implementation does not take ``include_details`` and returned the value alone."""
+    return result if isinstance(result, tuple) else (result, {})
 
 
 @_built_on_others
@@ -378,7 +385,8 @@ async def generate_content(
     else:
         result = await chat.fallback(prompt, include_details=include_details, **settings)
     if include_details:
-        return ChunkList([Chunk(result[0])]), {"thoughts": "", **result[1]}
+        text, found = _with_details(result)
+        return ChunkList([Chunk(text)]), {"thoughts": "", **found}
     return ChunkList([Chunk(result)])
 
 

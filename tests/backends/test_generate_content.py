@@ -138,3 +138,34 @@ def test_gemini_answers_a_conversation_with_details_and_replays_it(
         again = llm.generate_content(messages, include_details=True, temperature=0.0, max_tokens=5)
         assert ot.run(again) == (reply, found)
     assert len(gemini_shim.requests) == sent  # replayed from the cache
+
+
+def test_details_survive_an_implementation_that_does_not_take_include_details() -> None:
+    with ot.RegistryContext():
+        llm.generate_text.configure(lambda prompt: "hello")
+        reply, found = ot.run(llm.generate_content("Hi", include_details=True))
+        assert reply.chunks == [Chunk("hello")] and found == {"thoughts": ""}
+        conversation = [Message(PredefinedRole.USER, "Hi")]
+        assert ot.run(llm.chat(conversation, include_details=True)) == ("hello", {})
+
+
+@pytest.mark.rig
+def test_gemini_plain_calls_keep_their_cache_key(
+    gemini_shim: GeminiShim, tmp_path: pathlib.Path
+) -> None:
+    # Details have their own entry: a plain call's key is what it was before they existed.
+    cache = caching.open_cache(tmp_path / "cache")
+    backend = genai_api.GoogleGenAIAPI(
+        "gemini-2.5-flash",
+        api_key="gemini-test-key-0123456789",
+        base_url=gemini_shim.url,
+        cache=cache,
+    )
+    with ot.RegistryContext():
+        backend.register()
+        ot.run(llm.generate_content("Name a color:", max_tokens=4))
+        ot.run(llm.generate_content("Name a color:", max_tokens=4, include_details=True))
+    calls = {r["call"]["method"]: r["call"]["params"] for r in cache.records()}
+    assert sorted(calls) == ["llm.generate_content", "llm.generate_content.details"]
+    for params in calls.values():
+        assert "include_details" not in params and params["max_tokens"] == 4

@@ -18,8 +18,8 @@ from onetwo.backends import RetryPolicy
 from onetwo.backends.openai_api import OpenAIAPI
 from onetwo.builtins import llm
 from onetwo.builtins.settings import ModelSettings
-from onetwo.core.content import Message, PredefinedRole
-from onetwo.errors import BackendHTTPError, ConfigurationError
+from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
+from onetwo.errors import BackendHTTPError, ConfigurationError, InvalidArgumentError
 from tests.rig.faults import FaultProxy
 
 pytestmark = pytest.mark.rig
@@ -167,6 +167,9 @@ def test_generate_object_takes_a_conversation(backend: OpenAIAPI) -> None:
     ]
     city = ot.run(llm.generate_object(messages, City, temperature=0.0, max_tokens=48))
     assert isinstance(city, City) and city.name and city.country
+    picture = ChunkList([Chunk("Which city is this?"), Chunk(b"\x89PNG....", "image/png")])
+    with pytest.raises(InvalidArgumentError, match="conversation of text"):
+        ot.run(llm.generate_object([Message(PredefinedRole.USER, picture)], City))
 
 
 def test_score_text_matches_the_check_value(backend: OpenAIAPI) -> None:

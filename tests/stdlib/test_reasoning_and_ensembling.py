@@ -120,6 +120,19 @@ def test_the_representative_selector_takes_the_bucket_as_the_reference_does() ->
     )
     distribution = ot.run(sc("q"))
     assert seen == ["5", "6"]
+    unhashable: list[Any] = []
+
+    def first_of_bucket(bucket: Any, predictions_with_scores: list[tuple[Any, float]]) -> Any:
+        unhashable.append(bucket)
+        return predictions_with_scores[0][0]
+
+    by_list = SelfConsistency(
+        sampler=QACoTPromptWithAnswerParserChat(),
+        num_samples=3,
+        bucketizer=lambda r: [r.answer],
+        representative_output_selector=first_of_bucket,
+    )
+    assert len(ot.run(by_list("q"))) == 2 and unhashable == [["5"], ["6"]]  # not their repr
     assert [r.answer for r, _ in distribution] == ["5", "6"]
     assert distribution[0][0].reasoning.startswith("Step 1.")  # the bucket's last output
     assert select_first_highest_scoring_output("b", [("x", 1.0), ("y", 2.0), ("z", 2.0)]) == "y"

@@ -4,7 +4,8 @@
 sampling key (``ot.repeat``: independent samples, each replayed as itself from the
 cache), drops the outputs ``output_filter`` rejects, puts the rest in buckets
 (``bucketizer``, e.g. the final answer), adds up their ``scorer`` votes, and returns
-``[(representative output, probability), ...]``, most probable first.
+``[(representative output, probability), ...]``, most probable first (the summed votes
+themselves when they add up to 0 or less).
 :class:`ExtractConsensus` turns that back into a strategy returning the top output.
 
 Example:
@@ -88,17 +89,20 @@ class SelfConsistency:
             outputs = await self.sampler(*args, num_samples=self.num_samples, **kwargs)
         else:
             outputs = await repeat_and_execute(self.sampler(*args, **kwargs), self.num_samples)
-        buckets: dict[Hashable, list[tuple[Any, float]]] = {}
+        # Keyed by a hashable form of the bucket; the selector gets the bucket itself.
+        buckets: dict[Hashable, tuple[Any, list[tuple[Any, float]]]] = {}
         for output in outputs:
             if not await _maybe_await(self.output_filter(output)):
                 continue
             score = await _maybe_await(self.scorer(args, kwargs, output))
-            key = await _maybe_await(self.bucketizer(output))
+            bucket = await _maybe_await(self.bucketizer(output))
             if score is not None:
-                buckets.setdefault(_hashable(key), []).append((output, float(score)))
+                buckets.setdefault(_hashable(bucket), (bucket, []))[1].append(
+                    (output, float(score))
+                )
         distribution = []
-        for key, scored in buckets.items():
-            representative = await _maybe_await(self.representative_output_selector(key, scored))
+        for bucket, scored in buckets.values():
+            representative = await _maybe_await(self.representative_output_selector(bucket, scored))
             distribution.append((representative, sum(score for _, score in scored)))
         distribution.sort(key=lambda pair: -pair[1])
         total = sum(score for _, score in distribution)
