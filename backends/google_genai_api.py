@@ -434,11 +434,15 @@ def _tool_contents(messages: Sequence[Any]) -> tuple[str | None, list[types.Cont
     return ("\n".join(system) if system else None), contents
 
 
-def _text(response: types.GenerateContentResponse) -> str:
+def _reply_parts(response: types.GenerateContentResponse) -> list[types.Part]:
+    """The parts of a reply's first candidate (none when it has no content)."""
     candidates = response.candidates or []
-    if not candidates or candidates[0].content is None:
-        return ""
-    return "".join(p.text or "" for p in candidates[0].content.parts or [] if not p.thought)
+    content = candidates[0].content if candidates else None
+    return (content.parts or []) if content else []
+
+
+def _text(response: types.GenerateContentResponse) -> str:
+    return "".join(p.text or "" for p in _reply_parts(response) if not p.thought)
 
 
 def _details(response: types.GenerateContentResponse, began: float) -> dict[str, Any]:
@@ -457,18 +461,13 @@ def _details(response: types.GenerateContentResponse, began: float) -> dict[str,
 
 def _thoughts(response: types.GenerateContentResponse) -> str:
     """The text of a reply's thought parts (the model's thought summaries)."""
-    candidates = response.candidates or []
-    content = candidates[0].content if candidates else None
-    parts = (content.parts or []) if content else []
-    return "".join(p.text or "" for p in parts if p.thought)
+    return "".join(p.text or "" for p in _reply_parts(response) if p.thought)
 
 
 def _chunks(response: types.GenerateContentResponse) -> ChunkList:
     """A reply's parts as chunks (thoughts left out): text, and inline data with its type."""
-    candidates = response.candidates or []
-    content = candidates[0].content if candidates else None
     chunks = []
-    for part in (content.parts or []) if content else []:
+    for part in _reply_parts(response):
         if part.text and not part.thought:
             chunks.append(Chunk(part.text))
         elif part.inline_data and part.inline_data.data is not None:
