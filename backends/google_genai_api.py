@@ -18,6 +18,9 @@ Example:
 
 ``base_url=`` points the SDK at another server speaking the same REST API (the tests use
 a local shim in front of the real local model); ``api_version=`` picks ``v1``/``v1beta``.
+``thinking_config=`` and ``safety_settings=`` (the SDK's own fields and types, e.g.
+``types.ThinkingConfig(thinking_budget=128, include_thoughts=True)`` or
+:data:`SAFETY_DISABLED`) go with every request and are part of the cache identity.
 What lies between a builtin and the SDK (retries, limits, the network guard, a key kept
 out of every trace, cache and log) is shared with the OpenAI backend: see ``_remote``.
 """
@@ -26,12 +29,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Unpack, cast
+from typing import Any, Final, Unpack, cast
 
 from onetwo.backends._common import missing_sdk
 
 try:
     import httpx2
+    import pydantic
     from google import genai
     from google.genai import errors as genai_errors
     from google.genai import types
@@ -45,15 +49,33 @@ from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
 from onetwo.backends._settings import check_options, takes_settings
 from onetwo.backends._tools import NativeTools, ToolTurn
+from onetwo.builtins import llm
 from onetwo.builtins.choice import Scores, Scoring
 from onetwo.builtins.settings import ModelSettings, merge
 from onetwo.core import caching, tracing
 from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
-from onetwo.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigurationError
+from onetwo.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    ConfigurationError,
+    InvalidArgumentError,
+)
 
-__all__ = ["GoogleGenAIAPI"]
+__all__ = ["SAFETY_DISABLED", "GoogleGenAIAPI"]
 
 AsyncClient = genai.client.AsyncClient
+
+SAFETY_DISABLED: Final[Sequence[types.SafetySetting]] = tuple(
+    types.SafetySetting(category=category, threshold=types.HarmBlockThreshold.BLOCK_NONE)
+    for category in (
+        types.HarmCategory.HARM_CATEGORY_HARASSMENT,
+        types.HarmCategory.HARM_CATEGORY_HATE_SPEECH,
+        types.HarmCategory.HARM_CATEGORY_SEXUALLY_EXPLICIT,
+        types.HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT,
+    )
+)
+"""``safety_settings=`` that block nothing (the reference OneTwo's name for them)."""
 
 
 class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClient]):
@@ -63,6 +85,13 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         model: e.g. ``"gemini-2.5-flash"``.
         api_version: ``"v1"``, ``"v1beta"``...; default the SDK's.
         embedding_dimensions: truncate embeddings to this size (``outputDimensionality``).
+        thinking_config: how much a thinking model thinks and whether its thought
+            summaries come back (``details["thoughts"]`` of ``generate_content``): a
+            ``types.ThinkingConfig`` or its fields as a dict, e.g.
+            ``{"thinking_budget": 128}``. A copy is kept: to change it, make a new backend.
+            Thinking tokens count against ``max_tokens``.
+        safety_settings: a list of ``types.SafetySetting`` (or dicts), e.g.
+            :data:`SAFETY_DISABLED`.
         **options: as :class:`~onetwo.backends._remote.RemoteBackend` takes them, e.g.
             ``base_url`` (another server speaking the Gemini REST API; default Google's),
             ``api_key`` (default ``$GEMINI_API_KEY`` or ``$GOOGLE_API_KEY``),
@@ -83,6 +112,8 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         *,
         api_version: str | None = None,
         embedding_dimensions: int | None = None,
+        thinking_config: types.ThinkingConfig | Mapping[str, Any] | None = None,
+        safety_settings: Sequence[types.SafetySetting | Mapping[str, Any]] | None = None,
         **options: Unpack[RemoteOptions],
     ) -> None:
         check_options(type(self).__name__, **locals())
@@ -91,12 +122,33 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         super().__init__(model, **options)
         self.api_version = api_version
         self.embedding_dimensions = embedding_dimensions
+        # Fields every generateContent request carries (validated copies: part of the key).
+        self._config: dict[str, Any] = {}
+        if thinking_config is not None:
+            self._config["thinking_config"] = _sdk_value(
+                types.ThinkingConfig, "thinking_config", thinking_config
+            )
+        if safety_settings is not None:
+            if isinstance(safety_settings, str | Mapping) or not isinstance(
+                safety_settings, Sequence
+            ):
+                raise InvalidArgumentError(
+                    f"GoogleGenAIAPI(safety_settings={safety_settings!r:.80}): safety_settings "
+                    "must be a list of types.SafetySetting; pass e.g. safety_settings="
+                    "google_genai_api.SAFETY_DISABLED."
+                )
+            self._config["safety_settings"] = [
+                _sdk_value(types.SafetySetting, f"safety_settings[{i}]", s)
+                for i, s in enumerate(safety_settings)
+            ]
 
     def identity(self) -> dict[str, Any]:
         identity = super().identity()
         identity["embedding_model"] = self.embedding_model
         if self.embedding_dimensions is not None:
             identity["embedding_dimensions"] = self.embedding_dimensions
+        for name, value in self._config.items():  # absent when not set: keys as before
+            identity[name] = _dumped(value)
         return identity
 
     # --- the wire ---------------------------------------------------------------------
@@ -188,9 +240,9 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         **settings: Unpack[ModelSettings],
     ) -> Any:
         """The reply's parts as chunks: text as str, inline data as bytes with its MIME type;
-        ``(chunks, details)`` with ``include_details``, ``details["thoughts"]`` the text of
-        the thought parts the server returned ("" when none: Gemini sends them only when
-        thinking is configured to include them). ``prompt`` may be a list of messages."""
+        ``(chunks, details)`` with ``include_details``, ``details["thoughts"]`` the thought
+        parts the server returned, as chunks (none unless ``thinking_config`` has
+        ``include_thoughts=True``). ``prompt`` may be a list of messages."""
         if include_details:
             return await self._content_with_details(prompt, **settings)
         return await self._content(prompt, **settings)
@@ -210,7 +262,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         self, prompt: Prompt | Sequence[Message], **settings: Unpack[ModelSettings]
     ) -> tuple[ChunkList, dict[str, Any]]:
         response, began = await self._content_response(prompt, merge(self.settings, settings))
-        return _chunks(response), {**_details(response, began), "thoughts": _thoughts(response)}
+        return _chunks(response), {**_details(response, began), llm.THOUGHTS: _thoughts(response)}
 
     async def _content_response(
         self, prompt: Prompt | Sequence[Message], settings: ModelSettings
@@ -253,7 +305,8 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     def _generation_config(
         self, settings: ModelSettings, **config: Any
     ) -> types.GenerateContentConfig:
-        """The sampling settings as Gemini's generation config, with ``config``."""
+        """The sampling settings as Gemini's generation config, with ``config`` and the
+        backend's own fields (thinking, safety)."""
         stop = settings.get("stop")
         return types.GenerateContentConfig(
             temperature=settings.get("temperature"),
@@ -261,6 +314,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
             stop_sequences=([stop] if isinstance(stop, str) else list(stop)) if stop else None,
             top_k=settings.get("top_k"),
             top_p=settings.get("top_p"),
+            **self._config,
             **config,
         )
 
@@ -313,9 +367,8 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     ) -> tuple[str, TopLogprobs | None]:
         """A greedy reply under ``schema``, with the top log-probs of its tokens."""
         longest = max(len(o) for o in schema["properties"]["answer"]["enum"])
-        config = types.GenerateContentConfig(
-            temperature=0.0,
-            max_output_tokens=64 + longest,
+        config = self._generation_config(
+            {"temperature": 0.0, "max_tokens": 64 + longest},
             response_mime_type="application/json",
             response_json_schema=schema,
             response_logprobs=True,
@@ -377,6 +430,29 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
 
 
 _MODES = {None: "AUTO", "auto": "AUTO", "none": "NONE", "required": "ANY"}
+
+
+def _sdk_value(cls: type[pydantic.BaseModel], name: str, value: Any) -> Any:
+    """A private copy of ``value`` as the SDK type ``cls`` (a dict gives its fields), or
+    ``InvalidArgumentError`` saying what is wrong."""
+    try:
+        data = value.model_dump() if isinstance(value, cls) else value
+        return cls.model_validate(data)
+    except pydantic.ValidationError as e:
+        problem = "; ".join(
+            f"{'.'.join(map(str, x['loc'])) or name}: {x['msg']}" for x in e.errors()
+        )
+        raise InvalidArgumentError(
+            f"GoogleGenAIAPI({name}={value!r:.80}): not a {cls.__name__} ({problem:.200}). "
+            f"Pass a google.genai.types.{cls.__name__} or a dict of its fields."
+        ) from None
+
+
+def _dumped(value: Any) -> Any:
+    """An SDK value (or a list of them) as JSON data, unset fields left out."""
+    if isinstance(value, list):
+        return [_dumped(v) for v in value]
+    return value.model_dump(mode="json", exclude_none=True)
 
 
 def _parts(content: Any) -> list[types.Part]:
@@ -459,9 +535,9 @@ def _details(response: types.GenerateContentResponse, began: float) -> dict[str,
     return details(used, response.model_version, _logprobs(candidate))
 
 
-def _thoughts(response: types.GenerateContentResponse) -> str:
-    """The text of a reply's thought parts (the model's thought summaries)."""
-    return "".join(p.text or "" for p in _reply_parts(response) if p.thought)
+def _thoughts(response: types.GenerateContentResponse) -> ChunkList:
+    """A reply's thought parts (the model's thought summaries) as text chunks."""
+    return ChunkList([Chunk(p.text) for p in _reply_parts(response) if p.thought and p.text])
 
 
 def _chunks(response: types.GenerateContentResponse) -> ChunkList:

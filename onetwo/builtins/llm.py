@@ -37,6 +37,7 @@ from onetwo.core.content import Chunk, ChunkList, Message, PredefinedRole
 from onetwo.errors import ConfigurationError, OutputParseError
 
 __all__ = [
+    "THOUGHTS",
     "chat",
     "chat_with_tools",
     "configure_backend",
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 Prompt = str | ChunkList
+THOUGHTS = "thoughts"
+"""The key of a model's thought summaries in ``generate_content``'s details."""
 OBJECT_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, dict)}
 """The types ``generate_object`` takes by name (a string is never evaluated as Python)."""
 
@@ -377,16 +380,16 @@ async def generate_content(
 ) -> Any:
     """Answer ``prompt`` (or a conversation, a list of ``Message``) with text and media: a
     ``ChunkList`` of str chunks and bytes chunks with their MIME type, or ``(chunks,
-    details)`` with ``include_details`` (``details["thoughts"]``: the model's thought
-    summaries, "" when it gave none). By default: ``generate_text``'s text (``chat``'s for
-    messages) as one chunk."""
+    details)`` with ``include_details`` (``details[THOUGHTS]``: the model's thought
+    summaries as a ``ChunkList``, empty when it gave none). By default:
+    ``generate_text``'s text (``chat``'s for messages) as one chunk."""
     if isinstance(prompt, str | ChunkList):
         result = await generate_text.fallback(prompt, include_details=include_details, **settings)
     else:
         result = await chat.fallback(prompt, include_details=include_details, **settings)
     if include_details:
         text, found = _with_details(result)
-        return ChunkList([Chunk(text)]), {"thoughts": "", **found}
+        return ChunkList([Chunk(text)]), {THOUGHTS: ChunkList(), **found}
     return ChunkList([Chunk(result)])
 
 

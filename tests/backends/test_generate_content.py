@@ -87,7 +87,7 @@ def test_the_default_takes_a_conversation_and_gives_details() -> None:
         Message(PredefinedRole.USER, "solve x^2 + 4x + 4 = 0"),
     ]
     reply, found = ot.run(llm.generate_content(messages, include_details=True))
-    assert reply.chunks == [Chunk("x = -2")] and found["thoughts"] == ""
+    assert reply.chunks == [Chunk("x = -2")] and found[llm.THOUGHTS] == ChunkList()
     assert "solve x^2 + 4x + 4 = 0" in backend.prompts[-1]  # formatted as a chat
     assert ot.run(llm.generate_content(messages)).chunks == [Chunk("x = -2")]
     with pytest.raises(InvalidArgumentError, match="prompt"):
@@ -99,9 +99,9 @@ def test_gemini_thought_parts_are_the_details_thoughts() -> None:
     parts.append(types.Part(text="The answer is 2."))
     content = types.Content(role="model", parts=parts)
     response = types.GenerateContentResponse(candidates=[types.Candidate(content=content)])
-    assert genai_api._thoughts(response) == "Let me see. 2"
+    assert genai_api._thoughts(response).chunks == [Chunk("Let me see. "), Chunk("2")]
     assert genai_api._chunks(response).chunks == [Chunk("The answer is 2.")]
-    assert genai_api._thoughts(types.GenerateContentResponse(candidates=[])) == ""
+    assert genai_api._thoughts(types.GenerateContentResponse(candidates=[])) == ChunkList()
 
 
 @pytest.mark.rig
@@ -127,7 +127,7 @@ def test_gemini_answers_a_conversation_with_details_and_replays_it(
         call = llm.generate_content(messages, include_details=True, temperature=0.0, max_tokens=5)
         reply, found = ot.run(call)
     assert isinstance(reply, ChunkList) and str(reply).strip()
-    assert found["thoughts"] == "" and found["completion_tokens"] > 0
+    assert found["thoughts"] == ChunkList() and found["completion_tokens"] > 0
     body = gemini_shim.requests[-1].body
     assert isinstance(body, dict)
     assert body["systemInstruction"]["parts"] == [{"text": "Answer in one word."}]
@@ -144,7 +144,7 @@ def test_details_survive_an_implementation_that_does_not_take_include_details() 
     with ot.RegistryContext():
         llm.generate_text.configure(lambda prompt: "hello")
         reply, found = ot.run(llm.generate_content("Hi", include_details=True))
-        assert reply.chunks == [Chunk("hello")] and found == {"thoughts": ""}
+        assert reply.chunks == [Chunk("hello")] and found == {"thoughts": ChunkList()}
         conversation = [Message(PredefinedRole.USER, "Hi")]
         assert ot.run(llm.chat(conversation, include_details=True)) == ("hello", {})
 

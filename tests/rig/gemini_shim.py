@@ -12,6 +12,10 @@ call to the llama.cpp server running the real local model:
 | ``models/{m}:batchEmbedContents`` / ``:embedContent`` | ``/v1/embeddings``            |
 | ``GET models/{m}``                           | (answered locally)                     |
 
+With ``thinkingConfig.includeThoughts``, a reply starts with a ``thought`` part: what the
+model answers when asked to think about the conversation first (a second upstream call,
+at most ``thinkingBudget`` tokens).
+
 Every request is recorded in :attr:`GeminiShim.requests` (path, headers, body) so tests
 can check what the SDK sent. Standard library only.
 
@@ -212,7 +216,28 @@ class GeminiShim(LoopbackServer):
 
     def generate(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         request = to_openai_chat(self.upstream_model, body)
-        return to_gemini_response(self._post("/v1/chat/completions", request), model)
+        response = to_gemini_response(self._post("/v1/chat/completions", request), model)
+        # (The SDK sends this object's fields as it holds them: snake_case, which Gemini
+        # accepts as protobuf JSON does.)
+        thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
+        budget = thinking.get("thinkingBudget", thinking.get("thinking_budget", -1))
+        include = thinking.get("includeThoughts", thinking.get("include_thoughts"))
+        if include and budget != 0 and response["candidates"]:
+            # A thinking model's thought summary comes first, as a part marked "thought".
+            thought = {"text": self._think(request, budget), "thought": True}
+            response["candidates"][0]["content"]["parts"].insert(0, thought)
+        return response
+
+    def _think(self, request: dict[str, Any], budget: int) -> str:
+        """The model's own notes on the conversation, at most ``budget`` tokens (-1: 48)."""
+        ask = "Think briefly about how to answer the message above. Do not answer it yet."
+        messages = [*request["messages"], {"role": "user", "content": ask}]
+        limit = budget if budget > 0 else 48
+        reply = self._post(
+            "/v1/chat/completions",
+            {"model": self.upstream_model, "messages": messages, "max_tokens": limit},
+        )
+        return str(reply["choices"][0]["message"]["content"] or "")
 
     def stream(self, model: str, body: dict[str, Any]) -> Any:
         """Yield ``GenerateContentResponse`` chunks from an upstream SSE stream."""
