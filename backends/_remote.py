@@ -121,6 +121,7 @@ class RemoteOptions(ModelSettings, total=False):
 
 
 _OPTIONS = RemoteOptions.__required_keys__ | RemoteOptions.__optional_keys__
+_TOKEN_BUILTINS = ("count_tokens", "detokenize", "tokenize")
 
 
 class RemoteBackend(Backend, Generic[Client]):
@@ -204,11 +205,31 @@ class RemoteBackend(Backend, Generic[Client]):
         where = f", base_url={self.base_url!r}" if self.base_url else ""
         return f"{type(self).__name__}(model={self.model!r}{where})"
 
-    def register(self) -> None:
+    def register(
+        self,
+        *,
+        register_generate: bool = True,
+        register_tokenize: bool = True,
+        register_embed: bool = True,
+    ) -> None:
         """Answer every LLM builtin: those in :attr:`builtins` with this backend's methods,
         the others (``instruct``, ``select``...) through their defaults built on them.
-        What the server cannot do raises a clear error."""
-        llm.configure_backend(**{name: getattr(self, name) for name in self.builtins})
+        What the server cannot do raises a clear error.
+
+        The reference OneTwo's flags leave a group of builtins as they are when False:
+        ``register_tokenize`` (``tokenize``, ``detokenize``, ``count_tokens``),
+        ``register_embed`` (``embed``), ``register_generate`` (all the others). E.g. a
+        second backend for embeddings alone: ``embedder.register(register_generate=False,
+        register_tokenize=False)``.
+        """
+
+        def kept(name: str) -> bool:
+            if name == "embed":
+                return not register_embed
+            return not (register_tokenize if name in _TOKEN_BUILTINS else register_generate)
+
+        mine = {name: getattr(self, name) for name in self.builtins if not kept(name)}
+        llm.configure_backend(kept, **mine)
 
     # --- what a subclass provides ---------------------------------------------------
 

@@ -396,18 +396,23 @@ async def generate_content(
 _ALL = tuple(b for b in list(globals().values()) if isinstance(b, Builtin))  # in order
 
 
-def configure_backend(**implementations: Callable[..., Any]) -> None:
+def configure_backend(
+    keep: Callable[[str], bool] | None = None, **implementations: Callable[..., Any]
+) -> None:
     """Make one backend answer every LLM builtin in the current registry (what a backend's
     ``register()`` calls): ``configure_backend(generate_text=fn, score_text=scorer)``.
 
     Binds the given implementations and resets every other LLM builtin to its default
-    implementation, built on them, so none keeps answering from an earlier backend.
+    implementation, built on them, so none keeps answering from an earlier backend; but
+    the builtins whose name ``keep`` accepts are left as they are.
     """
     by_name = {b.__name__: b for b in _ALL}
     problem = "got {}, which are not LLM builtins; the builtins are {}"
     check_arguments("configure_backend()", implementations, by_name, problem)
     for name, b in by_name.items():
         impl = implementations.get(name)
+        if keep is not None and keep(name):
+            continue
         if impl is None:
             b.unconfigure()
         else:
