@@ -37,7 +37,7 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack, cast
 
 import pydantic
 
@@ -122,6 +122,21 @@ class RemoteOptions(ModelSettings, total=False):
 
 _OPTIONS = RemoteOptions.__required_keys__ | RemoteOptions.__optional_keys__
 _TOKEN_BUILTINS = ("count_tokens", "detokenize", "tokenize")
+_MODEL_FIRST = "the model's name as the first argument: {cls}({model!r})"
+_ONETWO_NAMES = {  # the reference OneTwo's constructor arguments, and what to write here
+    "model_name": _MODEL_FIRST,
+    "generate_model_name": _MODEL_FIRST,
+    "chat_model_name": _MODEL_FIRST,
+    "embed_model_name": "embedding_model=",
+    "max_retries": "retry=RetryPolicy(attempts=max_retries + 1)",
+    "initial_base_delay": "retry=RetryPolicy(initial_backoff=...)",
+    "max_base_delay": "retry=RetryPolicy(max_backoff=...)",
+    "max_qps": "requests_per_second=",
+    "threadpool_size": "max_concurrency=",
+    "cache_filename": "cache= (a folder: written on every call, nothing to save)",
+    "vertexai": "not needed: GoogleGenAIAPI is the Gemini API",
+    "enable_streaming": "not needed: llm.stream_text streams",
+}
 
 
 class RemoteBackend(Backend, Generic[Client]):
@@ -169,8 +184,18 @@ class RemoteBackend(Backend, Generic[Client]):
     def __init__(self, model: str, **options: Unpack[RemoteOptions]) -> None:
         unknown = sorted(set(options) - _OPTIONS)
         if unknown:
-            raise TypeError(
-                f"{type(self).__name__}() got unexpected argument(s) {unknown}; besides "
+            theirs = [
+                f"{name}= is "
+                + _ONETWO_NAMES[name].format(
+                    cls=type(self).__name__,
+                    model=str(cast(dict[str, Any], options)[name]).removeprefix("models/"),
+                )
+                for name in unknown
+                if name in _ONETWO_NAMES
+            ]
+            hint = f" OneTwo's names: {'; '.join(theirs)}." if theirs else ""
+            raise InvalidArgumentError(
+                f"{type(self).__name__}() got unexpected argument(s) {unknown}.{hint} Besides "
                 f"its own, it takes {sorted(_OPTIONS)}."
             )
         check_options(type(self).__name__, model=model, **options)

@@ -66,7 +66,7 @@ __all__ = ["SAFETY_DISABLED", "GoogleGenAIAPI"]
 
 AsyncClient = genai.client.AsyncClient
 
-SAFETY_DISABLED: Final[Sequence[types.SafetySetting]] = tuple(
+SAFETY_DISABLED: Final[Sequence[types.SafetySetting]] = [  # a list, as in the reference
     types.SafetySetting(category=category, threshold=types.HarmBlockThreshold.BLOCK_NONE)
     for category in (
         types.HarmCategory.HARM_CATEGORY_HARASSMENT,
@@ -74,7 +74,7 @@ SAFETY_DISABLED: Final[Sequence[types.SafetySetting]] = tuple(
         types.HarmCategory.HARM_CATEGORY_SEXUALLY_EXPLICIT,
         types.HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT,
     )
-)
+]
 """``safety_settings=`` that block nothing (the reference OneTwo's name for them)."""
 
 

@@ -162,3 +162,38 @@ def test_there_are_at_least_seventy_bad_calls() -> None:
 )
 def test_good_arguments_pass(make: Callable[[], Any]) -> None:
     make()
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (
+            lambda: openai(model_name="gpt-4o-mini", max_retries=12, cache_filename="/tmp/c"),
+            [
+                "model_name= is the model's name as the first argument: OpenAIAPI('gpt-4o-mini')",
+                "max_retries= is retry=RetryPolicy(attempts=max_retries + 1)",
+                "cache_filename= is cache= (a folder",
+            ],
+        ),
+        (
+            lambda: gemini(generate_model_name="models/gemini-2.5-flash", threadpool_size=100),
+            [
+                "generate_model_name= is the model's name as the first argument: "
+                "GoogleGenAIAPI('gemini-2.5-flash')",
+                "threadpool_size= is max_concurrency=",
+            ],
+        ),
+    ],
+)
+def test_onetwos_constructor_arguments_say_what_they_are_called_here(
+    make: Callable[[], Any], expected: list[str]
+) -> None:
+    # The reference's backend cell, as a OneTwo user first runs it.
+    with pytest.raises(InvalidArgumentError, match="unexpected argument") as caught:
+        make()
+    assert isinstance(caught.value, TypeError)  # as the unknown keyword always was
+    for part in expected:
+        assert part in str(caught.value)
+    with pytest.raises(InvalidArgumentError) as plain:
+        openai(modle="gpt-4o-mini")
+    assert "OneTwo's names" not in str(plain.value) and "'modle'" in str(plain.value)
