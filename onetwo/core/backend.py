@@ -16,8 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from onetwo.core import caching
-from onetwo.core.caching import CallCache
+from onetwo.core.caching import CallCache, open_cache
 
 __all__ = ["Backend"]
 
@@ -37,7 +36,7 @@ class Backend:
         self, *, model: str = "", cache: CallCache | str | os.PathLike[str] | None = None
     ) -> None:
         self.model = model
-        self.cache: CallCache | None = None if cache is None else caching.open_cache(cache)
+        self.cache: CallCache | None = None if cache is None else open_cache(cache)
 
     def identity(self) -> Mapping[str, Any]:
         """What produces this backend's outputs, part of every cache key: subclasses add

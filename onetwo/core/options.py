@@ -1,4 +1,4 @@
-"""Run options: how one run behaves (batching on or off, tracing), set in one place.
+"""Run options: how one run behaves (batching on or off), set in one place.
 
 A :class:`RunOptions` travels with the run in a context variable: ``ot.run``,
 ``ot.evaluate``, ``ot.compare`` and the streams set it for their run; the batch queues,
@@ -28,11 +28,12 @@ class RunOptions:
 
     Attributes:
         enable_batching: if False, batch queues send each request on its own.
-        enable_tracing: if True, the run records a trace of every traced call.
+
+    (Tracing is not an option here: ``ot.run(..., enable_tracing=True)`` records the run's
+    trace under a root it returns, ``onetwo.core.tracing.run_traced``.)
     """
 
     enable_batching: bool = True
-    enable_tracing: bool = False
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):  # not asdict: it deep-copies, on every run

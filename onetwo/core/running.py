@@ -61,4 +61,4 @@ def run(
         )
 
     main = (lambda: tracing.run_traced(executable)) if enable_tracing else (lambda: executable)
-    return run_sync(main, enable_batching=enable_batching, enable_tracing=enable_tracing)
+    return run_sync(main, enable_batching=enable_batching)

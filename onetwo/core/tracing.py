@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar, overload
 
@@ -355,31 +355,20 @@ def _wrap_gen(fn: Callable[..., Any], name: str, inputs: _Namer) -> Any:
     def traced(*args: Any, **kwargs: Any) -> Any:
         parent = current_node.get()
         gen = fn(*args, **kwargs)
-        if parent is not None:  # `yield from` forwards send, throw and close to the steps
-            gen = _Steps(gen, _open(parent, name, "function", inputs(args, kwargs), {}))
-        return (yield from gen)
+        if parent is None:
+            return (yield from gen)
+        node = _open(parent, name, "function", inputs(args, kwargs), {})
+        step, arg = gen.send, None
+        while True:
+            try:
+                with _current(node):
+                    value = step(arg)
+            except StopIteration as stop:
+                return stop.value
+            _report(node, value)
+            try:
+                step, arg = gen.send, (yield value)
+            except BaseException as e:  # GeneratorExit too: closed early, it closes `gen`
+                step, arg = gen.throw, e
 
     return traced
-
-
-class _Steps(Generator[Any, Any, Any]):
-    """A traced generator's steps, each run with its node current, for ``yield from``.
-
-    ``Generator`` adds ``__next__`` and ``close`` (a thrown ``GeneratorExit``: it ends the node).
-    """
-
-    def __init__(self, gen: Generator[Any, Any, Any], node: Trace) -> None:
-        self.gen = gen
-        self.node = node
-
-    def send(self, value: Any) -> Any:
-        return self._step(self.gen.send, value)
-
-    def throw(self, *error: Any) -> Any:  # as Generator.throw: an exception, or its parts
-        return self._step(self.gen.throw, *error)
-
-    def _step(self, method: Callable[..., Any], *args: Any) -> Any:
-        with _current(self.node):
-            value = method(*args)
-        _report(self.node, value)
-        return value
