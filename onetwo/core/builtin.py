@@ -273,7 +273,7 @@ async def _call_slow(binding: Binding, kwargs: dict[str, Any], pending: list[str
     if binding.is_async:
         return await binding.impl(**kwargs)
     result = await in_sync_pool(binding.impl, **kwargs)
-    if isinstance(result, Executable) or inspect.isawaitable(result):
+    if inspect.isawaitable(result):  # (an executable is awaitable)
         result = await result
     return result
 
@@ -329,11 +329,8 @@ class _SyncPool:
             outcome = functools.partial(done.set_result, context.run(impl, **kwargs))
         except BaseException as error:  # as run_in_executor: KeyboardInterrupt reaches the caller
             if isinstance(error, StopIteration):  # a future refuses it (as a coroutine does)
-                stop, error = (
-                    error,
-                    RuntimeError(f"{getattr(impl, '__name__', impl)} raised StopIteration"),
-                )
-                error.__cause__ = stop
+                wrapped = RuntimeError(f"{getattr(impl, '__name__', impl)} raised StopIteration")
+                wrapped.__cause__, error = error, wrapped
             outcome = functools.partial(done.set_exception, error)
         loop = done.get_loop()
         with self.lock:

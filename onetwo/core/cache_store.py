@@ -318,11 +318,10 @@ def _inspect(folder: str, db_path: str) -> str | None:
     if not os.path.exists(db_path):
         return None
     try:
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as con:
+        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as con:
             settings = con.execute("SELECT key, value FROM Settings").fetchall()
             fmt = con.execute("SELECT value FROM Cache WHERE key = ?", (_FORMAT_KEY,)).fetchone()
             rows = con.execute("SELECT COUNT(*) FROM Cache").fetchone()[0]
-        con.close()
     except sqlite3.DatabaseError as e:
         if "no such table" in str(e):
             return None

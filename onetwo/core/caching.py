@@ -211,7 +211,7 @@ class CallCache:
         delay = 0.002
         while self._mode != "record":
             wait = self._mode == "read_write"  # claims are needed only in a shared folder
-            sample, until = self._take(call.key, call.call_json, call.slot, wait, wait)
+            sample, until = self._take(call.key, call.call_json, call.slot, wait)
             if sample is not None:
                 self.hits += 1
                 annotate(cache_hit=True)
@@ -242,14 +242,12 @@ class CallCache:
             self._claims.pop((call.key, call.slot), None)
         return value, stored, own
 
-    def _take(
-        self, key: Key, call: str, slot: str, claim: bool, wait: bool
-    ) -> tuple[str | None, float | None]:
-        """(A sample nobody holds, bound to ``slot``, None); else (None, the end of another
-        live process's claim on it, with ``wait``); else (None, None), our claim written if
-        ``claim`` and the folder is shared."""
+    def _take(self, key: Key, call: str, slot: str, wait: bool) -> tuple[str | None, float | None]:
+        """(A sample nobody holds, bound to ``slot``, None); else, with ``wait``, (None, the end
+        of another live process's claim on it), or (None, None) with our claim written if the
+        folder is shared; else (None, None)."""
         mine, held = self._claims.get((key, slot), 0), None  # ours even if from a gone loop
-        claim = claim and self._store.shared()
+        claim = wait and self._store.shared()
 
         def take(record: Record, dry: bool = False) -> str | None:
             nonlocal held
@@ -518,7 +516,7 @@ class SimpleFunctionCache(CallCache):
         k, _ = self._call(key)
         if (value := self.lookup(k, slot := sampling_key or "")) is not MISS:
             return value
-        sample, _ = self._take(k, "", slot, False, False) if self._reads else (None, None)
+        sample, _ = self._take(k, "", slot, False) if self._reads else (None, None)
         return None if sample is None else self._decode(sample)
 
     def save(self, cache_filename: _Path | None = None, overwrite: bool = True) -> int:
