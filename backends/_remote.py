@@ -289,8 +289,11 @@ class RemoteBackend(Backend, Generic[Client]):
         ``schema``."""
         raise NotImplementedError
 
-    async def _embed_texts(self, texts: list[str]) -> Sequence[Sequence[float] | None]:
-        """One embedding request for ``texts``."""
+    async def _embed_texts(
+        self, texts: list[str], task_type: str | None
+    ) -> Sequence[Sequence[float] | None]:
+        """One embedding request for ``texts`` (``task_type``: what they are for, given
+        only to a backend whose ``embed`` takes it)."""
         raise NotImplementedError
 
     async def _stream(
@@ -513,14 +516,22 @@ class RemoteBackend(Backend, Generic[Client]):
     async def embed(self, content: Prompt) -> list[float]:
         """The embedding of ``content`` (``embedding_model``); concurrent calls are batched,
         ``embed_batch_size`` inputs per request."""
-        return await self._embed_batch(str(content))
+        return await self._embed_batch((str(content), None))
 
     @batching.batch_method(batch_size=lambda self: self.embed_batch_size, max_concurrent_batches=4)
-    async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        vectors = await self._embed_texts(texts)
-        if len(vectors) != len(texts) or any(v is None for v in vectors):
-            raise BackendError(
-                f"{self!r}: asked for {len(texts)} embeddings, the server returned "
-                f"{len(vectors)} vectors."
-            )
-        return [list(v or ()) for v in vectors]
+    async def _embed_batch(self, requests: list[tuple[str, str | None]]) -> list[list[float]]:
+        """The embeddings of ``(text, task type)`` requests: one server request per type."""
+        by_task: dict[str | None, list[int]] = {}
+        for i, (_, task_type) in enumerate(requests):
+            by_task.setdefault(task_type, []).append(i)
+        vectors: list[list[float]] = [[] for _ in requests]
+        for task_type, indices in by_task.items():
+            got = await self._embed_texts([requests[i][0] for i in indices], task_type)
+            if len(got) != len(indices) or any(v is None for v in got):
+                raise BackendError(
+                    f"{self!r}: asked for {len(indices)} embeddings, the server returned "
+                    f"{len(got)} vectors."
+                )
+            for i, vector in zip(indices, got):
+                vectors[i] = list(vector or ())
+        return vectors

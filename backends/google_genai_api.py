@@ -292,8 +292,24 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
             )
         )
 
-    async def _embed_texts(self, texts: list[str]) -> list[list[float] | None]:
-        config = types.EmbedContentConfig(output_dimensionality=self.embedding_dimensions)
+    async def embed(self, content: Prompt, *, task_type: str | None = None) -> list[float]:
+        """The embedding of ``content`` (``embedding_model``), for ``task_type`` if given
+        (``"RETRIEVAL_DOCUMENT"``, ``"RETRIEVAL_QUERY"``, ``"QUESTION_ANSWERING"``,
+        ``"SEMANTIC_SIMILARITY"``...: Gemini's task types); concurrent calls are batched."""
+        if task_type is None:
+            return await super().embed(content)  # keyed as before task types existed
+        return await self._embed_for_task(content, task_type)
+
+    @caching.cache_method(name="llm.embed.task_type")
+    async def _embed_for_task(self, content: Prompt, task_type: str) -> list[float]:
+        return await self._embed_batch((str(content), task_type))
+
+    async def _embed_texts(
+        self, texts: list[str], task_type: str | None
+    ) -> list[list[float] | None]:
+        config = types.EmbedContentConfig(
+            output_dimensionality=self.embedding_dimensions, task_type=task_type
+        )
         response = await self._call(
             "batchEmbedContents",
             lambda c: c.models.embed_content(

@@ -85,6 +85,7 @@ _RULES: dict[str, Rule] = {
     "include_details": (lambda v: isinstance(v, bool), "True or False"),
     "assistant_prefix": (_is_prompt, "a str or a ChunkList"),
     "tokens": (_all(int), "a list of int token ids"),
+    "task_type": (lambda v: isinstance(v, str) and bool(v), "a task name, e.g. 'RETRIEVAL_QUERY'"),
     "cls": (
         lambda v: not isinstance(v, str),
         f"a type or one of {sorted(OBJECT_TYPES)} (never run as Python); pass the class "
@@ -346,8 +347,10 @@ async def count_tokens(content: Prompt) -> int:
 
 
 @_builtin
-async def embed(content: Prompt) -> list[float]:
-    """An embedding vector for ``content``."""
+async def embed(content: Prompt, *, task_type: str | None = None) -> list[float]:
+    """An embedding vector for ``content``; ``task_type`` says what it is for, on a backend
+    that makes vectors per task (Gemini: ``"RETRIEVAL_DOCUMENT"`` for a corpus,
+    ``"RETRIEVAL_QUERY"`` or ``"QUESTION_ANSWERING"`` for the query); others refuse it."""
     raise NotImplementedError
 
 

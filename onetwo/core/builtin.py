@@ -35,7 +35,7 @@ from onetwo.core import tracing
 from onetwo.core.executable import Executable, coroutines_of
 from onetwo.core.registry import Binding, current_registry
 from onetwo.core.tracing import current_node as current_trace_node
-from onetwo.errors import ConfigurationError
+from onetwo.errors import ConfigurationError, InvalidArgumentError
 
 __all__ = [
     "SYNC_THREADS",
@@ -102,7 +102,7 @@ class Builtin(Generic[P, T]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> BuiltinCall[T]:
         if len(args) > len(self._positional):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"{self.name}() takes {len(self._positional)} positional arguments "
                 f"but {len(args)} were given."
             )
@@ -113,11 +113,13 @@ class Builtin(Generic[P, T]):
         if args:
             duplicate = [n for n in self._positional[: len(args)] if n in given]
             if duplicate:
-                raise TypeError(f"{self.name}() got multiple values for {duplicate}.")
+                raise InvalidArgumentError(f"{self.name}() got multiple values for {duplicate}.")
             given.update(zip(self._positional, args))
         for name in self._required:
             if name not in given:
-                raise TypeError(f"{self.name}() is missing the required argument {name!r}.")
+                raise InvalidArgumentError(
+                    f"{self.name}() is missing the required argument {name!r}."
+                )
         checks = self.checks
         if checks:
             for name, value in given.items():
@@ -361,10 +363,12 @@ _pool = _SyncPool()
 os.register_at_fork(after_in_child=_new_pool)
 
 
-def _unsupported(b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]) -> TypeError:
+def _unsupported(
+    b: Builtin[Any, Any], binding: Binding, kwargs: dict[str, Any]
+) -> InvalidArgumentError:
     assert binding.accepts is not None
     extra = sorted(set(kwargs) - binding.accepts)
-    return TypeError(
+    return InvalidArgumentError(
         f"{b.name} was called with {', '.join(f'{k}={_short(kwargs[k])}' for k in extra)}, "
         f"but its implementation {binding.impl_name} does not accept "
         f"{'it' if len(extra) == 1 else 'them'}. Drop the argument, or configure a backend "
@@ -378,7 +382,8 @@ def check_arguments(
     allowed: Collection[str],
     problem: str = "got unexpected argument(s) {}; it takes {}",
 ) -> None:
-    """Raise ``TypeError`` naming the ``given`` names that are not ``allowed``.
+    """Raise ``InvalidArgumentError`` (a ``TypeError``) naming the ``given`` names that
+    are not ``allowed``.
 
     ``problem`` is filled with the unknown names and the allowed ones, sorted: e.g.
     ``check_arguments("c.chat()", {"tmp": 1}, ["temperature"])`` raises "c.chat() got
@@ -386,7 +391,7 @@ def check_arguments(
     """
     unknown = sorted(set(given).difference(allowed))
     if unknown:
-        raise TypeError(f"{where} {problem.format(unknown, sorted(allowed))}.")
+        raise InvalidArgumentError(f"{where} {problem.format(unknown, sorted(allowed))}.")
 
 
 def _short(value: Any, limit: int = 40) -> str:

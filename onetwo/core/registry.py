@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from onetwo.core.executable import Executable, make_executable
+from onetwo.errors import InvalidArgumentError
 
 __all__ = [
     "Binding",
@@ -62,7 +63,9 @@ class Binding:
     @classmethod
     def of(cls, impl: Callable[..., Any], defaults: Mapping[str, Any]) -> Binding:
         if not callable(impl):
-            raise TypeError(f"the implementation must be callable, got {type(impl).__name__}.")
+            raise InvalidArgumentError(
+                f"the implementation must be callable, got {type(impl).__name__}."
+            )
         accepts: frozenset[str] | None = None
         with contextlib.suppress(TypeError, ValueError):  # some builtins have no signature
             params = inspect.signature(impl).parameters.values()
@@ -199,14 +202,16 @@ async def _under_registry(executable: Executable[T], registry: Registry) -> T:
 def with_registry(executable: Executable[T], registry: Registry) -> Executable[T]:
     """``executable``, run with ``registry`` current (per task: several may run at once)."""
     if not isinstance(executable, Executable):
-        raise TypeError(f"with_registry() needs an Executable, got {type(executable).__name__}.")
+        raise InvalidArgumentError(
+            f"with_registry() needs an Executable, got {type(executable).__name__}."
+        )
     _check_registry("with_registry", registry)
     return _under_registry(executable, registry)
 
 
 def _check_registry(where: str, registry: Any) -> None:
     if not isinstance(registry, Registry):
-        raise TypeError(
+        raise InvalidArgumentError(
             f"{where}() needs a Registry, got {type(registry).__name__}. "
             "Get one from ot.copy_registry()."
         )

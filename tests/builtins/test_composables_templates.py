@@ -236,7 +236,7 @@ def test_template_misuse_is_a_template_error_with_its_line() -> None:
     FakeBackend(default_reply="x").register()
     cases = {
         "a\n{{ input('nope') }}": "KeyError: no variable 'nope'",
-        "{{ generate_text(tmp=1) }}": "TypeError: llm.generate_text() got unexpected",
+        "{{ generate_text(tmp=1) }}": "InvalidArgumentError: llm.generate_text() got unexpected",
         "\n\n{{ ''.__class__.__mro__ }}": "SecurityError: access to attribute '__class__'",
     }
     for source, cause in cases.items():
