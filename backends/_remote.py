@@ -490,13 +490,15 @@ class RemoteBackend(Backend, Generic[Client]):
         """A value of type ``cls``, generated under its JSON schema and validated;
         ``prompt`` may be a conversation (a list of ``Message``)."""
         schema, wrapped = object_schema(cls)
+        if has_media(prompt) or (
+            not isinstance(prompt, str | ChunkList) and any(has_media(m.content) for m in prompt)
+        ):
+            raise InvalidArgumentError(
+                f"{type(self).__name__}.generate_object takes text; the prompt holds an image "
+                "or other media. Describe it in text, or ask llm.chat first."
+            )
         if isinstance(prompt, str | ChunkList):
             asked: str | list[tuple[str, str]] = str(prompt)
-        elif any(has_media(m.content) for m in prompt):
-            raise InvalidArgumentError(
-                f"{type(self).__name__}.generate_object takes a conversation of text; a message "
-                "holds an image or other media. Describe it in text, or ask llm.chat first."
-            )
         else:
             asked = turns(prompt, type(self).__name__)
         text = await self._generate_json(asked, json.dumps(schema, sort_keys=True), **settings)
@@ -515,7 +517,13 @@ class RemoteBackend(Backend, Generic[Client]):
     @caching.cache_method(name="llm.embed")
     async def embed(self, content: Prompt) -> list[float]:
         """The embedding of ``content`` (``embedding_model``); concurrent calls are batched,
-        ``embed_batch_size`` inputs per request."""
+        ``embed_batch_size`` inputs per request. Text only: media is refused, never
+        embedded as its placeholder text."""
+        if has_media(content):
+            raise InvalidArgumentError(
+                f"{type(self).__name__}.embed embeds text; the content holds an image or other "
+                "media. Embed its text, or use a multimodal embedding backend (Gemini)."
+            )
         return await self._embed_batch((str(content), None))
 
     @batching.batch_method(batch_size=lambda self: self.embed_batch_size, max_concurrent_batches=4)

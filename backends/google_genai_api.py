@@ -43,7 +43,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise missing_sdk(__name__, "google-genai", "gemini") from e
 from onetwo.backends import _choosing
 from onetwo.backends._choosing import Chooser, TopLogprobs
-from onetwo.backends._common import details, http_error, usage
+from onetwo.backends._common import details, has_media, http_error, usage
 from onetwo.backends._media import MediaPrompts
 from onetwo.backends._remote import Prompt, RemoteBackend, RemoteOptions, now
 from onetwo.backends._retry import parse_retry_after
@@ -295,7 +295,11 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     async def embed(self, content: Prompt, *, task_type: str | None = None) -> list[float]:
         """The embedding of ``content`` (``embedding_model``), for ``task_type`` if given
         (``"RETRIEVAL_DOCUMENT"``, ``"RETRIEVAL_QUERY"``, ``"QUESTION_ANSWERING"``,
-        ``"SEMANTIC_SIMILARITY"``...: Gemini's task types); concurrent calls are batched."""
+        ``"SEMANTIC_SIMILARITY"``...: Gemini's task types); concurrent calls are batched.
+        Content with images is sent as its parts, in a request of its own (for a
+        multimodal ``embedding_model``)."""
+        if has_media(content):
+            return await self._embed_media(content, task_type)
         if task_type is None:
             return await super().embed(content)  # keyed as before task types existed
         return await self._embed_for_task(content, task_type)
@@ -303,6 +307,26 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     @caching.cache_method(name="llm.embed.task_type")
     async def _embed_for_task(self, content: Prompt, task_type: str) -> list[float]:
         return await self._embed_batch((str(content), task_type))
+
+    @caching.cache_method(name="llm.embed.media")
+    async def _embed_media(self, content: Prompt, task_type: str | None) -> list[float]:
+        config = types.EmbedContentConfig(
+            output_dimensionality=self.embedding_dimensions, task_type=task_type
+        )
+        response = await self._call(
+            "embedContent",
+            lambda c: c.models.embed_content(
+                model=self.embedding_model,
+                contents=types.Content(role="user", parts=_parts(content)),
+                config=config,
+            ),
+        )
+        vectors = [e.values for e in response.embeddings or []]
+        if len(vectors) != 1 or vectors[0] is None:
+            raise BackendError(
+                f"{self!r}: asked for 1 embedding, the server returned {len(vectors)}."
+            )
+        return list(vectors[0])
 
     async def _embed_texts(
         self, texts: list[str], task_type: str | None

@@ -16,6 +16,7 @@ import pytest
 from onetwo import ot
 from onetwo.builtins import llm
 from onetwo.core import caching
+from onetwo.core.content import Chunk, ChunkList
 from onetwo.errors import InvalidArgumentError
 from tests.rig.gemini_shim import GeminiShim
 
@@ -97,3 +98,35 @@ def test_a_task_type_must_be_a_name(gemini_shim: GeminiShim) -> None:
         for bad in ("", 3):
             with pytest.raises(InvalidArgumentError, match="task_type must be a task name"):
                 ot.run(llm.embed("a zebra", task_type=bad))  # type: ignore[arg-type]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+
+
+def test_an_image_is_embedded_as_its_parts_on_gemini(
+    gemini_shim: GeminiShim, tmp_path: pathlib.Path
+) -> None:
+    # The reference tutorial's multimodal retrieval: embed(image_chunk_list, task_type=...).
+    picture = ChunkList([Chunk("A fox in the snow."), Chunk(PNG, "image/png")])
+    cache, start = caching.open_cache(tmp_path / "cache"), len(gemini_shim.requests)
+    with ot.RegistryContext():
+        gemini(gemini_shim, cache=cache).register()
+        vector = ot.run(llm.embed(picture, task_type="RETRIEVAL_DOCUMENT"))
+    assert len(vector) == 16
+    ((request,),) = embed_requests(gemini_shim, start)  # one request of one content
+    parts = request["content"]["parts"]
+    assert parts[0] == {"text": "A fox in the snow."}
+    inline = parts[1].get("inlineData") or parts[1]["inline_data"]  # (either spelling)
+    assert (inline.get("mimeType") or inline["mime_type"]) == "image/png"
+    assert task_of(request) == "RETRIEVAL_DOCUMENT"
+    assert [r["call"]["method"] for r in cache.records()] == ["llm.embed.media"]
+
+
+def test_a_text_embedder_refuses_media_instead_of_embedding_a_placeholder() -> None:
+    openai_api = pytest.importorskip("onetwo.backends.openai_api")
+    backend = openai_api.OpenAIAPI("smollm2", api_key="k", base_url="http://127.0.0.1:9/v1")
+    picture = ChunkList([Chunk("A fox."), Chunk(PNG, "image/png")])
+    with pytest.raises(InvalidArgumentError, match="embeds text; the content holds an image"):
+        ot.run(backend.embed(picture))
+    with pytest.raises(InvalidArgumentError, match="takes text; the prompt holds an image"):
+        ot.run(backend.generate_object(picture, int))

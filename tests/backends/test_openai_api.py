@@ -168,7 +168,7 @@ def test_generate_object_takes_a_conversation(backend: OpenAIAPI) -> None:
     city = ot.run(llm.generate_object(messages, City, temperature=0.0, max_tokens=48))
     assert isinstance(city, City) and city.name and city.country
     picture = ChunkList([Chunk("Which city is this?"), Chunk(b"\x89PNG....", "image/png")])
-    with pytest.raises(InvalidArgumentError, match="conversation of text"):
+    with pytest.raises(InvalidArgumentError, match="takes text; the prompt holds an image"):
         ot.run(llm.generate_object([Message(PredefinedRole.USER, picture)], City))
 
 
