@@ -299,10 +299,13 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
             :func:`default_prepare_query`).
         prepare_document: the text embedded for a document (default
             :func:`default_prepare_document`, title and text).
+        task_type: given to every ``llm.embed`` call, documents and queries alike (as
+            in OneTwo), e.g. ``"RETRIEVAL_DOCUMENT"`` on Gemini; ``None``: none.
     """
 
     prepare_query: Callable[[QueryT], str] = default_prepare_query
     prepare_document: Callable[[DocT], str] = default_prepare_document
+    task_type: str | None = None
     _docs: list[DocT] = dataclasses.field(default_factory=list, init=False)
     _embeddings: list[_vectors.Vector] = dataclasses.field(default_factory=list, init=False)
     _norms: list[float] = dataclasses.field(default_factory=list, init=False)
@@ -369,7 +372,9 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
         batch = self._with_ids(list(docs), assign=False)  # a clash fails before embedding
         if not batch:
             return
-        embedded = await par_iter(llm.embed(self.prepare_document(d)) for d in batch)
+        embedded = await par_iter(
+            llm.embed(self.prepare_document(d), task_type=self.task_type) for d in batch
+        )
         vectors = [
             _vectors.as_vector(e, f"document {i} of the batch") for i, e in enumerate(embedded)
         ]
@@ -396,7 +401,9 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
                 f"retrieve for {query!r:.60}. Add documents first with "
                 "ot.run(index.add_docs(docs)), or load a saved index with index.load(path)."
             )
-        vector = _vectors.as_vector(await llm.embed(self.prepare_query(query)), "the query")
+        vector = _vectors.as_vector(
+            await llm.embed(self.prepare_query(query), task_type=self.task_type), "the query"
+        )
         self._check_size(vector, "the query", size)
         return _vectors.unit(vector)
 

@@ -443,3 +443,21 @@ def test_a_save_that_fails_at_the_end_leaves_no_files_of_its_own(
     again = indexing.EmbeddingBasedDocumentIndex()
     ot.run(again.load(folder))
     assert again.num_docs == 3
+
+
+def test_the_task_type_goes_with_every_embedding(zoo: list[Document]) -> None:
+    asked: list[str | None] = []
+
+    def embed(content: str, task_type: str | None = None) -> list[float]:
+        asked.append(task_type)
+        return word_counts(content)
+
+    llm.embed.configure(embed)
+    index = indexing.EmbeddingBasedDocumentIndex(task_type="RETRIEVAL_DOCUMENT")
+    ot.run(index.add_docs(zoo))
+    ot.run(index.retrieve("What is the largest land animal?"))
+    assert asked == ["RETRIEVAL_DOCUMENT"] * (len(zoo) + 1)
+    asked.clear()
+    plain = indexing.EmbeddingBasedDocumentIndex()  # none by default: any backend embeds
+    ot.run(plain.add_docs(zoo[:1]))
+    assert asked == [None]
