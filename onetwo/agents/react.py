@@ -24,7 +24,9 @@ Where the backend calls tools natively (``llm.chat_with_tools`` is configured: O
 Gemini), the same agent uses that instead of the text protocol: the tools go as function
 declarations, each step is a chat turn whose tool call the agent runs and answers with a
 TOOL message, and a turn without a tool call is the final answer (at ``max_steps``, a
-turn with ``tool_choice="none"``). ``native_tools=False`` keeps the text protocol.
+turn with ``tool_choice="none"``). ``native_tools=False`` keeps the text protocol, and
+so do ``exemplars``: worked examples are text-protocol turns, which a natively calling
+run could not show (as in the reference OneTwo, whose ReAct is text only).
 
 Example:
     >>> agent = ReActAgent(tools=[Tool(search)], max_steps=5)   # doctest: +SKIP
@@ -351,7 +353,8 @@ class ReActAgent(ToolUsingAgent[Any, str, ReActState, ReActStep]):
         exemplars: worked examples shown in the prompt (e.g. states of earlier runs).
         stop_prefix: kept for compatibility with the reference; unused.
         native_tools: call tools natively when the backend can (``None``, the default:
-            when ``llm.chat_with_tools`` is configured), always (``True``) or never.
+            when ``llm.chat_with_tools`` is configured and there are no ``exemplars``),
+            always (``True``: the exemplars are not shown) or never.
         native_instruction: the system message of a natively calling run.
     """
 
@@ -364,7 +367,7 @@ class ReActAgent(ToolUsingAgent[Any, str, ReActState, ReActStep]):
     def _calls_natively(self) -> bool:
         if self.native_tools is not None:
             return self.native_tools
-        return llm.chat_with_tools.implementation is not None
+        return not self.exemplars and llm.chat_with_tools.implementation is not None
 
     def _get_stop_sequences(self) -> list[str]:
         return ["[Observe]", "[Question]"]

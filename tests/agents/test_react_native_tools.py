@@ -15,6 +15,7 @@ import pytest
 
 from onetwo import ot
 from onetwo.agents import ReActAgent, Tool
+from onetwo.agents.react import ReActState, ReActStep
 from onetwo.backends.fake import FakeBackend
 from onetwo.builtins import llm
 from onetwo.core.content import Message, PredefinedRole
@@ -76,6 +77,29 @@ def test_react_calls_tools_natively_when_the_backend_can() -> None:
     assert "city" in result.content  # the error names the missing argument
     # The same agent on the text protocol, when told to (or when chat_with_tools is absent).
     assert ot.run(ReActAgent(tools=[Tool(population)], native_tools=False)("Q")) == "text protocol"
+
+
+def test_exemplars_keep_the_text_protocol_they_are_written_in() -> None:
+    # The reference tutorial's agent: worked examples in the prompt, which a natively
+    # calling run could not show. Given exemplars, the agent prompts as OneTwo's does.
+    backend = FakeBackend(default_reply="[Finish]: text protocol")
+    backend.register()
+    native: list[Any] = []
+
+    def chat_with_tools(messages: list[Any], tools: list[dict[str, Any]], **kw: Any) -> Any:
+        native.append(messages)
+        return _script(messages, tools, **kw)
+
+    llm.chat_with_tools.configure(chat_with_tools)
+    exemplar = ReActState(
+        inputs="How many live in Zug?",
+        updates=[ReActStep(is_finished=True, thought="I know it.", observation="About 30000.")],
+    )
+    agent = ReActAgent(tools=[Tool(population)], exemplars=[exemplar])
+    assert ot.run(agent("How many live in Bern?")) == "text protocol"
+    assert native == [] and "How many live in Zug?" in backend.prompts[-1]
+    forced = ReActAgent(tools=[Tool(population)], exemplars=[exemplar], native_tools=True)
+    assert ot.run(forced("How many live in Bern?")) == "About 134000 people." and native
 
 
 def test_at_max_steps_native_react_asks_for_an_answer_without_tools() -> None:
