@@ -96,6 +96,17 @@ class Chunk:
                 "take 'bytes' or a MIME type ('image/png'), a PIL image takes 'image/...'."
             )
 
+    def __repr__(self) -> str:  # a picture's bytes in full would fill a notebook
+        if isinstance(self.content, str):
+            content = repr(self.content)
+        else:
+            size = f", {len(self.content)} bytes" if isinstance(self.content, bytes) else ""
+            content = f"<{self.content_type}{size}>"
+        return (
+            f"Chunk(content={content}, content_type={self.content_type!r}, role={self.role!r}, "
+            f"metadata={self.metadata!r})"
+        )
+
     def __str__(self) -> str:
         if isinstance(self.content, str):
             return self.content

@@ -50,3 +50,14 @@ def test_bad_content_is_a_type_error_naming_the_value() -> None:
         Chunk(3)
     with pytest.raises(TypeError, match="cannot make prompt chunks from float"):
         ChunkList([1.5])  # type: ignore[list-item]
+
+
+def test_the_repr_of_a_picture_shows_its_type_and_size_not_its_bytes() -> None:
+    # A notebook cell ending in a chunk list of photos printed megabytes of bytes.
+    photo = Chunk(b"\x89PNG\r\n\x1a\n" + bytes(1_000_000), "image/png")
+    shown = repr(ChunkList([Chunk("A fox:"), photo]))
+    assert "<image/png, 1000008 bytes>" in shown and len(shown) < 300
+    assert "'A fox:'" in shown
+    assert repr(Chunk("hi")) == (
+        "Chunk(content='hi', content_type='str', role=None, metadata=None)"  # as a dataclass
+    )
