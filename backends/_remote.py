@@ -122,6 +122,13 @@ class RemoteOptions(ModelSettings, total=False):
 
 _OPTIONS = RemoteOptions.__required_keys__ | RemoteOptions.__optional_keys__
 _TOKEN_BUILTINS = ("count_tokens", "detokenize", "tokenize")
+
+
+def _same_task_type(batch: list[tuple[str, str | None]], request: tuple[str, str | None]) -> Any:
+    """An embedding request joins a batch of its own task type (one request per type)."""
+    return (not batch or batch[0][1] == request[1], False)
+
+
 _MODEL_FIRST = "the model's name as the first argument: {cls}({model!r})"
 _ONETWO_NAMES = {  # the reference OneTwo's constructor arguments, and what to write here
     "model_name": _MODEL_FIRST,
@@ -290,10 +297,10 @@ class RemoteBackend(Backend, Generic[Client]):
         raise NotImplementedError
 
     async def _embed_texts(
-        self, texts: list[str], task_type: str | None
+        self, texts: list[str], task_type: str | None = None
     ) -> Sequence[Sequence[float] | None]:
-        """One embedding request for ``texts`` (``task_type``: what they are for, given
-        only to a backend whose ``embed`` takes it)."""
+        """One embedding request for ``texts`` (``task_type``: what they are for, passed
+        only by a backend whose ``embed`` takes it)."""
         raise NotImplementedError
 
     async def _stream(
@@ -526,20 +533,21 @@ class RemoteBackend(Backend, Generic[Client]):
             )
         return await self._embed_batch((str(content), None))
 
-    @batching.batch_method(batch_size=lambda self: self.embed_batch_size, max_concurrent_batches=4)
+    @batching.batch_method(
+        batch_size=lambda self: self.embed_batch_size,
+        max_concurrent_batches=4,
+        batching_function=lambda self: _same_task_type,
+    )
     async def _embed_batch(self, requests: list[tuple[str, str | None]]) -> list[list[float]]:
-        """The embeddings of ``(text, task type)`` requests: one server request per type."""
-        by_task: dict[str | None, list[int]] = {}
-        for i, (_, task_type) in enumerate(requests):
-            by_task.setdefault(task_type, []).append(i)
-        vectors: list[list[float]] = [[] for _ in requests]
-        for task_type, indices in by_task.items():
-            got = await self._embed_texts([requests[i][0] for i in indices], task_type)
-            if len(got) != len(indices) or any(v is None for v in got):
-                raise BackendError(
-                    f"{self!r}: asked for {len(indices)} embeddings, the server returned "
-                    f"{len(got)} vectors."
-                )
-            for i, vector in zip(indices, got):
-                vectors[i] = list(vector or ())
-        return vectors
+        """The embeddings of ``(text, task type)`` requests of one task type: one request."""
+        texts, task_type = [text for text, _ in requests], requests[0][1]
+        if task_type is None:
+            vectors = await self._embed_texts(texts)
+        else:
+            vectors = await self._embed_texts(texts, task_type=task_type)
+        if len(vectors) != len(texts) or any(v is None for v in vectors):
+            raise BackendError(
+                f"{self!r}: asked for {len(texts)} embeddings, the server returned "
+                f"{len(vectors)} vectors."
+            )
+        return [list(v or ()) for v in vectors]

@@ -89,7 +89,9 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
             summaries come back (``details["thoughts"]`` of ``generate_content``): a
             ``types.ThinkingConfig`` or its fields as a dict, e.g.
             ``{"thinking_budget": 128}``. A copy is kept: to change it, make a new backend.
-            Thinking tokens count against ``max_tokens``.
+            Thinking tokens count against ``max_tokens``. Like the sampling settings, it
+            is part of the identity that keys every cached call, embeddings included (a
+            separate embedding backend keeps its entries when this one's changes).
         safety_settings: a list of ``types.SafetySetting`` (or dicts), e.g.
             :data:`SAFETY_DISABLED`.
         **options: as :class:`~onetwo.backends._remote.RemoteBackend` takes them, e.g.
@@ -119,13 +121,11 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         check_options(type(self).__name__, **locals())
         options.setdefault("embedding_model", "gemini-embedding-001")
         options.setdefault("embed_batch_size", 100)
-        super().__init__(model, **options)
-        self.api_version = api_version
-        self.embedding_dimensions = embedding_dimensions
-        # Fields every generateContent request carries (validated copies: part of the key).
-        self._config: dict[str, Any] = {}
+        # Fields every generateContent request carries (validated copies: part of the key),
+        # checked before the base class opens the cache folder.
+        config: dict[str, Any] = {}
         if thinking_config is not None:
-            self._config["thinking_config"] = _sdk_value(
+            config["thinking_config"] = _sdk_value(
                 types.ThinkingConfig, "thinking_config", thinking_config
             )
         if safety_settings is not None:
@@ -137,10 +137,14 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
                     "must be a list of types.SafetySetting; pass e.g. safety_settings="
                     "google_genai_api.SAFETY_DISABLED."
                 )
-            self._config["safety_settings"] = [
+            config["safety_settings"] = [
                 _sdk_value(types.SafetySetting, f"safety_settings[{i}]", s)
                 for i, s in enumerate(safety_settings)
             ]
+        super().__init__(model, **options)
+        self.api_version = api_version
+        self.embedding_dimensions = embedding_dimensions
+        self._config = config
 
     def identity(self) -> dict[str, Any]:
         identity = super().identity()
@@ -243,9 +247,12 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         ``(chunks, details)`` with ``include_details``, ``details["thoughts"]`` the thought
         parts the server returned, as chunks (none unless ``thinking_config`` has
         ``include_thoughts=True``). ``prompt`` may be a list of messages."""
-        if include_details:
-            return await self._content_with_details(prompt, **settings)
-        return await self._content(prompt, **settings)
+        if not include_details:
+            return await self._content(prompt, **settings)
+        chunks, found = await self._content_with_details(prompt, **settings)
+        if isinstance(thoughts := found.get(llm.THOUGHTS), str):  # recorded before ChunkList
+            found = {**found, llm.THOUGHTS: ChunkList([Chunk(thoughts)] if thoughts else [])}
+        return chunks, found
 
     # Two cache entries, so plain calls keep the keys they had before details existed.
     @caching.cache_method(name="llm.generate_content", is_sampled=True)
@@ -329,7 +336,7 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
         return list(vectors[0])
 
     async def _embed_texts(
-        self, texts: list[str], task_type: str | None
+        self, texts: list[str], task_type: str | None = None
     ) -> list[list[float] | None]:
         config = types.EmbedContentConfig(
             output_dimensionality=self.embedding_dimensions, task_type=task_type

@@ -281,7 +281,9 @@ class OpenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[openai.AsyncOp
         [text] = await self._chat(messages, 1, False, settings, response_format=response_format)
         return str(text)
 
-    async def _embed_texts(self, texts: list[str], task_type: str | None) -> list[list[float]]:
+    async def _embed_texts(
+        self, texts: list[str], task_type: str | None = None
+    ) -> list[list[float]]:
         response = await self._call(
             "embeddings",
             lambda c: c.embeddings.create(model=self._embedding_model(), input=texts),

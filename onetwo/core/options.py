@@ -1,8 +1,8 @@
 """Run options: how one run behaves (batching on or off), set in one place.
 
 A :class:`RunOptions` travels with the run in a context variable: ``ot.run``,
-``ot.evaluate``, ``ot.compare`` and the streams set it for their run; the batch queues,
-the tracer and the evaluators (and nested work) read it with :func:`current`.
+``ot.evaluate``, ``ot.compare`` and the streams set it for their run; the batch queues
+(and nested work) read it with :func:`current`.
 
 Example:
     >>> with use(RunOptions(enable_batching=False)):

@@ -8,6 +8,7 @@ types refuses the argument instead of ignoring it.
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 from typing import Any
 
@@ -17,7 +18,7 @@ from onetwo import ot
 from onetwo.builtins import llm
 from onetwo.core import caching
 from onetwo.core.content import Chunk, ChunkList
-from onetwo.errors import InvalidArgumentError
+from onetwo.errors import BackendError, InvalidArgumentError
 from tests.rig.gemini_shim import GeminiShim
 
 pytestmark = pytest.mark.rig
@@ -130,3 +131,33 @@ def test_a_text_embedder_refuses_media_instead_of_embedding_a_placeholder() -> N
         ot.run(backend.embed(picture))
     with pytest.raises(InvalidArgumentError, match="takes text; the prompt holds an image"):
         ot.run(backend.generate_object(picture, int))
+
+
+class _RefusingBad(genai_api.GoogleGenAIAPI):  # type: ignore[name-defined]
+    """Gemini whose server refuses the task type "BAD" (no other request is made)."""
+
+    async def _embed_texts(self, texts: list[str], task_type: str | None = None) -> Any:
+        await asyncio.sleep(0)
+        if task_type == "BAD":
+            raise BackendError("the server refused BAD")
+        return [[float(len(t))] for t in texts]
+
+
+def test_each_task_type_is_its_own_batch_and_fails_alone() -> None:
+    backend = _RefusingBad("gemini-2.5-flash", api_key="k", base_url="http://127.0.0.1:9")
+    with ot.RegistryContext():
+        backend.register()
+        calls = [
+            llm.embed("a", task_type="RETRIEVAL_DOCUMENT"),
+            llm.embed("bb"),
+            llm.embed("ccc", task_type="BAD"),
+            llm.embed("dddd", task_type="RETRIEVAL_DOCUMENT"),
+        ]
+        results = ot.run(_gathered(calls))
+    assert results[0] == [1.0] and results[1] == [2.0] and results[3] == [4.0]
+    assert isinstance(results[2], BackendError)  # the other types' callers got theirs
+    assert backend._embed_batch.stats().batches == 3
+
+
+async def _gathered(calls: list[Any]) -> list[Any]:
+    return await asyncio.gather(*calls, return_exceptions=True)

@@ -8,6 +8,7 @@ includes thoughts with a real ``thought`` part from the local model.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 from typing import Any
@@ -140,3 +141,33 @@ def test_a_wrong_value_is_refused_where_it_is_written(
     with pytest.raises(InvalidArgumentError, match=expected) as caught:
         gemini(**options)
     assert "Pass" in str(caught.value) or "pass" in str(caught.value)
+
+
+@pytest.mark.rig
+def test_thoughts_recorded_as_text_before_replay_as_a_chunk_list(
+    gemini_shim: GeminiShim, tmp_path: pathlib.Path
+) -> None:
+    # Entries written when details["thoughts"] was a str ("") replay in today's shape.
+    first = caching.open_cache(tmp_path / "first")
+    with ot.RegistryContext():
+        gemini(gemini_shim, cache=first).register()
+        ot.run(llm.generate_content("Hi", include_details=True, max_tokens=3))
+    (record,) = first.records()
+    record["samples"][0]["thoughts"] = ""  # as the earlier version stored it
+    lines = [{"format": "onetwo-call-cache/1"}, record]
+    exported = tmp_path / "old.jsonl"
+    exported.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    old = caching.open_cache(tmp_path / "old")
+    old.import_jsonl(exported)
+    sent = len(gemini_shim.requests)
+    with ot.RegistryContext():
+        gemini(gemini_shim, cache=old).register()
+        _, details = ot.run(llm.generate_content("Hi", include_details=True, max_tokens=3))
+    assert len(gemini_shim.requests) == sent  # replayed
+    assert isinstance(details[llm.THOUGHTS], ChunkList) and not details[llm.THOUGHTS].chunks
+
+
+def test_a_wrong_value_opens_no_cache_folder(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(InvalidArgumentError):
+        gemini(thinking_config=128, cache=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()

@@ -300,7 +300,8 @@ class EmbeddingBasedIndex(Index[QueryT, DocT, DocT]):
         prepare_document: the text embedded for a document (default
             :func:`default_prepare_document`, title and text).
         task_type: given to every ``llm.embed`` call, documents and queries alike (as
-            in OneTwo), e.g. ``"RETRIEVAL_DOCUMENT"`` on Gemini; ``None``: none.
+            in OneTwo), so one that suits both, e.g. ``"SEMANTIC_SIMILARITY"`` on Gemini;
+            ``None``: none.
     """
 
     prepare_query: Callable[[QueryT], str] = default_prepare_query
