@@ -317,18 +317,8 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
 
     @caching.cache_method(name="llm.embed.media")
     async def _embed_media(self, content: Prompt, task_type: str | None) -> list[float]:
-        config = types.EmbedContentConfig(
-            output_dimensionality=self.embedding_dimensions, task_type=task_type
-        )
-        response = await self._call(
-            "embedContent",
-            lambda c: c.models.embed_content(
-                model=self.embedding_model,
-                contents=types.Content(role="user", parts=_parts(content)),
-                config=config,
-            ),
-        )
-        vectors = [e.values for e in response.embeddings or []]
+        content_parts = types.Content(role="user", parts=_parts(content))
+        vectors = await self._embed_request(content_parts, task_type)
         if len(vectors) != 1 or vectors[0] is None:
             raise BackendError(
                 f"{self!r}: asked for 1 embedding, the server returned {len(vectors)}."
@@ -338,13 +328,19 @@ class GoogleGenAIAPI(Chooser, MediaPrompts, NativeTools, RemoteBackend[AsyncClie
     async def _embed_texts(
         self, texts: list[str], task_type: str | None = None
     ) -> list[list[float] | None]:
+        return await self._embed_request(cast(Any, texts), task_type)
+
+    async def _embed_request(
+        self, contents: Any, task_type: str | None
+    ) -> list[list[float] | None]:
+        """One embedding request (``batchEmbedContents``) for texts or one content's parts."""
         config = types.EmbedContentConfig(
             output_dimensionality=self.embedding_dimensions, task_type=task_type
         )
         response = await self._call(
             "batchEmbedContents",
             lambda c: c.models.embed_content(
-                model=self.embedding_model, contents=cast(Any, texts), config=config
+                model=self.embedding_model, contents=contents, config=config
             ),
         )
         return [e.values for e in response.embeddings or []]
